@@ -1,0 +1,515 @@
+// Package hub is the chat server's core: sessions, rooms, presence, routing,
+// history, recall and ownership. It imports no networking; a connection is a
+// Peer that accepts encoded frames.
+//
+// # Concurrency
+//
+// One goroutine (run) owns every piece of hub state: users, rooms, online
+// sessions, message ids. Callers hand it work as closures through a channel,
+// so there are no locks in the hub. Changes that must be durable (messages,
+// recalls, memberships) are validated and applied in memory by run, then
+// queued as records; a second goroutine (commit) writes the queued records
+// to the store in one transaction at a time. While one batch is being
+// written, run keeps accepting work and queues more records, so under load
+// one fsync covers many messages (group commit) without any timer. When a
+// batch is durable, run publishes its records in order: it fans each
+// message out to the online members and replies to the sender. Because only
+// run publishes, every connection sees events in increasing id order, which
+// is what makes "everything since id N" a complete catch-up.
+package hub
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/parley-chat/parley/chatserver/auth"
+	"github.com/parley-chat/parley/chatserver/store"
+	"github.com/parley-chat/parley/shared/protocol"
+)
+
+// ErrClosed is returned when the hub has shut down.
+var ErrClosed = errors.New("hub closed")
+
+// Peer is one client connection as the hub sees it.
+type Peer interface {
+	// Send queues an encoded frame for the client. It must not block. It
+	// returns false if the frame was not queued: the peer is closed, or
+	// its queue was full, in which case the peer closes itself as a slow
+	// consumer.
+	Send(frame []byte) bool
+	// Close sends a bye frame with code and message if it can, after the
+	// frames already queued, then closes the connection.
+	Close(code, message string)
+}
+
+// Config configures a Hub. Store is required; zero values elsewhere mean
+// the defaults.
+type Config struct {
+	Store  store.Store
+	Logger *slog.Logger
+	// Hasher hashes passwords; nil means auth.DefaultParams with a
+	// concurrency bound of the number of CPUs.
+	Hasher *auth.Hasher
+	Now    func() time.Time
+	// RecallWindow is how long after sending a user may recall a message.
+	RecallWindow time.Duration
+	// ResumeTTL is how long a resume token stays valid.
+	ResumeTTL time.Duration
+	// JoinHistory is how many messages a join, or a fresh login, shows for
+	// each room.
+	JoinHistory int
+	// CatchUp is the most messages a resuming login receives.
+	CatchUp int
+	// MaxText is the largest message text in bytes.
+	MaxText int
+	// FilesToken, if set, issues a file-access token for a user at login.
+	FilesToken func(user string) (token string, expires time.Time, err error)
+	// Queue is the length of the hub's work queue.
+	Queue int
+	// IdemKeys is how many recent idempotency keys are remembered.
+	IdemKeys int
+}
+
+func (c *Config) setDefaults() {
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Hasher == nil {
+		c.Hasher = auth.NewHasher(auth.DefaultParams, 0, 64)
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.RecallWindow == 0 {
+		c.RecallWindow = 2 * time.Minute
+	}
+	if c.ResumeTTL == 0 {
+		c.ResumeTTL = 7 * 24 * time.Hour
+	}
+	if c.JoinHistory == 0 {
+		c.JoinHistory = 50
+	}
+	if c.CatchUp == 0 {
+		c.CatchUp = 5000
+	}
+	if c.MaxText == 0 {
+		c.MaxText = protocol.MaxTextBytes
+	}
+	if c.Queue == 0 {
+		c.Queue = 4096
+	}
+	if c.IdemKeys == 0 {
+		c.IdemKeys = 100_000
+	}
+}
+
+// Hub routes messages between sessions. Create it with New, start it with
+// Run, and stop it with Close.
+type Hub struct {
+	cfg   Config
+	store store.Store
+	log   *slog.Logger
+
+	work      chan func()
+	quit      chan struct{}
+	done      chan struct{}
+	closeOnce sync.Once
+
+	toCommit  chan []*record    // capacity 1; one batch in flight
+	committed chan commitResult // capacity 1
+	commitEnd chan struct{}     // closed when the committer exits
+
+	// Everything below is owned by the run goroutine.
+	users    map[string]*user
+	rooms    map[string]*room
+	lobby    *room
+	online   map[*Session]struct{}
+	nextID   uint64 // last assigned message id
+	lastPub  uint64 // last published message id
+	seq      uint64 // last membership sequence number
+	pending  []*record
+	inflight bool
+	keys     idemCache
+	recalls  map[uint64]bool // recalls queued but not yet published
+	nextSess uint64
+}
+
+type user struct {
+	key, name   string
+	sess        *Session
+	rooms       map[string]*room
+	pmDelivered uint64
+}
+
+type room struct {
+	key, name string
+	owner     string // user key, "" when nobody owns it
+	members   *members
+	created   time.Time
+	isLobby   bool
+}
+
+// members is an immutable, join-ordered member list. A change makes a new
+// one, so a record can keep the list that was current when it was accepted.
+type members struct {
+	list []store.Member
+	seq  map[string]uint64
+}
+
+func (m *members) has(key string) bool { _, ok := m.seq[key]; return ok }
+
+func (m *members) with(mb store.Member) *members {
+	n := &members{list: make([]store.Member, 0, len(m.list)+1), seq: make(map[string]uint64, len(m.seq)+1)}
+	n.list = append(n.list, m.list...)
+	n.list = append(n.list, mb)
+	for k, v := range m.seq {
+		n.seq[k] = v
+	}
+	n.seq[mb.User] = mb.Seq
+	return n
+}
+
+func (m *members) without(key string) *members {
+	n := &members{list: make([]store.Member, 0, len(m.list)), seq: make(map[string]uint64, len(m.seq))}
+	for _, mb := range m.list {
+		if mb.User != key {
+			n.list = append(n.list, mb)
+			n.seq[mb.User] = mb.Seq
+		}
+	}
+	return n
+}
+
+// record is accepted work waiting to be made durable and then published.
+type record struct {
+	changes []store.Change
+	publish func()          // after the changes are durable
+	fail    func(err error) // if they could not be written
+}
+
+type commitResult struct {
+	batch []*record
+	err   error
+}
+
+// Session is one logged-in connection.
+type Session struct {
+	peer Peer
+	id   uint64
+	user *user // set by run
+	log  *slog.Logger
+	// Name is the user's display name; Key its comparison key.
+	Name, Key string
+}
+
+// New loads the hub's state from cfg.Store.
+func New(ctx context.Context, cfg Config) (*Hub, error) {
+	cfg.setDefaults()
+	h := &Hub{
+		cfg:       cfg,
+		store:     cfg.Store,
+		log:       cfg.Logger,
+		work:      make(chan func(), cfg.Queue),
+		quit:      make(chan struct{}),
+		done:      make(chan struct{}),
+		toCommit:  make(chan []*record, 1),
+		committed: make(chan commitResult, 1),
+		commitEnd: make(chan struct{}),
+		users:     make(map[string]*user),
+		rooms:     make(map[string]*room),
+		online:    make(map[*Session]struct{}),
+		keys:      newIdemCache(cfg.IdemKeys),
+		recalls:   make(map[uint64]bool),
+	}
+	h.lobby = &room{key: protocol.Lobby, name: protocol.Lobby, isLobby: true, members: &members{seq: map[string]uint64{}}}
+	users, err := h.store.Users(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("load users: %w", err)
+	}
+	for _, u := range users {
+		h.users[u.Key] = &user{key: u.Key, name: u.Name, rooms: map[string]*room{}, pmDelivered: u.PMDelivered}
+	}
+	rooms, err := h.store.Rooms(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("load rooms: %w", err)
+	}
+	for _, sr := range rooms {
+		r := &room{key: sr.Key, name: sr.Name, owner: sr.Owner, created: sr.Created, members: &members{seq: map[string]uint64{}}}
+		for _, m := range sr.Members {
+			u := h.users[m.User]
+			if u == nil {
+				continue
+			}
+			r.members = r.members.with(m)
+			u.rooms[r.key] = r
+			h.seq = max(h.seq, m.Seq)
+		}
+		h.rooms[r.key] = r
+	}
+	if h.nextID, err = h.store.LastID(ctx); err != nil {
+		return nil, fmt.Errorf("load last message id: %w", err)
+	}
+	h.lastPub = h.nextID
+	recent, err := h.store.RecentKeys(ctx, cfg.IdemKeys)
+	if err != nil {
+		return nil, fmt.Errorf("load idempotency keys: %w", err)
+	}
+	for _, m := range recent {
+		h.keys.put(m.From, m.Key, m.ID)
+	}
+	if err := h.store.DeleteExpiredTokens(ctx, cfg.Now()); err != nil {
+		return nil, fmt.Errorf("delete expired tokens: %w", err)
+	}
+	return h, nil
+}
+
+// Run processes work until Close is called. It returns after everything
+// accepted has been written to the store.
+func (h *Hub) Run() {
+	defer close(h.done)
+	go h.commit()
+	defer func() {
+		close(h.toCommit)
+		<-h.commitEnd
+	}()
+	const maxPending = 8192
+	for {
+		work := h.work
+		if len(h.pending) >= maxPending {
+			work = nil // push back on senders until the disk catches up
+		}
+		select {
+		case fn := <-work:
+			fn()
+		case res := <-h.committed:
+			h.finish(res)
+		case <-h.quit:
+			h.drain()
+			return
+		}
+		h.flush()
+	}
+}
+
+// drain finishes the batch in flight and writes what is pending.
+func (h *Hub) drain() {
+	for h.inflight || len(h.pending) > 0 {
+		h.flush()
+		h.finish(<-h.committed)
+	}
+}
+
+// flush hands the pending records to the committer if it is idle.
+func (h *Hub) flush() {
+	if h.inflight || len(h.pending) == 0 {
+		return
+	}
+	h.toCommit <- h.pending // never blocks: capacity 1 and nothing in flight
+	h.pending = nil
+	h.inflight = true
+}
+
+func (h *Hub) finish(res commitResult) {
+	h.inflight = false
+	for _, r := range res.batch {
+		if res.err != nil {
+			if r.fail != nil {
+				r.fail(res.err)
+			}
+			continue
+		}
+		if r.publish != nil {
+			r.publish()
+		}
+	}
+}
+
+// commit writes batches, one at a time, and reports each back to run.
+func (h *Hub) commit() {
+	defer close(h.commitEnd)
+	var changes []store.Change
+	for batch := range h.toCommit {
+		changes = changes[:0]
+		for _, r := range batch {
+			changes = append(changes, r.changes...)
+		}
+		var err error
+		if len(changes) > 0 {
+			err = h.store.Apply(context.Background(), changes)
+			if err != nil {
+				h.log.Error("store write failed", "changes", len(changes), "err", err)
+			}
+		}
+		h.committed <- commitResult{batch, err}
+	}
+}
+
+// Close stops the hub after writing what it has accepted. Sessions are not
+// told; the network layer closes connections first.
+func (h *Hub) Close() {
+	h.closeOnce.Do(func() { close(h.quit) })
+	<-h.done
+}
+
+// do runs fn on the hub goroutine. It returns ErrClosed if the hub stopped.
+func (h *Hub) do(fn func()) error {
+	select {
+	case h.work <- fn:
+		return nil
+	case <-h.done:
+		return ErrClosed
+	case <-h.quit:
+		return ErrClosed
+	}
+}
+
+// queue adds a record to be written and then published.
+func (h *Hub) queue(r *record) { h.pending = append(h.pending, r) }
+
+// Handle processes one request from a logged-in session. Its reply, and
+// any events it causes, are sent to the session's peer.
+func (h *Hub) Handle(s *Session, f *protocol.Frame) {
+	if err := h.do(func() { h.handle(s, f) }); err != nil {
+		s.peer.Send(protocol.Encode(protocol.Errorf(protocol.CodeShutdown, "server is shutting down").Frame(f.ID)))
+	}
+}
+
+// Leave tells the hub that a session's connection has ended.
+func (h *Hub) Leave(s *Session) {
+	h.do(func() { h.detach(s) })
+}
+
+func (h *Hub) handle(s *Session, f *protocol.Frame) {
+	if s.user == nil || s.user.sess != s {
+		return // replaced or gone; its connection is closing
+	}
+	var err *protocol.Error
+	switch f.Type {
+	case protocol.TypeSend:
+		err = h.send(s, f)
+	case protocol.TypeJoin:
+		err = h.join(s, f)
+	case protocol.TypeLeave:
+		err = h.leave(s, f)
+	case protocol.TypeKick:
+		err = h.kick(s, f)
+	case protocol.TypeRecall:
+		err = h.recall(s, f)
+	case protocol.TypeRooms:
+		err = h.listRooms(s, f)
+	case protocol.TypeWho:
+		err = h.who(s, f)
+	case protocol.TypeHistory:
+		err = h.history(s, f)
+	case protocol.TypePing:
+		h.reply(s, &protocol.Frame{Type: protocol.TypeOK, Re: f.ID})
+	case protocol.TypeQuit:
+		h.reply(s, &protocol.Frame{Type: protocol.TypeOK, Re: f.ID})
+		s.peer.Close(protocol.CodeQuit, "goodbye")
+	case protocol.TypeLogin:
+		err = protocol.Errorf(protocol.CodeAlreadyIn, "already logged in as %s", s.Name)
+	default:
+		err = protocol.Errorf(protocol.CodeUnknownType, "unknown request type %q", f.Type)
+	}
+	if err != nil {
+		h.reply(s, err.Frame(f.ID))
+	}
+}
+
+func (h *Hub) reply(s *Session, f *protocol.Frame) {
+	s.peer.Send(protocol.Encode(f))
+}
+
+// fanout sends one encoded frame to every online member of r.
+func (h *Hub) fanout(r *room, m *members, b []byte) {
+	if r.isLobby {
+		for s := range h.online {
+			s.peer.Send(b)
+		}
+		return
+	}
+	for _, mb := range m.list {
+		if u := h.users[mb.User]; u != nil && u.sess != nil {
+			u.sess.peer.Send(b)
+		}
+	}
+}
+
+// room returns the room named by f.Room, or the lobby if it is empty.
+func (h *Hub) roomFor(name string) (*room, *protocol.Error) {
+	if name == "" {
+		return h.lobby, nil
+	}
+	n, err := protocol.ParseRoom(name)
+	if err != nil {
+		return nil, err.(*protocol.Error)
+	}
+	if n.Key == protocol.Lobby {
+		return h.lobby, nil
+	}
+	r := h.rooms[n.Key]
+	if r == nil {
+		return nil, protocol.Errorf(protocol.CodeNoSuchRoom, "there is no room %q", name)
+	}
+	return r, nil
+}
+
+func (h *Hub) isMember(r *room, key string) bool {
+	return r.isLobby || r.members.has(key)
+}
+
+func (h *Hub) userFor(name string) (*user, *protocol.Error) {
+	n, err := protocol.ParseName(name)
+	if err != nil {
+		return nil, err.(*protocol.Error)
+	}
+	u := h.users[n.Key]
+	if u == nil {
+		return nil, protocol.Errorf(protocol.CodeNoSuchUser, "there is no user %q", name)
+	}
+	return u, nil
+}
+
+func (h *Hub) roomName(key string) string {
+	if key == protocol.Lobby {
+		return protocol.Lobby
+	}
+	if r := h.rooms[key]; r != nil {
+		return r.name
+	}
+	return key
+}
+
+func (h *Hub) userName(key string) string {
+	if u := h.users[key]; u != nil {
+		return u.name
+	}
+	return key
+}
+
+// messageFrame is the event for a log entry.
+func (h *Hub) messageFrame(m *store.Message, history bool) *protocol.Frame {
+	f := &protocol.Frame{ID: m.ID, From: m.FromName, Time: m.Time.UnixMilli(), History: history}
+	if m.Room != "" {
+		f.Room = h.roomName(m.Room)
+	} else {
+		f.To = m.ToName
+	}
+	if m.Kind == store.KindRecall {
+		f.Type = protocol.TypeRecall
+		f.Msg = m.Target
+		return f
+	}
+	f.Type = protocol.TypeMessage
+	f.Kind = m.Kind
+	f.Text = m.Text
+	f.Recalled = m.Recalled
+	if m.File != "" {
+		f.File = decodeFile(m.File)
+	}
+	return f
+}

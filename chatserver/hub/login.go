@@ -1,0 +1,255 @@
+package hub
+
+import (
+	"context"
+	"errors"
+	"sort"
+	"time"
+
+	"github.com/parley-chat/parley/chatserver/auth"
+	"github.com/parley-chat/parley/chatserver/store"
+	"github.com/parley-chat/parley/shared/protocol"
+)
+
+// Login authenticates a login frame and attaches a new session for peer.
+// The expensive part, checking a password, runs on the caller's goroutine
+// under the hasher's concurrency bound. On success the login's ok reply
+// and the catch-up have been queued to peer when Login returns.
+//
+// A login with the right password or a valid resume token for a name that
+// is online replaces the older session: it gets a replaced event and is
+// closed. A wrong credential leaves the online session alone.
+func (h *Hub) Login(ctx context.Context, peer Peer, f *protocol.Frame) (*Session, error) {
+	name, err := protocol.ParseName(f.Name)
+	if err != nil {
+		return nil, err
+	}
+	token := f.Token
+	var registered bool
+	switch {
+	case f.Token != "":
+		key, expires, err := h.store.TokenUser(ctx, auth.HashToken(f.Token))
+		if errors.Is(err, store.ErrNotFound) || (err == nil && (key != name.Key || !h.cfg.Now().Before(expires))) {
+			return nil, protocol.Errorf(protocol.CodeBadToken, "resume token is unknown or expired; log in with your password")
+		}
+		if err != nil {
+			return nil, h.internal("check token", err)
+		}
+	case f.Password != "":
+		if len(f.Password) > protocol.MaxPasswordBytes {
+			return nil, protocol.Errorf(protocol.CodeBadRequest, "password is longer than %d bytes", protocol.MaxPasswordBytes)
+		}
+		registered, err = h.checkPassword(ctx, name, f.Password)
+		if err != nil {
+			return nil, err
+		}
+		var hash []byte
+		token, hash = auth.NewToken()
+		if err := h.store.PutToken(ctx, hash, name.Key, h.cfg.Now().Add(h.cfg.ResumeTTL)); err != nil {
+			return nil, h.internal("store token", err)
+		}
+	default:
+		return nil, protocol.Errorf(protocol.CodeBadRequest, "login needs a password or a resume token")
+	}
+
+	ok := &protocol.Frame{Type: protocol.TypeOK, Re: f.ID, Token: token}
+	if h.cfg.FilesToken != nil {
+		ft, exp, err := h.cfg.FilesToken(name.Key)
+		if err != nil {
+			return nil, h.internal("issue files token", err)
+		}
+		ok.FilesToken, ok.Expires = ft, exp.UnixMilli()
+	}
+
+	s := &Session{peer: peer, Key: name.Key}
+	done := make(chan struct{})
+	if err := h.do(func() {
+		defer close(done)
+		h.attach(s, name, registered, f.Since, ok)
+	}); err != nil {
+		return nil, protocol.Errorf(protocol.CodeShutdown, "server is shutting down")
+	}
+	select {
+	case <-done:
+	case <-h.done:
+		return nil, protocol.Errorf(protocol.CodeShutdown, "server is shutting down")
+	}
+	return s, nil
+}
+
+// RefreshFilesToken issues a new file-access token for a session.
+func (h *Hub) RefreshFilesToken(s *Session) (string, time.Time, error) {
+	if h.cfg.FilesToken == nil {
+		return "", time.Time{}, errors.New("no file server configured")
+	}
+	return h.cfg.FilesToken(s.Key)
+}
+
+func (h *Hub) internal(what string, err error) *protocol.Error {
+	h.log.Error(what, "err", err)
+	return protocol.Errorf(protocol.CodeInternal, "internal error; try again")
+}
+
+// checkPassword verifies a password, or registers the name with it if the
+// name is new. It reports whether it registered.
+func (h *Hub) checkPassword(ctx context.Context, name protocol.Name, password string) (bool, error) {
+	for attempt := 0; attempt < 2; attempt++ {
+		u, err := h.store.User(ctx, name.Key)
+		if err == nil {
+			ok, err := h.cfg.Hasher.Verify(ctx, password, u.Hash)
+			if err != nil {
+				return false, h.hashErr(err)
+			}
+			if !ok {
+				return false, protocol.Errorf(protocol.CodeBadCredentials, "wrong password for %s", name.Display)
+			}
+			return false, nil
+		}
+		if !errors.Is(err, store.ErrNotFound) {
+			return false, h.internal("load user", err)
+		}
+		hash, err := h.cfg.Hasher.Hash(ctx, password)
+		if err != nil {
+			return false, h.hashErr(err)
+		}
+		err = h.store.CreateUser(ctx, store.User{Key: name.Key, Name: name.Display, Hash: hash, Created: h.cfg.Now()})
+		if err == nil {
+			return true, nil
+		}
+		if !errors.Is(err, store.ErrExists) {
+			return false, h.internal("create user", err)
+		}
+		// Someone registered the name a moment ago: check against theirs.
+	}
+	return false, protocol.Errorf(protocol.CodeBusy, "could not register %s; try again", name.Display)
+}
+
+func (h *Hub) hashErr(err error) error {
+	if errors.Is(err, auth.ErrBusy) {
+		return protocol.Errorf(protocol.CodeBusy, "too many logins at once; try again in a moment")
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return protocol.Errorf(protocol.CodeShutdown, "login abandoned")
+	}
+	return h.internal("password hash", err)
+}
+
+// attach runs on the hub goroutine: it takes over any older session of the
+// user, replies to the login, and sends the catch-up.
+func (h *Hub) attach(s *Session, name protocol.Name, registered bool, since uint64, ok *protocol.Frame) {
+	u := h.users[name.Key]
+	if u == nil {
+		u = &user{key: name.Key, name: name.Display, rooms: map[string]*room{}}
+		h.users[name.Key] = u
+	}
+	h.nextSess++
+	s.id, s.user, s.Name = h.nextSess, u, u.name
+	s.log = h.log.With("session", s.id, "user", u.name)
+
+	takeover := u.sess != nil
+	if old := u.sess; old != nil {
+		old.peer.Send(protocol.Encode(&protocol.Frame{Type: protocol.TypeReplaced,
+			Message: "you logged in from somewhere else; this session is closed"}))
+		old.peer.Close(protocol.CodeReplaced, "logged in from somewhere else")
+		delete(h.online, old)
+		old.log.Info("session replaced", "by", s.id)
+	}
+	u.sess = s
+	h.online[s] = struct{}{}
+	s.log.Info("logged in", "registered", registered, "resume", since > 0, "takeover", takeover)
+
+	ok.Name = u.name
+	ok.Rooms = h.roomInfos(u, true)
+	h.reply(s, ok)
+
+	h.catchUp(s, u, since)
+
+	if !takeover {
+		h.broadcastPresence(u, protocol.StatusOnline)
+	}
+}
+
+// catchUp sends what a login missed. A resuming client says the last id it
+// saw, and gets every later entry of its conversations. A fresh login gets
+// the recent history of its rooms and the private messages it was not yet
+// handed.
+func (h *Hub) catchUp(s *Session, u *user, since uint64) {
+	ctx := context.Background()
+	convs := []string{store.RoomConv(protocol.Lobby)}
+	for _, r := range u.rooms {
+		convs = append(convs, store.RoomConv(r.key))
+	}
+	if since > 0 {
+		msgs, err := h.store.Since(ctx, u.key, convs, since, h.lastPub, h.cfg.CatchUp)
+		if err != nil {
+			s.log.Error("catch-up", "err", err)
+			return
+		}
+		for i := range msgs {
+			s.peer.Send(protocol.Encode(h.messageFrame(&msgs[i], false)))
+		}
+		h.markDelivered(u, msgs)
+		return
+	}
+	sort.Strings(convs[1:])
+	for _, conv := range convs {
+		msgs, err := h.store.History(ctx, conv, h.lastPub+1, h.cfg.JoinHistory)
+		if err != nil {
+			s.log.Error("history", "err", err)
+			return
+		}
+		for i := range msgs {
+			s.peer.Send(protocol.Encode(h.messageFrame(&msgs[i], true)))
+		}
+	}
+	if u.pmDelivered < h.lastPub {
+		msgs, err := h.store.Since(ctx, u.key, nil, u.pmDelivered, h.lastPub, h.cfg.CatchUp)
+		if err != nil {
+			s.log.Error("private catch-up", "err", err)
+			return
+		}
+		var sent []store.Message
+		for _, m := range msgs {
+			if m.To == u.key && m.From != u.key {
+				s.peer.Send(protocol.Encode(h.messageFrame(&m, false)))
+				sent = append(sent, m)
+			}
+		}
+		h.markDelivered(u, sent)
+	}
+}
+
+// markDelivered records that the private messages to u among msgs were
+// handed to a session.
+func (h *Hub) markDelivered(u *user, msgs []store.Message) {
+	var last uint64
+	for _, m := range msgs {
+		if m.To == u.key {
+			last = m.ID
+		}
+	}
+	if last <= u.pmDelivered {
+		return
+	}
+	u.pmDelivered = last
+	h.queue(&record{changes: []store.Change{{Kind: store.SetDelivered, User: store.User{Key: u.key, PMDelivered: last}}}})
+}
+
+func (h *Hub) broadcastPresence(u *user, status string) {
+	b := protocol.Encode(&protocol.Frame{Type: protocol.TypePresence, Name: u.name, Status: status})
+	for s := range h.online {
+		s.peer.Send(b)
+	}
+}
+
+// detach runs when a session's connection has ended.
+func (h *Hub) detach(s *Session) {
+	u := s.user
+	if u == nil || u.sess != s {
+		return // never attached, or already replaced
+	}
+	u.sess = nil
+	delete(h.online, s)
+	s.log.Info("logged out")
+	h.broadcastPresence(u, protocol.StatusOffline)
+}

@@ -1,0 +1,509 @@
+package hub
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"sort"
+
+	"github.com/parley-chat/parley/chatserver/store"
+	"github.com/parley-chat/parley/shared/protocol"
+)
+
+// send stores a message and, once it is durable, delivers it to the
+// conversation's online members (the sender's echo included) and replies
+// with its id.
+func (h *Hub) send(s *Session, f *protocol.Frame) *protocol.Error {
+	u := s.user
+	if len(f.Key) > protocol.MaxKeyBytes {
+		return protocol.Errorf(protocol.CodeBadRequest, "idempotency key is longer than %d bytes", protocol.MaxKeyBytes)
+	}
+	m := store.Message{From: u.key, FromName: u.name, Kind: f.Kind, Text: f.Text, Key: f.Key}
+	switch f.Kind {
+	case protocol.KindText:
+		if err := protocol.CheckText(f.Text, h.cfg.MaxText); err != nil {
+			return err.(*protocol.Error)
+		}
+	case protocol.KindFile:
+		if err := checkFile(f.File); err != nil {
+			return err
+		}
+		if f.Text != "" {
+			if err := protocol.CheckText(f.Text, h.cfg.MaxText); err != nil {
+				return err.(*protocol.Error)
+			}
+		}
+		b, _ := json.Marshal(f.File)
+		m.File = string(b)
+	default:
+		return protocol.Errorf(protocol.CodeBadRequest, "unknown message kind %q", f.Kind)
+	}
+
+	var r *room
+	var to *user
+	switch {
+	case f.Room != "" && f.To != "":
+		return protocol.Errorf(protocol.CodeBadRequest, "a message goes to a room or to a person, not both")
+	case f.To != "":
+		var err *protocol.Error
+		if to, err = h.userFor(f.To); err != nil {
+			return err
+		}
+		m.To, m.ToName, m.Conv = to.key, to.name, store.PrivateConv(u.key, to.key)
+	default:
+		var err *protocol.Error
+		if r, err = h.roomFor(f.Room); err != nil {
+			return err
+		}
+		if !h.isMember(r, u.key) {
+			return protocol.Errorf(protocol.CodeNotMember, "you are not in %s; /join it first", r.name)
+		}
+		m.Room, m.Conv = r.key, store.RoomConv(r.key)
+	}
+
+	if f.Key != "" {
+		if id, ok := h.keys.get(u.key, f.Key); ok {
+			// A retry of a message already accepted: answer with its id
+			// once it is durable, and store nothing.
+			h.queue(&record{publish: func() {
+				h.reply(s, &protocol.Frame{Type: protocol.TypeOK, Re: f.ID, Msg: id})
+			}})
+			return nil
+		}
+	}
+
+	h.nextID++
+	m.ID = h.nextID
+	m.Time = h.cfg.Now()
+	if f.Key != "" {
+		h.keys.put(u.key, f.Key, m.ID)
+	}
+	changes := []store.Change{{Kind: store.AddMessage, Message: m}}
+	if to != nil && to.sess != nil && to != u {
+		changes = append(changes, store.Change{Kind: store.SetDelivered, User: store.User{Key: to.key, PMDelivered: m.ID}})
+	}
+	var mem *members
+	if r != nil {
+		mem = r.members
+	}
+	h.queue(&record{
+		changes: changes,
+		publish: func() {
+			h.lastPub = m.ID
+			b := protocol.Encode(h.messageFrame(&m, false))
+			if r != nil {
+				h.fanout(r, mem, b)
+			} else {
+				if u.sess != nil {
+					u.sess.peer.Send(b)
+				}
+				if to != u && to.sess != nil {
+					to.sess.peer.Send(b)
+					to.pmDelivered = max(to.pmDelivered, m.ID)
+				}
+			}
+			h.reply(s, &protocol.Frame{Type: protocol.TypeOK, Re: f.ID, Msg: m.ID})
+		},
+		fail: func(error) {
+			h.lastPub = m.ID // the id is skipped
+			h.keys.forget(u.key, f.Key)
+			h.reply(s, protocol.Errorf(protocol.CodeInternal, "message could not be stored; send it again").Frame(f.ID))
+		},
+	})
+	return nil
+}
+
+func checkFile(f *protocol.File) *protocol.Error {
+	switch {
+	case f == nil:
+		return protocol.Errorf(protocol.CodeBadRequest, "a file message needs a file")
+	case f.Name == "" || f.Path == "":
+		return protocol.Errorf(protocol.CodeBadRequest, "a file message needs the file's name and path")
+	case f.Size < 0:
+		return protocol.Errorf(protocol.CodeBadRequest, "file size is negative")
+	case len(f.Name) > 1024 || len(f.Path) > 4096 || len(f.SHA256) > 64:
+		return protocol.Errorf(protocol.CodeBadRequest, "file reference is too long")
+	}
+	if err := protocol.CheckText(f.Name, 1024); err != nil {
+		return protocol.Errorf(protocol.CodeBadRequest, "file name: %s", err.(*protocol.Error).Message)
+	}
+	if err := protocol.CheckText(f.Path, 4096); err != nil {
+		return protocol.Errorf(protocol.CodeBadRequest, "file path: %s", err.(*protocol.Error).Message)
+	}
+	return nil
+}
+
+func decodeFile(s string) *protocol.File {
+	var f protocol.File
+	if json.Unmarshal([]byte(s), &f) != nil {
+		return nil
+	}
+	return &f
+}
+
+// join creates a room or joins it. The creator of a room, or the first to
+// join a room that has emptied, owns it.
+func (h *Hub) join(s *Session, f *protocol.Frame) *protocol.Error {
+	u := s.user
+	n, perr := protocol.ParseRoom(f.Room)
+	if perr != nil {
+		return perr.(*protocol.Error)
+	}
+	r := h.rooms[n.Key]
+	if n.Key == protocol.Lobby {
+		r = h.lobby
+	}
+	if r != nil && h.isMember(r, u.key) {
+		// Already in: show the history and the room again.
+		h.sendHistory(s, store.RoomConv(r.key), h.lastPub+1, h.cfg.JoinHistory)
+		h.reply(s, &protocol.Frame{Type: protocol.TypeOK, Re: f.ID, Room: r.name, Owner: h.userName(r.owner)})
+		return nil
+	}
+	var changes []store.Change
+	if r == nil {
+		r = &room{key: n.Key, name: n.Display, created: h.cfg.Now(), members: &members{seq: map[string]uint64{}}}
+		h.rooms[r.key] = r
+		changes = append(changes, store.Change{Kind: store.CreateRoom, Room: store.Room{Key: r.key, Name: r.name, Owner: u.key, Created: r.created}})
+	}
+	ownerChanged := false
+	if r.owner == "" {
+		r.owner = u.key
+		ownerChanged = true
+		changes = append(changes, store.Change{Kind: store.SetOwner, Room: store.Room{Key: r.key, Owner: u.key}})
+	}
+	h.seq++
+	mb := store.Member{User: u.key, Seq: h.seq}
+	r.members = r.members.with(mb)
+	u.rooms[r.key] = r
+	changes = append(changes, store.Change{Kind: store.AddMember, Room: store.Room{Key: r.key}, Member: mb})
+	mem := r.members
+	owner := r.owner
+	h.queue(&record{
+		changes: changes,
+		publish: func() {
+			h.fanout(r, mem, protocol.Encode(&protocol.Frame{Type: protocol.TypeMember, Room: r.name, Name: u.name, Action: protocol.ActionJoin}))
+			if ownerChanged {
+				h.fanout(r, mem, protocol.Encode(&protocol.Frame{Type: protocol.TypeOwner, Room: r.name, Name: u.name}))
+			}
+			if u.sess == s {
+				h.sendHistory(s, store.RoomConv(r.key), h.lastPub+1, h.cfg.JoinHistory)
+			}
+			h.reply(s, &protocol.Frame{Type: protocol.TypeOK, Re: f.ID, Room: r.name, Owner: h.userName(owner)})
+		},
+		fail: h.failReply(s, f.ID),
+	})
+	return nil
+}
+
+func (h *Hub) failReply(s *Session, re uint64) func(error) {
+	return func(error) {
+		h.reply(s, protocol.Errorf(protocol.CodeInternal, "could not save the change; try again").Frame(re))
+	}
+}
+
+// leave removes the session's user from a room. If they owned it, the member
+// who joined earliest becomes the owner, and the room is told.
+func (h *Hub) leave(s *Session, f *protocol.Frame) *protocol.Error {
+	r, err := h.roomFor(f.Room)
+	if err != nil {
+		return err
+	}
+	if r.isLobby {
+		return protocol.Errorf(protocol.CodeLobby, "everyone stays in the lobby")
+	}
+	u := s.user
+	if !r.members.has(u.key) {
+		return protocol.Errorf(protocol.CodeNotMember, "you are not in %s", r.name)
+	}
+	h.removeMember(r, u, nil, f.ID, s)
+	return nil
+}
+
+// kick removes another member from a room; only the owner may.
+func (h *Hub) kick(s *Session, f *protocol.Frame) *protocol.Error {
+	r, err := h.roomFor(f.Room)
+	if err != nil {
+		return err
+	}
+	if r.isLobby {
+		return protocol.Errorf(protocol.CodeLobby, "nobody can be kicked from the lobby")
+	}
+	u := s.user
+	if r.owner != u.key {
+		return protocol.Errorf(protocol.CodeNotOwner, "only %s, the owner of %s, can kick", h.userName(r.owner), r.name)
+	}
+	target, err := h.userFor(f.Name)
+	if err != nil {
+		return err
+	}
+	if target == u {
+		return protocol.Errorf(protocol.CodeBadRequest, "you cannot kick yourself; use /leave")
+	}
+	if !r.members.has(target.key) {
+		return protocol.Errorf(protocol.CodeNotMember, "%s is not in %s", target.name, r.name)
+	}
+	h.removeMember(r, target, u, f.ID, s)
+	return nil
+}
+
+// removeMember takes u out of r, by themselves (by == nil) or kicked by
+// the owner, passes ownership on if needed, and replies to s.
+func (h *Hub) removeMember(r *room, u, by *user, re uint64, s *Session) {
+	before := r.members
+	r.members = r.members.without(u.key)
+	delete(u.rooms, r.key)
+	changes := []store.Change{{Kind: store.RemoveMember, Room: store.Room{Key: r.key}, Member: store.Member{User: u.key}}}
+	var newOwner string
+	ownerChanged := r.owner == u.key
+	if ownerChanged {
+		if len(r.members.list) > 0 {
+			newOwner = r.members.list[0].User // lowest sequence: joined earliest
+		}
+		r.owner = newOwner
+		changes = append(changes, store.Change{Kind: store.SetOwner, Room: store.Room{Key: r.key, Owner: newOwner}})
+	}
+	action, byName := protocol.ActionLeave, ""
+	if by != nil {
+		action, byName = protocol.ActionKick, by.name
+	}
+	h.queue(&record{
+		changes: changes,
+		publish: func() {
+			// Everyone who was in the room, the one leaving included, hears it.
+			h.fanout(r, before, protocol.Encode(&protocol.Frame{Type: protocol.TypeMember, Room: r.name, Name: u.name, Action: action, By: byName}))
+			if by != nil && u.sess != nil {
+				u.sess.peer.Send(protocol.Encode(&protocol.Frame{Type: protocol.TypeKicked, Room: r.name, By: byName,
+					Message: byName + " removed you from " + r.name}))
+			}
+			if ownerChanged {
+				h.fanout(r, before, protocol.Encode(&protocol.Frame{Type: protocol.TypeOwner, Room: r.name, Name: h.userName(newOwner)}))
+			}
+			h.reply(s, &protocol.Frame{Type: protocol.TypeOK, Re: re, Room: r.name})
+		},
+		fail: h.failReply(s, re),
+	})
+}
+
+// recall withdraws one of the session user's own messages within the
+// recall window. The log keeps a tombstone and gains a recall entry, which
+// every member of the conversation receives.
+func (h *Hub) recall(s *Session, f *protocol.Frame) *protocol.Error {
+	u := s.user
+	ctx := context.Background()
+	var m store.Message
+	var err error
+	if f.Msg == 0 {
+		m, err = h.store.LastBy(ctx, u.key, h.lastPub)
+	} else {
+		m, err = h.store.Message(ctx, f.Msg)
+	}
+	if errors.Is(err, store.ErrNotFound) || (err == nil && m.Kind == store.KindRecall) {
+		if f.Msg == 0 {
+			return protocol.Errorf(protocol.CodeNoSuchMessage, "you have sent no message to recall")
+		}
+		return protocol.Errorf(protocol.CodeNoSuchMessage, "there is no message %d", f.Msg)
+	}
+	if err != nil {
+		return h.internal("load message", err)
+	}
+	if m.From != u.key {
+		return protocol.Errorf(protocol.CodeNotYours, "message %d was sent by %s; you can only recall your own", m.ID, m.FromName)
+	}
+	if m.Recalled || h.recalls[m.ID] {
+		return protocol.Errorf(protocol.CodeNoSuchMessage, "message %d is already recalled", m.ID)
+	}
+	if age := h.cfg.Now().Sub(m.Time); age > h.cfg.RecallWindow {
+		return protocol.Errorf(protocol.CodeRecallExpired, "message %d is %s old; messages can be recalled for %s",
+			m.ID, age.Round(1e9), h.cfg.RecallWindow)
+	}
+	h.recalls[m.ID] = true
+	h.nextID++
+	rc := store.Message{ID: h.nextID, Conv: m.Conv, Room: m.Room, From: m.From, FromName: m.FromName,
+		To: m.To, ToName: m.ToName, Kind: store.KindRecall, Target: m.ID, Time: h.cfg.Now()}
+	var r *room
+	var mem *members
+	if m.Room != "" {
+		if m.Room == protocol.Lobby {
+			r = h.lobby
+		} else {
+			r = h.rooms[m.Room]
+		}
+		if r != nil {
+			mem = r.members
+		}
+	}
+	h.queue(&record{
+		changes: []store.Change{{Kind: store.RecallMsg, Message: rc}},
+		publish: func() {
+			h.lastPub = rc.ID
+			delete(h.recalls, m.ID)
+			b := protocol.Encode(h.messageFrame(&rc, false))
+			switch {
+			case r != nil:
+				h.fanout(r, mem, b)
+			default:
+				for _, k := range []string{m.From, m.To} {
+					if pu := h.users[k]; pu != nil && pu.sess != nil {
+						pu.sess.peer.Send(b)
+					}
+					if m.From == m.To {
+						break
+					}
+				}
+			}
+			h.reply(s, &protocol.Frame{Type: protocol.TypeOK, Re: f.ID, Msg: m.ID})
+		},
+		fail: func(err error) {
+			h.lastPub = rc.ID
+			delete(h.recalls, m.ID)
+			h.failReply(s, f.ID)(err)
+		},
+	})
+	return nil
+}
+
+// roomInfos lists the lobby and every room that has members. With
+// joinedOnly, it lists only u's rooms.
+func (h *Hub) roomInfos(u *user, joinedOnly bool) []protocol.RoomInfo {
+	out := []protocol.RoomInfo{{Name: protocol.Lobby, Members: len(h.users), Joined: true}}
+	var rest []protocol.RoomInfo
+	for _, r := range h.rooms {
+		joined := r.members.has(u.key)
+		if len(r.members.list) == 0 || (joinedOnly && !joined) {
+			continue
+		}
+		rest = append(rest, protocol.RoomInfo{Name: r.name, Members: len(r.members.list), Owner: h.userName(r.owner), Joined: joined})
+	}
+	sort.Slice(rest, func(i, j int) bool { return rest[i].Name < rest[j].Name })
+	return append(out, rest...)
+}
+
+func (h *Hub) listRooms(s *Session, f *protocol.Frame) *protocol.Error {
+	h.reply(s, &protocol.Frame{Type: protocol.TypeOK, Re: f.ID, Rooms: h.roomInfos(s.user, false)})
+	return nil
+}
+
+// maxWho is the most members a who reply lists; a name takes at most 130
+// bytes of JSON, so the reply stays under the 64 KiB frame limit.
+const maxWho = 400
+
+// who lists a room's members, online ones first, with online and owner
+// marks. For the lobby, that is every registered user.
+func (h *Hub) who(s *Session, f *protocol.Frame) *protocol.Error {
+	r, err := h.roomFor(f.Room)
+	if err != nil {
+		return err
+	}
+	var list []protocol.MemberInfo
+	if r.isLobby {
+		for _, u := range h.users {
+			list = append(list, protocol.MemberInfo{Name: u.name, Online: u.sess != nil})
+		}
+		sort.Slice(list, func(i, j int) bool {
+			if list[i].Online != list[j].Online {
+				return list[i].Online
+			}
+			return list[i].Name < list[j].Name
+		})
+	} else {
+		for _, mb := range r.members.list { // join order
+			u := h.users[mb.User]
+			list = append(list, protocol.MemberInfo{Name: u.name, Online: u.sess != nil, Owner: mb.User == r.owner})
+		}
+		sort.SliceStable(list, func(i, j int) bool { return list[i].Online && !list[j].Online })
+	}
+	more := 0
+	if len(list) > maxWho {
+		more = len(list) - maxWho
+		list = list[:maxWho]
+	}
+	h.reply(s, &protocol.Frame{Type: protocol.TypeOK, Re: f.ID, Room: r.name, Members: list, More: more})
+	return nil
+}
+
+// history pages back through a conversation: the messages before f.Before
+// (or the newest), sent as history events, then the reply.
+func (h *Hub) history(s *Session, f *protocol.Frame) *protocol.Error {
+	u := s.user
+	limit := f.Limit
+	if limit <= 0 {
+		limit = h.cfg.JoinHistory
+	}
+	limit = min(limit, protocol.MaxHistory)
+	before := f.Before
+	if before == 0 || before > h.lastPub+1 {
+		before = h.lastPub + 1
+	}
+	var conv string
+	if f.To != "" {
+		other, err := h.userFor(f.To)
+		if err != nil {
+			return err
+		}
+		conv = store.PrivateConv(u.key, other.key)
+	} else {
+		r, err := h.roomFor(f.Room)
+		if err != nil {
+			return err
+		}
+		if !h.isMember(r, u.key) {
+			return protocol.Errorf(protocol.CodeNotMember, "you are not in %s; /join it first", r.name)
+		}
+		conv = store.RoomConv(r.key)
+	}
+	n, oldest := h.sendHistory(s, conv, before, limit)
+	h.reply(s, &protocol.Frame{Type: protocol.TypeOK, Re: f.ID, Limit: n, Before: oldest})
+	return nil
+}
+
+// sendHistory sends up to limit messages of conv older than before as
+// history events. It returns how many it sent and the oldest one's id.
+func (h *Hub) sendHistory(s *Session, conv string, before uint64, limit int) (int, uint64) {
+	msgs, err := h.store.History(context.Background(), conv, before, limit)
+	if err != nil {
+		s.log.Error("history", "err", err)
+		return 0, 0
+	}
+	for i := range msgs {
+		s.peer.Send(protocol.Encode(h.messageFrame(&msgs[i], true)))
+	}
+	if len(msgs) == 0 {
+		return 0, 0
+	}
+	return len(msgs), msgs[0].ID
+}
+
+// idemCache remembers the message id of recent (sender, key) pairs, so a
+// client that sends a message again after a reconnect stores it once.
+type idemCache struct {
+	ids  map[string]uint64
+	ring []string
+	next int
+}
+
+func newIdemCache(n int) idemCache {
+	return idemCache{ids: make(map[string]uint64), ring: make([]string, n)}
+}
+
+func idemKey(user, key string) string { return user + "\x00" + key }
+
+func (c *idemCache) get(user, key string) (uint64, bool) {
+	id, ok := c.ids[idemKey(user, key)]
+	return id, ok
+}
+
+func (c *idemCache) put(user, key string, id uint64) {
+	k := idemKey(user, key)
+	if old := c.ring[c.next]; old != "" {
+		delete(c.ids, old)
+	}
+	c.ring[c.next] = k
+	c.next = (c.next + 1) % len(c.ring)
+	c.ids[k] = id
+}
+
+func (c *idemCache) forget(user, key string) {
+	if key != "" {
+		delete(c.ids, idemKey(user, key))
+	}
+}

@@ -1,0 +1,100 @@
+// Command chatserver runs Parley's chat server: rooms, private messages,
+// presence, history and recall over newline-delimited JSON on TCP.
+//
+//	chatserver -addr :7700 -data parley-data/chat
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/parley-chat/parley/chatserver/auth"
+	"github.com/parley-chat/parley/chatserver/server"
+	"github.com/parley-chat/parley/shared/protocol"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stderr); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "chatserver:", err)
+		}
+		os.Exit(2)
+	}
+}
+
+func run(ctx context.Context, args []string, stderr io.Writer) error {
+	cfg, logLevel, err := parseFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: logLevel}))
+	srv, err := server.Start(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	select {
+	case <-ctx.Done():
+		cfg.Logger.Info("shutting down")
+	case <-srv.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return srv.Shutdown(sctx)
+}
+
+func parseFlags(args []string, stderr io.Writer) (server.Config, slog.Level, error) {
+	fs := flag.NewFlagSet("chatserver", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, `Usage: chatserver [flags]
+
+Runs Parley's chat server. With no flags it listens on every interface on
+port 7700 and keeps its database in ./parley-data/chat.
+
+Flags:
+`)
+		fs.PrintDefaults()
+	}
+	var cfg server.Config
+	var level slog.Level
+	fs.StringVar(&cfg.Addr, "addr", ":7700", "listen on `host:port`")
+	fs.StringVar(&cfg.DataDir, "data", "parley-data/chat", "keep accounts, rooms and history in this `directory` (SQLite); empty keeps them in memory only")
+	fs.StringVar(&cfg.TLSCert, "tls-cert", "", "serve TLS with this PEM certificate `file` (needs -tls-key)")
+	fs.StringVar(&cfg.TLSKey, "tls-key", "", "serve TLS with this PEM private key `file` (needs -tls-cert)")
+	fs.DurationVar(&cfg.RecallWindow, "recall-window", 2*time.Minute, "how long after sending people may recall a message")
+	fs.DurationVar(&cfg.ResumeTTL, "resume-ttl", 7*24*time.Hour, "how long a resume token stays valid; after that the client logs in with the password")
+	fs.IntVar(&cfg.JoinHistory, "history", 50, "messages of history shown on joining a room")
+	fs.IntVar(&cfg.Limits.Frame, "max-frame", protocol.DefaultMaxFrame, "largest frame in `bytes`; a larger one closes the connection")
+	fs.IntVar(&cfg.Limits.Text, "max-text", protocol.MaxTextBytes, "largest message text in `bytes`")
+	fs.IntVar(&cfg.Limits.RatePerSec, "rate", 20, "requests per second one connection may make, sustained")
+	fs.IntVar(&cfg.Limits.RateBurst, "burst", 50, "requests one connection may make in a burst")
+	fs.DurationVar(&cfg.PingInterval, "ping", time.Minute, "ping a client after this much silence")
+	fs.DurationVar(&cfg.PingTimeout, "ping-timeout", 30*time.Second, "close a connection whose ping is not answered within this")
+	fs.IntVar(&cfg.MaxQueue, "max-queue", 1<<20, "`bytes` queued for one client before it is disconnected as a slow consumer")
+	mem := fs.Uint("hash-memory", uint(auth.DefaultParams.MemoryKiB), "memory in `KiB` for each argon2id password hash")
+	fs.IntVar(&cfg.HashParallel, "hash-parallel", 0, "password hashes computed at once (0: one per CPU); more logins wait")
+	fs.TextVar(&level, "log-level", slog.LevelInfo, "log `level`: debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return cfg, level, err
+	}
+	if fs.NArg() > 0 {
+		fs.Usage()
+		return cfg, level, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	cfg.HashParams = auth.DefaultParams
+	cfg.HashParams.MemoryKiB = uint32(*mem)
+	if cfg.HashParams.MemoryKiB < 8 {
+		return cfg, level, errors.New("-hash-memory must be at least 8 KiB")
+	}
+	return cfg, level, nil
+}

@@ -1,0 +1,230 @@
+// Package netconn serves the chat protocol over TCP, with TLS when
+// configured. It owns every connection: the framing with a hard size
+// limit, one reader and one writer goroutine per connection, a bounded
+// outbound queue whose overflow disconnects a slow consumer, a handshake
+// deadline, idle pings, a write deadline, a per-connection rate limit, and
+// graceful shutdown. What the frames mean is the hub's business.
+package netconn
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"log/slog"
+	"net"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/parley-chat/parley/chatserver/hub"
+	"github.com/parley-chat/parley/shared/protocol"
+)
+
+// ErrServerClosed is returned by Serve after Shutdown.
+var ErrServerClosed = errors.New("netconn: server closed")
+
+// Config configures a Server. Hub is required; zero values elsewhere mean
+// the defaults.
+type Config struct {
+	Hub    *hub.Hub
+	Logger *slog.Logger
+	// TLS, if set, wraps every accepted connection.
+	TLS *tls.Config
+	// Name is announced in the welcome frame.
+	Name string
+	// FilesURL is the file server's address, announced in the welcome frame.
+	FilesURL string
+	// Limits are announced in the welcome frame. Frame, RatePerSec,
+	// RateBurst and PingSecs are also enforced here.
+	Limits protocol.Limits
+
+	HandshakeTimeout time.Duration // from accept to a logged-in session
+	PingInterval     time.Duration // silence before the server pings
+	PingTimeout      time.Duration // time to answer a ping
+	WriteTimeout     time.Duration // for one write to the socket
+	MaxQueue         int           // bytes queued for one client before it counts as slow
+}
+
+func (c *Config) setDefaults() {
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Name == "" {
+		c.Name = "parley"
+	}
+	if c.Limits.Frame == 0 {
+		c.Limits.Frame = protocol.DefaultMaxFrame
+	}
+	if c.Limits.RatePerSec == 0 {
+		c.Limits.RatePerSec = 20
+	}
+	if c.Limits.RateBurst == 0 {
+		c.Limits.RateBurst = 50
+	}
+	if c.HandshakeTimeout == 0 {
+		c.HandshakeTimeout = 15 * time.Second
+	}
+	if c.PingInterval == 0 {
+		c.PingInterval = time.Duration(c.Limits.PingSecs) * time.Second
+	}
+	if c.PingInterval == 0 {
+		c.PingInterval = 60 * time.Second
+	}
+	c.Limits.PingSecs = int(c.PingInterval / time.Second)
+	if c.PingTimeout == 0 {
+		c.PingTimeout = 30 * time.Second
+	}
+	if c.WriteTimeout == 0 {
+		c.WriteTimeout = 10 * time.Second
+	}
+	if c.MaxQueue == 0 {
+		c.MaxQueue = 1 << 20
+	}
+}
+
+// Server accepts chat connections.
+type Server struct {
+	cfg Config
+	log *slog.Logger
+
+	mu        sync.Mutex
+	listeners map[net.Listener]struct{}
+	conns     map[*conn]struct{}
+	closing   bool
+	nextID    uint64
+	closed    map[string]int // close reasons, counted
+	wg        sync.WaitGroup // connection goroutines
+}
+
+// New returns a Server.
+func New(cfg Config) *Server {
+	cfg.setDefaults()
+	return &Server{
+		cfg:       cfg,
+		log:       cfg.Logger,
+		listeners: make(map[net.Listener]struct{}),
+		conns:     make(map[*conn]struct{}),
+		closed:    make(map[string]int),
+	}
+}
+
+// Serve accepts connections on ln until Shutdown. It always returns a
+// non-nil error; after Shutdown, ErrServerClosed.
+func (s *Server) Serve(ln net.Listener) error {
+	if s.cfg.TLS != nil {
+		ln = tls.NewListener(ln, s.cfg.TLS)
+	}
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		ln.Close()
+		return ErrServerClosed
+	}
+	s.listeners[ln] = struct{}{}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.listeners, ln)
+		s.mu.Unlock()
+	}()
+
+	var backoff time.Duration
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			s.mu.Lock()
+			closing := s.closing
+			s.mu.Unlock()
+			if closing {
+				return ErrServerClosed
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, errTooManyFiles) {
+				// Out of file descriptors or similar: wait, then go on.
+				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+				s.log.Warn("accept failed; retrying", "err", err, "in", backoff)
+				time.Sleep(backoff)
+				continue
+			}
+			return err
+		}
+		backoff = 0
+		s.mu.Lock()
+		if s.closing {
+			s.mu.Unlock()
+			nc.Close()
+			return ErrServerClosed
+		}
+		s.nextID++
+		c := newConn(s, nc, s.nextID)
+		s.conns[c] = struct{}{}
+		s.wg.Add(1)
+		s.mu.Unlock()
+		go c.serve()
+	}
+}
+
+// Shutdown stops accepting, tells every client server_shutdown and closes
+// its connection after the frames already queued, then waits for the
+// connection goroutines to end or ctx to expire, when it closes the rest.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.closing = true
+	for ln := range s.listeners {
+		ln.Close()
+	}
+	conns := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		c.Close(protocol.CodeShutdown, "server is shutting down; reconnect in a moment")
+	}
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		s.mu.Lock()
+		for c := range s.conns {
+			c.nc.Close()
+		}
+		s.mu.Unlock()
+		<-done
+		return ctx.Err()
+	}
+}
+
+func (s *Server) remove(c *conn, reason string) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.closed[reason]++
+	s.mu.Unlock()
+	s.wg.Done()
+}
+
+// Stats is a snapshot of the server's connections.
+type Stats struct {
+	Open   int
+	Closed []ReasonCount // by reason, most frequent first
+}
+
+// ReasonCount counts connections closed for one reason.
+type ReasonCount struct {
+	Reason string
+	Count  int
+}
+
+// Stats returns the number of open connections and why others closed.
+func (s *Server) Stats() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := Stats{Open: len(s.conns)}
+	for r, n := range s.closed {
+		st.Closed = append(st.Closed, ReasonCount{r, n})
+	}
+	sort.Slice(st.Closed, func(i, j int) bool { return st.Closed[i].Count > st.Closed[j].Count })
+	return st
+}

@@ -1,0 +1,239 @@
+// Package inmem is a Store kept in memory, for tests. It behaves like the
+// SQLite store except that nothing survives the process.
+package inmem
+
+import (
+	"context"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/parley-chat/parley/chatserver/store"
+)
+
+// Store is an in-memory store.Store. The zero value is not usable; call New.
+type Store struct {
+	mu     sync.Mutex
+	users  map[string]store.User
+	tokens map[string]token
+	rooms  map[string]*store.Room
+	log    []store.Message // in id order
+}
+
+type token struct {
+	user    string
+	expires time.Time
+}
+
+var _ store.Store = (*Store)(nil)
+
+// New returns an empty store.
+func New() *Store {
+	return &Store{
+		users:  make(map[string]store.User),
+		tokens: make(map[string]token),
+		rooms:  make(map[string]*store.Room),
+	}
+}
+
+func (s *Store) CreateUser(_ context.Context, u store.User) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.users[u.Key]; ok {
+		return store.ErrExists
+	}
+	s.users[u.Key] = u
+	return nil
+}
+
+func (s *Store) User(_ context.Context, key string) (store.User, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u, ok := s.users[key]
+	if !ok {
+		return store.User{}, store.ErrNotFound
+	}
+	return u, nil
+}
+
+func (s *Store) Users(_ context.Context) ([]store.User, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]store.User, 0, len(s.users))
+	for _, u := range s.users {
+		out = append(out, u)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
+	return out, nil
+}
+
+func (s *Store) PutToken(_ context.Context, hash []byte, user string, expires time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.tokens[string(hash)] = token{user, expires}
+	return nil
+}
+
+func (s *Store) TokenUser(_ context.Context, hash []byte) (string, time.Time, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, ok := s.tokens[string(hash)]
+	if !ok {
+		return "", time.Time{}, store.ErrNotFound
+	}
+	return t.user, t.expires, nil
+}
+
+func (s *Store) DeleteExpiredTokens(_ context.Context, now time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for h, t := range s.tokens {
+		if t.expires.Before(now) {
+			delete(s.tokens, h)
+		}
+	}
+	return nil
+}
+
+func (s *Store) Rooms(_ context.Context) ([]store.Room, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]store.Room, 0, len(s.rooms))
+	for _, r := range s.rooms {
+		c := *r
+		c.Members = slices.Clone(r.Members)
+		out = append(out, c)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
+	return out, nil
+}
+
+func (s *Store) Apply(_ context.Context, batch []store.Change) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range batch {
+		switch c.Kind {
+		case store.AddMessage:
+			s.log = append(s.log, c.Message)
+		case store.RecallMsg:
+			if i, ok := s.find(c.Message.Target); ok {
+				s.log[i].Recalled = true
+				s.log[i].Text = ""
+				s.log[i].File = ""
+			}
+			s.log = append(s.log, c.Message)
+		case store.CreateRoom:
+			r := c.Room
+			r.Members = nil
+			s.rooms[r.Key] = &r
+		case store.AddMember:
+			if r := s.rooms[c.Room.Key]; r != nil {
+				r.Members = append(r.Members, c.Member)
+			}
+		case store.RemoveMember:
+			if r := s.rooms[c.Room.Key]; r != nil {
+				r.Members = slices.DeleteFunc(r.Members, func(m store.Member) bool { return m.User == c.Member.User })
+			}
+		case store.SetOwner:
+			if r := s.rooms[c.Room.Key]; r != nil {
+				r.Owner = c.Room.Owner
+			}
+		case store.SetDelivered:
+			if u, ok := s.users[c.User.Key]; ok {
+				u.PMDelivered = c.User.PMDelivered
+				s.users[c.User.Key] = u
+			}
+		}
+	}
+	return nil
+}
+
+func (s *Store) find(id uint64) (int, bool) {
+	return slices.BinarySearchFunc(s.log, id, func(m store.Message, id uint64) int {
+		switch {
+		case m.ID < id:
+			return -1
+		case m.ID > id:
+			return 1
+		}
+		return 0
+	})
+}
+
+func (s *Store) LastID(_ context.Context) (uint64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.log) == 0 {
+		return 0, nil
+	}
+	return s.log[len(s.log)-1].ID, nil
+}
+
+func (s *Store) Message(_ context.Context, id uint64) (store.Message, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if i, ok := s.find(id); ok {
+		return s.log[i], nil
+	}
+	return store.Message{}, store.ErrNotFound
+}
+
+func (s *Store) LastBy(_ context.Context, user string, max uint64) (store.Message, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := len(s.log) - 1; i >= 0; i-- {
+		m := s.log[i]
+		if m.ID <= max && m.From == user && m.Kind != store.KindRecall {
+			return m, nil
+		}
+	}
+	return store.Message{}, store.ErrNotFound
+}
+
+func (s *Store) History(_ context.Context, conv string, before uint64, limit int) ([]store.Message, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []store.Message
+	for i := len(s.log) - 1; i >= 0 && len(out) < limit; i-- {
+		m := s.log[i]
+		if m.ID < before && m.Conv == conv && m.Kind != store.KindRecall {
+			out = append(out, m)
+		}
+	}
+	slices.Reverse(out)
+	return out, nil
+}
+
+func (s *Store) Since(_ context.Context, user string, convs []string, after, upto uint64, limit int) ([]store.Message, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []store.Message
+	for _, m := range s.log {
+		if len(out) >= limit {
+			break
+		}
+		if m.ID <= after || m.ID > upto {
+			continue
+		}
+		if slices.Contains(convs, m.Conv) || (m.Room == "" && (m.From == user || m.To == user)) {
+			out = append(out, m)
+		}
+	}
+	return out, nil
+}
+
+func (s *Store) RecentKeys(_ context.Context, n int) ([]store.Message, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []store.Message
+	for i := len(s.log) - 1; i >= 0 && len(out) < n; i-- {
+		if s.log[i].Key != "" {
+			out = append(out, s.log[i])
+		}
+	}
+	slices.Reverse(out)
+	return out, nil
+}
+
+func (s *Store) Close() error { return nil }

@@ -1,0 +1,389 @@
+// Package sqlite is the default Store: one SQLite database in write-ahead
+// log mode, written by one connection and read by several. Apply commits a
+// whole batch in one transaction and returns after it is synced to disk
+// (synchronous=FULL), which gives the hub group commit.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/parley-chat/parley/chatserver/store"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+// FileName is the database's file name inside the data directory.
+const FileName = "chat.db"
+
+// Store is a store.Store backed by SQLite.
+type Store struct {
+	w *sql.DB // one connection: every write
+	r *sql.DB // readers
+}
+
+var _ store.Store = (*Store)(nil)
+
+const schema = `
+CREATE TABLE IF NOT EXISTS users (
+	key          TEXT PRIMARY KEY,
+	name         TEXT NOT NULL,
+	hash         TEXT NOT NULL,
+	pm_delivered INTEGER NOT NULL DEFAULT 0,
+	created      INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS tokens (
+	hash    BLOB PRIMARY KEY,
+	user    TEXT NOT NULL,
+	expires INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS rooms (
+	key     TEXT PRIMARY KEY,
+	name    TEXT NOT NULL,
+	owner   TEXT NOT NULL,
+	created INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS members (
+	room TEXT NOT NULL,
+	user TEXT NOT NULL,
+	seq  INTEGER NOT NULL,
+	PRIMARY KEY (room, user)
+);
+CREATE TABLE IF NOT EXISTS messages (
+	id        INTEGER PRIMARY KEY,
+	conv      TEXT NOT NULL,
+	room      TEXT NOT NULL,
+	sender    TEXT NOT NULL,
+	from_name TEXT NOT NULL,
+	recipient TEXT NOT NULL,
+	to_name   TEXT NOT NULL,
+	kind      TEXT NOT NULL,
+	text      TEXT NOT NULL,
+	file      TEXT NOT NULL,
+	time      INTEGER NOT NULL,
+	target    INTEGER NOT NULL,
+	recalled  INTEGER NOT NULL,
+	idem      TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS messages_conv ON messages (conv, id);
+CREATE INDEX IF NOT EXISTS messages_sender ON messages (sender, id);
+CREATE INDEX IF NOT EXISTS messages_recipient ON messages (recipient, id);
+`
+
+// Open opens or creates the database in dir.
+func Open(ctx context.Context, dir string) (*Store, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data directory: %w", err)
+	}
+	path := filepath.Join(dir, FileName)
+	q := url.Values{}
+	for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(10000)", "foreign_keys(OFF)"} {
+		q.Add("_pragma", p)
+	}
+	dsn := "file:" + path + "?" + q.Encode()
+	w, err := sql.Open("sqlite", dsn+"&_txlock=immediate")
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	if _, err := w.ExecContext(ctx, schema); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("create schema in %s: %w", path, err)
+	}
+	r, err := sql.Open("sqlite", dsn+"&_pragma=query_only(1)")
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	r.SetMaxOpenConns(4)
+	r.SetMaxIdleConns(4)
+	return &Store{w: w, r: r}, nil
+}
+
+func (s *Store) Close() error {
+	return errors.Join(s.r.Close(), s.w.Close())
+}
+
+func ms(t time.Time) int64 { return t.UnixMilli() }
+
+func fromMS(v int64) time.Time { return time.UnixMilli(v) }
+
+func (s *Store) CreateUser(ctx context.Context, u store.User) error {
+	_, err := s.w.ExecContext(ctx,
+		`INSERT INTO users (key, name, hash, pm_delivered, created) VALUES (?, ?, ?, ?, ?)`,
+		u.Key, u.Name, u.Hash, int64(u.PMDelivered), ms(u.Created))
+	if err != nil && strings.Contains(err.Error(), "UNIQUE constraint") {
+		return store.ErrExists
+	}
+	return err
+}
+
+func (s *Store) User(ctx context.Context, key string) (store.User, error) {
+	var u store.User
+	var pm, created int64
+	err := s.r.QueryRowContext(ctx,
+		`SELECT key, name, hash, pm_delivered, created FROM users WHERE key = ?`, key).
+		Scan(&u.Key, &u.Name, &u.Hash, &pm, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return u, store.ErrNotFound
+	}
+	u.PMDelivered, u.Created = uint64(pm), fromMS(created)
+	return u, err
+}
+
+func (s *Store) Users(ctx context.Context) ([]store.User, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT key, name, hash, pm_delivered, created FROM users ORDER BY key`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.User
+	for rows.Next() {
+		var u store.User
+		var pm, created int64
+		if err := rows.Scan(&u.Key, &u.Name, &u.Hash, &pm, &created); err != nil {
+			return nil, err
+		}
+		u.PMDelivered, u.Created = uint64(pm), fromMS(created)
+		out = append(out, u)
+	}
+	return out, rows.Err()
+}
+
+func (s *Store) PutToken(ctx context.Context, hash []byte, user string, expires time.Time) error {
+	_, err := s.w.ExecContext(ctx, `INSERT OR REPLACE INTO tokens (hash, user, expires) VALUES (?, ?, ?)`,
+		hash, user, ms(expires))
+	return err
+}
+
+func (s *Store) TokenUser(ctx context.Context, hash []byte) (string, time.Time, error) {
+	var user string
+	var exp int64
+	err := s.r.QueryRowContext(ctx, `SELECT user, expires FROM tokens WHERE hash = ?`, hash).Scan(&user, &exp)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", time.Time{}, store.ErrNotFound
+	}
+	return user, fromMS(exp), err
+}
+
+func (s *Store) DeleteExpiredTokens(ctx context.Context, now time.Time) error {
+	_, err := s.w.ExecContext(ctx, `DELETE FROM tokens WHERE expires < ?`, ms(now))
+	return err
+}
+
+func (s *Store) Rooms(ctx context.Context) ([]store.Room, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT key, name, owner, created FROM rooms ORDER BY key`)
+	if err != nil {
+		return nil, err
+	}
+	var out []store.Room
+	index := map[string]int{}
+	for rows.Next() {
+		var r store.Room
+		var created int64
+		if err := rows.Scan(&r.Key, &r.Name, &r.Owner, &created); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		r.Created = fromMS(created)
+		index[r.Key] = len(out)
+		out = append(out, r)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	mrows, err := s.r.QueryContext(ctx, `SELECT room, user, seq FROM members ORDER BY room, seq`)
+	if err != nil {
+		return nil, err
+	}
+	defer mrows.Close()
+	for mrows.Next() {
+		var room string
+		var m store.Member
+		var seq int64
+		if err := mrows.Scan(&room, &m.User, &seq); err != nil {
+			return nil, err
+		}
+		m.Seq = uint64(seq)
+		if i, ok := index[room]; ok {
+			out[i].Members = append(out[i].Members, m)
+		}
+	}
+	return out, mrows.Err()
+}
+
+// Apply writes the batch in one immediate transaction. With WAL and
+// synchronous=FULL the commit returns after the log is synced.
+func (s *Store) Apply(ctx context.Context, batch []store.Change) (err error) {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			tx.Rollback()
+		}
+	}()
+	var insert *sql.Stmt
+	for _, c := range batch {
+		switch c.Kind {
+		case store.AddMessage, store.RecallMsg:
+			if c.Kind == store.RecallMsg {
+				if _, err = tx.ExecContext(ctx,
+					`UPDATE messages SET recalled = 1, text = '', file = '' WHERE id = ?`,
+					int64(c.Message.Target)); err != nil {
+					return fmt.Errorf("recall %d: %w", c.Message.Target, err)
+				}
+			}
+			if insert == nil {
+				insert, err = tx.PrepareContext(ctx, `INSERT INTO messages
+					(id, conv, room, sender, from_name, recipient, to_name, kind, text, file, time, target, recalled, idem)
+					VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+				if err != nil {
+					return fmt.Errorf("prepare insert: %w", err)
+				}
+				defer insert.Close()
+			}
+			m := c.Message
+			if _, err = insert.ExecContext(ctx, int64(m.ID), m.Conv, m.Room, m.From, m.FromName, m.To, m.ToName,
+				m.Kind, m.Text, m.File, ms(m.Time), int64(m.Target), m.Recalled, m.Key); err != nil {
+				return fmt.Errorf("insert message %d: %w", m.ID, err)
+			}
+		case store.CreateRoom:
+			if _, err = tx.ExecContext(ctx, `INSERT OR REPLACE INTO rooms (key, name, owner, created) VALUES (?, ?, ?, ?)`,
+				c.Room.Key, c.Room.Name, c.Room.Owner, ms(c.Room.Created)); err != nil {
+				return fmt.Errorf("create room %s: %w", c.Room.Key, err)
+			}
+		case store.AddMember:
+			if _, err = tx.ExecContext(ctx, `INSERT OR REPLACE INTO members (room, user, seq) VALUES (?, ?, ?)`,
+				c.Room.Key, c.Member.User, int64(c.Member.Seq)); err != nil {
+				return fmt.Errorf("add member: %w", err)
+			}
+		case store.RemoveMember:
+			if _, err = tx.ExecContext(ctx, `DELETE FROM members WHERE room = ? AND user = ?`,
+				c.Room.Key, c.Member.User); err != nil {
+				return fmt.Errorf("remove member: %w", err)
+			}
+		case store.SetOwner:
+			if _, err = tx.ExecContext(ctx, `UPDATE rooms SET owner = ? WHERE key = ?`,
+				c.Room.Owner, c.Room.Key); err != nil {
+				return fmt.Errorf("set owner: %w", err)
+			}
+		case store.SetDelivered:
+			if _, err = tx.ExecContext(ctx, `UPDATE users SET pm_delivered = MAX(pm_delivered, ?) WHERE key = ?`,
+				int64(c.User.PMDelivered), c.User.Key); err != nil {
+				return fmt.Errorf("set delivered: %w", err)
+			}
+		default:
+			return fmt.Errorf("unknown change kind %d", c.Kind)
+		}
+	}
+	if err = tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+const msgColumns = `id, conv, room, sender, from_name, recipient, to_name, kind, text, file, time, target, recalled, idem`
+
+func scanMessages(rows *sql.Rows) ([]store.Message, error) {
+	defer rows.Close()
+	var out []store.Message
+	for rows.Next() {
+		var m store.Message
+		var id, t, target int64
+		if err := rows.Scan(&id, &m.Conv, &m.Room, &m.From, &m.FromName, &m.To, &m.ToName,
+			&m.Kind, &m.Text, &m.File, &t, &target, &m.Recalled, &m.Key); err != nil {
+			return nil, err
+		}
+		m.ID, m.Time, m.Target = uint64(id), fromMS(t), uint64(target)
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+func (s *Store) one(ctx context.Context, query string, args ...any) (store.Message, error) {
+	rows, err := s.r.QueryContext(ctx, query, args...)
+	if err != nil {
+		return store.Message{}, err
+	}
+	ms, err := scanMessages(rows)
+	if err != nil {
+		return store.Message{}, err
+	}
+	if len(ms) == 0 {
+		return store.Message{}, store.ErrNotFound
+	}
+	return ms[0], nil
+}
+
+func (s *Store) LastID(ctx context.Context) (uint64, error) {
+	var id sql.NullInt64
+	err := s.r.QueryRowContext(ctx, `SELECT MAX(id) FROM messages`).Scan(&id)
+	return uint64(id.Int64), err
+}
+
+func (s *Store) Message(ctx context.Context, id uint64) (store.Message, error) {
+	return s.one(ctx, `SELECT `+msgColumns+` FROM messages WHERE id = ?`, int64(id))
+}
+
+func (s *Store) LastBy(ctx context.Context, user string, max uint64) (store.Message, error) {
+	return s.one(ctx, `SELECT `+msgColumns+` FROM messages
+		WHERE sender = ? AND id <= ? AND kind != 'recall' ORDER BY id DESC LIMIT 1`, user, int64(max))
+}
+
+func (s *Store) History(ctx context.Context, conv string, before uint64, limit int) ([]store.Message, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT `+msgColumns+` FROM messages
+		WHERE conv = ? AND id < ? AND kind != 'recall' ORDER BY id DESC LIMIT ?`, conv, int64(before), limit)
+	if err != nil {
+		return nil, err
+	}
+	out, err := scanMessages(rows)
+	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
+		out[i], out[j] = out[j], out[i]
+	}
+	return out, err
+}
+
+func (s *Store) Since(ctx context.Context, user string, convs []string, after, upto uint64, limit int) ([]store.Message, error) {
+	var b strings.Builder
+	args := []any{int64(after), int64(upto)}
+	b.WriteString(`SELECT ` + msgColumns + ` FROM messages WHERE id > ? AND id <= ? AND (`)
+	if len(convs) > 0 {
+		b.WriteString(`conv IN (`)
+		for i, c := range convs {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString("?")
+			args = append(args, c)
+		}
+		b.WriteString(`) OR `)
+	}
+	b.WriteString(`(room = '' AND (sender = ? OR recipient = ?))) ORDER BY id LIMIT ?`)
+	args = append(args, user, user, limit)
+	rows, err := s.r.QueryContext(ctx, b.String(), args...)
+	if err != nil {
+		return nil, err
+	}
+	return scanMessages(rows)
+}
+
+func (s *Store) RecentKeys(ctx context.Context, n int) ([]store.Message, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT `+msgColumns+` FROM
+		(SELECT * FROM messages WHERE idem != '' ORDER BY id DESC LIMIT ?) ORDER BY id`, n)
+	if err != nil {
+		return nil, err
+	}
+	return scanMessages(rows)
+}

@@ -1,0 +1,150 @@
+// Package store defines what the chat server keeps: accounts, resume
+// tokens, rooms and their members, and the message log. The hub reads state
+// through Store and writes every change to rooms and messages as a batch of
+// Changes, so that one durable commit covers many requests.
+//
+// Implementations live in subpackages: sqlite (the default, on disk) and
+// inmem (for tests).
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// ErrNotFound is returned when a user or token does not exist.
+var ErrNotFound = errors.New("not found")
+
+// ErrExists is returned by CreateUser when the name is taken.
+var ErrExists = errors.New("already exists")
+
+// User is a registered account.
+type User struct {
+	Key  string // PRECIS comparison key; the primary key
+	Name string // display form, as first registered
+	// Hash is the encoded password hash (see the hub's password format).
+	Hash string
+	// PMDelivered is the id of the last private message to this user that
+	// was handed to one of their sessions. Private messages after it are
+	// delivered at the next login.
+	PMDelivered uint64
+	Created     time.Time
+}
+
+// Room is a named room with its members in the order they joined.
+type Room struct {
+	Key     string
+	Name    string
+	Owner   string // user key; empty when the room has no members
+	Members []Member
+	Created time.Time
+}
+
+// Member is one user's membership of a room.
+type Member struct {
+	User string // user key
+	Seq  uint64 // increases with each join, so the earliest joiner has the lowest
+}
+
+// Message is one entry of the message log: a chat message, or the recall of
+// one. IDs are assigned by the hub, are unique and increase.
+type Message struct {
+	ID uint64
+	// Conv is the conversation key: "#" + room key for a room, or
+	// "@" + the two user keys, sorted and joined by a space.
+	Conv     string
+	Room     string // room key, for room messages
+	From     string // sender's user key
+	FromName string // sender's display name
+	To       string // recipient's user key, for private messages
+	ToName   string
+	Kind     string // "" for text, "file", or "recall"
+	Text     string
+	File     string // JSON of the file reference, for file messages
+	Time     time.Time
+	Target   uint64 // for a recall: the id of the recalled message
+	Recalled bool   // the message was recalled: text and file are gone
+	Key      string // the sender's idempotency key, if any
+}
+
+// KindRecall marks a log entry that recalls the message Target.
+const KindRecall = "recall"
+
+// PrivateConv returns the conversation key of the two users a and b.
+func PrivateConv(a, b string) string {
+	if b < a {
+		a, b = b, a
+	}
+	return "@" + a + " " + b
+}
+
+// RoomConv returns the conversation key of a room.
+func RoomConv(room string) string { return "#" + room }
+
+// ChangeKind says what a Change does.
+type ChangeKind int
+
+// The kinds of change.
+const (
+	AddMessage   ChangeKind = iota + 1 // append Message
+	RecallMsg                          // mark Message.Target recalled, erase its text, append Message
+	CreateRoom                         // create Room (key, name, owner, created)
+	AddMember                          // add Room.Key / Member
+	RemoveMember                       // remove Member.User from Room.Key
+	SetOwner                           // set Room.Key's owner to Room.Owner
+	SetDelivered                       // set User.Key's PMDelivered to User.PMDelivered
+)
+
+// Change is one write in a batch.
+type Change struct {
+	Kind    ChangeKind
+	Message Message
+	Room    Room
+	Member  Member
+	User    User
+}
+
+// Store is the persistence the chat server needs. Methods are safe for
+// concurrent use. Apply is called from one goroutine at a time.
+type Store interface {
+	// CreateUser registers u, or fails with ErrExists.
+	CreateUser(ctx context.Context, u User) error
+	// User returns the user with key, or ErrNotFound.
+	User(ctx context.Context, key string) (User, error)
+	// Users returns every registered user.
+	Users(ctx context.Context) ([]User, error)
+
+	// PutToken stores the hash of a resume token for user.
+	PutToken(ctx context.Context, hash []byte, user string, expires time.Time) error
+	// TokenUser returns the user and expiry of a token hash, or ErrNotFound.
+	TokenUser(ctx context.Context, hash []byte) (user string, expires time.Time, err error)
+	// DeleteExpiredTokens removes tokens that expired before now.
+	DeleteExpiredTokens(ctx context.Context, now time.Time) error
+
+	// Rooms returns every room with its members.
+	Rooms(ctx context.Context) ([]Room, error)
+
+	// Apply makes a batch of changes durable, all or nothing. When it
+	// returns nil, the changes survive a crash.
+	Apply(ctx context.Context, batch []Change) error
+
+	// LastID returns the highest message id in the log, or 0.
+	LastID(ctx context.Context) (uint64, error)
+	// Message returns the log entry with id, or ErrNotFound.
+	Message(ctx context.Context, id uint64) (Message, error)
+	// LastBy returns the newest message (not a recall) sent by user with an
+	// id no higher than max, or ErrNotFound.
+	LastBy(ctx context.Context, user string, max uint64) (Message, error)
+	// History returns up to limit entries of conversation conv with
+	// before > id, newest last. Recall entries are left out.
+	History(ctx context.Context, conv string, before uint64, limit int) ([]Message, error)
+	// Since returns, oldest first, up to limit entries with after < id <=
+	// upto in the given conversations or in any private conversation of
+	// user, recall entries included.
+	Since(ctx context.Context, user string, convs []string, after, upto uint64, limit int) ([]Message, error)
+	// RecentKeys returns the idempotency keys of the last n keyed messages.
+	RecentKeys(ctx context.Context, n int) ([]Message, error)
+
+	Close() error
+}

@@ -1,0 +1,606 @@
+package chat
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math/big"
+	"sync"
+	"time"
+
+	"github.com/parley-chat/parley/shared/protocol"
+)
+
+// ErrClosed is returned by requests on a closed session.
+var ErrClosed = errors.New("session closed")
+
+// ErrReplaced is the session's error after the same name logged in from
+// somewhere else. A replaced session never reconnects by itself.
+var ErrReplaced = errors.New("replaced by a newer login of the same name")
+
+// Options configure a Session.
+type Options struct {
+	Addr     string      // host:port of the chat server
+	Name     string      // the user's name
+	Password string      // may be empty if Token is set
+	Token    string      // a resume token from an earlier login, if any
+	TLS      *tls.Config // nil for plain TCP
+	// Reconnect makes the session reconnect by itself when the connection
+	// drops. Refresh reconnects either way.
+	Reconnect bool
+	// MaxBackoff caps the wait between reconnect attempts (default 30s).
+	MaxBackoff time.Duration
+	// Events is the capacity of the events channel (default 1024).
+	Events int
+}
+
+// EventKind says what an Event is.
+type EventKind int
+
+// Event kinds.
+const (
+	// A frame from the server: a message, presence, member change, …
+	EvFrame EventKind = iota
+	// The connection dropped; a reconnect is scheduled in Wait.
+	EvReconnecting
+	// The session is back, and its catch-up follows.
+	EvReconnected
+	// The session has ended; Err says why.
+	EvClosed
+)
+
+// Event is what a Session reports: server events and its own state.
+type Event struct {
+	Kind    EventKind
+	Frame   *protocol.Frame
+	Wait    time.Duration // EvReconnecting: time until the next attempt
+	Attempt int           // EvReconnecting: attempts so far
+	Err     error         // EvReconnecting: why the connection dropped; EvClosed: why it ended
+}
+
+// Session is a logged-in chat session that survives its connections.
+//
+// Requests made with Do are remembered until their reply arrives; if the
+// connection drops first, they are sent again on the next one, so a message
+// is never lost. Messages carry an idempotency key, so the server stores a
+// re-sent message once. On reconnect the session resumes with its token
+// and asks for everything after the last id it saw; events it has already
+// seen are dropped.
+type Session struct {
+	opts   Options
+	events chan Event
+
+	mu       sync.Mutex
+	c        *conn // nil while disconnected
+	welcome  *protocol.Frame
+	loginOK  *protocol.Frame
+	token    string
+	lastSeen uint64
+	nextID   uint64
+	calls    []*call // waiting for replies, in the order they were made
+	state    State
+	closed   bool
+	endErr   error
+
+	refresh chan struct{} // capacity 1
+	done    chan struct{} // closed when the session ends
+	runDone chan struct{}
+}
+
+// State is the connection state of a Session.
+type State int
+
+// States.
+const (
+	Connected State = iota
+	Reconnecting
+	Closed
+)
+
+func (s State) String() string {
+	switch s {
+	case Connected:
+		return "connected"
+	case Reconnecting:
+		return "reconnecting"
+	}
+	return "closed"
+}
+
+type call struct {
+	f      *protocol.Frame
+	reply  chan *protocol.Frame // capacity 1
+	sentOn *conn                // the connection it was last written to
+}
+
+// Connect dials, logs in and returns a session. A wrong password, a bad
+// name or an unreachable server is reported here, not retried.
+func Connect(ctx context.Context, opts Options) (*Session, error) {
+	if opts.MaxBackoff == 0 {
+		opts.MaxBackoff = 30 * time.Second
+	}
+	if opts.Events == 0 {
+		opts.Events = 1024
+	}
+	s := &Session{
+		opts:    opts,
+		events:  make(chan Event, opts.Events),
+		token:   opts.Token,
+		refresh: make(chan struct{}, 1),
+		done:    make(chan struct{}),
+		runDone: make(chan struct{}),
+	}
+	c, err := s.connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	go s.run(c)
+	return s, nil
+}
+
+// connect dials and logs in, with the token if there is one and the
+// password if the token is refused.
+func (s *Session) connect(ctx context.Context) (*conn, error) {
+	c, err := dial(ctx, s.opts.Addr, s.opts.TLS)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	token, since := s.token, s.lastSeen
+	s.mu.Unlock()
+	var ok *protocol.Frame
+	if token != "" {
+		ok, err = c.login(ctx, &protocol.Frame{Type: protocol.TypeLogin, ID: s.newID(), Name: s.opts.Name, Token: token, Since: since})
+		if IsCode(err, protocol.CodeBadToken) && s.opts.Password != "" {
+			err = nil
+			ok = nil
+		}
+	}
+	if ok == nil && err == nil {
+		if s.opts.Password == "" {
+			err = &protocol.Error{Code: protocol.CodeBadToken, Message: "the saved login has expired; a password is needed"}
+		} else {
+			ok, err = c.login(ctx, &protocol.Frame{Type: protocol.TypeLogin, ID: s.newID(), Name: s.opts.Name, Password: s.opts.Password, Since: since})
+		}
+	}
+	if err != nil {
+		c.close()
+		return nil, err
+	}
+	s.mu.Lock()
+	s.welcome, s.loginOK = c.welcome, ok
+	if ok.Token != "" {
+		s.token = ok.Token
+	}
+	s.c = c
+	s.state = Connected
+	s.mu.Unlock()
+	return c, nil
+}
+
+func (s *Session) newID() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.nextID++
+	return s.nextID
+}
+
+// Events returns the channel of events. It is closed after EvClosed.
+func (s *Session) Events() <-chan Event { return s.events }
+
+// Done is closed when the session has ended.
+func (s *Session) Done() <-chan struct{} { return s.done }
+
+// Err says why the session ended, once Done is closed.
+func (s *Session) Err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.endErr
+}
+
+// Me is the user's name as the server displays it.
+func (s *Session) Me() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.loginOK.Name
+}
+
+// Token is the current resume token.
+func (s *Session) Token() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.token
+}
+
+// Welcome is the server's latest welcome frame.
+func (s *Session) Welcome() *protocol.Frame {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.welcome
+}
+
+// LoginReply is the latest login's ok reply: name, rooms, file token.
+func (s *Session) LoginReply() *protocol.Frame {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.loginOK
+}
+
+// State is the connection state.
+func (s *Session) State() State {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.state
+}
+
+// LastSeen is the highest message id the session has received.
+func (s *Session) LastSeen() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lastSeen
+}
+
+// NewKey returns a fresh idempotency key for a send.
+func NewKey() string {
+	b := make([]byte, 12)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// Do sends a request and waits for its reply. An error reply comes back as
+// a *protocol.Error. If the connection drops before the reply, the request
+// is sent again after the reconnect, so Do returns only with a reply, when
+// ctx ends, or when the session ends. Give sends a Key so that a re-sent
+// message is stored once.
+func (s *Session) Do(ctx context.Context, f *protocol.Frame) (*protocol.Frame, error) {
+	s.mu.Lock()
+	if s.closed {
+		err := s.endErr
+		s.mu.Unlock()
+		if err == nil {
+			err = ErrClosed
+		}
+		return nil, err
+	}
+	s.nextID++
+	f.ID = s.nextID
+	cl := &call{f: f, reply: make(chan *protocol.Frame, 1), sentOn: s.c}
+	s.calls = append(s.calls, cl)
+	c := s.c
+	s.mu.Unlock()
+	if c != nil {
+		if err := c.write(f); err != nil {
+			c.close() // the reader notices and reconnects; the call is re-sent
+		}
+	}
+	select {
+	case r := <-cl.reply:
+		if r.Type == protocol.TypeError {
+			return r, &protocol.Error{Code: r.Code, Message: r.Message}
+		}
+		return r, nil
+	case <-ctx.Done():
+		s.forget(cl)
+		return nil, ctx.Err()
+	case <-s.done:
+		// A reply may have raced the end.
+		select {
+		case r := <-cl.reply:
+			if r.Type == protocol.TypeError {
+				return r, &protocol.Error{Code: r.Code, Message: r.Message}
+			}
+			return r, nil
+		default:
+		}
+		return nil, s.Err()
+	}
+}
+
+func (s *Session) forget(cl *call) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, c := range s.calls {
+		if c == cl {
+			s.calls = append(s.calls[:i], s.calls[i+1:]...)
+			return
+		}
+	}
+}
+
+// Refresh drops the connection and reconnects at once, keeping the
+// session: identity, rooms, unacknowledged requests.
+func (s *Session) Refresh() {
+	select {
+	case s.refresh <- struct{}{}:
+	default:
+	}
+}
+
+// Close ends the session: it says quit to the server and closes the
+// connection. It does not wait for outstanding requests; call it after
+// their replies.
+func (s *Session) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		<-s.runDone
+		return nil
+	}
+	s.closed = true
+	s.endErr = ErrClosed
+	c := s.c
+	s.mu.Unlock()
+	if c != nil {
+		c.write(&protocol.Frame{Type: protocol.TypeQuit, ID: s.newID()})
+		c.close()
+	}
+	close(s.done)
+	<-s.runDone
+	return nil
+}
+
+// run owns the connections: it reads from the current one and, when it
+// drops, reconnects with backoff unless the session is over.
+func (s *Session) run(c *conn) {
+	defer close(s.runDone)
+	defer close(s.events)
+	for {
+		s.resend(c)
+		err := s.readLoop(c)
+		c.close()
+
+		s.mu.Lock()
+		s.c = nil
+		closed := s.closed
+		s.mu.Unlock()
+		switch {
+		case closed:
+			s.end(ErrClosed)
+			return
+		case errors.Is(err, ErrReplaced):
+			s.end(err)
+			return
+		case errors.Is(err, errRefresh):
+		case !s.opts.Reconnect:
+			s.end(fmt.Errorf("connection lost: %w", err))
+			return
+		}
+		var ok bool
+		if c, ok = s.reconnect(err); !ok {
+			return
+		}
+		s.emit(Event{Kind: EvReconnected})
+	}
+}
+
+// errRefresh marks a connection dropped on purpose by Refresh.
+var errRefresh = errors.New("refresh")
+
+// reconnect dials until it succeeds or the session ends. The first retry
+// comes at once after a refresh and within a second otherwise; waits then
+// double, with jitter, up to MaxBackoff.
+func (s *Session) reconnect(cause error) (*conn, bool) {
+	s.mu.Lock()
+	s.state = Reconnecting
+	s.mu.Unlock()
+	wait := time.Duration(0)
+	if !errors.Is(cause, errRefresh) {
+		wait = jitter(500 * time.Millisecond)
+	}
+	base := time.Second
+	for attempt := 1; ; attempt++ {
+		s.emit(Event{Kind: EvReconnecting, Wait: wait, Attempt: attempt, Err: cause})
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-s.refresh:
+			t.Stop()
+		case <-s.done:
+			t.Stop()
+			s.end(ErrClosed)
+			return nil, false
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		go func() {
+			select {
+			case <-s.done:
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
+		c, err := s.connect(ctx)
+		cancel()
+		if err == nil {
+			return c, true
+		}
+		var pe *protocol.Error
+		if errors.As(err, &pe) && pe.Code != protocol.CodeBusy && pe.Code != protocol.CodeShutdown &&
+			pe.Code != protocol.CodeRateLimited && pe.Code != protocol.CodeInternal {
+			// The server refused us (wrong password now, bad name):
+			// retrying will not help.
+			s.end(err)
+			return nil, false
+		}
+		select {
+		case <-s.done:
+			s.end(ErrClosed)
+			return nil, false
+		default:
+		}
+		cause = err
+		wait = jitter(base)
+		base = min(2*base, s.opts.MaxBackoff)
+	}
+}
+
+// jitter returns a duration between d/2 and d.
+func jitter(d time.Duration) time.Duration {
+	if d <= 0 {
+		return 0
+	}
+	n, _ := rand.Int(rand.Reader, big.NewInt(int64(d/2)+1))
+	return d/2 + time.Duration(n.Int64())
+}
+
+func (s *Session) end(err error) {
+	s.mu.Lock()
+	s.state = Closed
+	if s.endErr == nil {
+		s.endErr = err
+	}
+	wasClosed := s.closed
+	s.closed = true
+	s.mu.Unlock()
+	if !wasClosed {
+		close(s.done)
+	}
+	s.emit(Event{Kind: EvClosed, Err: err})
+}
+
+// emit reports an event. Once the session is closed, nobody may be
+// reading any more, so it gives up rather than block.
+func (s *Session) emit(e Event) {
+	select {
+	case s.events <- e:
+	case <-s.done:
+		select {
+		case s.events <- e:
+		default:
+		}
+	}
+}
+
+// resend writes every request still waiting for a reply to a new
+// connection, in the order they were made.
+func (s *Session) resend(c *conn) {
+	s.mu.Lock()
+	var calls []*call
+	for _, cl := range s.calls {
+		if cl.sentOn != c {
+			cl.sentOn = c
+			calls = append(calls, cl)
+		}
+	}
+	s.mu.Unlock()
+	for _, cl := range calls {
+		if err := c.write(cl.f); err != nil {
+			c.close()
+			return
+		}
+	}
+}
+
+// readLoop reads frames until the connection fails, the server closes it,
+// or a refresh is asked for.
+func (s *Session) readLoop(c *conn) error {
+	pingSecs := 60
+	if l := c.welcome.Limits; l != nil && l.PingSecs > 0 {
+		pingSecs = l.PingSecs
+	}
+	idle := time.Duration(pingSecs)*time.Second + 15*time.Second
+	refreshed := make(chan struct{})
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		select {
+		case <-s.refresh:
+			close(refreshed)
+			c.nc.SetReadDeadline(time.Now())
+		case <-s.done:
+			c.nc.SetReadDeadline(time.Now())
+		case <-stop:
+		}
+	}()
+	var bye *protocol.Frame
+	probing := false
+	for {
+		c.nc.SetReadDeadline(time.Now().Add(idle))
+		f, err := c.read()
+		select {
+		case <-refreshed:
+			return errRefresh
+		default:
+		}
+		if err != nil {
+			select {
+			case <-s.done:
+				return ErrClosed
+			default:
+			}
+			var pe *protocol.Error
+			if errors.As(err, &pe) {
+				continue // a frame we cannot parse: skip it
+			}
+			var ne interface{ Timeout() bool }
+			if errors.As(err, &ne) && ne.Timeout() && !probing {
+				// The server has been silent for long: ask if it is there.
+				probing = true
+				idle = 15 * time.Second
+				c.write(&protocol.Frame{Type: protocol.TypePing, ID: s.newID()})
+				continue
+			}
+			if bye != nil {
+				return &protocol.Error{Code: bye.Code, Message: bye.Message}
+			}
+			return err
+		}
+		if probing {
+			probing = false
+			idle = time.Duration(pingSecs)*time.Second + 15*time.Second
+		}
+		switch f.Type {
+		case protocol.TypeOK, protocol.TypeError:
+			if f.Re != 0 && s.answer(f) {
+				continue
+			}
+			if f.Type == protocol.TypeError {
+				s.emit(Event{Kind: EvFrame, Frame: f})
+			}
+		case protocol.TypePing:
+			c.write(&protocol.Frame{Type: protocol.TypePong})
+		case protocol.TypeBye:
+			bye = f
+		case protocol.TypeReplaced:
+			s.emit(Event{Kind: EvFrame, Frame: f})
+			return ErrReplaced
+		case protocol.TypeMessage, protocol.TypeRecall:
+			if s.seen(f) {
+				continue
+			}
+			s.emit(Event{Kind: EvFrame, Frame: f})
+		default:
+			s.emit(Event{Kind: EvFrame, Frame: f})
+		}
+	}
+}
+
+// answer hands a reply to the call waiting for it.
+func (s *Session) answer(f *protocol.Frame) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, cl := range s.calls {
+		if cl.f.ID == f.Re {
+			s.calls = append(s.calls[:i], s.calls[i+1:]...)
+			cl.reply <- f
+			return true
+		}
+	}
+	return false
+}
+
+// seen records a message or recall id and reports whether it was a
+// duplicate. The server delivers live events in increasing id order, so a
+// live event at or below the last id seen has been delivered before.
+// History events are older by nature and always pass.
+func (s *Session) seen(f *protocol.Frame) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if f.ID <= s.lastSeen && !f.History {
+		return true
+	}
+	s.lastSeen = max(s.lastSeen, f.ID)
+	return false
+}

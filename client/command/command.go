@@ -1,0 +1,379 @@
+// Package command runs what a person types, the same way in the terminal
+// UI and in line mode: plain text goes to the current conversation, and
+// lines that start with '/' are commands.
+package command
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/parley-chat/parley/client/chat"
+	"github.com/parley-chat/parley/client/compose"
+	"github.com/parley-chat/parley/shared/protocol"
+)
+
+// ErrQuit is returned by Run for /quit.
+var ErrQuit = errors.New("quit")
+
+// Client-side error codes, for mistakes caught before anything is sent.
+const (
+	CodeUnknownCommand = "unknown_command"
+	CodeUsage          = "usage"
+)
+
+// Conv is a conversation: a room, or a private conversation with a person.
+type Conv struct {
+	Room string // room name, for a room
+	With string // the other person's name, for a private conversation
+}
+
+// Lobby is the conversation a session starts in.
+var Lobby = Conv{Room: protocol.Lobby}
+
+// String is "#room" or "@name".
+func (c Conv) String() string {
+	if c.With != "" {
+		return "@" + c.With
+	}
+	return "#" + c.Room
+}
+
+// Key is a comparison form of the conversation, equal for "#Go" and "#go".
+func (c Conv) Key() string {
+	if c.With != "" {
+		if n, err := protocol.ParseName(c.With); err == nil {
+			return "@" + n.Key
+		}
+		return "@" + c.With
+	}
+	if n, err := protocol.ParseRoom(c.Room); err == nil {
+		return "#" + n.Key
+	}
+	return "#" + c.Room
+}
+
+// ConvOf returns the conversation a message or recall event belongs to,
+// as seen by me.
+func ConvOf(f *protocol.Frame, me string) Conv {
+	if f.Room != "" {
+		return Conv{Room: f.Room}
+	}
+	if sameName(f.From, me) {
+		return Conv{With: f.To}
+	}
+	return Conv{With: f.From}
+}
+
+func sameName(a, b string) bool {
+	na, err1 := protocol.ParseName(a)
+	nb, err2 := protocol.ParseName(b)
+	return err1 == nil && err2 == nil && na.Key == nb.Key
+}
+
+// ParseConv reads "#room", "room" or "@name".
+func ParseConv(s string) (Conv, error) {
+	if strings.HasPrefix(s, "@") {
+		n, err := protocol.ParseName(s[1:])
+		if err != nil {
+			return Conv{}, err
+		}
+		return Conv{With: n.Display}, nil
+	}
+	n, err := protocol.ParseRoom(s)
+	if err != nil {
+		return Conv{}, err
+	}
+	return Conv{Room: n.Display}, nil
+}
+
+// Output is what a command shows, besides the events it causes.
+type Output struct {
+	Type    string                `json:"type"` // rooms, who, switch, help, refresh, sent
+	Room    string                `json:"room,omitempty"`
+	To      string                `json:"to,omitempty"`
+	Rooms   []protocol.RoomInfo   `json:"rooms,omitempty"`
+	Members []protocol.MemberInfo `json:"members,omitempty"`
+	More    int                   `json:"more,omitempty"`
+	Text    string                `json:"text,omitempty"`
+	ID      uint64                `json:"id,omitempty"`
+	Count   *int                  `json:"count,omitempty"`
+}
+
+// Spec describes one command for help and completion.
+type Spec struct {
+	Name  string // without the slash
+	Args  string
+	Help  string
+	run   func(r *Runner, ctx context.Context, args string) (*Output, error)
+	hands bool // takes a name as its first argument (for completion)
+}
+
+// Runner runs commands for one session and keeps the current conversation.
+type Runner struct {
+	Session *chat.Session
+	// Current is the conversation plain text goes to.
+	Current Conv
+	// Extra are commands added by the client around the runner, such as
+	// the file commands. They are listed in /help.
+	Extra []Spec
+	// pages is where /history got to in each conversation, by Conv.Key.
+	pages map[string]uint64
+}
+
+func (r *Runner) oldest(c Conv) uint64 { return r.pages[c.Key()] }
+
+func (r *Runner) setOldest(c Conv, id uint64) {
+	if r.pages == nil {
+		r.pages = map[string]uint64{}
+	}
+	r.pages[c.Key()] = id
+}
+
+// NewRunner returns a runner whose current conversation is the lobby.
+func NewRunner(s *chat.Session) *Runner {
+	return &Runner{Session: s, Current: Lobby}
+}
+
+// Commands lists every command, for /help and completion.
+func (r *Runner) Commands() []Spec {
+	return append(append([]Spec(nil), builtins...), r.Extra...)
+}
+
+// NewSpec makes a command spec for Extra.
+func NewSpec(name, args, help string, run func(ctx context.Context, args string) (*Output, error)) Spec {
+	return Spec{Name: name, Args: args, Help: help, run: func(_ *Runner, ctx context.Context, a string) (*Output, error) {
+		return run(ctx, a)
+	}}
+}
+
+// builtins is set once, in init, because /help refers back to it.
+var builtins []Spec
+
+func init() {
+	builtins = []Spec{
+		{Name: "join", Args: "ROOM", Help: "join ROOM, creating it if it is new (you then own it), and switch to it", run: (*Runner).join},
+		{Name: "leave", Args: "[ROOM]", Help: "leave ROOM (default: the current room)", run: (*Runner).leave},
+		{Name: "switch", Args: "#ROOM | @NAME", Help: "make a room or a private conversation the current one", run: (*Runner).switchTo},
+		{Name: "msg", Args: "NAME TEXT", Help: "send TEXT to NAME only", run: (*Runner).msg, hands: true},
+		{Name: "rooms", Help: "list rooms with their member counts", run: (*Runner).rooms},
+		{Name: "who", Args: "[ROOM]", Help: "list the members of ROOM (default: the current room), online first", run: (*Runner).who},
+		{Name: "history", Args: "[N]", Help: "show N older messages of the current conversation (default 20)", run: (*Runner).history},
+		{Name: "recall", Args: "[ID]", Help: "recall your message ID (default: your last one) within the recall window", run: (*Runner).recall},
+		{Name: "kick", Args: "NAME", Help: "remove NAME from the current room (owner only)", run: (*Runner).kick, hands: true},
+		{Name: "refresh", Help: "reconnect now, keeping your rooms and unsent messages", run: (*Runner).refresh},
+		{Name: "help", Help: "show this list", run: (*Runner).help},
+		{Name: "quit", Help: "leave Parley", run: func(*Runner, context.Context, string) (*Output, error) { return nil, ErrQuit }},
+	}
+}
+
+// TakesName reports whether a command's first argument is a person.
+func TakesName(cmd string) bool {
+	for _, s := range builtins {
+		if s.Name == cmd {
+			return s.hands
+		}
+	}
+	return false
+}
+
+// Run executes one line. Text that does not start with '/' is sent to the
+// current conversation; "//text" sends "/text". Errors from the server are
+// *protocol.Error values with its code.
+func (r *Runner) Run(ctx context.Context, line string) (*Output, error) {
+	line = strings.TrimRight(line, "\r\n")
+	if strings.TrimSpace(line) == "" {
+		return nil, nil
+	}
+	if !strings.HasPrefix(line, "/") || strings.HasPrefix(line, "//") {
+		return r.Send(ctx, r.Current, strings.TrimPrefix(line, "/"))
+	}
+	name, args, _ := strings.Cut(line[1:], " ")
+	args = strings.TrimSpace(args)
+	for _, s := range r.Commands() {
+		if s.Name == strings.ToLower(name) {
+			return s.run(r, ctx, args)
+		}
+	}
+	return nil, protocol.Errorf(CodeUnknownCommand, "unknown command /%s; /help lists them", name)
+}
+
+// Send sends text to a conversation, with emoji shortcodes expanded.
+func (r *Runner) Send(ctx context.Context, to Conv, text string) (*Output, error) {
+	f := &protocol.Frame{Type: protocol.TypeSend, Text: compose.Expand(text), Key: chat.NewKey()}
+	if to.With != "" {
+		f.To = to.With
+	} else {
+		f.Room = to.Room
+	}
+	return r.do(ctx, f)
+}
+
+// SendFile posts a file message to a conversation.
+func (r *Runner) SendFile(ctx context.Context, to Conv, file protocol.File, caption string) (*Output, error) {
+	f := &protocol.Frame{Type: protocol.TypeSend, Kind: protocol.KindFile, File: &file, Text: caption, Key: chat.NewKey()}
+	if to.With != "" {
+		f.To = to.With
+	} else {
+		f.Room = to.Room
+	}
+	return r.do(ctx, f)
+}
+
+func (r *Runner) do(ctx context.Context, f *protocol.Frame) (*Output, error) {
+	_, err := r.Session.Do(ctx, f)
+	return nil, err
+}
+
+func usage(format string, args ...any) error {
+	return protocol.Errorf(CodeUsage, format, args...)
+}
+
+func (r *Runner) join(ctx context.Context, args string) (*Output, error) {
+	if args == "" || strings.Contains(args, " ") {
+		return nil, usage("/join ROOM")
+	}
+	reply, err := r.Session.Do(ctx, &protocol.Frame{Type: protocol.TypeJoin, Room: args})
+	if err != nil {
+		return nil, err
+	}
+	r.Current = Conv{Room: reply.Room}
+	return &Output{Type: "switch", Room: reply.Room}, nil
+}
+
+func (r *Runner) leave(ctx context.Context, args string) (*Output, error) {
+	room := args
+	if room == "" {
+		if r.Current.With != "" {
+			return nil, usage("/leave ROOM: the current conversation is not a room")
+		}
+		room = r.Current.Room
+	}
+	reply, err := r.Session.Do(ctx, &protocol.Frame{Type: protocol.TypeLeave, Room: room})
+	if err != nil {
+		return nil, err
+	}
+	if r.Current.Key() == (Conv{Room: reply.Room}).Key() {
+		r.Current = Lobby
+		return &Output{Type: "switch", Room: protocol.Lobby}, nil
+	}
+	return nil, nil
+}
+
+func (r *Runner) switchTo(_ context.Context, args string) (*Output, error) {
+	if args == "" {
+		return nil, usage("/switch #ROOM or /switch @NAME")
+	}
+	c, err := ParseConv(args)
+	if err != nil {
+		return nil, err
+	}
+	r.Current = c
+	return &Output{Type: "switch", Room: c.Room, To: c.With}, nil
+}
+
+func (r *Runner) msg(ctx context.Context, args string) (*Output, error) {
+	name, text, _ := strings.Cut(args, " ")
+	if name == "" || strings.TrimSpace(text) == "" {
+		return nil, usage("/msg NAME TEXT")
+	}
+	return r.Send(ctx, Conv{With: strings.TrimPrefix(name, "@")}, text)
+}
+
+func (r *Runner) rooms(ctx context.Context, _ string) (*Output, error) {
+	reply, err := r.Session.Do(ctx, &protocol.Frame{Type: protocol.TypeRooms})
+	if err != nil {
+		return nil, err
+	}
+	return &Output{Type: "rooms", Rooms: reply.Rooms}, nil
+}
+
+func (r *Runner) who(ctx context.Context, args string) (*Output, error) {
+	room := args
+	if room == "" {
+		room = r.Current.Room // empty for a private conversation: the lobby
+	}
+	reply, err := r.Session.Do(ctx, &protocol.Frame{Type: protocol.TypeWho, Room: room})
+	if err != nil {
+		return nil, err
+	}
+	return &Output{Type: "who", Room: reply.Room, Members: reply.Members, More: reply.More}, nil
+}
+
+// history asks for the page before the oldest message of the current
+// conversation that an earlier /history returned; the first asks for the
+// newest page.
+func (r *Runner) history(ctx context.Context, args string) (*Output, error) {
+	n := 20
+	if args != "" {
+		v, err := strconv.Atoi(args)
+		if err != nil || v <= 0 {
+			return nil, usage("/history [N], with N a positive number")
+		}
+		n = min(v, protocol.MaxHistory)
+	}
+	f := &protocol.Frame{Type: protocol.TypeHistory, Limit: n, Before: r.oldest(r.Current)}
+	if r.Current.With != "" {
+		f.To = r.Current.With
+	} else {
+		f.Room = r.Current.Room
+	}
+	reply, err := r.Session.Do(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	if reply.Before != 0 {
+		r.setOldest(r.Current, reply.Before)
+	}
+	count := reply.Limit
+	return &Output{Type: "history", Room: f.Room, To: f.To, Count: &count}, nil
+}
+
+func (r *Runner) recall(ctx context.Context, args string) (*Output, error) {
+	var id uint64
+	if args != "" {
+		v, err := strconv.ParseUint(strings.TrimPrefix(args, "#"), 10, 64)
+		if err != nil || v == 0 {
+			return nil, usage("/recall [ID], with ID a message number")
+		}
+		id = v
+	}
+	_, err := r.Session.Do(ctx, &protocol.Frame{Type: protocol.TypeRecall, Msg: id})
+	return nil, err
+}
+
+func (r *Runner) kick(ctx context.Context, args string) (*Output, error) {
+	if args == "" || strings.Contains(args, " ") {
+		return nil, usage("/kick NAME")
+	}
+	if r.Current.With != "" {
+		return nil, usage("/kick works in a room; /switch to it first")
+	}
+	_, err := r.Session.Do(ctx, &protocol.Frame{Type: protocol.TypeKick, Room: r.Current.Room, Name: strings.TrimPrefix(args, "@")})
+	return nil, err
+}
+
+func (r *Runner) refresh(context.Context, string) (*Output, error) {
+	r.Session.Refresh()
+	return &Output{Type: "refresh"}, nil
+}
+
+func (r *Runner) help(context.Context, string) (*Output, error) {
+	return &Output{Type: "help", Text: r.HelpText()}, nil
+}
+
+// HelpText lists every command with its arguments and purpose.
+func (r *Runner) HelpText() string {
+	var b strings.Builder
+	b.WriteString("Type text to send it to the current conversation. :shortcode: becomes an emoji (:smile: → 😄).\n")
+	for _, s := range r.Commands() {
+		usage := "/" + s.Name
+		if s.Args != "" {
+			usage += " " + s.Args
+		}
+		fmt.Fprintf(&b, "  %-28s %s\n", usage, s.Help)
+	}
+	return strings.TrimRight(b.String(), "\n")
+}

@@ -1,0 +1,321 @@
+// Package lines is the client's line mode, for scripts, bots and tests. It
+// reads one command per line, runs each only after the previous one has its
+// reply, and prints one event per line: as text for people, or with JSON as
+// one object per line.
+package lines
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/parley-chat/parley/client/chat"
+	"github.com/parley-chat/parley/client/command"
+	"github.com/parley-chat/parley/shared/protocol"
+)
+
+// Config configures line mode.
+type Config struct {
+	In     io.Reader
+	Out    io.Writer
+	JSON   bool
+	Runner *command.Runner
+}
+
+// Run reads commands until the end of input or /quit, then closes the
+// session after the last command has its reply. It returns chat.ErrReplaced
+// if the session was replaced by a newer login, and the session's error if
+// it ended for another reason.
+func Run(ctx context.Context, cfg Config) error {
+	p := &printer{out: cfg.Out, json: cfg.JSON}
+	s := cfg.Runner.Session
+	me := s.Me()
+	p.connected(s, me)
+
+	printed := make(chan struct{})
+	go func() {
+		defer close(printed)
+		for ev := range s.Events() {
+			p.event(ev, me)
+		}
+	}()
+
+	lines := make(chan string)
+	readErr := make(chan error, 1)
+	go func() {
+		sc := bufio.NewScanner(cfg.In)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			select {
+			case lines <- sc.Text():
+			case <-s.Done():
+				return
+			}
+		}
+		readErr <- sc.Err()
+		close(lines)
+	}()
+
+	var err error
+loop:
+	for {
+		select {
+		case line, ok := <-lines:
+			if !ok {
+				err = <-readErr
+				break loop
+			}
+			out, cerr := cfg.Runner.Run(ctx, line)
+			if errors.Is(cerr, command.ErrQuit) {
+				break loop
+			}
+			if cerr != nil {
+				if s.Err() != nil && !isProtocolErr(cerr) {
+					break loop // the session ended under the command
+				}
+				p.err(cerr)
+				continue
+			}
+			if out != nil {
+				p.output(out)
+			}
+		case <-s.Done():
+			break loop
+		case <-ctx.Done():
+			break loop
+		}
+	}
+	endErr := s.Err()
+	s.Close()
+	<-printed
+	if errors.Is(endErr, chat.ErrReplaced) {
+		return endErr
+	}
+	if endErr != nil && !errors.Is(endErr, chat.ErrClosed) {
+		return endErr
+	}
+	return err
+}
+
+func isProtocolErr(err error) bool {
+	var pe *protocol.Error
+	return errors.As(err, &pe)
+}
+
+// printer writes one line per event, whole lines only.
+type printer struct {
+	mu   sync.Mutex
+	out  io.Writer
+	json bool
+}
+
+func (p *printer) writeJSON(v any) {
+	b, _ := json.Marshal(v)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.out.Write(append(b, '\n'))
+}
+
+func (p *printer) writeText(format string, args ...any) {
+	line := fmt.Sprintf(format, args...)
+	line = strings.ReplaceAll(line, "\n", "\n  ") // continuation lines stay with their event
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	io.WriteString(p.out, line+"\n")
+}
+
+func (p *printer) connected(s *chat.Session, me string) {
+	w, ok := s.Welcome(), s.LoginReply()
+	if p.json {
+		p.writeJSON(map[string]any{"type": "connected", "name": me, "server": w.Server, "rooms": ok.Rooms, "files_url": w.FilesURL})
+		return
+	}
+	var rooms []string
+	for _, r := range ok.Rooms {
+		rooms = append(rooms, "#"+r.Name)
+	}
+	p.writeText("* connected as %s; your rooms: %s. Type /help for commands.", me, strings.Join(rooms, ", "))
+}
+
+func (p *printer) err(err error) {
+	var pe *protocol.Error
+	if !errors.As(err, &pe) {
+		pe = &protocol.Error{Code: "error", Message: err.Error()}
+	}
+	if p.json {
+		p.writeJSON(map[string]any{"type": "error", "code": pe.Code, "message": pe.Message})
+		return
+	}
+	p.writeText("! %s: %s", pe.Code, pe.Message)
+}
+
+func (p *printer) output(o *command.Output) {
+	if p.json {
+		p.writeJSON(o)
+		return
+	}
+	switch o.Type {
+	case "switch":
+		c := command.Conv{Room: o.Room, With: o.To}
+		p.writeText("* now talking in %s", c)
+	case "rooms":
+		var parts []string
+		for _, r := range o.Rooms {
+			s := fmt.Sprintf("#%s (%d", r.Name, r.Members)
+			if r.Owner != "" {
+				s += ", owner " + r.Owner
+			}
+			if r.Joined {
+				s += ", joined"
+			}
+			parts = append(parts, s+")")
+		}
+		p.writeText("* rooms: %s", strings.Join(parts, ", "))
+	case "who":
+		var parts []string
+		for _, m := range o.Members {
+			var marks []string
+			if m.Owner {
+				marks = append(marks, "owner")
+			}
+			if m.Online {
+				marks = append(marks, "online")
+			} else {
+				marks = append(marks, "offline")
+			}
+			parts = append(parts, fmt.Sprintf("%s (%s)", m.Name, strings.Join(marks, ", ")))
+		}
+		more := ""
+		if o.More > 0 {
+			more = fmt.Sprintf(" and %d more", o.More)
+		}
+		p.writeText("* in #%s: %s%s", o.Room, strings.Join(parts, ", "), more)
+	case "history":
+		if o.Count != nil && *o.Count == 0 {
+			p.writeText("* no older messages")
+		}
+	case "refresh":
+		p.writeText("* reconnecting now")
+	default:
+		if o.Text != "" {
+			p.writeText("%s", o.Text)
+		}
+	}
+}
+
+func (p *printer) event(ev chat.Event, me string) {
+	switch ev.Kind {
+	case chat.EvReconnecting:
+		cause := ""
+		if ev.Err != nil {
+			cause = ev.Err.Error()
+		}
+		if p.json {
+			p.writeJSON(map[string]any{"type": "reconnecting", "attempt": ev.Attempt, "wait_ms": ev.Wait.Milliseconds(), "error": cause})
+			return
+		}
+		p.writeText("* connection lost (%s); reconnecting in %s (attempt %d)", cause, ev.Wait.Round(time.Millisecond), ev.Attempt)
+	case chat.EvReconnected:
+		if p.json {
+			p.writeJSON(map[string]any{"type": "reconnected"})
+			return
+		}
+		p.writeText("* reconnected")
+	case chat.EvClosed:
+		if ev.Err == nil || errors.Is(ev.Err, chat.ErrClosed) || errors.Is(ev.Err, chat.ErrReplaced) {
+			return
+		}
+		if p.json {
+			p.writeJSON(map[string]any{"type": "disconnected", "error": ev.Err.Error()})
+			return
+		}
+		p.writeText("! disconnected: %v", ev.Err)
+	case chat.EvFrame:
+		p.frame(ev.Frame, me)
+	}
+}
+
+func (p *printer) frame(f *protocol.Frame, me string) {
+	if p.json {
+		p.writeJSON(f)
+		return
+	}
+	switch f.Type {
+	case protocol.TypeMessage:
+		p.writeText("%s", FormatMessage(f, me))
+	case protocol.TypeRecall:
+		p.writeText("* %s recalled message %d in %s", f.From, f.Msg, command.ConvOf(f, me))
+	case protocol.TypePresence:
+		if f.Status == protocol.StatusOnline {
+			p.writeText("* %s is online", f.Name)
+		} else {
+			p.writeText("* %s went offline", f.Name)
+		}
+	case protocol.TypeMember:
+		switch f.Action {
+		case protocol.ActionJoin:
+			p.writeText("* %s joined #%s", f.Name, f.Room)
+		case protocol.ActionLeave:
+			p.writeText("* %s left #%s", f.Name, f.Room)
+		case protocol.ActionKick:
+			p.writeText("* %s was removed from #%s by %s", f.Name, f.Room, f.By)
+		}
+	case protocol.TypeOwner:
+		if f.Name == "" {
+			p.writeText("* #%s has no owner now", f.Room)
+		} else {
+			p.writeText("* %s now owns #%s", f.Name, f.Room)
+		}
+	case protocol.TypeKicked:
+		p.writeText("! %s removed you from #%s", f.By, f.Room)
+	case protocol.TypeReplaced:
+		p.writeText("! %s", f.Message)
+	case protocol.TypeError:
+		p.writeText("! %s: %s", f.Code, f.Message)
+	default:
+		b, _ := json.Marshal(f)
+		p.writeText("* %s", b)
+	}
+}
+
+// FormatMessage renders a message event as one line of text:
+// "15:04 #room <alice> text [17]".
+func FormatMessage(f *protocol.Frame, me string) string {
+	t := time.UnixMilli(f.Time).Format("15:04")
+	conv := command.ConvOf(f, me)
+	body := f.Text
+	switch {
+	case f.Recalled:
+		body = "(recalled)"
+	case f.Kind == protocol.KindFile && f.File != nil:
+		body = fmt.Sprintf("sent a file: %s (%s) — /download %d", f.File.Name, HumanSize(f.File.Size), f.ID)
+		if f.Text != "" {
+			body = f.Text + " — " + body
+		}
+	}
+	hist := ""
+	if f.History {
+		hist = " (history)"
+	}
+	return fmt.Sprintf("%s %s <%s> %s [%d]%s", t, conv, f.From, body, f.ID, hist)
+}
+
+// HumanSize formats a byte count for people: 512 B, 1.5 KiB, 2.0 GiB.
+func HumanSize(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}

@@ -1,0 +1,191 @@
+// Command client is Parley's chat client. On a terminal it opens the
+// full-screen interface; when its input is not a terminal, or with -plain,
+// it runs in line mode for scripts and bots.
+//
+//	PARLEY_PASSWORD=secret client -server chat.example:7700 -name alice
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"golang.org/x/term"
+
+	"github.com/parley-chat/parley/client/chat"
+	"github.com/parley-chat/parley/client/command"
+	"github.com/parley-chat/parley/client/lines"
+)
+
+// Exit codes.
+const (
+	exitOK       = 0
+	exitFailed   = 1 // login refused, server unreachable, session lost
+	exitUsage    = 2
+	exitReplaced = 3 // the same name logged in somewhere else
+)
+
+type options struct {
+	server       string
+	name         string
+	plain        bool
+	json         bool
+	passwordFile string
+	useTLS       bool
+	caFile       string
+	insecure     bool
+	noReconnect  bool
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	o, err := parseFlags(args, stderr)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		fmt.Fprintln(stderr, "client:", err)
+		return exitUsage
+	}
+	if o.name == "" {
+		fmt.Fprintln(stderr, "client: -name is required")
+		return exitUsage
+	}
+	password, err := readPassword(o, stdin, stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, "client:", err)
+		return exitUsage
+	}
+	tlsConf, err := tlsConfig(o)
+	if err != nil {
+		fmt.Fprintln(stderr, "client:", err)
+		return exitUsage
+	}
+	s, err := chat.Connect(ctx, chat.Options{
+		Addr:      o.server,
+		Name:      o.name,
+		Password:  password,
+		TLS:       tlsConf,
+		Reconnect: !o.noReconnect,
+	})
+	if err != nil {
+		fmt.Fprintf(stderr, "client: cannot log in to %s as %s: %v\n", o.server, o.name, err)
+		return exitFailed
+	}
+	r := command.NewRunner(s)
+	err = lines.Run(ctx, lines.Config{In: stdin, Out: stdout, JSON: o.json, Runner: r})
+	switch {
+	case errors.Is(err, chat.ErrReplaced):
+		fmt.Fprintln(stderr, "client: this session was replaced: the same name logged in from somewhere else")
+		return exitReplaced
+	case err != nil:
+		fmt.Fprintln(stderr, "client:", err)
+		return exitFailed
+	}
+	return exitOK
+}
+
+func parseFlags(args []string, stderr io.Writer) (options, error) {
+	var o options
+	fs := flag.NewFlagSet("client", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, `Usage: client -server HOST:PORT -name NAME [flags]
+
+Connects to a Parley chat server. The first login of a name registers it
+with the password given; later logins must use the same password. The
+password comes from $PARLEY_PASSWORD, else from -password-file, else from a
+prompt on the terminal.
+
+In line mode (input not a terminal, or -plain) each input line is a message
+for the current conversation or a command such as /join ROOM, /msg NAME
+TEXT, /who or /help, and each event is printed on one line.
+
+Flags:
+`)
+		fs.PrintDefaults()
+	}
+	fs.StringVar(&o.server, "server", "localhost:7700", "chat server address, `host:port`")
+	fs.StringVar(&o.name, "name", "", "your `name`; any script, no spaces, at most 32 characters")
+	fs.BoolVar(&o.plain, "plain", false, "line mode even on a terminal")
+	fs.BoolVar(&o.json, "json", false, "in line mode, print one JSON object per event")
+	fs.StringVar(&o.passwordFile, "password-file", "", "read the password from the first line of `file` (if $PARLEY_PASSWORD is not set)")
+	fs.BoolVar(&o.useTLS, "tls", false, "connect with TLS")
+	fs.StringVar(&o.caFile, "ca", "", "trust the server certificate(s) in this PEM `file` (implies -tls)")
+	fs.BoolVar(&o.insecure, "insecure", false, "with TLS, do not verify the server's certificate (testing only)")
+	fs.BoolVar(&o.noReconnect, "no-reconnect", false, "exit when the connection drops instead of reconnecting")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected argument %q; see -help", fs.Arg(0))
+	}
+	return o, nil
+}
+
+func readPassword(o options, stdin io.Reader, stderr io.Writer) (string, error) {
+	if p := os.Getenv("PARLEY_PASSWORD"); p != "" {
+		return p, nil
+	}
+	if o.passwordFile != "" {
+		b, err := os.ReadFile(o.passwordFile)
+		if err != nil {
+			return "", fmt.Errorf("read password file: %w", err)
+		}
+		p, _, _ := strings.Cut(string(b), "\n")
+		p = strings.TrimRight(p, "\r")
+		if p == "" {
+			return "", fmt.Errorf("password file %s is empty", o.passwordFile)
+		}
+		return p, nil
+	}
+	if f, ok := stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		fmt.Fprintf(stderr, "Password for %s: ", o.name)
+		b, err := term.ReadPassword(int(f.Fd()))
+		fmt.Fprintln(stderr)
+		if err != nil {
+			return "", fmt.Errorf("read password: %w", err)
+		}
+		if len(b) == 0 {
+			return "", errors.New("empty password")
+		}
+		return string(b), nil
+	}
+	return "", errors.New("no password: set PARLEY_PASSWORD or use -password-file")
+}
+
+func tlsConfig(o options) (*tls.Config, error) {
+	if !o.useTLS && o.caFile == "" && !o.insecure {
+		return nil, nil
+	}
+	host := o.server
+	if i := strings.LastIndex(host, ":"); i >= 0 {
+		host = host[:i]
+	}
+	conf := &tls.Config{ServerName: strings.Trim(host, "[]"), MinVersion: tls.VersionTLS12, InsecureSkipVerify: o.insecure}
+	if o.caFile != "" {
+		pem, err := os.ReadFile(o.caFile)
+		if err != nil {
+			return nil, fmt.Errorf("read CA file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("no PEM certificates in %s", o.caFile)
+		}
+		conf.RootCAs = pool
+	}
+	return conf, nil
+}

@@ -1,0 +1,125 @@
+package protocol
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+)
+
+// ErrFrameTooLarge is returned by Reader.ReadFrame when a line is longer
+// than the reader's limit. The stream cannot be resynchronised after it.
+var ErrFrameTooLarge = errors.New("frame too large")
+
+// Reader reads newline-terminated frames from a stream with a hard limit
+// on their size. One read from the network is not one frame: a frame may
+// arrive in pieces, and one read may hold several frames.
+type Reader struct {
+	br  *bufio.Reader
+	max int
+	buf []byte // holds a frame that did not fit in br's buffer
+	// more is set when a read failed partway through a frame (a deadline,
+	// say): buf holds its start, and the next call continues it.
+	more bool
+}
+
+// NewReader returns a Reader of frames of at most max bytes from r.
+func NewReader(r io.Reader, max int) *Reader {
+	size := 4096
+	if max+1 < size {
+		size = max + 1
+	}
+	if size < 16 {
+		size = 16
+	}
+	return &Reader{br: bufio.NewReaderSize(r, size), max: max}
+}
+
+// ReadFrame returns the next frame without its line terminator ("\n" or
+// "\r\n"). Blank lines are skipped. The slice is valid until the next call.
+// A last frame cut off by the end of the stream is returned as it is; the
+// decoder will reject it if it is incomplete.
+func (r *Reader) ReadFrame() ([]byte, error) {
+	for {
+		line, err := r.readLine()
+		if err != nil {
+			if err == io.EOF && len(line) > 0 {
+				return trimCR(line), nil
+			}
+			return nil, err
+		}
+		line = trimCR(line)
+		if len(bytes.TrimSpace(line)) > 0 {
+			return line, nil
+		}
+	}
+}
+
+func (r *Reader) readLine() ([]byte, error) {
+	if !r.more {
+		r.buf = r.buf[:0]
+	}
+	r.more = false
+	for {
+		chunk, err := r.br.ReadSlice('\n')
+		total := len(r.buf) + len(chunk)
+		if err == nil {
+			total-- // the newline does not count
+		}
+		if total > r.max {
+			// Skip nothing more: the caller closes the stream.
+			return nil, ErrFrameTooLarge
+		}
+		switch err {
+		case nil:
+			chunk = chunk[:len(chunk)-1]
+			if len(r.buf) == 0 {
+				return chunk, nil
+			}
+			r.buf = append(r.buf, chunk...)
+			return r.buf, nil
+		case bufio.ErrBufferFull:
+			r.buf = append(r.buf, chunk...)
+		default:
+			r.buf = append(r.buf, chunk...)
+			if err != io.EOF {
+				r.more = true
+				return nil, err
+			}
+			return r.buf, err
+		}
+	}
+}
+
+func trimCR(b []byte) []byte {
+	if n := len(b); n > 0 && b[n-1] == '\r' {
+		return b[:n-1]
+	}
+	return b
+}
+
+// Decode parses one frame. It fails with an *Error of code CodeBadFrame if
+// b is not a JSON object with a non-empty string "type".
+func Decode(b []byte) (*Frame, error) {
+	var f Frame
+	if err := json.Unmarshal(b, &f); err != nil {
+		return nil, Errorf(CodeBadFrame, "not a JSON object: %v", err)
+	}
+	if f.Type == "" {
+		return nil, Errorf(CodeBadFrame, "frame has no type")
+	}
+	return &f, nil
+}
+
+// Encode returns f as one line of JSON with its newline.
+func Encode(f *Frame) []byte {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(f); err != nil {
+		// Frame has no field that can fail to encode.
+		panic("protocol: encode frame: " + err.Error())
+	}
+	return buf.Bytes()
+}

@@ -1,0 +1,160 @@
+// Package protocol is Parley's wire format: newline-delimited JSON frames,
+// their types and fields, the limits both sides enforce, the error codes
+// every refusal carries, and the rules for names. It opens no sockets and
+// makes no policy decisions; shared/PROTOCOL.md is its specification.
+package protocol
+
+// Version is the protocol version this package speaks. A server refuses a
+// hello with any other version.
+const Version = 1
+
+// Frame types. A request is any frame a client sends with an "id"; it gets
+// exactly one reply, TypeOK or TypeError, whose "re" is that id. Every other
+// frame a server sends is an event.
+const (
+	// Handshake.
+	TypeHello   = "hello"   // client → server, first frame
+	TypeWelcome = "welcome" // server → client, answer to hello
+
+	// Requests (client → server).
+	TypeLogin   = "login"
+	TypeJoin    = "join"
+	TypeLeave   = "leave"
+	TypeRooms   = "rooms"
+	TypeWho     = "who"
+	TypeSend    = "send"
+	TypeHistory = "history"
+	TypeRecall  = "recall" // also an event
+	TypeKick    = "kick"
+	TypePing    = "ping" // also sent by the server, which expects TypePong
+	TypePong    = "pong"
+	TypeQuit    = "quit"
+
+	// Replies (server → client).
+	TypeOK    = "ok"
+	TypeError = "error"
+
+	// Events (server → client).
+	TypeMessage  = "message"
+	TypePresence = "presence"
+	TypeMember   = "member"
+	TypeOwner    = "owner"
+	TypeKicked   = "kicked"
+	TypeReplaced = "replaced"
+	TypeBye      = "bye"
+)
+
+// Message kinds.
+const (
+	KindText = "" // the default; omitted on the wire
+	KindFile = "file"
+)
+
+// Presence statuses.
+const (
+	StatusOnline  = "online"
+	StatusOffline = "offline"
+)
+
+// Member actions.
+const (
+	ActionJoin  = "join"
+	ActionLeave = "leave"
+	ActionKick  = "kick"
+)
+
+// Lobby is the room every user belongs to. It cannot be left.
+const Lobby = "lobby"
+
+// Frame is one protocol frame. Which fields are meaningful depends on Type;
+// PROTOCOL.md lists them for each type. Unknown fields are ignored, so newer
+// peers can add fields without breaking older ones.
+type Frame struct {
+	Type string `json:"type"`
+	// ID is the request id on a request (chosen by the client, non-zero),
+	// and the message id on message and recall events (assigned by the
+	// server, increasing).
+	ID uint64 `json:"id,omitempty"`
+	// Re is the request id that an ok or error reply answers.
+	Re uint64 `json:"re,omitempty"`
+
+	// hello, welcome
+	Version  int     `json:"version,omitempty"`
+	Client   string  `json:"client,omitempty"`
+	Server   string  `json:"server,omitempty"`
+	Limits   *Limits `json:"limits,omitempty"`
+	FilesURL string  `json:"files_url,omitempty"`
+
+	// login and its reply
+	Name       string `json:"name,omitempty"`
+	Password   string `json:"password,omitempty"`
+	Token      string `json:"token,omitempty"`
+	Since      uint64 `json:"since,omitempty"`
+	FilesToken string `json:"files_token,omitempty"`
+	Expires    int64  `json:"expires,omitempty"` // unix milliseconds
+
+	// conversations and messages
+	Room     string `json:"room,omitempty"`
+	To       string `json:"to,omitempty"`
+	From     string `json:"from,omitempty"`
+	Text     string `json:"text,omitempty"`
+	Kind     string `json:"kind,omitempty"`
+	File     *File  `json:"file,omitempty"`
+	Key      string `json:"key,omitempty"`  // idempotency key of a send
+	Time     int64  `json:"time,omitempty"` // unix milliseconds, server clock
+	Msg      uint64 `json:"msg,omitempty"`  // the message a recall or a reply refers to
+	Recalled bool   `json:"recalled,omitempty"`
+	History  bool   `json:"history,omitempty"`
+	Before   uint64 `json:"before,omitempty"`
+	Limit    int    `json:"limit,omitempty"`
+
+	// presence, member, owner, kicked
+	Status string `json:"status,omitempty"`
+	Action string `json:"action,omitempty"`
+	By     string `json:"by,omitempty"`
+	Owner  string `json:"owner,omitempty"`
+
+	// error, bye
+	Code    string `json:"code,omitempty"`
+	Message string `json:"message,omitempty"`
+
+	// reply payloads
+	Rooms   []RoomInfo   `json:"rooms,omitempty"`
+	Members []MemberInfo `json:"members,omitempty"`
+	More    int          `json:"more,omitempty"` // entries left out to keep the frame under the limit
+}
+
+// File describes a file in the shared folder that a file message points to.
+type File struct {
+	Name   string `json:"name"`
+	Size   int64  `json:"size"`
+	Path   string `json:"path"`
+	SHA256 string `json:"sha256,omitempty"`
+}
+
+// RoomInfo is one entry of a rooms reply, and of the login reply's list of
+// the rooms the user belongs to.
+type RoomInfo struct {
+	Name    string `json:"name"`
+	Members int    `json:"members"`
+	Owner   string `json:"owner,omitempty"`
+	Joined  bool   `json:"joined,omitempty"`
+}
+
+// MemberInfo is one entry of a who reply.
+type MemberInfo struct {
+	Name   string `json:"name"`
+	Online bool   `json:"online"`
+	Owner  bool   `json:"owner,omitempty"`
+}
+
+// IsRequest reports whether a frame of type t sent by a client is a request
+// that must carry an id and gets exactly one reply.
+func IsRequest(t string) bool {
+	switch t {
+	case TypeLogin, TypeJoin, TypeLeave, TypeRooms, TypeWho, TypeSend,
+		TypeHistory, TypeRecall, TypeKick, TypePing, TypeQuit:
+		return true
+	}
+	return false
+}
