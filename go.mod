@@ -3,6 +3,7 @@ module github.com/parley-chat/parley
 go 1.26.0
 
 require (
+	github.com/golang-jwt/jwt/v5 v5.3.1
 	github.com/kyokomi/emoji/v2 v2.2.14
 	golang.org/x/crypto v0.58.0
 	golang.org/x/term v0.47.0
