@@ -18,6 +18,7 @@ import (
 
 	"github.com/parley-chat/parley/chatserver/auth"
 	"github.com/parley-chat/parley/chatserver/server"
+	"github.com/parley-chat/parley/shared/filetoken"
 	"github.com/parley-chat/parley/shared/protocol"
 )
 
@@ -71,6 +72,9 @@ Flags:
 	fs.StringVar(&cfg.DataDir, "data", "parley-data/chat", "keep accounts, rooms and history in this `directory` (SQLite); empty keeps them in memory only")
 	fs.StringVar(&cfg.TLSCert, "tls-cert", "", "serve TLS with this PEM certificate `file` (needs -tls-key)")
 	fs.StringVar(&cfg.TLSKey, "tls-key", "", "serve TLS with this PEM private key `file` (needs -tls-cert)")
+	fs.StringVar(&cfg.FilesURL, "files-url", "http://{host}:7780", "the file server's `URL`, told to clients; {host} becomes the address the client reached this server on")
+	secretFile := fs.String("secret-file", filetoken.DefaultSecretFile(), "sign file-access tokens with the secret in this `file`, shared with the file server (created if missing; $"+filetoken.EnvSecret+" overrides it)")
+	fs.DurationVar(&cfg.FilesTTL, "files-token-ttl", filetoken.DefaultTTL, "how long a file-access token is valid; clients renew it before then")
 	fs.DurationVar(&cfg.RecallWindow, "recall-window", 2*time.Minute, "how long after sending people may recall a message")
 	fs.DurationVar(&cfg.ResumeTTL, "resume-ttl", 7*24*time.Hour, "how long a resume token stays valid; after that the client logs in with the password")
 	fs.IntVar(&cfg.JoinHistory, "history", 50, "messages of history shown on joining a room")
@@ -91,6 +95,11 @@ Flags:
 		fs.Usage()
 		return cfg, level, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
+	secret, err := filetoken.LoadSecret(*secretFile)
+	if err != nil {
+		return cfg, level, err
+	}
+	cfg.FilesSecret = secret
 	cfg.HashParams = auth.DefaultParams
 	cfg.HashParams.MemoryKiB = uint32(*mem)
 	if cfg.HashParams.MemoryKiB < 8 {

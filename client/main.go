@@ -60,6 +60,14 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprintln(stderr, "client:", err)
 		return exitUsage
 	}
+	if f, ok := stdin.(*os.File); ok && !o.plain && term.IsTerminal(int(f.Fd())) {
+		return runTUI(ctx, o, stderr)
+	}
+	return runLines(ctx, o, stdin, stdout, stderr)
+}
+
+// runLines runs line mode: log in, then read commands from stdin.
+func runLines(ctx context.Context, o options, stdin io.Reader, stdout, stderr io.Writer) int {
 	if o.name == "" {
 		fmt.Fprintln(stderr, "client: -name is required")
 		return exitUsage
@@ -86,7 +94,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return exitFailed
 	}
 	r := command.NewRunner(s)
-	err = lines.Run(ctx, lines.Config{In: stdin, Out: stdout, JSON: o.json, Runner: r})
+	cfg := lines.Config{In: stdin, Out: stdout, JSON: o.json, Runner: r}
+	addFileCommands(ctx, s, r, &cfg, tlsConf)
+	err = lines.Run(ctx, cfg)
 	switch {
 	case errors.Is(err, chat.ErrReplaced):
 		fmt.Fprintln(stderr, "client: this session was replaced: the same name logged in from somewhere else")

@@ -66,7 +66,8 @@ type Config struct {
 	CatchUp int
 	// MaxText is the largest message text in bytes.
 	MaxText int
-	// FilesToken, if set, issues a file-access token for a user at login.
+	// FilesToken, if set, issues a file-access token for a user (by
+	// display name) at login and on request.
 	FilesToken func(user string) (token string, expires time.Time, err error)
 	// Queue is the length of the hub's work queue.
 	Queue int
@@ -407,6 +408,8 @@ func (h *Hub) handle(s *Session, f *protocol.Frame) {
 		err = h.history(s, f)
 	case protocol.TypePing:
 		h.reply(s, &protocol.Frame{Type: protocol.TypeOK, Re: f.ID})
+	case protocol.TypeFilesToken:
+		err = h.filesToken(s, f)
 	case protocol.TypeQuit:
 		h.reply(s, &protocol.Frame{Type: protocol.TypeOK, Re: f.ID})
 		s.peer.Close(protocol.CodeQuit, "goodbye")

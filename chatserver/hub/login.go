@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"sort"
-	"time"
 
 	"github.com/parley-chat/parley/chatserver/auth"
 	"github.com/parley-chat/parley/chatserver/store"
@@ -53,13 +52,6 @@ func (h *Hub) Login(ctx context.Context, peer Peer, f *protocol.Frame) (*Session
 	}
 
 	ok := &protocol.Frame{Type: protocol.TypeOK, Re: f.ID, Token: token}
-	if h.cfg.FilesToken != nil {
-		ft, exp, err := h.cfg.FilesToken(name.Key)
-		if err != nil {
-			return nil, h.internal("issue files token", err)
-		}
-		ok.FilesToken, ok.Expires = ft, exp.UnixMilli()
-	}
 
 	s := &Session{peer: peer, Key: name.Key}
 	done := make(chan struct{})
@@ -77,12 +69,17 @@ func (h *Hub) Login(ctx context.Context, peer Peer, f *protocol.Frame) (*Session
 	return s, nil
 }
 
-// RefreshFilesToken issues a new file-access token for a session.
-func (h *Hub) RefreshFilesToken(s *Session) (string, time.Time, error) {
+// filesToken answers a request for a fresh file-access token.
+func (h *Hub) filesToken(s *Session, f *protocol.Frame) *protocol.Error {
 	if h.cfg.FilesToken == nil {
-		return "", time.Time{}, errors.New("no file server configured")
+		return protocol.Errorf(protocol.CodeBadRequest, "this server issues no file tokens")
 	}
-	return h.cfg.FilesToken(s.Key)
+	tok, exp, err := h.cfg.FilesToken(s.Name)
+	if err != nil {
+		return h.internal("issue files token", err)
+	}
+	h.reply(s, &protocol.Frame{Type: protocol.TypeOK, Re: f.ID, FilesToken: tok, Expires: exp.UnixMilli()})
+	return nil
 }
 
 func (h *Hub) internal(what string, err error) *protocol.Error {
@@ -160,6 +157,15 @@ func (h *Hub) attach(s *Session, name protocol.Name, registered bool, since uint
 
 	ok.Name = u.name
 	ok.Rooms = h.roomInfos(u, true)
+	if h.cfg.FilesToken != nil {
+		// The token names the user as registered, which the file server
+		// records as the uploader.
+		if ft, exp, err := h.cfg.FilesToken(u.name); err != nil {
+			s.log.Error("issue files token", "err", err)
+		} else {
+			ok.FilesToken, ok.Expires = ft, exp.UnixMilli()
+		}
+	}
 	h.reply(s, ok)
 
 	h.catchUp(s, u, since)

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -234,7 +235,7 @@ func (c *conn) serve() {
 			helloDone = true
 			limits := cfg.Limits
 			c.Send(protocol.Encode(&protocol.Frame{Type: protocol.TypeWelcome, Server: cfg.Name,
-				Version: protocol.Version, Limits: &limits, FilesURL: cfg.FilesURL}))
+				Version: protocol.Version, Limits: &limits, FilesURL: c.filesURL()}))
 		case f.ID == 0 && protocol.IsRequest(f.Type):
 			c.Send(protocol.Encode(protocol.Errorf(protocol.CodeBadRequest, "a %s request needs a non-zero id", f.Type).Frame(0)))
 		case sess == nil:
@@ -301,4 +302,21 @@ func (c *conn) readError(err error, loggedIn bool, pinged *bool) {
 	default:
 		c.log.Debug("read failed", "err", err)
 	}
+}
+
+// filesURL is the file server's URL for this client, with "{host}"
+// replaced by the address the client reached us on.
+func (c *conn) filesURL() string {
+	u := c.srv.cfg.FilesURL
+	if !strings.Contains(u, "{host}") {
+		return u
+	}
+	host, _, err := net.SplitHostPort(c.nc.LocalAddr().String())
+	if err != nil {
+		return ""
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.To4() == nil {
+		host = "[" + host + "]"
+	}
+	return strings.ReplaceAll(u, "{host}", host)
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/parley-chat/parley/chatserver/store"
 	"github.com/parley-chat/parley/chatserver/store/inmem"
 	"github.com/parley-chat/parley/chatserver/store/sqlite"
+	"github.com/parley-chat/parley/shared/filetoken"
 	"github.com/parley-chat/parley/shared/protocol"
 )
 
@@ -29,8 +30,13 @@ type Config struct {
 	TLSCert string // certificate file; with TLSKey, serve TLS
 	TLSKey  string
 
-	FilesURL   string // the file server's address, told to clients
-	FilesToken func(user string) (string, time.Time, error)
+	// FilesURL is the file server's address, told to clients. "{host}"
+	// in it becomes the address the client connected to.
+	FilesURL string
+	// FilesSecret signs file-access tokens; nil issues none.
+	FilesSecret []byte
+	// FilesTTL is how long a file-access token is valid.
+	FilesTTL time.Duration
 
 	RecallWindow time.Duration
 	ResumeTTL    time.Duration
@@ -101,6 +107,17 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	limits.Name = protocol.MaxNameRunes
 	limits.History = protocol.MaxHistory
+	var filesToken func(string) (string, time.Time, error)
+	if cfg.FilesSecret != nil {
+		ttl := cfg.FilesTTL
+		if ttl == 0 {
+			ttl = filetoken.DefaultTTL
+		}
+		limits.FilesTTLSecs = int(ttl / time.Second)
+		filesToken = func(user string) (string, time.Time, error) {
+			return filetoken.Issue(cfg.FilesSecret, user, time.Now(), ttl)
+		}
+	}
 	h, err := hub.New(ctx, hub.Config{
 		Store:        st,
 		Logger:       log,
@@ -109,7 +126,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		ResumeTTL:    cfg.ResumeTTL,
 		JoinHistory:  cfg.JoinHistory,
 		MaxText:      limits.Text,
-		FilesToken:   cfg.FilesToken,
+		FilesToken:   filesToken,
 	})
 	if err != nil {
 		st.Close()

@@ -26,9 +26,12 @@ const (
 	TypeHistory = "history"
 	TypeRecall  = "recall" // also an event
 	TypeKick    = "kick"
-	TypePing    = "ping" // also sent by the server, which expects TypePong
-	TypePong    = "pong"
-	TypeQuit    = "quit"
+	// TypeFilesToken asks for a fresh file-access token before the one
+	// from login expires.
+	TypeFilesToken = "files_token"
+	TypePing       = "ping" // also sent by the server, which expects TypePong
+	TypePong       = "pong"
+	TypeQuit       = "quit"
 
 	// Replies (server → client).
 	TypeOK    = "ok"
@@ -153,7 +156,7 @@ type MemberInfo struct {
 func IsRequest(t string) bool {
 	switch t {
 	case TypeLogin, TypeJoin, TypeLeave, TypeRooms, TypeWho, TypeSend,
-		TypeHistory, TypeRecall, TypeKick, TypePing, TypeQuit:
+		TypeHistory, TypeRecall, TypeKick, TypePing, TypeQuit, TypeFilesToken:
 		return true
 	}
 	return false
