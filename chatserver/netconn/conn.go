@@ -90,6 +90,7 @@ func (c *conn) closeLocked(code, message string, drop bool) {
 	c.closed = true
 	c.reason = code
 	c.drop = drop
+	c.srv.countClose(code)
 	if code != "" {
 		c.bye = protocol.Encode(&protocol.Frame{Type: protocol.TypeBye, Code: code, Message: message})
 	}
@@ -165,9 +166,10 @@ func (c *conn) serve() {
 		reason := c.closeReason()
 		if reason == "" {
 			reason = "client_closed"
+			c.srv.countClose(reason)
 		}
 		c.log.Info("connection closed", "reason", reason)
-		c.srv.remove(c, reason)
+		c.srv.remove(c)
 	}()
 
 	cfg := &c.srv.cfg

@@ -197,12 +197,22 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 }
 
-func (s *Server) remove(c *conn, reason string) {
+func (s *Server) remove(c *conn) {
 	s.mu.Lock()
 	delete(s.conns, c)
-	s.closed[reason]++
 	s.mu.Unlock()
 	s.wg.Done()
+}
+
+// countClose counts a connection closed for reason. It is called when the
+// decision is made, so Stats reflect it at once.
+func (s *Server) countClose(reason string) {
+	if reason == "" {
+		return
+	}
+	s.mu.Lock()
+	s.closed[reason]++
+	s.mu.Unlock()
 }
 
 // Stats is a snapshot of the server's connections.

@@ -38,15 +38,16 @@ type Config struct {
 	// FilesTTL is how long a file-access token is valid.
 	FilesTTL time.Duration
 
-	RecallWindow time.Duration
-	ResumeTTL    time.Duration
-	JoinHistory  int
-	Limits       protocol.Limits
-	PingInterval time.Duration
-	PingTimeout  time.Duration
-	MaxQueue     int
-	HashParams   auth.Params
-	HashParallel int
+	RecallWindow     time.Duration
+	ResumeTTL        time.Duration
+	JoinHistory      int
+	Limits           protocol.Limits
+	PingInterval     time.Duration
+	PingTimeout      time.Duration
+	HandshakeTimeout time.Duration
+	MaxQueue         int
+	HashParams       auth.Params
+	HashParallel     int
 
 	Logger *slog.Logger
 }
@@ -155,15 +156,16 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		ln:    ln,
 		log:   log,
 		net: netconn.New(netconn.Config{
-			Hub:          h,
-			Logger:       log,
-			TLS:          tlsConf,
-			Name:         "parley-chatserver",
-			FilesURL:     cfg.FilesURL,
-			Limits:       limits,
-			PingInterval: cfg.PingInterval,
-			PingTimeout:  cfg.PingTimeout,
-			MaxQueue:     cfg.MaxQueue,
+			Hub:              h,
+			Logger:           log,
+			TLS:              tlsConf,
+			Name:             "parley-chatserver",
+			FilesURL:         cfg.FilesURL,
+			Limits:           limits,
+			PingInterval:     cfg.PingInterval,
+			PingTimeout:      cfg.PingTimeout,
+			HandshakeTimeout: cfg.HandshakeTimeout,
+			MaxQueue:         cfg.MaxQueue,
 		}),
 		hubDone:   make(chan struct{}),
 		serveDone: make(chan struct{}),

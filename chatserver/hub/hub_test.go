@@ -1,0 +1,744 @@
+package hub_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/parley-chat/parley/chatserver/auth"
+	"github.com/parley-chat/parley/chatserver/hub"
+	"github.com/parley-chat/parley/chatserver/store"
+	"github.com/parley-chat/parley/chatserver/store/inmem"
+	"github.com/parley-chat/parley/shared/protocol"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// cheap hashing keeps the tests fast; the parameters are not what is tested.
+var testParams = auth.Params{Time: 1, MemoryKiB: 64, Threads: 1}
+
+// clock is a settable time source.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+type env struct {
+	t     *testing.T
+	hub   *hub.Hub
+	store store.Store
+	clock *clock
+	done  chan struct{}
+}
+
+func newEnv(t *testing.T, st store.Store) *env {
+	t.Helper()
+	if st == nil {
+		st = inmem.New()
+	}
+	clk := &clock{t: time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)}
+	h, err := hub.New(context.Background(), hub.Config{
+		Store:  st,
+		Hasher: auth.NewHasher(testParams, 2, 64),
+		Now:    clk.Now,
+		FilesToken: func(user string) (string, time.Time, error) {
+			return "files-token-for-" + user, clk.Now().Add(time.Minute), nil
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{t: t, hub: h, store: st, clock: clk, done: make(chan struct{})}
+	go func() { h.Run(); close(e.done) }()
+	t.Cleanup(e.close)
+	return e
+}
+
+func (e *env) close() {
+	select {
+	case <-e.done:
+		return
+	default:
+	}
+	e.hub.Close()
+	<-e.done
+}
+
+// peer is a Peer that records every frame the hub sends it.
+type peer struct {
+	name   string
+	mu     sync.Mutex
+	all    []*protocol.Frame
+	grew   chan struct{} // closed and replaced whenever all grows
+	cursor int           // where next looks from
+	closed string
+	closeC chan struct{}
+	nextID uint64
+	sess   *hub.Session
+	hub    *hub.Hub
+	t      *testing.T
+}
+
+func newPeer(t *testing.T, h *hub.Hub, name string) *peer {
+	return &peer{name: name, grew: make(chan struct{}), closeC: make(chan struct{}), hub: h, t: t}
+}
+
+func (p *peer) Send(b []byte) bool {
+	f, err := protocol.Decode(b[:len(b)-1])
+	if err != nil {
+		panic(fmt.Sprintf("hub sent an undecodable frame %q: %v", b, err))
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed != "" {
+		return false
+	}
+	p.all = append(p.all, f)
+	close(p.grew)
+	p.grew = make(chan struct{})
+	return true
+}
+
+func (p *peer) Close(code, _ string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed == "" {
+		p.closed = code
+		close(p.closeC)
+	}
+}
+
+func (p *peer) received() []*protocol.Frame {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]*protocol.Frame(nil), p.all...)
+}
+
+// find waits for the first frame at or after index from that matches ok,
+// and returns it with its index.
+func (p *peer) find(from int, ok func(*protocol.Frame) bool) (*protocol.Frame, int) {
+	p.t.Helper()
+	timeout := time.After(10 * time.Second)
+	for {
+		p.mu.Lock()
+		for i := from; i < len(p.all); i++ {
+			if ok(p.all[i]) {
+				f := p.all[i]
+				p.mu.Unlock()
+				return f, i
+			}
+		}
+		from = len(p.all)
+		grew := p.grew
+		p.mu.Unlock()
+		select {
+		case <-grew:
+		case <-timeout:
+			p.t.Fatalf("%s: no matching frame arrived; received %s", p.name, dump(p.received()))
+			return nil, 0
+		}
+	}
+}
+
+// next waits for the next frame matching ok after the last one next found.
+func (p *peer) next(ok func(*protocol.Frame) bool) *protocol.Frame {
+	p.t.Helper()
+	f, i := p.find(p.cursor, ok)
+	p.cursor = i + 1
+	return f
+}
+
+func dump(fs []*protocol.Frame) string {
+	var b strings.Builder
+	for _, f := range fs {
+		b.Write(protocol.Encode(f))
+	}
+	return b.String()
+}
+
+func isType(t string) func(*protocol.Frame) bool {
+	return func(f *protocol.Frame) bool { return f.Type == t }
+}
+
+func (p *peer) login(password string) (*protocol.Frame, error) {
+	return p.loginFrame(&protocol.Frame{Type: protocol.TypeLogin, ID: 1, Name: p.name, Password: password})
+}
+
+func (p *peer) loginFrame(f *protocol.Frame) (*protocol.Frame, error) {
+	p.t.Helper()
+	s, err := p.hub.Login(context.Background(), p, f)
+	if err != nil {
+		return nil, err
+	}
+	p.sess = s
+	r, _ := p.find(0, func(f *protocol.Frame) bool { return f.Type == protocol.TypeOK && f.Re == 1 })
+	return r, nil
+}
+
+func (p *peer) mustLogin(password string) *protocol.Frame {
+	p.t.Helper()
+	ok, err := p.login(password)
+	if err != nil {
+		p.t.Fatalf("%s: login: %v", p.name, err)
+	}
+	return ok
+}
+
+// do sends a request and waits for its reply.
+func (p *peer) do(f *protocol.Frame) *protocol.Frame {
+	p.t.Helper()
+	p.mu.Lock()
+	p.nextID++
+	f.ID = 100 + p.nextID
+	p.mu.Unlock()
+	from := len(p.received())
+	p.hub.Handle(p.sess, f)
+	r, _ := p.find(from, func(r *protocol.Frame) bool {
+		return (r.Type == protocol.TypeOK || r.Type == protocol.TypeError) && r.Re == f.ID
+	})
+	return r
+}
+
+func (p *peer) mustDo(f *protocol.Frame) *protocol.Frame {
+	p.t.Helper()
+	r := p.do(f)
+	if r.Type != protocol.TypeOK {
+		p.t.Fatalf("%s: %s: %s %s", p.name, f.Type, r.Code, r.Message)
+	}
+	return r
+}
+
+func (p *peer) expectErr(f *protocol.Frame, code string) *protocol.Frame {
+	p.t.Helper()
+	r := p.do(f)
+	if r.Type != protocol.TypeError || r.Code != code {
+		p.t.Fatalf("%s: %s: got %s %s %q, want error %s", p.name, f.Type, r.Type, r.Code, r.Message, code)
+	}
+	return r
+}
+
+func (p *peer) say(room, text string) uint64 {
+	p.t.Helper()
+	return p.mustDo(&protocol.Frame{Type: protocol.TypeSend, Room: room, Text: text}).Msg
+}
+
+func isMsg(text string) func(*protocol.Frame) bool {
+	return func(f *protocol.Frame) bool { return f.Type == protocol.TypeMessage && f.Text == text }
+}
+
+// Three clients: a room message reaches both others; a private message
+// between two of them reaches those two and nothing of it reaches the third.
+func TestRoutingThreeClients(t *testing.T) {
+	e := newEnv(t, nil)
+	alice, bob, carol := newPeer(t, e.hub, "alice"), newPeer(t, e.hub, "bob"), newPeer(t, e.hub, "carol")
+	for _, p := range []*peer{alice, bob, carol} {
+		p.mustLogin("pw-" + p.name)
+	}
+	for _, p := range []*peer{alice, bob, carol} {
+		p.mustDo(&protocol.Frame{Type: protocol.TypeJoin, Room: "go"})
+	}
+	id := alice.say("go", "hello room")
+	for _, p := range []*peer{alice, bob, carol} {
+		f := p.next(isMsg("hello room"))
+		if f.ID != id || f.From != "alice" || f.Room != "go" || f.To != "" {
+			t.Errorf("%s got %+v", p.name, f)
+		}
+	}
+
+	pm := alice.mustDo(&protocol.Frame{Type: protocol.TypeSend, To: "bob", Text: "just for bob"}).Msg
+	for _, p := range []*peer{alice, bob} {
+		f := p.next(isMsg("just for bob"))
+		if f.ID != pm || f.From != "alice" || f.To != "bob" || f.Room != "" {
+			t.Errorf("%s got %+v", p.name, f)
+		}
+	}
+	// Carol's own later message is published after the private one, so
+	// once she has its echo she would have had the private one too.
+	carol.say("lobby", "sync")
+	carol.next(isMsg("sync"))
+	for _, f := range carol.received() {
+		if f.ID == pm || strings.Contains(f.Text, "just for bob") || f.To != "" {
+			t.Errorf("carol received part of the private message: %s", protocol.Encode(f))
+		}
+	}
+}
+
+func TestTakeover(t *testing.T) {
+	e := newEnv(t, nil)
+	first := newPeer(t, e.hub, "Alice")
+	first.mustLogin("right")
+	watcher := newPeer(t, e.hub, "bob")
+	watcher.mustLogin("pw")
+
+	{ // wrong password
+		intruder := newPeer(t, e.hub, "alice")
+		_, err := intruder.login("wrong")
+		if pe, ok := err.(*protocol.Error); !ok || pe.Code != protocol.CodeBadCredentials {
+			t.Fatalf("login with the wrong password: %v, want bad_credentials", err)
+		}
+		// The first session is untouched and still works.
+		first.say("lobby", "still here")
+		first.next(isMsg("still here"))
+		for _, f := range first.received() {
+			if f.Type == protocol.TypeReplaced {
+				t.Fatal("the online session was told it was replaced by a failed login")
+			}
+		}
+		if first.closed != "" {
+			t.Fatalf("first session closed: %s", first.closed)
+		}
+	}
+
+	{ // right password
+		second := newPeer(t, e.hub, "ALICE")
+		ok := second.mustLogin("right")
+		if ok.Name != "Alice" {
+			t.Errorf("login reply name %q, want the registered display name Alice", ok.Name)
+		}
+		first.next(isType(protocol.TypeReplaced))
+		<-first.closeC
+		if first.closed != protocol.CodeReplaced {
+			t.Errorf("first session closed with %q, want replaced", first.closed)
+		}
+		// The new session works; the old one gets nothing more.
+		second.say("lobby", "new session")
+		watcher.next(isMsg("new session"))
+		for _, f := range first.received() {
+			if f.Text == "new session" {
+				t.Error("the replaced session still receives messages")
+			}
+		}
+		// A takeover is not an offline/online flap for others.
+		for _, f := range watcher.received() {
+			if f.Type == protocol.TypePresence && f.Name == "Alice" && f.Status == protocol.StatusOffline {
+				t.Error("takeover announced Alice as offline")
+			}
+		}
+		// The replaced session's connection ending later changes nothing.
+		e.hub.Leave(first.sess)
+		second.say("lobby", "after leave")
+		second.next(isMsg("after leave"))
+		who := second.mustDo(&protocol.Frame{Type: protocol.TypeWho})
+		for _, m := range who.Members {
+			if m.Name == "Alice" && !m.Online {
+				t.Error("Alice shown offline after the replaced session left")
+			}
+		}
+	}
+}
+
+func TestOwnershipAndKick(t *testing.T) {
+	e := newEnv(t, nil)
+	alice, bob, carol := newPeer(t, e.hub, "alice"), newPeer(t, e.hub, "bob"), newPeer(t, e.hub, "carol")
+	for _, p := range []*peer{alice, bob, carol} {
+		p.mustLogin("pw")
+	}
+	if r := alice.mustDo(&protocol.Frame{Type: protocol.TypeJoin, Room: "#Games"}); r.Owner != "alice" || r.Room != "Games" {
+		t.Fatalf("creator's join reply: owner %q room %q", r.Owner, r.Room)
+	}
+	bob.mustDo(&protocol.Frame{Type: protocol.TypeJoin, Room: "games"})
+	carol.mustDo(&protocol.Frame{Type: protocol.TypeJoin, Room: "GAMES"})
+
+	// Only the owner may kick.
+	bob.expectErr(&protocol.Frame{Type: protocol.TypeKick, Room: "games", Name: "carol"}, protocol.CodeNotOwner)
+	alice.expectErr(&protocol.Frame{Type: protocol.TypeKick, Room: "games", Name: "nobody"}, protocol.CodeNoSuchUser)
+	alice.expectErr(&protocol.Frame{Type: protocol.TypeKick, Room: "lobby", Name: "bob"}, protocol.CodeLobby)
+
+	// The owner leaves: bob joined earliest after her, so he owns it now,
+	// and everyone in the room is told.
+	alice.mustDo(&protocol.Frame{Type: protocol.TypeLeave, Room: "games"})
+	for _, p := range []*peer{alice, bob, carol} {
+		f := p.next(func(f *protocol.Frame) bool { return f.Type == protocol.TypeOwner && f.Name != "alice" })
+		if f.Name != "bob" || f.Room != "Games" {
+			t.Errorf("%s: owner event %+v", p.name, f)
+		}
+	}
+	who := carol.mustDo(&protocol.Frame{Type: protocol.TypeWho, Room: "games"})
+	if len(who.Members) != 2 || who.Members[0].Name != "bob" || !who.Members[0].Owner {
+		t.Errorf("who after succession: %+v", who.Members)
+	}
+
+	// Now bob can kick and alice (no longer a member) cannot.
+	alice.expectErr(&protocol.Frame{Type: protocol.TypeKick, Room: "games", Name: "carol"}, protocol.CodeNotOwner)
+	bob.mustDo(&protocol.Frame{Type: protocol.TypeKick, Room: "games", Name: "carol"})
+	k := carol.next(isType(protocol.TypeKicked))
+	if k.Room != "Games" || k.By != "bob" {
+		t.Errorf("kicked event %+v", k)
+	}
+	carol.expectErr(&protocol.Frame{Type: protocol.TypeSend, Room: "games", Text: "let me in"}, protocol.CodeNotMember)
+	bob.expectErr(&protocol.Frame{Type: protocol.TypeKick, Room: "games", Name: "carol"}, protocol.CodeNotMember)
+
+	// The last member leaves; the next to join owns the room.
+	bob.mustDo(&protocol.Frame{Type: protocol.TypeLeave, Room: "games"})
+	if r := carol.mustDo(&protocol.Frame{Type: protocol.TypeJoin, Room: "games"}); r.Owner != "carol" {
+		t.Errorf("join of an empty room: owner %q, want carol", r.Owner)
+	}
+}
+
+func TestJoinLeaveEventsAndRooms(t *testing.T) {
+	e := newEnv(t, nil)
+	alice, bob := newPeer(t, e.hub, "alice"), newPeer(t, e.hub, "bob")
+	alice.mustLogin("pw")
+	bob.mustLogin("pw")
+	alice.mustDo(&protocol.Frame{Type: protocol.TypeJoin, Room: "go"})
+	bob.mustDo(&protocol.Frame{Type: protocol.TypeJoin, Room: "go"})
+	f := alice.next(func(f *protocol.Frame) bool { return f.Type == protocol.TypeMember && f.Name == "bob" })
+	if f.Action != protocol.ActionJoin || f.Room != "go" {
+		t.Errorf("join event %+v", f)
+	}
+	rooms := bob.mustDo(&protocol.Frame{Type: protocol.TypeRooms})
+	want := []protocol.RoomInfo{{Name: "lobby", Members: 2, Joined: true}, {Name: "go", Members: 2, Owner: "alice", Joined: true}}
+	if fmt.Sprint(rooms.Rooms) != fmt.Sprint(want) {
+		t.Errorf("rooms = %+v, want %+v", rooms.Rooms, want)
+	}
+	bob.mustDo(&protocol.Frame{Type: protocol.TypeLeave, Room: "go"})
+	f = alice.next(func(f *protocol.Frame) bool { return f.Type == protocol.TypeMember && f.Action == protocol.ActionLeave })
+	if f.Name != "bob" {
+		t.Errorf("leave event %+v", f)
+	}
+	bob.expectErr(&protocol.Frame{Type: protocol.TypeLeave, Room: "lobby"}, protocol.CodeLobby)
+	bob.expectErr(&protocol.Frame{Type: protocol.TypeLeave, Room: "go"}, protocol.CodeNotMember)
+	bob.expectErr(&protocol.Frame{Type: protocol.TypeWho, Room: "nowhere"}, protocol.CodeNoSuchRoom)
+	bob.expectErr(&protocol.Frame{Type: protocol.TypeJoin, Room: "bad room"}, protocol.CodeBadName)
+	bob.expectErr(&protocol.Frame{Type: protocol.TypeJoin, Room: "bell\x07"}, protocol.CodeBadName)
+}
+
+func TestPresence(t *testing.T) {
+	e := newEnv(t, nil)
+	alice := newPeer(t, e.hub, "alice")
+	alice.mustLogin("pw")
+	bob := newPeer(t, e.hub, "bob")
+	bob.mustLogin("pw")
+	f := alice.next(func(f *protocol.Frame) bool { return f.Type == protocol.TypePresence && f.Name == "bob" })
+	if f.Status != protocol.StatusOnline {
+		t.Errorf("presence %+v", f)
+	}
+	e.hub.Leave(bob.sess)
+	f = alice.next(func(f *protocol.Frame) bool { return f.Type == protocol.TypePresence && f.Name == "bob" })
+	if f.Status != protocol.StatusOffline {
+		t.Errorf("presence %+v", f)
+	}
+	who := alice.mustDo(&protocol.Frame{Type: protocol.TypeWho})
+	want := []protocol.MemberInfo{{Name: "alice", Online: true}, {Name: "bob", Online: false}}
+	if fmt.Sprint(who.Members) != fmt.Sprint(want) {
+		t.Errorf("who lobby = %+v, want %+v", who.Members, want)
+	}
+}
+
+func TestOfflinePrivateMessageDeliveredAtLogin(t *testing.T) {
+	e := newEnv(t, nil)
+	bob := newPeer(t, e.hub, "bob")
+	bob.mustLogin("pw")
+	e.hub.Leave(bob.sess)
+	alice := newPeer(t, e.hub, "alice")
+	alice.mustLogin("pw")
+	id := alice.mustDo(&protocol.Frame{Type: protocol.TypeSend, To: "Bob", Text: "while you were out"}).Msg
+
+	bob2 := newPeer(t, e.hub, "bob")
+	bob2.mustLogin("pw")
+	f := bob2.next(isMsg("while you were out"))
+	if f.ID != id || f.From != "alice" || f.To != "bob" || f.History {
+		t.Errorf("stored private message arrived as %+v", f)
+	}
+	// Delivered once: the next fresh login does not get it again.
+	e.hub.Leave(bob2.sess)
+	bob3 := newPeer(t, e.hub, "bob")
+	bob3.mustLogin("pw")
+	bob3.mustDo(&protocol.Frame{Type: protocol.TypePing})
+	for _, f := range bob3.received() {
+		if f.ID == id && !f.History {
+			t.Errorf("private message delivered again: %+v", f)
+		}
+	}
+	alice.expectErr(&protocol.Frame{Type: protocol.TypeSend, To: "nobody", Text: "hi"}, protocol.CodeNoSuchUser)
+}
+
+func TestMembershipPersistsAcrossLogins(t *testing.T) {
+	e := newEnv(t, nil)
+	alice := newPeer(t, e.hub, "alice")
+	alice.mustLogin("pw")
+	alice.mustDo(&protocol.Frame{Type: protocol.TypeJoin, Room: "books"})
+	alice.say("books", "chapter one")
+	e.hub.Leave(alice.sess)
+
+	again := newPeer(t, e.hub, "alice")
+	ok := again.mustLogin("pw")
+	if len(ok.Rooms) != 2 || ok.Rooms[1].Name != "books" || !ok.Rooms[1].Joined {
+		t.Fatalf("login reply rooms %+v, want lobby and books", ok.Rooms)
+	}
+	h := again.next(isMsg("chapter one"))
+	if !h.History || h.Room != "books" {
+		t.Errorf("room history at login: %+v", h)
+	}
+	again.say("books", "chapter two") // still a member: no join needed
+}
+
+func TestHistoryPaging(t *testing.T) {
+	e := newEnv(t, nil)
+	alice := newPeer(t, e.hub, "alice")
+	alice.mustLogin("pw")
+	alice.mustDo(&protocol.Frame{Type: protocol.TypeJoin, Room: "log"})
+	var ids []uint64
+	for i := range 12 {
+		ids = append(ids, alice.say("log", fmt.Sprintf("line %d", i)))
+	}
+	bob := newPeer(t, e.hub, "bob")
+	bob.mustLogin("pw")
+	bob.expectErr(&protocol.Frame{Type: protocol.TypeHistory, Room: "log"}, protocol.CodeNotMember)
+	bob.mustDo(&protocol.Frame{Type: protocol.TypeJoin, Room: "log"})
+
+	page := func(before uint64) ([]*protocol.Frame, *protocol.Frame) {
+		n := len(bob.received())
+		r := bob.mustDo(&protocol.Frame{Type: protocol.TypeHistory, Room: "log", Before: before, Limit: 5})
+		var got []*protocol.Frame
+		for _, f := range bob.received()[n:] {
+			if f.Type == protocol.TypeMessage {
+				got = append(got, f)
+			}
+		}
+		return got, r
+	}
+	got, r := page(0)
+	if len(got) != 5 || got[0].ID != ids[7] || got[4].ID != ids[11] || r.Before != ids[7] || r.Limit != 5 {
+		t.Fatalf("newest page: %s reply %+v", dump(got), r)
+	}
+	for _, f := range got {
+		if !f.History {
+			t.Error("history message not marked as history")
+		}
+	}
+	got, r = page(r.Before)
+	if len(got) != 5 || got[0].ID != ids[2] || got[4].ID != ids[6] {
+		t.Fatalf("second page: %s", dump(got))
+	}
+	got, r = page(r.Before)
+	if len(got) != 2 || got[0].ID != ids[0] {
+		t.Fatalf("last page: %s", dump(got))
+	}
+	if got, r = page(r.Before); len(got) != 0 || r.Limit != 0 {
+		t.Fatalf("past the beginning: %s %+v", dump(got), r)
+	}
+}
+
+func TestRecall(t *testing.T) {
+	e := newEnv(t, nil)
+	alice, bob := newPeer(t, e.hub, "alice"), newPeer(t, e.hub, "bob")
+	alice.mustLogin("pw")
+	bob.mustLogin("pw")
+	first := alice.say("lobby", "oops")
+	second := alice.say("lobby", "also oops")
+
+	bob.expectErr(&protocol.Frame{Type: protocol.TypeRecall, Msg: first}, protocol.CodeNotYours)
+	alice.expectErr(&protocol.Frame{Type: protocol.TypeRecall, Msg: 9999}, protocol.CodeNoSuchMessage)
+
+	// No id: the sender's last message.
+	alice.mustDo(&protocol.Frame{Type: protocol.TypeRecall})
+	for _, p := range []*peer{alice, bob} {
+		f := p.next(isType(protocol.TypeRecall))
+		if f.Msg != second || f.From != "alice" || f.Room != "lobby" || f.ID <= second {
+			t.Errorf("%s: recall event %+v", p.name, f)
+		}
+	}
+	alice.expectErr(&protocol.Frame{Type: protocol.TypeRecall, Msg: second}, protocol.CodeNoSuchMessage)
+
+	// Past the window.
+	e.clock.Add(2*time.Minute + time.Second)
+	alice.expectErr(&protocol.Frame{Type: protocol.TypeRecall, Msg: first}, protocol.CodeRecallExpired)
+
+	// History keeps a tombstone without the text.
+	n := len(bob.received())
+	bob.mustDo(&protocol.Frame{Type: protocol.TypeHistory, Room: "lobby"})
+	var tomb *protocol.Frame
+	for _, f := range bob.received()[n:] {
+		if f.ID == second {
+			tomb = f
+		}
+	}
+	if tomb == nil || !tomb.Recalled || tomb.Text != "" {
+		t.Errorf("history entry of the recalled message: %+v", tomb)
+	}
+
+	// A private message recall reaches only the two.
+	pm := alice.mustDo(&protocol.Frame{Type: protocol.TypeSend, To: "bob", Text: "secret"}).Msg
+	alice.mustDo(&protocol.Frame{Type: protocol.TypeRecall, Msg: pm})
+	f := bob.next(func(f *protocol.Frame) bool { return f.Type == protocol.TypeRecall && f.Msg == pm })
+	if f.To != "bob" || f.Room != "" {
+		t.Errorf("private recall event %+v", f)
+	}
+}
+
+func TestIdempotentSend(t *testing.T) {
+	e := newEnv(t, nil)
+	alice, bob := newPeer(t, e.hub, "alice"), newPeer(t, e.hub, "bob")
+	alice.mustLogin("pw")
+	bob.mustLogin("pw")
+	a := alice.mustDo(&protocol.Frame{Type: protocol.TypeSend, Text: "once", Key: "k1"}).Msg
+	b := alice.mustDo(&protocol.Frame{Type: protocol.TypeSend, Text: "once", Key: "k1"}).Msg
+	if a != b {
+		t.Errorf("retry with the same key got id %d, first was %d", b, a)
+	}
+	// Another user may use the same key.
+	c := bob.mustDo(&protocol.Frame{Type: protocol.TypeSend, Text: "mine", Key: "k1"}).Msg
+	if c == a {
+		t.Error("keys of different users collided")
+	}
+	bob.next(isMsg("mine"))
+	count := 0
+	for _, f := range bob.received() {
+		if f.Text == "once" {
+			count++
+		}
+	}
+	if count != 1 {
+		t.Errorf("bob received the keyed message %d times", count)
+	}
+	hist, _ := e.store.History(context.Background(), store.RoomConv("lobby"), 1<<62, 100)
+	if len(hist) != 2 {
+		t.Errorf("store holds %d messages, want 2", len(hist))
+	}
+}
+
+func TestResumeCatchUp(t *testing.T) {
+	e := newEnv(t, nil)
+	alice, bob := newPeer(t, e.hub, "alice"), newPeer(t, e.hub, "bob")
+	aliceOK := alice.mustLogin("pw")
+	bob.mustLogin("pw")
+	alice.mustDo(&protocol.Frame{Type: protocol.TypeJoin, Room: "r"})
+	bob.mustDo(&protocol.Frame{Type: protocol.TypeJoin, Room: "r"})
+	last := bob.say("r", "seen")
+	alice.next(isMsg("seen"))
+	e.hub.Leave(alice.sess)
+
+	missed := []uint64{bob.say("r", "missed 1"), bob.say("lobby", "missed 2")}
+	missed = append(missed, bob.mustDo(&protocol.Frame{Type: protocol.TypeSend, To: "alice", Text: "missed 3"}).Msg)
+	bob.mustDo(&protocol.Frame{Type: protocol.TypeRecall, Msg: missed[0]})
+
+	back := newPeer(t, e.hub, "alice")
+	if _, err := back.loginFrame(&protocol.Frame{Type: protocol.TypeLogin, ID: 1, Name: "alice", Token: "not a token", Since: last}); err == nil {
+		t.Fatal("a made-up token was accepted")
+	} else if pe, _ := err.(*protocol.Error); pe == nil || pe.Code != protocol.CodeBadToken {
+		t.Fatalf("bad token: %v", err)
+	}
+	back.mustDo2(t, &protocol.Frame{Type: protocol.TypeLogin, ID: 1, Name: "alice", Token: aliceOK.Token, Since: last})
+	back.mustDo(&protocol.Frame{Type: protocol.TypePing})
+	var got []uint64
+	for _, f := range back.received() {
+		if (f.Type == protocol.TypeMessage || f.Type == protocol.TypeRecall) && !f.History {
+			got = append(got, f.ID)
+		}
+	}
+	if len(got) != 4 || got[0] != missed[0] || got[1] != missed[1] || got[2] != missed[2] || got[3] <= missed[2] {
+		t.Errorf("catch-up ids %v, want %v then the recall", got, missed)
+	}
+
+	// An expired token is refused.
+	e.hub.Leave(back.sess)
+	e.clock.Add(8 * 24 * time.Hour)
+	late := newPeer(t, e.hub, "alice")
+	if _, err := late.loginFrame(&protocol.Frame{Type: protocol.TypeLogin, ID: 1, Name: "alice", Token: aliceOK.Token}); err == nil {
+		t.Error("an expired token was accepted")
+	}
+}
+
+func (p *peer) mustDo2(t *testing.T, f *protocol.Frame) {
+	t.Helper()
+	if _, err := p.loginFrame(f); err != nil {
+		t.Fatalf("login: %v", err)
+	}
+}
+
+func TestBadRequests(t *testing.T) {
+	e := newEnv(t, nil)
+	alice := newPeer(t, e.hub, "alice")
+	alice.mustLogin("pw")
+	cases := []struct {
+		f    protocol.Frame
+		code string
+	}{
+		{protocol.Frame{Type: "dance"}, protocol.CodeUnknownType},
+		{protocol.Frame{Type: protocol.TypeSend, Text: ""}, protocol.CodeBadText},
+		{protocol.Frame{Type: protocol.TypeSend, Text: "   "}, protocol.CodeBadText},
+		{protocol.Frame{Type: protocol.TypeSend, Text: "\x1b[31mred"}, protocol.CodeBadText},
+		{protocol.Frame{Type: protocol.TypeSend, Text: strings.Repeat("x", protocol.MaxTextBytes+1)}, protocol.CodeTooLong},
+		{protocol.Frame{Type: protocol.TypeSend, Text: "hi", Room: "nowhere"}, protocol.CodeNoSuchRoom},
+		{protocol.Frame{Type: protocol.TypeSend, Text: "hi", Room: "lobby", To: "alice"}, protocol.CodeBadRequest},
+		{protocol.Frame{Type: protocol.TypeSend, Kind: "file"}, protocol.CodeBadRequest},
+		{protocol.Frame{Type: protocol.TypeSend, Kind: "video", Text: "x"}, protocol.CodeBadRequest},
+		{protocol.Frame{Type: protocol.TypeSend, Text: "hi", Key: strings.Repeat("k", 65)}, protocol.CodeBadRequest},
+		{protocol.Frame{Type: protocol.TypeLogin, Name: "alice", Password: "pw"}, protocol.CodeAlreadyIn},
+	}
+	for _, c := range cases {
+		f := c.f
+		alice.expectErr(&f, c.code)
+	}
+	// Multi-line text and emoji are fine.
+	alice.say("lobby", "two\nlines 🎉 and 中文")
+}
+
+func TestLoginRefusals(t *testing.T) {
+	e := newEnv(t, nil)
+	cases := []struct {
+		name, password, token string
+		code                  string
+	}{
+		{"", "pw", "", protocol.CodeBadName},
+		{"has space", "pw", "", protocol.CodeBadName},
+		{"ctl\x01", "pw", "", protocol.CodeBadName},
+		{"#room", "pw", "", protocol.CodeBadName},
+		{strings.Repeat("长", protocol.MaxNameRunes+1), "pw", "", protocol.CodeBadName},
+		{"alice", "", "", protocol.CodeBadRequest},
+		{"alice", strings.Repeat("p", protocol.MaxPasswordBytes+1), "", protocol.CodeBadRequest},
+	}
+	for _, c := range cases {
+		p := newPeer(t, e.hub, c.name)
+		_, err := p.loginFrame(&protocol.Frame{Type: protocol.TypeLogin, ID: 1, Name: c.name, Password: c.password, Token: c.token})
+		if pe, ok := err.(*protocol.Error); !ok || pe.Code != c.code {
+			t.Errorf("login %q: %v, want %s", c.name, err, c.code)
+		}
+	}
+	// A Chinese name registers and logs in, and its files token names it.
+	p := newPeer(t, e.hub, "小明")
+	ok := p.mustLogin("密码")
+	if ok.Name != "小明" || ok.FilesToken != "files-token-for-小明" || ok.Token == "" {
+		t.Errorf("login reply %+v", ok)
+	}
+}
+
+func TestDurableAcrossRestart(t *testing.T) {
+	st := inmem.New()
+	e := newEnv(t, st)
+	alice := newPeer(t, e.hub, "alice")
+	alice.mustLogin("pw")
+	alice.mustDo(&protocol.Frame{Type: protocol.TypeJoin, Room: "keep"})
+	id := alice.say("keep", "kept")
+	e.close()
+
+	e2 := newEnv(t, st)
+	again := newPeer(t, e2.hub, "alice")
+	if _, err := again.login("wrong"); err == nil {
+		t.Fatal("the account was forgotten: any password works")
+	}
+	ok := again.mustLogin("pw")
+	if len(ok.Rooms) != 2 {
+		t.Errorf("rooms after restart %+v", ok.Rooms)
+	}
+	f := again.next(isMsg("kept"))
+	if f.ID != id {
+		t.Errorf("id after restart %d, want %d", f.ID, id)
+	}
+	if next := again.say("keep", "new"); next <= id {
+		t.Errorf("message id %d after restart is not above %d", next, id)
+	}
+}
