@@ -57,7 +57,7 @@ func (h *Hub) Login(ctx context.Context, peer Peer, f *protocol.Frame) (*Session
 	done := make(chan struct{})
 	if err := h.do(func() {
 		defer close(done)
-		h.attach(s, name, registered, f.Since, ok)
+		h.attach(s, name, registered, f.Resume || f.Since > 0, f.Since, ok)
 	}); err != nil {
 		return nil, protocol.Errorf(protocol.CodeShutdown, "server is shutting down")
 	}
@@ -133,7 +133,7 @@ func (h *Hub) hashErr(err error) error {
 
 // attach runs on the hub goroutine: it takes over any older session of the
 // user, replies to the login, and sends the catch-up.
-func (h *Hub) attach(s *Session, name protocol.Name, registered bool, since uint64, ok *protocol.Frame) {
+func (h *Hub) attach(s *Session, name protocol.Name, registered, resume bool, since uint64, ok *protocol.Frame) {
 	u := h.users[name.Key]
 	if u == nil {
 		u = &user{key: name.Key, name: name.Display, rooms: map[string]*room{}}
@@ -153,7 +153,7 @@ func (h *Hub) attach(s *Session, name protocol.Name, registered bool, since uint
 	}
 	u.sess = s
 	h.online[s] = struct{}{}
-	s.log.Info("logged in", "registered", registered, "resume", since > 0, "takeover", takeover)
+	s.log.Info("logged in", "registered", registered, "resume", resume, "takeover", takeover)
 
 	ok.Name = u.name
 	ok.Rooms = h.roomInfos(u, true)
@@ -166,63 +166,73 @@ func (h *Hub) attach(s *Session, name protocol.Name, registered bool, since uint
 			ok.FilesToken, ok.Expires = ft, exp.UnixMilli()
 		}
 	}
+	frames, complete := h.catchUp(s, u, resume, since)
+	if complete {
+		ok.Since = h.lastPub
+	}
 	h.reply(s, ok)
-
-	h.catchUp(s, u, since)
+	for _, b := range frames {
+		s.peer.Send(b)
+	}
 
 	if !takeover {
 		h.broadcastPresence(u, protocol.StatusOnline)
 	}
 }
 
-// catchUp sends what a login missed. A resuming client says the last id it
-// saw, and gets every later entry of its conversations. A fresh login gets
-// the recent history of its rooms and the private messages it was not yet
-// handed.
-func (h *Hub) catchUp(s *Session, u *user, since uint64) {
+// catchUp returns what a login missed, encoded. A resuming client says the
+// last id it saw and gets every later entry of its conversations. A fresh
+// login gets the recent history of its rooms and the private messages it
+// was not yet handed. complete is false if the catch-up was cut short at
+// the limit, or could not be read.
+func (h *Hub) catchUp(s *Session, u *user, resume bool, since uint64) (frames [][]byte, complete bool) {
 	ctx := context.Background()
 	convs := []string{store.RoomConv(protocol.Lobby)}
 	for _, r := range u.rooms {
 		convs = append(convs, store.RoomConv(r.key))
 	}
-	if since > 0 {
+	if resume {
 		msgs, err := h.store.Since(ctx, u.key, convs, since, h.lastPub, h.cfg.CatchUp)
 		if err != nil {
 			s.log.Error("catch-up", "err", err)
-			return
+			return nil, false
 		}
 		for i := range msgs {
-			s.peer.Send(protocol.Encode(h.messageFrame(&msgs[i], false)))
+			frames = append(frames, protocol.Encode(h.messageFrame(&msgs[i], false)))
 		}
 		h.markDelivered(u, msgs)
-		return
+		return frames, len(msgs) < h.cfg.CatchUp
 	}
 	sort.Strings(convs[1:])
 	for _, conv := range convs {
 		msgs, err := h.store.History(ctx, conv, h.lastPub+1, h.cfg.JoinHistory)
 		if err != nil {
 			s.log.Error("history", "err", err)
-			return
+			return frames, false
 		}
 		for i := range msgs {
-			s.peer.Send(protocol.Encode(h.messageFrame(&msgs[i], true)))
+			frames = append(frames, protocol.Encode(h.messageFrame(&msgs[i], true)))
 		}
 	}
 	if u.pmDelivered < h.lastPub {
 		msgs, err := h.store.Since(ctx, u.key, nil, u.pmDelivered, h.lastPub, h.cfg.CatchUp)
 		if err != nil {
 			s.log.Error("private catch-up", "err", err)
-			return
+			return frames, false
 		}
 		var sent []store.Message
 		for _, m := range msgs {
 			if m.To == u.key && m.From != u.key {
-				s.peer.Send(protocol.Encode(h.messageFrame(&m, false)))
+				frames = append(frames, protocol.Encode(h.messageFrame(&m, false)))
 				sent = append(sent, m)
 			}
 		}
 		h.markDelivered(u, sent)
+		if len(msgs) >= h.cfg.CatchUp {
+			return frames, false
+		}
 	}
+	return frames, true
 }
 
 // markDelivered records that the private messages to u among msgs were

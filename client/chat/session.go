@@ -78,7 +78,9 @@ type Session struct {
 	welcome  *protocol.Frame
 	loginOK  *protocol.Frame
 	token    string
-	lastSeen uint64
+	lastSeen uint64 // highest message id received
+	floor    uint64 // the server's word on how far the last login's catch-up reached
+	resumed  bool   // a login has succeeded: later ones resume
 	nextID   uint64
 	calls    []*call // waiting for replies, in the order they were made
 	state    State
@@ -149,11 +151,11 @@ func (s *Session) connect(ctx context.Context) (*conn, error) {
 		return nil, err
 	}
 	s.mu.Lock()
-	token, since := s.token, s.lastSeen
+	token, since, resume := s.token, max(s.lastSeen, s.floor), s.resumed
 	s.mu.Unlock()
 	var ok *protocol.Frame
 	if token != "" {
-		ok, err = c.login(ctx, &protocol.Frame{Type: protocol.TypeLogin, ID: s.newID(), Name: s.opts.Name, Token: token, Since: since})
+		ok, err = c.login(ctx, &protocol.Frame{Type: protocol.TypeLogin, ID: s.newID(), Name: s.opts.Name, Token: token, Since: since, Resume: resume})
 		if IsCode(err, protocol.CodeBadToken) && s.opts.Password != "" {
 			err = nil
 			ok = nil
@@ -163,7 +165,7 @@ func (s *Session) connect(ctx context.Context) (*conn, error) {
 		if s.opts.Password == "" {
 			err = &protocol.Error{Code: protocol.CodeBadToken, Message: "the saved login has expired; a password is needed"}
 		} else {
-			ok, err = c.login(ctx, &protocol.Frame{Type: protocol.TypeLogin, ID: s.newID(), Name: s.opts.Name, Password: s.opts.Password, Since: since})
+			ok, err = c.login(ctx, &protocol.Frame{Type: protocol.TypeLogin, ID: s.newID(), Name: s.opts.Name, Password: s.opts.Password, Since: since, Resume: resume})
 		}
 	}
 	if err != nil {
@@ -175,6 +177,8 @@ func (s *Session) connect(ctx context.Context) (*conn, error) {
 	if ok.Token != "" {
 		s.token = ok.Token
 	}
+	s.floor = max(s.floor, ok.Since)
+	s.resumed = true
 	s.c = c
 	s.state = Connected
 	s.mu.Unlock()

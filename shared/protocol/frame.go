@@ -89,10 +89,15 @@ type Frame struct {
 	FilesURL string  `json:"files_url,omitempty"`
 
 	// login and its reply
-	Name       string `json:"name,omitempty"`
-	Password   string `json:"password,omitempty"`
-	Token      string `json:"token,omitempty"`
-	Since      uint64 `json:"since,omitempty"`
+	Name     string `json:"name,omitempty"`
+	Password string `json:"password,omitempty"`
+	Token    string `json:"token,omitempty"`
+	// Since, on a login, is the last message id the client saw; on the
+	// login's reply, the id up to which the login's catch-up brings it.
+	Since uint64 `json:"since,omitempty"`
+	// Resume marks a login that continues an earlier session: it gets
+	// every message after Since instead of recent history.
+	Resume     bool   `json:"resume,omitempty"`
 	FilesToken string `json:"files_token,omitempty"`
 	Expires    int64  `json:"expires,omitempty"` // unix milliseconds
 

@@ -1,0 +1,404 @@
+package chat_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/parley-chat/parley/chatserver/auth"
+	"github.com/parley-chat/parley/chatserver/server"
+	"github.com/parley-chat/parley/client/chat"
+	"github.com/parley-chat/parley/client/command"
+	"github.com/parley-chat/parley/shared/protocol"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func startServer(t *testing.T, mod func(*server.Config)) *server.Server {
+	t.Helper()
+	cfg := server.Config{
+		Addr:       "127.0.0.1:0",
+		HashParams: auth.Params{Time: 1, MemoryKiB: 64, Threads: 1},
+		Limits:     protocol.Limits{RatePerSec: 1000, RateBurst: 1000},
+	}
+	if mod != nil {
+		mod(&cfg)
+	}
+	s, err := server.Start(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		s.Shutdown(ctx)
+	})
+	return s
+}
+
+// proxy forwards TCP connections to a target and can cut them all, or stop
+// passing what the server sends while still passing what the client sends.
+type proxy struct {
+	ln     net.Listener
+	target string
+	mu     sync.Mutex
+	conns  []net.Conn
+	mute   bool // drop server → client bytes
+	wg     sync.WaitGroup
+}
+
+func newProxy(t *testing.T, target string) *proxy {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &proxy{ln: ln, target: target}
+	p.wg.Add(1)
+	go p.accept()
+	t.Cleanup(func() {
+		ln.Close()
+		p.cut()
+		p.wg.Wait()
+	})
+	return p
+}
+
+func (p *proxy) addr() string { return p.ln.Addr().String() }
+
+func (p *proxy) accept() {
+	defer p.wg.Done()
+	for {
+		c, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		s, err := net.Dial("tcp", p.target)
+		if err != nil {
+			c.Close()
+			continue
+		}
+		p.mu.Lock()
+		p.conns = append(p.conns, c, s)
+		p.mu.Unlock()
+		p.wg.Add(2)
+		go func() { defer p.wg.Done(); io.Copy(s, c); s.Close() }()
+		go func() { defer p.wg.Done(); p.down(c, s); c.Close() }()
+	}
+}
+
+// down copies server → client unless muted.
+func (p *proxy) down(c, s net.Conn) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := s.Read(buf)
+		if n > 0 {
+			p.mu.Lock()
+			mute := p.mute
+			p.mu.Unlock()
+			if !mute {
+				if _, werr := c.Write(buf[:n]); werr != nil {
+					return
+				}
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+func (p *proxy) setMute(m bool) {
+	p.mu.Lock()
+	p.mute = m
+	p.mu.Unlock()
+}
+
+// cut closes every connection through the proxy, as a network failure.
+func (p *proxy) cut() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.conns = nil
+}
+
+type user struct {
+	t      *testing.T
+	s      *chat.Session
+	mu     sync.Mutex
+	events []chat.Event
+	grew   chan struct{}
+	done   chan struct{}
+}
+
+func connect(t *testing.T, addr, name string, opts ...func(*chat.Options)) *user {
+	t.Helper()
+	o := chat.Options{Addr: addr, Name: name, Password: "pw-" + name, Reconnect: true}
+	for _, f := range opts {
+		f(&o)
+	}
+	s, err := chat.Connect(context.Background(), o)
+	if err != nil {
+		t.Fatalf("%s: connect: %v", name, err)
+	}
+	u := &user{t: t, s: s, grew: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(u.done)
+		for ev := range s.Events() {
+			u.mu.Lock()
+			u.events = append(u.events, ev)
+			close(u.grew)
+			u.grew = make(chan struct{})
+			u.mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() { s.Close(); <-u.done })
+	return u
+}
+
+func (u *user) wait(what string, ok func(chat.Event) bool) chat.Event {
+	u.t.Helper()
+	deadline := time.After(30 * time.Second)
+	seen := 0
+	for {
+		u.mu.Lock()
+		evs := u.events[seen:]
+		grew := u.grew
+		u.mu.Unlock()
+		for _, ev := range evs {
+			if ok(ev) {
+				return ev
+			}
+		}
+		seen += len(evs)
+		select {
+		case <-grew:
+		case <-deadline:
+			u.t.Fatalf("no %s", what)
+		}
+	}
+}
+
+func (u *user) messages(text string) []*protocol.Frame {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	var out []*protocol.Frame
+	for _, ev := range u.events {
+		if ev.Kind == chat.EvFrame && ev.Frame.Type == protocol.TypeMessage && ev.Frame.Text == text && !ev.Frame.History {
+			out = append(out, ev.Frame)
+		}
+	}
+	return out
+}
+
+func msg(text string) func(chat.Event) bool {
+	return func(ev chat.Event) bool {
+		return ev.Kind == chat.EvFrame && ev.Frame.Type == protocol.TypeMessage && ev.Frame.Text == text
+	}
+}
+
+func kind(k chat.EventKind) func(chat.Event) bool {
+	return func(ev chat.Event) bool { return ev.Kind == k }
+}
+
+func (u *user) say(room, text string) uint64 {
+	u.t.Helper()
+	r, err := u.s.Do(context.Background(), &protocol.Frame{Type: protocol.TypeSend, Room: room, Text: text, Key: chat.NewKey()})
+	if err != nil {
+		u.t.Fatalf("send %q: %v", text, err)
+	}
+	return r.Msg
+}
+
+// A connection cut from outside: the client reconnects by itself and
+// catches up on what it missed, once each.
+func TestReconnectAfterCutCatchesUp(t *testing.T) {
+	srv := startServer(t, nil)
+	px := newProxy(t, srv.Addr())
+	alice := connect(t, px.addr(), "alice")
+	bob := connect(t, srv.Addr(), "bob")
+	bob.say("lobby", "before")
+	alice.wait("before", msg("before"))
+
+	// Mute the server's side first, so alice does not see what bob sends
+	// next, then cut.
+	px.setMute(true)
+	bob.say("lobby", "during 1")
+	bob.say("lobby", "during 2")
+	px.cut()
+	px.setMute(false)
+
+	alice.wait("reconnecting", kind(chat.EvReconnecting))
+	alice.wait("reconnected", kind(chat.EvReconnected))
+	alice.wait("during 2", msg("during 2"))
+	bob.say("lobby", "after")
+	alice.wait("after", msg("after"))
+	for _, text := range []string{"before", "during 1", "during 2", "after"} {
+		if n := len(alice.messages(text)); n != 1 {
+			t.Errorf("alice received %q %d times", text, n)
+		}
+	}
+	if alice.s.State() != chat.Connected {
+		t.Errorf("state %v", alice.s.State())
+	}
+}
+
+// A message whose acknowledgement is lost is sent again after the
+// reconnect and stored once.
+func TestUnacknowledgedSendIsStoredOnce(t *testing.T) {
+	srv := startServer(t, nil)
+	px := newProxy(t, srv.Addr())
+	alice := connect(t, px.addr(), "alice")
+	bob := connect(t, srv.Addr(), "bob")
+
+	px.setMute(true) // the server gets the message, alice never hears back
+	done := make(chan uint64)
+	go func() {
+		r, err := alice.s.Do(context.Background(), &protocol.Frame{Type: protocol.TypeSend, Text: "exactly once", Key: "key-1"})
+		if err != nil {
+			t.Errorf("send: %v", err)
+		}
+		done <- r.Msg
+	}()
+	bob.wait("the message", msg("exactly once"))
+	px.cut()
+	px.setMute(false)
+	id := <-done
+	alice.wait("echo", msg("exactly once"))
+	bob.say("lobby", "later")
+	alice.wait("later", msg("later"))
+	if n := len(bob.messages("exactly once")); n != 1 {
+		t.Errorf("bob received it %d times", n)
+	}
+	got := alice.messages("exactly once")
+	if len(got) != 1 || got[0].ID != id {
+		t.Errorf("alice's echoes %v, reply id %d", got, id)
+	}
+}
+
+// /refresh reconnects at once and keeps the identity, the rooms and the
+// current conversation.
+func TestRefreshKeepsEverything(t *testing.T) {
+	srv := startServer(t, nil)
+	alice := connect(t, srv.Addr(), "alice")
+	bob := connect(t, srv.Addr(), "bob")
+	r := command.NewRunner(alice.s)
+	ctx := context.Background()
+	if _, err := r.Run(ctx, "/join den"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Run(ctx, "/switch @bob"); err != nil {
+		t.Fatal(err)
+	}
+	token := alice.s.Token()
+	if _, err := r.Run(ctx, "/refresh"); err != nil {
+		t.Fatal(err)
+	}
+	ev := alice.wait("reconnecting", kind(chat.EvReconnecting))
+	if ev.Wait != 0 {
+		t.Errorf("refresh waited %v before reconnecting", ev.Wait)
+	}
+	alice.wait("reconnected", kind(chat.EvReconnected))
+	if r.Current != (command.Conv{With: "bob"}) {
+		t.Errorf("current conversation after refresh: %v", r.Current)
+	}
+	if alice.s.Me() != "alice" || alice.s.Token() != token {
+		t.Errorf("identity after refresh: %q token changed %v", alice.s.Me(), alice.s.Token() != token)
+	}
+	rooms := alice.s.LoginReply().Rooms
+	if len(rooms) != 2 || rooms[1].Name != "den" {
+		t.Errorf("rooms after refresh: %+v", rooms)
+	}
+	if _, err := r.Run(ctx, "to bob, after refresh"); err != nil {
+		t.Fatal(err)
+	}
+	bob.wait("private message", msg("to bob, after refresh"))
+	if _, err := r.Run(ctx, "/switch den"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Run(ctx, "in den"); err != nil {
+		t.Errorf("still a member of den: %v", err)
+	}
+}
+
+// A replaced session ends and never reconnects by itself.
+func TestReplacedStaysDisconnected(t *testing.T) {
+	srv := startServer(t, nil)
+	old := connect(t, srv.Addr(), "alice")
+	connect(t, srv.Addr(), "alice")
+	old.wait("closed", kind(chat.EvClosed))
+	select {
+	case <-old.s.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the replaced session did not end")
+	}
+	if !errors.Is(old.s.Err(), chat.ErrReplaced) {
+		t.Errorf("error %v, want ErrReplaced", old.s.Err())
+	}
+	old.s.Refresh() // even a refresh does nothing now
+	if _, err := old.s.Do(context.Background(), &protocol.Frame{Type: protocol.TypePing}); !errors.Is(err, chat.ErrReplaced) {
+		t.Errorf("request on a replaced session: %v", err)
+	}
+	old.mu.Lock()
+	defer old.mu.Unlock()
+	for _, ev := range old.events {
+		if ev.Kind == chat.EvReconnecting {
+			t.Error("the replaced session tried to reconnect")
+		}
+	}
+}
+
+// When the resume token has expired, the session logs in with the
+// password instead.
+func TestExpiredTokenFallsBackToPassword(t *testing.T) {
+	srv := startServer(t, func(c *server.Config) { c.ResumeTTL = time.Nanosecond })
+	alice := connect(t, srv.Addr(), "alice")
+	first := alice.s.Token()
+	alice.s.Refresh()
+	alice.wait("reconnected", kind(chat.EvReconnected))
+	if alice.s.Token() == first {
+		t.Error("the expired token was kept; the password login should have issued a new one")
+	}
+	alice.say("lobby", "back")
+
+	// Without a password, an expired token ends the session with a reason.
+	tokenOnly := connect(t, srv.Addr(), "bob", func(o *chat.Options) {})
+	tok := tokenOnly.s.Token()
+	s, err := chat.Connect(context.Background(), chat.Options{Addr: srv.Addr(), Name: "bob", Token: tok})
+	if err == nil {
+		s.Close()
+		t.Fatal("an expired token without a password logged in")
+	}
+	if !chat.IsCode(err, protocol.CodeBadToken) {
+		t.Errorf("error %v, want bad_token", err)
+	}
+}
+
+// A server restart with SIGTERM: clients are told server_shutdown and come
+// back when it returns.
+func TestGracefulRestart(t *testing.T) {
+	dir := t.TempDir()
+	srv := startServer(t, func(c *server.Config) { c.DataDir = dir })
+	addr := srv.Addr()
+	alice := connect(t, addr, "alice")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ev := alice.wait("reconnecting", kind(chat.EvReconnecting))
+	if !chat.IsCode(ev.Err, protocol.CodeShutdown) {
+		t.Errorf("reconnect cause %v, want server_shutdown", ev.Err)
+	}
+	startServer(t, func(c *server.Config) { c.DataDir = dir; c.Addr = addr })
+	alice.wait("reconnected", kind(chat.EvReconnected))
+	alice.say("lobby", fmt.Sprintf("back on %s", addr))
+}
