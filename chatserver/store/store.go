@@ -93,7 +93,7 @@ const (
 	AddMember                          // add Room.Key / Member
 	RemoveMember                       // remove Member.User from Room.Key
 	SetOwner                           // set Room.Key's owner to Room.Owner
-	SetDelivered                       // set User.Key's PMDelivered to User.PMDelivered
+	SetDelivered                       // raise User.Key's PMDelivered to User.PMDelivered; it never goes down
 )
 
 // Change is one write in a batch.

@@ -41,20 +41,26 @@ func Issue(secret []byte, user string, now time.Time, ttl time.Duration) (string
 	if len(secret) == 0 {
 		return "", time.Time{}, errors.New("empty secret")
 	}
-	exp := now.Add(ttl)
+	// The token holds whole seconds: report the expiry it holds, not a
+	// moment up to a second after it.
+	exp := jwt.NewNumericDate(now.Add(ttl))
 	c := Claims{jwt.RegisteredClaims{
 		Subject:   user,
 		Audience:  jwt.ClaimStrings{Audience},
 		IssuedAt:  jwt.NewNumericDate(now),
-		ExpiresAt: jwt.NewNumericDate(exp),
+		ExpiresAt: exp,
 	}}
 	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(secret)
-	return s, exp, err
+	return s, exp.Time, err
 }
 
 // Verify checks a token's signature, algorithm, audience and expiry at
 // now, and returns the user it was issued to.
 func Verify(secret []byte, token string, now time.Time) (string, error) {
+	if len(secret) == 0 {
+		// HMAC accepts an empty key, which anyone can sign with.
+		return "", fmt.Errorf("%w: empty secret", ErrInvalid)
+	}
 	var c Claims
 	_, err := jwt.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return secret, nil },
 		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),

@@ -43,15 +43,15 @@ func NewReader(r io.Reader, max int) *Reader {
 func (r *Reader) ReadFrame() ([]byte, error) {
 	for {
 		line, err := r.readLine()
-		if err != nil {
-			if err == io.EOF && len(line) > 0 {
-				return trimCR(line), nil
-			}
+		if err != nil && (err != io.EOF || len(line) == 0) {
 			return nil, err
 		}
 		line = trimCR(line)
 		if len(bytes.TrimSpace(line)) > 0 {
 			return line, nil
+		}
+		if err != nil {
+			return nil, err // a blank fragment before the end of the stream
 		}
 	}
 }
@@ -64,8 +64,19 @@ func (r *Reader) readLine() ([]byte, error) {
 	for {
 		chunk, err := r.br.ReadSlice('\n')
 		total := len(r.buf) + len(chunk)
+		body := chunk
 		if err == nil {
 			total-- // the newline does not count
+			body = chunk[:len(chunk)-1]
+		}
+		// Nor does a carriage return before it. Until the newline has
+		// arrived, a trailing '\r' may turn out to be that one.
+		tail := r.buf
+		if len(body) > 0 {
+			tail = body
+		}
+		if n := len(tail); n > 0 && tail[n-1] == '\r' {
+			total--
 		}
 		if total > r.max {
 			// Skip nothing more: the caller closes the stream.

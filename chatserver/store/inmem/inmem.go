@@ -141,7 +141,7 @@ func (s *Store) Apply(_ context.Context, batch []store.Change) error {
 			}
 		case store.SetDelivered:
 			if u, ok := s.users[c.User.Key]; ok {
-				u.PMDelivered = c.User.PMDelivered
+				u.PMDelivered = max(u.PMDelivered, c.User.PMDelivered)
 				s.users[c.User.Key] = u
 			}
 		}

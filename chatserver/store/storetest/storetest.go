@@ -1,0 +1,797 @@
+// Package storetest is a conformance suite for store.Store
+// implementations. Every implementation runs it from its own tests:
+//
+//	func TestConformance(t *testing.T) {
+//		storetest.Run(t, func(t *testing.T) store.Store { return inmem.New() })
+//	}
+//
+// Stores keep times to the millisecond, so the suite uses times with no
+// finer part and compares them with time.Time.Equal.
+package storetest
+
+import (
+	"cmp"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/parley-chat/parley/chatserver/store"
+)
+
+// Run runs the suite. open must return a new, empty store each time it is
+// called; Run closes it when the subtest that opened it ends.
+func Run(t *testing.T, open func(t *testing.T) store.Store) {
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, s store.Store)
+	}{
+		{"Users", testUsers},
+		{"Tokens", testTokens},
+		{"Rooms", testRooms},
+		{"RoomMembersOrder", testMembersOrder},
+		{"SetOwner", testSetOwner},
+		{"SetDelivered", testSetDelivered},
+		{"MessageRoundTrip", testMessageRoundTrip},
+		{"LastID", testLastID},
+		{"Recall", testRecall},
+		{"RecallInSameBatch", testRecallInSameBatch},
+		{"History", testHistory},
+		{"HistoryPaging", testHistoryPaging},
+		{"Since", testSince},
+		{"LastBy", testLastBy},
+		{"RecentKeys", testRecentKeys},
+		{"EmptyBatch", testEmptyBatch},
+		{"Concurrent", testConcurrent},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := open(t)
+			t.Cleanup(func() {
+				if err := s.Close(); err != nil {
+					t.Errorf("Close: %v", err)
+				}
+			})
+			tt.fn(t, s)
+		})
+	}
+}
+
+// base is the time the suite's records are made at: a whole millisecond.
+var base = time.UnixMilli(1777888800000)
+
+// at returns the time of message id: base plus id seconds.
+func at(id uint64) time.Time { return base.Add(time.Duration(id) * time.Second) }
+
+func ctx(t *testing.T) context.Context { return t.Context() }
+
+// Apply applies changes as one batch and fails the test if that fails.
+func apply(t *testing.T, s store.Store, changes ...store.Change) {
+	t.Helper()
+	if err := s.Apply(ctx(t), changes); err != nil {
+		t.Fatalf("Apply: %v", err)
+	}
+}
+
+// display returns the display name the suite uses for a user key: the key
+// with its first letter in upper case.
+func display(key string) string {
+	r, n := utf8.DecodeRuneInString(key)
+	return string(unicode.ToUpper(r)) + key[n:]
+}
+
+func roomMsg(id uint64, room, from, text string) store.Message {
+	return store.Message{ID: id, Conv: store.RoomConv(room), Room: room, From: from, FromName: display(from),
+		Text: text, Time: at(id)}
+}
+
+func privMsg(id uint64, from, to, text string) store.Message {
+	return store.Message{ID: id, Conv: store.PrivateConv(from, to), From: from, FromName: display(from),
+		To: to, ToName: display(to), Text: text, Time: at(id)}
+}
+
+// recallOf returns the log entry, with id, that recalls m, as the hub
+// makes it.
+func recallOf(id uint64, m store.Message) store.Message {
+	return store.Message{ID: id, Conv: m.Conv, Room: m.Room, From: m.From, FromName: m.FromName,
+		To: m.To, ToName: m.ToName, Kind: store.KindRecall, Target: m.ID, Time: at(id)}
+}
+
+func add(ms ...store.Message) []store.Change {
+	var out []store.Change
+	for _, m := range ms {
+		if m.Kind == store.KindRecall {
+			out = append(out, store.Change{Kind: store.RecallMsg, Message: m})
+		} else {
+			out = append(out, store.Change{Kind: store.AddMessage, Message: m})
+		}
+	}
+	return out
+}
+
+func ids(ms []store.Message) []uint64 {
+	out := make([]uint64, len(ms))
+	for i, m := range ms {
+		out[i] = m.ID
+	}
+	return out
+}
+
+// sameMessage reports whether a and b are equal, comparing times as
+// instants.
+func sameMessage(a, b store.Message) bool {
+	ta, tb := a.Time, b.Time
+	a.Time, b.Time = time.Time{}, time.Time{}
+	return a == b && ta.Equal(tb)
+}
+
+func sameUser(a, b store.User) bool {
+	ta, tb := a.Created, b.Created
+	a.Created, b.Created = time.Time{}, time.Time{}
+	return a == b && ta.Equal(tb)
+}
+
+func checkMessages(t *testing.T, what string, got, want []store.Message) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%s: ids %v, want %v", what, ids(got), ids(want))
+	}
+	for i := range got {
+		if !sameMessage(got[i], want[i]) {
+			t.Fatalf("%s: entry %d is\n\t%+v\nwant\n\t%+v", what, i, got[i], want[i])
+		}
+	}
+}
+
+func wantNotFound(t *testing.T, what string, err error) {
+	t.Helper()
+	if !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("%s: error %v, want store.ErrNotFound", what, err)
+	}
+}
+
+func testUsers(t *testing.T, s store.Store) {
+	if us, err := s.Users(ctx(t)); err != nil || len(us) != 0 {
+		t.Fatalf("Users of an empty store = %v, %v", us, err)
+	}
+	alice := store.User{Key: "alice", Name: "Alice", Hash: "$argon2id$v=19$m=64,t=1,p=1$c2FsdA$aGFzaA", Created: base}
+	lei := store.User{Key: "李雷", Name: "李雷", Hash: "h2", PMDelivered: 7, Created: base.Add(time.Hour)}
+	for _, u := range []store.User{alice, lei} {
+		if err := s.CreateUser(ctx(t), u); err != nil {
+			t.Fatalf("CreateUser(%s): %v", u.Key, err)
+		}
+	}
+	err := s.CreateUser(ctx(t), store.User{Key: "alice", Name: "ALICE", Hash: "other", Created: base.Add(time.Minute)})
+	if !errors.Is(err, store.ErrExists) {
+		t.Fatalf("CreateUser of a taken key: %v, want store.ErrExists", err)
+	}
+	for _, want := range []store.User{alice, lei} {
+		got, err := s.User(ctx(t), want.Key)
+		if err != nil || !sameUser(got, want) {
+			t.Errorf("User(%s) = %+v, %v; want %+v", want.Key, got, err, want)
+		}
+	}
+	_, err = s.User(ctx(t), "bob")
+	wantNotFound(t, "User(bob)", err)
+	_, err = s.User(ctx(t), "Alice") // keys are exact; the hub folds case
+	wantNotFound(t, "User(Alice)", err)
+
+	us, err := s.Users(ctx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.SortFunc(us, func(a, b store.User) int { return cmp.Compare(a.Key, b.Key) })
+	if len(us) != 2 || !sameUser(us[0], alice) || !sameUser(us[1], lei) {
+		t.Errorf("Users = %+v; want alice and 李雷", us)
+	}
+}
+
+func hash(s string) []byte {
+	h := sha256.Sum256([]byte(s))
+	return h[:]
+}
+
+func testTokens(t *testing.T, s store.Store) {
+	put := func(token, user string, exp time.Time) {
+		t.Helper()
+		if err := s.PutToken(ctx(t), hash(token), user, exp); err != nil {
+			t.Fatalf("PutToken: %v", err)
+		}
+	}
+	check := func(token, wantUser string, wantExp time.Time) {
+		t.Helper()
+		user, exp, err := s.TokenUser(ctx(t), hash(token))
+		if wantUser == "" {
+			wantNotFound(t, "TokenUser("+token+")", err)
+			return
+		}
+		if err != nil || user != wantUser || !exp.Equal(wantExp) {
+			t.Fatalf("TokenUser(%s) = %q, %v, %v; want %q, %v", token, user, exp, err, wantUser, wantExp)
+		}
+	}
+	check("one", "", time.Time{})
+	put("one", "alice", base.Add(1*time.Hour))
+	put("two", "bob", base.Add(2*time.Hour))
+	put("three", "alice", base.Add(3*time.Hour))
+	check("one", "alice", base.Add(1*time.Hour))
+	check("two", "bob", base.Add(2*time.Hour))
+	check("four", "", time.Time{})
+
+	// Putting a hash again replaces it.
+	put("one", "carol", base.Add(4*time.Hour))
+	check("one", "carol", base.Add(4*time.Hour))
+
+	// Tokens that expired before now go; one expiring at now stays.
+	if err := s.DeleteExpiredTokens(ctx(t), base.Add(2*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	check("two", "bob", base.Add(2*time.Hour))
+	check("three", "alice", base.Add(3*time.Hour))
+	if err := s.DeleteExpiredTokens(ctx(t), base.Add(3*time.Hour+time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	check("two", "", time.Time{})
+	check("three", "", time.Time{})
+	check("one", "carol", base.Add(4*time.Hour))
+}
+
+// roomsByKey returns the store's rooms by key.
+func roomsByKey(t *testing.T, s store.Store) map[string]store.Room {
+	t.Helper()
+	rooms, err := s.Rooms(ctx(t))
+	if err != nil {
+		t.Fatalf("Rooms: %v", err)
+	}
+	out := map[string]store.Room{}
+	for _, r := range rooms {
+		if _, dup := out[r.Key]; dup {
+			t.Fatalf("Rooms lists %q twice", r.Key)
+		}
+		out[r.Key] = r
+	}
+	return out
+}
+
+func members(r store.Room) string {
+	var parts []string
+	for _, m := range r.Members {
+		parts = append(parts, fmt.Sprintf("%s:%d", m.User, m.Seq))
+	}
+	return strings.Join(parts, " ")
+}
+
+func createRoom(key, name, owner string, created time.Time) store.Change {
+	return store.Change{Kind: store.CreateRoom, Room: store.Room{Key: key, Name: name, Owner: owner, Created: created}}
+}
+
+func addMember(room, user string, seq uint64) store.Change {
+	return store.Change{Kind: store.AddMember, Room: store.Room{Key: room}, Member: store.Member{User: user, Seq: seq}}
+}
+
+func removeMember(room, user string) store.Change {
+	return store.Change{Kind: store.RemoveMember, Room: store.Room{Key: room}, Member: store.Member{User: user}}
+}
+
+func setOwner(room, owner string) store.Change {
+	return store.Change{Kind: store.SetOwner, Room: store.Room{Key: room, Owner: owner}}
+}
+
+func testRooms(t *testing.T, s store.Store) {
+	if rs := roomsByKey(t, s); len(rs) != 0 {
+		t.Fatalf("an empty store has rooms %v", rs)
+	}
+	apply(t, s,
+		createRoom("go", "Go", "alice", base),
+		addMember("go", "alice", 1),
+		addMember("go", "bob", 2),
+		createRoom("中文", "中文", "bob", base.Add(time.Minute)),
+		addMember("中文", "bob", 3),
+		createRoom("empty", "Empty", "", base.Add(2*time.Minute)),
+	)
+	rs := roomsByKey(t, s)
+	if len(rs) != 3 {
+		t.Fatalf("Rooms = %v; want go, 中文 and empty", rs)
+	}
+	for _, want := range []struct {
+		key, name, owner, members string
+		created                   time.Time
+	}{
+		{"go", "Go", "alice", "alice:1 bob:2", base},
+		{"中文", "中文", "bob", "bob:3", base.Add(time.Minute)},
+		{"empty", "Empty", "", "", base.Add(2 * time.Minute)},
+	} {
+		r := rs[want.key]
+		if r.Name != want.name || r.Owner != want.owner || members(r) != want.members || !r.Created.Equal(want.created) {
+			t.Errorf("room %s = %+v; want name %s, owner %q, members %q, created %v",
+				want.key, r, want.name, want.owner, want.members, want.created)
+		}
+	}
+
+	// A room whose members all leave is kept, empty, with no owner.
+	apply(t, s, removeMember("中文", "bob"), setOwner("中文", ""))
+	rs = roomsByKey(t, s)
+	if r, ok := rs["中文"]; !ok || len(r.Members) != 0 || r.Owner != "" {
+		t.Errorf("after everyone left, room 中文 = %+v, %v; want it kept, empty", r, ok)
+	}
+	// Removing someone who is not a member changes nothing.
+	apply(t, s, removeMember("go", "carol"), removeMember("nowhere", "alice"))
+	if got := members(roomsByKey(t, s)["go"]); got != "alice:1 bob:2" {
+		t.Errorf("members of go = %q after removing non-members", got)
+	}
+}
+
+func testMembersOrder(t *testing.T, s store.Store) {
+	apply(t, s, createRoom("go", "Go", "alice", base), addMember("go", "alice", 1))
+	apply(t, s, addMember("go", "bob", 2), addMember("go", "carol", 4))
+	apply(t, s, createRoom("rust", "Rust", "dave", base), addMember("rust", "dave", 5))
+	apply(t, s, addMember("go", "李雷", 6))
+	if got, want := members(roomsByKey(t, s)["go"]), "alice:1 bob:2 carol:4 李雷:6"; got != want {
+		t.Fatalf("members of go = %q, want %q", got, want)
+	}
+	// Leaving and joining again moves a member to the end.
+	apply(t, s, removeMember("go", "alice"))
+	apply(t, s, addMember("go", "alice", 7))
+	apply(t, s, removeMember("go", "carol"))
+	rs := roomsByKey(t, s)
+	if got, want := members(rs["go"]), "bob:2 李雷:6 alice:7"; got != want {
+		t.Errorf("members of go = %q, want %q", got, want)
+	}
+	if got, want := members(rs["rust"]), "dave:5"; got != want {
+		t.Errorf("members of rust = %q, want %q", got, want)
+	}
+}
+
+func testSetOwner(t *testing.T, s store.Store) {
+	apply(t, s, createRoom("go", "Go", "alice", base), addMember("go", "alice", 1), addMember("go", "bob", 2))
+	apply(t, s, removeMember("go", "alice"), setOwner("go", "bob"))
+	if r := roomsByKey(t, s)["go"]; r.Owner != "bob" || members(r) != "bob:2" {
+		t.Errorf("room go = %+v; want owner bob, member bob", r)
+	}
+	apply(t, s, setOwner("go", ""))
+	if r := roomsByKey(t, s)["go"]; r.Owner != "" {
+		t.Errorf("owner of go = %q, want none", r.Owner)
+	}
+	// Setting the owner of a room that does not exist creates nothing.
+	apply(t, s, setOwner("nowhere", "bob"))
+	if _, ok := roomsByKey(t, s)["nowhere"]; ok {
+		t.Errorf("SetOwner created a room")
+	}
+}
+
+func testSetDelivered(t *testing.T, s store.Store) {
+	if err := s.CreateUser(ctx(t), store.User{Key: "bob", Name: "Bob", Hash: "h", Created: base}); err != nil {
+		t.Fatal(err)
+	}
+	delivered := func() uint64 {
+		t.Helper()
+		u, err := s.User(ctx(t), "bob")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return u.PMDelivered
+	}
+	set := func(user string, id uint64) store.Change {
+		return store.Change{Kind: store.SetDelivered, User: store.User{Key: user, PMDelivered: id}}
+	}
+	apply(t, s, set("bob", 5))
+	if got := delivered(); got != 5 {
+		t.Fatalf("PMDelivered = %d, want 5", got)
+	}
+	apply(t, s, set("bob", 9), set("bob", 12))
+	if got := delivered(); got != 12 {
+		t.Fatalf("PMDelivered = %d, want 12", got)
+	}
+	// It never goes back: a lower id comes from a batch accepted earlier.
+	apply(t, s, set("bob", 8))
+	if got := delivered(); got != 12 {
+		t.Fatalf("PMDelivered = %d after setting 8; want it to stay 12", got)
+	}
+	// An unknown user is not created.
+	apply(t, s, set("nobody", 3))
+	_, err := s.User(ctx(t), "nobody")
+	wantNotFound(t, "User(nobody) after SetDelivered", err)
+}
+
+func testMessageRoundTrip(t *testing.T, s store.Store) {
+	text := strings.Repeat("你好, world 👋\n\t", 200)
+	ms := []store.Message{
+		{ID: 1, Conv: store.RoomConv("lobby"), Room: "lobby", From: "alice", FromName: "Alice", Text: text, Time: at(1), Key: "k-1"},
+		{ID: 2, Conv: store.RoomConv("go"), Room: "go", From: "李雷", FromName: "李雷", Kind: "file",
+			File: `{"name":"a b.png","size":12,"path":"shots/a b.png","sha256":"ab"}`, Text: "look", Time: at(2).Add(250 * time.Millisecond)},
+		{ID: 5, Conv: store.PrivateConv("bob", "alice"), From: "bob", FromName: "Bob", To: "alice", ToName: "Alice",
+			Text: "'quotes' \"and\" \x00? no: \\ back", Time: time.UnixMilli(0)},
+	}
+	apply(t, s, add(ms...)...)
+	for _, want := range ms {
+		got, err := s.Message(ctx(t), want.ID)
+		if err != nil || !sameMessage(got, want) {
+			t.Errorf("Message(%d) = %+v, %v\nwant %+v", want.ID, got, err, want)
+		}
+	}
+	for _, id := range []uint64{0, 3, 4, 6} {
+		_, err := s.Message(ctx(t), id)
+		wantNotFound(t, fmt.Sprintf("Message(%d)", id), err)
+	}
+}
+
+func testLastID(t *testing.T, s store.Store) {
+	if id, err := s.LastID(ctx(t)); err != nil || id != 0 {
+		t.Fatalf("LastID of an empty store = %d, %v; want 0", id, err)
+	}
+	m := roomMsg(3, "lobby", "alice", "one")
+	apply(t, s, add(m)...)
+	if id, err := s.LastID(ctx(t)); err != nil || id != 3 {
+		t.Fatalf("LastID = %d, %v; want 3", id, err)
+	}
+	// A recall entry has an id of its own, and counts.
+	apply(t, s, add(recallOf(4, m))...)
+	if id, err := s.LastID(ctx(t)); err != nil || id != 4 {
+		t.Fatalf("LastID = %d, %v; want 4", id, err)
+	}
+	big := uint64(1) << 62
+	apply(t, s, add(roomMsg(big, "lobby", "bob", "far"))...)
+	if id, err := s.LastID(ctx(t)); err != nil || id != big {
+		t.Fatalf("LastID = %d, %v; want %d", id, err, big)
+	}
+	if m, err := s.Message(ctx(t), big); err != nil || m.ID != big {
+		t.Fatalf("Message(%d) = %+v, %v", big, m, err)
+	}
+}
+
+func testRecall(t *testing.T, s store.Store) {
+	file := roomMsg(1, "go", "alice", "the slides")
+	file.Kind, file.File, file.Key = "file", `{"name":"s.pdf","size":1,"path":"s.pdf"}`, "key-1"
+	other := roomMsg(2, "go", "bob", "thanks")
+	pm := privMsg(3, "alice", "bob", "secret")
+	apply(t, s, add(file, other, pm)...)
+
+	rc := recallOf(4, file)
+	rcPM := recallOf(5, pm)
+	apply(t, s, add(rc)...)
+	apply(t, s, add(rcPM)...)
+
+	tomb := file
+	tomb.Recalled, tomb.Text, tomb.File = true, "", ""
+	pmTomb := pm
+	pmTomb.Recalled, pmTomb.Text = true, ""
+	for _, want := range []store.Message{tomb, other, pmTomb, rc, rcPM} {
+		got, err := s.Message(ctx(t), want.ID)
+		if err != nil || !sameMessage(got, want) {
+			t.Errorf("Message(%d) = %+v, %v\nwant %+v", want.ID, got, err, want)
+		}
+	}
+	// History shows the tombstone and leaves the recall entry out.
+	h, err := s.History(ctx(t), store.RoomConv("go"), 100, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkMessages(t, "History(#go)", h, []store.Message{tomb, other})
+	h, err = s.History(ctx(t), store.PrivateConv("alice", "bob"), 100, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkMessages(t, "History(@alice bob)", h, []store.Message{pmTomb})
+}
+
+func testRecallInSameBatch(t *testing.T, s store.Store) {
+	m := roomMsg(1, "lobby", "alice", "oops")
+	apply(t, s, add(m, recallOf(2, m))...)
+	got, err := s.Message(ctx(t), 1)
+	if err != nil || !got.Recalled || got.Text != "" {
+		t.Errorf("Message(1) = %+v, %v; want it recalled with its text erased", got, err)
+	}
+}
+
+func testHistory(t *testing.T, s store.Store) {
+	a1 := roomMsg(1, "go", "alice", "a1")
+	b2 := roomMsg(2, "lobby", "bob", "b2")
+	a3 := roomMsg(3, "go", "bob", "a3")
+	p4 := privMsg(4, "alice", "bob", "p4")
+	a5 := roomMsg(5, "go", "alice", "a5")
+	p6 := privMsg(6, "bob", "alice", "p6")
+	apply(t, s, add(a1, b2, a3, p4, a5, p6)...)
+
+	for _, tt := range []struct {
+		conv   string
+		before uint64
+		limit  int
+		want   []store.Message
+	}{
+		{store.RoomConv("go"), 7, 10, []store.Message{a1, a3, a5}},
+		{store.RoomConv("go"), 7, 2, []store.Message{a3, a5}},  // the newest, oldest first
+		{store.RoomConv("go"), 5, 10, []store.Message{a1, a3}}, // before is exclusive
+		{store.RoomConv("go"), 3, 10, []store.Message{a1}},
+		{store.RoomConv("go"), 1, 10, nil},
+		{store.RoomConv("go"), 7, 0, nil},
+		{store.RoomConv("lobby"), 7, 10, []store.Message{b2}},
+		{store.PrivateConv("alice", "bob"), 7, 10, []store.Message{p4, p6}},
+		{store.PrivateConv("bob", "alice"), 7, 1, []store.Message{p6}},
+		{store.RoomConv("nowhere"), 7, 10, nil},
+	} {
+		got, err := s.History(ctx(t), tt.conv, tt.before, tt.limit)
+		if err != nil {
+			t.Fatalf("History(%s, %d, %d): %v", tt.conv, tt.before, tt.limit, err)
+		}
+		checkMessages(t, fmt.Sprintf("History(%s, %d, %d)", tt.conv, tt.before, tt.limit), got, tt.want)
+	}
+}
+
+func testHistoryPaging(t *testing.T, s store.Store) {
+	var want []uint64 // ids of #go entries History must return, in order
+	var batch []store.Message
+	var last store.Message
+	for id := uint64(1); id <= 120; id++ {
+		var m store.Message
+		switch {
+		case id%10 == 0 && last.ID != 0:
+			m = recallOf(id, last) // left out of history
+		case id%3 == 0:
+			m = roomMsg(id, "lobby", "bob", "elsewhere")
+		default:
+			m = roomMsg(id, "go", "alice", fmt.Sprint("message ", id))
+			last = m
+			want = append(want, id)
+		}
+		batch = append(batch, m)
+		if len(batch) == 7 {
+			apply(t, s, add(batch...)...)
+			batch = nil
+		}
+	}
+	apply(t, s, add(batch...)...)
+
+	// Page back from the newest, as a client does with its before.
+	var pages [][]uint64
+	before := uint64(1 << 62)
+	for len(pages) <= len(want) {
+		page, err := s.History(ctx(t), store.RoomConv("go"), before, 9)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page) == 0 {
+			break
+		}
+		if len(page) > 9 {
+			t.Fatalf("History returned %d entries with a limit of 9", len(page))
+		}
+		pages = append(pages, ids(page))
+		before = page[0].ID
+	}
+	var got []uint64
+	for i := len(pages) - 1; i >= 0; i-- {
+		got = append(got, pages[i]...)
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("paging through #go gave %v\nwant %v", got, want)
+	}
+	for _, p := range pages[:len(pages)-1] {
+		if len(p) != 9 {
+			t.Errorf("a page before the last has %d entries, want 9", len(p))
+		}
+	}
+}
+
+func testSince(t *testing.T, s store.Store) {
+	m1 := roomMsg(1, "lobby", "bob", "hello")
+	m2 := roomMsg(2, "go", "bob", "in go")
+	m3 := roomMsg(3, "other", "alice", "alice's, but in a room not asked for")
+	m4 := privMsg(4, "alice", "bob", "from alice")
+	m5 := privMsg(5, "carol", "alice", "to alice")
+	m6 := privMsg(6, "bob", "carol", "not alice's")
+	m7 := recallOf(7, m2)
+	m8 := recallOf(8, m5)
+	m9 := privMsg(9, "alice", "alice", "a note to self")
+	m10 := roomMsg(10, "lobby", "carol", "bye")
+	m11 := recallOf(11, m6)
+	apply(t, s, add(m1, m2, m3, m4, m5, m6)...)
+	apply(t, s, add(m7, m8, m9, m10, m11)...)
+
+	convs := []string{store.RoomConv("lobby"), store.RoomConv("go")}
+	tomb2, tomb5, tomb6 := m2, m5, m6
+	tomb2.Recalled, tomb2.Text = true, ""
+	tomb5.Recalled, tomb5.Text = true, ""
+	tomb6.Recalled, tomb6.Text = true, ""
+	for _, tt := range []struct {
+		name        string
+		user        string
+		convs       []string
+		after, upto uint64
+		limit       int
+		want        []store.Message
+	}{
+		{"everything", "alice", convs, 0, 11, 100, []store.Message{m1, tomb2, m4, tomb5, m7, m8, m9, m10}},
+		{"a window", "alice", convs, 2, 8, 100, []store.Message{m4, tomb5, m7, m8}},
+		{"upto is inclusive, after exclusive", "alice", convs, 4, 5, 100, []store.Message{tomb5}},
+		{"limited to the oldest", "alice", convs, 0, 11, 3, []store.Message{m1, tomb2, m4}},
+		{"private only", "alice", nil, 0, 11, 100, []store.Message{m4, tomb5, m8, m9}},
+		{"another user", "carol", []string{store.RoomConv("other")}, 0, 11, 100, []store.Message{m3, tomb5, tomb6, m8, m11}},
+		{"nothing new", "alice", convs, 11, 11, 100, nil},
+		{"upto below after", "alice", convs, 8, 2, 100, nil},
+	} {
+		got, err := s.Since(ctx(t), tt.user, tt.convs, tt.after, tt.upto, tt.limit)
+		if err != nil {
+			t.Fatalf("%s: Since: %v", tt.name, err)
+		}
+		checkMessages(t, "Since, "+tt.name, got, tt.want)
+	}
+}
+
+func testLastBy(t *testing.T, s store.Store) {
+	m1 := roomMsg(1, "go", "alice", "one")
+	m2 := roomMsg(2, "go", "bob", "two")
+	m3 := privMsg(3, "alice", "bob", "three")
+	m4 := recallOf(4, m3)
+	m5 := roomMsg(5, "lobby", "alice", "five")
+	apply(t, s, add(m1, m2, m3, m4, m5)...)
+	tomb3 := m3
+	tomb3.Recalled, tomb3.Text = true, ""
+
+	for _, tt := range []struct {
+		user string
+		max  uint64
+		want *store.Message
+	}{
+		{"alice", 100, &m5},
+		{"alice", 5, &m5},
+		{"alice", 4, &tomb3}, // the recall entry is not a message; the tombstone is
+		{"alice", 2, &m1},
+		{"alice", 0, nil},
+		{"bob", 100, &m2},
+		{"bob", 1, nil},
+		{"carol", 100, nil},
+	} {
+		got, err := s.LastBy(ctx(t), tt.user, tt.max)
+		what := fmt.Sprintf("LastBy(%s, %d)", tt.user, tt.max)
+		if tt.want == nil {
+			wantNotFound(t, what, err)
+			continue
+		}
+		if err != nil || !sameMessage(got, *tt.want) {
+			t.Errorf("%s = %+v, %v\nwant %+v", what, got, err, *tt.want)
+		}
+	}
+}
+
+func testRecentKeys(t *testing.T, s store.Store) {
+	keyed := func(m store.Message, key string) store.Message { m.Key = key; return m }
+	m1 := keyed(roomMsg(1, "lobby", "alice", "a"), "k1")
+	m2 := roomMsg(2, "lobby", "bob", "b")
+	m3 := keyed(privMsg(3, "bob", "alice", "c"), "k1") // the same key, another sender
+	m4 := keyed(roomMsg(4, "go", "alice", "d"), "k4")
+	m5 := roomMsg(5, "go", "alice", "e")
+	m6 := recallOf(6, m4)
+	apply(t, s, add(m1, m2, m3, m4, m5, m6)...)
+	tomb4 := m4
+	tomb4.Recalled, tomb4.Text = true, ""
+
+	if got, err := s.RecentKeys(ctx(t), 0); err != nil || len(got) != 0 {
+		t.Errorf("RecentKeys(0) = %v, %v; want none", ids(got), err)
+	}
+	got, err := s.RecentKeys(ctx(t), 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkMessages(t, "RecentKeys(2)", got, []store.Message{m3, tomb4})
+	got, err = s.RecentKeys(ctx(t), 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkMessages(t, "RecentKeys(100)", got, []store.Message{m1, m3, tomb4})
+}
+
+func testEmptyBatch(t *testing.T, s store.Store) {
+	apply(t, s)
+	if err := s.Apply(ctx(t), []store.Change{}); err != nil {
+		t.Fatalf("Apply of an empty batch: %v", err)
+	}
+	if id, err := s.LastID(ctx(t)); err != nil || id != 0 {
+		t.Errorf("LastID = %d, %v after empty batches", id, err)
+	}
+}
+
+// testConcurrent writes batches of two messages while other goroutines
+// read. Readers must never see half a batch, and the race detector
+// watches the rest.
+func testConcurrent(t *testing.T, s store.Store) {
+	const batches = 150
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	report := func(err error) {
+		select {
+		case errs <- err:
+		default:
+		}
+	}
+
+	wg.Go(func() {
+		defer close(done)
+		for i := uint64(0); i < batches; i++ {
+			a := roomMsg(2*i+1, "lobby", "alice", "first half")
+			b := privMsg(2*i+2, "bob", "alice", "second half")
+			b.Key = fmt.Sprint("key-", i)
+			if err := s.Apply(context.Background(), add(a, b)); err != nil {
+				report(fmt.Errorf("Apply: %w", err))
+				return
+			}
+		}
+	})
+	wg.Go(func() {
+		for i := range 20 {
+			u := store.User{Key: fmt.Sprint("user", i), Name: fmt.Sprint("User", i), Hash: "h", Created: base}
+			if err := s.CreateUser(context.Background(), u); err != nil {
+				report(fmt.Errorf("CreateUser: %w", err))
+				return
+			}
+			if err := s.PutToken(context.Background(), hash(u.Key), u.Key, base); err != nil {
+				report(fmt.Errorf("PutToken: %w", err))
+				return
+			}
+		}
+	})
+	for range 3 {
+		wg.Go(func() {
+			var prev uint64
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				last, err := s.LastID(context.Background())
+				if err != nil {
+					report(fmt.Errorf("LastID: %w", err))
+					return
+				}
+				if last%2 != 0 {
+					report(fmt.Errorf("LastID %d: half a batch is visible", last))
+					return
+				}
+				if last < prev {
+					report(fmt.Errorf("LastID went back from %d to %d", prev, last))
+					return
+				}
+				prev = last
+				msgs, err := s.Since(context.Background(), "alice", []string{store.RoomConv("lobby")}, 0, last, 1000)
+				if err != nil {
+					report(fmt.Errorf("Since: %w", err))
+					return
+				}
+				if uint64(len(msgs)) != last {
+					report(fmt.Errorf("Since up to %d returned %d entries", last, len(msgs)))
+					return
+				}
+				if _, err := s.History(context.Background(), store.RoomConv("lobby"), last+1, 5); err != nil {
+					report(fmt.Errorf("History: %w", err))
+					return
+				}
+				if _, err := s.Users(context.Background()); err != nil {
+					report(fmt.Errorf("Users: %w", err))
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if last, err := s.LastID(ctx(t)); err != nil || last != 2*batches {
+		t.Errorf("LastID = %d, %v; want %d", last, err, 2*batches)
+	}
+	if us, err := s.Users(ctx(t)); err != nil || len(us) != 20 {
+		t.Errorf("Users: %d, %v; want 20", len(us), err)
+	}
+	keys, err := s.RecentKeys(ctx(t), batches)
+	if err != nil || len(keys) != batches {
+		t.Errorf("RecentKeys: %d, %v; want %d", len(keys), err, batches)
+	}
+}
