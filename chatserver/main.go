@@ -95,6 +95,27 @@ Flags:
 		fs.Usage()
 		return cfg, level, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
+	for _, c := range []struct {
+		name string
+		v    int
+	}{{"history", cfg.JoinHistory}, {"max-frame", cfg.Limits.Frame}, {"max-text", cfg.Limits.Text},
+		{"rate", cfg.Limits.RatePerSec}, {"burst", cfg.Limits.RateBurst}, {"max-queue", cfg.MaxQueue}} {
+		if c.v <= 0 {
+			return cfg, level, fmt.Errorf("-%s must be positive", c.name)
+		}
+	}
+	if cfg.Limits.Text > cfg.Limits.Frame/2 {
+		return cfg, level, errors.New("-max-text must be at most half of -max-frame, so that a message fits in a frame")
+	}
+	for _, c := range []struct {
+		name string
+		v    time.Duration
+	}{{"recall-window", cfg.RecallWindow}, {"resume-ttl", cfg.ResumeTTL}, {"ping", cfg.PingInterval},
+		{"ping-timeout", cfg.PingTimeout}, {"files-token-ttl", cfg.FilesTTL}} {
+		if c.v <= 0 {
+			return cfg, level, fmt.Errorf("-%s must be positive", c.name)
+		}
+	}
 	secret, err := filetoken.LoadSecret(*secretFile)
 	if err != nil {
 		return cfg, level, err

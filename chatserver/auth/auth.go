@@ -115,7 +115,10 @@ func (h *Hasher) Verify(ctx context.Context, password, encoded string) (bool, er
 	b64 := base64.RawStdEncoding
 	salt, err1 := b64.DecodeString(parts[4])
 	want, err2 := b64.DecodeString(parts[5])
-	if err1 != nil || err2 != nil || len(want) == 0 || p.Time == 0 || p.Threads == 0 {
+	// Bounds keep a corrupt or hostile stored hash from costing more than
+	// a login should.
+	if err1 != nil || err2 != nil || len(want) == 0 || p.Time == 0 || p.Threads == 0 ||
+		p.MemoryKiB > 1<<20 || p.Time > 64 {
 		return false, ErrMalformedHash
 	}
 	if err := h.acquire(ctx); err != nil {

@@ -79,9 +79,6 @@ func (h *Hub) send(s *Session, f *protocol.Frame) *protocol.Error {
 		h.keys.put(u.key, f.Key, m.ID)
 	}
 	changes := []store.Change{{Kind: store.AddMessage, Message: m}}
-	if to != nil && to.sess != nil && to != u {
-		changes = append(changes, store.Change{Kind: store.SetDelivered, User: store.User{Key: to.key, PMDelivered: m.ID}})
-	}
 	var mem *members
 	if r != nil {
 		mem = r.members
@@ -97,9 +94,8 @@ func (h *Hub) send(s *Session, f *protocol.Frame) *protocol.Error {
 				if u.sess != nil {
 					u.sess.peer.Send(b)
 				}
-				if to != u && to.sess != nil {
-					to.sess.peer.Send(b)
-					to.pmDelivered = max(to.pmDelivered, m.ID)
+				if to != u && to.sess != nil && to.sess.peer.Send(b) {
+					h.markDelivered(to, []store.Message{m})
 				}
 			}
 			h.reply(s, &protocol.Frame{Type: protocol.TypeOK, Re: f.ID, Msg: m.ID})

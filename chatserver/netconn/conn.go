@@ -205,21 +205,29 @@ func (c *conn) serve() {
 				deadlineSet = now
 			}
 		}
+		// Every frame counts against the rate, garbage included.
+		if !limiter.Allow() {
+			var id uint64
+			if f, err := protocol.Decode(line); err == nil {
+				if f.Type == protocol.TypePong {
+					continue
+				}
+				id = f.ID
+			}
+			c.Send(protocol.Encode(protocol.Errorf(protocol.CodeRateLimited,
+				"slow down: at most %d requests a second", cfg.Limits.RatePerSec).Frame(id)))
+			if !refusals.Allow() {
+				c.Close(protocol.CodeFlood, "too many requests")
+				return
+			}
+			continue
+		}
 		f, err := protocol.Decode(line)
 		if err != nil {
 			c.Send(protocol.Encode(err.(*protocol.Error).Frame(0)))
 			continue
 		}
 		if f.Type == protocol.TypePong {
-			continue
-		}
-		if !limiter.Allow() {
-			c.Send(protocol.Encode(protocol.Errorf(protocol.CodeRateLimited,
-				"slow down: at most %d requests a second", cfg.Limits.RatePerSec).Frame(f.ID)))
-			if !refusals.Allow() {
-				c.Close(protocol.CodeFlood, "too many requests")
-				return
-			}
 			continue
 		}
 		switch {

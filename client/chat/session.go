@@ -597,14 +597,18 @@ func (s *Session) answer(f *protocol.Frame) bool {
 
 // seen records a message or recall id and reports whether it was a
 // duplicate. The server delivers live events in increasing id order, so a
-// live event at or below the last id seen has been delivered before.
-// History events are older by nature and always pass.
+// live event at or below the last live id seen has been delivered before.
+// History events are older by nature: they always pass and do not count,
+// since a history page says nothing about what else was delivered.
 func (s *Session) seen(f *protocol.Frame) bool {
+	if f.History {
+		return false
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if f.ID <= s.lastSeen && !f.History {
+	if f.ID <= s.lastSeen {
 		return true
 	}
-	s.lastSeen = max(s.lastSeen, f.ID)
+	s.lastSeen = f.ID
 	return false
 }

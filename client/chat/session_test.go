@@ -402,3 +402,22 @@ func TestGracefulRestart(t *testing.T) {
 	alice.wait("reconnected", kind(chat.EvReconnected))
 	alice.say("lobby", fmt.Sprintf("back on %s", addr))
 }
+
+// A private message sent while the recipient was offline reaches them at
+// their next login, even though the room history they get at login has
+// newer ids.
+func TestOfflinePrivateMessageArrivesAtLogin(t *testing.T) {
+	srv := startServer(t, nil)
+	bob := connect(t, srv.Addr(), "bob")
+	bob.s.Close()
+	alice := connect(t, srv.Addr(), "alice")
+	if _, err := alice.s.Do(context.Background(), &protocol.Frame{Type: protocol.TypeSend, To: "bob", Text: "while you were away"}); err != nil {
+		t.Fatal(err)
+	}
+	alice.say("lobby", "newer lobby message")
+	back := connect(t, srv.Addr(), "bob")
+	back.wait("the private message", msg("while you were away"))
+	if got := back.messages("while you were away"); len(got) != 1 {
+		t.Errorf("received %d times as a new message", len(got))
+	}
+}
