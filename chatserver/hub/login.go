@@ -215,19 +215,15 @@ func (h *Hub) catchUp(s *Session, u *user, resume bool, since uint64) (frames []
 		}
 	}
 	if u.pmDelivered < h.lastPub {
-		msgs, err := h.store.Since(ctx, u.key, nil, u.pmDelivered, h.lastPub, h.cfg.CatchUp)
+		msgs, err := h.store.PrivateTo(ctx, u.key, u.pmDelivered, h.lastPub, h.cfg.CatchUp)
 		if err != nil {
 			s.log.Error("private catch-up", "err", err)
 			return frames, false
 		}
-		var sent []store.Message
-		for _, m := range msgs {
-			if m.To == u.key && m.From != u.key {
-				frames = append(frames, protocol.Encode(h.messageFrame(&m, false)))
-				sent = append(sent, m)
-			}
+		for i := range msgs {
+			frames = append(frames, protocol.Encode(h.messageFrame(&msgs[i], false)))
 		}
-		h.markDelivered(u, sent)
+		h.markDelivered(u, msgs)
 		if len(msgs) >= h.cfg.CatchUp {
 			return frames, false
 		}

@@ -143,6 +143,9 @@ type Store interface {
 	// upto in the given conversations or in any private conversation of
 	// user, recall entries included.
 	Since(ctx context.Context, user string, convs []string, after, upto uint64, limit int) ([]Message, error)
+	// PrivateTo returns, oldest first, up to limit private messages (not
+	// recalls) sent to user by someone else, with after < id <= upto.
+	PrivateTo(ctx context.Context, user string, after, upto uint64, limit int) ([]Message, error)
 	// RecentKeys returns the idempotency keys of the last n keyed messages.
 	RecentKeys(ctx context.Context, n int) ([]Message, error)
 

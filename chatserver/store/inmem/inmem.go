@@ -223,6 +223,21 @@ func (s *Store) Since(_ context.Context, user string, convs []string, after, upt
 	return out, nil
 }
 
+func (s *Store) PrivateTo(_ context.Context, user string, after, upto uint64, limit int) ([]store.Message, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []store.Message
+	for _, m := range s.log {
+		if len(out) >= limit {
+			break
+		}
+		if m.ID > after && m.ID <= upto && m.Room == "" && m.To == user && m.From != user && m.Kind != store.KindRecall {
+			out = append(out, m)
+		}
+	}
+	return out, nil
+}
+
 func (s *Store) RecentKeys(_ context.Context, n int) ([]store.Message, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -355,12 +355,15 @@ func (s *Store) History(ctx context.Context, conv string, before uint64, limit i
 	return out, err
 }
 
+// Since is a union of three index range scans: the conversations by
+// (conv, id), the user's private messages by (sender, id) and by
+// (recipient, id). One query with ORs over those columns would scan the
+// whole log.
 func (s *Store) Since(ctx context.Context, user string, convs []string, after, upto uint64, limit int) ([]store.Message, error) {
 	var b strings.Builder
-	args := []any{int64(after), int64(upto)}
-	b.WriteString(`SELECT ` + msgColumns + ` FROM messages WHERE id > ? AND id <= ? AND (`)
+	var args []any
 	if len(convs) > 0 {
-		b.WriteString(`conv IN (`)
+		b.WriteString(`SELECT ` + msgColumns + ` FROM messages WHERE conv IN (`)
 		for i, c := range convs {
 			if i > 0 {
 				b.WriteString(", ")
@@ -368,11 +371,24 @@ func (s *Store) Since(ctx context.Context, user string, convs []string, after, u
 			b.WriteString("?")
 			args = append(args, c)
 		}
-		b.WriteString(`) OR `)
+		b.WriteString(`) AND id > ? AND id <= ? UNION ALL `)
+		args = append(args, int64(after), int64(upto))
 	}
-	b.WriteString(`(room = '' AND (sender = ? OR recipient = ?))) ORDER BY id LIMIT ?`)
-	args = append(args, user, user, limit)
+	b.WriteString(`SELECT ` + msgColumns + ` FROM messages WHERE sender = ? AND room = '' AND id > ? AND id <= ?
+		UNION ALL SELECT ` + msgColumns + ` FROM messages WHERE recipient = ? AND sender != ? AND room = '' AND id > ? AND id <= ?
+		ORDER BY id LIMIT ?`)
+	args = append(args, user, int64(after), int64(upto), user, user, int64(after), int64(upto), limit)
 	rows, err := s.r.QueryContext(ctx, b.String(), args...)
+	if err != nil {
+		return nil, err
+	}
+	return scanMessages(rows)
+}
+
+func (s *Store) PrivateTo(ctx context.Context, user string, after, upto uint64, limit int) ([]store.Message, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT `+msgColumns+` FROM messages
+		WHERE recipient = ? AND id > ? AND id <= ? AND sender != ? AND room = '' AND kind != 'recall'
+		ORDER BY id LIMIT ?`, user, int64(after), int64(upto), user, limit)
 	if err != nil {
 		return nil, err
 	}

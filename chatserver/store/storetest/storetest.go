@@ -46,6 +46,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"History", testHistory},
 		{"HistoryPaging", testHistoryPaging},
 		{"Since", testSince},
+		{"PrivateTo", testPrivateTo},
 		{"LastBy", testLastBy},
 		{"RecentKeys", testRecentKeys},
 		{"EmptyBatch", testEmptyBatch},
@@ -620,6 +621,38 @@ func testSince(t *testing.T, s store.Store) {
 			t.Fatalf("%s: Since: %v", tt.name, err)
 		}
 		checkMessages(t, "Since, "+tt.name, got, tt.want)
+	}
+}
+
+func testPrivateTo(t *testing.T, s store.Store) {
+	m1 := privMsg(1, "bob", "alice", "first")
+	m2 := roomMsg(2, "lobby", "bob", "not private")
+	m3 := privMsg(3, "alice", "bob", "alice's own")
+	m4 := privMsg(4, "alice", "alice", "a note to self")
+	m5 := privMsg(5, "carol", "alice", "second")
+	m6 := recallOf(6, m5)
+	m7 := privMsg(7, "bob", "carol", "not to alice")
+	m8 := privMsg(8, "bob", "alice", "third")
+	apply(t, s, add(m1, m2, m3, m4, m5, m6, m7, m8)...)
+	tomb5 := m5
+	tomb5.Recalled, tomb5.Text = true, ""
+	for _, tt := range []struct {
+		name        string
+		after, upto uint64
+		limit       int
+		want        []store.Message
+	}{
+		{"all", 0, 8, 100, []store.Message{m1, tomb5, m8}},
+		{"after is exclusive", 1, 8, 100, []store.Message{tomb5, m8}},
+		{"upto is inclusive", 0, 5, 100, []store.Message{m1, tomb5}},
+		{"limited to the oldest", 0, 8, 2, []store.Message{m1, tomb5}},
+		{"none", 8, 8, 100, nil},
+	} {
+		got, err := s.PrivateTo(ctx(t), "alice", tt.after, tt.upto, tt.limit)
+		if err != nil {
+			t.Fatalf("%s: PrivateTo: %v", tt.name, err)
+		}
+		checkMessages(t, "PrivateTo, "+tt.name, got, tt.want)
 	}
 }
 
