@@ -34,7 +34,7 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, stderr io.Writer) error {
-	cfg, logLevel, err := parseFlags(args, stderr)
+	cfg, logLevel, pprofAddr, err := parseFlags(args, stderr)
 	if err != nil {
 		return err
 	}
@@ -42,6 +42,14 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	srv, err := server.Start(ctx, cfg)
 	if err != nil {
 		return err
+	}
+	if pprofAddr != "" {
+		stopProfiling, err := serveProfiles(pprofAddr, cfg.Logger)
+		if err != nil {
+			srv.Shutdown(context.Background())
+			return err
+		}
+		defer stopProfiling()
 	}
 	select {
 	case <-ctx.Done():
@@ -53,7 +61,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	return srv.Shutdown(sctx)
 }
 
-func parseFlags(args []string, stderr io.Writer) (server.Config, slog.Level, error) {
+func parseFlags(args []string, stderr io.Writer) (cfg server.Config, level slog.Level, pprofAddr string, err error) {
 	fs := flag.NewFlagSet("chatserver", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
@@ -66,8 +74,6 @@ Flags:
 `)
 		fs.PrintDefaults()
 	}
-	var cfg server.Config
-	var level slog.Level
 	fs.StringVar(&cfg.Addr, "addr", ":7700", "listen on `host:port`")
 	fs.StringVar(&cfg.DataDir, "data", "parley-data/chat", "keep accounts, rooms and history in this `directory` (SQLite); empty keeps them in memory only")
 	fs.StringVar(&cfg.TLSCert, "tls-cert", "", "serve TLS with this PEM certificate `file` (needs -tls-key)")
@@ -88,12 +94,13 @@ Flags:
 	mem := fs.Uint("hash-memory", uint(auth.DefaultParams.MemoryKiB), "memory in `KiB` for each argon2id password hash")
 	fs.IntVar(&cfg.HashParallel, "hash-parallel", 0, "password hashes computed at once (0: one per CPU); more logins wait")
 	fs.TextVar(&level, "log-level", slog.LevelInfo, "log `level`: debug, info, warn or error")
-	if err := fs.Parse(args); err != nil {
-		return cfg, level, err
+	fs.StringVar(&pprofAddr, "pprof", "", "serve Go's profiling endpoints (/debug/pprof/) on this `host:port`; keep it on loopback")
+	if err = fs.Parse(args); err != nil {
+		return cfg, level, pprofAddr, err
 	}
 	if fs.NArg() > 0 {
 		fs.Usage()
-		return cfg, level, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+		return cfg, level, pprofAddr, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	for _, c := range []struct {
 		name string
@@ -101,11 +108,11 @@ Flags:
 	}{{"history", cfg.JoinHistory}, {"max-frame", cfg.Limits.Frame}, {"max-text", cfg.Limits.Text},
 		{"rate", cfg.Limits.RatePerSec}, {"burst", cfg.Limits.RateBurst}, {"max-queue", cfg.MaxQueue}} {
 		if c.v <= 0 {
-			return cfg, level, fmt.Errorf("-%s must be positive", c.name)
+			return cfg, level, pprofAddr, fmt.Errorf("-%s must be positive", c.name)
 		}
 	}
 	if cfg.Limits.Text > cfg.Limits.Frame/2 {
-		return cfg, level, errors.New("-max-text must be at most half of -max-frame, so that a message fits in a frame")
+		return cfg, level, pprofAddr, errors.New("-max-text must be at most half of -max-frame, so that a message fits in a frame")
 	}
 	for _, c := range []struct {
 		name string
@@ -113,18 +120,18 @@ Flags:
 	}{{"recall-window", cfg.RecallWindow}, {"resume-ttl", cfg.ResumeTTL}, {"ping", cfg.PingInterval},
 		{"ping-timeout", cfg.PingTimeout}, {"files-token-ttl", cfg.FilesTTL}} {
 		if c.v <= 0 {
-			return cfg, level, fmt.Errorf("-%s must be positive", c.name)
+			return cfg, level, pprofAddr, fmt.Errorf("-%s must be positive", c.name)
 		}
 	}
 	secret, err := filetoken.LoadSecret(*secretFile)
 	if err != nil {
-		return cfg, level, err
+		return cfg, level, pprofAddr, err
 	}
 	cfg.FilesSecret = secret
 	cfg.HashParams = auth.DefaultParams
 	cfg.HashParams.MemoryKiB = uint32(*mem)
 	if cfg.HashParams.MemoryKiB < 8 {
-		return cfg, level, errors.New("-hash-memory must be at least 8 KiB")
+		return cfg, level, pprofAddr, errors.New("-hash-memory must be at least 8 KiB")
 	}
-	return cfg, level, nil
+	return cfg, level, pprofAddr, nil
 }

@@ -1,0 +1,347 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// driver connects one load connection in some protocol.
+type driver interface {
+	// setup prepares the server (accounts, say) before connections open.
+	setup(ctx context.Context, log io.Writer) error
+	// connect opens connection i, logs it in and joins the scenario's room
+	// if it has one. rec is told about every message the connection reads.
+	connect(ctx context.Context, i int, rec *recorder) (conn, error)
+}
+
+// conn is one load connection.
+type conn interface {
+	// send posts text to the room, or to the connection's peer in the
+	// pairs scenario. It may block when the connection's window is full.
+	send(text []byte) error
+	close()
+}
+
+// recorder counts deliveries and their latencies.
+type recorder struct {
+	measuring atomic.Bool
+	delivered atomic.Int64
+	sent      atomic.Int64
+	errors    atomic.Int64
+	mu        sync.Mutex
+	lat       []int64 // nanoseconds, while measuring
+	errText   map[string]int
+}
+
+func newRecorder() *recorder { return &recorder{errText: map[string]int{}} }
+
+// deliver records one message read, sent at the unix-nanosecond sentAt.
+func (r *recorder) deliver(sentAt int64) {
+	if !r.measuring.Load() {
+		return
+	}
+	r.delivered.Add(1)
+	if sentAt > 0 {
+		d := time.Now().UnixNano() - sentAt
+		r.mu.Lock()
+		r.lat = append(r.lat, d)
+		r.mu.Unlock()
+	}
+}
+
+func (r *recorder) fail(err error) {
+	r.errors.Add(1)
+	r.mu.Lock()
+	if len(r.errText) < 20 {
+		r.errText[err.Error()]++
+	}
+	r.mu.Unlock()
+}
+
+// payload builds a message of size bytes starting with the time.
+func payload(size int) []byte {
+	b := make([]byte, size)
+	ts := fmt.Sprintf("%019d ", time.Now().UnixNano())
+	copy(b, ts)
+	for i := len(ts); i < size; i++ {
+		b[i] = 'a' + byte(i%26)
+	}
+	return b
+}
+
+// parseTS reads the timestamp at the start of a payload.
+func parseTS(b []byte) int64 {
+	if len(b) < 19 {
+		return 0
+	}
+	var v int64
+	for _, c := range b[:19] {
+		if c < '0' || c > '9' {
+			return 0
+		}
+		v = v*10 + int64(c-'0')
+	}
+	return v
+}
+
+// openAll opens n connections at a bounded rate, with some in parallel.
+func openAll(ctx context.Context, cfg config, d driver, rec *recorder, log io.Writer) ([]conn, error) {
+	conns := make([]conn, cfg.conns)
+	var firstErr error
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 64)
+	tick := time.NewTicker(time.Second / time.Duration(max(cfg.dialRate, 1)))
+	defer tick.Stop()
+	for i := range cfg.conns {
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-tick.C:
+		}
+		sem <- struct{}{}
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			defer func() { <-sem }()
+			c, err := d.connect(ctx, i, rec)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				if firstErr == nil {
+					firstErr = fmt.Errorf("connection %d: %w", i, err)
+				}
+				return
+			}
+			conns[i] = c
+		}(i)
+		if (i+1)%1000 == 0 {
+			fmt.Fprintf(log, "  %d connections open\n", i+1)
+		}
+	}
+	wg.Wait()
+	if firstErr != nil {
+		for _, c := range conns {
+			if c != nil {
+				c.close()
+			}
+		}
+		return nil, firstErr
+	}
+	return conns, nil
+}
+
+func runTraffic(ctx context.Context, cfg config, d driver, res *result, log io.Writer) error {
+	if err := d.setup(ctx, log); err != nil {
+		return err
+	}
+	rec := newRecorder()
+	fmt.Fprintf(log, "opening %d connections to %s (%s)\n", cfg.conns, cfg.server, cfg.driver)
+	conns, err := openAll(ctx, cfg, d, rec, log)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		for _, c := range conns {
+			c.close()
+		}
+	}()
+
+	senders := conns[:cfg.senders]
+	if cfg.scenario == "pairs" {
+		// The first of each pair sends to the second.
+		senders = nil
+		for i := 0; i+1 < len(conns); i += 2 {
+			senders = append(senders, conns[i])
+		}
+		res.Senders = len(senders)
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, c := range senders {
+		wg.Add(1)
+		go func(c conn) {
+			defer wg.Done()
+			var tick *time.Ticker
+			if cfg.rate > 0 {
+				tick = time.NewTicker(time.Duration(float64(time.Second) / cfg.rate))
+				defer tick.Stop()
+			}
+			for ctx.Err() == nil {
+				if tick != nil {
+					select {
+					case <-tick.C:
+					case <-ctx.Done():
+						return
+					}
+				}
+				if err := c.send(payload(cfg.size)); err != nil {
+					if ctx.Err() == nil {
+						rec.fail(err)
+					}
+					return
+				}
+				rec.sent.Add(1)
+			}
+		}(c)
+	}
+
+	fmt.Fprintf(log, "warming up for %s\n", cfg.warmup)
+	select {
+	case <-time.After(cfg.warmup):
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	cpu0, _ := procCPU(cfg.pid)
+	sent0 := rec.sent.Load()
+	rec.measuring.Store(true)
+	start := time.Now()
+	fmt.Fprintf(log, "measuring for %s\n", cfg.duration)
+	select {
+	case <-time.After(cfg.duration):
+	case <-ctx.Done():
+	}
+	rec.measuring.Store(false)
+	elapsed := time.Since(start)
+	cpu1, _ := procCPU(cfg.pid)
+	cancel()
+	wg.Wait()
+
+	res.Seconds = elapsed.Seconds()
+	res.Sent = rec.sent.Load() - sent0
+	res.Delivered = rec.delivered.Load()
+	res.DeliveredPerSec = float64(res.Delivered) / elapsed.Seconds()
+	res.Errors = rec.errors.Load()
+	res.ErrorText = rec.errText
+	rec.mu.Lock()
+	res.setLatency(rec.lat)
+	rec.mu.Unlock()
+	if cfg.pid > 0 {
+		res.ServerCPUSeconds = (cpu1 - cpu0).Seconds()
+		if res.Delivered > 0 {
+			res.CPUPerDeliveryUS = res.ServerCPUSeconds * 1e6 / float64(res.Delivered)
+		}
+		if cfg.scenario == "history" && res.Sent > 0 {
+			res.CPUPerDeliveryUS = res.ServerCPUSeconds * 1e6 / float64(res.Sent)
+		}
+		res.ServerRSSKB, _ = procRSS(cfg.pid)
+	}
+	if cfg.scenario == "history" {
+		res.StoredPerSec = float64(res.Sent) / elapsed.Seconds()
+	}
+	return nil
+}
+
+func runIdle(ctx context.Context, cfg config, d driver, res *result, log io.Writer) error {
+	if err := d.setup(ctx, log); err != nil {
+		return err
+	}
+	base, _ := procRSS(cfg.pid)
+	rec := newRecorder()
+	fmt.Fprintf(log, "opening %d idle connections to %s (%s)\n", cfg.conns, cfg.server, cfg.driver)
+	start := time.Now()
+	conns, err := openAll(ctx, cfg, d, rec, log)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		for _, c := range conns {
+			c.close()
+		}
+	}()
+	res.SetupSeconds = time.Since(start).Seconds()
+	// Let the server settle: buffers from the logins are released.
+	select {
+	case <-time.After(cfg.warmup):
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	if cfg.pid > 0 {
+		runtimeRSS, _ := procRSS(cfg.pid)
+		res.ServerRSSKB = runtimeRSS
+		res.BaseRSSKB = base
+		res.RSSPerConnKB = float64(runtimeRSS-base) / float64(cfg.conns)
+	}
+	return nil
+}
+
+// result is what a run reports.
+type result struct {
+	Driver           string         `json:"driver"`
+	Scenario         string         `json:"scenario"`
+	Server           string         `json:"server"`
+	Conns            int            `json:"conns"`
+	Senders          int            `json:"senders"`
+	Size             int            `json:"size"`
+	Rate             float64        `json:"rate_per_sender"`
+	GoMaxProcs       int            `json:"gomaxprocs"`
+	Seconds          float64        `json:"seconds"`
+	Sent             int64          `json:"sent"`
+	Delivered        int64          `json:"delivered"`
+	DeliveredPerSec  float64        `json:"delivered_per_sec"`
+	StoredPerSec     float64        `json:"stored_per_sec,omitempty"`
+	P50MS            float64        `json:"p50_ms"`
+	P90MS            float64        `json:"p90_ms"`
+	P99MS            float64        `json:"p99_ms"`
+	MaxMS            float64        `json:"max_ms"`
+	Errors           int64          `json:"errors"`
+	ErrorText        map[string]int `json:"error_text,omitempty"`
+	ServerCPUSeconds float64        `json:"server_cpu_seconds"`
+	CPUPerDeliveryUS float64        `json:"cpu_per_delivery_us"`
+	ServerRSSKB      int64          `json:"server_rss_kb"`
+	BaseRSSKB        int64          `json:"base_rss_kb,omitempty"`
+	RSSPerConnKB     float64        `json:"rss_per_conn_kb,omitempty"`
+	SetupSeconds     float64        `json:"setup_seconds,omitempty"`
+	StormSeconds     float64        `json:"storm_seconds,omitempty"`
+	StormLoginsSec   float64        `json:"storm_logins_per_sec,omitempty"`
+}
+
+func (r *result) setLatency(lat []int64) {
+	if len(lat) == 0 {
+		return
+	}
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	at := func(q float64) float64 {
+		i := int(q * float64(len(lat)-1))
+		return float64(lat[i]) / 1e6
+	}
+	r.P50MS, r.P90MS, r.P99MS, r.MaxMS = at(0.50), at(0.90), at(0.99), float64(lat[len(lat)-1])/1e6
+}
+
+func (r *result) print(w io.Writer) {
+	fmt.Fprintf(w, "%s %s: %d connections", r.Driver, r.Scenario, r.Conns)
+	switch r.Scenario {
+	case "idle":
+		fmt.Fprintf(w, " held; server RSS %d KB (%d KB before), %.2f KB per connection; setup %.1fs\n",
+			r.ServerRSSKB, r.BaseRSSKB, r.RSSPerConnKB, r.SetupSeconds)
+		return
+	case "storm":
+		fmt.Fprintf(w, " came back in %.2fs (%.0f logins/s); server RSS %d KB; errors %d\n",
+			r.StormSeconds, r.StormLoginsSec, r.ServerRSSKB, r.Errors)
+		return
+	}
+	rate := "flat out"
+	if r.Rate > 0 {
+		rate = fmt.Sprintf("%.0f msg/s each", r.Rate)
+	}
+	fmt.Fprintf(w, ", %d senders %s, %d-byte messages, %.1fs measured\n", r.Senders, rate, r.Size, r.Seconds)
+	fmt.Fprintf(w, "  sent %d, delivered %d (%.0f/s)", r.Sent, r.Delivered, r.DeliveredPerSec)
+	if r.StoredPerSec > 0 {
+		fmt.Fprintf(w, ", stored %.0f/s", r.StoredPerSec)
+	}
+	fmt.Fprintf(w, ", errors %d\n", r.Errors)
+	fmt.Fprintf(w, "  latency p50 %.2f ms, p90 %.2f ms, p99 %.2f ms, max %.2f ms\n", r.P50MS, r.P90MS, r.P99MS, r.MaxMS)
+	if r.ServerCPUSeconds > 0 {
+		fmt.Fprintf(w, "  server CPU %.2fs: %.3f µs per delivered message; RSS %d KB\n", r.ServerCPUSeconds, r.CPUPerDeliveryUS, r.ServerRSSKB)
+	}
+	for e, n := range r.ErrorText {
+		fmt.Fprintf(w, "  error ×%d: %s\n", n, e)
+	}
+}
