@@ -1,0 +1,178 @@
+package files
+
+import (
+	"context"
+	"errors"
+
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/parley-chat/parley/client/command"
+	"github.com/parley-chat/parley/shared/protocol"
+)
+
+// Commands are the file commands for a session: /files, /upload,
+// /download and /rm.
+type Commands struct {
+	Client  *Client
+	Runner  *command.Runner
+	Index   *Index
+	Printer Printer
+}
+
+// Specs returns the commands, to add to the runner's Extra.
+func (c *Commands) Specs() []command.Spec {
+	return []command.Spec{
+		command.NewSpec("files", "[FOLDER]", "list the shared folder, or one of its folders", c.files),
+		command.NewSpec("upload", "[-f] PATH [NAME]", "upload a file to the shared folder (as NAME) and post it here; resumes by itself; -f replaces your own file of that name", c.upload),
+		command.NewSpec("download", "NAME|ID [DEST]", "download a file by its name or its message's ID, into DEST (a file or folder; default: here); resumes, and checks the SHA-256", c.download),
+		command.NewSpec("rm", "NAME", "delete a file you uploaded from the shared folder", c.rm),
+	}
+}
+
+func usage(format string, args ...any) error {
+	return protocol.Errorf(command.CodeUsage, format, args...)
+}
+
+// userError turns any failure into a *protocol.Error, which line mode
+// prints and survives.
+func userError(err error) error {
+	var pe *protocol.Error
+	var fe *Error
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &pe):
+		return pe
+	case errors.As(err, &fe):
+		return protocol.Errorf(fe.Code, "%s", fe.Message)
+	case errors.Is(err, context.Canceled):
+		return protocol.Errorf("cancelled", "interrupted; the same command picks up where it stopped")
+	}
+	return protocol.Errorf("file_server", "%v", err)
+}
+
+func (c *Commands) files(ctx context.Context, args string) (*command.Output, error) {
+	a, err := SplitArgs(args)
+	if err != nil || len(a) > 1 {
+		return nil, usage("/files [FOLDER]")
+	}
+	sub := ""
+	if len(a) == 1 {
+		sub = strings.Trim(a[0], "/")
+	}
+	l, err := c.Client.List(ctx, sub)
+	if err != nil {
+		return nil, userError(err)
+	}
+	c.Printer.Listing(l)
+	return nil, nil
+}
+
+func expandHome(p string) string {
+	if rest, ok := strings.CutPrefix(p, "~"+string(os.PathSeparator)); ok {
+		if home, err := os.UserHomeDir(); err == nil {
+			return filepath.Join(home, rest)
+		}
+	}
+	return p
+}
+
+func (c *Commands) upload(ctx context.Context, args string) (*command.Output, error) {
+	a, err := SplitArgs(args)
+	if err != nil {
+		return nil, usage("/upload [-f] PATH [NAME]: %v", err)
+	}
+	var opts UploadOptions
+	if len(a) > 0 && (a[0] == "-f" || a[0] == "--overwrite") {
+		opts.Overwrite = true
+		a = a[1:]
+	}
+	if len(a) < 1 || len(a) > 2 {
+		return nil, usage("/upload [-f] PATH [NAME]; put a path with spaces in quotes")
+	}
+	src := expandHome(a[0])
+	name := filepath.Base(src)
+	if len(a) == 2 {
+		name = strings.Trim(a[1], "/")
+	}
+	conv := c.Runner.Current
+	e, err := c.Client.Upload(ctx, src, name, opts)
+	if err != nil {
+		return nil, userError(err)
+	}
+	_, err = c.Runner.SendFile(ctx, conv, protocol.File{Name: e.Name, Size: e.Size, Path: e.Path, SHA256: e.SHA256}, "")
+	n := Notice{Type: "uploaded", Path: e.Path, Size: e.Size, SHA256: e.SHA256}
+	if err == nil {
+		n.Posted = conv.String()
+	}
+	c.Printer.Notice(n)
+	if err != nil {
+		return nil, protocol.Errorf("not_posted", "%s was uploaded, but the message about it could not be posted: %v", e.Path, err)
+	}
+	return nil, nil
+}
+
+// resolve finds what /download's first argument names: a file message
+// seen in chat, by its id, or a file in the shared folder, by its path.
+func (c *Commands) resolve(ctx context.Context, arg string) (path, sha string, err error) {
+	if id, perr := strconv.ParseUint(strings.TrimPrefix(arg, "#"), 10, 64); perr == nil && id > 0 {
+		if m, ok := c.Index.Lookup(id); ok {
+			return m.File.Path, m.File.SHA256, nil
+		}
+		if strings.HasPrefix(arg, "#") {
+			return "", "", protocol.Errorf("no_such_file", "message %d is not a file message seen in this session; /history shows older ones", id)
+		}
+	}
+	name := strings.Trim(arg, "/")
+	e, err := c.Client.Stat(ctx, name)
+	if err != nil {
+		var fe *Error
+		if errors.As(err, &fe) && fe.Code == "not_found" {
+			if _, perr := strconv.ParseUint(arg, 10, 64); perr == nil {
+				return "", "", protocol.Errorf("no_such_file", "%s is neither a file message seen in this session nor a file in the shared folder", arg)
+			}
+		}
+		return "", "", userError(err)
+	}
+	if e.Dir {
+		return "", "", protocol.Errorf("is_dir", "%s is a folder; /files %s lists it", name, name)
+	}
+	return e.Path, e.SHA256, nil
+}
+
+func (c *Commands) download(ctx context.Context, args string) (*command.Output, error) {
+	a, err := SplitArgs(args)
+	if err != nil || len(a) < 1 || len(a) > 2 {
+		return nil, usage("/download NAME|ID [DEST]; put a name with spaces in quotes")
+	}
+	path, sha, err := c.resolve(ctx, a[0])
+	if err != nil {
+		return nil, err
+	}
+	dest := ""
+	if len(a) == 2 {
+		dest = expandHome(a[1])
+	}
+	d, err := c.Client.Download(ctx, path, dest, DownloadOptions{SHA256: sha})
+	if err != nil {
+		return nil, userError(err)
+	}
+	c.Printer.Notice(Notice{Type: "downloaded", Path: path, Size: d.Size, SHA256: d.SHA256, Dest: d.Path, Verified: d.Verified})
+	return nil, nil
+}
+
+func (c *Commands) rm(ctx context.Context, args string) (*command.Output, error) {
+	a, err := SplitArgs(args)
+	if err != nil || len(a) != 1 {
+		return nil, usage("/rm NAME; put a name with spaces in quotes")
+	}
+	name := strings.Trim(a[0], "/")
+	if err := c.Client.Delete(ctx, name); err != nil {
+		return nil, userError(err)
+	}
+	c.Printer.Notice(Notice{Type: "removed", Path: name})
+	return nil, nil
+}

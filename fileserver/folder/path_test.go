@@ -1,0 +1,107 @@
+package folder_test
+
+import (
+	"strings"
+	"testing"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/parley-chat/parley/fileserver/folder"
+)
+
+func TestCheckPath(t *testing.T) {
+	good := []string{"a", "a.txt", "docs/report.pdf", ".hidden", "a..b", "...", "小明/照片.jpg", "Zoë", "a b/c d", "ab:cd", strings.Repeat("a", 255)}
+	for _, p := range good {
+		if err := folder.CheckPath(p); err != nil {
+			t.Errorf("CheckPath(%q) = %v, want ok", p, err)
+		}
+	}
+	bad := map[string]string{
+		"":                               "empty",
+		"..":                             "dot-dot",
+		"../etc/passwd":                  "dot-dot",
+		"a/../../b":                      "dot-dot",
+		"a/..":                           "dot-dot",
+		".":                              "dot",
+		"./a":                            "dot",
+		"/etc/passwd":                    "absolute",
+		"C:/Windows":                     "drive letter",
+		"c:x":                            "drive letter",
+		`a\b`:                            "backslash",
+		`..\..\x`:                        "backslash",
+		"a\x00b":                         "NUL",
+		"a\nb":                           "newline",
+		"a\x1b[31m":                      "escape",
+		"a\x7f":                          "DEL",
+		"a\u0085":                        "C1 control",
+		"a//b":                           "empty component",
+		"a/":                             "trailing slash",
+		"\xff":                           "invalid UTF-8",
+		strings.Repeat("a", 256):         "long component",
+		strings.Repeat("a/", 2049) + "a": "long path",
+	}
+	for p, class := range bad {
+		err := folder.CheckPath(p)
+		var pe *folder.PathError
+		if err == nil {
+			t.Errorf("%s: CheckPath(%q) accepted", class, p)
+		} else if !errorAs(err, &pe) || pe.Reason == "" {
+			t.Errorf("%s: error %v is not a *PathError with a reason", class, err)
+		}
+	}
+}
+
+func errorAs(err error, pe **folder.PathError) bool {
+	p, ok := err.(*folder.PathError)
+	*pe = p
+	return ok
+}
+
+func TestCheckEscapedPath(t *testing.T) {
+	for in, out := range map[string]string{
+		"a%20b":            "a b",
+		"r%C3%A9sum%C3%A9": "résumé",
+		"dir/file.txt":     "dir/file.txt",
+		"100%25":           "100%",
+	} {
+		got, err := folder.CheckEscapedPath(in)
+		if err != nil || got != out {
+			t.Errorf("CheckEscapedPath(%q) = %q, %v; want %q", in, got, err, out)
+		}
+	}
+	for _, in := range []string{"a%2Fb", "a%2fb", "a%5Cb", "a%5cb", "a%00", "%2e%2e", "%2E%2E/x", "a%zz", "a%", "%2Fetc"} {
+		if got, err := folder.CheckEscapedPath(in); err == nil {
+			t.Errorf("CheckEscapedPath(%q) = %q, want an error", in, got)
+		}
+	}
+}
+
+// Whatever a client sends, an accepted path is relative, has no dot
+// components, and no backslash or control character.
+func FuzzCheckEscapedPath(f *testing.F) {
+	for _, s := range []string{"a", "a/b", "..", "a%2Fb", "%2e%2e", "a\\b", "/x", "a%00", "%C3%A9", "a//b", "C:/x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		p, err := folder.CheckEscapedPath(in)
+		if err != nil {
+			return
+		}
+		if !utf8.ValidString(p) || p == "" || p[0] == '/' || strings.ContainsRune(p, '\\') {
+			t.Fatalf("accepted %q as %q", in, p)
+		}
+		for _, r := range p {
+			if unicode.IsControl(r) {
+				t.Fatalf("accepted %q with a control character", in)
+			}
+		}
+		for part := range strings.SplitSeq(p, "/") {
+			if part == "" || part == "." || part == ".." {
+				t.Fatalf("accepted %q with component %q", in, part)
+			}
+		}
+		if err := folder.CheckPath(p); err != nil {
+			t.Fatalf("CheckEscapedPath accepted %q but CheckPath refuses %q: %v", in, p, err)
+		}
+	})
+}

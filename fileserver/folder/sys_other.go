@@ -1,0 +1,18 @@
+//go:build !unix
+
+package folder
+
+import (
+	"errors"
+	"os"
+)
+
+const openNonBlock = 0
+
+var errNotDirSys = errors.New("not a directory")
+
+func sameFileSystem(a, b string) (bool, error) { return true, nil }
+
+func renameAt(srcDir *os.File, src string, dstDir *os.File, dst string, overwrite bool) error {
+	return errors.New("placing uploads needs a Unix system")
+}

@@ -1,0 +1,196 @@
+// Package server assembles a file server from its parts (folder, watcher,
+// uploads, API) and runs it. The fileserver command and the tests both
+// start servers through it.
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/parley-chat/parley/fileserver/api"
+	"github.com/parley-chat/parley/fileserver/auth"
+	"github.com/parley-chat/parley/fileserver/folder"
+	"github.com/parley-chat/parley/fileserver/uploads"
+	"github.com/parley-chat/parley/fileserver/watch"
+)
+
+// Config is everything a file server needs. The fileserver command fills
+// it from flags.
+type Config struct {
+	Addr    string // listen address, host:port
+	Dir     string // the shared folder
+	State   string // partial uploads and file records; outside Dir, same file system
+	TLSCert string // certificate file; with TLSKey, serve HTTPS
+	TLSKey  string
+
+	// Secret checks the chat server's file tokens.
+	Secret []byte
+	// PublicRead lets anyone list, download and watch without a token.
+	PublicRead bool
+
+	MaxSize      int64         // largest file in bytes; 0 for no limit
+	Quota        int64         // most the folder may hold; 0 for none
+	MinFree      int64         // disk space uploads must leave free
+	UploadExpiry time.Duration // unfinished resumable uploads are dropped after this long idle
+	Settle       time.Duration // quiet time before a change is announced
+	Stall        time.Duration // a transfer that moves nothing this long is cut
+	Heartbeat    time.Duration // event stream keepalive interval
+
+	Logger *slog.Logger
+}
+
+// Server is a running file server.
+type Server struct {
+	cfg     Config
+	log     *slog.Logger
+	folder  *folder.Folder
+	watcher *watch.Watcher
+	http    *http.Server
+	ln      net.Listener
+	tls     bool
+
+	serveDone chan struct{}
+	serveErr  error
+}
+
+// Start opens the folder, starts watching it, listens on cfg.Addr and
+// serves. Stop it with Shutdown.
+func Start(ctx context.Context, cfg Config) (*Server, error) {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if len(cfg.Secret) == 0 {
+		return nil, errors.New("no secret to check file tokens with")
+	}
+	var tlsConf *tls.Config
+	if cfg.TLSCert != "" || cfg.TLSKey != "" {
+		if cfg.TLSCert == "" || cfg.TLSKey == "" {
+			return nil, errors.New("TLS needs both a certificate (-tls-cert) and a key (-tls-key)")
+		}
+		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
+		if err != nil {
+			return nil, fmt.Errorf("load TLS certificate: %w", err)
+		}
+		tlsConf = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	f, err := folder.Open(cfg.Dir, cfg.State, log)
+	if err != nil {
+		return nil, err
+	}
+	up, err := uploads.New(uploads.Config{
+		Folder:  f,
+		MaxSize: cfg.MaxSize,
+		Quota:   cfg.Quota,
+		MinFree: cfg.MinFree,
+		Expiry:  cfg.UploadExpiry,
+		Logger:  log,
+	})
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	w, err := watch.New(watch.Config{Folder: f, Settle: cfg.Settle, Logger: log})
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	h, err := api.New(api.Config{
+		Folder:    f,
+		Watcher:   w,
+		Uploads:   up,
+		Auth:      &auth.Checker{Secret: cfg.Secret, PublicRead: cfg.PublicRead},
+		MaxSize:   cfg.MaxSize,
+		Stall:     cfg.Stall,
+		Heartbeat: cfg.Heartbeat,
+		Logger:    log,
+	})
+	if err != nil {
+		w.Close()
+		f.Close()
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		w.Close()
+		f.Close()
+		return nil, fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	s := &Server{
+		cfg:     cfg,
+		log:     log,
+		folder:  f,
+		watcher: w,
+		ln:      ln,
+		tls:     tlsConf != nil,
+		http: &http.Server{
+			Handler:   h,
+			TLSConfig: tlsConf,
+			// Headers must arrive promptly. Bodies and replies have no
+			// overall limit, since a large file takes as long as it
+			// takes; the handlers cut a transfer that stalls instead.
+			ReadHeaderTimeout: 10 * time.Second,
+			IdleTimeout:       2 * time.Minute,
+			MaxHeaderBytes:    64 << 10,
+			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		},
+		serveDone: make(chan struct{}),
+	}
+	go func() {
+		if tlsConf != nil {
+			s.serveErr = s.http.ServeTLS(ln, "", "")
+		} else {
+			s.serveErr = s.http.Serve(ln)
+		}
+		close(s.serveDone)
+	}()
+	log.Info("file server listening", "addr", ln.Addr().String(), "tls", tlsConf != nil,
+		"dir", f.Dir(), "state", f.StateDir(), "public_read", cfg.PublicRead)
+	return s, nil
+}
+
+// Addr is the address the server listens on.
+func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// URL is the server's base URL, for clients and tests.
+func (s *Server) URL() string {
+	if s.tls {
+		return "https://" + s.Addr()
+	}
+	return "http://" + s.Addr()
+}
+
+// Folder is the shared folder the server serves.
+func (s *Server) Folder() *folder.Folder { return s.folder }
+
+// Done is closed when the server stops serving: after Shutdown, or by
+// itself if the listener fails; Err then says why.
+func (s *Server) Done() <-chan struct{} { return s.serveDone }
+
+// Err is the reason serving stopped, once Done is closed.
+func (s *Server) Err() error {
+	<-s.serveDone
+	if errors.Is(s.serveErr, http.ErrServerClosed) {
+		return nil
+	}
+	return s.serveErr
+}
+
+// Shutdown ends the event streams, stops accepting requests, waits for
+// those in progress until ctx ends (then cuts them), and closes the
+// folder. A resumable upload cut off here is resumed after a restart.
+func (s *Server) Shutdown(ctx context.Context) error {
+	werr := s.watcher.Close()
+	err := s.http.Shutdown(ctx)
+	if err != nil {
+		s.http.Close()
+	}
+	<-s.serveDone
+	return errors.Join(err, werr, s.Err(), s.folder.Close())
+}

@@ -1,0 +1,545 @@
+// Package watch turns changes to the shared folder into events: created,
+// removed and changed, one per path, after the path has been quiet for a
+// moment. It watches every subfolder, including those created later, and
+// keeps a short history so that a client that reconnects to the event
+// stream gets what it missed.
+package watch
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+
+	"github.com/parley-chat/parley/fileserver/folder"
+)
+
+// Event types.
+const (
+	Created = "created"
+	Removed = "removed"
+	Changed = "changed"
+	// Reset tells a subscriber that events were lost (it was away too
+	// long, or the server restarted), so it should list the folder again.
+	Reset = "reset"
+)
+
+// Event is one change to the folder.
+type Event struct {
+	// ID orders events; it is "EPOCH-SEQ", where EPOCH changes when the
+	// server restarts.
+	ID   string `json:"id"`
+	Type string `json:"type"`
+	Path string `json:"path,omitempty"`
+	Dir  bool   `json:"dir,omitempty"`
+	// Entry describes the file or folder after a created or changed event.
+	Entry *folder.Entry `json:"entry,omitempty"`
+
+	seq uint64
+}
+
+// Config configures a Watcher.
+type Config struct {
+	Folder *folder.Folder
+	// Settle is how long a path must be quiet before its event is sent
+	// (default 250ms). A file being written is hidden from listings until
+	// then.
+	Settle time.Duration
+	// History is how many recent events are kept for reconnecting
+	// subscribers (default 1024).
+	History int
+	// Buffer is how many events may wait for one subscriber before it is
+	// dropped as too slow (default 256).
+	Buffer int
+	Logger *slog.Logger
+}
+
+type state struct {
+	dir     bool
+	size    int64
+	mtimeNs int64
+}
+
+type pending struct {
+	deadline time.Time
+	// busy is set while the path is being written in place: a Write
+	// event, or the creation of an empty file.
+	busy bool
+}
+
+// Watcher watches a folder and publishes its changes.
+type Watcher struct {
+	cfg   Config
+	f     *folder.Folder
+	fw    *fsnotify.Watcher
+	log   *slog.Logger
+	epoch string
+
+	// mu guards everything below; the loop goroutine is the only writer
+	// of known and pending, readers come from HTTP handlers.
+	mu      sync.Mutex
+	known   map[string]state
+	pending map[string]*pending
+	seq     uint64
+	ring    []Event // the last cfg.History events, oldest first
+	subs    map[*Sub]struct{}
+	closed  bool
+
+	running bool // the loop was started
+	done    chan struct{}
+}
+
+// New scans the folder, watches it and every subfolder, and starts
+// publishing events. Stop it with Close.
+func New(cfg Config) (*Watcher, error) {
+	w, err := newWatcher(cfg)
+	if err != nil {
+		return nil, err
+	}
+	w.running = true
+	go w.loop()
+	return w, nil
+}
+
+// newWatcher sets up a watcher without starting its loop.
+func newWatcher(cfg Config) (*Watcher, error) {
+	if cfg.Settle <= 0 {
+		cfg.Settle = 250 * time.Millisecond
+	}
+	if cfg.History <= 0 {
+		cfg.History = 1024
+	}
+	if cfg.Buffer <= 0 {
+		cfg.Buffer = 256
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	fw, err := fsnotify.NewWatcher()
+	if err != nil {
+		return nil, fmt.Errorf("watch shared folder: %w", err)
+	}
+	w := &Watcher{
+		cfg:     cfg,
+		f:       cfg.Folder,
+		fw:      fw,
+		log:     log,
+		epoch:   strconv.FormatInt(time.Now().UnixNano(), 36),
+		known:   map[string]state{},
+		pending: map[string]*pending{},
+		subs:    map[*Sub]struct{}{},
+		done:    make(chan struct{}),
+	}
+	if err := w.addTree(".", false); err != nil {
+		fw.Close()
+		return nil, err
+	}
+	return w, nil
+}
+
+// Close stops watching and ends every subscription.
+func (w *Watcher) Close() error {
+	w.mu.Lock()
+	if w.closed {
+		w.mu.Unlock()
+		if w.running {
+			<-w.done
+		}
+		return nil
+	}
+	w.closed = true
+	for s := range w.subs {
+		s.end(nil)
+	}
+	w.subs = nil
+	w.mu.Unlock()
+	err := w.fw.Close()
+	if w.running {
+		<-w.done
+	}
+	return err
+}
+
+// Busy reports whether p is being written: changed recently and not yet
+// quiet. Busy files are not listed or served.
+func (w *Watcher) Busy(p string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	pe, ok := w.pending[p]
+	return ok && pe.busy
+}
+
+func (w *Watcher) abs(rel string) string {
+	if rel == "." {
+		return w.f.Dir()
+	}
+	return filepath.Join(w.f.Dir(), filepath.FromSlash(rel))
+}
+
+// rel turns an absolute path from fsnotify into a folder path, or ""
+// if it is the folder itself or outside it.
+func (w *Watcher) rel(abs string) string {
+	r, err := filepath.Rel(w.f.Dir(), abs)
+	if err != nil || r == "." || r == ".." || strings.HasPrefix(r, ".."+string(filepath.Separator)) {
+		return ""
+	}
+	return filepath.ToSlash(r)
+}
+
+// addTree watches dir and every folder below it, and records what is in
+// them. With announce, everything found is marked pending, so that it is
+// announced once quiet; without, it is taken as already known.
+func (w *Watcher) addTree(dir string, announce bool) error {
+	return fs.WalkDir(w.f.FS(), dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if p == dir && dir == "." {
+				return err
+			}
+			return nil // vanished, or unreadable: skip it
+		}
+		if p != "." && folder.CheckPath(p) != nil {
+			if d.IsDir() {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		if d.IsDir() {
+			// WalkDir does not follow links, so only real folders
+			// inside the root are watched.
+			if err := w.fw.Add(w.abs(p)); err != nil {
+				w.log.Warn("cannot watch folder; changes in it will be missed", "folder", p, "err", err)
+			}
+		}
+		if p == "." {
+			return nil
+		}
+		if announce {
+			w.mu.Lock()
+			w.markLocked(p, time.Now(), false)
+			w.mu.Unlock()
+			return nil
+		}
+		if e, err := w.f.Stat(p); err == nil {
+			w.mu.Lock()
+			w.known[p] = stateOf(e)
+			w.mu.Unlock()
+		}
+		return nil
+	})
+}
+
+func stateOf(e folder.Entry) state {
+	return state{dir: e.Dir, size: e.Size, mtimeNs: e.Mtime.UnixNano()}
+}
+
+func (w *Watcher) markLocked(p string, now time.Time, busy bool) {
+	pe := w.pending[p]
+	if pe == nil {
+		pe = &pending{}
+		w.pending[p] = pe
+	}
+	pe.deadline = now.Add(w.cfg.Settle)
+	pe.busy = pe.busy || busy
+}
+
+// loop receives file system events and, once a path has been quiet for
+// the settle time, publishes what changed. The timer runs only while
+// something is pending, and each new event for a path pushes its
+// deadline back.
+func (w *Watcher) loop() {
+	defer close(w.done)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	defer timer.Stop()
+	armed := false
+	for {
+		select {
+		case ev, ok := <-w.fw.Events:
+			if !ok {
+				return
+			}
+			w.handle(ev)
+			if !armed {
+				timer.Reset(w.cfg.Settle)
+				armed = true
+			}
+		case err, ok := <-w.fw.Errors:
+			if !ok {
+				return
+			}
+			if errors.Is(err, fsnotify.ErrEventOverflow) {
+				w.log.Warn("too many changes at once; rescanning the shared folder")
+				w.rescan()
+				if !armed {
+					timer.Reset(w.cfg.Settle)
+					armed = true
+				}
+				continue
+			}
+			w.log.Warn("watching the shared folder", "err", err)
+		case <-timer.C:
+			armed = false
+			if next := w.settle(time.Now()); next > 0 {
+				timer.Reset(next)
+				armed = true
+			}
+		}
+	}
+}
+
+func (w *Watcher) handle(ev fsnotify.Event) {
+	p := w.rel(ev.Name)
+	if p == "" || folder.CheckPath(p) != nil {
+		return
+	}
+	if ev.Op == fsnotify.Chmod {
+		return // attributes only; the content has not changed
+	}
+	now := time.Now()
+	busy := ev.Has(fsnotify.Write)
+	if ev.Has(fsnotify.Create) {
+		if e, err := w.f.Stat(p); err == nil {
+			if e.Dir {
+				// Watch it now, before files appear in it, and pick up
+				// those that already have.
+				if err := w.addTree(p, true); err != nil {
+					w.log.Warn("watch new folder", "folder", p, "err", err)
+				}
+			} else if e.Size == 0 && e.Uploader == "" {
+				// Most likely about to be written. (An upload placed by
+				// the server has its uploader recorded, and is complete.)
+				busy = true
+			}
+		}
+	}
+	w.mu.Lock()
+	w.markLocked(p, now, busy)
+	w.mu.Unlock()
+}
+
+// rescan compares the whole folder with what is known, after events were
+// lost.
+func (w *Watcher) rescan() {
+	seen := map[string]bool{}
+	fs.WalkDir(w.f.FS(), ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || p == "." {
+			return nil
+		}
+		if folder.CheckPath(p) != nil {
+			if d.IsDir() {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		seen[p] = true
+		if d.IsDir() {
+			w.fw.Add(w.abs(p))
+		}
+		return nil
+	})
+	now := time.Now()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for p := range seen {
+		w.markLocked(p, now, false)
+	}
+	for p := range w.known {
+		if !seen[p] {
+			w.markLocked(p, now, false)
+		}
+	}
+}
+
+// settle publishes the paths whose deadline has passed and returns how
+// long until the next one is due, or 0 if nothing is pending.
+func (w *Watcher) settle(now time.Time) time.Duration {
+	w.mu.Lock()
+	var due []string
+	var next time.Duration
+	for p, pe := range w.pending {
+		if !pe.deadline.After(now) {
+			due = append(due, p)
+			continue
+		}
+		if d := pe.deadline.Sub(now); next == 0 || d < next {
+			next = d
+		}
+	}
+	w.mu.Unlock()
+	// Parents before children, so a new folder is announced before its
+	// files.
+	sortByDepth(due)
+	for _, p := range due {
+		w.settlePath(p)
+	}
+	return next
+}
+
+func (w *Watcher) settlePath(p string) {
+	e, err := w.f.Stat(p)
+	w.mu.Lock()
+	delete(w.pending, p)
+	old, wasKnown := w.known[p]
+	var ev *Event
+	switch {
+	case err != nil:
+		if !wasKnown {
+			break // came and went, or was never visible
+		}
+		ev = &Event{Type: Removed, Path: p, Dir: old.dir}
+		delete(w.known, p)
+		if old.dir {
+			for k, st := range w.known {
+				if strings.HasPrefix(k, p+"/") {
+					delete(w.known, k)
+					if st.dir {
+						w.fw.Remove(w.abs(k))
+					}
+				}
+			}
+			w.fw.Remove(w.abs(p))
+		}
+	case !wasKnown:
+		w.known[p] = stateOf(e)
+		ev = &Event{Type: Created, Path: p, Dir: e.Dir, Entry: &e}
+	case old != stateOf(e):
+		w.known[p] = stateOf(e)
+		if old.dir != e.Dir {
+			// Replaced by something of the other kind.
+			w.publishLocked(Event{Type: Removed, Path: p, Dir: old.dir})
+			ev = &Event{Type: Created, Path: p, Dir: e.Dir, Entry: &e}
+		} else if !e.Dir {
+			ev = &Event{Type: Changed, Path: p, Entry: &e}
+		}
+	}
+	if ev != nil {
+		w.publishLocked(*ev)
+	}
+	w.mu.Unlock()
+	if ev != nil {
+		w.f.Invalidate()
+		if ev.Type == Removed {
+			w.f.Forget(p)
+		}
+	}
+}
+
+func sortByDepth(ps []string) {
+	depth := func(s string) int { return strings.Count(s, "/") }
+	for i := 1; i < len(ps); i++ {
+		for j := i; j > 0 && (depth(ps[j]) < depth(ps[j-1]) || depth(ps[j]) == depth(ps[j-1]) && ps[j] < ps[j-1]); j-- {
+			ps[j], ps[j-1] = ps[j-1], ps[j]
+		}
+	}
+}
+
+func (w *Watcher) publishLocked(ev Event) {
+	if w.closed {
+		return
+	}
+	w.seq++
+	ev.seq = w.seq
+	ev.ID = w.epoch + "-" + strconv.FormatUint(w.seq, 10)
+	if len(w.ring) == w.cfg.History {
+		copy(w.ring, w.ring[1:])
+		w.ring = w.ring[:len(w.ring)-1]
+	}
+	w.ring = append(w.ring, ev)
+	for s := range w.subs {
+		select {
+		case s.ch <- ev:
+		default:
+			// A subscriber that cannot keep up is dropped rather than
+			// allowed to hold up the others; it reconnects and resumes
+			// from its last event.
+			delete(w.subs, s)
+			s.end(ErrSlow)
+		}
+	}
+}
+
+// ErrSlow ends a subscription whose reader fell too far behind.
+var ErrSlow = errors.New("event stream reader too slow")
+
+// Sub is a subscription to the folder's events.
+type Sub struct {
+	w    *Watcher
+	ch   chan Event
+	err  error
+	once sync.Once
+}
+
+// C delivers the events. It is closed when the subscription ends.
+func (s *Sub) C() <-chan Event { return s.ch }
+
+// Err says why the subscription ended: ErrSlow, or nil after Close or
+// when the watcher stopped.
+func (s *Sub) Err() error {
+	s.w.mu.Lock()
+	defer s.w.mu.Unlock()
+	return s.err
+}
+
+// end closes the channel; the watcher's lock is held.
+func (s *Sub) end(err error) {
+	s.once.Do(func() {
+		s.err = err
+		close(s.ch)
+	})
+}
+
+// Close ends the subscription.
+func (s *Sub) Close() {
+	s.w.mu.Lock()
+	defer s.w.mu.Unlock()
+	if s.w.subs != nil {
+		delete(s.w.subs, s)
+	}
+	s.end(nil)
+}
+
+// Subscribe starts a subscription. If lastID is the id of an event the
+// subscriber saw, the events after it come first; if they are no longer
+// kept, or lastID is from before a restart, the first event is a Reset.
+func (w *Watcher) Subscribe(lastID string) (*Sub, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return nil, errors.New("watcher closed")
+	}
+	var backlog []Event
+	if lastID != "" {
+		backlog = w.sinceLocked(lastID)
+	}
+	s := &Sub{w: w, ch: make(chan Event, w.cfg.Buffer+len(backlog))}
+	for _, ev := range backlog {
+		s.ch <- ev
+	}
+	w.subs[s] = struct{}{}
+	return s, nil
+}
+
+func (w *Watcher) sinceLocked(lastID string) []Event {
+	epoch, seqStr, ok := strings.Cut(lastID, "-")
+	seq, err := strconv.ParseUint(seqStr, 10, 64)
+	reset := []Event{{ID: w.epoch + "-" + strconv.FormatUint(w.seq, 10), Type: Reset}}
+	if !ok || err != nil || epoch != w.epoch || seq > w.seq {
+		return reset
+	}
+	if seq == w.seq {
+		return nil
+	}
+	if len(w.ring) == 0 || w.ring[0].seq > seq+1 {
+		return reset
+	}
+	i := int(seq + 1 - w.ring[0].seq)
+	return append([]Event(nil), w.ring[i:]...)
+}
