@@ -2,11 +2,408 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/parley-chat/parley/client/chat"
+	"github.com/parley-chat/parley/client/command"
+	"github.com/parley-chat/parley/client/files"
+	"github.com/parley-chat/parley/client/tui"
+	"github.com/parley-chat/parley/shared/protocol"
 )
 
-// runTUI runs the full-screen terminal interface.
+// defaultServer is the -server flag's default; a remembered server
+// replaces it.
+const defaultServer = "localhost:7700"
+
+// runTUI runs the full-screen terminal interface: a login form when the
+// name or the password is missing (and no saved session works), then the
+// chat screen.
 func runTUI(ctx context.Context, o options, stderr io.Writer) int {
-	return runLines(ctx, o, os.Stdin, os.Stdout, stderr)
+	store := openClientStore()
+	saved := store.load()
+
+	server := o.server
+	if server == defaultServer && saved.Server != "" {
+		server = saved.Server
+	}
+	name := o.name
+	if name == "" {
+		name = saved.Name
+	}
+	// The password comes from the environment or a file here; the form
+	// asks for it otherwise, never a prompt that would fight the screen.
+	password := ""
+	if os.Getenv("PARLEY_PASSWORD") != "" || o.passwordFile != "" {
+		p, err := readPassword(o, strings.NewReader(""), stderr)
+		if err != nil {
+			fmt.Fprintln(stderr, "client:", err)
+			return exitUsage
+		}
+		password = p
+	}
+	token := store.token(server, name)
+
+	var mu sync.Mutex
+	var session *chat.Session
+	connect := func(ctx context.Context, l tui.Login) (tui.Config, error) {
+		oo := o
+		oo.server = l.Server
+		tlsConf, err := tlsConfig(oo)
+		if err != nil {
+			return tui.Config{}, err
+		}
+		opts := chat.Options{Addr: l.Server, Name: l.Name, Password: l.Password, TLS: tlsConf, Reconnect: !o.noReconnect}
+		if l.Password == "" {
+			opts.Token = store.token(l.Server, l.Name)
+		}
+		s, err := chat.Connect(ctx, opts)
+		if err != nil {
+			if chat.IsCode(err, protocol.CodeBadToken) {
+				store.saveToken(l.Server, l.Name, "")
+			}
+			return tui.Config{}, err
+		}
+		mu.Lock()
+		if session != nil {
+			session.Close()
+		}
+		session = s
+		mu.Unlock()
+		store.save(savedLogin{Server: l.Server, Name: s.Me()})
+		store.saveToken(l.Server, s.Me(), s.Token())
+		r := command.NewRunner(s)
+		fs := newTUIFiles(s, r, tlsConf)
+		return tui.Config{
+			Conn:      tui.NewConn(s, r, fs.printer.take),
+			Server:    l.Server,
+			TLS:       tlsConf != nil,
+			Transfers: fs,
+		}, nil
+	}
+
+	notice := ""
+	if name != "" && password == "" && token == "" {
+		notice = "Enter your password to log in as " + name + "."
+	}
+	m, err := tui.Run(ctx, tui.AppConfig{
+		Login:       tui.Login{Server: server, Name: name, Password: password},
+		AutoConnect: name != "" && (password != "" || token != ""),
+		Notice:      notice,
+		Connect:     connect,
+	})
+
+	mu.Lock()
+	s := session
+	mu.Unlock()
+	if s != nil {
+		if t := s.Token(); t != "" && !errors.Is(s.Err(), chat.ErrReplaced) {
+			store.saveToken(serverOf(m, server), s.Me(), t)
+		}
+		s.Close()
+	}
+	if err != nil && ctx.Err() == nil {
+		fmt.Fprintln(stderr, "client:", err)
+		return exitFailed
+	}
+	if m == nil {
+		return exitOK
+	}
+	switch err := m.Err(); {
+	case errors.Is(err, chat.ErrReplaced):
+		fmt.Fprintln(stderr, "client: this session was replaced: the same name logged in from somewhere else")
+		return exitReplaced
+	case err != nil:
+		fmt.Fprintln(stderr, "client:", err)
+		return exitFailed
+	}
+	return exitOK
+}
+
+func serverOf(m *tui.Model, fallback string) string {
+	if m == nil {
+		return fallback
+	}
+	return m.Server()
+}
+
+// clientStore keeps what the client remembers between runs in
+// os.UserConfigDir()/parley: the last server and name in login.json, and
+// resume tokens, readable only by the user, in sessions.json. Passwords
+// are never written.
+type clientStore struct{ dir string }
+
+type savedLogin struct {
+	Server string `json:"server"`
+	Name   string `json:"name"`
+}
+
+func openClientStore() clientStore {
+	dir, err := os.UserConfigDir()
+	if err != nil {
+		return clientStore{}
+	}
+	return clientStore{dir: filepath.Join(dir, "parley")}
+}
+
+func (c clientStore) load() savedLogin {
+	var l savedLogin
+	if c.dir == "" {
+		return l
+	}
+	if b, err := os.ReadFile(filepath.Join(c.dir, "login.json")); err == nil {
+		json.Unmarshal(b, &l)
+	}
+	return l
+}
+
+func (c clientStore) save(l savedLogin) {
+	if b, err := json.MarshalIndent(l, "", "  "); err == nil {
+		c.write("login.json", append(b, '\n'), 0o644)
+	}
+}
+
+func sessionKey(server, name string) string {
+	if n, err := protocol.ParseName(name); err == nil {
+		name = n.Key
+	}
+	return server + " " + name
+}
+
+func (c clientStore) tokens() map[string]string {
+	t := map[string]string{}
+	if c.dir == "" {
+		return t
+	}
+	if b, err := os.ReadFile(filepath.Join(c.dir, "sessions.json")); err == nil {
+		json.Unmarshal(b, &t)
+	}
+	return t
+}
+
+func (c clientStore) token(server, name string) string {
+	if name == "" {
+		return ""
+	}
+	return c.tokens()[sessionKey(server, name)]
+}
+
+// saveToken remembers a resume token, or forgets it if token is empty.
+func (c clientStore) saveToken(server, name, token string) {
+	t := c.tokens()
+	if token == "" {
+		if _, ok := t[sessionKey(server, name)]; !ok {
+			return
+		}
+		delete(t, sessionKey(server, name))
+	} else {
+		t[sessionKey(server, name)] = token
+	}
+	if b, err := json.MarshalIndent(t, "", "  "); err == nil {
+		c.write("sessions.json", append(b, '\n'), 0o600)
+	}
+}
+
+// write replaces a file atomically with the given mode.
+func (c clientStore) write(name string, data []byte, mode os.FileMode) {
+	if c.dir == "" || os.MkdirAll(c.dir, 0o700) != nil {
+		return
+	}
+	f, err := os.CreateTemp(c.dir, "."+name+".*")
+	if err != nil {
+		return
+	}
+	defer os.Remove(f.Name())
+	if err := f.Chmod(mode); err != nil {
+		f.Close()
+		return
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return
+	}
+	if err := f.Close(); err != nil {
+		return
+	}
+	os.Rename(f.Name(), filepath.Join(c.dir, name))
+}
+
+// tuiFiles connects the screen to the file server the chat server
+// announced: transfers with progress for /upload, /download, stickers and
+// screenshots, and the line-mode file commands (/files, /rm) whose
+// reports become the commands' output on the screen.
+type tuiFiles struct {
+	client  *files.Client
+	printer *collectPrinter
+
+	mu    sync.Mutex
+	watch map[string]func(done, total int64) // by "op name"
+}
+
+func newTUIFiles(s *chat.Session, r *command.Runner, tlsConf *tls.Config) *tuiFiles {
+	f := &tuiFiles{printer: &collectPrinter{}, watch: map[string]func(int64, int64){}}
+	f.client = files.New(files.Options{
+		BaseURL:  func() string { return s.Welcome().FilesURL },
+		Tokens:   files.NewSessionTokens(s),
+		TLS:      filesTLS(tlsConf),
+		User:     s.Me(),
+		StateDir: uploadStateDir(),
+		Progress: f.progress,
+	})
+	cmds := &files.Commands{Client: f.client, Runner: r, Index: files.NewIndex(0), Printer: f.printer}
+	r.Extra = append(r.Extra, cmds.Specs()...)
+	return f
+}
+
+func (f *tuiFiles) progress(p files.Progress) {
+	f.mu.Lock()
+	report := f.watch[p.Op+" "+p.Name]
+	f.mu.Unlock()
+	if report != nil && p.Total > 0 {
+		report(p.Done, p.Total)
+	}
+}
+
+func (f *tuiFiles) follow(key string, report func(done, total int64)) func() {
+	f.mu.Lock()
+	f.watch[key] = report
+	f.mu.Unlock()
+	return func() {
+		f.mu.Lock()
+		delete(f.watch, key)
+		f.mu.Unlock()
+	}
+}
+
+// Upload sends a file. One made by the client (a sticker, a screenshot)
+// goes through a temporary file, and is not sent again if the shared
+// folder already has it. A name that is taken gets a number.
+func (f *tuiFiles) Upload(ctx context.Context, u tui.Upload, report func(done, total int64)) (protocol.File, error) {
+	src := ""
+	if file, ok := u.Body.(*os.File); ok {
+		src = file.Name()
+	} else {
+		h := sha256.New()
+		if _, err := io.Copy(h, u.Body); err != nil {
+			return protocol.File{}, err
+		}
+		sum := hex.EncodeToString(h.Sum(nil))
+		if e, err := f.client.Stat(ctx, u.Name); err == nil && strings.EqualFold(e.SHA256, sum) {
+			report(e.Size, e.Size)
+			return protocol.File{Name: e.Name, Size: e.Size, Path: e.Path, SHA256: e.SHA256}, nil
+		}
+		tmp, err := os.CreateTemp("", "parley-upload-*"+filepath.Ext(u.Name))
+		if err != nil {
+			return protocol.File{}, err
+		}
+		defer os.Remove(tmp.Name())
+		if _, err := u.Body.Seek(0, io.SeekStart); err == nil {
+			_, err = io.Copy(tmp, u.Body)
+		}
+		if cerr := tmp.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return protocol.File{}, err
+		}
+		src = tmp.Name()
+	}
+	ext := filepath.Ext(u.Name)
+	stem := strings.TrimSuffix(u.Name, ext)
+	for n := 0; n < 100; n++ {
+		name := u.Name
+		if n > 0 {
+			name = fmt.Sprintf("%s (%d)%s", stem, n, ext)
+		}
+		stop := f.follow("upload "+name, report)
+		e, err := f.client.Upload(ctx, src, name, files.UploadOptions{Overwrite: u.Overwrite})
+		stop()
+		var fe *files.Error
+		if errors.As(err, &fe) && fe.Code == files.CodeExists && !u.Overwrite {
+			continue
+		}
+		if err != nil {
+			return protocol.File{}, err
+		}
+		return protocol.File{Name: e.Name, Size: e.Size, Path: e.Path, SHA256: e.SHA256}, nil
+	}
+	return protocol.File{}, fmt.Errorf("no free name for %s in the shared folder", u.Name)
+}
+
+// Download fetches a shared file; the client checks its SHA-256.
+func (f *tuiFiles) Download(ctx context.Context, file protocol.File, path string, report func(done, total int64)) error {
+	defer f.follow("download "+file.Path, func(done, total int64) {
+		if total <= 0 {
+			total = file.Size
+		}
+		report(done, total)
+	})()
+	_, err := f.client.Download(ctx, file.Path, path, files.DownloadOptions{SHA256: file.SHA256})
+	return err
+}
+
+// collectPrinter keeps what the file commands report, for the screen to
+// show as their output.
+type collectPrinter struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (p *collectPrinter) Progress(files.Progress) {}
+
+func (p *collectPrinter) Listing(l *files.Listing) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	where := "/" + l.Path
+	if len(l.Entries) == 0 {
+		fmt.Fprintf(&p.buf, "the shared folder %s is empty", where)
+		return
+	}
+	fmt.Fprintf(&p.buf, "shared folder %s:", where)
+	for _, e := range l.Entries {
+		if e.Dir {
+			fmt.Fprintf(&p.buf, "\n  📁 %s/", e.Name)
+			continue
+		}
+		fmt.Fprintf(&p.buf, "\n  %s  %s", e.Name, files.Size(e.Size))
+		if e.Uploader != "" {
+			fmt.Fprintf(&p.buf, "  by %s", e.Uploader)
+		}
+		if !e.Mtime.IsZero() {
+			fmt.Fprintf(&p.buf, "  %s", e.Mtime.Local().Format("2006-01-02 15:04"))
+		}
+	}
+}
+
+func (p *collectPrinter) Notice(n files.Notice) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	switch n.Type {
+	case "removed":
+		fmt.Fprintf(&p.buf, "removed %s from the shared folder", n.Path)
+	case "downloaded":
+		fmt.Fprintf(&p.buf, "saved %s to %s", n.Path, n.Dest)
+	case "uploaded":
+		fmt.Fprintf(&p.buf, "uploaded %s (%s)", n.Path, files.Size(n.Size))
+	default:
+		fmt.Fprintf(&p.buf, "%s %s", n.Type, n.Path)
+	}
+}
+
+// take returns what was reported since the last call.
+func (p *collectPrinter) take() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s := p.buf.String()
+	p.buf.Reset()
+	return s
 }

@@ -1,0 +1,101 @@
+package tui
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/parley-chat/parley/chatserver/auth"
+	"github.com/parley-chat/parley/chatserver/server"
+	"github.com/parley-chat/parley/client/chat"
+	"github.com/parley-chat/parley/client/command"
+	"github.com/parley-chat/parley/shared/protocol"
+)
+
+// TestWithARealServer drives the screen over NewConn against a chat
+// server in this process, with a second session as the other person.
+func TestWithARealServer(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	srv, err := server.Start(ctx, server.Config{Addr: "127.0.0.1:0", HashParams: auth.Params{Time: 1, MemoryKiB: 64, Threads: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		sctx, c := context.WithTimeout(context.Background(), 10*time.Second)
+		defer c()
+		srv.Shutdown(sctx)
+	}()
+	login := func(name string) *chat.Session {
+		s, err := chat.Connect(ctx, chat.Options{Addr: srv.Addr(), Name: name, Password: "pw-" + name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+	alice := login("alice")
+	bob := login("王小明")
+
+	h := newHarness(t, func(c *Config) {
+		c.Conn = NewConn(alice, command.NewRunner(alice), nil)
+		c.Context = ctx
+	})
+
+	// alice types a shortcode; 王小明 gets the emoji.
+	h.typeText("hi :wave: 你好")
+	h.key("enter")
+	if sent := awaitType[sentMsg](h); sent.err != nil {
+		t.Fatal(sent.err)
+	}
+	waitMessage(t, bob, "hi 👋 你好")
+	h.until("the echo", func() bool { return h.m.cur.entries[len(h.m.cur.entries)-1].kind == entMessage })
+	h.wantScreen("alice │ hi 👋 你好")
+
+	// 王小明 answers; alice sees it.
+	if _, err := command.NewRunner(bob).Send(ctx, command.Lobby, "你好 alice :tada:"); err != nil {
+		t.Fatal(err)
+	}
+	h.until("王小明's message", func() bool {
+		es := h.m.cur.entries
+		return es[len(es)-1].text == "你好 alice 🎉"
+	})
+	h.wantScreen("王小明 │ 你好 alice 🎉")
+
+	// /join goes through the runner and switches; the member list follows.
+	h.key("f2")
+	h.typeText("/join 中文")
+	h.key("enter")
+	awaitType[cmdDoneMsg](h)
+	h.until("the members of #中文", func() bool {
+		return h.m.cur.id.Room == "中文" && len(h.m.cur.members) == 1 && h.m.cur.members[0].Owner
+	})
+	h.wantScreen("[#中文]", "Online 1/1", "● alice ★")
+
+	// A private message opens a private conversation.
+	if _, err := command.NewRunner(bob).Send(ctx, command.Conv{With: "alice"}, "悄悄话"); err != nil {
+		t.Fatal(err)
+	}
+	h.until("the private message", func() bool { return h.m.findConv(command.Conv{With: "王小明"}) != nil })
+	h.wantScreen("@王小明")
+	// An error from the server lands in the conversation it came from.
+	h.typeText("/kick nobody")
+	h.key("enter")
+	awaitType[cmdDoneMsg](h)
+	h.wantScreen("!! │")
+}
+
+func waitMessage(t *testing.T, s *chat.Session, text string) {
+	t.Helper()
+	deadline := time.After(failsafe)
+	for {
+		select {
+		case ev := <-s.Events():
+			if ev.Kind == chat.EvFrame && ev.Frame.Type == protocol.TypeMessage && ev.Frame.Text == text {
+				return
+			}
+		case <-deadline:
+			t.Fatalf("never got %q", text)
+		}
+	}
+}

@@ -1,0 +1,600 @@
+package tui
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/parley-chat/parley/client/command"
+	"github.com/parley-chat/parley/client/compose"
+	"github.com/parley-chat/parley/shared/protocol"
+)
+
+// localCommands are handled by the screen itself; the rest go to the
+// command runner, exactly as in line mode.
+var localCommands = []command.Spec{
+	{Name: "emoji", Args: "[WORD]", Help: "open the emoji picker (F3), searching for WORD"},
+	{Name: "sticker", Args: "NAME", Help: "send a sticker; /sticker alone lists them"},
+	{Name: "screenshot", Help: "capture every screen, upload it and post it here (F4)"},
+	{Name: "upload", Args: "[-f] PATH [NAME]", Help: "upload a file to the shared folder (as NAME) and post it here, with progress; -f replaces your own file of that name"},
+	{Name: "download", Args: "[ID|NAME] [DEST]", Help: "download the file of message ID, or NAME from the shared folder (default: the selected or newest file here), into DEST or your downloads folder"},
+	{Name: "cancel", Help: "cancel the newest file transfer (ctrl+x)"},
+	{Name: "query", Args: "NAME", Help: "open a private conversation with NAME"},
+	{Name: "users", Help: "show or hide the member list (F2)"},
+	{Name: "clear", Help: "clear this conversation's screen"},
+}
+
+// keyHelp lists the key bindings for /help.
+var keyHelp = [][2]string{
+	{"Enter", "send the line; alt+Enter starts a new line in the message"},
+	{"Tab", "complete a command, name, #room, @name or :emoji: (again: next)"},
+	{"↑ / ↓", "recall earlier lines"},
+	{"PgUp / PgDn, wheel", "scroll; End jumps to the newest"},
+	{"ctrl+n / ctrl+p", "next / previous conversation (also alt+→ / alt+←)"},
+	{"alt+1 … alt+9", "go to conversation 1 … 9"},
+	{"shift+Tab / F6", "move between the panes: chats, messages, members"},
+	{"F2 (alt+u)", "show or hide the members online"},
+	{"F3 (alt+e)", "emoji picker"},
+	{"F4 (alt+s)", "screenshot into this conversation"},
+	{"ctrl+g", "download the selected (or newest) file"},
+	{"ctrl+x", "cancel the newest transfer"},
+	{"Esc", "back to typing"},
+	{"ctrl+c", "quit"},
+}
+
+func (m *Model) handleKey(k tea.KeyPressMsg) tea.Cmd {
+	key := k.String()
+	m.link.note = ""
+	if m.picker != nil {
+		return m.pickerKey(k)
+	}
+	g := m.layout()
+	switch key {
+	case "ctrl+c":
+		return m.quit()
+	case "f1":
+		m.showHelp()
+		return nil
+	case "f2", "alt+u":
+		m.showMembers = !m.showMembers
+		if !m.showMembers && m.focus == focusMembers {
+			m.focus = focusInput
+		}
+		return nil
+	case "f3", "alt+e":
+		m.openPicker("")
+		return nil
+	case "f4", "alt+s":
+		return m.screenshot(m.cur)
+	case "pgup":
+		m.cur.scroll(-max(1, g.innerH-1), g.innerH)
+		return nil
+	case "pgdown":
+		m.cur.scroll(max(1, g.innerH-1), g.innerH)
+		return nil
+	case "ctrl+end":
+		m.cur.scroll(len(m.cur.lines), g.innerH)
+		return nil
+	case "ctrl+home":
+		m.cur.scroll(-len(m.cur.lines), g.innerH)
+		return nil
+	case "ctrl+n", "alt+right":
+		m.switchBy(1)
+		return m.loadMembers(m.cur)
+	case "ctrl+p", "alt+left":
+		m.switchBy(-1)
+		return m.loadMembers(m.cur)
+	case "alt+1", "alt+2", "alt+3", "alt+4", "alt+5", "alt+6", "alt+7", "alt+8", "alt+9":
+		if i := int(key[4] - '1'); i < len(m.convs) {
+			m.switchTo(m.convs[i])
+		}
+		return m.loadMembers(m.cur)
+	case "shift+tab", "f6":
+		m.cycleFocus()
+		return nil
+	case "ctrl+g":
+		return m.download(m.cur, "")
+	case "ctrl+x":
+		m.cancelTransfer("")
+		return nil
+	case "esc":
+		m.comp = nil
+		m.focus = focusInput
+		if m.cur.sel != nil {
+			m.cur.sel = nil
+			m.cur.dirty = true
+		}
+		return nil
+	}
+	switch m.focus {
+	case focusChats, focusMembers, focusMessages:
+		if cmd, used := m.paneKey(key, g); used {
+			return cmd
+		}
+		if k.Text == "" {
+			return nil
+		}
+		m.focus = focusInput // typing goes to the input line
+	}
+	switch key {
+	case "enter":
+		return m.submit()
+	case "tab":
+		m.complete()
+		return nil
+	case "up":
+		m.historyMove(-1)
+		return nil
+	case "down":
+		m.historyMove(1)
+		return nil
+	case "end":
+		if m.input.pos == len(m.input.text) {
+			m.cur.scroll(len(m.cur.lines), g.innerH)
+			return nil
+		}
+	}
+	if m.input.Update(k) {
+		m.comp = nil
+	}
+	return nil
+}
+
+// paneKey handles keys while a pane has the focus.
+func (m *Model) paneKey(key string, g geometry) (tea.Cmd, bool) {
+	switch m.focus {
+	case focusChats:
+		switch key {
+		case "up", "k":
+			m.chatSel = max(0, m.chatSel-1)
+		case "down", "j":
+			m.chatSel = min(len(m.convs)-1, m.chatSel+1)
+		case "enter", "space":
+			m.switchTo(m.convs[m.chatSel])
+			m.focus = focusInput
+			return m.loadMembers(m.cur), true
+		default:
+			return nil, false
+		}
+		return nil, true
+	case focusMembers:
+		list := m.memberList()
+		switch key {
+		case "up", "k":
+			m.memberSel = max(0, m.memberSel-1)
+		case "down", "j":
+			m.memberSel = max(0, min(len(list)-1, m.memberSel+1))
+		case "enter", "space":
+			if m.memberSel < len(list) {
+				m.openPrivate(list[m.memberSel].Name)
+			}
+		default:
+			return nil, false
+		}
+		return nil, true
+	case focusMessages:
+		switch key {
+		case "up", "k":
+			m.selectMessage(-1, g)
+		case "down", "j":
+			m.selectMessage(1, g)
+		case "enter", "d":
+			return m.download(m.cur, ""), true
+		case "r":
+			if e := m.cur.sel; e != nil && e.own && !e.recalled {
+				return m.runCmd(fmt.Sprintf("/recall %d", e.id)), true
+			}
+		default:
+			return nil, false
+		}
+		return nil, true
+	}
+	return nil, false
+}
+
+func (m *Model) cycleFocus() {
+	order := []focusArea{focusInput}
+	if m.layout().sideW > 0 {
+		order = append(order, focusChats)
+	}
+	order = append(order, focusMessages)
+	if m.layout().memW > 0 {
+		order = append(order, focusMembers)
+	}
+	next := order[0]
+	for i, f := range order {
+		if f == m.focus {
+			next = order[(i+1)%len(order)]
+		}
+	}
+	m.focus = next
+	switch next {
+	case focusChats:
+		m.chatSel = m.convIndex(m.cur)
+	case focusMessages:
+		if m.cur.sel == nil {
+			msgs := m.cur.messages()
+			if len(msgs) > 0 {
+				m.cur.sel = msgs[len(msgs)-1]
+				m.cur.dirty = true
+			}
+		}
+	}
+}
+
+// selectMessage moves the selected message by d.
+func (m *Model) selectMessage(d int, g geometry) {
+	msgs := m.cur.messages()
+	if len(msgs) == 0 {
+		return
+	}
+	i := len(msgs) - 1
+	for j, e := range msgs {
+		if e == m.cur.sel {
+			i = j + d
+		}
+	}
+	i = max(0, min(len(msgs)-1, i))
+	m.cur.sel = msgs[i]
+	m.cur.dirty = true
+	m.render(m.cur, max(1, g.msgW-4))
+	m.cur.reveal(m.cur.sel, g.innerH)
+}
+
+func (m *Model) switchBy(d int) {
+	i := (m.convIndex(m.cur) + d + len(m.convs)) % len(m.convs)
+	m.switchTo(m.convs[i])
+}
+
+func (m *Model) openPrivate(name string) {
+	if name == "" || sameName(name, m.me) {
+		return
+	}
+	c := m.ensureConv(command.Conv{With: name})
+	m.switchTo(c)
+	m.focus = focusInput
+}
+
+func (m *Model) historyMove(d int) {
+	if len(m.history) == 0 {
+		return
+	}
+	if m.histPos == len(m.history) {
+		m.histDraft = m.input.Value()
+	}
+	p := max(0, min(len(m.history), m.histPos+d))
+	if p == m.histPos {
+		return
+	}
+	m.histPos = p
+	if p == len(m.history) {
+		m.input.SetValue(m.histDraft)
+	} else {
+		m.input.SetValue(m.history[p])
+	}
+	m.comp = nil
+}
+
+func (m *Model) quit() tea.Cmd {
+	for _, t := range m.transfers {
+		t.cancel()
+	}
+	return tea.Quit
+}
+
+// submit runs or sends what is on the input line.
+func (m *Model) submit() tea.Cmd {
+	line := m.input.Value()
+	if strings.TrimSpace(line) == "" {
+		return nil
+	}
+	if n := len(m.history); n == 0 || m.history[n-1] != line {
+		m.history = append(m.history, line)
+		if len(m.history) > 500 {
+			m.history = m.history[1:]
+		}
+	}
+	m.histPos, m.histDraft = len(m.history), ""
+	m.input.Reset()
+	m.comp = nil
+	return m.dispatch(line)
+}
+
+// dispatch runs one line: a command, or text for the current
+// conversation.
+func (m *Model) dispatch(line string) tea.Cmd {
+	if !strings.HasPrefix(line, "/") || strings.HasPrefix(line, "//") {
+		return m.send(m.cur, strings.TrimPrefix(line, "/"))
+	}
+	name, args, _ := strings.Cut(line[1:], " ")
+	args = strings.TrimSpace(args)
+	switch strings.ToLower(name) {
+	case "help":
+		m.showHelp()
+	case "quit", "exit":
+		return m.quit()
+	case "emoji":
+		m.openPicker(args)
+	case "sticker":
+		return m.sendSticker(m.cur, args)
+	case "screenshot":
+		return m.screenshot(m.cur)
+	case "upload":
+		return m.upload(m.cur, args)
+	case "download":
+		return m.download(m.cur, args)
+	case "cancel":
+		m.cancelTransfer(args)
+	case "users", "members":
+		m.showMembers = !m.showMembers
+	case "clear":
+		m.cur.entries = nil
+		m.cur.sel = nil
+		m.cur.dirty = true
+	case "query":
+		n, err := protocol.ParseName(strings.TrimPrefix(args, "@"))
+		if err != nil {
+			m.addError(m.cur, errors.New("/query NAME: "+errText(err)))
+			return nil
+		}
+		m.openPrivate(n.Display)
+	case "switch":
+		return m.switchCmd(args)
+	case "refresh":
+		m.conn.Refresh()
+		m.link.note = "reconnecting now"
+	default:
+		return m.runCmd(line)
+	}
+	return nil
+}
+
+func (m *Model) switchCmd(arg string) tea.Cmd {
+	if arg == "" {
+		m.addError(m.cur, errors.New("/switch #ROOM or /switch @NAME"))
+		return nil
+	}
+	if !strings.HasPrefix(arg, "@") && !strings.HasPrefix(arg, "#") {
+		if _, ok := nameKey(arg); ok && m.findConv(command.Conv{Room: arg}) == nil {
+			if c := m.findConv(command.Conv{With: arg}); c != nil {
+				m.switchTo(c)
+				return nil
+			}
+		}
+	}
+	id, err := command.ParseConv(arg)
+	if err != nil {
+		m.addError(m.cur, err)
+		return nil
+	}
+	c := m.findConv(id)
+	if c == nil && id.Room != "" {
+		m.addError(m.cur, fmt.Errorf("you are not in #%s; /join %s first", id.Room, id.Room))
+		return nil
+	}
+	if c == nil {
+		c = m.ensureConv(id)
+	}
+	m.switchTo(c)
+	return m.loadMembers(c)
+}
+
+// send posts text to a conversation. It shows at once, marked as
+// pending, until the server has it; while the connection is down it
+// waits and is sent after the reconnect.
+func (m *Model) send(c *conv, text string) tea.Cmd {
+	if m.ended != nil {
+		m.addError(c, errors.New("not sent: the session has ended; /quit and start again"))
+		return nil
+	}
+	m.pending++
+	seq := m.pending
+	c.add(&entry{kind: entPending, seq: seq, from: clean(m.me, false), at: m.cfg.Now(), text: clean(compose.Expand(text), true), own: true})
+	c.follow, c.anchor, c.newBelow = true, nil, 0
+	conn, ctx, id, key := m.conn, m.ctx, c.id, c.key
+	return func() tea.Msg {
+		return sentMsg{conv: key, pending: seq, err: conn.Send(ctx, id, text)}
+	}
+}
+
+// runCmd runs a command line through the runner, in the current
+// conversation.
+func (m *Model) runCmd(line string) tea.Cmd {
+	if m.ended != nil {
+		m.addError(m.cur, errors.New("the session has ended; /quit and start again"))
+		return nil
+	}
+	conn, ctx, c := m.conn, m.ctx, m.cur
+	return func() tea.Msg {
+		out, now, err := conn.Run(ctx, c.id, line)
+		return cmdDoneMsg{conv: c.key, line: line, out: out, now: now, err: err}
+	}
+}
+
+func (m *Model) handleCmdDone(msg cmdDoneMsg) tea.Cmd {
+	c := m.convByKey(msg.conv)
+	if errors.Is(msg.err, command.ErrQuit) {
+		return m.quit()
+	}
+	if msg.err != nil {
+		m.addError(c, msg.err)
+		return nil
+	}
+	name, args, _ := strings.Cut(strings.TrimPrefix(msg.line, "/"), " ")
+	if strings.EqualFold(name, "leave") {
+		room := strings.TrimSpace(args)
+		if room == "" {
+			room = c.id.Room
+		}
+		if left := m.findConv(command.Conv{Room: room}); left != nil && left.key != command.Lobby.Key() {
+			m.removeConv(left)
+		}
+	}
+	out := msg.out
+	if out == nil {
+		return nil
+	}
+	switch out.Type {
+	case "switch":
+		id := command.Conv{Room: out.Room, With: out.To}
+		nc := m.ensureConv(id)
+		if id.Room != "" {
+			nc.joined = true
+			nc.membersLoaded = false
+		}
+		m.switchTo(nc)
+		return m.loadMembers(nc)
+	case "rooms":
+		var b strings.Builder
+		b.WriteString("rooms:")
+		for _, r := range out.Rooms {
+			m.rooms[command.Conv{Room: r.Name}.Key()] = r.Name
+			fmt.Fprintf(&b, "\n  #%s  %d members", clean(r.Name, false), r.Members)
+			if r.Owner != "" {
+				b.WriteString(", owner " + clean(r.Owner, false))
+			}
+			if r.Joined {
+				b.WriteString(", joined")
+			}
+		}
+		if len(out.Rooms) == 0 {
+			b.WriteString(" none")
+		}
+		m.addInfo(c, b.String())
+	case "who":
+		var parts []string
+		for _, mi := range out.Members {
+			s := clean(mi.Name, false)
+			if mi.Owner {
+				s += " ★"
+			}
+			if mi.Online {
+				s = "● " + s
+			} else {
+				s = "○ " + s
+			}
+			parts = append(parts, s)
+		}
+		text := fmt.Sprintf("in #%s: %s", clean(out.Room, false), strings.Join(parts, ", "))
+		if out.More > 0 {
+			text += fmt.Sprintf(" and %d more", out.More)
+		}
+		m.addInfo(c, text)
+		if rc := m.findConv(command.Conv{Room: out.Room}); rc != nil {
+			m.setMembers(rc, out)
+		}
+	case "help":
+		m.showHelp()
+	case "history":
+		if out.Count != nil && *out.Count == 0 {
+			m.addInfo(c, "no older messages")
+		} else if out.Count != nil {
+			m.addInfo(c, fmt.Sprintf("%d older messages loaded above; PgUp to read them", *out.Count))
+		}
+	case "refresh":
+		m.link.note = "reconnecting now"
+	default:
+		if out.Text != "" {
+			m.addInfo(c, clean(out.Text, true))
+		}
+	}
+	return nil
+}
+
+// allCommands lists the runner's commands and the screen's own.
+func (m *Model) allCommands() []command.Spec {
+	seen := map[string]bool{}
+	var out []command.Spec
+	for _, s := range append(append([]command.Spec(nil), localCommands...), m.conn.Commands()...) {
+		if !seen[s.Name] {
+			seen[s.Name] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// showHelp puts the commands and keys into the current conversation.
+func (m *Model) showHelp() {
+	var b strings.Builder
+	b.WriteString("Type to talk in " + m.cur.title() + ". :shortcode: becomes an emoji (:smile: → 😄). Commands:")
+	specs := m.allCommands()
+	sort.SliceStable(specs, func(i, j int) bool { return specs[i].Name < specs[j].Name })
+	for _, s := range specs {
+		usage := "/" + s.Name
+		if s.Args != "" {
+			usage += " " + s.Args
+		}
+		fmt.Fprintf(&b, "\n  %-24s %s", usage, s.Help)
+	}
+	b.WriteString("\nKeys:")
+	for _, k := range keyHelp {
+		fmt.Fprintf(&b, "\n  %-24s %s", k[0], k[1])
+	}
+	m.addInfo(m.cur, b.String())
+	m.cur.follow, m.cur.anchor = true, nil
+}
+
+// Mouse.
+
+func (m *Model) handleWheel(msg tea.MouseWheelMsg) tea.Cmd {
+	g := m.layout()
+	switch msg.Button {
+	case tea.MouseWheelUp:
+		m.cur.scroll(-3, g.innerH)
+	case tea.MouseWheelDown:
+		m.cur.scroll(3, g.innerH)
+	}
+	return nil
+}
+
+func (m *Model) handleClick(msg tea.MouseClickMsg) tea.Cmd {
+	if msg.Button != tea.MouseLeft || m.picker != nil {
+		return nil
+	}
+	// Draw once to learn where things are now.
+	m.View()
+	g := m.geo
+	row := msg.Y - g.mainY - 1
+	if msg.Y >= g.inputY {
+		m.focus = focusInput
+		return nil
+	}
+	if row < 0 || row >= g.innerH {
+		return nil
+	}
+	switch {
+	case msg.X < g.sideW:
+		i := row + g.sideOffset
+		if i < len(g.sideRows) && g.sideRows[i] != nil {
+			m.switchTo(g.sideRows[i])
+			m.focus = focusInput
+			return m.loadMembers(m.cur)
+		}
+	case g.memW > 0 && msg.X >= g.memX:
+		list := m.memberList()
+		if i := row + g.memberOffset; i < len(list) {
+			m.memberSel = i
+			m.openPrivate(list[i].Name)
+		}
+	default:
+		i := g.msgTop + row - g.msgPad
+		if row < g.msgPad || i >= len(m.cur.lines) {
+			return nil
+		}
+		e := m.cur.lines[i].e
+		if e == nil || e.kind != entMessage {
+			return nil
+		}
+		m.cur.sel = e
+		m.cur.dirty = true
+		if e.file != nil {
+			return m.download(m.cur, strconv.FormatUint(e.id, 10))
+		}
+	}
+	return nil
+}

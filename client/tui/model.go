@@ -1,0 +1,617 @@
+// Package tui is Parley's full-screen terminal interface, built with
+// bubbletea. It shows a list of conversations with unread counts, the
+// messages of the current one, an optional list of members, a status line
+// and an input line with history and completion, plus an emoji picker,
+// file transfers with progress and screenshots.
+//
+// Network events arrive as messages from a command that waits on the
+// session's events; everything that talks to the network or the disk runs
+// in commands, so the interface stays responsive while the connection is
+// down.
+package tui
+
+import (
+	"context"
+	"errors"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/parley-chat/parley/client/capture"
+	"github.com/parley-chat/parley/client/chat"
+	"github.com/parley-chat/parley/client/command"
+	"github.com/parley-chat/parley/resources"
+	"github.com/parley-chat/parley/shared/protocol"
+)
+
+// Config is what the chat screen needs.
+type Config struct {
+	Conn Conn
+	// Server is the address shown in the status line; TLS says whether
+	// the connection is encrypted.
+	Server string
+	TLS    bool
+	// Transfers moves files; nil when no file server is available.
+	Transfers Transfers
+	// DownloadDir is where downloads go (default: ~/Downloads if it
+	// exists, else the current directory).
+	DownloadDir string
+	// Capture takes a screenshot as PNG (default: capture.PNG).
+	Capture func() ([]byte, error)
+	// Sticker returns a sticker's PNG and StickerNames lists them
+	// (default: the stickers in resources).
+	Sticker      func(name string) ([]byte, error)
+	StickerNames func() []string
+	// Now and Location set the clock and the time zone of timestamps.
+	Now      func() time.Time
+	Location *time.Location
+	// Context bounds every request the screen makes.
+	Context context.Context
+}
+
+type focusArea int
+
+const (
+	focusInput focusArea = iota
+	focusChats
+	focusMessages
+	focusMembers
+)
+
+// linkState is the connection as the status line shows it.
+type linkState struct {
+	state   chat.State
+	attempt int
+	retryAt time.Time
+	err     error
+	note    string // a short note, such as "reconnected"
+}
+
+// Model is the chat screen.
+type Model struct {
+	cfg  Config
+	conn Conn
+	ctx  context.Context
+	me   string
+	meN  protocol.Name
+
+	width, height int
+	geo           geometry // as last drawn
+
+	convs []*conv
+	cur   *conv
+
+	input     editor
+	history   []string
+	histPos   int // len(history) when not browsing
+	histDraft string
+	comp      *completion
+	picker    *picker
+
+	focus       focusArea
+	chatSel     int
+	memberSel   int
+	showMembers bool
+
+	link    linkState
+	ticking bool
+	ended   error // why the session ended, once it has
+
+	names  map[string]string // key → display, for completion
+	online map[string]bool   // key → online
+	rooms  map[string]string // key → display, every room seen
+
+	transfers  []*transfer
+	nextXfer   int
+	downloads  map[uint64]string // message id → where it was saved
+	pending    int               // local id of the last pending send
+	stickerSHA map[string]string // sha256 → sticker name
+	artCache   map[string][]string
+
+	exitErr error
+}
+
+// New returns the chat screen for a logged-in connection.
+func New(cfg Config) *Model {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Location == nil {
+		cfg.Location = time.Local
+	}
+	if cfg.Context == nil {
+		cfg.Context = context.Background()
+	}
+	if cfg.Capture == nil {
+		cfg.Capture = capture.PNG
+	}
+	if cfg.Sticker == nil {
+		cfg.Sticker = resources.Sticker
+	}
+	if cfg.StickerNames == nil {
+		cfg.StickerNames = resources.StickerNames
+	}
+	if cfg.DownloadDir == "" {
+		cfg.DownloadDir = defaultDownloadDir()
+	}
+	m := &Model{
+		cfg:        cfg,
+		conn:       cfg.Conn,
+		ctx:        cfg.Context,
+		me:         cfg.Conn.Me(),
+		names:      map[string]string{},
+		online:     map[string]bool{},
+		rooms:      map[string]string{},
+		downloads:  map[uint64]string{},
+		artCache:   map[string][]string{},
+		stickerSHA: map[string]string{},
+		link:       linkState{state: chat.Connected},
+		width:      80,
+		height:     24,
+	}
+	m.meN, _ = protocol.ParseName(m.me)
+	m.learnName(m.me)
+	m.online[m.meN.Key] = true
+	for _, r := range cfg.Conn.Rooms() {
+		c := m.ensureConv(command.Conv{Room: r.Name})
+		c.joined = true
+		m.rooms[c.key] = r.Name
+	}
+	if len(m.convs) == 0 {
+		m.ensureConv(command.Lobby).joined = true
+	}
+	m.cur = m.convs[0]
+	m.addInfo(m.cur, "connected as "+clean(m.me, false)+" to "+clean(cfg.Server, false)+". /help lists the commands and keys; F1 does too.")
+	m.indexStickers()
+	m.layout()
+	return m
+}
+
+func defaultDownloadDir() string {
+	if home, err := os.UserHomeDir(); err == nil {
+		d := home + string(os.PathSeparator) + "Downloads"
+		if st, err := os.Stat(d); err == nil && st.IsDir() {
+			return d
+		}
+	}
+	if wd, err := os.Getwd(); err == nil {
+		return wd
+	}
+	return "."
+}
+
+// Messages the screen gets from its commands.
+type (
+	eventMsg       struct{ ev chat.Event }
+	eventsEndedMsg struct{}
+	tickMsg        time.Time
+	sentMsg        struct {
+		conv    string // conversation key
+		pending int
+		err     error
+	}
+	cmdDoneMsg struct {
+		conv string
+		line string
+		out  *command.Output
+		now  command.Conv
+		err  error
+	}
+	whoMsg struct {
+		conv string
+		out  *command.Output
+		err  error
+	}
+	noteMsg struct {
+		conv string
+		text string
+		err  error
+	}
+)
+
+// Init starts waiting for events.
+func (m *Model) Init() tea.Cmd {
+	return tea.Batch(m.waitEvent(), m.loadMembers(m.cur))
+}
+
+func (m *Model) waitEvent() tea.Cmd {
+	ch := m.conn.Events()
+	return func() tea.Msg {
+		ev, ok := <-ch
+		if !ok {
+			return eventsEndedMsg{}
+		}
+		return eventMsg{ev}
+	}
+}
+
+// Err says why the screen ended: chat.ErrReplaced after a takeover, the
+// session's error if it was lost, or nil after /quit.
+func (m *Model) Err() error { return m.exitErr }
+
+// Update handles one message.
+func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	switch msg := msg.(type) {
+	case tea.WindowSizeMsg:
+		m.width, m.height = msg.Width, msg.Height
+		m.layout()
+		return m, nil
+	case eventMsg:
+		cmd := m.handleEvent(msg.ev)
+		return m, tea.Batch(cmd, m.waitEvent())
+	case eventsEndedMsg:
+		if m.ended == nil {
+			m.ended = chat.ErrClosed
+		}
+		m.link.state = chat.Closed
+		return m, nil
+	case tickMsg:
+		if m.link.state == chat.Reconnecting {
+			return m, m.tick()
+		}
+		m.ticking = false
+		return m, nil
+	case sentMsg:
+		m.handleSent(msg)
+		return m, nil
+	case cmdDoneMsg:
+		return m, m.handleCmdDone(msg)
+	case whoMsg:
+		m.handleWho(msg)
+		return m, nil
+	case noteMsg:
+		c := m.convByKey(msg.conv)
+		if msg.err != nil {
+			m.addError(c, msg.err)
+		} else if msg.text != "" {
+			m.addInfo(c, msg.text)
+		}
+		return m, nil
+	case captureMsg:
+		return m, m.handleCapture(msg)
+	case transferProgressMsg:
+		return m, m.handleTransferProgress(msg)
+	case transferDoneMsg:
+		return m, m.handleTransferDone(msg)
+	case tea.PasteMsg:
+		if m.picker != nil {
+			m.picker.query.Update(msg)
+			m.picker.search()
+			return m, nil
+		}
+		m.focus = focusInput
+		m.input.Update(msg)
+		m.comp = nil
+		return m, nil
+	case tea.MouseWheelMsg:
+		return m, m.handleWheel(msg)
+	case tea.MouseClickMsg:
+		return m, m.handleClick(msg)
+	case tea.KeyPressMsg:
+		return m, m.handleKey(msg)
+	}
+	return m, nil
+}
+
+func (m *Model) tick() tea.Cmd {
+	m.ticking = true
+	return tea.Tick(time.Second, func(t time.Time) tea.Msg { return tickMsg(t) })
+}
+
+// handleEvent applies one session event.
+func (m *Model) handleEvent(ev chat.Event) tea.Cmd {
+	switch ev.Kind {
+	case chat.EvReconnecting:
+		m.link = linkState{state: chat.Reconnecting, attempt: ev.Attempt, retryAt: m.cfg.Now().Add(ev.Wait), err: ev.Err}
+		if !m.ticking {
+			return m.tick()
+		}
+	case chat.EvReconnected:
+		m.link = linkState{state: chat.Connected, note: "reconnected"}
+		for _, c := range m.convs {
+			c.membersLoaded = false
+		}
+		return m.loadMembers(m.cur)
+	case chat.EvClosed:
+		m.link.state = chat.Closed
+		m.link.err = ev.Err
+		m.ended = ev.Err
+		if m.ended == nil {
+			m.ended = chat.ErrClosed
+		}
+		switch {
+		case errors.Is(ev.Err, chat.ErrReplaced):
+			m.exitErr = chat.ErrReplaced
+			m.addError(m.cur, errors.New("you logged in from somewhere else, so this session is closed; /quit to leave"))
+		case ev.Err != nil && !errors.Is(ev.Err, chat.ErrClosed):
+			m.exitErr = ev.Err
+			m.addError(m.cur, errors.New("disconnected: "+ev.Err.Error()+"; /quit to leave"))
+		}
+	case chat.EvFrame:
+		if ev.Frame != nil {
+			return m.handleFrame(ev.Frame)
+		}
+	}
+	return nil
+}
+
+func (m *Model) handleFrame(f *protocol.Frame) tea.Cmd {
+	switch f.Type {
+	case protocol.TypeMessage:
+		m.addMessage(f)
+	case protocol.TypeRecall:
+		c := m.ensureConv(command.ConvOf(f, m.me))
+		for _, e := range c.entries {
+			if e.kind == entMessage && e.id == f.Msg {
+				e.recalled = true
+				e.rev++
+				e.file = nil
+				c.dirty = true
+			}
+		}
+	case protocol.TypePresence:
+		m.learnName(f.Name)
+		n, err := protocol.ParseName(f.Name)
+		if err != nil {
+			break
+		}
+		on := f.Status == protocol.StatusOnline
+		m.online[n.Key] = on
+		// Everyone registered is in the lobby, and a new name says so
+		// only by coming online.
+		if lobby := m.findConv(command.Lobby); lobby != nil && lobby.membersLoaded && on && !lobby.hasMember(f.Name) {
+			lobby.members = append(lobby.members, protocol.MemberInfo{Name: f.Name, Online: true})
+		}
+		for _, c := range m.convs {
+			for i := range c.members {
+				if sameKey(c.members[i].Name, n.Key) {
+					c.members[i].Online = on
+				}
+			}
+			sortMembers(c.members)
+		}
+		if c := m.findConv(command.Conv{With: f.Name}); c != nil {
+			if on {
+				m.addInfo(c, clean(f.Name, false)+" is online")
+			} else {
+				m.addInfo(c, clean(f.Name, false)+" went offline")
+			}
+		}
+	case protocol.TypeMember:
+		m.handleMember(f)
+	case protocol.TypeOwner:
+		c := m.findConv(command.Conv{Room: f.Room})
+		if c == nil {
+			break
+		}
+		for i := range c.members {
+			c.members[i].Owner = f.Name != "" && sameName(c.members[i].Name, f.Name)
+		}
+		if f.Name == "" {
+			m.addInfo(c, "#"+clean(f.Room, false)+" has no owner now")
+		} else {
+			m.addInfo(c, clean(f.Name, false)+" now owns #"+clean(f.Room, false))
+		}
+	case protocol.TypeKicked:
+		c := m.ensureConv(command.Conv{Room: f.Room})
+		c.joined = false
+		c.members = nil
+		c.membersLoaded = false
+		m.addError(c, errors.New(clean(f.By, false)+" removed you from #"+clean(f.Room, false)))
+	case protocol.TypeReplaced:
+		m.addError(m.cur, errors.New(clean(f.Message, false)))
+	case protocol.TypeError:
+		m.addError(m.cur, &protocol.Error{Code: f.Code, Message: clean(f.Message, false)})
+	}
+	return nil
+}
+
+func (m *Model) handleMember(f *protocol.Frame) {
+	m.learnName(f.Name)
+	c := m.findConv(command.Conv{Room: f.Room})
+	if c == nil {
+		return
+	}
+	who, room := clean(f.Name, false), "#"+clean(f.Room, false)
+	isMe := sameName(f.Name, m.me)
+	switch f.Action {
+	case protocol.ActionJoin:
+		m.addInfo(c, who+" joined "+room)
+		if !c.hasMember(f.Name) {
+			// Joining takes being online.
+			if n, err := protocol.ParseName(f.Name); err == nil {
+				m.online[n.Key] = true
+			}
+			c.members = append(c.members, protocol.MemberInfo{Name: f.Name, Online: true})
+			sortMembers(c.members)
+		}
+	case protocol.ActionLeave, protocol.ActionKick:
+		if f.Action == protocol.ActionKick {
+			m.addInfo(c, who+" was removed from "+room+" by "+clean(f.By, false))
+		} else {
+			m.addInfo(c, who+" left "+room)
+		}
+		c.removeMember(f.Name)
+		if isMe && f.Action == protocol.ActionLeave && c.key != command.Lobby.Key() {
+			m.removeConv(c)
+		}
+	}
+}
+
+// addMessage files a message event under its conversation.
+func (m *Model) addMessage(f *protocol.Frame) {
+	cv := command.ConvOf(f, m.me)
+	if cv.Room == "" && cv.With == "" {
+		return // names no conversation
+	}
+	c := m.ensureConv(cv)
+	if cv.Room != "" {
+		m.rooms[c.key] = cv.Room
+	}
+	m.learnName(f.From)
+	e := &entry{
+		kind:     entMessage,
+		id:       f.ID,
+		from:     clean(f.From, false),
+		at:       time.UnixMilli(f.Time),
+		text:     clean(f.Text, true),
+		recalled: f.Recalled,
+		own:      sameName(f.From, m.me),
+		history:  f.History,
+	}
+	if f.Kind == protocol.KindFile && f.File != nil {
+		file := *f.File
+		file.Name = clean(file.Name, false)
+		e.file = &file
+	}
+	if !e.own && (c.id.With != "" || m.mentions(e.text)) {
+		e.mention = true
+	}
+	if !c.insert(e) {
+		return // already shown
+	}
+	if e.own || e.history {
+		return
+	}
+	if c != m.cur {
+		c.unread++
+		if e.mention {
+			c.mention = true
+		}
+	} else if !c.follow {
+		c.newBelow++
+	}
+}
+
+// mentions reports whether text names the user as a whole word.
+func (m *Model) mentions(text string) bool {
+	if m.me == "" {
+		return false
+	}
+	lt, lm := strings.ToLower(text), strings.ToLower(m.me)
+	for i := 0; ; {
+		j := strings.Index(lt[i:], lm)
+		if j < 0 {
+			return false
+		}
+		j += i
+		end := j + len(lm)
+		if (j == 0 || !isWordByte(lt[j-1])) && (end == len(lt) || !isWordByte(lt[end])) {
+			return true
+		}
+		i = j + 1
+	}
+}
+
+func isWordByte(b byte) bool {
+	return b == '_' || b == '-' || (b >= '0' && b <= '9') || (b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z')
+}
+
+func (m *Model) handleSent(msg sentMsg) {
+	c := m.convByKey(msg.conv)
+	for i, e := range c.entries {
+		if e.kind == entPending && e.seq == msg.pending {
+			if msg.err != nil {
+				e.kind = entError
+				e.rev++
+				e.text = "not sent: " + errText(msg.err) + " — " + e.text
+				e.at = m.cfg.Now()
+			} else {
+				c.entries = append(c.entries[:i], c.entries[i+1:]...)
+			}
+			c.dirty = true
+			return
+		}
+	}
+	if msg.err != nil {
+		m.addError(c, msg.err)
+	}
+}
+
+func (m *Model) handleWho(msg whoMsg) {
+	if msg.err != nil || msg.out == nil {
+		return // the member list stays as it was; the next switch retries
+	}
+	c := m.findConv(command.Conv{Room: msg.out.Room})
+	if c == nil {
+		c = m.convByKey(msg.conv)
+		if c.id.Room == "" {
+			return
+		}
+	}
+	m.setMembers(c, msg.out)
+}
+
+func (m *Model) setMembers(c *conv, out *command.Output) {
+	c.members = append([]protocol.MemberInfo(nil), out.Members...)
+	c.membersMore = out.More
+	c.membersLoaded = true
+	for _, mi := range out.Members {
+		m.learnName(mi.Name)
+		if n, err := protocol.ParseName(mi.Name); err == nil {
+			m.online[n.Key] = mi.Online
+		}
+	}
+	sortMembers(c.members)
+}
+
+// loadMembers asks for the member list of a room the first time it is
+// shown.
+func (m *Model) loadMembers(c *conv) tea.Cmd {
+	if c == nil || c.id.Room == "" || c.membersLoaded || !c.joined || m.ended != nil {
+		return nil
+	}
+	c.membersLoaded = true // one request at a time; a failure clears it
+	conn, ctx, key, id := m.conn, m.ctx, c.key, c.id
+	return func() tea.Msg {
+		out, _, err := conn.Run(ctx, id, "/who "+id.Room)
+		return whoMsg{conv: key, out: out, err: err}
+	}
+}
+
+func sortMembers(list []protocol.MemberInfo) {
+	sort.SliceStable(list, func(i, j int) bool {
+		if list[i].Online != list[j].Online {
+			return list[i].Online
+		}
+		return strings.ToLower(list[i].Name) < strings.ToLower(list[j].Name)
+	})
+}
+
+func (m *Model) learnName(name string) {
+	if name == "" {
+		return
+	}
+	if n, err := protocol.ParseName(name); err == nil {
+		m.names[n.Key] = clean(n.Display, false)
+	}
+}
+
+func sameName(a, b string) bool {
+	na, err1 := protocol.ParseName(a)
+	nb, err2 := protocol.ParseName(b)
+	return err1 == nil && err2 == nil && na.Key == nb.Key
+}
+
+func sameKey(name, key string) bool {
+	n, err := protocol.ParseName(name)
+	return err == nil && n.Key == key
+}
+
+// errText is an error as people read it.
+func errText(err error) string {
+	var pe *protocol.Error
+	if errors.As(err, &pe) {
+		return pe.Message
+	}
+	if errors.Is(err, context.Canceled) {
+		return "cancelled"
+	}
+	return err.Error()
+}
+
+// Server is the address of the chat server, as shown.
+func (m *Model) Server() string { return m.cfg.Server }
