@@ -394,7 +394,7 @@ func TestJoinLeaveEventsAndRooms(t *testing.T) {
 	bob.mustLogin("pw")
 	alice.mustDo(&protocol.Frame{Type: protocol.TypeJoin, Room: "go"})
 	bob.mustDo(&protocol.Frame{Type: protocol.TypeJoin, Room: "go"})
-	f := alice.next(func(f *protocol.Frame) bool { return f.Type == protocol.TypeMember && f.Name == "bob" })
+	f := alice.next(func(f *protocol.Frame) bool { return f.Type == protocol.TypeMember && f.Name == "bob" && f.Room != "lobby" })
 	if f.Action != protocol.ActionJoin || f.Room != "go" {
 		t.Errorf("join event %+v", f)
 	}
@@ -740,5 +740,34 @@ func TestDurableAcrossRestart(t *testing.T) {
 	}
 	if next := again.say("keep", "new"); next <= id {
 		t.Errorf("message id %d after restart is not above %d", next, id)
+	}
+}
+
+func TestRegistrationJoinsLobby(t *testing.T) {
+	e := newEnv(t, nil)
+	alice := newPeer(t, e.hub, "alice")
+	alice.mustLogin("pw")
+	bob := newPeer(t, e.hub, "bob")
+	bob.mustLogin("pw")
+	f := alice.next(func(f *protocol.Frame) bool { return f.Type == protocol.TypeMember && f.Name == "bob" })
+	if f.Room != protocol.Lobby || f.Action != protocol.ActionJoin {
+		t.Errorf("member event %+v", f)
+	}
+	// A later login of a known user is presence only.
+	e.hub.Leave(bob.sess)
+	again := newPeer(t, e.hub, "bob")
+	again.mustLogin("pw")
+	alice.next(func(f *protocol.Frame) bool {
+		return f.Type == protocol.TypePresence && f.Name == "bob" && f.Status == protocol.StatusOnline
+	})
+	alice.mustDo(&protocol.Frame{Type: protocol.TypePing})
+	n := 0
+	for _, f := range alice.received() {
+		if f.Type == protocol.TypeMember && f.Name == "bob" {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("alice got %d member events for bob, want 1", n)
 	}
 }

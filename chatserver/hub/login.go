@@ -175,6 +175,11 @@ func (h *Hub) attach(s *Session, name protocol.Name, registered, resume bool, si
 		s.peer.Send(b)
 	}
 
+	if registered {
+		// A new user is a new member of the lobby.
+		h.fanout(h.lobby, nil, protocol.Encode(&protocol.Frame{Type: protocol.TypeMember,
+			Room: protocol.Lobby, Name: u.name, Action: protocol.ActionJoin}))
+	}
 	if !takeover {
 		h.broadcastPresence(u, protocol.StatusOnline)
 	}

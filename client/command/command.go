@@ -222,9 +222,13 @@ func (r *Runner) SendFile(ctx context.Context, to Conv, file protocol.File, capt
 	return r.do(ctx, f)
 }
 
+// do sends a message and returns its stored id as a "sent" output.
 func (r *Runner) do(ctx context.Context, f *protocol.Frame) (*Output, error) {
-	_, err := r.Session.Do(ctx, f)
-	return nil, err
+	reply, err := r.Session.Do(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	return &Output{Type: "sent", ID: reply.Msg, Room: f.Room, To: f.To}, nil
 }
 
 func usage(format string, args ...any) error {

@@ -29,11 +29,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	bin = dir
-	args := []string{"build", "-race", "-o", dir + "/", "../../chatserver", "../../client"}
-	if _, err := os.Stat("../../fileserver/main.go"); err == nil {
-		args = append(args, "../../fileserver")
-	}
-	cmd := exec.Command("go", args...)
+	cmd := exec.Command("go", "build", "-race", "-o", dir+"/", "../../chatserver", "../../fileserver", "../../client")
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "building the binaries:", err)
@@ -43,6 +39,20 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
+}
+
+// needTool skips a test whose tool is not installed, unless PARLEY_CI is
+// set: CI installs every tool, and there a missing one is a failure.
+func needTool(t *testing.T, name string) string {
+	t.Helper()
+	path, err := exec.LookPath(name)
+	if err != nil {
+		if os.Getenv("PARLEY_CI") != "" {
+			t.Fatalf("%s is not installed", name)
+		}
+		t.Skipf("%s is not installed (.ci/run installs it)", name)
+	}
+	return path
 }
 
 // waitLimit bounds every wait, so that a broken build fails instead of

@@ -20,16 +20,8 @@ import (
 // line-mode client as the other person, a real file server, and an X
 // server to take screenshots of.
 func TestTUIInTmux(t *testing.T) {
-	if _, err := exec.LookPath("tmux"); err != nil {
-		t.Skip("tmux is not installed (.ci/run installs it)")
-	}
-	xvfb, err := exec.LookPath("Xvfb")
-	if err != nil {
-		t.Skip("Xvfb is not installed (.ci/run installs it)")
-	}
-	if _, err := os.Stat(filepath.Join(bin, "fileserver")); err != nil {
-		t.Skip("the file server is not built")
-	}
+	needTool(t, "tmux")
+	xvfb := needTool(t, "Xvfb")
 
 	data := t.TempDir()
 	shared := t.TempDir()

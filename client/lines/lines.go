@@ -163,6 +163,9 @@ func (p *printer) err(err error) {
 }
 
 func (p *printer) output(o *command.Output) {
+	if o.Type == "sent" {
+		return // the echo, printed as an event, is the acknowledgement
+	}
 	if p.json {
 		p.writeJSON(o)
 		return

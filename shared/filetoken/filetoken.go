@@ -70,7 +70,7 @@ func Verify(secret []byte, token string, now time.Time) (string, error) {
 		jwt.WithTimeFunc(func() time.Time { return now }),
 	)
 	if err != nil {
-		return "", fmt.Errorf("%w: %v", ErrInvalid, err)
+		return "", fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	if c.Subject == "" {
 		return "", fmt.Errorf("%w: no subject", ErrInvalid)
