@@ -113,16 +113,21 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs := flag.NewFlagSet("client", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprint(stderr, `Usage: client -server HOST:PORT -name NAME [flags]
+		fmt.Fprint(stderr, `Usage: client [-server HOST:PORT] [-name NAME] [flags]
 
 Connects to a Parley chat server. The first login of a name registers it
 with the password given; later logins must use the same password. The
 password comes from $PARLEY_PASSWORD, else from -password-file, else from a
 prompt on the terminal.
 
+On a terminal the client opens a full-screen interface; without -name or a
+password it starts with a login form, and it remembers the server and the
+name (never the password) for next time. F1 or /help lists the keys and
+commands.
+
 In line mode (input not a terminal, or -plain) each input line is a message
 for the current conversation or a command such as /join ROOM, /msg NAME
-TEXT, /who or /help, and each event is printed on one line.
+TEXT, /upload FILE or /help, and each event is printed on one line.
 
 Flags:
 `)

@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
 	"crypto/tls"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -284,59 +282,18 @@ func (f *tuiFiles) follow(key string, report func(done, total int64)) func() {
 	}
 }
 
-// Upload sends a file. One made by the client (a sticker, a screenshot)
-// goes through a temporary file, and is not sent again if the shared
-// folder already has it. A name that is taken gets a number.
+// Upload sends a file, or bytes the client made (a sticker, a
+// screenshot), with a progress bar for each name it tries.
 func (f *tuiFiles) Upload(ctx context.Context, u tui.Upload, report func(done, total int64)) (protocol.File, error) {
-	src := ""
-	if file, ok := u.Body.(*os.File); ok {
-		src = file.Name()
-	} else {
-		h := sha256.New()
-		if _, err := io.Copy(h, u.Body); err != nil {
-			return protocol.File{}, err
-		}
-		sum := hex.EncodeToString(h.Sum(nil))
-		if e, err := f.client.Stat(ctx, u.Name); err == nil && strings.EqualFold(e.SHA256, sum) {
-			report(e.Size, e.Size)
-			return protocol.File{Name: e.Name, Size: e.Size, Path: e.Path, SHA256: e.SHA256}, nil
-		}
-		tmp, err := os.CreateTemp("", "parley-upload-*"+filepath.Ext(u.Name))
-		if err != nil {
-			return protocol.File{}, err
-		}
-		defer os.Remove(tmp.Name())
-		if _, err := u.Body.Seek(0, io.SeekStart); err == nil {
-			_, err = io.Copy(tmp, u.Body)
-		}
-		if cerr := tmp.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return protocol.File{}, err
-		}
-		src = tmp.Name()
+	e, err := f.client.Publish(ctx, u.Name, u.Body, files.PublishOptions{
+		Overwrite: u.Overwrite,
+		Try:       func(name string) func() { return f.follow("upload "+name, report) },
+	})
+	if err != nil {
+		return protocol.File{}, err
 	}
-	ext := filepath.Ext(u.Name)
-	stem := strings.TrimSuffix(u.Name, ext)
-	for n := 0; n < 100; n++ {
-		name := u.Name
-		if n > 0 {
-			name = fmt.Sprintf("%s (%d)%s", stem, n, ext)
-		}
-		stop := f.follow("upload "+name, report)
-		e, err := f.client.Upload(ctx, src, name, files.UploadOptions{Overwrite: u.Overwrite})
-		stop()
-		var fe *files.Error
-		if errors.As(err, &fe) && fe.Code == files.CodeExists && !u.Overwrite {
-			continue
-		}
-		if err != nil {
-			return protocol.File{}, err
-		}
-		return protocol.File{Name: e.Name, Size: e.Size, Path: e.Path, SHA256: e.SHA256}, nil
-	}
-	return protocol.File{}, fmt.Errorf("no free name for %s in the shared folder", u.Name)
+	report(e.Size, e.Size)
+	return protocol.File{Name: e.Name, Size: e.Size, Path: e.Path, SHA256: e.SHA256}, nil
 }
 
 // Download fetches a shared file; the client checks its SHA-256.

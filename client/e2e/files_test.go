@@ -8,9 +8,9 @@ import (
 	"regexp"
 	"strconv"
 	"testing"
-)
 
-var filesListening = regexp.MustCompile(`msg="file server listening" addr=(\S+)`)
+	"github.com/parley-chat/parley/resources"
+)
 
 // filesClient starts a line-mode client with -json whose cache (where
 // unfinished uploads are remembered) is private to the test.
@@ -28,10 +28,7 @@ func filesClient(t *testing.T, addr, name string) *proc {
 func TestFileSharingWithBinaries(t *testing.T) {
 	data := t.TempDir()
 	secret := filepath.Join(data, "secret")
-	shared := t.TempDir()
-	fs := startProc(t, "fileserver", nil, "-addr", "127.0.0.1:0", "-dir", filepath.Join(shared, "files"),
-		"-state", filepath.Join(shared, "state"), "-secret-file", secret, "-min-free", "0")
-	filesAddr := fs.waitStderr(filesListening)[1]
+	filesAddr := startFiles(t, secret, t.TempDir())
 	// The chat server reads the secret the file server created.
 	srv := startChat(t, data, "-files-url", "http://"+filesAddr)
 
@@ -96,5 +93,47 @@ func TestFileSharingWithBinaries(t *testing.T) {
 		if code := c.wait(); code != 0 {
 			t.Errorf("%s exited with %d", c.name, code)
 		}
+	}
+}
+
+// /sticker and /screenshot work in line mode too: the image lands in the
+// shared folder and the peer gets a file message.
+func TestStickerAndScreenshotInLineMode(t *testing.T) {
+	xvfb := needTool(t, "Xvfb")
+	data := t.TempDir()
+	secret := filepath.Join(data, "secret")
+	folder := t.TempDir()
+	filesAddr := startFiles(t, secret, folder)
+	srv := startChat(t, data, "-files-url", "http://"+filesAddr)
+	display := tuiStartXvfb(t, xvfb)
+
+	bob := filesClient(t, srv.addr, "bob")
+	cache := t.TempDir()
+	alice := startProc(t, "client", []string{"PARLEY_PASSWORD=pw-alice", "XDG_CACHE_HOME=" + cache, "HOME=" + cache, "DISPLAY=" + display},
+		"-server", srv.addr, "-name", "alice", "-json")
+	alice.waitEvent("connected", func(e event) bool { return e.str("type") == "connected" })
+
+	alice.send("/sticker heart")
+	bob.waitEvent("sticker message", isFileMessage("sticker-heart.png"))
+	want, err := resources.Sticker("heart")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := os.ReadFile(filepath.Join(folder, "sticker-heart.png")); err != nil || !bytes.Equal(got, want) {
+		t.Errorf("stored sticker differs from the shipped one (err %v)", err)
+	}
+	alice.send("/sticker nosuch")
+	alice.waitEvent("error for an unknown sticker", func(e event) bool { return e.str("type") == "error" && e.str("code") == "usage" })
+
+	alice.send("/screenshot")
+	msg := bob.waitEvent("screenshot message", func(e event) bool {
+		f, _ := e["file"].(map[string]any)
+		name, _ := f["name"].(string)
+		return e.str("type") == "message" && regexp.MustCompile(`^screenshot-\d{8}-\d{6}\.png$`).MatchString(name)
+	})
+	name := msg["file"].(map[string]any)["name"].(string)
+	png, err := os.ReadFile(filepath.Join(folder, name))
+	if err != nil || !bytes.HasPrefix(png, []byte("\x89PNG\r\n\x1a\n")) {
+		t.Errorf("screenshot in the shared folder: %d bytes, err %v", len(png), err)
 	}
 }

@@ -293,6 +293,17 @@ func startChatAt(t *testing.T, addr, data string, args ...string) *chatServer {
 	return &chatServer{proc: p, addr: addr, data: data}
 }
 
+var filesListening = regexp.MustCompile(`msg="file server listening" addr=(\S+)`)
+
+// startFiles starts a file server sharing folder, checking tokens with the
+// secret in the file secret, and returns its address.
+func startFiles(t *testing.T, secret, folder string) string {
+	t.Helper()
+	p := startProc(t, "fileserver", nil, "-addr", "127.0.0.1:0", "-dir", folder, "-state", t.TempDir(),
+		"-secret-file", secret, "-min-free", "0")
+	return p.waitStderr(filesListening)[1]
+}
+
 // startClient starts a line-mode client with -json.
 func startClient(t *testing.T, addr, name, password string, args ...string) *proc {
 	t.Helper()

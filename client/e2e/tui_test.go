@@ -25,7 +25,7 @@ func TestTUIInTmux(t *testing.T) {
 
 	data := t.TempDir()
 	shared := t.TempDir()
-	files := tuiStartFiles(t, filepath.Join(data, "secret"), shared)
+	files := startFiles(t, filepath.Join(data, "secret"), shared)
 	srv := startChat(t, data, "-files-url", "http://"+files)
 	display := tuiStartXvfb(t, xvfb)
 	peer := connected(t, srv.addr, "bob")
@@ -170,17 +170,6 @@ func waitFile(t *testing.T, dir string, re *regexp.Regexp) string {
 	}
 	t.Fatalf("no file matching %s in %s", re, dir)
 	return ""
-}
-
-var fileServerListening = regexp.MustCompile(`msg="file server listening" addr=(\S+)`)
-
-// tuiStartFiles starts a file server sharing dir, and returns its
-// address.
-func tuiStartFiles(t *testing.T, secret, dir string) string {
-	t.Helper()
-	p := startProc(t, "fileserver", nil, "-addr", "127.0.0.1:0", "-dir", dir, "-state", t.TempDir(),
-		"-secret-file", secret, "-min-free", "0")
-	return p.waitStderr(fileServerListening)[1]
 }
 
 // tuiStartXvfb starts an X server on a free display. -noreset keeps it
