@@ -394,7 +394,9 @@ func TestJoinLeaveEventsAndRooms(t *testing.T) {
 	bob.mustLogin("pw")
 	alice.mustDo(&protocol.Frame{Type: protocol.TypeJoin, Room: "go"})
 	bob.mustDo(&protocol.Frame{Type: protocol.TypeJoin, Room: "go"})
-	f := alice.next(func(f *protocol.Frame) bool { return f.Type == protocol.TypeMember && f.Name == "bob" && f.Room != "lobby" })
+	f := alice.next(func(f *protocol.Frame) bool {
+		return f.Type == protocol.TypeMember && f.Name == "bob" && f.Room != "lobby"
+	})
 	if f.Action != protocol.ActionJoin || f.Room != "go" {
 		t.Errorf("join event %+v", f)
 	}
