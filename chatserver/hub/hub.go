@@ -36,11 +36,15 @@ var ErrClosed = errors.New("hub closed")
 
 // Peer is one client connection as the hub sees it.
 type Peer interface {
-	// Send queues an encoded frame for the client. It must not block. It
-	// returns false if the frame was not queued: the peer is closed, or
-	// its queue was full, in which case the peer closes itself as a slow
-	// consumer.
-	Send(frame []byte) bool
+	// Queue adds an encoded frame to the client's outbound queue without
+	// waiting for the socket. It returns false if the frame was not
+	// queued: the peer is closed, or its queue was full, in which case the
+	// peer closes itself as a slow consumer.
+	Queue(frame []byte) bool
+	// Flush starts writing what is queued. The hub queues everything one
+	// step of its work produces (a whole batch of messages, say) and then
+	// flushes each peer once, so one write carries many frames.
+	Flush()
 	// Close sends a bye frame with code and message if it can, after the
 	// frames already queued, then closes the connection.
 	Close(code, message string)
@@ -137,6 +141,7 @@ type Hub struct {
 	keys     idemCache
 	recalls  map[uint64]bool // recalls queued but not yet published
 	nextSess uint64
+	dirty    []*Session // sessions with frames queued since the last flush
 }
 
 type user struct {
@@ -199,10 +204,11 @@ type commitResult struct {
 
 // Session is one logged-in connection.
 type Session struct {
-	peer Peer
-	id   uint64
-	user *user // set by run
-	log  *slog.Logger
+	peer  Peer
+	id    uint64
+	user  *user // set by run
+	dirty bool  // in Hub.dirty; owned by run
+	log   *slog.Logger
 	// Name is the user's display name; Key its comparison key.
 	Name, Key string
 }
@@ -290,10 +296,32 @@ func (h *Hub) Run() {
 			h.finish(res)
 		case <-h.quit:
 			h.drain()
+			h.flushPeers()
 			return
 		}
+		h.flushPeers()
 		h.flush()
 	}
+}
+
+// deliver queues an encoded frame for a session; flushPeers sends it.
+func (h *Hub) deliver(s *Session, b []byte) bool {
+	ok := s.peer.Queue(b)
+	if ok && !s.dirty {
+		s.dirty = true
+		h.dirty = append(h.dirty, s)
+	}
+	return ok
+}
+
+// flushPeers starts the writes of every session that has frames queued.
+func (h *Hub) flushPeers() {
+	for i, s := range h.dirty {
+		s.dirty = false
+		s.peer.Flush()
+		h.dirty[i] = nil
+	}
+	h.dirty = h.dirty[:0]
 }
 
 // drain finishes the batch in flight and writes what is pending.
@@ -375,7 +403,8 @@ func (h *Hub) queue(r *record) { h.pending = append(h.pending, r) }
 // any events it causes, are sent to the session's peer.
 func (h *Hub) Handle(s *Session, f *protocol.Frame) {
 	if err := h.do(func() { h.handle(s, f) }); err != nil {
-		s.peer.Send(protocol.Encode(protocol.Errorf(protocol.CodeShutdown, "server is shutting down").Frame(f.ID)))
+		s.peer.Queue(protocol.Encode(protocol.Errorf(protocol.CodeShutdown, "server is shutting down").Frame(f.ID)))
+		s.peer.Flush()
 	}
 }
 
@@ -424,20 +453,20 @@ func (h *Hub) handle(s *Session, f *protocol.Frame) {
 }
 
 func (h *Hub) reply(s *Session, f *protocol.Frame) {
-	s.peer.Send(protocol.Encode(f))
+	h.deliver(s, protocol.Encode(f))
 }
 
 // fanout sends one encoded frame to every online member of r.
 func (h *Hub) fanout(r *room, m *members, b []byte) {
 	if r.isLobby {
 		for s := range h.online {
-			s.peer.Send(b)
+			h.deliver(s, b)
 		}
 		return
 	}
 	for _, mb := range m.list {
 		if u := h.users[mb.User]; u != nil && u.sess != nil {
-			u.sess.peer.Send(b)
+			h.deliver(u.sess, b)
 		}
 	}
 }

@@ -95,7 +95,9 @@ func newPeer(t *testing.T, h *hub.Hub, name string) *peer {
 	return &peer{name: name, grew: make(chan struct{}), closeC: make(chan struct{}), hub: h, t: t}
 }
 
-func (p *peer) Send(b []byte) bool {
+func (p *peer) Flush() {}
+
+func (p *peer) Queue(b []byte) bool {
 	f, err := protocol.Decode(b[:len(b)-1])
 	if err != nil {
 		panic(fmt.Sprintf("hub sent an undecodable frame %q: %v", b, err))

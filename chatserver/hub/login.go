@@ -145,7 +145,7 @@ func (h *Hub) attach(s *Session, name protocol.Name, registered, resume bool, si
 
 	takeover := u.sess != nil
 	if old := u.sess; old != nil {
-		old.peer.Send(protocol.Encode(&protocol.Frame{Type: protocol.TypeReplaced,
+		h.deliver(old, protocol.Encode(&protocol.Frame{Type: protocol.TypeReplaced,
 			Message: "you logged in from somewhere else; this session is closed"}))
 		old.peer.Close(protocol.CodeReplaced, "logged in from somewhere else")
 		delete(h.online, old)
@@ -172,7 +172,7 @@ func (h *Hub) attach(s *Session, name protocol.Name, registered, resume bool, si
 	}
 	h.reply(s, ok)
 	for _, b := range frames {
-		s.peer.Send(b)
+		h.deliver(s, b)
 	}
 
 	if registered {
@@ -255,7 +255,7 @@ func (h *Hub) markDelivered(u *user, msgs []store.Message) {
 func (h *Hub) broadcastPresence(u *user, status string) {
 	b := protocol.Encode(&protocol.Frame{Type: protocol.TypePresence, Name: u.name, Status: status})
 	for s := range h.online {
-		s.peer.Send(b)
+		h.deliver(s, b)
 	}
 }
 

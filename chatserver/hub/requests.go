@@ -92,9 +92,9 @@ func (h *Hub) send(s *Session, f *protocol.Frame) *protocol.Error {
 				h.fanout(r, mem, b)
 			} else {
 				if u.sess != nil {
-					u.sess.peer.Send(b)
+					h.deliver(u.sess, b)
 				}
-				if to != u && to.sess != nil && to.sess.peer.Send(b) {
+				if to != u && to.sess != nil && h.deliver(to.sess, b) {
 					h.markDelivered(to, []store.Message{m})
 				}
 			}
@@ -268,7 +268,7 @@ func (h *Hub) removeMember(r *room, u, by *user, re uint64, s *Session) {
 			// Everyone who was in the room, the one leaving included, hears it.
 			h.fanout(r, before, protocol.Encode(&protocol.Frame{Type: protocol.TypeMember, Room: r.name, Name: u.name, Action: action, By: byName}))
 			if by != nil && u.sess != nil {
-				u.sess.peer.Send(protocol.Encode(&protocol.Frame{Type: protocol.TypeKicked, Room: r.name, By: byName,
+				h.deliver(u.sess, protocol.Encode(&protocol.Frame{Type: protocol.TypeKicked, Room: r.name, By: byName,
 					Message: byName + " removed you from " + r.name}))
 			}
 			if ownerChanged {
@@ -340,7 +340,7 @@ func (h *Hub) recall(s *Session, f *protocol.Frame) *protocol.Error {
 			default:
 				for _, k := range []string{m.From, m.To} {
 					if pu := h.users[k]; pu != nil && pu.sess != nil {
-						pu.sess.peer.Send(b)
+						h.deliver(pu.sess, b)
 					}
 					if m.From == m.To {
 						break
@@ -461,7 +461,7 @@ func (h *Hub) sendHistory(s *Session, conv string, before uint64, limit int) (in
 		return 0, 0
 	}
 	for i := range msgs {
-		s.peer.Send(protocol.Encode(h.messageFrame(&msgs[i], true)))
+		h.deliver(s, protocol.Encode(h.messageFrame(&msgs[i], true)))
 	}
 	if len(msgs) == 0 {
 		return 0, 0

@@ -52,10 +52,11 @@ func newConn(s *Server, nc net.Conn, id uint64) *conn {
 	}
 }
 
-// Send queues one encoded frame. It never blocks. If the queue would grow
-// past the limit, the client is not keeping up: it is disconnected with
+// Queue adds one encoded frame to the outbound queue. It never blocks and
+// does not wake the writer; Flush does. If the queue would grow past the
+// limit, the client is not keeping up: it is disconnected with
 // slow_consumer, and nobody else waits for it.
-func (c *conn) Send(b []byte) bool {
+func (c *conn) Queue(b []byte) bool {
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
@@ -70,8 +71,18 @@ func (c *conn) Send(b []byte) bool {
 	c.queue = append(c.queue, b)
 	c.queued += len(b)
 	c.mu.Unlock()
-	c.signal()
 	return true
+}
+
+// Flush wakes the writer to write what is queued.
+func (c *conn) Flush() { c.signal() }
+
+// send queues a frame and wakes the writer: for the connection's own
+// replies, outside the hub's batches.
+func (c *conn) send(b []byte) {
+	if c.Queue(b) {
+		c.signal()
+	}
 }
 
 // Close writes what is queued, then a bye frame with the reason, then
@@ -118,16 +129,27 @@ func (c *conn) writeLoop() {
 	defer close(c.writerDone)
 	defer c.nc.Close() // also ends the reader
 	wt := c.srv.cfg.WriteTimeout
+	// Two queues take turns: Queue appends to one while this writes the
+	// other, so steady traffic allocates nothing. They are swapped only
+	// when there is something to write, so they never share an array.
+	var spare net.Buffers
 	for range c.wake {
 		c.mu.Lock()
-		bufs := c.queue
-		c.queue, c.queued = nil, 0
+		var bufs net.Buffers
+		if len(c.queue) > 0 {
+			bufs = c.queue
+			c.queue, c.queued = spare[:0], 0
+		}
 		closed, bye := c.closed, c.bye
 		c.mu.Unlock()
 
 		if len(bufs) > 0 {
 			c.nc.SetWriteDeadline(time.Now().Add(wt))
-			if _, err := bufs.WriteTo(c.nc); err != nil {
+			all := bufs
+			_, err := bufs.WriteTo(c.nc) // consumes bufs
+			clear(all)                   // drop the frames for the collector
+			spare = all[:0]
+			if err != nil {
 				c.mu.Lock()
 				if errors.Is(err, os.ErrDeadlineExceeded) {
 					c.closeLocked(protocol.CodeSlowConsumer, "", true)
@@ -214,7 +236,7 @@ func (c *conn) serve() {
 				}
 				id = f.ID
 			}
-			c.Send(protocol.Encode(protocol.Errorf(protocol.CodeRateLimited,
+			c.send(protocol.Encode(protocol.Errorf(protocol.CodeRateLimited,
 				"slow down: at most %d requests a second", cfg.Limits.RatePerSec).Frame(id)))
 			if !refusals.Allow() {
 				c.Close(protocol.CodeFlood, "too many requests")
@@ -224,7 +246,7 @@ func (c *conn) serve() {
 		}
 		f, err := protocol.Decode(line)
 		if err != nil {
-			c.Send(protocol.Encode(err.(*protocol.Error).Frame(0)))
+			c.send(protocol.Encode(err.(*protocol.Error).Frame(0)))
 			continue
 		}
 		if f.Type == protocol.TypePong {
@@ -233,21 +255,21 @@ func (c *conn) serve() {
 		switch {
 		case !helloDone:
 			if f.Type != protocol.TypeHello {
-				c.Send(protocol.Encode(protocol.Errorf(protocol.CodeBadRequest, "say hello first").Frame(f.ID)))
+				c.send(protocol.Encode(protocol.Errorf(protocol.CodeBadRequest, "say hello first").Frame(f.ID)))
 				continue
 			}
 			if f.Version != protocol.Version {
-				c.Send(protocol.Encode(protocol.Errorf(protocol.CodeBadVersion,
+				c.send(protocol.Encode(protocol.Errorf(protocol.CodeBadVersion,
 					"this server speaks protocol version %d, not %d", protocol.Version, f.Version).Frame(f.ID)))
 				c.Close(protocol.CodeBadVersion, "unsupported protocol version")
 				return
 			}
 			helloDone = true
 			limits := cfg.Limits
-			c.Send(protocol.Encode(&protocol.Frame{Type: protocol.TypeWelcome, Server: cfg.Name,
+			c.send(protocol.Encode(&protocol.Frame{Type: protocol.TypeWelcome, Server: cfg.Name,
 				Version: protocol.Version, Limits: &limits, FilesURL: c.filesURL()}))
 		case f.ID == 0 && protocol.IsRequest(f.Type):
-			c.Send(protocol.Encode(protocol.Errorf(protocol.CodeBadRequest, "a %s request needs a non-zero id", f.Type).Frame(0)))
+			c.send(protocol.Encode(protocol.Errorf(protocol.CodeBadRequest, "a %s request needs a non-zero id", f.Type).Frame(0)))
 		case sess == nil:
 			switch f.Type {
 			case protocol.TypeLogin:
@@ -257,7 +279,7 @@ func (c *conn) serve() {
 					if !ok {
 						perr = protocol.Errorf(protocol.CodeInternal, "login failed")
 					}
-					c.Send(protocol.Encode(perr.Frame(f.ID)))
+					c.send(protocol.Encode(perr.Frame(f.ID)))
 					continue
 				}
 				sess = s
@@ -265,18 +287,18 @@ func (c *conn) serve() {
 				c.nc.SetReadDeadline(time.Now().Add(cfg.PingInterval))
 				deadlineSet = time.Now()
 			case protocol.TypePing:
-				c.Send(protocol.Encode(&protocol.Frame{Type: protocol.TypeOK, Re: f.ID}))
+				c.send(protocol.Encode(&protocol.Frame{Type: protocol.TypeOK, Re: f.ID}))
 			case protocol.TypeQuit:
-				c.Send(protocol.Encode(&protocol.Frame{Type: protocol.TypeOK, Re: f.ID}))
+				c.send(protocol.Encode(&protocol.Frame{Type: protocol.TypeOK, Re: f.ID}))
 				c.Close(protocol.CodeQuit, "goodbye")
 				return
 			case protocol.TypeHello:
-				c.Send(protocol.Encode(protocol.Errorf(protocol.CodeBadRequest, "hello was already said").Frame(f.ID)))
+				c.send(protocol.Encode(protocol.Errorf(protocol.CodeBadRequest, "hello was already said").Frame(f.ID)))
 			default:
 				if protocol.IsRequest(f.Type) {
-					c.Send(protocol.Encode(protocol.Errorf(protocol.CodeNotLoggedIn, "log in first").Frame(f.ID)))
+					c.send(protocol.Encode(protocol.Errorf(protocol.CodeNotLoggedIn, "log in first").Frame(f.ID)))
 				} else {
-					c.Send(protocol.Encode(protocol.Errorf(protocol.CodeUnknownType, "unknown frame type %q", f.Type).Frame(f.ID)))
+					c.send(protocol.Encode(protocol.Errorf(protocol.CodeUnknownType, "unknown frame type %q", f.Type).Frame(f.ID)))
 				}
 			}
 		default:
@@ -305,7 +327,7 @@ func (c *conn) readError(err error, loggedIn bool, pinged *bool) {
 		c.Close(protocol.CodeHandshakeTimeout, "no login in time")
 	case c.isTimeout(err) && !*pinged:
 		*pinged = true
-		c.Send(protocol.Encode(&protocol.Frame{Type: protocol.TypePing}))
+		c.send(protocol.Encode(&protocol.Frame{Type: protocol.TypePing}))
 	case c.isTimeout(err):
 		c.Close(protocol.CodePingTimeout, "no answer to ping")
 	case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
