@@ -161,17 +161,21 @@ type room struct {
 
 // members is an immutable, join-ordered member list. A change makes a new
 // one, so a record can keep the list that was current when it was accepted.
+// users runs parallel to list, so fan-out needs no lookups.
 type members struct {
-	list []store.Member
-	seq  map[string]uint64
+	list  []store.Member
+	users []*user
+	seq   map[string]uint64
 }
 
 func (m *members) has(key string) bool { _, ok := m.seq[key]; return ok }
 
-func (m *members) with(mb store.Member) *members {
-	n := &members{list: make([]store.Member, 0, len(m.list)+1), seq: make(map[string]uint64, len(m.seq)+1)}
-	n.list = append(n.list, m.list...)
-	n.list = append(n.list, mb)
+func (m *members) with(mb store.Member, u *user) *members {
+	n := &members{
+		list:  append(append(make([]store.Member, 0, len(m.list)+1), m.list...), mb),
+		users: append(append(make([]*user, 0, len(m.users)+1), m.users...), u),
+		seq:   make(map[string]uint64, len(m.seq)+1),
+	}
 	for k, v := range m.seq {
 		n.seq[k] = v
 	}
@@ -180,10 +184,15 @@ func (m *members) with(mb store.Member) *members {
 }
 
 func (m *members) without(key string) *members {
-	n := &members{list: make([]store.Member, 0, len(m.list)), seq: make(map[string]uint64, len(m.seq))}
-	for _, mb := range m.list {
+	n := &members{
+		list:  make([]store.Member, 0, len(m.list)),
+		users: make([]*user, 0, len(m.users)),
+		seq:   make(map[string]uint64, len(m.seq)),
+	}
+	for i, mb := range m.list {
 		if mb.User != key {
 			n.list = append(n.list, mb)
+			n.users = append(n.users, m.users[i])
 			n.seq[mb.User] = mb.Seq
 		}
 	}
@@ -251,7 +260,7 @@ func New(ctx context.Context, cfg Config) (*Hub, error) {
 			if u == nil {
 				continue
 			}
-			r.members = r.members.with(m)
+			r.members = r.members.with(m, u)
 			u.rooms[r.key] = r
 			h.seq = max(h.seq, m.Seq)
 		}
@@ -464,8 +473,8 @@ func (h *Hub) fanout(r *room, m *members, b []byte) {
 		}
 		return
 	}
-	for _, mb := range m.list {
-		if u := h.users[mb.User]; u != nil && u.sess != nil {
+	for _, u := range m.users {
+		if u.sess != nil {
 			h.deliver(u.sess, b)
 		}
 	}

@@ -169,7 +169,7 @@ func (h *Hub) join(s *Session, f *protocol.Frame) *protocol.Error {
 	}
 	h.seq++
 	mb := store.Member{User: u.key, Seq: h.seq}
-	r.members = r.members.with(mb)
+	r.members = r.members.with(mb, u)
 	u.rooms[r.key] = r
 	changes = append(changes, store.Change{Kind: store.AddMember, Room: store.Room{Key: r.key}, Member: mb})
 	mem := r.members

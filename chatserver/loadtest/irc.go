@@ -10,6 +10,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -20,7 +21,7 @@ type ircDriver struct{ cfg config }
 func (d *ircDriver) setup(context.Context, io.Writer) error { return nil }
 
 // nick keeps names short: some servers allow only 9 characters.
-func (d *ircDriver) nick(i int) string { return fmt.Sprintf("lt%d", i) }
+func (d *ircDriver) nick(i int) string { return fmt.Sprintf("lt%d", d.cfg.first+i) }
 
 type ircConn struct {
 	d      *ircDriver
@@ -34,6 +35,9 @@ type ircConn struct {
 	pongs  chan struct{}
 	unpong int
 	done   chan struct{}
+	// closing is set when the load tool closes the connection; a
+	// connection that ends without it was closed by the server.
+	closing atomic.Bool
 }
 
 func (d *ircDriver) connect(ctx context.Context, i int, rec *recorder) (conn, error) {
@@ -103,12 +107,18 @@ var (
 
 func (c *ircConn) readLoop(rec *recorder) {
 	defer close(c.done)
+	var reason string // the server's ERROR line, if it sent one
 	for {
 		line, err := c.br.ReadSlice('\n')
 		if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
+			if !c.closing.Load() {
+				rec.dropped(reason, err)
+			}
 			return
 		}
 		switch {
+		case bytes.HasPrefix(line, []byte("ERROR ")):
+			reason = strings.TrimSpace(string(line))
 		case bytes.Contains(line, ircPrivmsg):
 			// :nick!user@host PRIVMSG target :text
 			if i := bytes.Index(line[1:], []byte(" :")); i >= 0 {
@@ -149,6 +159,7 @@ func (c *ircConn) send(text []byte) error {
 }
 
 func (c *ircConn) close() {
+	c.closing.Store(true)
 	c.writeLine("QUIT :done")
 	c.nc.Close()
 	<-c.done

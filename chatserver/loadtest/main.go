@@ -7,6 +7,10 @@
 //	loadtest -scenario fanout -conns 1000 -senders 10 -size 100 -duration 20s -pid $(pgrep chatserver)
 //	loadtest -driver irc -server 127.0.0.1:6667 -scenario fanout -conns 1000 -senders 10 -pid $(pgrep ngircd)
 //
+// More connections than one process may open are held by several load
+// processes at once, each with its own -first and a -hold; the script
+// compare.sh beside this file does that.
+//
 // Scenarios:
 //
 //	fanout  every connection joins one room; senders post to it
@@ -20,7 +24,8 @@
 // Latency is measured from a timestamp the sender puts in each message to
 // the moment a receiver reads it. CPU time per delivered message comes from
 // the server's /proc/PID/stat (-pid), which holds however the load tool
-// shares the machine with the server.
+// shares the machine with the server. A connection that the server closes
+// is counted as an error, with the reason it gave if it gave one.
 package main
 
 import (
@@ -56,6 +61,11 @@ type config struct {
 	dialRate int
 	json     bool
 	tls      bool
+
+	dialParallel int           // connections being set up at once
+	first        int           // number of the first connection's user
+	hold         time.Duration // idle: keep the connections open this long after measuring
+	setupOnly    bool
 }
 
 func main() {
@@ -101,8 +111,12 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.room, "room", "bench", "room name")
 	fs.IntVar(&c.window, "window", 64, "requests a flat-out sender keeps unanswered (Parley)")
 	fs.IntVar(&c.dialRate, "dial-rate", 2000, "new connections per second while setting up")
+	fs.IntVar(&c.dialParallel, "dial-parallel", 64, "connections being set up at once; raise it for servers that finish registrations on a timer (InspIRCd: once a second)")
 	fs.BoolVar(&c.json, "json", false, "print the result as JSON")
 	fs.BoolVar(&c.tls, "tls", false, "connect with TLS, without verifying the certificate")
+	fs.IntVar(&c.first, "first", 0, "`number` of the first connection's user (prefixN, IRC nick ltN), so that several load processes can share a server without taking each other's names")
+	fs.DurationVar(&c.hold, "hold", 0, "idle: after measuring, keep the connections open this long or until interrupted, so that several load processes can hold connections at once")
+	fs.BoolVar(&c.setupOnly, "setup-only", false, "only register the users and cache their tokens (-tokens), then exit (Parley)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -123,6 +137,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	if c.size < 40 {
 		return c, errors.New("-size must be at least 40 bytes to hold the timestamp")
 	}
+	if c.first < 0 {
+		return c, errors.New("-first must not be negative")
+	}
 	if c.senders > c.conns {
 		c.senders = c.conns
 	}
@@ -139,6 +156,10 @@ func run(ctx context.Context, cfg config, log io.Writer) (*result, error) {
 	}
 	r := &result{Driver: cfg.driver, Scenario: cfg.scenario, Server: cfg.server, Conns: cfg.conns,
 		Senders: cfg.senders, Size: cfg.size, Rate: cfg.rate, GoMaxProcs: runtime.GOMAXPROCS(0)}
+	if cfg.setupOnly {
+		r.Scenario = "setup"
+		return r, d.setup(ctx, log)
+	}
 	switch cfg.scenario {
 	case "fanout", "pairs", "history":
 		return r, runTraffic(ctx, cfg, d, r, log)

@@ -12,6 +12,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/parley-chat/parley/shared/protocol"
@@ -24,7 +25,7 @@ type parleyDriver struct {
 	tokens map[string]string
 }
 
-func (d *parleyDriver) name(i int) string { return fmt.Sprintf("%s%d", d.cfg.prefix, i) }
+func (d *parleyDriver) name(i int) string { return fmt.Sprintf("%s%d", d.cfg.prefix, d.cfg.first+i) }
 
 // setup makes sure every load user exists and has a resume token, so that
 // the measured logins do no password hashing. Tokens are kept in -tokens.
@@ -116,6 +117,9 @@ type parleyConn struct {
 	window chan struct{}
 	to     string // pairs: the peer's name
 	done   chan struct{}
+	// closing is set when the load tool closes the connection; a
+	// connection that ends without it was closed by the server.
+	closing atomic.Bool
 }
 
 func (d *parleyDriver) dial(ctx context.Context) (*parleyConn, error) {
@@ -234,13 +238,18 @@ var (
 	typeReply   = []byte(`"re":`)
 	typePing    = []byte(`{"type":"ping"}`)
 	textField   = []byte(`"text":"`)
+	typeBye     = []byte(`"type":"bye"`)
 )
 
 func (c *parleyConn) readLoop(rec *recorder) {
 	defer close(c.done)
+	var reason string // the server's bye frame, if it sent one
 	for {
 		line, err := c.r.ReadFrame()
 		if err != nil {
+			if !c.closing.Load() {
+				rec.dropped(reason, err)
+			}
 			return
 		}
 		switch {
@@ -260,6 +269,8 @@ func (c *parleyConn) readLoop(rec *recorder) {
 			}
 		case bytes.Equal(line, typePing):
 			c.write(&protocol.Frame{Type: protocol.TypePong})
+		case bytes.Contains(line, typeBye):
+			reason = string(line)
 		}
 	}
 }
@@ -287,7 +298,7 @@ func (c *parleyConn) send(text []byte) error {
 	return err
 }
 
-func (c *parleyConn) close() { c.nc.Close(); <-c.done }
+func (c *parleyConn) close() { c.closing.Store(true); c.nc.Close(); <-c.done }
 
 // runStorm logs every connection in, waits for the server to go away and
 // come back, and measures how long all of them take to resume.
@@ -297,7 +308,9 @@ func runStorm(ctx context.Context, cfg config, d *parleyDriver, res *result, log
 	}
 	rec := newRecorder()
 	fmt.Fprintf(log, "opening %d connections to %s\n", cfg.conns, cfg.server)
-	conns, err := openAll(ctx, cfg, d, rec, log)
+	// The first connections are meant to be dropped by the restart: their
+	// ends are not errors.
+	conns, err := openAll(ctx, cfg, d, newRecorder(), log)
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -54,6 +55,19 @@ func (r *recorder) deliver(sentAt int64) {
 	}
 }
 
+// dropped records a connection that the server closed; reason is what the
+// server said about it, if anything.
+func (r *recorder) dropped(reason string, err error) {
+	switch {
+	case reason != "":
+		r.fail(fmt.Errorf("closed by the server: %s", reason))
+	case err != nil:
+		r.fail(fmt.Errorf("closed by the server: %w", err))
+	default:
+		r.fail(errors.New("closed by the server"))
+	}
+}
+
 func (r *recorder) fail(err error) {
 	r.errors.Add(1)
 	r.mu.Lock()
@@ -95,7 +109,7 @@ func openAll(ctx context.Context, cfg config, d driver, rec *recorder, log io.Wr
 	var firstErr error
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	sem := make(chan struct{}, 64)
+	sem := make(chan struct{}, max(cfg.dialParallel, 1))
 	tick := time.NewTicker(time.Second / time.Duration(max(cfg.dialRate, 1)))
 	defer tick.Stop()
 	for i := range cfg.conns {
@@ -269,6 +283,15 @@ func runIdle(ctx context.Context, cfg config, d driver, res *result, log io.Writ
 		res.BaseRSSKB = base
 		res.RSSPerConnKB = float64(runtimeRSS-base) / float64(cfg.conns)
 	}
+	if cfg.hold > 0 {
+		fmt.Fprintf(log, "holding %d connections for %s\n", cfg.conns, cfg.hold)
+		select {
+		case <-time.After(cfg.hold):
+		case <-ctx.Done():
+		}
+	}
+	res.Errors = rec.errors.Load()
+	res.ErrorText = rec.errText
 	return nil
 }
 
@@ -319,8 +342,14 @@ func (r *result) print(w io.Writer) {
 	fmt.Fprintf(w, "%s %s: %d connections", r.Driver, r.Scenario, r.Conns)
 	switch r.Scenario {
 	case "idle":
-		fmt.Fprintf(w, " held; server RSS %d KB (%d KB before), %.2f KB per connection; setup %.1fs\n",
-			r.ServerRSSKB, r.BaseRSSKB, r.RSSPerConnKB, r.SetupSeconds)
+		fmt.Fprintf(w, " held; server RSS %d KB (%d KB before), %.2f KB per connection; setup %.1fs; errors %d\n",
+			r.ServerRSSKB, r.BaseRSSKB, r.RSSPerConnKB, r.SetupSeconds, r.Errors)
+		for e, n := range r.ErrorText {
+			fmt.Fprintf(w, "  error ×%d: %s\n", n, e)
+		}
+		return
+	case "setup":
+		fmt.Fprintln(w, " set up")
 		return
 	case "storm":
 		fmt.Fprintf(w, " came back in %.2fs (%.0f logins/s); server RSS %d KB; errors %d\n",

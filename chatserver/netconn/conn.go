@@ -133,6 +133,7 @@ func (c *conn) writeLoop() {
 	// other, so steady traffic allocates nothing. They are swapped only
 	// when there is something to write, so they never share an array.
 	var spare net.Buffers
+	var deadlineSet time.Time
 	for range c.wake {
 		c.mu.Lock()
 		var bufs net.Buffers
@@ -144,7 +145,13 @@ func (c *conn) writeLoop() {
 		c.mu.Unlock()
 
 		if len(bufs) > 0 {
-			c.nc.SetWriteDeadline(time.Now().Add(wt))
+			// The deadline is pushed back at most a few times per period,
+			// not before every write: a write may take between 7/8 and
+			// all of WriteTimeout before the connection is dropped.
+			if now := time.Now(); now.Sub(deadlineSet) > wt/8 {
+				c.nc.SetWriteDeadline(now.Add(wt))
+				deadlineSet = now
+			}
 			all := bufs
 			_, err := bufs.WriteTo(c.nc) // consumes bufs
 			clear(all)                   // drop the frames for the collector
