@@ -142,6 +142,7 @@ type Hub struct {
 	recalls  map[uint64]bool // recalls queued but not yet published
 	nextSess uint64
 	dirty    []*Session // sessions with frames queued since the last flush
+	presence []byte     // presence events not yet sent, one line each
 }
 
 type user struct {
@@ -217,9 +218,13 @@ type Session struct {
 	id    uint64
 	user  *user // set by run
 	dirty bool  // in Hub.dirty; owned by run
-	log   *slog.Logger
 	// Name is the user's display name; Key its comparison key.
 	Name, Key string
+}
+
+// logAttrs identify the session in logs.
+func (s *Session) logAttrs(args ...any) []any {
+	return append([]any{"session", s.id, "user", s.Name}, args...)
 }
 
 // New loads the hub's state from cfg.Store.
@@ -305,13 +310,23 @@ func (h *Hub) Run() {
 			h.finish(res)
 		case <-h.quit:
 			h.drain()
+			h.flushPresence()
 			h.flushPeers()
 			return
+		}
+		// Presence waits while more work is queued, up to a bound.
+		if len(h.work) == 0 || len(h.presence) > maxPresence {
+			h.flushPresence()
 		}
 		h.flushPeers()
 		h.flush()
 	}
 }
+
+// maxPresence bounds the presence events gathered while the hub is busy,
+// in bytes; it stays well under the frame limit's worth of lines that one
+// write carries comfortably.
+const maxPresence = 32 << 10
 
 // deliver queues an encoded frame for a session; flushPeers sends it.
 func (h *Hub) deliver(s *Session, b []byte) bool {

@@ -1,6 +1,7 @@
 package hub_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"strings"
@@ -97,17 +98,28 @@ func newPeer(t *testing.T, h *hub.Hub, name string) *peer {
 
 func (p *peer) Flush() {}
 
+// Queue records the frames in b: one or more lines, each one frame.
 func (p *peer) Queue(b []byte) bool {
-	f, err := protocol.Decode(b[:len(b)-1])
-	if err != nil {
-		panic(fmt.Sprintf("hub sent an undecodable frame %q: %v", b, err))
+	if len(b) == 0 || b[len(b)-1] != '\n' {
+		panic(fmt.Sprintf("hub queued bytes that do not end a line: %q", b))
+	}
+	var frames []*protocol.Frame
+	for _, line := range bytes.SplitAfter(b, []byte("\n")) {
+		if len(line) == 0 {
+			continue
+		}
+		f, err := protocol.Decode(line[:len(line)-1])
+		if err != nil {
+			panic(fmt.Sprintf("hub sent an undecodable frame %q: %v", line, err))
+		}
+		frames = append(frames, f)
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed != "" {
 		return false
 	}
-	p.all = append(p.all, f)
+	p.all = append(p.all, frames...)
 	close(p.grew)
 	p.grew = make(chan struct{})
 	return true
@@ -773,5 +785,45 @@ func TestRegistrationJoinsLobby(t *testing.T) {
 	}
 	if n != 1 {
 		t.Errorf("alice got %d member events for bob, want 1", n)
+	}
+}
+
+// While the hub is busy, presence events are gathered and sent together;
+// none is lost, and each arrives once.
+func TestPresenceUnderLoad(t *testing.T) {
+	e := newEnv(t, nil)
+	watcher := newPeer(t, e.hub, "watcher")
+	watcher.mustLogin("pw")
+	const n = 60 // within the hasher's queue, so none is refused as busy
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			name := fmt.Sprintf("user%d", i)
+			_, err := e.hub.Login(context.Background(), newPeer(t, e.hub, name),
+				&protocol.Frame{Type: protocol.TypeLogin, ID: 1, Name: name, Password: "pw"})
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	watcher.mustDo(&protocol.Frame{Type: protocol.TypePing})
+	seen := map[string]int{}
+	for _, f := range watcher.received() {
+		if f.Type == protocol.TypePresence && f.Status == protocol.StatusOnline {
+			seen[f.Name]++
+		}
+	}
+	for i := range n {
+		if c := seen[fmt.Sprintf("user%d", i)]; c != 1 {
+			t.Errorf("user%d announced online %d times", i, c)
+		}
 	}
 }

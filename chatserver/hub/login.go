@@ -141,7 +141,6 @@ func (h *Hub) attach(s *Session, name protocol.Name, registered, resume bool, si
 	}
 	h.nextSess++
 	s.id, s.user, s.Name = h.nextSess, u, u.name
-	s.log = h.log.With("session", s.id, "user", u.name)
 
 	takeover := u.sess != nil
 	if old := u.sess; old != nil {
@@ -149,11 +148,11 @@ func (h *Hub) attach(s *Session, name protocol.Name, registered, resume bool, si
 			Message: "you logged in from somewhere else; this session is closed"}))
 		old.peer.Close(protocol.CodeReplaced, "logged in from somewhere else")
 		delete(h.online, old)
-		old.log.Info("session replaced", "by", s.id)
+		h.log.Info("session replaced", old.logAttrs("by", s.id)...)
 	}
 	u.sess = s
 	h.online[s] = struct{}{}
-	s.log.Info("logged in", "registered", registered, "resume", resume, "takeover", takeover)
+	h.log.Info("logged in", s.logAttrs("registered", registered, "resume", resume, "takeover", takeover)...)
 
 	ok.Name = u.name
 	ok.Rooms = h.roomInfos(u, true)
@@ -161,7 +160,7 @@ func (h *Hub) attach(s *Session, name protocol.Name, registered, resume bool, si
 		// The token names the user as registered, which the file server
 		// records as the uploader.
 		if ft, exp, err := h.cfg.FilesToken(u.name); err != nil {
-			s.log.Error("issue files token", "err", err)
+			h.log.Error("issue files token", s.logAttrs("err", err)...)
 		} else {
 			ok.FilesToken, ok.Expires = ft, exp.UnixMilli()
 		}
@@ -199,7 +198,7 @@ func (h *Hub) catchUp(s *Session, u *user, resume bool, since uint64) (frames []
 	if resume {
 		msgs, err := h.store.Since(ctx, u.key, convs, since, h.lastPub, h.cfg.CatchUp)
 		if err != nil {
-			s.log.Error("catch-up", "err", err)
+			h.log.Error("catch-up", s.logAttrs("err", err)...)
 			return nil, false
 		}
 		for i := range msgs {
@@ -212,7 +211,7 @@ func (h *Hub) catchUp(s *Session, u *user, resume bool, since uint64) (frames []
 	for _, conv := range convs {
 		msgs, err := h.store.History(ctx, conv, h.lastPub+1, h.cfg.JoinHistory)
 		if err != nil {
-			s.log.Error("history", "err", err)
+			h.log.Error("history", s.logAttrs("err", err)...)
 			return frames, false
 		}
 		for i := range msgs {
@@ -222,7 +221,7 @@ func (h *Hub) catchUp(s *Session, u *user, resume bool, since uint64) (frames []
 	if u.pmDelivered < h.lastPub {
 		msgs, err := h.store.PrivateTo(ctx, u.key, u.pmDelivered, h.lastPub, h.cfg.CatchUp)
 		if err != nil {
-			s.log.Error("private catch-up", "err", err)
+			h.log.Error("private catch-up", s.logAttrs("err", err)...)
 			return frames, false
 		}
 		for i := range msgs {
@@ -252,8 +251,22 @@ func (h *Hub) markDelivered(u *user, msgs []store.Message) {
 	h.queue(&record{changes: []store.Change{{Kind: store.SetDelivered, User: store.User{Key: u.key, PMDelivered: last}}}})
 }
 
+// broadcastPresence announces that u came online or went offline. While
+// the hub is busy, as in a reconnect storm, announcements are gathered and
+// sent together (see flushPresence): each session then gets one queue
+// entry and one write for many of them, instead of one each.
 func (h *Hub) broadcastPresence(u *user, status string) {
-	b := protocol.Encode(&protocol.Frame{Type: protocol.TypePresence, Name: u.name, Status: status})
+	h.presence = append(h.presence, protocol.Encode(&protocol.Frame{Type: protocol.TypePresence, Name: u.name, Status: status})...)
+}
+
+// flushPresence sends the gathered presence events, one line each, to
+// every online session.
+func (h *Hub) flushPresence() {
+	if len(h.presence) == 0 {
+		return
+	}
+	b := h.presence
+	h.presence = nil
 	for s := range h.online {
 		h.deliver(s, b)
 	}
@@ -267,6 +280,6 @@ func (h *Hub) detach(s *Session) {
 	}
 	u.sess = nil
 	delete(h.online, s)
-	s.log.Info("logged out")
+	h.log.Info("logged out", s.logAttrs()...)
 	h.broadcastPresence(u, protocol.StatusOffline)
 }

@@ -457,7 +457,7 @@ func (h *Hub) history(s *Session, f *protocol.Frame) *protocol.Error {
 func (h *Hub) sendHistory(s *Session, conv string, before uint64, limit int) (int, uint64) {
 	msgs, err := h.store.History(context.Background(), conv, before, limit)
 	if err != nil {
-		s.log.Error("history", "err", err)
+		h.log.Error("history", s.logAttrs("err", err)...)
 		return 0, 0
 	}
 	for i := range msgs {

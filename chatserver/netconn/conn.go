@@ -1,10 +1,10 @@
 package netconn
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"io"
-	"log/slog"
 	"net"
 	"os"
 	"strings"
@@ -21,67 +21,83 @@ import (
 var errTooManyFiles = syscall.EMFILE
 
 // conn is one client connection. Its reader goroutine (serve) reads and
-// dispatches frames; its writer goroutine (writeLoop) is the only one that
-// writes to the socket. Anyone may queue frames with Send; nobody waits for
-// the socket but the writer.
+// dispatches frames. Its writer goroutine (writeLoop) is the only one that
+// writes to the socket; it runs while there is something to write and
+// exits when the queue is empty, so an idle connection has no writer.
+// Anyone may queue frames; nobody waits for the socket but the writer.
 type conn struct {
 	srv *Server
 	nc  net.Conn
-	log *slog.Logger
+	id  uint64
+	raw syscall.RawConn // nil for TLS: its own buffering makes waiting without a buffer moot
 
-	mu     sync.Mutex // guards the fields below; taken after the hub's work, never before
-	queue  net.Buffers
-	queued int
-	closed bool   // no more frames are accepted
-	bye    []byte // the last frame to write, then close
-	drop   bool   // discard what is queued: the client is not reading
-	reason string // why the connection is closing
+	mu      sync.Mutex // guards the fields below; taken after the hub's work, never before
+	queue   net.Buffers
+	spare   net.Buffers // the writer's other queue, kept while small
+	queued  int
+	writing bool   // a writer goroutine is running
+	closed  bool   // no more frames are accepted
+	bye     []byte // the last frame to write, then close
+	reason  string // why the connection is closing
+	user    string // for logs, once logged in
 
-	wake        chan struct{} // capacity 1: the writer has something to do
-	writerDone  chan struct{}
-	readerAlive bool
+	deadlineSet time.Time     // when the write deadline was last pushed back; writer only
+	finished    chan struct{} // closed when the socket is closed
 }
 
 func newConn(s *Server, nc net.Conn, id uint64) *conn {
-	return &conn{
-		srv:        s,
-		nc:         nc,
-		log:        s.log.With("conn", id, "remote", nc.RemoteAddr().String()),
-		wake:       make(chan struct{}, 1),
-		writerDone: make(chan struct{}),
+	c := &conn{srv: s, nc: nc, id: id, finished: make(chan struct{})}
+	if sc, ok := nc.(syscall.Conn); ok {
+		c.raw, _ = sc.SyscallConn()
 	}
+	return c
+}
+
+// logAttrs identify the connection in logs.
+func (c *conn) logAttrs(args ...any) []any {
+	c.mu.Lock()
+	user := c.user
+	c.mu.Unlock()
+	a := []any{"conn", c.id, "remote", c.nc.RemoteAddr().String()}
+	if user != "" {
+		a = append(a, "user", user)
+	}
+	return append(a, args...)
 }
 
 // Queue adds one encoded frame to the outbound queue. It never blocks and
-// does not wake the writer; Flush does. If the queue would grow past the
+// does not start the writer; Flush does. If the queue would grow past the
 // limit, the client is not keeping up: it is disconnected with
 // slow_consumer, and nobody else waits for it.
 func (c *conn) Queue(b []byte) bool {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	if c.closed {
-		c.mu.Unlock()
 		return false
 	}
 	if c.queued+len(b) > c.srv.cfg.MaxQueue {
 		c.closeLocked(protocol.CodeSlowConsumer, "you were not reading fast enough", true)
-		c.mu.Unlock()
-		c.signal()
 		return false
 	}
 	c.queue = append(c.queue, b)
 	c.queued += len(b)
-	c.mu.Unlock()
 	return true
 }
 
-// Flush wakes the writer to write what is queued.
-func (c *conn) Flush() { c.signal() }
+// Flush starts the writer if there is something to write.
+func (c *conn) Flush() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.queue) > 0 {
+		c.startWriterLocked()
+	}
+}
 
-// send queues a frame and wakes the writer: for the connection's own
-// replies, outside the hub's batches.
+// send queues a frame and flushes it: for the connection's own replies,
+// outside the hub's batches.
 func (c *conn) send(b []byte) {
 	if c.Queue(b) {
-		c.signal()
+		c.Flush()
 	}
 }
 
@@ -89,18 +105,19 @@ func (c *conn) send(b []byte) {
 // closes the connection. It does not wait.
 func (c *conn) Close(code, message string) {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	c.closeLocked(code, message, false)
-	c.mu.Unlock()
-	c.signal()
 }
 
+// closeLocked marks the connection closing and starts the writer, which
+// writes what is left and closes the socket. drop discards the queue: the
+// client is not reading it.
 func (c *conn) closeLocked(code, message string, drop bool) {
 	if c.closed {
 		return
 	}
 	c.closed = true
 	c.reason = code
-	c.drop = drop
 	c.srv.countClose(code)
 	if code != "" {
 		c.bye = protocol.Encode(&protocol.Frame{Type: protocol.TypeBye, Code: code, Message: message})
@@ -108,12 +125,13 @@ func (c *conn) closeLocked(code, message string, drop bool) {
 	if drop {
 		c.queue, c.queued = nil, 0
 	}
+	c.startWriterLocked()
 }
 
-func (c *conn) signal() {
-	select {
-	case c.wake <- struct{}{}:
-	default:
+func (c *conn) startWriterLocked() {
+	if !c.writing {
+		c.writing = true
+		go c.writeLoop()
 	}
 }
 
@@ -123,39 +141,58 @@ func (c *conn) closeReason() string {
 	return c.reason
 }
 
-// writeLoop writes queued frames in batches (one writev each) until the
-// connection closes.
+// maxWritev is the most frames one write carries.
+const maxWritev = 64
+
+// writeLoop writes queued frames in batches, one writev each, until the
+// queue is empty; then it exits, or, if the connection is closing, writes
+// the bye and closes the socket.
 func (c *conn) writeLoop() {
-	defer close(c.writerDone)
-	defer c.nc.Close() // also ends the reader
 	wt := c.srv.cfg.WriteTimeout
-	// Two queues take turns: Queue appends to one while this writes the
-	// other, so steady traffic allocates nothing. They are swapped only
-	// when there is something to write, so they never share an array.
-	var spare net.Buffers
-	var deadlineSet time.Time
-	for range c.wake {
+	for {
 		c.mu.Lock()
-		var bufs net.Buffers
-		if len(c.queue) > 0 {
-			bufs = c.queue
-			c.queue, c.queued = spare[:0], 0
+		bufs := c.queue
+		// The writer's two queues take turns, so steady traffic allocates
+		// nothing; they swap only when there is something to write, so
+		// they never share an array.
+		if len(bufs) > 0 {
+			c.queue, c.queued, c.spare = c.spare[:0], 0, nil
+		}
+		more := len(bufs) > maxWritev
+		if more {
+			// Write at most maxWritev frames at once, and put the rest
+			// back: the runtime keeps an iovec array per socket as large
+			// as the largest write, for the socket's lifetime.
+			c.queue = append(bufs[maxWritev:len(bufs):len(bufs)], c.queue...)
+			for _, b := range c.queue {
+				c.queued += len(b)
+			}
+			bufs = bufs[:maxWritev:maxWritev]
 		}
 		closed, bye := c.closed, c.bye
+		if len(bufs) == 0 && !closed {
+			c.writing = false
+			c.mu.Unlock()
+			return
+		}
 		c.mu.Unlock()
 
 		if len(bufs) > 0 {
 			// The deadline is pushed back at most a few times per period,
 			// not before every write: a write may take between 7/8 and
 			// all of WriteTimeout before the connection is dropped.
-			if now := time.Now(); now.Sub(deadlineSet) > wt/8 {
+			if now := time.Now(); now.Sub(c.deadlineSet) > wt/8 {
 				c.nc.SetWriteDeadline(now.Add(wt))
-				deadlineSet = now
+				c.deadlineSet = now
 			}
 			all := bufs
 			_, err := bufs.WriteTo(c.nc) // consumes bufs
 			clear(all)                   // drop the frames for the collector
-			spare = all[:0]
+			if !more && cap(all) <= 8 {
+				c.mu.Lock()
+				c.spare = all[:0]
+				c.mu.Unlock()
+			}
 			if err != nil {
 				c.mu.Lock()
 				if errors.Is(err, os.ErrDeadlineExceeded) {
@@ -164,31 +201,52 @@ func (c *conn) writeLoop() {
 					c.closeLocked("write_failed", "", true)
 				}
 				c.mu.Unlock()
-				c.log.Debug("write failed", "err", err)
+				c.srv.log.Debug("write failed", c.logAttrs("err", err)...)
+				c.finish()
 				return
 			}
+			continue
 		}
-		if closed {
-			if bye != nil {
-				c.nc.SetWriteDeadline(time.Now().Add(time.Second))
-				c.nc.Write(bye)
-			}
-			if tcp, ok := c.nc.(*net.TCPConn); ok {
-				tcp.CloseWrite()
-			}
-			return
+		// Closing, and everything queued is written.
+		if bye != nil {
+			c.nc.SetWriteDeadline(time.Now().Add(time.Second))
+			c.nc.Write(bye)
 		}
+		if tcp, ok := c.nc.(*net.TCPConn); ok {
+			tcp.CloseWrite()
+		}
+		c.finish()
+		return
 	}
+}
+
+// finish closes the socket, which also ends the reader.
+func (c *conn) finish() {
+	c.nc.Close()
+	close(c.finished)
+}
+
+// waitReadable blocks until the socket has data, the read deadline passes
+// or the connection fails, without holding a read buffer.
+func (c *conn) waitReadable() error {
+	var peek [1]byte
+	var rerr error
+	err := c.raw.Read(func(fd uintptr) bool {
+		_, _, rerr = syscall.Recvfrom(int(fd), peek[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		return rerr != syscall.EAGAIN // data, end of stream, or an error: reading will tell
+	})
+	return err
 }
 
 // serve runs the connection: handshake, login, then requests until the
 // client goes away or the connection is closed.
 func (c *conn) serve() {
-	go c.writeLoop()
 	var sess *hub.Session
+	cfg := &c.srv.cfg
+	r := protocol.NewReader(c.nc, cfg.Limits.Frame)
 	defer func() {
 		c.Close("", "") // the client went away: nothing more to say
-		<-c.writerDone
+		<-c.finished
 		if sess != nil {
 			c.srv.cfg.Hub.Leave(sess)
 		}
@@ -197,12 +255,13 @@ func (c *conn) serve() {
 			reason = "client_closed"
 			c.srv.countClose(reason)
 		}
-		c.log.Info("connection closed", "reason", reason)
+		c.srv.log.Info("connection closed", c.logAttrs("reason", reason)...)
+		if br := r.Release(); br != nil {
+			c.srv.readers.Put(br)
+		}
 		c.srv.remove(c)
 	}()
 
-	cfg := &c.srv.cfg
-	r := protocol.NewReader(c.nc, cfg.Limits.Frame)
 	limiter := rate.NewLimiter(rate.Limit(cfg.Limits.RatePerSec), cfg.Limits.RateBurst)
 	// Refusals for going over the rate have their own, smaller budget;
 	// a client that exhausts it is flooding and is disconnected.
@@ -215,6 +274,22 @@ func (c *conn) serve() {
 	var deadlineSet time.Time
 
 	for {
+		// A logged-in connection with nothing unread gives its read buffer
+		// back while it waits, so that an idle connection costs little.
+		if sess != nil && c.raw != nil && r.Idle() {
+			c.srv.readers.Put(r.Release())
+			err := c.waitReadable()
+			r.Use(c.srv.readers.Get().(*bufio.Reader))
+			if err != nil {
+				c.readError(err, true, &pinged)
+				if pinged && c.isTimeout(err) && !c.isClosed() {
+					c.nc.SetReadDeadline(time.Now().Add(cfg.PingTimeout))
+					deadlineSet = time.Time{}
+					continue
+				}
+				return
+			}
+		}
 		line, err := r.ReadFrame()
 		if err != nil {
 			c.readError(err, sess != nil, &pinged)
@@ -290,7 +365,9 @@ func (c *conn) serve() {
 					continue
 				}
 				sess = s
-				c.log = c.log.With("user", s.Name)
+				c.mu.Lock()
+				c.user = s.Name
+				c.mu.Unlock()
 				c.nc.SetReadDeadline(time.Now().Add(cfg.PingInterval))
 				deadlineSet = time.Now()
 			case protocol.TypePing:
@@ -339,7 +416,7 @@ func (c *conn) readError(err error, loggedIn bool, pinged *bool) {
 		c.Close(protocol.CodePingTimeout, "no answer to ping")
 	case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
 	default:
-		c.log.Debug("read failed", "err", err)
+		c.srv.log.Debug("read failed", c.logAttrs("err", err)...)
 	}
 }
 

@@ -7,6 +7,7 @@
 package netconn
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -94,18 +95,21 @@ type Server struct {
 	nextID    uint64
 	closed    map[string]int // close reasons, counted
 	wg        sync.WaitGroup // connection goroutines
+	readers   sync.Pool      // *bufio.Reader, lent to connections while they read
 }
 
 // New returns a Server.
 func New(cfg Config) *Server {
 	cfg.setDefaults()
-	return &Server{
+	s := &Server{
 		cfg:       cfg,
 		log:       cfg.Logger,
 		listeners: make(map[net.Listener]struct{}),
 		conns:     make(map[*conn]struct{}),
 		closed:    make(map[string]int),
 	}
+	s.readers.New = func() any { return bufio.NewReaderSize(nil, 4096) }
+	return s
 }
 
 // Serve accepts connections on ln until Shutdown. It always returns a

@@ -16,6 +16,7 @@ var ErrFrameTooLarge = errors.New("frame too large")
 // on their size. One read from the network is not one frame: a frame may
 // arrive in pieces, and one read may hold several frames.
 type Reader struct {
+	src io.Reader
 	br  *bufio.Reader
 	max int
 	buf []byte // holds a frame that did not fit in br's buffer
@@ -33,7 +34,31 @@ func NewReader(r io.Reader, max int) *Reader {
 	if size < 16 {
 		size = 16
 	}
-	return &Reader{br: bufio.NewReaderSize(r, size), max: max}
+	return &Reader{src: r, br: bufio.NewReaderSize(r, size), max: max}
+}
+
+// Idle reports whether the reader holds nothing unread: no buffered bytes
+// and no partial frame. Only then may its buffer be released.
+func (r *Reader) Idle() bool {
+	return r.br != nil && !r.more && r.br.Buffered() == 0
+}
+
+// Release takes the buffer away from an idle reader and returns it, so
+// that a connection waiting for its next frame holds no read buffer. The
+// reader must get one back with Use before it reads again.
+func (r *Reader) Release() *bufio.Reader {
+	br := r.br
+	r.br = nil
+	if cap(r.buf) > 4096 {
+		r.buf = nil // a large frame's buffer is not kept while idle
+	}
+	return br
+}
+
+// Use gives the reader a buffer to read with, such as one from Release.
+func (r *Reader) Use(br *bufio.Reader) {
+	br.Reset(r.src)
+	r.br = br
 }
 
 // ReadFrame returns the next frame without its line terminator ("\n" or
