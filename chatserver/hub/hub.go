@@ -259,13 +259,16 @@ func New(ctx context.Context, cfg Config) (*Hub, error) {
 		return nil, fmt.Errorf("load rooms: %w", err)
 	}
 	for _, sr := range rooms {
-		r := &room{key: sr.Key, name: sr.Name, owner: sr.Owner, created: sr.Created, members: &members{seq: map[string]uint64{}}}
+		mem := &members{seq: make(map[string]uint64, len(sr.Members))}
+		r := &room{key: sr.Key, name: sr.Name, owner: sr.Owner, created: sr.Created, members: mem}
 		for _, m := range sr.Members {
 			u := h.users[m.User]
 			if u == nil {
 				continue
 			}
-			r.members = r.members.with(m, u)
+			mem.list = append(mem.list, m)
+			mem.users = append(mem.users, u)
+			mem.seq[m.User] = m.Seq
 			u.rooms[r.key] = r
 			h.seq = max(h.seq, m.Seq)
 		}

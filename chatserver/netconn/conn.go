@@ -244,6 +244,7 @@ func (c *conn) serve() {
 	var sess *hub.Session
 	cfg := &c.srv.cfg
 	r := protocol.NewReader(c.nc, cfg.Limits.Frame)
+	r.Use(c.srv.readers.Get().(*bufio.Reader))
 	defer func() {
 		c.Close("", "") // the client went away: nothing more to say
 		<-c.finished
@@ -257,6 +258,7 @@ func (c *conn) serve() {
 		}
 		c.srv.log.Info("connection closed", c.logAttrs("reason", reason)...)
 		if br := r.Release(); br != nil {
+			br.Reset(nil)
 			c.srv.readers.Put(br)
 		}
 		c.srv.remove(c)
@@ -277,7 +279,10 @@ func (c *conn) serve() {
 		// A logged-in connection with nothing unread gives its read buffer
 		// back while it waits, so that an idle connection costs little.
 		if sess != nil && c.raw != nil && r.Idle() {
-			c.srv.readers.Put(r.Release())
+			if br := r.Release(); br != nil {
+				br.Reset(nil)
+				c.srv.readers.Put(br)
+			}
 			err := c.waitReadable()
 			r.Use(c.srv.readers.Get().(*bufio.Reader))
 			if err != nil {

@@ -16,9 +16,10 @@ var ErrFrameTooLarge = errors.New("frame too large")
 // on their size. One read from the network is not one frame: a frame may
 // arrive in pieces, and one read may hold several frames.
 type Reader struct {
-	src io.Reader
-	br  *bufio.Reader
-	max int
+	src  io.Reader
+	br   *bufio.Reader // made at the first read, unless given with Use
+	size int
+	max  int
 	buf []byte // holds a frame that did not fit in br's buffer
 	// more is set when a read failed partway through a frame (a deadline,
 	// say): buf holds its start, and the next call continues it.
@@ -34,18 +35,18 @@ func NewReader(r io.Reader, max int) *Reader {
 	if size < 16 {
 		size = 16
 	}
-	return &Reader{src: r, br: bufio.NewReaderSize(r, size), max: max}
+	return &Reader{src: r, size: size, max: max}
 }
 
 // Idle reports whether the reader holds nothing unread: no buffered bytes
 // and no partial frame. Only then may its buffer be released.
 func (r *Reader) Idle() bool {
-	return r.br != nil && !r.more && r.br.Buffered() == 0
+	return !r.more && (r.br == nil || r.br.Buffered() == 0)
 }
 
-// Release takes the buffer away from an idle reader and returns it, so
-// that a connection waiting for its next frame holds no read buffer. The
-// reader must get one back with Use before it reads again.
+// Release takes the buffer away from an idle reader and returns it (nil
+// if it has none), so that a connection waiting for its next frame holds
+// no read buffer. The next read makes a new one unless Use gives one.
 func (r *Reader) Release() *bufio.Reader {
 	br := r.br
 	r.br = nil
@@ -82,6 +83,9 @@ func (r *Reader) ReadFrame() ([]byte, error) {
 }
 
 func (r *Reader) readLine() ([]byte, error) {
+	if r.br == nil {
+		r.br = bufio.NewReaderSize(r.src, r.size)
+	}
 	if !r.more {
 		r.buf = r.buf[:0]
 	}
