@@ -20,7 +20,7 @@ type Reader struct {
 	br   *bufio.Reader // made at the first read, unless given with Use
 	size int
 	max  int
-	buf []byte // holds a frame that did not fit in br's buffer
+	buf  []byte // holds a frame that did not fit in br's buffer
 	// more is set when a read failed partway through a frame (a deadline,
 	// say): buf holds its start, and the next call continues it.
 	more bool
