@@ -37,14 +37,14 @@ func (c *clock) Add(d time.Duration) {
 }
 
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	hub   *hub.Hub
 	store store.Store
 	clock *clock
 	done  chan struct{}
 }
 
-func newEnv(t *testing.T, st store.Store) *env {
+func newEnv(t testing.TB, st store.Store) *env {
 	t.Helper()
 	if st == nil {
 		st = inmem.New()
