@@ -814,6 +814,14 @@ func TestPresenceUnderLoad(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// Gathered events go out once the hub has nothing else to do: wait
+	// for each, then check that none came twice.
+	for i := range n {
+		name := fmt.Sprintf("user%d", i)
+		watcher.find(0, func(f *protocol.Frame) bool {
+			return f.Type == protocol.TypePresence && f.Name == name && f.Status == protocol.StatusOnline
+		})
+	}
 	watcher.mustDo(&protocol.Frame{Type: protocol.TypePing})
 	seen := map[string]int{}
 	for _, f := range watcher.received() {
