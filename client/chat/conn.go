@@ -9,8 +9,10 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/parley-chat/parley/shared/protocol"
@@ -52,6 +54,9 @@ func dial(ctx context.Context, addr string, tlsConf *tls.Config) (*conn, error) 
 	f, err := c.read()
 	if err != nil {
 		nc.Close()
+		if tlsConf == nil && (errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET)) {
+			return nil, fmt.Errorf("the server closed the connection before saying welcome; if it uses TLS, connect with -tls or -ca FILE (%w)", err)
+		}
 		return nil, fmt.Errorf("waiting for welcome: %w", err)
 	}
 	switch f.Type {
