@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/parley-chat/parley/chatserver/auth"
+	"github.com/parley-chat/parley/chatserver/netconn"
 	"github.com/parley-chat/parley/chatserver/server"
 	"github.com/parley-chat/parley/shared/filetoken"
 	"github.com/parley-chat/parley/shared/protocol"
@@ -25,6 +26,9 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// Logs to a pipe whose reader has gone (Ctrl-C on "server | tee log")
+	// must not kill the server before it has told its clients.
+	signal.Ignore(syscall.SIGPIPE)
 	if err := run(ctx, os.Args[1:], os.Stderr); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return // -h: the usage was printed
@@ -91,7 +95,7 @@ Flags:
 	fs.IntVar(&cfg.Limits.RateBurst, "burst", 50, "requests one connection may make in a burst")
 	fs.DurationVar(&cfg.PingInterval, "ping", time.Minute, "ping a client after this much silence")
 	fs.DurationVar(&cfg.PingTimeout, "ping-timeout", 30*time.Second, "close a connection whose ping is not answered within this")
-	fs.IntVar(&cfg.MaxQueue, "max-queue", 1<<20, "`bytes` queued for one client before it is disconnected as a slow consumer")
+	fs.IntVar(&cfg.MaxQueue, "max-queue", netconn.DefaultMaxQueue, "`bytes` queued for one client before it is disconnected as a slow consumer")
 	mem := fs.Uint("hash-memory", uint(auth.DefaultParams.MemoryKiB), "memory in `KiB` for each argon2id password hash")
 	fs.IntVar(&cfg.HashParallel, "hash-parallel", 0, "password hashes computed at once (0: one per CPU); more logins wait")
 	fs.TextVar(&level, "log-level", slog.LevelInfo, "log `level`: debug, info, warn or error")

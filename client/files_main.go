@@ -21,13 +21,11 @@ import (
 // addFileCommands adds the file commands (/files, /upload, /download, /rm,
 // /sticker, /screenshot) to line mode. The file server's address comes from the chat server's
 // welcome, and its tokens from the chat session.
-func addFileCommands(ctx context.Context, s *chat.Session, r *command.Runner, cfg *lines.Config, tlsConf *tls.Config) {
+func addFileCommands(ctx context.Context, s *chat.Session, r *command.Runner, cfg *lines.Config, tlsConf *tls.Config, idx *files.Index) {
 	// Line mode and the file commands print from different goroutines;
 	// every line is one write, and the writes take turns.
 	out := files.NewSyncWriter(cfg.Out)
 	cfg.Out = out
-	idx := files.NewIndex(0)
-	cfg.Observe = idx.Observe
 	c := files.New(files.Options{
 		BaseURL:  func() string { return s.Welcome().FilesURL },
 		Tokens:   files.NewSessionTokens(s),

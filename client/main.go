@@ -22,7 +22,9 @@ import (
 
 	"github.com/parley-chat/parley/client/chat"
 	"github.com/parley-chat/parley/client/command"
+	"github.com/parley-chat/parley/client/files"
 	"github.com/parley-chat/parley/client/lines"
+	"github.com/parley-chat/parley/shared/protocol"
 )
 
 // Exit codes.
@@ -82,20 +84,30 @@ func runLines(ctx context.Context, o options, stdin io.Reader, stdout, stderr io
 		fmt.Fprintln(stderr, "client:", err)
 		return exitUsage
 	}
+	// File messages and history positions are noted as frames arrive,
+	// so that a command typed right after them (/download ID, /history)
+	// knows of them.
+	idx := files.NewIndex(0)
+	pages := command.NewPages(o.name)
 	s, err := chat.Connect(ctx, chat.Options{
 		Addr:      o.server,
 		Name:      o.name,
 		Password:  password,
 		TLS:       tlsConf,
 		Reconnect: !o.noReconnect,
+		Observe: func(f *protocol.Frame) {
+			idx.ObserveFrame(f)
+			pages.Observe(f)
+		},
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "client: cannot log in to %s as %s: %v\n", o.server, o.name, err)
 		return exitFailed
 	}
 	r := command.NewRunner(s)
+	r.Pages = pages
 	cfg := lines.Config{In: stdin, Out: stdout, JSON: o.json, Runner: r}
-	addFileCommands(ctx, s, r, &cfg, tlsConf)
+	addFileCommands(ctx, s, r, &cfg, tlsConf, idx)
 	err = lines.Run(ctx, cfg)
 	switch {
 	case errors.Is(err, chat.ErrReplaced):

@@ -66,8 +66,12 @@ type Config struct {
 	// JoinHistory is how many messages a join, or a fresh login, shows for
 	// each room.
 	JoinHistory int
-	// CatchUp is the most messages a resuming login receives.
+	// CatchUp is the most messages a resuming login receives at once.
 	CatchUp int
+	// CatchUpBytes bounds the encoded size of a login's catch-up, and of
+	// each sync, so that it fits in the connection's queue; the client
+	// fetches the rest with sync.
+	CatchUpBytes int
 	// MaxText is the largest message text in bytes.
 	MaxText int
 	// FilesToken, if set, issues a file-access token for a user (by
@@ -100,6 +104,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.CatchUp == 0 {
 		c.CatchUp = 5000
+	}
+	if c.CatchUpBytes == 0 {
+		c.CatchUpBytes = 2 << 20
 	}
 	if c.MaxText == 0 {
 		c.MaxText = protocol.MaxTextBytes
@@ -218,6 +225,9 @@ type Session struct {
 	id    uint64
 	user  *user // set by run
 	dirty bool  // in Hub.dirty; owned by run
+	// catchingUp holds live messages back while the client fetches the
+	// rest of a catch-up that was cut short; owned by run.
+	catchingUp bool
 	// Name is the user's display name; Key its comparison key.
 	Name, Key string
 }
@@ -435,6 +445,21 @@ func (h *Hub) Handle(s *Session, f *protocol.Frame) {
 	}
 }
 
+// Finish returns a channel that is closed once everything the session
+// asked for before has been answered: replies that wait for the disk are
+// queued to its peer. A connection whose client has stopped sending waits
+// for it before closing, so the client gets its last replies.
+func (h *Hub) Finish(s *Session) <-chan struct{} {
+	done := make(chan struct{})
+	closeDone := func() { close(done) }
+	if err := h.do(func() {
+		h.queue(&record{publish: closeDone, fail: func(error) { closeDone() }})
+	}); err != nil {
+		close(done)
+	}
+	return done
+}
+
 // Leave tells the hub that a session's connection has ended.
 func (h *Hub) Leave(s *Session) {
 	h.do(func() { h.detach(s) })
@@ -466,6 +491,8 @@ func (h *Hub) handle(s *Session, f *protocol.Frame) {
 		h.reply(s, &protocol.Frame{Type: protocol.TypeOK, Re: f.ID})
 	case protocol.TypeFilesToken:
 		err = h.filesToken(s, f)
+	case protocol.TypeSync:
+		err = h.sync(s, f)
 	case protocol.TypeQuit:
 		h.reply(s, &protocol.Frame{Type: protocol.TypeOK, Re: f.ID})
 		s.peer.Close(protocol.CodeQuit, "goodbye")
@@ -485,17 +512,36 @@ func (h *Hub) reply(s *Session, f *protocol.Frame) {
 
 // fanout sends one encoded frame to every online member of r.
 func (h *Hub) fanout(r *room, m *members, b []byte) {
+	h.fanoutTo(r, m, b, h.deliver)
+}
+
+// fanoutLog sends a message or recall event to r's online members that
+// are not catching up.
+func (h *Hub) fanoutLog(r *room, m *members, b []byte) {
+	h.fanoutTo(r, m, b, h.deliverLog)
+}
+
+func (h *Hub) fanoutTo(r *room, m *members, b []byte, deliver func(*Session, []byte) bool) {
 	if r.isLobby {
 		for s := range h.online {
-			h.deliver(s, b)
+			deliver(s, b)
 		}
 		return
 	}
 	for _, u := range m.users {
 		if u.sess != nil {
-			h.deliver(u.sess, b)
+			deliver(u.sess, b)
 		}
 	}
+}
+
+// deliverLog delivers a message or recall event unless the session is
+// catching up, in which case sync brings it in its turn.
+func (h *Hub) deliverLog(s *Session, b []byte) bool {
+	if s.catchingUp {
+		return false
+	}
+	return h.deliver(s, b)
 }
 
 // room returns the room named by f.Room, or the lobby if it is empty.

@@ -98,7 +98,7 @@ func (h *Hub) checkPassword(ctx context.Context, name protocol.Name, password st
 				return false, h.hashErr(err)
 			}
 			if !ok {
-				return false, protocol.Errorf(protocol.CodeBadCredentials, "wrong password for %s", name.Display)
+				return false, protocol.Errorf(protocol.CodeBadCredentials, "wrong password for %s", u.Name)
 			}
 			return false, nil
 		}
@@ -155,7 +155,7 @@ func (h *Hub) attach(s *Session, name protocol.Name, registered, resume bool, si
 	h.log.Info("logged in", s.logAttrs("registered", registered, "resume", resume, "takeover", takeover)...)
 
 	ok.Name = u.name
-	ok.Rooms = h.roomInfos(u, true)
+	ok.Rooms, _ = h.roomInfos(u, true)
 	if h.cfg.FilesToken != nil {
 		// The token names the user as registered, which the file server
 		// records as the uploader.
@@ -165,14 +165,22 @@ func (h *Hub) attach(s *Session, name protocol.Name, registered, resume bool, si
 			ok.FilesToken, ok.Expires = ft, exp.UnixMilli()
 		}
 	}
+	// The catch-up comes before the reply, so a client that has the
+	// reply has the whole catch-up: the reply's since never claims more
+	// than arrived.
 	frames, complete := h.catchUp(s, u, resume, since)
-	if complete {
-		ok.Since = h.lastPub
-	}
-	h.reply(s, ok)
 	for _, b := range frames {
 		h.deliver(s, b)
 	}
+	if complete {
+		ok.Since = h.lastPub
+	} else {
+		// Hold live messages back until the client has fetched the rest
+		// with sync; they are in the log, so sync brings them in order.
+		s.catchingUp = true
+		ok.More = 1
+	}
+	h.reply(s, ok)
 
 	if registered {
 		// A new user is a new member of the lobby.
@@ -184,55 +192,106 @@ func (h *Hub) attach(s *Session, name protocol.Name, registered, resume bool, si
 	}
 }
 
-// catchUp returns what a login missed, encoded. A resuming client says the
-// last id it saw and gets every later entry of its conversations. A fresh
-// login gets the recent history of its rooms and the private messages it
-// was not yet handed. complete is false if the catch-up was cut short at
-// the limit, or could not be read.
+// convs lists the conversation keys of u's rooms, the lobby first.
+func (h *Hub) convs(u *user) []string {
+	convs := []string{store.RoomConv(protocol.Lobby)}
+	var rooms []string
+	for _, r := range u.rooms {
+		rooms = append(rooms, store.RoomConv(r.key))
+	}
+	sort.Strings(rooms)
+	return append(convs, rooms...)
+}
+
+// catchUp returns what a login missed, encoded, at most CatchUpBytes of
+// it. A resuming client says the last id it saw and gets every later entry
+// of its conversations. A fresh login gets the recent history of its rooms
+// and the private messages it was not yet handed. complete is false if the
+// catch-up was cut short; the client goes on with sync from the last id it
+// received.
 func (h *Hub) catchUp(s *Session, u *user, resume bool, since uint64) (frames [][]byte, complete bool) {
 	ctx := context.Background()
-	convs := []string{store.RoomConv(protocol.Lobby)}
-	for _, r := range u.rooms {
-		convs = append(convs, store.RoomConv(r.key))
-	}
+	budget := h.cfg.CatchUpBytes
 	if resume {
-		msgs, err := h.store.Since(ctx, u.key, convs, since, h.lastPub, h.cfg.CatchUp)
-		if err != nil {
-			h.log.Error("catch-up", s.logAttrs("err", err)...)
-			return nil, false
-		}
-		for i := range msgs {
-			frames = append(frames, protocol.Encode(h.messageFrame(&msgs[i], false)))
-		}
-		h.markDelivered(u, msgs)
-		return frames, len(msgs) < h.cfg.CatchUp
+		return h.since(s, u, since)
 	}
-	sort.Strings(convs[1:])
-	for _, conv := range convs {
+	for _, conv := range h.convs(u) {
 		msgs, err := h.store.History(ctx, conv, h.lastPub+1, h.cfg.JoinHistory)
 		if err != nil {
 			h.log.Error("history", s.logAttrs("err", err)...)
-			return frames, false
+			break
 		}
 		for i := range msgs {
-			frames = append(frames, protocol.Encode(h.messageFrame(&msgs[i], true)))
+			b := protocol.Encode(h.messageFrame(&msgs[i], true))
+			if budget -= len(b); budget < 0 {
+				break // history only: what is left out is not missed
+			}
+			frames = append(frames, b)
 		}
 	}
-	if u.pmDelivered < h.lastPub {
-		msgs, err := h.store.PrivateTo(ctx, u.key, u.pmDelivered, h.lastPub, h.cfg.CatchUp)
-		if err != nil {
-			h.log.Error("private catch-up", s.logAttrs("err", err)...)
-			return frames, false
-		}
-		for i := range msgs {
-			frames = append(frames, protocol.Encode(h.messageFrame(&msgs[i], false)))
-		}
-		h.markDelivered(u, msgs)
-		if len(msgs) >= h.cfg.CatchUp {
-			return frames, false
-		}
+	if u.pmDelivered >= h.lastPub {
+		return frames, true
 	}
-	return frames, true
+	// The private messages that waited, within what the budget has left
+	// (at least a share of it, so that they are never crowded out).
+	budget = max(budget, h.cfg.CatchUpBytes/4)
+	msgs, err := h.store.PrivateTo(ctx, u.key, u.pmDelivered, h.lastPub, h.cfg.CatchUp)
+	if err != nil {
+		h.log.Error("private catch-up", s.logAttrs("err", err)...)
+		return frames, false
+	}
+	var sent []store.Message
+	for i := range msgs {
+		b := protocol.Encode(h.messageFrame(&msgs[i], false))
+		if budget -= len(b); budget < 0 {
+			break
+		}
+		frames = append(frames, b)
+		sent = append(sent, msgs[i])
+	}
+	h.markDelivered(u, sent)
+	return frames, len(sent) == len(msgs) && len(msgs) < h.cfg.CatchUp
+}
+
+// since returns, encoded, the entries of u's conversations after id
+// after, up to CatchUpBytes of them, and whether that was all of them.
+func (h *Hub) since(s *Session, u *user, after uint64) (frames [][]byte, complete bool) {
+	msgs, err := h.store.Since(context.Background(), u.key, h.convs(u), after, h.lastPub, h.cfg.CatchUp)
+	if err != nil {
+		h.log.Error("catch-up", s.logAttrs("err", err)...)
+		return nil, false
+	}
+	budget := h.cfg.CatchUpBytes
+	n := 0
+	for i := range msgs {
+		b := protocol.Encode(h.messageFrame(&msgs[i], false))
+		if budget -= len(b); budget < 0 && n > 0 {
+			break
+		}
+		frames = append(frames, b)
+		n++
+	}
+	h.markDelivered(u, msgs[:n])
+	return frames, n == len(msgs) && len(msgs) < h.cfg.CatchUp
+}
+
+// sync answers a client whose catch-up was cut short: the next part of
+// it, then a reply whose since is set once the catch-up is complete, when
+// live messages flow to the session again.
+func (h *Hub) sync(s *Session, f *protocol.Frame) *protocol.Error {
+	frames, complete := h.since(s, s.user, f.Since)
+	for _, b := range frames {
+		h.deliver(s, b)
+	}
+	r := &protocol.Frame{Type: protocol.TypeOK, Re: f.ID}
+	if complete {
+		r.Since = h.lastPub
+		s.catchingUp = false
+	} else {
+		r.More = 1
+	}
+	h.reply(s, r)
+	return nil
 }
 
 // markDelivered records that the private messages to u among msgs were

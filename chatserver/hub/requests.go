@@ -89,12 +89,12 @@ func (h *Hub) send(s *Session, f *protocol.Frame) *protocol.Error {
 			h.lastPub = m.ID
 			b := protocol.Encode(h.messageFrame(&m, false))
 			if r != nil {
-				h.fanout(r, mem, b)
+				h.fanoutLog(r, mem, b)
 			} else {
 				if u.sess != nil {
-					h.deliver(u.sess, b)
+					h.deliverLog(u.sess, b)
 				}
-				if to != u && to.sess != nil && h.deliver(to.sess, b) {
+				if to != u && to.sess != nil && h.deliverLog(to.sess, b) {
 					h.markDelivered(to, []store.Message{m})
 				}
 			}
@@ -117,8 +117,10 @@ func checkFile(f *protocol.File) *protocol.Error {
 		return protocol.Errorf(protocol.CodeBadRequest, "a file message needs the file's name and path")
 	case f.Size < 0:
 		return protocol.Errorf(protocol.CodeBadRequest, "file size is negative")
-	case len(f.Name) > 1024 || len(f.Path) > 4096 || len(f.SHA256) > 64:
+	case len(f.Name) > 1024 || len(f.Path) > 4096:
 		return protocol.Errorf(protocol.CodeBadRequest, "file reference is too long")
+	case f.SHA256 != "" && !isHexDigest(f.SHA256):
+		return protocol.Errorf(protocol.CodeBadRequest, "file sha256 must be 64 hexadecimal digits")
 	}
 	if err := protocol.CheckText(f.Name, 1024); err != nil {
 		return protocol.Errorf(protocol.CodeBadRequest, "file name: %s", err.(*protocol.Error).Message)
@@ -127,6 +129,18 @@ func checkFile(f *protocol.File) *protocol.Error {
 		return protocol.Errorf(protocol.CodeBadRequest, "file path: %s", err.(*protocol.Error).Message)
 	}
 	return nil
+}
+
+func isHexDigest(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for _, c := range s {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+			return false
+		}
+	}
+	return true
 }
 
 func decodeFile(s string) *protocol.File {
@@ -303,7 +317,9 @@ func (h *Hub) recall(s *Session, f *protocol.Frame) *protocol.Error {
 		return h.internal("load message", err)
 	}
 	if m.From != u.key {
-		return protocol.Errorf(protocol.CodeNotYours, "message %d was sent by %s; you can only recall your own", m.ID, m.FromName)
+		// Say nothing of who sent it: the ids of private messages
+		// between others are not the asker's business.
+		return protocol.Errorf(protocol.CodeNotYours, "message %d is not yours; you can only recall your own", m.ID)
 	}
 	if m.Recalled || h.recalls[m.ID] {
 		return protocol.Errorf(protocol.CodeNoSuchMessage, "message %d is already recalled", m.ID)
@@ -336,11 +352,11 @@ func (h *Hub) recall(s *Session, f *protocol.Frame) *protocol.Error {
 			b := protocol.Encode(h.messageFrame(&rc, false))
 			switch {
 			case r != nil:
-				h.fanout(r, mem, b)
+				h.fanoutLog(r, mem, b)
 			default:
 				for _, k := range []string{m.From, m.To} {
 					if pu := h.users[k]; pu != nil && pu.sess != nil {
-						h.deliver(pu.sess, b)
+						h.deliverLog(pu.sess, b)
 					}
 					if m.From == m.To {
 						break
@@ -358,9 +374,15 @@ func (h *Hub) recall(s *Session, f *protocol.Frame) *protocol.Error {
 	return nil
 }
 
-// roomInfos lists the lobby and every room that has members. With
-// joinedOnly, it lists only u's rooms.
-func (h *Hub) roomInfos(u *user, joinedOnly bool) []protocol.RoomInfo {
+// maxRooms is the most rooms a rooms or login reply lists. An entry takes
+// at most about 320 bytes of JSON (two names of 32 four-byte characters),
+// so the reply stays under the 64 KiB frame limit.
+const maxRooms = 150
+
+// roomInfos lists the lobby and the rooms that have members: the user's
+// own first, then the busiest. With joinedOnly, only the user's. It
+// returns at most maxRooms entries and how many more there are.
+func (h *Hub) roomInfos(u *user, joinedOnly bool) ([]protocol.RoomInfo, int) {
 	out := []protocol.RoomInfo{{Name: protocol.Lobby, Members: len(h.users), Joined: true}}
 	var rest []protocol.RoomInfo
 	for _, r := range h.rooms {
@@ -370,12 +392,27 @@ func (h *Hub) roomInfos(u *user, joinedOnly bool) []protocol.RoomInfo {
 		}
 		rest = append(rest, protocol.RoomInfo{Name: r.name, Members: len(r.members.list), Owner: h.userName(r.owner), Joined: joined})
 	}
-	sort.Slice(rest, func(i, j int) bool { return rest[i].Name < rest[j].Name })
-	return append(out, rest...)
+	sort.Slice(rest, func(i, j int) bool {
+		a, b := rest[i], rest[j]
+		if a.Joined != b.Joined {
+			return a.Joined
+		}
+		if a.Members != b.Members {
+			return a.Members > b.Members
+		}
+		return a.Name < b.Name
+	})
+	more := 0
+	if len(rest) > maxRooms-1 {
+		more = len(rest) - (maxRooms - 1)
+		rest = rest[:maxRooms-1]
+	}
+	return append(out, rest...), more
 }
 
 func (h *Hub) listRooms(s *Session, f *protocol.Frame) *protocol.Error {
-	h.reply(s, &protocol.Frame{Type: protocol.TypeOK, Re: f.ID, Rooms: h.roomInfos(s.user, false)})
+	rooms, more := h.roomInfos(s.user, false)
+	h.reply(s, &protocol.Frame{Type: protocol.TypeOK, Re: f.ID, Rooms: rooms, More: more})
 	return nil
 }
 

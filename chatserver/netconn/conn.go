@@ -297,6 +297,14 @@ func (c *conn) serve() {
 		}
 		line, err := r.ReadFrame()
 		if err != nil {
+			if sess != nil && errors.Is(err, io.EOF) {
+				// The client has stopped sending but may still read:
+				// let its last requests be answered before closing.
+				select {
+				case <-cfg.Hub.Finish(sess):
+				case <-c.finished:
+				}
+			}
 			c.readError(err, sess != nil, &pinged)
 			if sess != nil && pinged && c.isTimeout(err) && !c.isClosed() {
 				// We pinged; give the client PingTimeout to answer.
@@ -333,7 +341,11 @@ func (c *conn) serve() {
 		}
 		f, err := protocol.Decode(line)
 		if err != nil {
-			c.send(protocol.Encode(err.(*protocol.Error).Frame(0)))
+			var id uint64
+			if f != nil && protocol.IsRequest(f.Type) {
+				id = f.ID // the refusal answers the request
+			}
+			c.send(protocol.Encode(err.(*protocol.Error).Frame(id)))
 			continue
 		}
 		if f.Type == protocol.TypePong {

@@ -79,9 +79,15 @@ func (c *Config) setDefaults() {
 		c.WriteTimeout = 10 * time.Second
 	}
 	if c.MaxQueue == 0 {
-		c.MaxQueue = 1 << 20
+		c.MaxQueue = DefaultMaxQueue
 	}
 }
+
+// DefaultMaxQueue is the default bound on the bytes queued for one client.
+// It holds a full history page and a login's catch-up with room to spare;
+// a client that stops reading is usually caught sooner by the write
+// deadline.
+const DefaultMaxQueue = 8 << 20
 
 // Server accepts chat connections.
 type Server struct {

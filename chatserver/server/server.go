@@ -127,6 +127,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		ResumeTTL:    cfg.ResumeTTL,
 		JoinHistory:  cfg.JoinHistory,
 		MaxText:      limits.Text,
+		CatchUpBytes: catchUpBytes(cfg.MaxQueue),
 		FilesToken:   filesToken,
 	})
 	if err != nil {
@@ -174,6 +175,15 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	go func() { s.serveErr = s.net.Serve(ln); close(s.serveDone) }()
 	log.Info("chat server listening", "addr", ln.Addr().String(), "tls", tlsConf != nil, "data", cfg.DataDir)
 	return s, nil
+}
+
+// catchUpBytes bounds a login's catch-up to a quarter of the connection's
+// queue, so that it never counts as a slow consumer.
+func catchUpBytes(maxQueue int) int {
+	if maxQueue == 0 {
+		maxQueue = netconn.DefaultMaxQueue
+	}
+	return max(maxQueue/4, 64<<10)
 }
 
 // Addr is the address the server listens on.

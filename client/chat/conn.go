@@ -27,6 +27,8 @@ type conn struct {
 	r       *protocol.Reader
 	welcome *protocol.Frame
 	wmu     sync.Mutex
+	early   []*protocol.Frame // frames that came before the login reply
+	more    bool              // the login's catch-up was cut short
 }
 
 // dial connects and exchanges hello and welcome.
@@ -92,30 +94,38 @@ func (c *conn) read() (*protocol.Frame, error) {
 	return protocol.Decode(line)
 }
 
-// login sends a login and reads until its reply. Events that arrive first
-// cannot happen: the server sends nothing before the reply.
-func (c *conn) login(ctx context.Context, f *protocol.Frame) (*protocol.Frame, error) {
+// login sends a login and reads until its reply. The login's catch-up
+// comes before the reply; it is returned with it, in order.
+func (c *conn) login(ctx context.Context, f *protocol.Frame) (*protocol.Frame, []*protocol.Frame, error) {
 	stop := context.AfterFunc(ctx, func() { c.nc.SetDeadline(time.Now()) })
 	defer stop()
 	c.nc.SetReadDeadline(time.Now().Add(60 * time.Second))
 	defer c.nc.SetReadDeadline(time.Time{})
 	if err := c.write(f); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	var early []*protocol.Frame
 	for {
 		r, err := c.read()
 		if err != nil {
-			return nil, fmt.Errorf("waiting for login reply: %w", err)
+			if pe, ok := err.(*protocol.Error); ok && pe.Code == protocol.CodeBadFrame {
+				continue
+			}
+			return nil, nil, fmt.Errorf("waiting for login reply: %w", err)
 		}
 		switch {
 		case r.Type == protocol.TypeOK && r.Re == f.ID:
-			return r, nil
+			return r, early, nil
 		case r.Type == protocol.TypeError && r.Re == f.ID:
-			return nil, &protocol.Error{Code: r.Code, Message: r.Message}
+			return nil, nil, &protocol.Error{Code: r.Code, Message: r.Message}
 		case r.Type == protocol.TypeBye:
-			return nil, &protocol.Error{Code: r.Code, Message: r.Message}
+			return nil, nil, &protocol.Error{Code: r.Code, Message: r.Message}
 		case r.Type == protocol.TypeError && r.Code == protocol.CodeRateLimited:
-			return nil, &protocol.Error{Code: r.Code, Message: r.Message}
+			return nil, nil, &protocol.Error{Code: r.Code, Message: r.Message}
+		case r.Type == protocol.TypePing:
+			c.write(&protocol.Frame{Type: protocol.TypePong})
+		default:
+			early = append(early, r)
 		}
 	}
 }

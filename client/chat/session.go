@@ -35,6 +35,11 @@ type Options struct {
 	MaxBackoff time.Duration
 	// Events is the capacity of the events channel (default 1024).
 	Events int
+	// Observe, if set, sees every message and recall event (history
+	// included, duplicates not) as it is read, before any reply that
+	// follows it is handed to Do's caller: state kept from it, such as an
+	// index of file messages, is current when a later request returns.
+	Observe func(*protocol.Frame)
 }
 
 // EventKind says what an Event is.
@@ -154,8 +159,9 @@ func (s *Session) connect(ctx context.Context) (*conn, error) {
 	token, since, resume := s.token, max(s.lastSeen, s.floor), s.resumed
 	s.mu.Unlock()
 	var ok *protocol.Frame
+	var early []*protocol.Frame
 	if token != "" {
-		ok, err = c.login(ctx, &protocol.Frame{Type: protocol.TypeLogin, ID: s.newID(), Name: s.opts.Name, Token: token, Since: since, Resume: resume})
+		ok, early, err = c.login(ctx, &protocol.Frame{Type: protocol.TypeLogin, ID: s.newID(), Name: s.opts.Name, Token: token, Since: since, Resume: resume})
 		if IsCode(err, protocol.CodeBadToken) && s.opts.Password != "" {
 			err = nil
 			ok = nil
@@ -165,7 +171,7 @@ func (s *Session) connect(ctx context.Context) (*conn, error) {
 		if s.opts.Password == "" {
 			err = &protocol.Error{Code: protocol.CodeBadToken, Message: "the saved login has expired; a password is needed"}
 		} else {
-			ok, err = c.login(ctx, &protocol.Frame{Type: protocol.TypeLogin, ID: s.newID(), Name: s.opts.Name, Password: s.opts.Password, Since: since, Resume: resume})
+			ok, early, err = c.login(ctx, &protocol.Frame{Type: protocol.TypeLogin, ID: s.newID(), Name: s.opts.Name, Password: s.opts.Password, Since: since, Resume: resume})
 		}
 	}
 	if err != nil {
@@ -182,6 +188,7 @@ func (s *Session) connect(ctx context.Context) (*conn, error) {
 	s.c = c
 	s.state = Connected
 	s.mu.Unlock()
+	c.early, c.more = early, ok.More > 0
 	return c, nil
 }
 
@@ -520,9 +527,24 @@ func (s *Session) readLoop(c *conn) error {
 	}()
 	var bye *protocol.Frame
 	probing := false
+	early := c.early
+	c.early = nil
+	if len(early) == 0 && c.more {
+		go s.sync(c) // ends with the session, or when the catch-up is complete
+	}
 	for {
-		c.nc.SetReadDeadline(time.Now().Add(idle))
-		f, err := c.read()
+		var f *protocol.Frame
+		var err error
+		if len(early) > 0 {
+			f, early = early[0], early[1:]
+			if len(early) == 0 && c.more {
+				// What came with the login is in; fetch the rest after it.
+				go s.sync(c)
+			}
+		} else {
+			c.nc.SetReadDeadline(time.Now().Add(idle))
+			f, err = c.read()
+		}
 		select {
 		case <-refreshed:
 			return errRefresh
@@ -574,9 +596,30 @@ func (s *Session) readLoop(c *conn) error {
 			if s.seen(f) {
 				continue
 			}
+			if s.opts.Observe != nil {
+				s.opts.Observe(f)
+			}
 			s.emit(Event{Kind: EvFrame, Frame: f})
 		default:
 			s.emit(Event{Kind: EvFrame, Frame: f})
+		}
+	}
+}
+
+// sync fetches the rest of a login's catch-up that the server cut short:
+// it asks for everything after the last id received until the server says
+// that is all. Live messages are held back by the server meanwhile.
+func (s *Session) sync(c *conn) {
+	for {
+		s.mu.Lock()
+		current := s.c == c
+		s.mu.Unlock()
+		if !current {
+			return // a reconnect resumes from where this got to
+		}
+		r, err := s.Do(context.Background(), &protocol.Frame{Type: protocol.TypeSync, Since: s.LastSeen()})
+		if err != nil || r.More == 0 {
+			return
 		}
 	}
 }

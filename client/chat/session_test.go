@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -419,5 +420,70 @@ func TestOfflinePrivateMessageArrivesAtLogin(t *testing.T) {
 	back.wait("the private message", msg("while you were away"))
 	if got := back.messages("while you were away"); len(got) != 1 {
 		t.Errorf("received %d times as a new message", len(got))
+	}
+}
+
+// A catch-up larger than the server sends at once comes in parts: the
+// session fetches the rest with sync, and gets every message once, in
+// order, with live messages held back until it has.
+func TestLongCatchUpComesInParts(t *testing.T) {
+	srv := startServer(t, func(c *server.Config) { c.MaxQueue = 256 << 10 }) // catch-up parts of 64 KiB
+	px := newProxy(t, srv.Addr())
+	bob := connect(t, px.addr(), "bob")
+	alice := connect(t, srv.Addr(), "alice")
+	px.setMute(true)
+	text := strings.Repeat("x", 3000)
+	const n = 100 // about 300 KiB
+	for i := range n {
+		alice.say("lobby", fmt.Sprintf("%03d %s", i, text))
+	}
+	px.cut()
+	px.setMute(false)
+	bob.wait("reconnected", kind(chat.EvReconnected))
+	alice.say("lobby", "after the catch-up")
+	bob.wait("the live message", msg("after the catch-up"))
+
+	bob.mu.Lock()
+	defer bob.mu.Unlock()
+	var got []int
+	for _, ev := range bob.events {
+		if ev.Kind == chat.EvFrame && ev.Frame.Type == protocol.TypeMessage && strings.HasSuffix(ev.Frame.Text, text) {
+			var i int
+			fmt.Sscanf(ev.Frame.Text, "%d", &i)
+			got = append(got, i)
+		}
+	}
+	if len(got) != n {
+		t.Fatalf("bob received %d of %d messages", len(got), n)
+	}
+	for i, v := range got {
+		if v != i {
+			t.Fatalf("message %d arrived in place %d: %v", v, i, got)
+		}
+	}
+}
+
+// /switch goes only to a room one is in; messages to any other would be
+// refused.
+func TestSwitchToARoomNotJoined(t *testing.T) {
+	srv := startServer(t, nil)
+	alice := connect(t, srv.Addr(), "alice")
+	r := command.NewRunner(alice.s)
+	ctx := context.Background()
+	if _, err := r.Run(ctx, "/switch #nowhere"); !chat.IsCode(err, protocol.CodeNotMember) {
+		t.Errorf("/switch to a room not joined: %v, want not_member", err)
+	}
+	if r.Current != command.Lobby {
+		t.Errorf("current conversation moved to %v", r.Current)
+	}
+	if _, err := r.Run(ctx, "/join Den"); err != nil {
+		t.Fatal(err)
+	}
+	r.Run(ctx, "/switch #lobby")
+	if out, err := r.Run(ctx, "/switch #DEN"); err != nil || r.Current.Room != "Den" || out.Room != "Den" {
+		t.Errorf("/switch #DEN: %v %+v, current %v", err, out, r.Current)
+	}
+	if _, err := r.Run(ctx, "/join bad name"); !chat.IsCode(err, protocol.CodeBadName) {
+		t.Errorf("/join with a space: %v, want the server's bad_name", err)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/parley-chat/parley/client/chat"
 	"github.com/parley-chat/parley/client/compose"
@@ -119,17 +120,59 @@ type Runner struct {
 	// Extra are commands added by the client around the runner, such as
 	// the file commands. They are listed in /help.
 	Extra []Spec
+	// Pages, if set, knows the oldest message shown in each conversation,
+	// so that /history pages back from there.
+	Pages *Pages
 	// pages is where /history got to in each conversation, by Conv.Key.
 	pages map[string]uint64
 }
 
-func (r *Runner) oldest(c Conv) uint64 { return r.pages[c.Key()] }
+func (r *Runner) oldest(c Conv) uint64 {
+	id := r.pages[c.Key()]
+	if r.Pages != nil {
+		if seen := r.Pages.Oldest(c); seen != 0 && (id == 0 || seen < id) {
+			id = seen
+		}
+	}
+	return id
+}
 
 func (r *Runner) setOldest(c Conv, id uint64) {
 	if r.pages == nil {
 		r.pages = map[string]uint64{}
 	}
 	r.pages[c.Key()] = id
+}
+
+// Pages records the oldest message seen in each conversation. Feed it
+// every message event (chat.Options.Observe does) from any goroutine.
+type Pages struct {
+	me     string
+	mu     sync.Mutex
+	oldest map[string]uint64
+}
+
+// NewPages returns a Pages for the user named me.
+func NewPages(me string) *Pages { return &Pages{me: me, oldest: map[string]uint64{}} }
+
+// Observe records a message event.
+func (p *Pages) Observe(f *protocol.Frame) {
+	if f.Type != protocol.TypeMessage {
+		return
+	}
+	k := ConvOf(f, p.me).Key()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if old, ok := p.oldest[k]; !ok || f.ID < old {
+		p.oldest[k] = f.ID
+	}
+}
+
+// Oldest is the id of the oldest message seen in c, or 0.
+func (p *Pages) Oldest(c Conv) uint64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.oldest[c.Key()]
 }
 
 // NewRunner returns a runner whose current conversation is the lobby.
@@ -236,7 +279,7 @@ func usage(format string, args ...any) error {
 }
 
 func (r *Runner) join(ctx context.Context, args string) (*Output, error) {
-	if args == "" || strings.Contains(args, " ") {
+	if args == "" {
 		return nil, usage("/join ROOM")
 	}
 	reply, err := r.Session.Do(ctx, &protocol.Frame{Type: protocol.TypeJoin, Room: args})
@@ -266,13 +309,29 @@ func (r *Runner) leave(ctx context.Context, args string) (*Output, error) {
 	return nil, nil
 }
 
-func (r *Runner) switchTo(_ context.Context, args string) (*Output, error) {
+func (r *Runner) switchTo(ctx context.Context, args string) (*Output, error) {
 	if args == "" {
 		return nil, usage("/switch #ROOM or /switch @NAME")
 	}
 	c, err := ParseConv(args)
 	if err != nil {
 		return nil, err
+	}
+	if c.Room != "" {
+		// Only to a room one is in: messages to any other would be refused.
+		reply, err := r.Session.Do(ctx, &protocol.Frame{Type: protocol.TypeRooms})
+		if err != nil {
+			return nil, err
+		}
+		in := false
+		for _, ri := range reply.Rooms {
+			if ri.Joined && (Conv{Room: ri.Name}).Key() == c.Key() {
+				c.Room, in = ri.Name, true
+			}
+		}
+		if !in {
+			return nil, protocol.Errorf(protocol.CodeNotMember, "you are not in #%s; /join it first", c.Room)
+		}
 	}
 	r.Current = c
 	return &Output{Type: "switch", Room: c.Room, To: c.With}, nil

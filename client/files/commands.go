@@ -46,6 +46,8 @@ func userError(err error) error {
 		return nil
 	case errors.As(err, &pe):
 		return pe
+	case errors.As(err, &fe) && fe.Code == CodeExists:
+		return protocol.Errorf(fe.Code, "a file of that name is already shared; /upload -f PATH replaces your own, or give another NAME")
 	case errors.As(err, &fe):
 		return protocol.Errorf(fe.Code, "%s", fe.Message)
 	case errors.Is(err, context.Canceled):

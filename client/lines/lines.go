@@ -26,10 +26,6 @@ type Config struct {
 	Out    io.Writer
 	JSON   bool
 	Runner *command.Runner
-	// Observe, if set, sees every event before it is printed, from the
-	// goroutine that prints events. The file commands use it to index
-	// file messages.
-	Observe func(chat.Event)
 }
 
 // Run reads commands until the end of input or /quit, then closes the
@@ -46,9 +42,6 @@ func Run(ctx context.Context, cfg Config) error {
 	go func() {
 		defer close(printed)
 		for ev := range s.Events() {
-			if cfg.Observe != nil {
-				cfg.Observe(ev)
-			}
 			p.event(ev, me)
 		}
 	}()

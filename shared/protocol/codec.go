@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"unicode/utf8"
 )
 
 // ErrFrameTooLarge is returned by Reader.ReadFrame when a line is longer
@@ -140,13 +141,26 @@ func trimCR(b []byte) []byte {
 }
 
 // Decode parses one frame. It fails with an *Error of code CodeBadFrame if
-// b is not a JSON object with a non-empty string "type".
+// b is not a JSON object with a non-empty string "type", or is not valid
+// UTF-8. If the object is well formed but a member has the wrong type, it
+// fails with CodeBadRequest and also returns the frame as far as it could
+// be read, so that the refusal can name the request's id.
 func Decode(b []byte) (*Frame, error) {
 	var f Frame
-	if err := json.Unmarshal(b, &f); err != nil {
+	err := json.Unmarshal(b, &f)
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &te) && (te.Field == "" || te.Field == "type" || te.Field == "id" || f.Type == ""):
+		// Not an object, or no readable type or id: nothing to answer.
+		return nil, Errorf(CodeBadFrame, "not a frame: %v", err)
+	case errors.As(err, &te):
+		return &f, Errorf(CodeBadRequest, "%s has the wrong type: %s where %s belongs", te.Field, te.Value, te.Type)
+	case err != nil:
 		return nil, Errorf(CodeBadFrame, "not a JSON object: %v", err)
-	}
-	if f.Type == "" {
+	case !utf8.Valid(b):
+		// encoding/json would have replaced the bad bytes silently.
+		return &f, Errorf(CodeBadFrame, "frame is not valid UTF-8")
+	case f.Type == "":
 		return nil, Errorf(CodeBadFrame, "frame has no type")
 	}
 	return &f, nil

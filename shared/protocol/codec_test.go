@@ -175,8 +175,6 @@ func TestDecodeRefusesWhatIsNotAFrame(t *testing.T) {
 		`{"type":"send","id":-1}`,
 		`{"type":"send","id":1.5}`,
 		`{"type":"send","id":"1"}`,
-		`{"type":"welcome","limits":[]}`,
-		`{"type":"who","members":{}}`,
 		`{"type":"ping","type":""}`,
 	} {
 		f, err := protocol.Decode([]byte(in))
@@ -184,6 +182,35 @@ func TestDecodeRefusesWhatIsNotAFrame(t *testing.T) {
 		if !errors.As(err, &perr) || perr.Code != protocol.CodeBadFrame {
 			t.Errorf("Decode(%q) = %+v, %v; want an error with code %s", in, f, err, protocol.CodeBadFrame)
 		}
+	}
+}
+
+// A well-formed request with a member of the wrong type is refused as
+// bad_request, with the frame as far as it was read, so that the refusal
+// answers the request's id.
+func TestDecodeWrongMemberType(t *testing.T) {
+	for _, in := range []string{
+		`{"type":"welcome","limits":[]}`,
+		`{"type":"who","members":{}}`,
+		`{"type":"send","id":7,"text":123}`,
+		`{"type":"history","id":7,"limit":"10"}`,
+	} {
+		f, err := protocol.Decode([]byte(in))
+		var perr *protocol.Error
+		if !errors.As(err, &perr) || perr.Code != protocol.CodeBadRequest || f == nil {
+			t.Errorf("Decode(%q) = %+v, %v; want the frame and an error with code %s", in, f, err, protocol.CodeBadRequest)
+			continue
+		}
+		if f.Type == "send" || f.Type == "history" {
+			if f.ID != 7 {
+				t.Errorf("Decode(%q) kept id %d, want 7", in, f.ID)
+			}
+		}
+	}
+	f, err := protocol.Decode([]byte("{\"type\":\"send\",\"id\":8,\"text\":\"a\xffb\"}"))
+	var perr *protocol.Error
+	if !errors.As(err, &perr) || perr.Code != protocol.CodeBadFrame || f == nil || f.ID != 8 {
+		t.Errorf("invalid UTF-8: %+v, %v; want the frame with id 8 and bad_frame", f, err)
 	}
 }
 

@@ -29,9 +29,11 @@ const (
 	// TypeFilesToken asks for a fresh file-access token before the one
 	// from login expires.
 	TypeFilesToken = "files_token"
-	TypePing       = "ping" // also sent by the server, which expects TypePong
-	TypePong       = "pong"
-	TypeQuit       = "quit"
+	// TypeSync fetches the rest of a login's catch-up that was cut short.
+	TypeSync = "sync"
+	TypePing = "ping" // also sent by the server, which expects TypePong
+	TypePong = "pong"
+	TypeQuit = "quit"
 
 	// Replies (server → client).
 	TypeOK    = "ok"
@@ -161,7 +163,7 @@ type MemberInfo struct {
 func IsRequest(t string) bool {
 	switch t {
 	case TypeLogin, TypeJoin, TypeLeave, TypeRooms, TypeWho, TypeSend,
-		TypeHistory, TypeRecall, TypeKick, TypePing, TypeQuit, TypeFilesToken:
+		TypeHistory, TypeRecall, TypeKick, TypePing, TypeQuit, TypeFilesToken, TypeSync:
 		return true
 	}
 	return false

@@ -52,16 +52,26 @@ func parse(s, what string) (Name, error) {
 	}
 	display, err := precis.UsernameCasePreserved.String(s)
 	if err != nil {
-		return Name{}, Errorf(CodeBadName, "%s %q is not allowed: %v", what, s, err)
+		return Name{}, Errorf(CodeBadName, "%s %q is not allowed: %v", what, clip(s), err)
 	}
 	key, err := precis.UsernameCaseMapped.String(s)
 	if err != nil {
-		return Name{}, Errorf(CodeBadName, "%s %q is not allowed: %v", what, s, err)
+		return Name{}, Errorf(CodeBadName, "%s %q is not allowed: %v", what, clip(s), err)
 	}
 	if n := utf8.RuneCountInString(display); n > MaxNameRunes {
 		return Name{}, Errorf(CodeBadName, "%s has %d characters; the limit is %d", what, n, MaxNameRunes)
 	}
 	return Name{Key: key, Display: display}, nil
+}
+
+// clip shortens a refused name for quoting in an error, so that the error
+// stays small whatever was sent.
+func clip(s string) string {
+	const most = 40
+	if utf8.RuneCountInString(s) <= most {
+		return s
+	}
+	return string([]rune(s)[:most]) + "…"
 }
 
 // CheckText reports whether s may be sent as message text: non-empty,

@@ -9,6 +9,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -114,6 +115,16 @@ func (s *Store) Close() error {
 }
 
 func ms(t time.Time) int64 { return t.UnixMilli() }
+
+// sqlID converts a message id to SQLite's signed integers. Ids are assigned
+// from 1 upwards; a larger bound than any id (from a client) saturates
+// instead of turning negative.
+func sqlID(v uint64) int64 {
+	if v > math.MaxInt64 {
+		return math.MaxInt64
+	}
+	return int64(v)
+}
 
 func fromMS(v int64) time.Time { return time.UnixMilli(v) }
 
@@ -333,18 +344,18 @@ func (s *Store) LastID(ctx context.Context) (uint64, error) {
 	return uint64(id.Int64), err
 }
 
-func (s *Store) Message(ctx context.Context, id uint64) (store.Message, error) {
-	return s.one(ctx, `SELECT `+msgColumns+` FROM messages WHERE id = ?`, int64(id))
+func (s *Store) Message(ctx context.Context, msg uint64) (store.Message, error) {
+	return s.one(ctx, `SELECT `+msgColumns+` FROM messages WHERE id = ?`, sqlID(msg))
 }
 
 func (s *Store) LastBy(ctx context.Context, user string, max uint64) (store.Message, error) {
 	return s.one(ctx, `SELECT `+msgColumns+` FROM messages
-		WHERE sender = ? AND id <= ? AND kind != 'recall' ORDER BY id DESC LIMIT 1`, user, int64(max))
+		WHERE sender = ? AND id <= ? AND kind != 'recall' ORDER BY id DESC LIMIT 1`, user, sqlID(max))
 }
 
 func (s *Store) History(ctx context.Context, conv string, before uint64, limit int) ([]store.Message, error) {
 	rows, err := s.r.QueryContext(ctx, `SELECT `+msgColumns+` FROM messages
-		WHERE conv = ? AND id < ? AND kind != 'recall' ORDER BY id DESC LIMIT ?`, conv, int64(before), limit)
+		WHERE conv = ? AND id < ? AND kind != 'recall' ORDER BY id DESC LIMIT ?`, conv, sqlID(before), limit)
 	if err != nil {
 		return nil, err
 	}
@@ -372,12 +383,12 @@ func (s *Store) Since(ctx context.Context, user string, convs []string, after, u
 			args = append(args, c)
 		}
 		b.WriteString(`) AND id > ? AND id <= ? UNION ALL `)
-		args = append(args, int64(after), int64(upto))
+		args = append(args, sqlID(after), sqlID(upto))
 	}
 	b.WriteString(`SELECT ` + msgColumns + ` FROM messages WHERE sender = ? AND room = '' AND id > ? AND id <= ?
 		UNION ALL SELECT ` + msgColumns + ` FROM messages WHERE recipient = ? AND sender != ? AND room = '' AND id > ? AND id <= ?
 		ORDER BY id LIMIT ?`)
-	args = append(args, user, int64(after), int64(upto), user, user, int64(after), int64(upto), limit)
+	args = append(args, user, sqlID(after), sqlID(upto), user, user, sqlID(after), sqlID(upto), limit)
 	rows, err := s.r.QueryContext(ctx, b.String(), args...)
 	if err != nil {
 		return nil, err
@@ -388,7 +399,7 @@ func (s *Store) Since(ctx context.Context, user string, convs []string, after, u
 func (s *Store) PrivateTo(ctx context.Context, user string, after, upto uint64, limit int) ([]store.Message, error) {
 	rows, err := s.r.QueryContext(ctx, `SELECT `+msgColumns+` FROM messages
 		WHERE recipient = ? AND id > ? AND id <= ? AND sender != ? AND room = '' AND kind != 'recall'
-		ORDER BY id LIMIT ?`, user, int64(after), int64(upto), user, limit)
+		ORDER BY id LIMIT ?`, user, sqlID(after), sqlID(upto), user, limit)
 	if err != nil {
 		return nil, err
 	}
