@@ -55,6 +55,8 @@ const (
 	EvReconnected
 	// The session has ended; Err says why.
 	EvClosed
+	// A mark put in the stream by Barrier: close Mark when it is reached.
+	EvMark
 )
 
 // Event is what a Session reports: server events and its own state.
@@ -64,6 +66,7 @@ type Event struct {
 	Wait    time.Duration // EvReconnecting: time until the next attempt
 	Attempt int           // EvReconnecting: attempts so far
 	Err     error         // EvReconnecting: why the connection dropped; EvClosed: why it ended
+	Mark    chan struct{} // EvMark: to close when every earlier event is handled
 }
 
 // Session is a logged-in chat session that survives its connections.
@@ -319,6 +322,20 @@ func (s *Session) forget(cl *call) {
 			return
 		}
 	}
+}
+
+// Barrier puts a mark in the events channel after every event received so
+// far, and returns a channel that the events' reader closes when it gets
+// to the mark (it must close Mark on EvMark). After a request's reply, it
+// tells when everything that came before the reply has been handled.
+func (s *Session) Barrier() <-chan struct{} {
+	ch := make(chan struct{})
+	select {
+	case s.events <- Event{Kind: EvMark, Mark: ch}:
+	case <-s.done:
+		close(ch)
+	}
+	return ch
 }
 
 // Refresh drops the connection and reconnects at once, keeping the

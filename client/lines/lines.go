@@ -75,6 +75,11 @@ loop:
 			if errors.Is(cerr, command.ErrQuit) {
 				break loop
 			}
+			// Print what came before the reply first.
+			select {
+			case <-s.Barrier():
+			case <-s.Done():
+			}
 			if cerr != nil {
 				if s.Err() != nil && !isProtocolErr(cerr) {
 					break loop // the session ended under the command
@@ -214,6 +219,8 @@ func (p *printer) output(o *command.Output) {
 
 func (p *printer) event(ev chat.Event, me string) {
 	switch ev.Kind {
+	case chat.EvMark:
+		close(ev.Mark)
 	case chat.EvReconnecting:
 		cause := ""
 		if ev.Err != nil {

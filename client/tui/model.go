@@ -334,6 +334,8 @@ func (m *Model) handleEvent(ev chat.Event) tea.Cmd {
 		if ev.Frame != nil {
 			return m.handleFrame(ev.Frame)
 		}
+	case chat.EvMark:
+		close(ev.Mark) // everything before it is handled
 	}
 	return nil
 }
