@@ -64,7 +64,7 @@
 #
 # A quick check that everything works (about two minutes):
 #   FANOUT_CONNS=200 IDLE_CONNS=2000 IDLE_PER_PROC=1000 DURATION=3 WARMUP=1 \
-#     chatserver/loadtest/compare.sh
+#     IDLE_SETTLE=2 chatserver/loadtest/compare.sh /path/to/ergo
 #
 # Numbers are only worth comparing on a quiet machine: the script prints
 # the load average before and after.
@@ -215,6 +215,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
+trap 'exit 141' PIPE
 
 forget() { # drop a pid from the cleanup list
 	local p keep=()

@@ -52,7 +52,7 @@ func (d *ircDriver) connect(ctx context.Context, i int, rec *recorder) (conn, er
 	nick := d.nick(i)
 	c.writeLine("NICK " + nick)
 	c.writeLine("USER " + nick + " 0 * :load " + nick)
-	if err := c.until(" 001 "); err != nil {
+	if err := c.until("001"); err != nil { // welcome: registered
 		nc.Close()
 		return nil, fmt.Errorf("register %s: %w", nick, err)
 	}
@@ -60,7 +60,7 @@ func (d *ircDriver) connect(ctx context.Context, i int, rec *recorder) (conn, er
 	case "fanout":
 		c.target = "#" + d.cfg.room
 		c.writeLine("JOIN " + c.target)
-		if err := c.until(" 366 "); err != nil { // end of NAMES: joined
+		if err := c.until("366"); err != nil { // end of NAMES: joined
 			nc.Close()
 			return nil, fmt.Errorf("join: %w", err)
 		}
@@ -80,22 +80,45 @@ func (c *ircConn) writeLine(s string) error {
 	return c.bw.Flush()
 }
 
-// until reads lines until one contains marker, answering PINGs.
-func (c *ircConn) until(marker string) error {
+// ircRefusals are the replies that refuse a registration or a join.
+var ircRefusals = map[string]bool{
+	"ERROR": true,
+	// nick
+	"431": true, "432": true, "433": true, "436": true, "437": true,
+	// banned
+	"465": true,
+	// join
+	"403": true, "405": true, "471": true, "473": true, "474": true, "475": true, "476": true, "477": true,
+}
+
+// ircCommand returns the command or numeric of a line, after its prefix.
+func ircCommand(line string) string {
+	f := strings.Fields(line)
+	if len(f) > 0 && strings.HasPrefix(f[0], ":") {
+		f = f[1:]
+	}
+	if len(f) == 0 {
+		return ""
+	}
+	return f[0]
+}
+
+// until reads lines until one whose command is want, answering PINGs. The
+// command is compared whole: a number in a reply's text ("There are 432
+// users") is not a reply code.
+func (c *ircConn) until(want string) error {
 	for {
 		line, err := c.br.ReadString('\n')
 		if err != nil {
 			return err
 		}
-		if strings.HasPrefix(line, "PING ") {
-			c.writeLine("PONG " + strings.TrimSpace(line[5:]))
-			continue
-		}
-		if strings.HasPrefix(line, "ERROR") || strings.Contains(line, " 433 ") || strings.Contains(line, " 432 ") {
-			return errors.New(strings.TrimSpace(line))
-		}
-		if strings.Contains(line, marker) {
+		switch cmd := ircCommand(line); {
+		case cmd == "PING":
+			c.writeLine("PONG " + strings.TrimSpace(line[strings.Index(line, "PING")+4:]))
+		case cmd == want:
 			return nil
+		case ircRefusals[cmd]:
+			return errors.New(strings.TrimSpace(line))
 		}
 	}
 }
