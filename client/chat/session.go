@@ -378,6 +378,22 @@ func (s *Session) run(c *conn) {
 	for {
 		s.resend(c)
 		err := s.readLoop(c)
+		if errors.Is(err, errRefresh) {
+			// Log in on a new connection before closing this one: the
+			// server takes the session over from it, so others see no
+			// offline and online announcements for a refresh.
+			s.emit(Event{Kind: EvReconnecting, Attempt: 1, Err: err})
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			next, cerr := s.connect(ctx)
+			cancel()
+			c.close()
+			if cerr == nil {
+				c = next
+				s.emit(Event{Kind: EvReconnected})
+				continue
+			}
+			err = cerr
+		}
 		c.close()
 
 		s.mu.Lock()
@@ -391,7 +407,6 @@ func (s *Session) run(c *conn) {
 		case errors.Is(err, ErrReplaced):
 			s.end(err)
 			return
-		case errors.Is(err, errRefresh):
 		case !s.opts.Reconnect:
 			s.end(fmt.Errorf("connection lost: %w", err))
 			return

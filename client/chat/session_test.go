@@ -487,3 +487,25 @@ func TestSwitchToARoomNotJoined(t *testing.T) {
 		t.Errorf("/join with a space: %v, want the server's bad_name", err)
 	}
 }
+
+// A refresh is a takeover of the session by its new connection: others
+// see no offline and online announcements.
+func TestRefreshDoesNotFlapPresence(t *testing.T) {
+	srv := startServer(t, nil)
+	alice := connect(t, srv.Addr(), "alice")
+	bob := connect(t, srv.Addr(), "bob")
+	alice.wait("bob online", func(ev chat.Event) bool {
+		return ev.Kind == chat.EvFrame && ev.Frame.Type == protocol.TypePresence && ev.Frame.Name == "bob"
+	})
+	bob.s.Refresh()
+	bob.wait("reconnected", kind(chat.EvReconnected))
+	bob.say("lobby", "refreshed")
+	alice.wait("bob's message", msg("refreshed"))
+	alice.mu.Lock()
+	defer alice.mu.Unlock()
+	for _, ev := range alice.events {
+		if ev.Kind == chat.EvFrame && ev.Frame.Type == protocol.TypePresence && ev.Frame.Name == "bob" && ev.Frame.Status == protocol.StatusOffline {
+			t.Error("bob's refresh was announced as going offline")
+		}
+	}
+}
