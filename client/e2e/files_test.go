@@ -74,6 +74,17 @@ func TestFileSharingWithBinaries(t *testing.T) {
 		t.Fatal("bob's download differs from alice's file")
 	}
 
+	// Someone who logs in later sees the message in the history shown at
+	// login, and can download by its id as their very first command.
+	carolDest := t.TempDir()
+	cache := t.TempDir()
+	carol := startProc(t, "client", []string{"PARLEY_PASSWORD=pw-carol", "XDG_CACHE_HOME=" + cache, "HOME=" + cache},
+		"-server", srv.addr, "-name", "carol", "-json")
+	carol.send("/download " + strconv.FormatUint(msg.num("id"), 10) + " " + carolDest)
+	carol.waitEvent("carol's download", func(e event) bool { return e.str("type") == "downloaded" })
+	carol.in.Close()
+	carol.wait()
+
 	// Both see it listed; only Alice may delete it.
 	bob.send("/files")
 	list := bob.waitEvent("listing", func(e event) bool { return e.str("type") == "files" })
