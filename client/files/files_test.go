@@ -382,3 +382,18 @@ func TestNoFileServer(t *testing.T) {
 		t.Errorf("Upload: %v", err)
 	}
 }
+
+// A name spelled decomposed, as macOS spells file names, is uploaded under
+// its composed form, which the server requires.
+func TestUploadDecomposedName(t *testing.T) {
+	e := startServer(t)
+	alice, _ := e.client("alice", nil)
+	src, _ := randomFile(t, 1000)
+	ent, err := alice.Upload(context.Background(), src, "cafe\u0301.txt", files.UploadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ent.Path != "caf\u00e9.txt" {
+		t.Errorf("stored as %q, want the composed caf\u00e9.txt", ent.Path)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"golang.org/x/text/unicode/norm"
 	"io"
 	"math/rand/v2"
 	"net/http"
@@ -37,6 +38,9 @@ func (c *Client) Upload(ctx context.Context, src, dst string, opts UploadOptions
 	if _, err := c.base(); err != nil {
 		return nil, err
 	}
+	// The server takes names in NFC only; some systems (macOS) spell file
+	// names decomposed.
+	dst = norm.NFC.String(dst)
 	f, err := os.Open(src)
 	if err != nil {
 		return nil, &Error{Code: CodeLocal, Message: err.Error()}

@@ -198,16 +198,58 @@ func isEscape(err error) bool {
 }
 
 // entry builds an Entry for p from what stat said and what is recorded.
-func (f *Folder) entry(p string, fi os.FileInfo) Entry {
-	e := Entry{Name: Base(p), Path: p, Size: fi.Size(), Mtime: fi.ModTime(), Dir: fi.IsDir()}
+// stale reports that p has a record which does not describe fi: the file
+// was changed by other means, or replaced by an upload since it was
+// looked at.
+func (f *Folder) entry(p string, fi os.FileInfo) (e Entry, stale bool) {
+	e = Entry{Name: Base(p), Path: p, Size: fi.Size(), Mtime: fi.ModTime(), Dir: fi.IsDir()}
 	if e.Dir {
 		e.Size = 0
-		return e
+		return e, false
 	}
-	if r, ok := f.meta.get(p, fi); ok {
+	r, ok, stale := f.meta.get(p, fi)
+	if ok {
 		e.Uploader, e.SHA256 = r.Uploader, r.SHA256
 	}
-	return e
+	return e, stale
+}
+
+// maxLooks bounds how often look tries again while p keeps being
+// replaced.
+const maxLooks = 8
+
+// look stats p with stat (the root's Stat or Lstat) and describes it.
+// An upload that replaces p replaces its record too, so a file looked at
+// just before the rename finds the upload's record, not its own. When
+// the record does not match, p is looked at again, until two looks find
+// the same file: then the record truly is not that file's.
+func (f *Folder) look(p string, stat func(string) (os.FileInfo, error)) (os.FileInfo, Entry, error) {
+	fi, err := stat(p)
+	for range maxLooks {
+		if err != nil {
+			return nil, Entry{}, err
+		}
+		e, stale := f.entry(p, fi)
+		if !stale {
+			return fi, e, nil
+		}
+		again, err2 := stat(p)
+		if err2 == nil && sameFile(fi, again) {
+			return fi, e, nil
+		}
+		fi, err = again, err2
+	}
+	if err != nil {
+		return nil, Entry{}, err
+	}
+	e, _ := f.entry(p, fi)
+	return fi, e, nil
+}
+
+// sameFile reports whether a and b describe the same file in the same
+// state.
+func sameFile(a, b os.FileInfo) bool {
+	return os.SameFile(a, b) && a.Size() == b.Size() && a.ModTime().Equal(b.ModTime())
 }
 
 // Stat describes p, following symbolic links that stay in the folder.
@@ -215,14 +257,14 @@ func (f *Folder) Stat(p string) (Entry, error) {
 	if err := CheckPath(p); err != nil {
 		return Entry{}, err
 	}
-	fi, err := f.root.Stat(p)
+	fi, e, err := f.look(p, f.root.Stat)
 	if err != nil {
 		return Entry{}, mapErr(err)
 	}
 	if !fi.IsDir() && !fi.Mode().IsRegular() {
 		return Entry{}, ErrNotRegular
 	}
-	return f.entry(p, fi), nil
+	return e, nil
 }
 
 // List returns the entries of folder sub ("" for the top), folders first,
@@ -262,14 +304,14 @@ func (f *Folder) List(sub string) ([]Entry, error) {
 		if CheckPath(p) != nil {
 			continue // a name no client could ask for
 		}
-		fi, err := f.root.Stat(p) // follows links inside the root only
+		fi, e, err := f.look(p, f.root.Stat) // follows links inside the root only
 		if err != nil {
 			continue
 		}
 		if !fi.IsDir() && !fi.Mode().IsRegular() {
 			continue
 		}
-		out = append(out, f.entry(p, fi))
+		out = append(out, e)
 	}
 	slices.SortFunc(out, func(a, b Entry) int {
 		if a.Dir != b.Dir {
@@ -306,7 +348,10 @@ func (f *Folder) Open(p string) (*os.File, Entry, error) {
 		file.Close()
 		return nil, Entry{}, ErrNotRegular
 	}
-	return file, f.entry(p, fi), nil
+	// The open file may have been replaced since, and lost its record
+	// to the upload that replaced it; it is served all the same.
+	e, _ := f.entry(p, fi)
+	return file, e, nil
 }
 
 // SameUser compares names the way the chat server does: case-insensitively
@@ -330,21 +375,20 @@ func (f *Folder) Remove(p, user string) (Entry, error) {
 	}
 	f.wmu.Lock()
 	defer f.wmu.Unlock()
-	fi, err := f.root.Lstat(p)
+	fi, e, err := f.look(p, f.root.Lstat)
 	if err != nil {
 		return Entry{}, mapErr(err)
 	}
 	if fi.IsDir() {
 		return Entry{}, ErrIsDir
 	}
-	e := f.entry(p, fi)
 	if !SameUser(e.Uploader, user) {
 		return e, ErrNotUploader
 	}
 	if err := f.root.Remove(p); err != nil {
 		return e, mapErr(err)
 	}
-	if _, err := f.meta.set(p, nil); err != nil {
+	if err := f.meta.remove(p); err != nil {
 		f.log.Warn("forget removed file", "path", p, "err", err)
 	}
 	f.Invalidate()
@@ -352,26 +396,28 @@ func (f *Folder) Remove(p, user string) (Entry, error) {
 }
 
 // Forget drops what is recorded about p and everything below it, after
-// it was removed or renamed by other means.
+// it was removed or renamed by other means. Records of files that are
+// there again, put in place meanwhile, are kept.
 func (f *Folder) Forget(p string) {
-	if err := f.meta.forgetUnder(p); err != nil {
+	if err := f.meta.forgetUnder(p, f.root.Lstat); err != nil {
 		f.log.Warn("forget file metadata", "path", p, "err", err)
 	}
 }
 
-// CheckPlace reports whether user may upload to p: p is a good path, no
-// folder is in the way, and an existing file is replaced only when
-// overwrite is set and user uploaded it. It is checked again when the
-// upload is placed; checking first spares a doomed transfer.
+// CheckPlace reports whether user may upload to p: p is a good name for
+// a new file (CheckNewPath), no folder is in the way, and an existing
+// file is replaced only when overwrite is set and user uploaded it. It
+// is checked again when the upload is placed; checking first spares a
+// doomed transfer.
 func (f *Folder) CheckPlace(p, user string, overwrite bool) (existing *Entry, err error) {
-	if err := CheckPath(p); err != nil {
+	if err := CheckNewPath(p); err != nil {
 		return nil, err
 	}
 	return f.checkPlace(p, user, overwrite)
 }
 
 func (f *Folder) checkPlace(p, user string, overwrite bool) (*Entry, error) {
-	fi, err := f.root.Lstat(p)
+	fi, e, err := f.look(p, f.root.Lstat)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		// The parent may still be a file or a link leading out.
@@ -390,7 +436,6 @@ func (f *Folder) checkPlace(p, user string, overwrite bool) (*Entry, error) {
 	case fi.IsDir():
 		return nil, ErrIsDir
 	}
-	e := f.entry(p, fi)
 	if !overwrite {
 		return &e, ErrExist
 	}
@@ -425,7 +470,7 @@ func (f *Folder) CreateTemp(prefix string) (*Temp, error) {
 // ErrExist is returned and the staging file is left alone for the caller
 // to remove.
 func (f *Folder) Place(name, p, user, sha256 string, overwrite bool) (e Entry, replaced bool, err error) {
-	if err := CheckPath(p); err != nil {
+	if err := CheckNewPath(p); err != nil {
 		return Entry{}, false, err
 	}
 	f.wmu.Lock()
@@ -445,19 +490,21 @@ func (f *Folder) Place(name, p, user, sha256 string, overwrite bool) (e Entry, r
 		return Entry{}, false, fmt.Errorf("staging file: %w", err)
 	}
 	// Record first, so that whoever sees the file appear sees its
-	// uploader and checksum too.
-	prev, err := f.meta.set(p, recFor(fi, user, sha256))
-	if err != nil {
+	// uploader and checksum too, also after a crash. The record is staged
+	// beside the replaced file's, which stays valid until the rename:
+	// each matches only its own file, so at no moment does a file in
+	// the folder lack its record.
+	if err := f.meta.stage(p, recFor(fi, user, sha256)); err != nil {
 		return Entry{}, false, err
 	}
 	if err := f.rename(name, parent, Base(p), overwrite); err != nil {
-		if _, rerr := f.meta.set(p, prev); rerr != nil {
-			f.log.Warn("restore file metadata", "path", p, "err", rerr)
-		}
+		f.meta.unstage(p)
 		return Entry{}, false, err
 	}
+	f.meta.commit(p)
 	f.Invalidate()
-	return f.entry(p, fi), old != nil, nil
+	e, _ = f.entry(p, fi)
+	return e, old != nil, nil
 }
 
 // rename moves staging file name into folder parent as base, and syncs

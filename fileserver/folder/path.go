@@ -6,14 +6,25 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"golang.org/x/text/secure/precis"
+	"golang.org/x/text/unicode/norm"
 )
 
-// Limits on the paths clients may name.
+// Limits on the paths clients may name. File systems take longer ones,
+// but the folder watch needs each folder's absolute path, which the
+// kernel limits (PATH_MAX, 4096 bytes on Linux): MaxPathBytes leaves
+// room for a shared folder whose own path is up to 3 KB. MaxDepth bounds
+// the work each change costs, since every operation through os.Root
+// opens one folder per level.
 const (
 	// MaxPathBytes is the longest path, in bytes of UTF-8.
-	MaxPathBytes = 4096
+	MaxPathBytes = 1024
 	// MaxNameBytes is the longest single path component.
 	MaxNameBytes = 255
+	// MaxDepth is the most components a path may have ("a/b/c" has
+	// three): a file may be at most MaxDepth-1 folders deep.
+	MaxDepth = 32
 )
 
 // PathError says why a path from a client was refused. Its Reason is
@@ -30,9 +41,22 @@ func badPath(p, format string, args ...any) *PathError {
 }
 
 // CheckPath reports whether p is an acceptable name for something in the
-// shared folder: a relative, slash-separated path of valid UTF-8 with no
-// empty, "." or ".." components, no backslashes, no NUL or other control
-// characters, and no drive letter. It returns a *PathError if not.
+// shared folder: a relative, slash-separated path of valid UTF-8, at
+// most MaxPathBytes long and MaxDepth components deep, with no empty,
+// "." or ".." components, no backslashes, no NUL or other control
+// characters, no invisible formatting characters (Unicode category Cf:
+// bidi overrides and isolates, zero-width spaces, byte order marks and
+// the like, which make a name display as another), and no drive letter.
+// It returns a *PathError if not.
+//
+// Zero-width joiners and non-joiners are allowed where RFC 5892
+// (appendix A.1 and A.2) allows them, as the chat server's name rules
+// (PRECIS) do: after a virama, and the non-joiner between letters that
+// would otherwise join, as Persian writes "کتاب‌ها".
+//
+// Files whose paths break these rules are not listed, announced or
+// served, since no client could name them. CheckNewPath adds the rule
+// for names that uploads create.
 //
 // CheckPath is lexical. Symbolic links are dealt with by os.Root, through
 // which every file operation goes.
@@ -41,11 +65,14 @@ func CheckPath(p string) error {
 	case p == "":
 		return badPath(p, "the path is empty")
 	case len(p) > MaxPathBytes:
-		return badPath(p, "the path is longer than %d bytes", MaxPathBytes)
+		return badPath(p, "the path is %d bytes long; the limit is %d", len(p), MaxPathBytes)
 	case !utf8.ValidString(p):
 		return badPath(p, "the path is not valid UTF-8")
 	}
-	for _, r := range p {
+	if n := strings.Count(p, "/") + 1; n > MaxDepth {
+		return badPath(p, "the path has %d components; the limit is %d (a file at most %d folders deep)", n, MaxDepth, MaxDepth-1)
+	}
+	for i, r := range p {
 		switch {
 		case r == 0:
 			return badPath(p, "the path contains a NUL character")
@@ -53,6 +80,8 @@ func CheckPath(p string) error {
 			return badPath(p, "the path contains a backslash; use / between folders")
 		case unicode.IsControl(r):
 			return badPath(p, "the path contains a control character (%U)", r)
+		case unicode.Is(unicode.Cf, r) && !((r == zwnj || r == zwj) && joinerAllowed(p, i)):
+			return badPath(p, "the path contains an invisible formatting character (%U), which can make a name look like another", r)
 		}
 	}
 	if p[0] == '/' {
@@ -72,6 +101,59 @@ func CheckPath(p string) error {
 		}
 	}
 	return nil
+}
+
+// CheckNewPath is CheckPath for the path an upload creates or replaces,
+// which must also be in Unicode normalization form C (NFC), the form
+// keyboards type: "café" spelt with a separate combining accent displays
+// exactly as the precomposed one does, and two such files side by side
+// could not be told apart. Files copied in by hand under other forms
+// keep their names; they are listed and served like any other, but
+// nothing is written under such a name through the server.
+func CheckNewPath(p string) error {
+	if err := CheckPath(p); err != nil {
+		return err
+	}
+	if !norm.NFC.IsNormalString(p) {
+		return badPath(p, "the path is not in Unicode normalization form NFC (a character such as é is spelt with a separate combining mark); send its NFC form")
+	}
+	return nil
+}
+
+const (
+	zwnj = '\u200C' // zero-width non-joiner
+	zwj  = '\u200D' // zero-width joiner
+)
+
+// joinerRules judges joiners: the PRECIS classes implement RFC 5892's
+// contextual rules.
+var joinerRules = precis.NewFreeform()
+
+// joinerAllowed reports whether the joiner or non-joiner at p[i] stands
+// where RFC 5892 allows it. Only the joiner and its neighbours, each
+// with its combining marks, are judged, so nothing else in the path
+// affects the answer.
+func joinerAllowed(p string, i int) bool {
+	isMark := func(r rune) bool { return unicode.In(r, unicode.Mn, unicode.Me) }
+	start := i
+	for start > 0 {
+		r, n := utf8.DecodeLastRuneInString(p[:start])
+		start -= n
+		if !isMark(r) {
+			break
+		}
+	}
+	_, n := utf8.DecodeRuneInString(p[i:])
+	end := i + n
+	for end < len(p) {
+		r, n := utf8.DecodeRuneInString(p[end:])
+		end += n
+		if !isMark(r) {
+			break
+		}
+	}
+	_, err := joinerRules.String(p[start:end])
+	return err == nil
 }
 
 // CheckEscapedPath checks a path as it appeared, still percent-encoded, in

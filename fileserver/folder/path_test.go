@@ -10,7 +10,20 @@ import (
 )
 
 func TestCheckPath(t *testing.T) {
-	good := []string{"a", "a.txt", "docs/report.pdf", ".hidden", "a..b", "...", "小明/照片.jpg", "Zoë", "a b/c d", "ab:cd", strings.Repeat("a", 255)}
+	long := strings.Repeat("x", 250) + "/"
+	good := []string{"a", "a.txt", "docs/report.pdf", ".hidden", "a..b", "...", "小明/照片.jpg", "Zoë", "a b/c d", "ab:cd", strings.Repeat("a", 255),
+		// As deep and as long as allowed.
+		strings.Repeat("d/", folder.MaxDepth-1) + "x",
+		strings.Repeat(long, 4) + strings.Repeat("y", folder.MaxPathBytes-4*len(long)),
+		// Persian: a non-joiner between letters that would join.
+		"کتاب\u200Cها.pdf",
+		// Devanagari: a joiner after a virama.
+		"क्\u200Dष.txt",
+		// Not NFC, but a name that a file copied in by hand may have.
+		"cafe\u0301.txt",
+		// Emoji modifiers and variation selectors are not format characters.
+		"👍🏽 and ❤\uFE0F.png",
+	}
 	for _, p := range good {
 		if err := folder.CheckPath(p); err != nil {
 			t.Errorf("CheckPath(%q) = %v, want ok", p, err)
@@ -39,12 +52,51 @@ func TestCheckPath(t *testing.T) {
 		"\xff":                           "invalid UTF-8",
 		strings.Repeat("a", 256):         "long component",
 		strings.Repeat("a/", 2049) + "a": "long path",
+		strings.Repeat(long, 4) + strings.Repeat("y", folder.MaxPathBytes-4*len(long)+1): "path one byte too long",
+		strings.Repeat("d/", folder.MaxDepth) + "x":                                      "one level too deep",
+		"invoice\u202Efdp.exe": "right-to-left override",
+		"a\u200Bb.txt":         "zero-width space",
+		"\uFEFFreadme.txt":     "byte order mark",
+		"a\u2066b.txt":         "left-to-right isolate",
+		"a\u00ADb.txt":         "soft hyphen",
+		"flag\U000E0067.png":   "tag character",
+		"a\u200Cb.txt":         "non-joiner between letters that do not join",
+		"a\u200Db.txt":         "joiner without a virama",
+		"\u200Cکتاب":           "non-joiner at the start",
+		"کتاب\u200C":           "non-joiner at the end",
+		"کتاب\u200C/ها":        "non-joiner before a slash",
 	}
 	for p, class := range bad {
 		err := folder.CheckPath(p)
 		var pe *folder.PathError
 		if err == nil {
 			t.Errorf("%s: CheckPath(%q) accepted", class, p)
+		} else if !errorAs(err, &pe) || pe.Reason == "" {
+			t.Errorf("%s: error %v is not a *PathError with a reason", class, err)
+		}
+	}
+}
+
+// Names that uploads create must also be in NFC; names that only name
+// existing files need not be.
+func TestCheckNewPath(t *testing.T) {
+	for _, p := range []string{"café.txt", "docs/résumé.pdf", "한국어.txt", "کتاب\u200Cها.pdf", "Å"} {
+		if err := folder.CheckNewPath(p); err != nil {
+			t.Errorf("CheckNewPath(%q) = %v, want ok", p, err)
+		}
+	}
+	for p, class := range map[string]string{
+		"cafe\u0301.txt":              "decomposed é",
+		"docs/re\u0301sume\u0301.pdf": "decomposed, in a folder",
+		"cafe\u0301/a.txt":            "decomposed folder",
+		"\u1112\u1161\u11AB.txt":      "Hangul in jamo",
+		"\u212B":                      "Ångström sign, which NFC replaces",
+		"invoice\u202Efdp.exe":        "what CheckPath refuses",
+	} {
+		err := folder.CheckNewPath(p)
+		var pe *folder.PathError
+		if err == nil {
+			t.Errorf("%s: CheckNewPath(%q) accepted", class, p)
 		} else if !errorAs(err, &pe) || pe.Reason == "" {
 			t.Errorf("%s: error %v is not a *PathError with a reason", class, err)
 		}
@@ -94,6 +146,12 @@ func FuzzCheckEscapedPath(f *testing.F) {
 			if unicode.IsControl(r) {
 				t.Fatalf("accepted %q with a control character", in)
 			}
+			if unicode.Is(unicode.Cf, r) && r != '\u200C' && r != '\u200D' {
+				t.Fatalf("accepted %q with a format character (%U)", in, r)
+			}
+		}
+		if len(p) > folder.MaxPathBytes || strings.Count(p, "/") >= folder.MaxDepth {
+			t.Fatalf("accepted %q, beyond the limits", in)
 		}
 		for part := range strings.SplitSeq(p, "/") {
 			if part == "" || part == "." || part == ".." {

@@ -11,6 +11,8 @@ const openNonBlock = 0
 
 var errNotDirSys = errors.New("not a directory")
 
+func fileID(fi os.FileInfo) uint64 { return 0 }
+
 func sameFileSystem(a, b string) (bool, error) { return true, nil }
 
 func renameAt(srcDir *os.File, src string, dstDir *os.File, dst string, overwrite bool) error {

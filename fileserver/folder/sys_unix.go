@@ -34,6 +34,14 @@ func sameFileSystem(a, b string) (bool, error) {
 	return sa.Dev == sb.Dev, nil
 }
 
+// fileID is fi's inode number, or 0 if the system does not say.
+func fileID(fi os.FileInfo) uint64 {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return uint64(st.Ino)
+	}
+	return 0
+}
+
 // fd returns a directory's descriptor without changing its mode.
 func fd(f *os.File) (int, error) {
 	sc, err := f.SyscallConn()

@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/tus/tusd/v2/pkg/handler"
-	"github.com/tus/tusd/v2/pkg/memorylocker"
 
 	"github.com/parley-chat/parley/fileserver/auth"
 	"github.com/parley-chat/parley/fileserver/httperr"
@@ -317,12 +316,16 @@ func (u *tusUpload) GetReader(ctx context.Context) (io.ReadCloser, error) {
 
 // WriteChunk appends src at offset, hashing as it goes, and records its
 // progress at checkpoints and at the end, also when the client goes away
-// midway: what arrived is kept, and the client resumes from there.
+// midway: what arrived is kept, and the client resumes from there. While
+// it receives, another request for the upload may interrupt it (see
+// uploadLocker); once the last byte is in, no longer.
 func (u *tusUpload) WriteChunk(ctx context.Context, offset int64, src io.Reader) (int64, error) {
 	m, info := u.m, u.info
 	if offset != info.Offset {
 		return 0, handler.ErrMismatchOffset
 	}
+	m.locks.receiving(info.ID, true)
+	defer m.locks.receiving(info.ID, false)
 	h := sha256.New()
 	if err := h.(encoding.BinaryUnmarshaler).UnmarshalBinary(info.HashState); err != nil {
 		return 0, m.tusError(fmt.Errorf("upload %s: restore hash: %w", info.ID, err))
@@ -374,6 +377,9 @@ func (u *tusUpload) WriteChunk(ctx context.Context, offset int64, src io.Reader)
 			h.Write(buf[:k])
 			written += int64(k)
 			since += int64(k)
+			if offset+written == info.Size {
+				m.locks.receiving(info.ID, false)
+			}
 			if since >= checkpointEvery {
 				if err := checkpoint(); err != nil {
 					return written, m.tusError(err)
@@ -529,7 +535,7 @@ func (m *Manager) TusHandler(basePath string) (http.Handler, error) {
 	store := tusStore{m: m}
 	composer.UseCore(store)
 	composer.UseTerminater(store)
-	composer.UseLocker(memorylocker.New())
+	composer.UseLocker(m.locks)
 	h, err := handler.NewHandler(handler.Config{
 		StoreComposer:   composer,
 		BasePath:        basePath,

@@ -40,9 +40,10 @@ type Config struct {
 
 // Manager runs uploads.
 type Manager struct {
-	cfg Config
-	f   *folder.Folder
-	log *slog.Logger
+	cfg   Config
+	f     *folder.Folder
+	log   *slog.Logger
+	locks *uploadLocker // resumable uploads in use
 
 	// mu guards reserved: the bytes promised to uploads in progress, by
 	// upload, so that two uploads cannot both fit the quota's last gap.
@@ -65,7 +66,7 @@ func New(cfg Config) (*Manager, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	m := &Manager{cfg: cfg, f: cfg.Folder, log: log, reserved: map[string]int64{}}
+	m := &Manager{cfg: cfg, f: cfg.Folder, log: log, locks: newUploadLocker(), reserved: map[string]int64{}}
 	m.recoverStaged()
 	return m, nil
 }

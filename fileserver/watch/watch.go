@@ -6,11 +6,14 @@
 package watch
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -94,6 +97,19 @@ type Watcher struct {
 
 	running bool // the loop was started
 	done    chan struct{}
+
+	// watched is the tree of folders with a watch. Only the loop
+	// goroutine uses it (and newWatcher, before the loop starts).
+	watched *dirNode
+}
+
+// dirNode is a watched folder and the watched folders in it.
+type dirNode struct {
+	// fi is what the folder was when its watch was added, so that a
+	// folder replaced by another of the same name is told apart; nil if
+	// it has no watch.
+	fi   fs.FileInfo
+	kids map[string]*dirNode
 }
 
 // New scans the folder, watches it and every subfolder, and starts
@@ -137,6 +153,12 @@ func newWatcher(cfg Config) (*Watcher, error) {
 		pending: map[string]*pending{},
 		subs:    map[*Sub]struct{}{},
 		done:    make(chan struct{}),
+		watched: &dirNode{},
+	}
+	// The kernel takes paths of at most pathMax bytes, with the NUL.
+	if room := pathMax - 1 - len(w.f.Dir()) - 1; room < folder.MaxPathBytes {
+		log.Warn("the shared folder's path is so long that changes to files deep inside it will be missed; use a shorter one",
+			"dir", w.f.Dir(), "watchable_path_bytes", room, "max_path_bytes", folder.MaxPathBytes)
 	}
 	if err := w.addTree(".", false); err != nil {
 		fw.Close()
@@ -194,9 +216,103 @@ func (w *Watcher) rel(abs string) string {
 	return filepath.ToSlash(r)
 }
 
+// node returns the tree node for folder p, or nil if there is none; with
+// create, it makes the missing nodes on the way.
+func (w *Watcher) node(p string, create bool) *dirNode {
+	n := w.watched
+	if p == "." {
+		return n
+	}
+	for part := range strings.SplitSeq(p, "/") {
+		k := n.kids[part]
+		if k == nil {
+			if !create {
+				return nil
+			}
+			if n.kids == nil {
+				n.kids = map[string]*dirNode{}
+			}
+			k = &dirNode{}
+			n.kids[part] = k
+		}
+		n = k
+	}
+	return n
+}
+
+// watchDir adds a watch for folder p, which fi describes. It reports
+// whether p had one already: then everything in p was seen when the
+// watch was added, and everything since has come as events, so p need
+// not be walked again. A folder that replaced a watched one of the same
+// name gets a new watch, and the old one's subfolders lose theirs. With
+// again, the watch is added even if p seems to have one, for when
+// events were lost: a folder removed and made again may have the same
+// inode number.
+func (w *Watcher) watchDir(p string, fi fs.FileInfo, again bool) (already bool) {
+	n := w.node(p, true)
+	same := n.fi != nil && os.SameFile(n.fi, fi)
+	if same && !again {
+		return true
+	}
+	if !same {
+		for name, k := range n.kids {
+			w.dropWatches(join(p, name), k)
+		}
+		n.kids = nil
+	}
+	n.fi = nil
+	if err := w.fw.Add(w.abs(p)); err != nil {
+		w.log.Warn("cannot watch folder; changes in it will be missed", "folder", p, "err", err)
+		return false
+	}
+	n.fi = fi
+	return same
+}
+
+// unwatch drops the watches of folder p and the folders in it, after p
+// was removed or moved away. A folder moved elsewhere in the shared
+// folder is watched again under its new name when its creation there is
+// handled, which comes after this.
+func (w *Watcher) unwatch(p string) {
+	if p == "." {
+		return
+	}
+	parent := w.node(folder.Parent(p), false)
+	if parent == nil {
+		return
+	}
+	n := parent.kids[folder.Base(p)]
+	if n == nil {
+		return
+	}
+	delete(parent.kids, folder.Base(p))
+	w.dropWatches(p, n)
+}
+
+func (w *Watcher) dropWatches(p string, n *dirNode) {
+	for name, k := range n.kids {
+		w.dropWatches(join(p, name), k)
+	}
+	if n.fi != nil {
+		// The kernel has dropped the watch of a removed folder already;
+		// that error is of no interest.
+		w.fw.Remove(w.abs(p))
+	}
+}
+
+func join(dir, name string) string {
+	if dir == "." {
+		return name
+	}
+	return dir + "/" + name
+}
+
 // addTree watches dir and every folder below it, and records what is in
 // them. With announce, everything found is marked pending, so that it is
-// announced once quiet; without, it is taken as already known.
+// announced once quiet; without, it is taken as already known. Folders
+// already watched are not walked again: a folder created with its
+// subfolders at once ("mkdir -p") has an event for each level, and each
+// would otherwise walk all the levels below it.
 func (w *Watcher) addTree(dir string, announce bool) error {
 	return fs.WalkDir(w.f.FS(), dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -214,8 +330,12 @@ func (w *Watcher) addTree(dir string, announce bool) error {
 		if d.IsDir() {
 			// WalkDir does not follow links, so only real folders
 			// inside the root are watched.
-			if err := w.fw.Add(w.abs(p)); err != nil {
-				w.log.Warn("cannot watch folder; changes in it will be missed", "folder", p, "err", err)
+			fi, err := d.Info()
+			if err != nil {
+				return fs.SkipDir // vanished
+			}
+			if w.watchDir(p, fi, false) && p != "." {
+				return fs.SkipDir
 			}
 		}
 		if p == "." {
@@ -305,6 +425,11 @@ func (w *Watcher) handle(ev fsnotify.Event) {
 	}
 	now := time.Now()
 	busy := ev.Has(fsnotify.Write)
+	if ev.Has(fsnotify.Remove) || ev.Has(fsnotify.Rename) {
+		// Events come in order, so a folder created in its place, or
+		// under its new name, is handled after this.
+		w.unwatch(p)
+	}
 	if ev.Has(fsnotify.Create) {
 		if e, err := w.f.Stat(p); err == nil {
 			if e.Dir {
@@ -341,10 +466,13 @@ func (w *Watcher) rescan() {
 		}
 		seen[p] = true
 		if d.IsDir() {
-			w.fw.Add(w.abs(p))
+			if fi, err := d.Info(); err == nil {
+				w.watchDir(p, fi, true)
+			}
 		}
 		return nil
 	})
+	w.pruneWatched(".", w.watched, seen)
 	now := time.Now()
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -355,6 +483,19 @@ func (w *Watcher) rescan() {
 		if !seen[p] {
 			w.markLocked(p, now, false)
 		}
+	}
+}
+
+// pruneWatched drops the watches of folders under n that are gone.
+func (w *Watcher) pruneWatched(p string, n *dirNode, seen map[string]bool) {
+	for name, k := range n.kids {
+		kp := join(p, name)
+		if !seen[kp] {
+			delete(n.kids, name)
+			w.dropWatches(kp, k)
+			continue
+		}
+		w.pruneWatched(kp, k, seen)
 	}
 }
 
@@ -397,15 +538,11 @@ func (w *Watcher) settlePath(p string) {
 		ev = &Event{Type: Removed, Path: p, Dir: old.dir}
 		delete(w.known, p)
 		if old.dir {
-			for k, st := range w.known {
+			for k := range w.known {
 				if strings.HasPrefix(k, p+"/") {
 					delete(w.known, k)
-					if st.dir {
-						w.fw.Remove(w.abs(k))
-					}
 				}
 			}
-			w.fw.Remove(w.abs(p))
 		}
 	case !wasKnown:
 		w.known[p] = stateOf(e)
@@ -432,13 +569,14 @@ func (w *Watcher) settlePath(p string) {
 	}
 }
 
+// sortByDepth orders paths by depth, then by name.
 func sortByDepth(ps []string) {
-	depth := func(s string) int { return strings.Count(s, "/") }
-	for i := 1; i < len(ps); i++ {
-		for j := i; j > 0 && (depth(ps[j]) < depth(ps[j-1]) || depth(ps[j]) == depth(ps[j-1]) && ps[j] < ps[j-1]); j-- {
-			ps[j], ps[j-1] = ps[j-1], ps[j]
+	slices.SortFunc(ps, func(a, b string) int {
+		if c := cmp.Compare(strings.Count(a, "/"), strings.Count(b, "/")); c != 0 {
+			return c
 		}
-	}
+		return strings.Compare(a, b)
+	})
 }
 
 func (w *Watcher) publishLocked(ev Event) {

@@ -3,6 +3,7 @@ package watch
 import (
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
@@ -130,5 +131,62 @@ func TestSlowSubscriberAndHistory(t *testing.T) {
 	cur.Close()
 	if _, ok := <-cur.C(); ok {
 		t.Fatal("closed subscription still open")
+	}
+}
+
+// A folder created with its subfolders at once has a creation event for
+// each level. The first one watches and walks all the levels; the later
+// ones find their folder watched and do not walk it again, which would
+// make the work grow with the square of the depth. A file that appears
+// in a watched folder comes with an event of its own.
+func TestNestedFoldersWalkedOnce(t *testing.T) {
+	w, f := open(t, time.Hour)
+	levels := []string{"d", "d/d", "d/d/d", "d/d/d/d"}
+	if err := os.MkdirAll(filepath.Join(f.Dir(), filepath.FromSlash(levels[len(levels)-1])), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	w.handle(fsnotify.Event{Name: filepath.Join(f.Dir(), "d"), Op: fsnotify.Create})
+	for _, p := range levels {
+		if w.node(p, false) == nil || w.node(p, false).fi == nil {
+			t.Fatalf("%s is not watched", p)
+		}
+		if _, ok := w.pending[p]; !ok {
+			t.Fatalf("%s is not pending", p)
+		}
+	}
+	os.WriteFile(filepath.Join(f.Dir(), "d", "d", "late.txt"), nil, 0o644)
+	for _, p := range levels[1:] {
+		w.handle(fsnotify.Event{Name: filepath.Join(f.Dir(), filepath.FromSlash(p)), Op: fsnotify.Create})
+	}
+	if _, ok := w.pending["d/d/late.txt"]; ok {
+		t.Error("a watched folder was walked again")
+	}
+
+	// A folder that another replaces, moved over it, is a new folder:
+	// it gets a new watch and is walked, even without an event for the
+	// old one's removal.
+	os.Mkdir(filepath.Join(f.Dir(), "d", "r"), 0o755)
+	w.handle(fsnotify.Event{Name: filepath.Join(f.Dir(), "d", "r"), Op: fsnotify.Create})
+	n := w.node("d/r", false)
+	if n == nil || n.fi == nil {
+		t.Fatal("d/r is not watched")
+	}
+	old := n.fi
+	os.MkdirAll(filepath.Join(f.Dir(), "d", "s", "e"), 0o755)
+	// os.Rename refuses to replace a folder; the system call does not.
+	if err := syscall.Rename(filepath.Join(f.Dir(), "d", "s"), filepath.Join(f.Dir(), "d", "r")); err != nil {
+		t.Fatal(err)
+	}
+	w.handle(fsnotify.Event{Name: filepath.Join(f.Dir(), "d", "r"), Op: fsnotify.Create})
+	if n := w.node("d/r", false); n == nil || n.fi == nil || os.SameFile(n.fi, old) {
+		t.Fatal("the new d/r is not watched")
+	}
+	if w.node("d/r/e", false) == nil {
+		t.Error("d/r/e, in the new d/r, is not watched")
+	}
+	// Removing a folder drops its watches and those of its subfolders.
+	w.handle(fsnotify.Event{Name: filepath.Join(f.Dir(), "d"), Op: fsnotify.Remove})
+	if w.node("d", false) != nil {
+		t.Error("a removed folder is still taken as watched")
 	}
 }
