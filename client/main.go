@@ -108,7 +108,11 @@ func runLines(ctx context.Context, o options, stdin io.Reader, stdout, stderr io
 	r.Pages = pages
 	cfg := lines.Config{In: stdin, Out: stdout, JSON: o.json, Runner: r}
 	addFileCommands(ctx, s, r, &cfg, tlsConf, idx)
-	err = lines.Run(ctx, cfg)
+	return sessionExit(lines.Run(ctx, cfg), stderr)
+}
+
+// sessionExit reports how a session ended and returns the exit code.
+func sessionExit(err error, stderr io.Writer) int {
 	switch {
 	case errors.Is(err, chat.ErrReplaced):
 		fmt.Fprintln(stderr, "client: this session was replaced: the same name logged in from somewhere else")

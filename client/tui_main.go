@@ -116,15 +116,7 @@ func runTUI(ctx context.Context, o options, stderr io.Writer) int {
 	if m == nil {
 		return exitOK
 	}
-	switch err := m.Err(); {
-	case errors.Is(err, chat.ErrReplaced):
-		fmt.Fprintln(stderr, "client: this session was replaced: the same name logged in from somewhere else")
-		return exitReplaced
-	case err != nil:
-		fmt.Fprintln(stderr, "client:", err)
-		return exitFailed
-	}
-	return exitOK
+	return sessionExit(m.Err(), stderr)
 }
 
 func serverOf(m *tui.Model, fallback string) string {

@@ -23,8 +23,8 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/parley-chat/parley/chatserver/auth"
 	"github.com/parley-chat/parley/chatserver/server"
+	"github.com/parley-chat/parley/chatserver/server/servertest"
 	"github.com/parley-chat/parley/shared/protocol"
 )
 
@@ -32,24 +32,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func start(t *testing.T, mod func(*server.Config)) *server.Server {
 	t.Helper()
-	cfg := server.Config{
-		Addr:       "127.0.0.1:0",
-		HashParams: auth.Params{Time: 1, MemoryKiB: 64, Threads: 1},
-		Limits:     protocol.Limits{RatePerSec: 10000, RateBurst: 10000},
-	}
-	if mod != nil {
-		mod(&cfg)
-	}
-	s, err := server.Start(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		s.Shutdown(ctx)
-	})
-	return s
+	return servertest.Start(t, mod)
 }
 
 // client is a raw protocol client for tests.

@@ -13,8 +13,8 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/parley-chat/parley/chatserver/auth"
 	"github.com/parley-chat/parley/chatserver/server"
+	"github.com/parley-chat/parley/chatserver/server/servertest"
 	"github.com/parley-chat/parley/client/chat"
 	"github.com/parley-chat/parley/client/command"
 	"github.com/parley-chat/parley/shared/protocol"
@@ -24,24 +24,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func startServer(t *testing.T, mod func(*server.Config)) *server.Server {
 	t.Helper()
-	cfg := server.Config{
-		Addr:       "127.0.0.1:0",
-		HashParams: auth.Params{Time: 1, MemoryKiB: 64, Threads: 1},
-		Limits:     protocol.Limits{RatePerSec: 1000, RateBurst: 1000},
-	}
-	if mod != nil {
-		mod(&cfg)
-	}
-	s, err := server.Start(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		s.Shutdown(ctx)
-	})
-	return s
+	return servertest.Start(t, mod)
 }
 
 // proxy forwards TCP connections to a target and can cut them all, or stop
