@@ -1,7 +1,8 @@
 // Package netconn serves the chat protocol over TCP, with TLS when
 // configured. It owns every connection: the framing with a hard size
-// limit, one reader and one writer goroutine per connection, a bounded
-// outbound queue whose overflow disconnects a slow consumer, a handshake
+// limit, a reader goroutine per connection and a writer goroutine that runs
+// while there is something to write, a bounded outbound queue whose
+// overflow disconnects a slow consumer, a handshake
 // deadline, idle pings, a write deadline, a per-connection rate limit, and
 // graceful shutdown. What the frames mean is the hub's business.
 package netconn
