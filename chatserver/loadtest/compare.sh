@@ -95,6 +95,9 @@ ERGO_BIN=$(abspath "$ERGO_BIN")
 [[ -z ${ERGO_CONFIG:-} ]] || ERGO_CONFIG=$(abspath "$ERGO_CONFIG")
 
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+# Shared helpers: log, die, apt_install, cleanup, free_port, wait_listen, stop_pid.
+# shellcheck source=chatserver/loadtest/benchlib.sh
+source "$PWD/chatserver/loadtest/benchlib.sh"
 ROOT=$PWD
 PATH=$PATH:/usr/sbin:/sbin
 
@@ -114,11 +117,6 @@ PARLEY_FLAGS=${PARLEY_FLAGS:-}
 ERGO_CONFIG=${ERGO_CONFIG:-}
 KEEP_WORK=${KEEP_WORK:-0}
 
-log() { printf '%s %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-die() {
-	log "error: $*"
-	exit 1
-}
 
 for v in FANOUT_CONNS SENDERS SIZE DURATION WARMUP IDLE_PER_PROC IDLE_SETTLE; do
 	[[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a whole number, not '${!v}'"
@@ -164,15 +162,6 @@ if want ergo; then
 	fi
 fi
 
-SUDO=()
-((EUID == 0)) || SUDO=(sudo)
-apt_install() {
-	log "installing $* with apt-get"
-	if ! "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" >&2; then
-		"${SUDO[@]}" apt-get update -q >&2
-		"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" >&2
-	fi
-}
 missing=()
 command -v jq >/dev/null || missing+=(jq)
 command -v curl >/dev/null || missing+=(curl)
@@ -196,34 +185,7 @@ if ((${#RUNAS[@]} > 0)) && ! "${RUNAS[@]}" test -x "$WORK"; then
 	die "the user nobody cannot reach $WORK; set TMPDIR to a folder it can"
 fi
 mkdir -p "$RESULTS/logs"
-PIDS=()
 
-cleanup() {
-	local pid
-	for pid in "${PIDS[@]}"; do
-		kill -TERM "$pid" 2>/dev/null || true
-	done
-	for pid in "${PIDS[@]}"; do
-		wait "$pid" 2>/dev/null || true
-	done
-	if [[ $KEEP_WORK == 1 ]]; then
-		log "work directory kept: $WORK"
-	else
-		rm -rf "$WORK"
-	fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-trap 'exit 141' PIPE
-
-forget() { # drop a pid from the cleanup list
-	local p keep=()
-	for p in "${PIDS[@]}"; do
-		[[ $p == "$1" ]] || keep+=("$p")
-	done
-	PIDS=("${keep[@]}")
-}
 
 # A directory the servers can write to, whoever they run as.
 server_dir() {
@@ -233,47 +195,7 @@ server_dir() {
 	echo "$d"
 }
 
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-TAKEN=" "
-free_port() {
-	local p i
-	for ((i = 0; i < 200; i++)); do
-		p=$((20000 + RANDOM % 12000)) # below the usual local port range
-		[[ $TAKEN == *" $p "* ]] && continue
-		if ! port_open "$p"; then
-			TAKEN+="$p "
-			echo "$p"
-			return
-		fi
-	done
-	die "no free port found"
-}
 
-wait_listen() { # pid port name logfile
-	local i
-	for ((i = 0; i < 300; i++)); do
-		kill -0 "$1" 2>/dev/null || die "$3 exited at start; see $4"
-		if port_open "$2"; then
-			sleep 0.3
-			kill -0 "$1" 2>/dev/null || die "$3 exited at start; see $4"
-			return
-		fi
-		sleep 0.1
-	done
-	die "$3 did not listen on port $2 within 30s; see $4"
-}
-
-stop_pid() { # pid, then wait for it
-	local i
-	kill -TERM "$1" 2>/dev/null || true
-	for ((i = 0; i < 150; i++)); do
-		kill -0 "$1" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -KILL "$1" 2>/dev/null || true
-	wait "$1" 2>/dev/null || true
-	forget "$1"
-}
 
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 

@@ -67,6 +67,9 @@ abspath() { if [[ -n $1 && $1 != /* ]]; then echo "$PWD/$1"; else echo "$1"; fi;
 [[ -z ${BENCH_DIR:-} ]] || BENCH_DIR=$(abspath "$BENCH_DIR")
 
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+# Shared helpers: log, die, apt_install, cleanup, free_port, wait_listen, stop_pid.
+# shellcheck source=chatserver/loadtest/benchlib.sh
+source "$PWD/chatserver/loadtest/benchlib.sh"
 PATH=$PATH:/usr/sbin:/sbin
 
 SIZE_MB=${SIZE_MB:-1024}
@@ -75,11 +78,6 @@ BENCH_DIR=${BENCH_DIR:-${TMPDIR:-/tmp}}
 RESULTS=${RESULTS:-${TMPDIR:-/tmp}/parley-files-compare-$(date +%Y%m%d-%H%M%S)}
 KEEP_WORK=${KEEP_WORK:-0}
 
-log() { printf '%s %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-die() {
-	log "error: $*"
-	exit 1
-}
 
 [[ $SIZE_MB =~ ^[1-9][0-9]*$ ]] || die "SIZE_MB must be a positive whole number"
 [[ $REPEAT =~ ^[1-9][0-9]*$ ]] || die "REPEAT must be a positive whole number"
@@ -87,15 +85,6 @@ SIZE=$((SIZE_MB * 1048576))
 
 # ---- tools ------------------------------------------------------------------
 
-SUDO=()
-((EUID == 0)) || SUDO=(sudo)
-apt_install() {
-	log "installing $* with apt-get"
-	if ! "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" >&2; then
-		"${SUDO[@]}" apt-get update -q >&2
-		"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" >&2
-	fi
-}
 missing=()
 command -v nginx >/dev/null || missing+=(nginx)
 command -v curl >/dev/null || missing+=(curl)
@@ -127,56 +116,8 @@ if ((${#RUNAS[@]} > 0)) && ! "${RUNAS[@]}" test -x "$WORK"; then
 	die "the user nobody cannot reach $WORK; set BENCH_DIR to a folder it can"
 fi
 mkdir -p "$RESULTS"
-PIDS=()
 
-cleanup() {
-	local pid
-	for pid in "${PIDS[@]}"; do
-		kill -TERM "$pid" 2>/dev/null || true
-	done
-	for pid in "${PIDS[@]}"; do
-		wait "$pid" 2>/dev/null || true
-	done
-	if [[ $KEEP_WORK == 1 ]]; then
-		log "work folder kept: $WORK"
-	else
-		rm -rf "$WORK"
-	fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-trap 'exit 141' PIPE
 
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-TAKEN=" "
-free_port() {
-	local p i
-	for ((i = 0; i < 200; i++)); do
-		p=$((20000 + RANDOM % 12000)) # below the usual local port range
-		[[ $TAKEN == *" $p "* ]] && continue
-		if ! port_open "$p"; then
-			TAKEN+="$p "
-			echo "$p"
-			return
-		fi
-	done
-	die "no free port found"
-}
-
-wait_listen() { # pid port name logfile
-	local i
-	for ((i = 0; i < 300; i++)); do
-		kill -0 "$1" 2>/dev/null || die "$3 exited at start; see $4"
-		if port_open "$2"; then
-			sleep 0.3
-			kill -0 "$1" 2>/dev/null || die "$3 exited at start; see $4"
-			return
-		fi
-		sleep 0.1
-	done
-	die "$3 did not listen on port $2 within 30s; see $4"
-}
 
 # Folders the servers write to, whoever they run as.
 owned_dir() {
