@@ -21,10 +21,11 @@ import (
 var errTooManyFiles = syscall.EMFILE
 
 // conn is one client connection. Its reader goroutine (serve) reads and
-// dispatches frames. Its writer goroutine (writeLoop) is the only one that
-// writes to the socket; it runs while there is something to write and
-// exits when the queue is empty, so an idle connection has no writer.
-// Anyone may queue frames; nobody waits for the socket but the writer.
+// dispatches frames. Anyone may queue frames; nobody waits for the socket
+// but a writer goroutine (writeLoop). Frames are written by the
+// connection's flusher while the socket takes them at once, and by a
+// writer goroutine when it does not, for TLS, and to close; one writes at
+// a time, and an idle connection has no writer.
 type conn struct {
 	srv *Server
 	nc  net.Conn
@@ -37,18 +38,25 @@ type conn struct {
 	queued  int
 	writing bool   // a writer goroutine is running
 	closed  bool   // no more frames are accepted
+	dropped bool   // closed, and what was queued is not to be written
+	waits   int    // times a flusher's write did not go whole and a writer goroutine took over
 	bye     []byte // the last frame to write, then close
 	reason  string // why the connection is closing
 	user    string // for logs, once logged in
+
+	flusher *flusher // writes for this connection when the socket takes it all; nil for TLS
 
 	deadlineSet time.Time     // when the write deadline was last pushed back; writer only
 	finished    chan struct{} // closed when the socket is closed
 }
 
-func newConn(s *Server, nc net.Conn, id uint64) *conn {
+func newConn(s *Server, nc net.Conn, id uint64, f *flusher) *conn {
 	c := &conn{srv: s, nc: nc, id: id, finished: make(chan struct{})}
 	if sc, ok := nc.(syscall.Conn); ok {
 		c.raw, _ = sc.SyscallConn()
+	}
+	if c.raw != nil {
+		c.flusher = f
 	}
 	return c
 }
@@ -84,13 +92,24 @@ func (c *conn) Queue(b []byte) bool {
 	return true
 }
 
-// Flush starts the writer if there is something to write.
+// Flush starts writing what is queued, unless a write is under way: that
+// one goes on until the queue is empty. The connection's flusher writes
+// it if the socket takes it at once; TLS connections have a writer
+// goroutine.
 func (c *conn) Flush() {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if len(c.queue) > 0 {
-		c.startWriterLocked()
+	if c.writing || len(c.queue) == 0 {
+		c.mu.Unlock()
+		return
 	}
+	c.writing = true
+	if c.flusher == nil {
+		go c.writeLoop()
+		c.mu.Unlock()
+		return
+	}
+	c.mu.Unlock()
+	c.flusher.add(c)
 }
 
 // send queues a frame and flushes it: for the connection's own replies,
@@ -123,11 +142,13 @@ func (c *conn) closeLocked(code, message string, drop bool) {
 		c.bye = protocol.Encode(&protocol.Frame{Type: protocol.TypeBye, Code: code, Message: message})
 	}
 	if drop {
-		c.queue, c.queued = nil, 0
+		c.queue, c.queued, c.dropped = nil, 0, true
 	}
 	c.startWriterLocked()
 }
 
+// startWriterLocked starts a writer goroutine to close the connection,
+// unless someone is writing already: they start it when they are done.
 func (c *conn) startWriterLocked() {
 	if !c.writing {
 		c.writing = true
@@ -144,31 +165,64 @@ func (c *conn) closeReason() string {
 // maxWritev is the most frames one write carries.
 const maxWritev = 64
 
+// takeLocked takes up to maxWritev frames off the queue for one write, and
+// says whether more were left there.
+func (c *conn) takeLocked() (bufs net.Buffers, more bool) {
+	bufs = c.queue
+	if len(bufs) == 0 {
+		return nil, false
+	}
+	// The writer's two queues take turns, so steady traffic allocates
+	// nothing; they swap only when there is something to write, so they
+	// never share an array.
+	c.queue, c.queued, c.spare = c.spare[:0], 0, nil
+	if len(bufs) > maxWritev {
+		// Write at most maxWritev frames at once, and put the rest back:
+		// the runtime keeps an iovec array per socket as large as the
+		// largest write, for the socket's lifetime.
+		c.queue = append(bufs[maxWritev:len(bufs):len(bufs)], c.queue...)
+		for _, b := range c.queue {
+			c.queued += len(b)
+		}
+		return bufs[:maxWritev:maxWritev], true
+	}
+	return bufs, false
+}
+
+// recycle keeps a written batch's array as the spare queue, if it is
+// small, after dropping the frames for the collector.
+func (c *conn) recycle(all net.Buffers, more bool) {
+	clear(all)
+	if !more && cap(all) <= 8 {
+		c.mu.Lock()
+		c.spare = all[:0]
+		c.mu.Unlock()
+	}
+}
+
+// writeFailed closes the connection after a failed write.
+func (c *conn) writeFailed(err error) {
+	c.mu.Lock()
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		c.closeLocked(protocol.CodeSlowConsumer, "", true)
+	} else {
+		c.closeLocked("write_failed", "", true)
+	}
+	c.mu.Unlock()
+	c.srv.log.Debug("write failed", c.logAttrs("err", err)...)
+	c.finish()
+}
+
 // writeLoop writes queued frames in batches, one writev each, until the
 // queue is empty; then it exits, or, if the connection is closing, writes
-// the bye and closes the socket.
+// the bye and closes the socket. It waits for the socket, under the write
+// deadline: it runs for TLS connections, for sockets that did not take a
+// flusher's write whole, and to close.
 func (c *conn) writeLoop() {
 	wt := c.srv.cfg.WriteTimeout
 	for {
 		c.mu.Lock()
-		bufs := c.queue
-		// The writer's two queues take turns, so steady traffic allocates
-		// nothing; they swap only when there is something to write, so
-		// they never share an array.
-		if len(bufs) > 0 {
-			c.queue, c.queued, c.spare = c.spare[:0], 0, nil
-		}
-		more := len(bufs) > maxWritev
-		if more {
-			// Write at most maxWritev frames at once, and put the rest
-			// back: the runtime keeps an iovec array per socket as large
-			// as the largest write, for the socket's lifetime.
-			c.queue = append(bufs[maxWritev:len(bufs):len(bufs)], c.queue...)
-			for _, b := range c.queue {
-				c.queued += len(b)
-			}
-			bufs = bufs[:maxWritev:maxWritev]
-		}
+		bufs, more := c.takeLocked()
 		closed, bye := c.closed, c.bye
 		if len(bufs) == 0 && !closed {
 			c.writing = false
@@ -187,22 +241,9 @@ func (c *conn) writeLoop() {
 			}
 			all := bufs
 			_, err := bufs.WriteTo(c.nc) // consumes bufs
-			clear(all)                   // drop the frames for the collector
-			if !more && cap(all) <= 8 {
-				c.mu.Lock()
-				c.spare = all[:0]
-				c.mu.Unlock()
-			}
+			c.recycle(all, more)
 			if err != nil {
-				c.mu.Lock()
-				if errors.Is(err, os.ErrDeadlineExceeded) {
-					c.closeLocked(protocol.CodeSlowConsumer, "", true)
-				} else {
-					c.closeLocked("write_failed", "", true)
-				}
-				c.mu.Unlock()
-				c.srv.log.Debug("write failed", c.logAttrs("err", err)...)
-				c.finish()
+				c.writeFailed(err)
 				return
 			}
 			continue

@@ -1,7 +1,8 @@
 // Package netconn serves the chat protocol over TCP, with TLS when
 // configured. It owns every connection: the framing with a hard size
-// limit, a reader goroutine per connection and a writer goroutine that runs
-// while there is something to write, a bounded outbound queue whose
+// limit, a reader goroutine per connection, flushers that write for many
+// connections at once and a writer goroutine per connection only while its
+// socket is full, a bounded outbound queue whose
 // overflow disconnects a slow consumer, a handshake
 // deadline, idle pings, a write deadline, a per-connection rate limit, and
 // graceful shutdown. What the frames mean is the hub's business.
@@ -14,6 +15,7 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"runtime"
 	"sort"
 	"sync"
 	"time"
@@ -103,6 +105,7 @@ type Server struct {
 	closed    map[string]int // close reasons, counted
 	wg        sync.WaitGroup // connection goroutines
 	readers   sync.Pool      // *bufio.Reader, lent to connections while they read
+	flushers  []*flusher     // one per core, started by the first Serve
 }
 
 // New returns a Server.
@@ -132,6 +135,12 @@ func (s *Server) Serve(ln net.Listener) error {
 		return ErrServerClosed
 	}
 	s.listeners[ln] = struct{}{}
+	if len(s.flushers) == 0 {
+		for range runtime.GOMAXPROCS(0) {
+			s.flushers = append(s.flushers, newFlusher())
+		}
+	}
+	flushers := s.flushers
 	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()
@@ -167,7 +176,7 @@ func (s *Server) Serve(ln net.Listener) error {
 			return ErrServerClosed
 		}
 		s.nextID++
-		c := newConn(s, nc, s.nextID)
+		c := newConn(s, nc, s.nextID, flushers[s.nextID%uint64(len(flushers))])
 		s.conns[c] = struct{}{}
 		s.wg.Add(1)
 		s.mu.Unlock()
@@ -194,9 +203,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	done := make(chan struct{})
 	go func() { s.wg.Wait(); close(done) }()
+	var err error
 	select {
 	case <-done:
-		return nil
 	case <-ctx.Done():
 		s.mu.Lock()
 		for c := range s.conns {
@@ -204,8 +213,17 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 		s.mu.Unlock()
 		<-done
-		return ctx.Err()
+		err = ctx.Err()
 	}
+	// Every connection has finished, so nothing is left to flush.
+	s.mu.Lock()
+	flushers := s.flushers
+	s.flushers = nil
+	s.mu.Unlock()
+	for _, f := range flushers {
+		f.close()
+	}
+	return err
 }
 
 func (s *Server) remove(c *conn) {

@@ -1,0 +1,201 @@
+package netconn
+
+import (
+	"sync"
+	"syscall"
+	"unsafe"
+)
+
+// A flusher writes the queued frames of many connections from one
+// goroutine, without waiting for any socket. When a step of the hub's work
+// leaves a thousand connections with something to write, waking one
+// flusher per core costs far less than starting a thousand writers, and a
+// write that the kernel takes whole (the usual case) is one writev.
+//
+// A socket that cannot take everything at once is handed to a writer
+// goroutine of its own (conn.writeLoop), which waits for it under the
+// write deadline; the flusher moves on. Only one of them writes for a
+// connection at a time: conn.writing says that someone is.
+type flusher struct {
+	mu      sync.Mutex
+	pending []*conn // connections with frames to write
+	wake    chan struct{}
+	stop    chan struct{}
+	done    chan struct{}
+
+	// Owned by the flusher's goroutine.
+	batch []*conn
+	iov   []syscall.Iovec
+	// write's arguments and result, kept here so that the function passed
+	// to RawConn.Write is made once.
+	bufs    [][]byte
+	n       int
+	errno   syscall.Errno
+	writeFn func(fd uintptr) bool
+}
+
+// flushRounds is how many writes a flusher makes for one connection before
+// it serves the others and comes back: a connection with a long queue
+// does not hold up the rest.
+const flushRounds = 4
+
+func newFlusher() *flusher {
+	f := &flusher{
+		wake: make(chan struct{}, 1),
+		stop: make(chan struct{}),
+		done: make(chan struct{}),
+		iov:  make([]syscall.Iovec, 0, maxWritev),
+	}
+	f.writeFn = f.writev
+	go f.run()
+	return f
+}
+
+// add schedules c, whose writing flag its caller has set, for writing.
+func (f *flusher) add(c *conn) {
+	f.mu.Lock()
+	f.pending = append(f.pending, c)
+	f.mu.Unlock()
+	select {
+	case f.wake <- struct{}{}:
+	default:
+	}
+}
+
+// close stops the flusher once every connection is gone.
+func (f *flusher) close() {
+	close(f.stop)
+	<-f.done
+}
+
+func (f *flusher) run() {
+	defer close(f.done)
+	for {
+		select {
+		case <-f.wake:
+		case <-f.stop:
+			return
+		}
+		f.mu.Lock()
+		f.batch, f.pending = f.pending, f.batch[:0]
+		f.mu.Unlock()
+		for i, c := range f.batch {
+			f.flush(c)
+			f.batch[i] = nil
+		}
+	}
+}
+
+// flush writes what c has queued, as far as the socket takes it without
+// waiting.
+func (f *flusher) flush(c *conn) {
+	for round := 0; ; round++ {
+		c.mu.Lock()
+		if len(c.queue) == 0 {
+			if c.closed {
+				// The bye frame and closing are the writer goroutine's.
+				go c.writeLoop()
+			} else {
+				c.writing = false
+			}
+			c.mu.Unlock()
+			return
+		}
+		if round == flushRounds {
+			c.mu.Unlock()
+			f.add(c) // still ours: writing stays set
+			return
+		}
+		bufs, more := c.takeLocked()
+		c.mu.Unlock()
+
+		n, err := f.write(c, bufs)
+		written := n == total(bufs)
+		if written {
+			c.recycle(bufs, more)
+			continue
+		}
+		if err != nil && err != syscall.EAGAIN {
+			c.writeFailed(err)
+			return
+		}
+		// The socket is full: the rest waits in a goroutine of its own,
+		// ahead of anything queued since.
+		rest := bufs
+		for n > 0 {
+			if n >= len(rest[0]) {
+				n -= len(rest[0])
+				rest[0] = nil
+				rest = rest[1:]
+				continue
+			}
+			rest[0] = rest[0][n:]
+			n = 0
+		}
+		c.mu.Lock()
+		c.waits++
+		if !c.dropped {
+			c.queue = append(rest, c.queue...)
+			for _, b := range rest {
+				c.queued += len(b)
+			}
+		}
+		go c.writeLoop()
+		c.mu.Unlock()
+		return
+	}
+}
+
+// write makes one writev of bufs to c's socket without waiting. It
+// returns the bytes written and, if not all were, why.
+func (f *flusher) write(c *conn, bufs [][]byte) (int, error) {
+	f.iov = f.iov[:0]
+	for _, b := range bufs {
+		if len(b) > 0 {
+			v := syscall.Iovec{Base: &b[0]}
+			v.SetLen(len(b))
+			f.iov = append(f.iov, v)
+		}
+	}
+	if len(f.iov) == 0 {
+		return 0, nil
+	}
+	f.bufs, f.n, f.errno = bufs, 0, 0
+	err := c.raw.Write(f.writeFn)
+	n, errno := f.n, f.errno
+	clear(f.iov)
+	f.bufs = nil
+	if err != nil {
+		return 0, err
+	}
+	if errno != 0 {
+		return n, errno
+	}
+	return n, nil
+}
+
+// writev is the function RawConn.Write calls with the socket: one
+// system call, whatever it manages. It always reports done, so that
+// RawConn never waits.
+func (f *flusher) writev(fd uintptr) bool {
+	for {
+		r, _, e := syscall.Syscall(syscall.SYS_WRITEV, fd, uintptr(unsafe.Pointer(&f.iov[0])), uintptr(len(f.iov)))
+		if e == syscall.EINTR {
+			continue
+		}
+		if e != 0 {
+			f.errno = e
+		} else {
+			f.n = int(r)
+		}
+		return true
+	}
+}
+
+func total(bufs [][]byte) int {
+	n := 0
+	for _, b := range bufs {
+		n += len(b)
+	}
+	return n
+}

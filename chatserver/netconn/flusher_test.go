@@ -1,0 +1,136 @@
+package netconn
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// socketPair returns the two ends of a loopback TCP connection with small
+// kernel buffers, so that writes fill the socket quickly.
+func socketPair(t *testing.T) (server, client net.Conn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+		return rc.Control(func(fd uintptr) {
+			syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
+		})
+	}}
+	client, err = d.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	server, err = ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	server.(*net.TCPConn).SetWriteBuffer(4096)
+	t.Cleanup(func() { client.Close(); server.Close() })
+	return server, client
+}
+
+// Frames queued by several goroutines while the client is not reading
+// outgrow the socket, so the flusher hands the rest to a writer goroutine
+// part-way through a frame. Every frame must still arrive whole, once, and
+// in the order each goroutine queued them.
+func TestFlusherKeepsOrderWhenTheSocketFills(t *testing.T) {
+	srv := New(Config{})
+	sc, cc := socketPair(t)
+	f := newFlusher()
+	defer f.close()
+	c := newConn(srv, sc, 1, f)
+	if c.flusher == nil {
+		t.Fatal("a TCP connection has no flusher")
+	}
+
+	const queuers, each = 4, 2000
+	pad := strings.Repeat("x", 150)
+	var wg sync.WaitGroup
+	for g := range queuers {
+		wg.Go(func() {
+			for i := range each {
+				if !c.Queue(fmt.Appendf(nil, "%d %d %s\n", g, i, pad)) {
+					t.Errorf("frame %d/%d refused", g, i)
+					return
+				}
+				if i%7 == 0 {
+					c.Flush()
+				}
+			}
+			c.Flush()
+		})
+	}
+	wg.Wait()
+	// Only now does the client start reading: the socket has long been full.
+	time.Sleep(10 * time.Millisecond)
+	c.Close("", "")
+
+	next := make([]int, queuers)
+	r := bufio.NewReader(cc)
+	cc.SetReadDeadline(time.Now().Add(30 * time.Second))
+	for n := 0; n < queuers*each; n++ {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			t.Fatalf("after %d frames: %v", n, err)
+		}
+		var g, i int
+		var p string
+		if _, err := fmt.Sscanf(line, "%d %d %s\n", &g, &i, &p); err != nil || p != pad {
+			t.Fatalf("frame %d garbled: %q", n, line)
+		}
+		if i != next[g] {
+			t.Fatalf("from queuer %d: frame %d, want %d", g, i, next[g])
+		}
+		next[g]++
+	}
+	if rest, err := io.ReadAll(r); err != nil || len(rest) != 0 {
+		t.Fatalf("after the frames: %q, %v", rest, err)
+	}
+	<-c.finished
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.waits == 0 {
+		t.Error("the socket never filled: the test did not exercise the hand-over")
+	}
+}
+
+// A connection whose client reads everything it is sent is written by the
+// flusher alone: no writer goroutine waits for the socket.
+func TestFlusherWritesWholeWithoutAGoroutine(t *testing.T) {
+	srv := New(Config{})
+	sc, cc := socketPair(t)
+	sc.(*net.TCPConn).SetWriteBuffer(1 << 20)
+	f := newFlusher()
+	defer f.close()
+	c := newConn(srv, sc, 1, f)
+	r := bufio.NewReader(cc)
+	for i := range 100 {
+		c.Queue(fmt.Appendf(nil, "frame %d\n", i))
+		c.Queue(fmt.Appendf(nil, "and %d\n", i))
+		c.Flush()
+		cc.SetReadDeadline(time.Now().Add(10 * time.Second))
+		for _, want := range []string{fmt.Sprintf("frame %d\n", i), fmt.Sprintf("and %d\n", i)} {
+			line, err := r.ReadString('\n')
+			if err != nil || line != want {
+				t.Fatalf("read %q, %v; want %q", line, err, want)
+			}
+		}
+	}
+	c.Close("", "")
+	<-c.finished
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.waits != 0 {
+		t.Errorf("%d writes waited in a goroutine; the socket had room for all", c.waits)
+	}
+}
