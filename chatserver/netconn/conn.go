@@ -45,18 +45,36 @@ type conn struct {
 	user    string // for logs, once logged in
 
 	flusher *flusher // writes for this connection when the socket takes it all; nil for TLS
+	poller  *poller  // watches the socket while the connection is parked; nil for TLS or if there is none
 
 	deadlineSet time.Time     // when the write deadline was last pushed back; writer only
 	finished    chan struct{} // closed when the socket is closed
+
+	// The reader's state. It lives here, not in a goroutine's variables,
+	// so that a parked connection, which has no reader goroutine, can be
+	// resumed by a new one. One reader runs at a time.
+	r         *protocol.Reader
+	sess      *hub.Session
+	limiter   *rate.Limiter
+	refusals  *rate.Limiter
+	helloDone bool
+	pinged    bool      // an idle ping is unanswered
+	readSet   time.Time // when the read deadline was last pushed back
+
+	parkMu       sync.Mutex // guards the fields below
+	parked       bool       // waiting in the poller, with no reader goroutine
+	polled       bool       // the socket is registered with the poller
+	readDeadline time.Time
+	timer        *time.Timer // wakes a parked connection at readDeadline
 }
 
-func newConn(s *Server, nc net.Conn, id uint64, f *flusher) *conn {
+func newConn(s *Server, nc net.Conn, id uint64, f *flusher, p *poller) *conn {
 	c := &conn{srv: s, nc: nc, id: id, finished: make(chan struct{})}
 	if sc, ok := nc.(syscall.Conn); ok {
 		c.raw, _ = sc.SyscallConn()
 	}
 	if c.raw != nil {
-		c.flusher = f
+		c.flusher, c.poller = f, p
 	}
 	return c
 }
@@ -265,6 +283,7 @@ func (c *conn) writeLoop() {
 func (c *conn) finish() {
 	c.nc.Close()
 	close(c.finished)
+	c.unpark(nil)
 }
 
 // waitReadable blocks until the socket has data, the read deadline passes
@@ -282,171 +301,267 @@ func (c *conn) waitReadable() error {
 // serve runs the connection: handshake, login, then requests until the
 // client goes away or the connection is closed.
 func (c *conn) serve() {
-	var sess *hub.Session
 	cfg := &c.srv.cfg
-	r := protocol.NewReader(c.nc, cfg.Limits.Frame)
-	r.Use(c.srv.readers.Get().(*bufio.Reader))
-	defer func() {
-		c.Close("", "") // the client went away: nothing more to say
-		<-c.finished
-		if sess != nil {
-			c.srv.cfg.Hub.Leave(sess)
-		}
-		reason := c.closeReason()
-		if reason == "" {
-			reason = "client_closed"
-			c.srv.countClose(reason)
-		}
-		c.srv.log.Info("connection closed", c.logAttrs("reason", reason)...)
-		if br := r.Release(); br != nil {
-			br.Reset(nil)
-			c.srv.readers.Put(br)
-		}
-		c.srv.remove(c)
-	}()
+	c.r = protocol.NewReader(c.nc, cfg.Limits.Frame)
+	c.r.Use(c.srv.readers.Get().(*bufio.Reader))
+	c.limiter = rate.NewLimiter(rate.Limit(cfg.Limits.RatePerSec), cfg.Limits.RateBurst)
+	c.setReadDeadline(time.Now().Add(cfg.HandshakeTimeout))
+	c.run(nil, false)
+}
 
-	limiter := rate.NewLimiter(rate.Limit(cfg.Limits.RatePerSec), cfg.Limits.RateBurst)
-	// Refusals for going over the rate have their own, smaller budget;
-	// a client that exhausts it is flooding and is disconnected.
-	refusals := rate.NewLimiter(1, 10)
+// run reads and handles frames until the connection ends, when it cleans
+// up, or parks, when it returns and a later goroutine resumes it. A
+// resumed run starts with what ended the wait: nil when the socket is
+// readable, os.ErrDeadlineExceeded when the read deadline passed.
+func (c *conn) run(waitErr error, resumed bool) {
+	if c.loop(waitErr, resumed) {
+		return
+	}
+	c.Close("", "") // the client went away: nothing more to say
+	<-c.finished
+	if c.sess != nil {
+		c.srv.cfg.Hub.Leave(c.sess)
+	}
+	reason := c.closeReason()
+	if reason == "" {
+		reason = "client_closed"
+		c.srv.countClose(reason)
+	}
+	c.srv.log.Info("connection closed", c.logAttrs("reason", reason)...)
+	if br := c.r.Release(); br != nil {
+		br.Reset(nil)
+		c.srv.readers.Put(br)
+	}
+	c.parkMu.Lock()
+	if c.timer != nil {
+		c.timer.Stop()
+	}
+	c.parkMu.Unlock()
+	c.srv.remove(c)
+}
 
-	handshakeEnd := time.Now().Add(cfg.HandshakeTimeout)
-	c.nc.SetReadDeadline(handshakeEnd)
-	helloDone := false
-	pinged := false
-	var deadlineSet time.Time
-
+// loop is run's reading loop. It reports whether the connection parked.
+func (c *conn) loop(waitErr error, resumed bool) (parked bool) {
+	cfg := &c.srv.cfg
+	r := c.r
 	for {
 		// A logged-in connection with nothing unread gives its read buffer
-		// back while it waits, so that an idle connection costs little.
-		if sess != nil && c.raw != nil && r.Idle() {
-			if br := r.Release(); br != nil {
-				br.Reset(nil)
-				c.srv.readers.Put(br)
+		// back while it waits, and parks if it can, so that an idle
+		// connection costs little.
+		if resumed || c.sess != nil && c.raw != nil && r.Idle() {
+			err := waitErr
+			if !resumed {
+				if br := r.Release(); br != nil {
+					br.Reset(nil)
+					c.srv.readers.Put(br)
+				}
+				if c.park() {
+					return true
+				}
+				if c.poller == nil {
+					err = c.waitReadable()
+				}
 			}
-			err := c.waitReadable()
+			resumed, waitErr = false, nil
 			r.Use(c.srv.readers.Get().(*bufio.Reader))
 			if err != nil {
-				c.readError(err, true, &pinged)
-				if pinged && c.isTimeout(err) && !c.isClosed() {
-					c.nc.SetReadDeadline(time.Now().Add(cfg.PingTimeout))
-					deadlineSet = time.Time{}
+				c.readError(err, true)
+				if c.pinged && c.isTimeout(err) && !c.isClosed() {
+					c.setReadDeadline(time.Now().Add(cfg.PingTimeout))
+					c.readSet = time.Time{}
 					continue
 				}
-				return
+				return false
 			}
 		}
 		line, err := r.ReadFrame()
 		if err != nil {
-			if sess != nil && errors.Is(err, io.EOF) {
+			if c.sess != nil && errors.Is(err, io.EOF) {
 				// The client has stopped sending but may still read:
 				// let its last requests be answered before closing.
 				select {
-				case <-cfg.Hub.Finish(sess):
+				case <-cfg.Hub.Finish(c.sess):
 				case <-c.finished:
 				}
 			}
-			c.readError(err, sess != nil, &pinged)
-			if sess != nil && pinged && c.isTimeout(err) && !c.isClosed() {
+			c.readError(err, c.sess != nil)
+			if c.sess != nil && c.pinged && c.isTimeout(err) && !c.isClosed() {
 				// We pinged; give the client PingTimeout to answer.
-				c.nc.SetReadDeadline(time.Now().Add(cfg.PingTimeout))
-				deadlineSet = time.Time{}
+				c.setReadDeadline(time.Now().Add(cfg.PingTimeout))
+				c.readSet = time.Time{}
 				continue
 			}
-			return
+			return false
 		}
-		if sess != nil {
-			pinged = false
+		if c.sess != nil {
+			c.pinged = false
 			// Push the idle deadline back, at most a few times per interval.
-			if now := time.Now(); now.Sub(deadlineSet) > cfg.PingInterval/8 {
-				c.nc.SetReadDeadline(now.Add(cfg.PingInterval))
-				deadlineSet = now
+			if now := time.Now(); now.Sub(c.readSet) > cfg.PingInterval/8 {
+				c.setReadDeadline(now.Add(cfg.PingInterval))
+				c.readSet = now
 			}
 		}
-		// Every frame counts against the rate, garbage included.
-		if !limiter.Allow() {
-			var id uint64
-			if f, err := protocol.Decode(line); err == nil {
-				if f.Type == protocol.TypePong {
-					continue
-				}
-				id = f.ID
-			}
-			c.send(protocol.Encode(protocol.Errorf(protocol.CodeRateLimited,
-				"slow down: at most %d requests a second", cfg.Limits.RatePerSec).Frame(id)))
-			if !refusals.Allow() {
-				c.Close(protocol.CodeFlood, "too many requests")
-				return
-			}
-			continue
-		}
-		f, err := protocol.Decode(line)
-		if err != nil {
-			var id uint64
-			if f != nil && protocol.IsRequest(f.Type) {
-				id = f.ID // the refusal answers the request
-			}
-			c.send(protocol.Encode(err.(*protocol.Error).Frame(id)))
-			continue
-		}
-		if f.Type == protocol.TypePong {
-			continue
-		}
-		switch {
-		case !helloDone:
-			if f.Type != protocol.TypeHello {
-				c.send(protocol.Encode(protocol.Errorf(protocol.CodeBadRequest, "say hello first").Frame(f.ID)))
-				continue
-			}
-			if f.Version != protocol.Version {
-				c.send(protocol.Encode(protocol.Errorf(protocol.CodeBadVersion,
-					"this server speaks protocol version %d, not %d", protocol.Version, f.Version).Frame(f.ID)))
-				c.Close(protocol.CodeBadVersion, "unsupported protocol version")
-				return
-			}
-			helloDone = true
-			limits := cfg.Limits
-			c.send(protocol.Encode(&protocol.Frame{Type: protocol.TypeWelcome, Server: cfg.Name,
-				Version: protocol.Version, Limits: &limits, FilesURL: c.filesURL()}))
-		case f.ID == 0 && protocol.IsRequest(f.Type):
-			c.send(protocol.Encode(protocol.Errorf(protocol.CodeBadRequest, "a %s request needs a non-zero id", f.Type).Frame(0)))
-		case sess == nil:
-			switch f.Type {
-			case protocol.TypeLogin:
-				s, err := cfg.Hub.Login(context.Background(), c, f)
-				if err != nil {
-					perr, ok := err.(*protocol.Error)
-					if !ok {
-						perr = protocol.Errorf(protocol.CodeInternal, "login failed")
-					}
-					c.send(protocol.Encode(perr.Frame(f.ID)))
-					continue
-				}
-				sess = s
-				c.mu.Lock()
-				c.user = s.Name
-				c.mu.Unlock()
-				c.nc.SetReadDeadline(time.Now().Add(cfg.PingInterval))
-				deadlineSet = time.Now()
-			case protocol.TypePing:
-				c.send(protocol.Encode(&protocol.Frame{Type: protocol.TypeOK, Re: f.ID}))
-			case protocol.TypeQuit:
-				c.send(protocol.Encode(&protocol.Frame{Type: protocol.TypeOK, Re: f.ID}))
-				c.Close(protocol.CodeQuit, "goodbye")
-				return
-			case protocol.TypeHello:
-				c.send(protocol.Encode(protocol.Errorf(protocol.CodeBadRequest, "hello was already said").Frame(f.ID)))
-			default:
-				if protocol.IsRequest(f.Type) {
-					c.send(protocol.Encode(protocol.Errorf(protocol.CodeNotLoggedIn, "log in first").Frame(f.ID)))
-				} else {
-					c.send(protocol.Encode(protocol.Errorf(protocol.CodeUnknownType, "unknown frame type %q", f.Type).Frame(f.ID)))
-				}
-			}
-		default:
-			cfg.Hub.Handle(sess, f)
+		if !c.handle(line) {
+			return false
 		}
 	}
+}
+
+// handle acts on one frame. It reports false when the connection is to
+// end.
+func (c *conn) handle(line []byte) bool {
+	cfg := &c.srv.cfg
+	// Every frame counts against the rate, garbage included.
+	if !c.limiter.Allow() {
+		var id uint64
+		if f, err := protocol.Decode(line); err == nil {
+			if f.Type == protocol.TypePong {
+				return true
+			}
+			id = f.ID
+		}
+		c.send(protocol.Encode(protocol.Errorf(protocol.CodeRateLimited,
+			"slow down: at most %d requests a second", cfg.Limits.RatePerSec).Frame(id)))
+		// Refusals for going over the rate have their own, smaller
+		// budget; a client that exhausts it is flooding and is
+		// disconnected. Most clients never need one.
+		if c.refusals == nil {
+			c.refusals = rate.NewLimiter(1, 10)
+		}
+		if !c.refusals.Allow() {
+			c.Close(protocol.CodeFlood, "too many requests")
+			return false
+		}
+		return true
+	}
+	f, err := protocol.Decode(line)
+	if err != nil {
+		var id uint64
+		if f != nil && protocol.IsRequest(f.Type) {
+			id = f.ID // the refusal answers the request
+		}
+		c.send(protocol.Encode(err.(*protocol.Error).Frame(id)))
+		return true
+	}
+	if f.Type == protocol.TypePong {
+		return true
+	}
+	switch {
+	case !c.helloDone:
+		if f.Type != protocol.TypeHello {
+			c.send(protocol.Encode(protocol.Errorf(protocol.CodeBadRequest, "say hello first").Frame(f.ID)))
+			return true
+		}
+		if f.Version != protocol.Version {
+			c.send(protocol.Encode(protocol.Errorf(protocol.CodeBadVersion,
+				"this server speaks protocol version %d, not %d", protocol.Version, f.Version).Frame(f.ID)))
+			c.Close(protocol.CodeBadVersion, "unsupported protocol version")
+			return false
+		}
+		c.helloDone = true
+		limits := cfg.Limits
+		c.send(protocol.Encode(&protocol.Frame{Type: protocol.TypeWelcome, Server: cfg.Name,
+			Version: protocol.Version, Limits: &limits, FilesURL: c.filesURL()}))
+	case f.ID == 0 && protocol.IsRequest(f.Type):
+		c.send(protocol.Encode(protocol.Errorf(protocol.CodeBadRequest, "a %s request needs a non-zero id", f.Type).Frame(0)))
+	case c.sess == nil:
+		switch f.Type {
+		case protocol.TypeLogin:
+			s, err := cfg.Hub.Login(context.Background(), c, f)
+			if err != nil {
+				perr, ok := err.(*protocol.Error)
+				if !ok {
+					perr = protocol.Errorf(protocol.CodeInternal, "login failed")
+				}
+				c.send(protocol.Encode(perr.Frame(f.ID)))
+				return true
+			}
+			c.sess = s
+			c.mu.Lock()
+			c.user = s.Name
+			c.mu.Unlock()
+			c.setReadDeadline(time.Now().Add(cfg.PingInterval))
+			c.readSet = time.Now()
+		case protocol.TypePing:
+			c.send(protocol.Encode(&protocol.Frame{Type: protocol.TypeOK, Re: f.ID}))
+		case protocol.TypeQuit:
+			c.send(protocol.Encode(&protocol.Frame{Type: protocol.TypeOK, Re: f.ID}))
+			c.Close(protocol.CodeQuit, "goodbye")
+			return false
+		case protocol.TypeHello:
+			c.send(protocol.Encode(protocol.Errorf(protocol.CodeBadRequest, "hello was already said").Frame(f.ID)))
+		default:
+			if protocol.IsRequest(f.Type) {
+				c.send(protocol.Encode(protocol.Errorf(protocol.CodeNotLoggedIn, "log in first").Frame(f.ID)))
+			} else {
+				c.send(protocol.Encode(protocol.Errorf(protocol.CodeUnknownType, "unknown frame type %q", f.Type).Frame(f.ID)))
+			}
+		}
+	default:
+		cfg.Hub.Handle(c.sess, f)
+	}
+	return true
+}
+
+// setReadDeadline sets the socket's read deadline, and remembers it for
+// waking the connection if it is parked then.
+func (c *conn) setReadDeadline(t time.Time) {
+	c.parkMu.Lock()
+	c.readDeadline = t
+	c.parkMu.Unlock()
+	c.nc.SetReadDeadline(t)
+}
+
+// park hands the wait for the socket to the server's poller, and a timer
+// for the read deadline, so that the reader goroutine can end. It reports
+// false if the connection cannot park: there is no poller, or the socket
+// is closed, which the caller finds out by reading.
+func (c *conn) park() bool {
+	p := c.poller
+	if p == nil {
+		return false
+	}
+	// Nothing is being written either: the queue's arrays go too.
+	c.mu.Lock()
+	if !c.writing && len(c.queue) == 0 {
+		c.queue, c.spare = nil, nil
+	}
+	c.mu.Unlock()
+	c.parkMu.Lock()
+	defer c.parkMu.Unlock()
+	c.parked = true
+	if !p.watch(c) {
+		c.parked = false
+		return false
+	}
+	d := time.Until(c.readDeadline)
+	if c.timer == nil {
+		c.timer = time.AfterFunc(d, c.deadlinePassed)
+	} else {
+		c.timer.Reset(d)
+	}
+	return true
+}
+
+// deadlinePassed resumes a parked connection whose read deadline passed.
+func (c *conn) deadlinePassed() { c.unpark(os.ErrDeadlineExceeded) }
+
+// unpark resumes a parked connection in a new goroutine: its socket is
+// readable (err nil), its read deadline passed, or it has been closed.
+// It does nothing for a connection that is not parked.
+func (c *conn) unpark(err error) {
+	c.parkMu.Lock()
+	defer c.parkMu.Unlock()
+	if !c.parked {
+		return
+	}
+	if err != nil && time.Now().Before(c.readDeadline) {
+		return // a timer set for an earlier wait
+	}
+	c.parked = false
+	c.timer.Stop()
+	c.poller.forget(c)
+	go c.run(err, true)
 }
 
 func (c *conn) isClosed() bool {
@@ -460,15 +575,15 @@ func (c *conn) isTimeout(err error) bool {
 }
 
 // readError decides what a failed read means. On the first idle timeout
-// of a logged-in session it sends a ping and sets *pinged.
-func (c *conn) readError(err error, loggedIn bool, pinged *bool) {
+// of a logged-in session it sends a ping and sets c.pinged.
+func (c *conn) readError(err error, loggedIn bool) {
 	switch {
 	case errors.Is(err, protocol.ErrFrameTooLarge):
 		c.Close(protocol.CodeFrameTooLarge, "a frame was larger than the limit")
 	case c.isTimeout(err) && !loggedIn:
 		c.Close(protocol.CodeHandshakeTimeout, "no login in time")
-	case c.isTimeout(err) && !*pinged:
-		*pinged = true
+	case c.isTimeout(err) && !c.pinged:
+		c.pinged = true
 		c.send(protocol.Encode(&protocol.Frame{Type: protocol.TypePing}))
 	case c.isTimeout(err):
 		c.Close(protocol.CodePingTimeout, "no answer to ping")

@@ -48,7 +48,7 @@ func TestFlusherKeepsOrderWhenTheSocketFills(t *testing.T) {
 	sc, cc := socketPair(t)
 	f := newFlusher()
 	defer f.close()
-	c := newConn(srv, sc, 1, f)
+	c := newConn(srv, sc, 1, f, nil)
 	if c.flusher == nil {
 		t.Fatal("a TCP connection has no flusher")
 	}
@@ -112,7 +112,7 @@ func TestFlusherWritesWholeWithoutAGoroutine(t *testing.T) {
 	sc.(*net.TCPConn).SetWriteBuffer(1 << 20)
 	f := newFlusher()
 	defer f.close()
-	c := newConn(srv, sc, 1, f)
+	c := newConn(srv, sc, 1, f, nil)
 	r := bufio.NewReader(cc)
 	for i := range 100 {
 		c.Queue(fmt.Appendf(nil, "frame %d\n", i))

@@ -11,11 +11,13 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"io"
 	"math/big"
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -23,6 +25,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/parley-chat/parley/chatserver/netconn"
 	"github.com/parley-chat/parley/chatserver/server"
 	"github.com/parley-chat/parley/chatserver/server/servertest"
 	"github.com/parley-chat/parley/shared/protocol"
@@ -464,4 +467,61 @@ func selfSigned(t *testing.T, dir string) (certFile, keyFile string, pool *x509.
 	pool = x509.NewCertPool()
 	pool.AddCert(cert)
 	return certFile, keyFile, pool
+}
+
+// waitStats waits, up to a generous limit, for the server's statistics to
+// satisfy ok.
+func waitStats(t *testing.T, s *server.Server, what string, ok func(netconn.Stats) bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !ok(s.Stats()) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: never happened; %+v", what, s.Stats())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// Idle logged-in connections park: they keep no goroutine, yet they
+// receive what is sent to them, answer when they speak, and are noticed
+// when they go away.
+func TestIdleConnectionsPark(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("connections park only on Linux")
+	}
+	s := start(t, nil)
+	base := runtime.NumGoroutine()
+	const n = 20
+	clients := make([]*client, n)
+	for i := range clients {
+		clients[i] = login(t, s.Addr(), fmt.Sprintf("idle%d", i))
+	}
+	waitStats(t, s, "every idle connection parked", func(st netconn.Stats) bool { return st.Parked == n })
+	before := runtime.NumGoroutine()
+	if before-base >= n/2 {
+		t.Errorf("%d goroutines before the logins, %d with %d connections parked", base, before, n)
+	}
+
+	// A parked connection wakes for a request, is answered, and parks again.
+	id := clients[0].send(&protocol.Frame{Type: protocol.TypeSend, Room: "lobby", Text: "wake up"})
+	if r := clients[0].reply(id); r.Type != protocol.TypeOK {
+		t.Fatalf("send from a parked connection: %+v", r)
+	}
+	// The others, parked, get the message.
+	for _, c := range clients[1:] {
+		m := c.until(func(f *protocol.Frame) bool { return f.Type == protocol.TypeMessage })
+		if m.Text != "wake up" {
+			t.Fatalf("got %+v", m)
+		}
+	}
+	waitStats(t, s, "parked again", func(st netconn.Stats) bool { return st.Parked == n })
+
+	// A parked connection whose client goes away is closed and forgotten.
+	clients[n-1].nc.Close()
+	waitStats(t, s, "the closed connection noticed", func(st netconn.Stats) bool {
+		return st.Open == n-1 && st.Parked == n-1
+	})
+	if after := runtime.NumGoroutine(); after > before {
+		t.Errorf("goroutines: %d with %d parked connections, %d after one left", before, n, after)
+	}
 }

@@ -106,6 +106,7 @@ type Server struct {
 	wg        sync.WaitGroup // connection goroutines
 	readers   sync.Pool      // *bufio.Reader, lent to connections while they read
 	flushers  []*flusher     // one per core, started by the first Serve
+	poller    *poller        // parks idle connections; started by the first Serve
 }
 
 // New returns a Server.
@@ -140,7 +141,14 @@ func (s *Server) Serve(ln net.Listener) error {
 			s.flushers = append(s.flushers, newFlusher())
 		}
 	}
-	flushers := s.flushers
+	if s.poller == nil {
+		p, err := newPoller()
+		if err != nil {
+			s.log.Debug("idle connections keep their reader goroutines", "err", err)
+		}
+		s.poller = p
+	}
+	flushers, p := s.flushers, s.poller
 	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()
@@ -176,7 +184,7 @@ func (s *Server) Serve(ln net.Listener) error {
 			return ErrServerClosed
 		}
 		s.nextID++
-		c := newConn(s, nc, s.nextID, flushers[s.nextID%uint64(len(flushers))])
+		c := newConn(s, nc, s.nextID, flushers[s.nextID%uint64(len(flushers))], p)
 		s.conns[c] = struct{}{}
 		s.wg.Add(1)
 		s.mu.Unlock()
@@ -210,6 +218,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.mu.Lock()
 		for c := range s.conns {
 			c.nc.Close()
+			c.unpark(nil)
 		}
 		s.mu.Unlock()
 		<-done
@@ -217,11 +226,14 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	// Every connection has finished, so nothing is left to flush.
 	s.mu.Lock()
-	flushers := s.flushers
-	s.flushers = nil
+	flushers, p := s.flushers, s.poller
+	s.flushers, s.poller = nil, nil
 	s.mu.Unlock()
 	for _, f := range flushers {
 		f.close()
+	}
+	if p != nil {
+		p.close()
 	}
 	return err
 }
@@ -247,6 +259,7 @@ func (s *Server) countClose(reason string) {
 // Stats is a snapshot of the server's connections.
 type Stats struct {
 	Open   int
+	Parked int           // open and idle, with no goroutine of their own
 	Closed []ReasonCount // by reason, most frequent first
 }
 
@@ -261,6 +274,9 @@ func (s *Server) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := Stats{Open: len(s.conns)}
+	if s.poller != nil {
+		st.Parked = s.poller.count()
+	}
 	for r, n := range s.closed {
 		st.Closed = append(st.Closed, ReasonCount{r, n})
 	}
