@@ -543,8 +543,28 @@ func (c *conn) park() bool {
 	return true
 }
 
-// deadlinePassed resumes a parked connection whose read deadline passed.
-func (c *conn) deadlinePassed() { c.unpark(os.ErrDeadlineExceeded) }
+// deadlinePassed acts for a parked connection whose read deadline passed.
+// The first time, it pings the client and waits PingTimeout more, still
+// parked; if that passes too, it resumes the connection to close it.
+func (c *conn) deadlinePassed() {
+	c.parkMu.Lock()
+	if c.parked && !c.pinged && !time.Now().Before(c.readDeadline) {
+		// The reader is not running: its state is ours while parked.
+		c.pinged = true
+		c.readSet = time.Time{}
+		c.readDeadline = time.Now().Add(c.srv.cfg.PingTimeout)
+		c.nc.SetReadDeadline(c.readDeadline)
+		c.timer.Reset(c.srv.cfg.PingTimeout)
+		c.parkMu.Unlock()
+		c.send(pingFrame)
+		return
+	}
+	c.parkMu.Unlock()
+	c.unpark(os.ErrDeadlineExceeded)
+}
+
+// pingFrame is the encoded idle ping; it is never modified.
+var pingFrame = protocol.Encode(&protocol.Frame{Type: protocol.TypePing})
 
 // unpark resumes a parked connection in a new goroutine: its socket is
 // readable (err nil), its read deadline passed, or it has been closed.
@@ -584,7 +604,7 @@ func (c *conn) readError(err error, loggedIn bool) {
 		c.Close(protocol.CodeHandshakeTimeout, "no login in time")
 	case c.isTimeout(err) && !c.pinged:
 		c.pinged = true
-		c.send(protocol.Encode(&protocol.Frame{Type: protocol.TypePing}))
+		c.send(pingFrame)
 	case c.isTimeout(err):
 		c.Close(protocol.CodePingTimeout, "no answer to ping")
 	case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
