@@ -180,12 +180,18 @@ func (c *conn) closeReason() string {
 	return c.reason
 }
 
-// maxWritev is the most frames one write carries.
-const maxWritev = 64
+// maxWritev is the most frames one write of a writer goroutine carries:
+// the runtime keeps an iovec array per socket as large as the largest
+// write, for the socket's lifetime. Flushers have their own array and
+// write up to maxFlushv.
+const (
+	maxWritev = 64
+	maxFlushv = 256
+)
 
-// takeLocked takes up to maxWritev frames off the queue for one write, and
-// says whether more were left there.
-func (c *conn) takeLocked() (bufs net.Buffers, more bool) {
+// takeLocked takes up to max frames off the queue for one write, and says
+// whether more were left there.
+func (c *conn) takeLocked(max int) (bufs net.Buffers, more bool) {
 	bufs = c.queue
 	if len(bufs) == 0 {
 		return nil, false
@@ -194,15 +200,12 @@ func (c *conn) takeLocked() (bufs net.Buffers, more bool) {
 	// nothing; they swap only when there is something to write, so they
 	// never share an array.
 	c.queue, c.queued, c.spare = c.spare[:0], 0, nil
-	if len(bufs) > maxWritev {
-		// Write at most maxWritev frames at once, and put the rest back:
-		// the runtime keeps an iovec array per socket as large as the
-		// largest write, for the socket's lifetime.
-		c.queue = append(bufs[maxWritev:len(bufs):len(bufs)], c.queue...)
+	if len(bufs) > max {
+		c.queue = append(bufs[max:len(bufs):len(bufs)], c.queue...)
 		for _, b := range c.queue {
 			c.queued += len(b)
 		}
-		return bufs[:maxWritev:maxWritev], true
+		return bufs[:max:max], true
 	}
 	return bufs, false
 }
@@ -240,7 +243,7 @@ func (c *conn) writeLoop() {
 	wt := c.srv.cfg.WriteTimeout
 	for {
 		c.mu.Lock()
-		bufs, more := c.takeLocked()
+		bufs, more := c.takeLocked(maxWritev)
 		closed, bye := c.closed, c.bye
 		if len(bufs) == 0 && !closed {
 			c.writing = false

@@ -44,7 +44,7 @@ func newFlusher() *flusher {
 		wake: make(chan struct{}, 1),
 		stop: make(chan struct{}),
 		done: make(chan struct{}),
-		iov:  make([]syscall.Iovec, 0, maxWritev),
+		iov:  make([]syscall.Iovec, 0, maxFlushv),
 	}
 	f.writeFn = f.writev
 	go f.run()
@@ -106,7 +106,7 @@ func (f *flusher) flush(c *conn) {
 			f.add(c) // still ours: writing stays set
 			return
 		}
-		bufs, more := c.takeLocked()
+		bufs, more := c.takeLocked(maxFlushv)
 		c.mu.Unlock()
 
 		n, err := f.write(c, bufs)
