@@ -246,6 +246,12 @@ func (c *conn) writeLoop() {
 		bufs, more := c.takeLocked(maxWritev)
 		closed, bye := c.closed, c.bye
 		if len(bufs) == 0 && !closed {
+			if !c.deadlineSet.IsZero() {
+				// Flushers write without a deadline, and would find this
+				// one passed.
+				c.nc.SetWriteDeadline(time.Time{})
+				c.deadlineSet = time.Time{}
+			}
 			c.writing = false
 			c.mu.Unlock()
 			return

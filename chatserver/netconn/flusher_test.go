@@ -134,3 +134,44 @@ func TestFlusherWritesWholeWithoutAGoroutine(t *testing.T) {
 		t.Errorf("%d writes waited in a goroutine; the socket had room for all", c.waits)
 	}
 }
+
+// After a writer goroutine has waited for a full socket and given the
+// connection back, the flusher writes for it again, however long after:
+// the writer's deadline does not linger to fail the flusher's writes.
+func TestFlusherAfterTheWriterGoroutine(t *testing.T) {
+	srv := New(Config{WriteTimeout: 50 * time.Millisecond})
+	sc, cc := socketPair(t)
+	f := newFlusher()
+	defer f.close()
+	c := newConn(srv, sc, 1, f, nil)
+	r := bufio.NewReader(cc)
+	frame := []byte(strings.Repeat("y", 1000) + "\n")
+	// Fill the socket while the client does not read, then read it all:
+	// the writer goroutine finishes the job within its deadline.
+	const n = 200
+	for range n {
+		c.Queue(frame)
+	}
+	c.Flush()
+	cc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for i := range n {
+		if line, err := r.ReadString('\n'); err != nil || line != string(frame) {
+			t.Fatalf("frame %d: %v", i, err)
+		}
+	}
+	c.mu.Lock()
+	waits := c.waits
+	c.mu.Unlock()
+	if waits == 0 {
+		t.Fatal("the socket never filled: the test did not exercise the writer goroutine")
+	}
+	// Long after the writer's deadline, the flusher writes again.
+	time.Sleep(150 * time.Millisecond)
+	c.Queue([]byte("later\n"))
+	c.Flush()
+	if line, err := r.ReadString('\n'); err != nil || line != "later\n" {
+		t.Fatalf("after the deadline: %q, %v; closed as %q", line, err, c.closeReason())
+	}
+	c.Close("", "")
+	<-c.finished
+}
