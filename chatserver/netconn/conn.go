@@ -196,17 +196,20 @@ func (c *conn) takeLocked(max int) (bufs net.Buffers, more bool) {
 	if len(bufs) == 0 {
 		return nil, false
 	}
+	if len(bufs) > max {
+		// The rest stays in place, and new frames go after it in the
+		// same array, clear of the part being written; the written part
+		// is dropped when the array next grows.
+		c.queue = bufs[max:]
+		for _, b := range bufs[:max] {
+			c.queued -= len(b)
+		}
+		return bufs[:max:max], true
+	}
 	// The writer's two queues take turns, so steady traffic allocates
 	// nothing; they swap only when there is something to write, so they
 	// never share an array.
 	c.queue, c.queued, c.spare = c.spare[:0], 0, nil
-	if len(bufs) > max {
-		c.queue = append(bufs[max:len(bufs):len(bufs)], c.queue...)
-		for _, b := range c.queue {
-			c.queued += len(b)
-		}
-		return bufs[:max:max], true
-	}
 	return bufs, false
 }
 
