@@ -33,10 +33,8 @@ type conn struct {
 	raw syscall.RawConn // nil for TLS: its own buffering makes waiting without a buffer moot
 
 	mu      sync.Mutex // guards the fields below; taken after the hub's work, never before
-	queue   net.Buffers
-	spare   net.Buffers // the writer's other queue, kept while small
-	queued  int
-	writing bool   // a writer goroutine is running
+	q       frameQueue
+	writing bool   // a flusher or a writer goroutine is writing
 	closed  bool   // no more frames are accepted
 	dropped bool   // closed, and what was queued is not to be written
 	waits   int    // times a flusher's write did not go whole and a writer goroutine took over
@@ -48,6 +46,7 @@ type conn struct {
 	poller  *poller  // watches the socket while the connection is parked; nil for TLS or if there is none
 
 	deadlineSet time.Time     // when the write deadline was last pushed back; writer only
+	wbufs       net.Buffers   // the frames of the writer goroutine's write
 	finished    chan struct{} // closed when the socket is closed
 
 	// The reader's state. It lives here, not in a goroutine's variables,
@@ -101,12 +100,11 @@ func (c *conn) Queue(b []byte) bool {
 	if c.closed {
 		return false
 	}
-	if c.queued+len(b) > c.srv.cfg.MaxQueue {
+	if c.q.bytes+len(b) > c.srv.cfg.MaxQueue {
 		c.closeLocked(protocol.CodeSlowConsumer, "you were not reading fast enough", true)
 		return false
 	}
-	c.queue = append(c.queue, b)
-	c.queued += len(b)
+	c.q.push(b)
 	return true
 }
 
@@ -116,7 +114,7 @@ func (c *conn) Queue(b []byte) bool {
 // goroutine.
 func (c *conn) Flush() {
 	c.mu.Lock()
-	if c.writing || len(c.queue) == 0 {
+	if c.writing || c.q.n == 0 {
 		c.mu.Unlock()
 		return
 	}
@@ -160,7 +158,8 @@ func (c *conn) closeLocked(code, message string, drop bool) {
 		c.bye = protocol.Encode(&protocol.Frame{Type: protocol.TypeBye, Code: code, Message: message})
 	}
 	if drop {
-		c.queue, c.queued, c.dropped = nil, 0, true
+		// A write under way still reads its frames from the old ring.
+		c.q, c.dropped = frameQueue{}, true
 	}
 	c.startWriterLocked()
 }
@@ -189,41 +188,6 @@ const (
 	maxFlushv = 256
 )
 
-// takeLocked takes up to max frames off the queue for one write, and says
-// whether more were left there.
-func (c *conn) takeLocked(max int) (bufs net.Buffers, more bool) {
-	bufs = c.queue
-	if len(bufs) == 0 {
-		return nil, false
-	}
-	if len(bufs) > max {
-		// The rest stays in place, and new frames go after it in the
-		// same array, clear of the part being written; the written part
-		// is dropped when the array next grows.
-		c.queue = bufs[max:]
-		for _, b := range bufs[:max] {
-			c.queued -= len(b)
-		}
-		return bufs[:max:max], true
-	}
-	// The writer's two queues take turns, so steady traffic allocates
-	// nothing; they swap only when there is something to write, so they
-	// never share an array.
-	c.queue, c.queued, c.spare = c.spare[:0], 0, nil
-	return bufs, false
-}
-
-// recycle keeps a written batch's array as the spare queue, if it is
-// small, after dropping the frames for the collector.
-func (c *conn) recycle(all net.Buffers, more bool) {
-	clear(all)
-	if !more && cap(all) <= 8 {
-		c.mu.Lock()
-		c.spare = all[:0]
-		c.mu.Unlock()
-	}
-}
-
 // writeFailed closes the connection after a failed write.
 func (c *conn) writeFailed(err error) {
 	c.mu.Lock()
@@ -246,9 +210,10 @@ func (c *conn) writeLoop() {
 	wt := c.srv.cfg.WriteTimeout
 	for {
 		c.mu.Lock()
-		bufs, more := c.takeLocked(maxWritev)
+		// The frames are copied: writing consumes the slice it is given.
+		c.wbufs = append(c.wbufs[:0], c.q.front(maxWritev)...)
 		closed, bye := c.closed, c.bye
-		if len(bufs) == 0 && !closed {
+		if len(c.wbufs) == 0 && !closed {
 			if !c.deadlineSet.IsZero() {
 				// Flushers write without a deadline, and would find this
 				// one passed.
@@ -261,7 +226,7 @@ func (c *conn) writeLoop() {
 		}
 		c.mu.Unlock()
 
-		if len(bufs) > 0 {
+		if k := len(c.wbufs); k > 0 {
 			// The deadline is pushed back at most a few times per period,
 			// not before every write: a write may take between 7/8 and
 			// all of WriteTimeout before the connection is dropped.
@@ -269,13 +234,18 @@ func (c *conn) writeLoop() {
 				c.nc.SetWriteDeadline(now.Add(wt))
 				c.deadlineSet = now
 			}
-			all := bufs
-			_, err := bufs.WriteTo(c.nc) // consumes bufs
-			c.recycle(all, more)
+			bufs := c.wbufs
+			_, err := bufs.WriteTo(c.nc)
+			clear(c.wbufs)
 			if err != nil {
 				c.writeFailed(err)
 				return
 			}
+			c.mu.Lock()
+			if !c.dropped {
+				c.q.done(k, 0)
+			}
+			c.mu.Unlock()
 			continue
 		}
 		// Closing, and everything queued is written.
@@ -535,8 +505,8 @@ func (c *conn) park() bool {
 	}
 	// Nothing is being written either: the queue's arrays go too.
 	c.mu.Lock()
-	if !c.writing && len(c.queue) == 0 {
-		c.queue, c.spare = nil, nil
+	if !c.writing && c.q.n == 0 {
+		c.q = frameQueue{}
 	}
 	c.mu.Unlock()
 	c.parkMu.Lock()

@@ -91,7 +91,7 @@ func (f *flusher) run() {
 func (f *flusher) flush(c *conn) {
 	for round := 0; ; round++ {
 		c.mu.Lock()
-		if len(c.queue) == 0 {
+		if c.q.n == 0 {
 			if c.closed {
 				// The bye frame and closing are the writer goroutine's.
 				go c.writeLoop()
@@ -106,40 +106,30 @@ func (f *flusher) flush(c *conn) {
 			f.add(c) // still ours: writing stays set
 			return
 		}
-		bufs, more := c.takeLocked(maxFlushv)
+		bufs := c.q.front(maxFlushv)
 		c.mu.Unlock()
 
 		n, err := f.write(c, bufs)
-		written := n == total(bufs)
-		if written {
-			c.recycle(bufs, more)
+		whole, off := 0, n
+		for whole < len(bufs) && off >= len(bufs[whole]) {
+			off -= len(bufs[whole])
+			whole++
+		}
+		c.mu.Lock()
+		if !c.dropped {
+			c.q.done(whole, off)
+		}
+		if whole == len(bufs) {
+			c.mu.Unlock()
 			continue
 		}
 		if err != nil && err != syscall.EAGAIN {
+			c.mu.Unlock()
 			c.writeFailed(err)
 			return
 		}
-		// The socket is full: the rest waits in a goroutine of its own,
-		// ahead of anything queued since.
-		rest := bufs
-		for n > 0 {
-			if n >= len(rest[0]) {
-				n -= len(rest[0])
-				rest[0] = nil
-				rest = rest[1:]
-				continue
-			}
-			rest[0] = rest[0][n:]
-			n = 0
-		}
-		c.mu.Lock()
+		// The socket is full: the rest waits in a goroutine of its own.
 		c.waits++
-		if !c.dropped {
-			c.queue = append(rest, c.queue...)
-			for _, b := range rest {
-				c.queued += len(b)
-			}
-		}
 		go c.writeLoop()
 		c.mu.Unlock()
 		return
@@ -190,12 +180,4 @@ func (f *flusher) writev(fd uintptr) bool {
 		}
 		return true
 	}
-}
-
-func total(bufs [][]byte) int {
-	n := 0
-	for _, b := range bufs {
-		n += len(b)
-	}
-	return n
 }

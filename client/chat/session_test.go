@@ -393,8 +393,13 @@ func TestGracefulRestart(t *testing.T) {
 func TestOfflinePrivateMessageArrivesAtLogin(t *testing.T) {
 	srv := startServer(t, nil)
 	bob := connect(t, srv.Addr(), "bob")
-	bob.s.Close()
 	alice := connect(t, srv.Addr(), "alice")
+	bob.s.Close()
+	// Bob is offline once the server says so.
+	alice.wait("bob offline", func(ev chat.Event) bool {
+		return ev.Kind == chat.EvFrame && ev.Frame.Type == protocol.TypePresence &&
+			ev.Frame.Name == "bob" && ev.Frame.Status == protocol.StatusOffline
+	})
 	if _, err := alice.s.Do(context.Background(), &protocol.Frame{Type: protocol.TypeSend, To: "bob", Text: "while you were away"}); err != nil {
 		t.Fatal(err)
 	}

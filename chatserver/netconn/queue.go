@@ -1,0 +1,66 @@
+package netconn
+
+// frameQueue is a connection's outbound queue: a ring of encoded frames.
+// A writer takes a run of frames from the front (front), writes them
+// without holding the connection's lock, and then drops them (done).
+// Frames queued meanwhile go at the back. A full ring grows into a new
+// array, copying the frames in order, so the run being written is never
+// overwritten; once the ring has grown to the traffic, queueing allocates
+// nothing. A large ring goes when it empties, so a burst's ring is not
+// held for good.
+type frameQueue struct {
+	ring  [][]byte // its length is zero or a power of two
+	head  int      // index of the first frame
+	n     int      // frames queued
+	bytes int      // bytes queued
+}
+
+func (q *frameQueue) push(b []byte) {
+	if q.n == len(q.ring) {
+		q.grow()
+	}
+	q.ring[(q.head+q.n)&(len(q.ring)-1)] = b
+	q.n++
+	q.bytes += len(b)
+}
+
+// grow doubles a full ring, the first frame moving to index 0.
+func (q *frameQueue) grow() {
+	r := make([][]byte, max(8, 2*len(q.ring)))
+	k := copy(r, q.ring[q.head:])
+	copy(r[k:], q.ring[:q.head])
+	q.ring, q.head = r, 0
+}
+
+// front returns up to max frames from the front of the queue, as many as
+// lie together in the ring. They stay queued until done.
+func (q *frameQueue) front(max int) [][]byte {
+	k := min(q.n, max, len(q.ring)-q.head)
+	return q.ring[q.head : q.head+k : q.head+k]
+}
+
+// done drops the first k frames, and off bytes of the frame after them,
+// which a write took only part of.
+func (q *frameQueue) done(k, off int) {
+	mask := len(q.ring) - 1
+	for i := range k {
+		j := (q.head + i) & mask
+		q.bytes -= len(q.ring[j])
+		q.ring[j] = nil
+	}
+	q.head = (q.head + k) & mask
+	q.n -= k
+	if off > 0 {
+		q.ring[q.head] = q.ring[q.head][off:]
+		q.bytes -= off
+	}
+	if q.n == 0 {
+		q.head = 0 // the next run starts at the beginning and is as long as can be
+		if len(q.ring) > keptRing {
+			q.ring = nil // a burst is over: its ring goes
+		}
+	}
+}
+
+// keptRing is the largest ring kept while the queue is empty.
+const keptRing = 64
