@@ -30,7 +30,7 @@ type conn struct {
 	srv *Server
 	nc  net.Conn
 	id  uint64
-	raw syscall.RawConn // nil for TLS: its own buffering makes waiting without a buffer moot
+	raw syscall.RawConn // nil for TLS (its own buffering makes waiting without a buffer moot), and off Unix
 
 	mu      sync.Mutex // guards the fields below; taken after the hub's work, never before
 	q       frameQueue
@@ -69,7 +69,7 @@ type conn struct {
 
 func newConn(s *Server, nc net.Conn, id uint64, f *flusher, p *poller) *conn {
 	c := &conn{srv: s, nc: nc, id: id, finished: make(chan struct{})}
-	if sc, ok := nc.(syscall.Conn); ok {
+	if sc, ok := nc.(syscall.Conn); ok && rawSockets {
 		c.raw, _ = sc.SyscallConn()
 	}
 	if c.raw != nil {
@@ -266,18 +266,6 @@ func (c *conn) finish() {
 	c.nc.Close()
 	close(c.finished)
 	c.unpark(nil)
-}
-
-// waitReadable blocks until the socket has data, the read deadline passes
-// or the connection fails, without holding a read buffer.
-func (c *conn) waitReadable() error {
-	var peek [1]byte
-	var rerr error
-	err := c.raw.Read(func(fd uintptr) bool {
-		_, _, rerr = syscall.Recvfrom(int(fd), peek[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
-		return rerr != syscall.EAGAIN // data, end of stream, or an error: reading will tell
-	})
-	return err
 }
 
 // serve runs the connection: handshake, login, then requests until the

@@ -1,0 +1,21 @@
+//go:build unix
+
+package netconn
+
+import "syscall"
+
+// rawSockets says that connections use their sockets directly: flushers
+// write them with writev, and idle readers wait without a read buffer.
+const rawSockets = true
+
+// waitReadable blocks until the socket has data, the read deadline passes
+// or the connection fails, without holding a read buffer.
+func (c *conn) waitReadable() error {
+	var peek [1]byte
+	var rerr error
+	err := c.raw.Read(func(fd uintptr) bool {
+		_, _, rerr = syscall.Recvfrom(int(fd), peek[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		return rerr != syscall.EAGAIN // data, end of stream, or an error: reading will tell
+	})
+	return err
+}
