@@ -158,8 +158,12 @@ func (c *conn) closeLocked(code, message string, drop bool) {
 		c.bye = protocol.Encode(&protocol.Frame{Type: protocol.TypeBye, Code: code, Message: message})
 	}
 	if drop {
-		// A write under way still reads its frames from the old ring.
-		c.q, c.dropped = frameQueue{}, true
+		c.dropped = true
+		if !c.writing {
+			c.q = frameQueue{}
+		}
+		// Otherwise the writer empties the queue when its write is done,
+		// keeping the rest of a frame it cut (wroteLocked).
 	}
 	c.startWriterLocked()
 }
@@ -187,6 +191,24 @@ const (
 	maxWritev = 64
 	maxFlushv = 256
 )
+
+// wroteLocked records that n bytes of the run bufs, taken from the front
+// of the queue, were written, and returns how many frames went whole. If
+// the connection has been dropped meanwhile, the queue is emptied, but
+// for the rest of a frame that the write cut: it goes out before the bye,
+// so that the client does not read half a frame glued to it.
+func (c *conn) wroteLocked(bufs [][]byte, n int) (whole int) {
+	off := n
+	for whole < len(bufs) && off >= len(bufs[whole]) {
+		off -= len(bufs[whole])
+		whole++
+	}
+	c.q.done(whole, off)
+	if c.dropped {
+		c.q.keepCut()
+	}
+	return whole
+}
 
 // writeFailed closes the connection after a failed write.
 func (c *conn) writeFailed(err error) {
@@ -242,8 +264,9 @@ func (c *conn) writeLoop() {
 				return
 			}
 			c.mu.Lock()
-			if !c.dropped {
-				c.q.done(k, 0)
+			c.q.done(k, 0)
+			if c.dropped {
+				c.q.keepCut()
 			}
 			c.mu.Unlock()
 			continue
@@ -264,8 +287,8 @@ func (c *conn) writeLoop() {
 // finish closes the socket, which also ends the reader.
 func (c *conn) finish() {
 	c.nc.Close()
+	c.unpark(nil) // a parked connection's reader is needed to clean up
 	close(c.finished)
-	c.unpark(nil)
 }
 
 // serve runs the connection: handshake, login, then requests until the
@@ -491,7 +514,7 @@ func (c *conn) park() bool {
 	if p == nil {
 		return false
 	}
-	// Nothing is being written either: the queue's arrays go too.
+	// If nothing is being written either, the queue's ring goes too.
 	c.mu.Lock()
 	if !c.writing && c.q.n == 0 {
 		c.q = frameQueue{}

@@ -112,16 +112,8 @@ func (f *flusher) flush(c *conn) {
 		c.mu.Unlock()
 
 		n, err := f.write(c, bufs)
-		whole, off := 0, n
-		for whole < len(bufs) && off >= len(bufs[whole]) {
-			off -= len(bufs[whole])
-			whole++
-		}
 		c.mu.Lock()
-		if !c.dropped {
-			c.q.done(whole, off)
-		}
-		if whole == len(bufs) {
+		if c.wroteLocked(bufs, n) == len(bufs) {
 			c.mu.Unlock()
 			continue
 		}

@@ -177,3 +177,60 @@ func TestFlusherAfterTheWriterGoroutine(t *testing.T) {
 	c.Close("", "")
 	<-c.finished
 }
+
+// A client dropped as a slow consumer just after a write cut a frame
+// short still gets that frame whole, then the bye: never half a frame
+// glued to the bye. The drop can come before the writer has recorded what
+// it wrote, or after, before the writer goroutine takes over; both are
+// set up here by hand, in the order the flusher would go.
+func TestDropAfterACutFrameKeepsTheFrameWhole(t *testing.T) {
+	big := []byte(strings.Repeat("x", 100000) + "\n")
+	for _, recordedFirst := range []bool{false, true} {
+		t.Run(fmt.Sprintf("recorded first=%v", recordedFirst), func(t *testing.T) {
+			srv := New(Config{MaxQueue: len(big) + 100})
+			sc, cc := socketPair(t)
+			c := newConn(srv, sc, 1, nil, nil)
+			if !c.Queue(big) {
+				t.Fatal("the frame was refused")
+			}
+			// The flusher takes the run and the socket takes part of it.
+			c.mu.Lock()
+			c.writing = true
+			run := c.q.front(maxFlushv)
+			c.mu.Unlock()
+			const cut = 1000
+			if _, err := sc.Write(big[:cut]); err != nil {
+				t.Fatal(err)
+			}
+			overflow := func() {
+				if c.Queue(make([]byte, len(big))) {
+					t.Fatal("the queue did not overflow")
+				}
+			}
+			if recordedFirst {
+				c.mu.Lock()
+				c.wroteLocked(run, cut)
+				c.mu.Unlock()
+				overflow()
+			} else {
+				overflow()
+				c.mu.Lock()
+				c.wroteLocked(run, cut)
+				c.mu.Unlock()
+			}
+			go c.writeLoop() // as the flusher hands over a full socket
+
+			cc.SetReadDeadline(time.Now().Add(10 * time.Second))
+			r := bufio.NewReaderSize(cc, 1<<20)
+			line, err := r.ReadString('\n')
+			if err != nil || line != string(big) {
+				t.Fatalf("first line: %d bytes, %v; want the whole frame of %d", len(line), err, len(big))
+			}
+			line, err = r.ReadString('\n')
+			if err != nil || !strings.Contains(line, `"code":"slow_consumer"`) {
+				t.Fatalf("then %q, %v; want the bye", line, err)
+			}
+			<-c.finished
+		})
+	}
+}

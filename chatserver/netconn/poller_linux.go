@@ -24,6 +24,7 @@ type poller struct {
 
 	mu     sync.Mutex
 	parked map[uint64]*conn
+	failed bool // the poller stopped on an error: nothing parks any more
 	done   chan struct{}
 }
 
@@ -73,6 +74,10 @@ func eventID(ev *unix.EpollEvent) uint64 {
 // the caller then reads it itself.
 func (p *poller) watch(c *conn) bool {
 	p.mu.Lock()
+	if p.failed {
+		p.mu.Unlock()
+		return false
+	}
 	p.parked[c.id] = c
 	p.mu.Unlock()
 	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLONESHOT}
@@ -121,7 +126,8 @@ func (p *poller) run() {
 			continue
 		}
 		if err != nil {
-			return // the descriptor is gone: nothing more can be watched
+			p.fail()
+			return
 		}
 		for i := range events[:n] {
 			id := eventID(&events[i])
@@ -136,6 +142,23 @@ func (p *poller) run() {
 				c.unpark(nil)
 			}
 		}
+	}
+}
+
+// fail gives up on the epoll instance, which cannot be waited on: the
+// parked connections are resumed, and from now on idle connections wait
+// in their reader goroutines.
+func (p *poller) fail() {
+	p.mu.Lock()
+	p.failed = true
+	parked := make([]*conn, 0, len(p.parked))
+	for _, c := range p.parked {
+		parked = append(parked, c)
+	}
+	clear(p.parked)
+	p.mu.Unlock()
+	for _, c := range parked {
+		c.unpark(nil)
 	}
 }
 

@@ -13,6 +13,7 @@ type frameQueue struct {
 	head  int      // index of the first frame
 	n     int      // frames queued
 	bytes int      // bytes queued
+	cut   bool     // the first frame is what a write left of it
 }
 
 func (q *frameQueue) push(b []byte) {
@@ -50,12 +51,16 @@ func (q *frameQueue) done(k, off int) {
 	}
 	q.head = (q.head + k) & mask
 	q.n -= k
+	if k > 0 {
+		q.cut = false
+	}
 	if off > 0 {
 		q.ring[q.head] = q.ring[q.head][off:]
 		q.bytes -= off
+		q.cut = true
 	}
 	if q.n == 0 {
-		q.head = 0 // the next run starts at the beginning and is as long as can be
+		q.head, q.cut = 0, false // the next run starts at the beginning and is as long as can be
 		if len(q.ring) > keptRing {
 			q.ring = nil // a burst is over: its ring goes
 		}
@@ -64,3 +69,16 @@ func (q *frameQueue) done(k, off int) {
 
 // keptRing is the largest ring kept while the queue is empty.
 const keptRing = 64
+
+// keepCut empties the queue, but for the rest of a frame that a write cut
+// short: the client must get all of it before anything else.
+func (q *frameQueue) keepCut() {
+	if !q.cut || q.n == 0 {
+		*q = frameQueue{}
+		return
+	}
+	rest := q.ring[q.head]
+	*q = frameQueue{}
+	q.push(rest)
+	q.cut = true
+}

@@ -112,3 +112,22 @@ func TestFrameQueueDropsABurstsRing(t *testing.T) {
 		t.Errorf("a small ring was not kept: %d", len(q.ring))
 	}
 }
+
+// Emptying the queue of a dropped client keeps only the rest of a frame
+// that a write cut short.
+func TestFrameQueueKeepCut(t *testing.T) {
+	var q frameQueue
+	q.push([]byte("first frame\n"))
+	q.push([]byte("second\n"))
+	q.done(0, 6)
+	q.keepCut()
+	if q.n != 1 || string(q.front(8)[0]) != "frame\n" || q.bytes != len("frame\n") {
+		t.Fatalf("kept %d frames: %q", q.n, q.front(8))
+	}
+	q.done(1, 0)
+	q.push([]byte("third\n"))
+	q.keepCut()
+	if q.n != 0 || q.bytes != 0 {
+		t.Fatalf("with no cut frame, %d frames were kept", q.n)
+	}
+}
