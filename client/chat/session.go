@@ -575,6 +575,16 @@ func (s *Session) readLoop(c *conn) error {
 			}
 		} else {
 			c.nc.SetReadDeadline(time.Now().Add(idle))
+			// A refresh or close that cut the previous read short may
+			// have come before the deadline was pushed back: look again,
+			// or the read would wait out the idle time.
+			select {
+			case <-refreshed:
+				return errRefresh
+			case <-s.done:
+				return ErrClosed
+			default:
+			}
 			f, err = c.read()
 		}
 		select {
