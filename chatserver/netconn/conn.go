@@ -193,21 +193,28 @@ const (
 )
 
 // wroteLocked records that n bytes of the run bufs, taken from the front
-// of the queue, were written, and returns how many frames went whole. If
-// the connection has been dropped meanwhile, the queue is emptied, but
-// for the rest of a frame that the write cut: it goes out before the bye,
-// so that the client does not read half a frame glued to it.
+// of the queue, were written, and returns how many frames went whole. The
+// rest of a frame the write cut goes out before anything else, even the
+// bye of a dropped connection: the client never reads half a frame glued
+// to another.
 func (c *conn) wroteLocked(bufs [][]byte, n int) (whole int) {
 	off := n
 	for whole < len(bufs) && off >= len(bufs[whole]) {
 		off -= len(bufs[whole])
 		whole++
 	}
-	c.q.done(whole, off)
+	c.doneLocked(whole, off)
+	return whole
+}
+
+// doneLocked drops what a write took off the front of the queue: k whole
+// frames and off bytes of the next. A dropped connection's queue is
+// emptied then, but for the rest of a frame the write cut.
+func (c *conn) doneLocked(k, off int) {
+	c.q.done(k, off)
 	if c.dropped {
 		c.q.keepCut()
 	}
-	return whole
 }
 
 // writeFailed closes the connection after a failed write.
@@ -264,10 +271,7 @@ func (c *conn) writeLoop() {
 				return
 			}
 			c.mu.Lock()
-			c.q.done(k, 0)
-			if c.dropped {
-				c.q.keepCut()
-			}
+			c.doneLocked(k, 0)
 			c.mu.Unlock()
 			continue
 		}
@@ -321,10 +325,7 @@ func (c *conn) run(waitErr error, resumed bool) {
 		c.srv.countClose(reason)
 	}
 	c.srv.log.Info("connection closed", c.logAttrs("reason", reason)...)
-	if br := c.r.Release(); br != nil {
-		br.Reset(nil)
-		c.srv.readers.Put(br)
-	}
+	c.releaseBuffer()
 	c.parkMu.Lock()
 	if c.timer != nil {
 		c.timer.Stop()
@@ -344,10 +345,7 @@ func (c *conn) loop(waitErr error, resumed bool) (parked bool) {
 		if resumed || c.sess != nil && c.raw != nil && r.Idle() {
 			err := waitErr
 			if !resumed {
-				if br := r.Release(); br != nil {
-					br.Reset(nil)
-					c.srv.readers.Put(br)
-				}
+				c.releaseBuffer()
 				if c.park() {
 					return true
 				}
@@ -358,10 +356,7 @@ func (c *conn) loop(waitErr error, resumed bool) (parked bool) {
 			resumed, waitErr = false, nil
 			r.Use(c.srv.readers.Get().(*bufio.Reader))
 			if err != nil {
-				c.readError(err, true)
-				if c.pinged && c.isTimeout(err) && !c.isClosed() {
-					c.setReadDeadline(time.Now().Add(cfg.PingTimeout))
-					c.readSet = time.Time{}
+				if c.readError(err, true) {
 					continue
 				}
 				return false
@@ -377,11 +372,7 @@ func (c *conn) loop(waitErr error, resumed bool) (parked bool) {
 				case <-c.finished:
 				}
 			}
-			c.readError(err, c.sess != nil)
-			if c.sess != nil && c.pinged && c.isTimeout(err) && !c.isClosed() {
-				// We pinged; give the client PingTimeout to answer.
-				c.setReadDeadline(time.Now().Add(cfg.PingTimeout))
-				c.readSet = time.Time{}
+			if c.readError(err, c.sess != nil) {
 				continue
 			}
 			return false
@@ -496,6 +487,14 @@ func (c *conn) handle(line []byte) bool {
 	return true
 }
 
+// releaseBuffer gives the read buffer back to the server's pool.
+func (c *conn) releaseBuffer() {
+	if br := c.r.Release(); br != nil {
+		br.Reset(nil)
+		c.srv.readers.Put(br)
+	}
+}
+
 // setReadDeadline sets the socket's read deadline, and remembers it for
 // waking the connection if it is parked then.
 func (c *conn) setReadDeadline(t time.Time) {
@@ -588,8 +587,9 @@ func (c *conn) isTimeout(err error) bool {
 }
 
 // readError decides what a failed read means. On the first idle timeout
-// of a logged-in session it sends a ping and sets c.pinged.
-func (c *conn) readError(err error, loggedIn bool) {
+// of a logged-in session it sends a ping, gives the client PingTimeout to
+// answer, and reports that reading goes on.
+func (c *conn) readError(err error, loggedIn bool) (goOn bool) {
 	switch {
 	case errors.Is(err, protocol.ErrFrameTooLarge):
 		c.Close(protocol.CodeFrameTooLarge, "a frame was larger than the limit")
@@ -598,12 +598,16 @@ func (c *conn) readError(err error, loggedIn bool) {
 	case c.isTimeout(err) && !c.pinged:
 		c.pinged = true
 		c.send(pingFrame)
+		c.setReadDeadline(time.Now().Add(c.srv.cfg.PingTimeout))
+		c.readSet = time.Time{}
+		return !c.isClosed()
 	case c.isTimeout(err):
 		c.Close(protocol.CodePingTimeout, "no answer to ping")
 	case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
 	default:
 		c.srv.log.Debug("read failed", c.logAttrs("err", err)...)
 	}
+	return false
 }
 
 // filesURL is the file server's URL for this client, with "{host}"

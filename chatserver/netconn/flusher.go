@@ -28,9 +28,8 @@ type flusher struct {
 	// Owned by the flusher's goroutine.
 	batch []*conn
 	iov   []syscall.Iovec
-	// write's arguments and result, kept here so that the function passed
-	// to RawConn.Write is made once.
-	bufs    [][]byte
+	// writev's result, kept here so that the function passed to
+	// RawConn.Write is made once.
 	n       int
 	errno   syscall.Errno
 	writeFn func(fd uintptr) bool
@@ -144,11 +143,10 @@ func (f *flusher) write(c *conn, bufs [][]byte) (int, error) {
 	if len(f.iov) == 0 {
 		return 0, nil
 	}
-	f.bufs, f.n, f.errno = bufs, 0, 0
+	f.n, f.errno = 0, 0
 	err := c.raw.Write(f.writeFn)
 	n, errno := f.n, f.errno
 	clear(f.iov)
-	f.bufs = nil
 	if err != nil {
 		return 0, err
 	}
