@@ -72,6 +72,7 @@ type conv struct {
 	members       []protocol.MemberInfo
 	membersMore   int
 	membersLoaded bool
+	joinedAt      map[string]uint64 // key → Model.seq of its last join or leave here
 }
 
 func newConv(id command.Conv) *conv {
@@ -123,8 +124,10 @@ func (c *conv) add(e *entry) {
 	c.dirty = true
 }
 
-func (c *conv) hasMember(name string) bool {
-	for _, mi := range c.members {
+func (c *conv) hasMember(name string) bool { return memberIn(c.members, name) }
+
+func memberIn(list []protocol.MemberInfo, name string) bool {
+	for _, mi := range list {
 		if sameName(mi.Name, name) {
 			return true
 		}

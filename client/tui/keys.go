@@ -64,6 +64,9 @@ func (m *Model) handleKey(k tea.KeyPressMsg) tea.Cmd {
 		if !m.showMembers && m.focus == focusMembers {
 			m.focus = focusInput
 		}
+		if m.showMembers {
+			return m.loadMembers(m.cur) // if an earlier load failed
+		}
 		return nil
 	case "f3", "alt+e":
 		m.openPicker("")
@@ -408,10 +411,10 @@ func (m *Model) runCmd(line string) tea.Cmd {
 		m.addError(m.cur, errors.New("the session has ended; /quit and start again"))
 		return nil
 	}
-	conn, ctx, c := m.conn, m.ctx, m.cur
+	conn, ctx, c, since := m.conn, m.ctx, m.cur, m.seq
 	return func() tea.Msg {
 		out, now, err := conn.Run(ctx, c.id, line)
-		return cmdDoneMsg{conv: c.key, line: line, out: out, now: now, err: err}
+		return cmdDoneMsg{conv: c.key, line: line, out: out, now: now, err: err, since: since}
 	}
 }
 
@@ -485,7 +488,7 @@ func (m *Model) handleCmdDone(msg cmdDoneMsg) tea.Cmd {
 		}
 		m.addInfo(c, text)
 		if rc := m.findConv(command.Conv{Room: out.Room}); rc != nil {
-			m.setMembers(rc, out)
+			m.setMembers(rc, out, msg.since)
 		}
 	case "help":
 		m.showHelp()

@@ -102,7 +102,13 @@ type Model struct {
 
 	names  map[string]string // key → display, for completion
 	online map[string]bool   // key → online
-	rooms  map[string]string // key → display, every room seen
+
+	// Presence and membership news counts up in seq. A member list
+	// asked for at seq s is older than any change recorded after s,
+	// so the list yields to those changes when it arrives.
+	seq       uint64
+	presentAt map[string]uint64 // key → seq of its last presence change
+	rooms     map[string]string // key → display, every room seen
 
 	transfers  []*transfer
 	nextXfer   int
@@ -144,6 +150,7 @@ func New(cfg Config) *Model {
 		me:         cfg.Conn.Me(),
 		names:      map[string]string{},
 		online:     map[string]bool{},
+		presentAt:  map[string]uint64{},
 		rooms:      map[string]string{},
 		downloads:  map[uint64]string{},
 		artCache:   map[string][]string{},
@@ -194,16 +201,18 @@ type (
 		err     error
 	}
 	cmdDoneMsg struct {
-		conv string
-		line string
-		out  *command.Output
-		now  command.Conv
-		err  error
+		conv  string
+		line  string
+		out   *command.Output
+		now   command.Conv
+		err   error
+		since uint64 // seq when it was started
 	}
 	whoMsg struct {
-		conv string
-		out  *command.Output
-		err  error
+		conv  string
+		out   *command.Output
+		err   error
+		since uint64 // seq when it was asked for
 	}
 	noteMsg struct {
 		conv string
@@ -362,6 +371,8 @@ func (m *Model) handleFrame(f *protocol.Frame) tea.Cmd {
 		}
 		on := f.Status == protocol.StatusOnline
 		m.online[n.Key] = on
+		m.seq++
+		m.presentAt[n.Key] = m.seq
 		// Everyone registered is in the lobby, and a new name says so
 		// only by coming online.
 		if lobby := m.findConv(command.Lobby); lobby != nil && lobby.membersLoaded && on && !lobby.hasMember(f.Name) {
@@ -419,6 +430,13 @@ func (m *Model) handleMember(f *protocol.Frame) {
 	}
 	who, room := clean(f.Name, false), "#"+clean(f.Room, false)
 	isMe := sameName(f.Name, m.me)
+	if n, err := protocol.ParseName(f.Name); err == nil {
+		m.seq++
+		if c.joinedAt == nil {
+			c.joinedAt = map[string]uint64{}
+		}
+		c.joinedAt[n.Key] = m.seq
+	}
 	switch f.Action {
 	case protocol.ActionJoin:
 		m.addInfo(c, who+" joined "+room)
@@ -426,6 +444,7 @@ func (m *Model) handleMember(f *protocol.Frame) {
 			// Joining takes being online.
 			if n, err := protocol.ParseName(f.Name); err == nil {
 				m.online[n.Key] = true
+				m.presentAt[n.Key] = m.seq
 			}
 			c.members = append(c.members, protocol.MemberInfo{Name: f.Name, Online: true})
 			sortMembers(c.members)
@@ -535,7 +554,14 @@ func (m *Model) handleSent(msg sentMsg) {
 
 func (m *Model) handleWho(msg whoMsg) {
 	if msg.err != nil || msg.out == nil {
-		return // the member list stays as it was; the next switch retries
+		// The member list stays as it was, and showing the room again
+		// asks again.
+		for _, c := range m.convs {
+			if c.key == msg.conv {
+				c.membersLoaded = false
+			}
+		}
+		return
 	}
 	c := m.findConv(command.Conv{Room: msg.out.Room})
 	if c == nil {
@@ -544,19 +570,42 @@ func (m *Model) handleWho(msg whoMsg) {
 			return
 		}
 	}
-	m.setMembers(c, msg.out)
+	m.setMembers(c, msg.out, msg.since)
 }
 
-func (m *Model) setMembers(c *conv, out *command.Output) {
-	c.members = append([]protocol.MemberInfo(nil), out.Members...)
-	c.membersMore = out.More
-	c.membersLoaded = true
+// setMembers puts in a member list the server sent in answer to a
+// request made at seq since. Presence and joins or leaves that came
+// after the request may be newer than the list, since they travel
+// apart from the answer; for those names the screen keeps what it has.
+func (m *Model) setMembers(c *conv, out *command.Output, since uint64) {
+	newer := func(key string) bool { return m.presentAt[key] > since || c.joinedAt[key] > since }
+	old := c.members
+	c.members = make([]protocol.MemberInfo, 0, len(out.Members))
+	listed := map[string]bool{}
 	for _, mi := range out.Members {
 		m.learnName(mi.Name)
-		if n, err := protocol.ParseName(mi.Name); err == nil {
+		n, err := protocol.ParseName(mi.Name)
+		if err != nil {
+			continue
+		}
+		listed[n.Key] = true
+		switch {
+		case c.joinedAt[n.Key] > since && !memberIn(old, mi.Name):
+			continue // left after the list was made
+		case m.presentAt[n.Key] > since:
+			mi.Online = m.online[n.Key]
+		default:
 			m.online[n.Key] = mi.Online
 		}
+		c.members = append(c.members, mi)
 	}
+	for _, mi := range old {
+		if n, err := protocol.ParseName(mi.Name); err == nil && !listed[n.Key] && newer(n.Key) {
+			c.members = append(c.members, mi) // came after the list was made
+		}
+	}
+	c.membersMore = out.More
+	c.membersLoaded = true
 	sortMembers(c.members)
 }
 
@@ -567,10 +616,10 @@ func (m *Model) loadMembers(c *conv) tea.Cmd {
 		return nil
 	}
 	c.membersLoaded = true // one request at a time; a failure clears it
-	conn, ctx, key, id := m.conn, m.ctx, c.key, c.id
+	conn, ctx, key, id, since := m.conn, m.ctx, c.key, c.id, m.seq
 	return func() tea.Msg {
 		out, _, err := conn.Run(ctx, id, "/who "+id.Room)
-		return whoMsg{conv: key, out: out, err: err}
+		return whoMsg{conv: key, out: out, err: err, since: since}
 	}
 }
 

@@ -730,3 +730,62 @@ func TestQuit(t *testing.T) {
 		t.Fatal("/quit does not quit")
 	}
 }
+
+// A member list travels apart from presence and join news, so news that
+// comes while the list is on its way is newer than the list.
+func TestMemberListArrivingLateKeepsNewerNews(t *testing.T) {
+	h := newHarness(t)
+	awaitType[whoMsg](h) // the first load, answered with nothing
+	asked := make(chan string, 1)
+	release := make(chan struct{})
+	h.conn.setRun(func(cur command.Conv, line string) (*command.Output, command.Conv, error) {
+		switch line {
+		case "/join go":
+			return &command.Output{Type: "switch", Room: "go"}, command.Conv{Room: "go"}, nil
+		case "/who lobby":
+			asked <- line
+			<-release
+			return &command.Output{Type: "who", Room: "lobby", Members: []protocol.MemberInfo{{Name: "alice", Online: true}, {Name: "bob", Online: true}, {Name: "carol"}}}, cur, nil
+		case "/who go":
+			asked <- line
+			<-release
+			return &command.Output{Type: "who", Room: "go", Members: []protocol.MemberInfo{{Name: "alice", Online: true}, {Name: "frank", Online: true}}}, cur, nil
+		}
+		return nil, cur, nil
+	})
+
+	h.key("f2") // shows the members, which asks for them
+	if got := recvOrFail(t, asked); got != "/who lobby" {
+		t.Fatalf("asked %q", got)
+	}
+	h.frame(&protocol.Frame{Type: protocol.TypePresence, Name: "carol", Status: protocol.StatusOnline})
+	h.frame(&protocol.Frame{Type: protocol.TypePresence, Name: "dave", Status: protocol.StatusOnline})
+	h.frame(&protocol.Frame{Type: protocol.TypePresence, Name: "bob", Status: protocol.StatusOffline})
+	release <- struct{}{}
+	awaitType[whoMsg](h)
+	h.wantScreen("Online 3/4", "● carol", "● dave", "○ bob")
+
+	h.typeText("/join go")
+	h.key("enter")
+	awaitType[cmdDoneMsg](h)
+	if got := recvOrFail(t, asked); got != "/who go" {
+		t.Fatalf("asked %q", got)
+	}
+	h.frame(&protocol.Frame{Type: protocol.TypeMember, Room: "go", Name: "erin", Action: protocol.ActionJoin})
+	h.frame(&protocol.Frame{Type: protocol.TypeMember, Room: "go", Name: "frank", Action: protocol.ActionLeave})
+	release <- struct{}{}
+	awaitType[whoMsg](h)
+	h.wantScreen("Online 2/2", "● alice", "● erin")
+	h.dontWantScreen("● frank")
+}
+
+func recvOrFail[T any](t *testing.T, ch <-chan T) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(failsafe):
+		t.Fatal("nothing came")
+		panic("unreachable")
+	}
+}
