@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -59,6 +60,8 @@ type conn struct {
 	helloDone bool
 	pinged    bool      // an idle ping is unanswered
 	readSet   time.Time // when the read deadline was last pushed back
+
+	idle atomic.Bool // parked: a queue that empties lets its ring go
 
 	parkMu       sync.Mutex // guards the fields below
 	parked       bool       // waiting in the poller, with no reader goroutine
@@ -212,8 +215,13 @@ func (c *conn) wroteLocked(bufs [][]byte, n int) (whole int) {
 // emptied then, but for the rest of a frame the write cut.
 func (c *conn) doneLocked(k, off int) {
 	c.q.done(k, off)
-	if c.dropped {
+	switch {
+	case c.dropped:
 		c.q.keepCut()
+	case c.q.n == 0 && c.idle.Load():
+		// Frames for a parked connection, such as others' presence,
+		// come now and then; between them it holds no ring.
+		c.q = frameQueue{}
 	}
 }
 
@@ -522,8 +530,10 @@ func (c *conn) park() bool {
 	c.parkMu.Lock()
 	defer c.parkMu.Unlock()
 	c.parked = true
+	c.idle.Store(true)
 	if !p.watch(c) {
 		c.parked = false
+		c.idle.Store(false)
 		return false
 	}
 	d := time.Until(c.readDeadline)
@@ -571,6 +581,7 @@ func (c *conn) unpark(err error) {
 		return // a timer set for an earlier wait
 	}
 	c.parked = false
+	c.idle.Store(false)
 	c.timer.Stop()
 	c.poller.forget(c)
 	go c.run(err, true)
