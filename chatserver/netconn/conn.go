@@ -67,7 +67,11 @@ type conn struct {
 	parked       bool       // waiting in the poller, with no reader goroutine
 	polled       bool       // the socket is registered with the poller
 	readDeadline time.Time
-	timer        *time.Timer // wakes a parked connection at readDeadline
+
+	// The poller's place for this connection in its deadline heap,
+	// guarded by the heap's lock.
+	wakeAt  time.Duration
+	wakeIdx int
 }
 
 func newConn(s *Server, nc net.Conn, id uint64, f *flusher, p *poller) *conn {
@@ -334,11 +338,9 @@ func (c *conn) run(waitErr error, resumed bool) {
 	}
 	c.srv.log.Info("connection closed", c.logAttrs("reason", reason)...)
 	c.releaseBuffer()
-	c.parkMu.Lock()
-	if c.timer != nil {
-		c.timer.Stop()
+	if c.poller != nil {
+		c.poller.noWake(c)
 	}
-	c.parkMu.Unlock()
 	c.srv.remove(c)
 }
 
@@ -512,10 +514,10 @@ func (c *conn) setReadDeadline(t time.Time) {
 	c.nc.SetReadDeadline(t)
 }
 
-// park hands the wait for the socket to the server's poller, and a timer
-// for the read deadline, so that the reader goroutine can end. It reports
-// false if the connection cannot park: there is no poller, or the socket
-// is closed, which the caller finds out by reading.
+// park hands the wait for the socket, and for the read deadline, to the
+// server's poller, so that the reader goroutine can end. It reports false
+// if the connection cannot park: there is no poller, or the socket is
+// closed, which the caller finds out by reading.
 func (c *conn) park() bool {
 	p := c.poller
 	if p == nil {
@@ -536,12 +538,7 @@ func (c *conn) park() bool {
 		c.idle.Store(false)
 		return false
 	}
-	d := time.Until(c.readDeadline)
-	if c.timer == nil {
-		c.timer = time.AfterFunc(d, c.deadlinePassed)
-	} else {
-		c.timer.Reset(d)
-	}
+	p.wakeAt(c, c.readDeadline)
 	return true
 }
 
@@ -556,7 +553,7 @@ func (c *conn) deadlinePassed() {
 		c.readSet = time.Time{}
 		c.readDeadline = time.Now().Add(c.srv.cfg.PingTimeout)
 		c.nc.SetReadDeadline(c.readDeadline)
-		c.timer.Reset(c.srv.cfg.PingTimeout)
+		c.poller.wakeAt(c, c.readDeadline)
 		c.parkMu.Unlock()
 		c.send(pingFrame)
 		return
@@ -582,7 +579,7 @@ func (c *conn) unpark(err error) {
 	}
 	c.parked = false
 	c.idle.Store(false)
-	c.timer.Stop()
+	c.poller.noWake(c)
 	c.poller.forget(c)
 	go c.run(err, true)
 }

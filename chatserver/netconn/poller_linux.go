@@ -3,6 +3,7 @@ package netconn
 import (
 	"encoding/binary"
 	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -21,6 +22,8 @@ import (
 type poller struct {
 	epfd int
 	wake int // eventfd that tells the poller to stop
+
+	deadlines *deadlines // wakes parked connections whose read deadlines pass
 
 	mu     sync.Mutex
 	parked map[uint64]*conn
@@ -50,6 +53,7 @@ func newPoller() (*poller, error) {
 		return nil, err
 	}
 	p := &poller{epfd: epfd, wake: wake, parked: make(map[uint64]*conn), done: make(chan struct{})}
+	p.deadlines = newDeadlines((*conn).deadlinePassed)
 	go p.run()
 	return p, nil
 }
@@ -102,6 +106,12 @@ func (p *poller) watch(c *conn) bool {
 	}
 	return true
 }
+
+// wakeAt has c woken at t, if it is still parked then.
+func (p *poller) wakeAt(c *conn, t time.Time) { p.deadlines.set(c, t) }
+
+// noWake cancels c's wakeup.
+func (p *poller) noWake(c *conn) { p.deadlines.remove(c) }
 
 // forget drops c, which is no longer parked.
 func (p *poller) forget(c *conn) {
@@ -168,6 +178,7 @@ func (p *poller) close() {
 	binary.NativeEndian.PutUint64(one[:], 1)
 	unix.Write(p.wake, one[:])
 	<-p.done
+	p.deadlines.stop()
 	unix.Close(p.epfd)
 	unix.Close(p.wake)
 }

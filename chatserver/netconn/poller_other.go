@@ -2,7 +2,10 @@
 
 package netconn
 
-import "errors"
+import (
+	"errors"
+	"time"
+)
 
 // poller parks idle connections on Linux. Elsewhere there is none, and an
 // idle connection keeps its reader goroutine waiting on the socket.
@@ -10,7 +13,9 @@ type poller struct{}
 
 func newPoller() (*poller, error) { return nil, errors.New("no poller on this system") }
 
-func (p *poller) watch(c *conn) bool { return false }
-func (p *poller) forget(c *conn)     {}
-func (p *poller) close()             {}
-func (p *poller) count() int         { return 0 }
+func (p *poller) watch(c *conn) bool      { return false }
+func (p *poller) forget(c *conn)          {}
+func (p *poller) wakeAt(*conn, time.Time) {}
+func (p *poller) noWake(*conn)            {}
+func (p *poller) close()                  {}
+func (p *poller) count() int              { return 0 }
