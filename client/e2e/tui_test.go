@@ -257,10 +257,13 @@ func (tm *tuiTmux) run(env []string, args ...string) {
 	fmt.Fprintf(&sh, " 2>%s; echo $? > %s; sleep 600", shellQuote(exitFile+".stderr"), shellQuote(exitFile))
 	if tm.runs == 1 {
 		tm.tmux("new-session", "-d", "-s", "parley", "-x", "120", "-y", "36", sh.String())
-	} else {
-		tm.tmux("kill-window", "-t", "parley")
-		tm.tmux("new-session", "-d", "-s", "parley", "-x", "120", "-y", "36", sh.String())
+		return
 	}
+	// A new window, then the old one goes. Killing the session's only
+	// window first would end the tmux server, which might still be on
+	// its way out when the next command reaches its socket.
+	tm.tmux("new-window", "-t", "parley", sh.String())
+	tm.tmux("kill-window", "-a", "-t", "parley")
 }
 
 func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
