@@ -38,7 +38,7 @@ type conn struct {
 	writing bool   // a flusher or a writer goroutine is writing
 	closed  bool   // no more frames are accepted
 	dropped bool   // closed, and what was queued is not to be written
-	waits   int    // times a flusher's write did not go whole and a writer goroutine took over
+	waits   int32  // times a flusher's write did not go whole and a writer goroutine took over
 	bye     []byte // the last frame to write, then close
 	reason  string // why the connection is closing
 	user    string // for logs, once logged in
@@ -46,16 +46,14 @@ type conn struct {
 	flusher *flusher // writes for this connection when the socket takes it all; nil for TLS
 	poller  *poller  // watches the socket while the connection is parked; nil for TLS or if there is none
 
-	deadlineSet time.Time     // when the write deadline was last pushed back; writer only
-	wbufs       net.Buffers   // the frames of the writer goroutine's write
-	finished    chan struct{} // closed when the socket is closed
+	finished chan struct{} // closed when the socket is closed
 
 	// The reader's state. It lives here, not in a goroutine's variables,
 	// so that a parked connection, which has no reader goroutine, can be
 	// resumed by a new one. One reader runs at a time.
-	r         *protocol.Reader
+	r         *protocol.Reader // nil while parked
 	sess      *hub.Session
-	limiter   *rate.Limiter
+	limiter   *rate.Limiter // nil while parked with a full bucket
 	refusals  *rate.Limiter
 	helloDone bool
 	pinged    bool      // an idle ping is unanswered
@@ -249,17 +247,20 @@ func (c *conn) writeFailed(err error) {
 // flusher's write whole, and to close.
 func (c *conn) writeLoop() {
 	wt := c.srv.cfg.WriteTimeout
+	var (
+		wbufs       net.Buffers // the frames of a write
+		deadlineSet time.Time   // when the write deadline was last pushed back
+	)
 	for {
 		c.mu.Lock()
 		// The frames are copied: writing consumes the slice it is given.
-		c.wbufs = append(c.wbufs[:0], c.q.front(maxWritev)...)
+		wbufs = append(wbufs[:0], c.q.front(maxWritev)...)
 		closed, bye := c.closed, c.bye
-		if len(c.wbufs) == 0 && !closed {
-			if !c.deadlineSet.IsZero() {
+		if len(wbufs) == 0 && !closed {
+			if !deadlineSet.IsZero() {
 				// Flushers write without a deadline, and would find this
 				// one passed.
 				c.nc.SetWriteDeadline(time.Time{})
-				c.deadlineSet = time.Time{}
 			}
 			c.writing = false
 			c.mu.Unlock()
@@ -267,17 +268,17 @@ func (c *conn) writeLoop() {
 		}
 		c.mu.Unlock()
 
-		if k := len(c.wbufs); k > 0 {
+		if k := len(wbufs); k > 0 {
 			// The deadline is pushed back at most a few times per period,
 			// not before every write: a write may take between 7/8 and
 			// all of WriteTimeout before the connection is dropped.
-			if now := time.Now(); now.Sub(c.deadlineSet) > wt/8 {
+			if now := time.Now(); now.Sub(deadlineSet) > wt/8 {
 				c.nc.SetWriteDeadline(now.Add(wt))
-				c.deadlineSet = now
+				deadlineSet = now
 			}
-			bufs := c.wbufs
+			bufs := wbufs
 			_, err := bufs.WriteTo(c.nc)
-			clear(c.wbufs)
+			clear(wbufs)
 			if err != nil {
 				c.writeFailed(err)
 				return
@@ -313,7 +314,7 @@ func (c *conn) serve() {
 	cfg := &c.srv.cfg
 	c.r = protocol.NewReader(c.nc, cfg.Limits.Frame)
 	c.r.Use(c.srv.readers.Get().(*bufio.Reader))
-	c.limiter = rate.NewLimiter(rate.Limit(cfg.Limits.RatePerSec), cfg.Limits.RateBurst)
+	c.limiter = c.newLimiter()
 	c.setReadDeadline(time.Now().Add(cfg.HandshakeTimeout))
 	c.run(nil, false)
 }
@@ -347,6 +348,12 @@ func (c *conn) run(waitErr error, resumed bool) {
 // loop is run's reading loop. It reports whether the connection parked.
 func (c *conn) loop(waitErr error, resumed bool) (parked bool) {
 	cfg := &c.srv.cfg
+	if c.r == nil {
+		c.r = protocol.NewReader(c.nc, cfg.Limits.Frame)
+	}
+	if c.limiter == nil {
+		c.limiter = c.newLimiter()
+	}
 	r := c.r
 	for {
 		// A logged-in connection with nothing unread gives its read buffer
@@ -356,9 +363,18 @@ func (c *conn) loop(waitErr error, resumed bool) (parked bool) {
 			err := waitErr
 			if !resumed {
 				c.releaseBuffer()
+				// A parked connection keeps no frame reader, which holds
+				// nothing between frames, and no rate limiter that is
+				// full; resuming makes new ones.
+				limiter := c.limiter
+				c.r = nil
+				if limiter.Tokens() >= float64(cfg.Limits.RateBurst) {
+					c.limiter = nil
+				}
 				if c.park() {
 					return true
 				}
+				c.r, c.limiter = r, limiter
 				if c.poller == nil {
 					err = c.waitReadable()
 				}
@@ -497,8 +513,15 @@ func (c *conn) handle(line []byte) bool {
 	return true
 }
 
+func (c *conn) newLimiter() *rate.Limiter {
+	return rate.NewLimiter(rate.Limit(c.srv.cfg.Limits.RatePerSec), c.srv.cfg.Limits.RateBurst)
+}
+
 // releaseBuffer gives the read buffer back to the server's pool.
 func (c *conn) releaseBuffer() {
+	if c.r == nil {
+		return
+	}
 	if br := c.r.Release(); br != nil {
 		br.Reset(nil)
 		c.srv.readers.Put(br)
