@@ -33,15 +33,17 @@ type conn struct {
 	id  uint64
 	raw syscall.RawConn // nil for TLS (its own buffering makes waiting without a buffer moot), and off Unix
 
-	mu      sync.Mutex // guards the fields below; taken after the hub's work, never before
-	q       frameQueue
-	writing bool   // a flusher or a writer goroutine is writing
-	closed  bool   // no more frames are accepted
-	dropped bool   // closed, and what was queued is not to be written
-	waits   int32  // times a flusher's write did not go whole and a writer goroutine took over
-	bye     []byte // the last frame to write, then close
-	reason  string // why the connection is closing
-	user    string // for logs, once logged in
+	mu        sync.Mutex // guards the fields below; taken after the hub's work, never before
+	q         frameQueue
+	writing   bool   // a flusher or a writer goroutine is writing
+	closed    bool   // no more frames are accepted
+	dropped   bool   // closed, and what was queued is not to be written
+	waits     int32  // times a flusher's write did not go whole and a writer goroutine took over
+	fed       bool   // frames were queued since ringTimed was set
+	ringTimed bool   // the poller will look at the queue's ring soon
+	bye       []byte // the last frame to write, then close
+	reason    string // why the connection is closing
+	user      string // for logs, once logged in
 
 	flusher *flusher // writes for this connection when the socket takes it all; nil for TLS
 	poller  *poller  // watches the socket while the connection is parked; nil for TLS or if there is none
@@ -59,7 +61,7 @@ type conn struct {
 	pinged    bool      // an idle ping is unanswered
 	readSet   time.Time // when the read deadline was last pushed back
 
-	idle atomic.Bool // parked: a queue that empties lets its ring go
+	idle atomic.Bool // parked, for the writers' side
 
 	parkMu       sync.Mutex // guards the fields below
 	parked       bool       // waiting in the poller, with no reader goroutine
@@ -110,6 +112,7 @@ func (c *conn) Queue(b []byte) bool {
 		return false
 	}
 	c.q.push(b)
+	c.fed = true
 	return true
 }
 
@@ -220,12 +223,30 @@ func (c *conn) doneLocked(k, off int) {
 	switch {
 	case c.dropped:
 		c.q.keepCut()
-	case c.q.n == 0 && c.idle.Load():
-		// Frames for a parked connection, such as others' presence,
-		// come now and then; between them it holds no ring.
+	case c.q.n == 0 && !c.idle.Load():
+		c.q.trim()
+	case c.q.n == 0 && len(c.q.ring) < busyRing:
+		// A parked connection that was sent a few frames, such as
+		// others' presence, holds no ring until the next ones.
 		c.q = frameQueue{}
+	case c.q.n == 0 && !c.ringTimed:
+		// A ring this large was grown by a parked connection fed faster
+		// than it is written, such as a member of a busy room who only
+		// reads. Growing it again after every write would cost more
+		// than keeping it, so it goes only once frames have stopped
+		// coming for a while (see deadlinePassed).
+		c.fed = false
+		c.ringTimed = c.poller.soon(c, time.Now().Add(ringLinger))
 	}
 }
+
+const (
+	// busyRing is the smallest ring a parked connection keeps when its
+	// queue empties.
+	busyRing = 128
+	// ringLinger is how long it keeps it with no frames coming.
+	ringLinger = time.Second
+)
 
 // writeFailed closes the connection after a failed write.
 func (c *conn) writeFailed(err error) {
@@ -551,6 +572,7 @@ func (c *conn) park() bool {
 	if !c.writing && c.q.n == 0 {
 		c.q = frameQueue{}
 	}
+	c.ringTimed = false
 	c.mu.Unlock()
 	c.parkMu.Lock()
 	defer c.parkMu.Unlock()
@@ -570,6 +592,24 @@ func (c *conn) park() bool {
 // parked; if that passes too, it resumes the connection to close it.
 func (c *conn) deadlinePassed() {
 	c.parkMu.Lock()
+	if c.parked && time.Now().Before(c.readDeadline) {
+		// Woken early, to see whether the queue's ring can go.
+		c.poller.wakeAt(c, c.readDeadline)
+		c.parkMu.Unlock()
+		c.mu.Lock()
+		switch {
+		case c.writing || c.q.n > 0:
+			c.ringTimed = false // the queue looks again when it empties
+		case c.fed:
+			c.fed = false // frames came and went: look again later
+			c.ringTimed = c.poller.soon(c, time.Now().Add(ringLinger))
+		default:
+			c.q = frameQueue{}
+			c.ringTimed = false
+		}
+		c.mu.Unlock()
+		return
+	}
 	if c.parked && !c.pinged && !time.Now().Before(c.readDeadline) {
 		// The reader is not running: its state is ours while parked.
 		c.pinged = true

@@ -42,6 +42,23 @@ func (d *deadlines) set(c *conn, t time.Time) {
 	d.arm()
 }
 
+// soon moves c's wakeup forward to t, if c is in the heap for later. It
+// reports whether c is in the heap.
+func (d *deadlines) soon(c *conn, t time.Time) bool {
+	at := t.Sub(d.epoch)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if c.wakeIdx == 0 {
+		return false
+	}
+	if at < c.wakeAt {
+		c.wakeAt = at
+		heap.Fix(&d.q, c.wakeIdx-1)
+		d.arm()
+	}
+	return true
+}
+
 // remove takes c out of the heap, if it is there.
 func (d *deadlines) remove(c *conn) {
 	d.mu.Lock()

@@ -23,7 +23,16 @@ func TestDeadlinesHeapAgainstAModel(t *testing.T) {
 	now := time.Duration(0)
 	for step := range 5000 {
 		c := conns[rng.IntN(len(conns))]
-		switch rng.IntN(4) {
+		switch rng.IntN(5) {
+		case 4:
+			at := far + now + time.Duration(rng.IntN(1000))*time.Millisecond
+			_, in := model[c]
+			if got := d.soon(c, d.epoch.Add(at)); got != in {
+				t.Fatalf("step %d: soon says %v for a connection in the heap: %v", step, got, in)
+			}
+			if in && at < model[c] {
+				model[c] = at
+			}
 		case 0, 1:
 			at := far + now + time.Duration(rng.IntN(1000))*time.Millisecond
 			d.set(c, d.epoch.Add(at))

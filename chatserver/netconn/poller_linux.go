@@ -110,6 +110,10 @@ func (p *poller) watch(c *conn) bool {
 // wakeAt has c woken at t, if it is still parked then.
 func (p *poller) wakeAt(c *conn, t time.Time) { p.deadlines.set(c, t) }
 
+// soon moves c's wakeup forward to t, if c is parked; it reports whether
+// it is.
+func (p *poller) soon(c *conn, t time.Time) bool { return p.deadlines.soon(c, t) }
+
 // noWake cancels c's wakeup.
 func (p *poller) noWake(c *conn) { p.deadlines.remove(c) }
 

@@ -6,8 +6,7 @@ package netconn
 // Frames queued meanwhile go at the back. A full ring grows into a new
 // array, copying the frames in order, so the run being written is never
 // overwritten; once the ring has grown to the traffic, queueing allocates
-// nothing. A large ring goes when it empties, so a burst's ring is not
-// held for good.
+// nothing. The connection decides when an empty ring goes (trim).
 type frameQueue struct {
 	ring  [][]byte // its length is zero or a power of two
 	head  int      // index of the first frame
@@ -61,13 +60,18 @@ func (q *frameQueue) done(k, off int) {
 	}
 	if q.n == 0 {
 		q.head, q.cut = 0, false // the next run starts at the beginning and is as long as can be
-		if len(q.ring) > keptRing {
-			q.ring = nil // a burst is over: its ring goes
-		}
 	}
 }
 
-// keptRing is the largest ring kept while the queue is empty.
+// trim lets an empty queue's ring go if it is larger than keptRing: a
+// burst is over.
+func (q *frameQueue) trim() {
+	if q.n == 0 && len(q.ring) > keptRing {
+		q.ring = nil
+	}
+}
+
+// keptRing is the largest ring trim keeps.
 const keptRing = 64
 
 // keepCut empties the queue, but for the rest of a frame that a write cut

@@ -102,12 +102,14 @@ func TestFrameQueueDropsABurstsRing(t *testing.T) {
 	}
 	for q.n > 0 {
 		q.done(len(q.front(256)), 0)
+		q.trim()
 	}
 	if q.ring != nil {
 		t.Errorf("an empty queue holds a ring of %d", len(q.ring))
 	}
 	q.push([]byte("y"))
 	q.done(1, 0)
+	q.trim()
 	if len(q.ring) != 8 {
 		t.Errorf("a small ring was not kept: %d", len(q.ring))
 	}
