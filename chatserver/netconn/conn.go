@@ -236,17 +236,13 @@ func (c *conn) doneLocked(k, off int) {
 		// than keeping it, so it goes only once frames have stopped
 		// coming for a while (see deadlinePassed).
 		c.fed = false
-		c.ringTimed = c.poller.soon(c, time.Now().Add(ringLinger))
+		c.ringTimed = c.poller.soon(c, time.Now().Add(c.srv.cfg.ringLinger))
 	}
 }
 
-const (
-	// busyRing is the smallest ring a parked connection keeps when its
-	// queue empties.
-	busyRing = 128
-	// ringLinger is how long it keeps it with no frames coming.
-	ringLinger = time.Second
-)
+// busyRing is the smallest ring a parked connection keeps when its queue
+// empties, for Config.ringLinger.
+const busyRing = 128
 
 // writeFailed closes the connection after a failed write.
 func (c *conn) writeFailed(err error) {
@@ -602,7 +598,7 @@ func (c *conn) deadlinePassed() {
 			c.ringTimed = false // the queue looks again when it empties
 		case c.fed:
 			c.fed = false // frames came and went: look again later
-			c.ringTimed = c.poller.soon(c, time.Now().Add(ringLinger))
+			c.ringTimed = c.poller.soon(c, time.Now().Add(c.srv.cfg.ringLinger))
 		default:
 			c.q = frameQueue{}
 			c.ringTimed = false

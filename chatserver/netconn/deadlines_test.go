@@ -106,9 +106,9 @@ func TestDeadlinesWake(t *testing.T) {
 	defer d.stop()
 	a, b, gone := &conn{id: 1}, &conn{id: 2}, &conn{id: 3}
 	now := time.Now()
-	d.set(b, now.Add(30*time.Millisecond))
-	d.set(gone, now.Add(10*time.Millisecond))
-	d.set(a, now.Add(-time.Second)) // already past
+	d.set(b, now.Add(500*time.Millisecond))
+	d.set(gone, now.Add(250*time.Millisecond)) // removed long before it is due
+	d.set(a, now.Add(-time.Second))            // already past
 	d.remove(gone)
 	var got []uint64
 	for range 2 {

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -234,102 +233,4 @@ func TestDropAfterACutFrameKeepsTheFrameWhole(t *testing.T) {
 			<-c.finished
 		})
 	}
-}
-
-// A parked connection lets a small queue ring go when its queue empties.
-// A large one, grown by a burst, it keeps while frames keep coming, and
-// lets go once they have stopped for a while. The
-// poller's early wakeup is called by hand here, as the deadline heap's
-// timer would after ringLinger.
-func TestParkedConnectionLetsItsRingGo(t *testing.T) {
-	if runtime.GOOS != "linux" {
-		t.Skip("connections park only on Linux")
-	}
-	srv := New(Config{})
-	p, err := newPoller()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.close()
-	sc, cc := socketPair(t)
-	sc.(*net.TCPConn).SetWriteBuffer(1 << 20)
-	f := newFlusher()
-	defer f.close()
-	c := newConn(srv, sc, 1, f, p)
-	deadline := time.Now().Add(time.Hour)
-	c.setReadDeadline(deadline)
-	if !c.park() {
-		t.Fatal("the connection did not park")
-	}
-	r := bufio.NewReader(cc)
-	send := func(n int) {
-		t.Helper()
-		for i := range n {
-			c.Queue(fmt.Appendf(nil, "frame %d\n", i))
-		}
-		c.Flush()
-		cc.SetReadDeadline(time.Now().Add(10 * time.Second))
-		for range n {
-			if _, err := r.ReadString('\n'); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	state := func() (ring int, timed bool, wake time.Duration) {
-		t.Helper()
-		// The flusher records the write after the client could read it.
-		for give := time.Now().Add(10 * time.Second); ; {
-			c.mu.Lock()
-			writing := c.writing
-			ring, timed = len(c.q.ring), c.ringTimed
-			c.mu.Unlock()
-			if !writing {
-				break
-			}
-			if time.Now().After(give) {
-				t.Fatal("the flusher never finished")
-			}
-			time.Sleep(time.Millisecond)
-		}
-		p.deadlines.mu.Lock()
-		defer p.deadlines.mu.Unlock()
-		return ring, timed, c.wakeAt
-	}
-	real := deadline.Sub(p.deadlines.epoch)
-
-	// A few frames: the ring goes as soon as they are written.
-	send(20)
-	if ring, timed, _ := state(); ring != 0 || timed {
-		t.Fatalf("after a few frames: ring %d, check scheduled %v", ring, timed)
-	}
-	// A burst that grows a busy ring: it stays for now.
-	send(200)
-	ring, timed, wake := state()
-	if ring == 0 || !timed || wake >= real {
-		t.Fatalf("after a burst: ring %d, check scheduled %v, wakeup in %v", ring, timed, wake-time.Since(p.deadlines.epoch))
-	}
-	// Frames came since: the ring stays, and is looked at again later.
-	send(1)
-	c.deadlinePassed()
-	if ring, timed, wake = state(); ring == 0 || !timed || wake >= real {
-		t.Fatalf("fed: ring %d, check scheduled %v", ring, timed)
-	}
-	// Nothing since: the ring goes, and the wakeup is the deadline again.
-	c.deadlinePassed()
-	if ring, timed, wake = state(); ring != 0 || timed || wake != real {
-		t.Fatalf("quiet: ring %d, check scheduled %v, wakeup %v, want %v", ring, timed, wake, real)
-	}
-	if !c.parked || c.pinged {
-		t.Fatal("the early wakeups resumed or pinged the connection")
-	}
-
-	// Take it out of the poller by hand: resuming would start a reader
-	// the test has not set up.
-	c.parkMu.Lock()
-	c.parked = false
-	c.parkMu.Unlock()
-	p.noWake(c)
-	p.forget(c)
-	c.Close("", "")
-	<-c.finished
 }

@@ -47,9 +47,16 @@ type Config struct {
 	PingTimeout      time.Duration // time to answer a ping
 	WriteTimeout     time.Duration // for one write to the socket
 	MaxQueue         int           // bytes queued for one client before it counts as slow
+
+	// ringLinger is how long a parked connection keeps a busy queue ring
+	// with no frames coming; tests lengthen it.
+	ringLinger time.Duration
 }
 
 func (c *Config) setDefaults() {
+	if c.ringLinger == 0 {
+		c.ringLinger = time.Second
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
