@@ -380,18 +380,9 @@ func (c *conn) loop(waitErr error, resumed bool) (parked bool) {
 			err := waitErr
 			if !resumed {
 				c.releaseBuffer()
-				// A parked connection keeps no frame reader, which holds
-				// nothing between frames, and no rate limiter that is
-				// full; resuming makes new ones.
-				limiter := c.limiter
-				c.r = nil
-				if limiter.Tokens() >= float64(cfg.Limits.RateBurst) {
-					c.limiter = nil
-				}
-				if c.park() {
+				if c.parkIdle() {
 					return true
 				}
-				c.r, c.limiter = r, limiter
 				if c.poller == nil {
 					err = c.waitReadable()
 				}
@@ -528,6 +519,24 @@ func (c *conn) handle(line []byte) bool {
 		cfg.Hub.Handle(c.sess, f)
 	}
 	return true
+}
+
+// parkIdle parks a reader with nothing unread, its buffer given back. A
+// parked connection keeps no frame reader, which holds nothing between
+// frames, and no rate limiter that is full; resuming makes new ones, so
+// a client's budget of requests is the same either way. If the
+// connection cannot park, it keeps both.
+func (c *conn) parkIdle() bool {
+	r, limiter := c.r, c.limiter
+	c.r = nil
+	if limiter.Tokens() >= float64(c.srv.cfg.Limits.RateBurst) {
+		c.limiter = nil
+	}
+	if c.park() {
+		return true
+	}
+	c.r, c.limiter = r, limiter
+	return false
 }
 
 func (c *conn) newLimiter() *rate.Limiter {

@@ -6,6 +6,8 @@ import (
 	"net"
 	"testing"
 	"time"
+
+	"github.com/parley-chat/parley/shared/protocol"
 )
 
 // A parked connection lets a small queue ring go when its queue empties.
@@ -114,6 +116,51 @@ func TestParkedConnectionLetsItsRingGo(t *testing.T) {
 	c.parkMu.Unlock()
 	p.noWake(c)
 	p.forget(c)
+	c.Close("", "")
+	<-c.finished
+}
+
+// A parked connection drops its rate limiter only when the limiter is
+// full, so that parking never hands a client a fresh budget.
+func TestParkingKeepsAPartlyUsedRateBudget(t *testing.T) {
+	srv := New(Config{Limits: protocol.Limits{RatePerSec: 1, RateBurst: 3}})
+	p, err := newPoller()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.close()
+	sc, _ := socketPair(t)
+	c := newConn(srv, sc, 1, nil, p)
+	unpark := func() {
+		c.parkMu.Lock()
+		c.parked = false
+		c.parkMu.Unlock()
+		p.noWake(c)
+		p.forget(c)
+	}
+	c.setReadDeadline(time.Now().Add(time.Hour))
+
+	c.r = protocol.NewReader(sc, 1024)
+	c.limiter = c.newLimiter()
+	used := c.limiter
+	used.Allow()
+	if !c.parkIdle() {
+		t.Fatal("did not park")
+	}
+	if c.r != nil || c.limiter != used {
+		t.Fatalf("parked with a used budget: reader kept %v, limiter kept %v", c.r != nil, c.limiter == used)
+	}
+	unpark()
+
+	c.r = protocol.NewReader(sc, 1024)
+	c.limiter = c.newLimiter()
+	if !c.parkIdle() {
+		t.Fatal("did not park")
+	}
+	if c.limiter != nil {
+		t.Fatal("parked with a full limiter, and kept it")
+	}
+	unpark()
 	c.Close("", "")
 	<-c.finished
 }
