@@ -643,7 +643,7 @@ func (c *conn) unpark(err error) {
 		return
 	}
 	if err != nil && time.Now().Before(c.readDeadline) {
-		return // a timer set for an earlier wait
+		return // resumed and parked again since the wakeup was due
 	}
 	c.parked = false
 	c.idle.Store(false)

@@ -69,13 +69,6 @@ func (d *deadlines) remove(c *conn) {
 	}
 }
 
-// len says how many connections wait.
-func (d *deadlines) len() int {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return len(d.q)
-}
-
 // arm sets the timer for the earliest deadline, or stops it if none is
 // left. The timer is moved only when the earliest deadline changed.
 func (d *deadlines) arm() {

@@ -122,7 +122,10 @@ func TestDeadlinesWake(t *testing.T) {
 	if !slices.Equal(got, []uint64{1, 2}) {
 		t.Fatalf("woken %v, want [1 2]", got)
 	}
-	if n := d.len(); n != 0 || a.wakeIdx != 0 || b.wakeIdx != 0 {
+	d.mu.Lock()
+	n := len(d.q)
+	d.mu.Unlock()
+	if n != 0 || a.wakeIdx != 0 || b.wakeIdx != 0 {
 		t.Fatalf("%d still waiting", n)
 	}
 	select {

@@ -102,13 +102,13 @@ type Model struct {
 
 	names  map[string]string // key → display, for completion
 	online map[string]bool   // key → online
+	rooms  map[string]string // key → display, every room seen
 
 	// Presence and membership news counts up in seq. A member list
 	// asked for at seq s is older than any change recorded after s,
 	// so the list yields to those changes when it arrives.
 	seq       uint64
 	presentAt map[string]uint64 // key → seq of its last presence change
-	rooms     map[string]string // key → display, every room seen
 
 	transfers  []*transfer
 	nextXfer   int
@@ -430,7 +430,8 @@ func (m *Model) handleMember(f *protocol.Frame) {
 	}
 	who, room := clean(f.Name, false), "#"+clean(f.Room, false)
 	isMe := sameName(f.Name, m.me)
-	if n, err := protocol.ParseName(f.Name); err == nil {
+	n, nameErr := protocol.ParseName(f.Name)
+	if nameErr == nil {
 		m.seq++
 		if c.joinedAt == nil {
 			c.joinedAt = map[string]uint64{}
@@ -442,7 +443,7 @@ func (m *Model) handleMember(f *protocol.Frame) {
 		m.addInfo(c, who+" joined "+room)
 		if !c.hasMember(f.Name) {
 			// Joining takes being online.
-			if n, err := protocol.ParseName(f.Name); err == nil {
+			if nameErr == nil {
 				m.online[n.Key] = true
 				m.presentAt[n.Key] = m.seq
 			}
