@@ -191,7 +191,22 @@ func (s *Session) connect(ctx context.Context) (*conn, error) {
 	s.c = c
 	s.state = Connected
 	s.mu.Unlock()
-	c.early, c.more = early, ok.More > 0
+	// What came with the login is observed now, before the caller has the
+	// session, so that a request made right after login (/download of a
+	// file in the history shown) knows of it. The reader emits it later.
+	kept := early[:0]
+	for _, f := range early {
+		if f.Type == protocol.TypeMessage || f.Type == protocol.TypeRecall {
+			if s.seen(f) {
+				continue
+			}
+			if s.opts.Observe != nil {
+				s.opts.Observe(f)
+			}
+		}
+		kept = append(kept, f)
+	}
+	c.early, c.more = kept, ok.More > 0
 	return c, nil
 }
 
@@ -567,7 +582,8 @@ func (s *Session) readLoop(c *conn) error {
 	for {
 		var f *protocol.Frame
 		var err error
-		if len(early) > 0 {
+		observed := len(early) > 0 // by connect
+		if observed {
 			f, early = early[0], early[1:]
 			if len(early) == 0 && c.more {
 				// What came with the login is in; fetch the rest after it.
@@ -635,11 +651,13 @@ func (s *Session) readLoop(c *conn) error {
 			s.emit(Event{Kind: EvFrame, Frame: f})
 			return ErrReplaced
 		case protocol.TypeMessage, protocol.TypeRecall:
-			if s.seen(f) {
-				continue
-			}
-			if s.opts.Observe != nil {
-				s.opts.Observe(f)
+			if !observed {
+				if s.seen(f) {
+					continue
+				}
+				if s.opts.Observe != nil {
+					s.opts.Observe(f)
+				}
 			}
 			s.emit(Event{Kind: EvFrame, Frame: f})
 		default:
