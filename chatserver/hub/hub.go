@@ -81,6 +81,16 @@ type Config struct {
 	Queue int
 	// IdemKeys is how many recent idempotency keys are remembered.
 	IdemKeys int
+	// Presence events (logins and logouts) wait to be sent together, so
+	// that in a wave of logins each online session gets one queue entry
+	// and one write for many of them rather than one each. An event
+	// waits PresenceWait for each session online, at most PresenceDelay:
+	// with the defaults, 50 µs and 1 s, announcing presence costs at most
+	// about 20,000 queue entries a second up to 20,000 sessions online,
+	// and a team of 20 sees a login within a millisecond. Anything else
+	// fanned out sends the waiting events first, so no message or
+	// membership event overtakes them.
+	PresenceWait, PresenceDelay time.Duration
 }
 
 func (c *Config) setDefaults() {
@@ -116,6 +126,12 @@ func (c *Config) setDefaults() {
 	}
 	if c.IdemKeys == 0 {
 		c.IdemKeys = 100_000
+	}
+	if c.PresenceWait == 0 {
+		c.PresenceWait = 50 * time.Microsecond
+	}
+	if c.PresenceDelay == 0 {
+		c.PresenceDelay = time.Second
 	}
 }
 
@@ -310,6 +326,11 @@ func (h *Hub) Run() {
 		close(h.toCommit)
 		<-h.commitEnd
 	}()
+	// The presence timer runs only while events wait (see broadcastPresence).
+	presence := time.NewTimer(time.Hour)
+	presence.Stop()
+	defer presence.Stop()
+	presenceArmed := false
 	const maxPending = 8192
 	for {
 		work := h.work
@@ -321,24 +342,30 @@ func (h *Hub) Run() {
 			fn()
 		case res := <-h.committed:
 			h.finish(res)
+		case <-presence.C:
+			presenceArmed = false
+			h.flushPresence()
 		case <-h.quit:
 			h.drain()
 			h.flushPresence()
 			h.flushPeers()
 			return
 		}
-		// Presence waits while more work is queued, up to a bound.
-		if len(h.work) == 0 || len(h.presence) > maxPresence {
+		switch {
+		case len(h.presence) > maxPresence:
 			h.flushPresence()
+		case len(h.presence) > 0 && !presenceArmed:
+			presence.Reset(min(h.cfg.PresenceDelay, time.Duration(len(h.online))*h.cfg.PresenceWait))
+			presenceArmed = true
 		}
 		h.flushPeers()
 		h.flush()
 	}
 }
 
-// maxPresence bounds the presence events gathered while the hub is busy,
-// in bytes; it stays well under the frame limit's worth of lines that one
-// write carries comfortably.
+// maxPresence bounds the presence events gathered, in bytes; it stays
+// well under the frame limit's worth of lines that one write carries
+// comfortably.
 const maxPresence = 32 << 10
 
 // deliver queues an encoded frame for a session; flushPeers sends it.
@@ -522,6 +549,7 @@ func (h *Hub) fanoutLog(r *room, m *members, b []byte) {
 }
 
 func (h *Hub) fanoutTo(r *room, m *members, b []byte, deliver func(*Session, []byte) bool) {
+	h.flushPresence() // what others are told comes after who is online
 	if r.isLobby {
 		for s := range h.online {
 			deliver(s, b)

@@ -46,18 +46,26 @@ type env struct {
 
 func newEnv(t testing.TB, st store.Store) *env {
 	t.Helper()
+	return newEnvWith(t, st, func(*hub.Config) {})
+}
+
+// newEnvWith is newEnv with the hub's configuration changed by set.
+func newEnvWith(t testing.TB, st store.Store, set func(*hub.Config)) *env {
+	t.Helper()
 	if st == nil {
 		st = inmem.New()
 	}
 	clk := &clock{t: time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)}
-	h, err := hub.New(context.Background(), hub.Config{
+	cfg := hub.Config{
 		Store:  st,
 		Hasher: auth.NewHasher(testParams, 2, 64),
 		Now:    clk.Now,
 		FilesToken: func(user string) (string, time.Time, error) {
 			return "files-token-for-" + user, clk.Now().Add(time.Minute), nil
 		},
-	})
+	}
+	set(&cfg)
+	h, err := hub.New(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,6 +90,7 @@ type peer struct {
 	name   string
 	mu     sync.Mutex
 	all    []*protocol.Frame
+	starts []int         // index in all of each queued chunk's first frame
 	grew   chan struct{} // closed and replaced whenever all grows
 	cursor int           // where next looks from
 	closed string
@@ -119,6 +128,7 @@ func (p *peer) Queue(b []byte) bool {
 	if p.closed != "" {
 		return false
 	}
+	p.starts = append(p.starts, len(p.all))
 	p.all = append(p.all, frames...)
 	close(p.grew)
 	p.grew = make(chan struct{})
@@ -833,5 +843,62 @@ func TestPresenceUnderLoad(t *testing.T) {
 		if c := seen[fmt.Sprintf("user%d", i)]; c != 1 {
 			t.Errorf("user%d announced online %d times", i, c)
 		}
+	}
+}
+
+// Presence events wait to be sent together, as Config.PresenceWait says,
+// and anything fanned out sends them first, so that a message never
+// arrives before its sender's coming online.
+func TestPresenceWaitsAndGoesFirst(t *testing.T) {
+	e := newEnvWith(t, nil, func(c *hub.Config) { c.PresenceWait, c.PresenceDelay = time.Hour, time.Hour })
+	watcher := newPeer(t, e.hub, "watcher")
+	watcher.mustLogin("pw")
+	// Register the others first: registering fans out a lobby membership
+	// event, which would send the waiting events.
+	names := []string{"alice", "bob", "carol"}
+	for _, n := range names {
+		p := newPeer(t, e.hub, n)
+		p.mustLogin("pw")
+		e.hub.Leave(p.sess)
+	}
+	watcher.say("", "before")
+	_, from := watcher.find(0, isMsg("before"))
+
+	var last *peer
+	for _, n := range names {
+		last = newPeer(t, e.hub, n)
+		last.mustLogin("pw")
+	}
+	// A reply is not a fan-out: the events still wait.
+	watcher.mustDo(&protocol.Frame{Type: protocol.TypePing})
+	for _, f := range watcher.received()[from:] {
+		if f.Type == protocol.TypePresence {
+			t.Fatalf("presence sent before its delay or a fan-out: %s", dump(watcher.received()[from:]))
+		}
+	}
+	last.say("", "hello")
+	_, at := watcher.find(from, isMsg("hello"))
+	watcher.mu.Lock()
+	all, starts := append([]*protocol.Frame(nil), watcher.all...), append([]int(nil), watcher.starts...)
+	watcher.mu.Unlock()
+	var chunk []*protocol.Frame
+	for i, s := range starts {
+		if s > from && s < at && all[s].Type == protocol.TypePresence {
+			end := len(all)
+			if i+1 < len(starts) {
+				end = starts[i+1]
+			}
+			chunk = all[s:end]
+		}
+	}
+	var got []string
+	for _, f := range chunk {
+		if f.Type == protocol.TypePresence {
+			got = append(got, f.Name+" "+f.Status)
+		}
+	}
+	want := []string{"alice online", "bob online", "carol online"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("presence before the message, in one queued chunk: %q, want %q; received %s", got, want, dump(all[from:]))
 	}
 }

@@ -310,10 +310,9 @@ func (h *Hub) markDelivered(u *user, msgs []store.Message) {
 	h.queue(&record{changes: []store.Change{{Kind: store.SetDelivered, User: store.User{Key: u.key, PMDelivered: last}}}})
 }
 
-// broadcastPresence announces that u came online or went offline. While
-// the hub is busy, as in a reconnect storm, announcements are gathered and
-// sent together (see flushPresence): each session then gets one queue
-// entry and one write for many of them, instead of one each.
+// broadcastPresence announces that u came online or went offline. The
+// announcement waits, as Config.PresenceWait says, or until something
+// else is fanned out, to be sent with others (see flushPresence).
 func (h *Hub) broadcastPresence(u *user, status string) {
 	h.presence = append(h.presence, protocol.Encode(&protocol.Frame{Type: protocol.TypePresence, Name: u.name, Status: status})...)
 }
