@@ -1,6 +1,6 @@
 // Command client is Parley's chat client. On a terminal it opens the
-// full-screen interface; when its input is not a terminal, or with -plain,
-// it runs in line mode for scripts and bots.
+// full-screen interface; when its input is not a terminal, or with -plain
+// or -json, it runs in line mode for scripts and bots.
 //
 //	PARLEY_PASSWORD=secret client -server chat.example:7700 -name alice
 package main
@@ -62,7 +62,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprintln(stderr, "client:", err)
 		return exitUsage
 	}
-	if f, ok := stdin.(*os.File); ok && !o.plain && term.IsTerminal(int(f.Fd())) {
+	// JSON output is for programs, so -json means line mode too.
+	if f, ok := stdin.(*os.File); ok && !o.plain && !o.json && term.IsTerminal(int(f.Fd())) {
 		return runTUI(ctx, o, stderr)
 	}
 	return runLines(ctx, o, stdin, stdout, stderr)
@@ -141,8 +142,8 @@ password it starts with a login form, and it remembers the server and the
 name (never the password) for next time. F1 or /help lists the keys and
 commands.
 
-In line mode (input not a terminal, or -plain) each input line is a message
-for the current conversation or a command such as /join ROOM, /msg NAME
+In line mode (input not a terminal, -plain or -json) each input line is a
+message for the current conversation or a command such as /join ROOM, /msg NAME
 TEXT, /upload FILE or /help, and each event is printed on one line.
 
 Flags:
@@ -152,7 +153,7 @@ Flags:
 	fs.StringVar(&o.server, "server", "localhost:7700", "chat server address, `host:port`")
 	fs.StringVar(&o.name, "name", "", "your `name`; any script, no spaces, at most 32 characters")
 	fs.BoolVar(&o.plain, "plain", false, "line mode even on a terminal")
-	fs.BoolVar(&o.json, "json", false, "in line mode, print one JSON object per event")
+	fs.BoolVar(&o.json, "json", false, "line mode, printing one JSON object per event")
 	fs.StringVar(&o.passwordFile, "password-file", "", "read the password from the first line of `file` (if $PARLEY_PASSWORD is not set)")
 	fs.BoolVar(&o.useTLS, "tls", false, "connect with TLS")
 	fs.StringVar(&o.caFile, "ca", "", "trust the server certificate(s) in this PEM `file` (implies -tls)")
