@@ -902,3 +902,28 @@ func TestPresenceWaitsAndGoesFirst(t *testing.T) {
 		t.Errorf("presence before the message, in one queued chunk: %q, want %q; received %s", got, want, dump(all[from:]))
 	}
 }
+
+// The hub remembers the last IdemKeys keys: a retry with one of them is
+// stored once, a retry with an older key is stored again.
+func TestIdempotencyKeysRemembered(t *testing.T) {
+	e := newEnvWith(t, nil, func(c *hub.Config) { c.IdemKeys = 3 })
+	alice := newPeer(t, e.hub, "alice")
+	alice.mustLogin("pw")
+	send := func(key string) uint64 {
+		return alice.mustDo(&protocol.Frame{Type: protocol.TypeSend, Text: "text of " + key, Key: key}).Msg
+	}
+	ids := map[string]uint64{}
+	for _, k := range []string{"k1", "k2", "k3", "k4", "k5"} {
+		ids[k] = send(k)
+	}
+	for _, k := range []string{"k3", "k4", "k5"} {
+		if id := send(k); id != ids[k] {
+			t.Errorf("retry of recent key %s stored again as %d, first %d", k, id, ids[k])
+		}
+	}
+	for _, k := range []string{"k1", "k2"} {
+		if id := send(k); id <= ids["k5"] {
+			t.Errorf("retry of forgotten key %s got id %d, want a new message", k, id)
+		}
+	}
+}

@@ -512,12 +512,13 @@ func (h *Hub) sendHistory(s *Session, conv string, before uint64, limit int) (in
 // client that sends a message again after a reconnect stores it once.
 type idemCache struct {
 	ids  map[string]uint64
-	ring []string
+	ring []string // grows to size, then the oldest key goes for each new one
 	next int
+	size int
 }
 
 func newIdemCache(n int) idemCache {
-	return idemCache{ids: make(map[string]uint64), ring: make([]string, n)}
+	return idemCache{ids: make(map[string]uint64), size: n}
 }
 
 func idemKey(user, key string) string { return user + "\x00" + key }
@@ -529,12 +530,16 @@ func (c *idemCache) get(user, key string) (uint64, bool) {
 
 func (c *idemCache) put(user, key string, id uint64) {
 	k := idemKey(user, key)
+	c.ids[k] = id
+	if len(c.ring) < c.size {
+		c.ring = append(c.ring, k)
+		return
+	}
 	if old := c.ring[c.next]; old != "" {
 		delete(c.ids, old)
 	}
 	c.ring[c.next] = k
 	c.next = (c.next + 1) % len(c.ring)
-	c.ids[k] = id
 }
 
 func (c *idemCache) forget(user, key string) {

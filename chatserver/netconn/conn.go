@@ -41,6 +41,7 @@ type conn struct {
 	waits     int32  // times a flusher's write did not go whole and a writer goroutine took over
 	fed       bool   // frames were queued since ringTimed was set
 	ringTimed bool   // the poller will look at the queue's ring soon
+	ended     bool   // the socket is closed
 	bye       []byte // the last frame to write, then close
 	reason    string // why the connection is closing
 	user      string // for logs, once logged in
@@ -48,7 +49,9 @@ type conn struct {
 	flusher *flusher // writes for this connection when the socket takes it all; nil for TLS
 	poller  *poller  // watches the socket while the connection is parked; nil for TLS or if there is none
 
-	finished chan struct{} // closed when the socket is closed
+	// finished is closed when the socket is closed. It is made only when
+	// something waits for it (see finishedC): an idle connection has none.
+	finished chan struct{} // guarded by mu
 
 	// The reader's state. It lives here, not in a goroutine's variables,
 	// so that a parked connection, which has no reader goroutine, can be
@@ -75,7 +78,7 @@ type conn struct {
 }
 
 func newConn(s *Server, nc net.Conn, id uint64, f *flusher, p *poller) *conn {
-	c := &conn{srv: s, nc: nc, id: id, finished: make(chan struct{})}
+	c := &conn{srv: s, nc: nc, id: id}
 	if sc, ok := nc.(syscall.Conn); ok && rawSockets {
 		c.raw, _ = sc.SyscallConn()
 	}
@@ -322,7 +325,25 @@ func (c *conn) writeLoop() {
 func (c *conn) finish() {
 	c.nc.Close()
 	c.unpark(nil) // a parked connection's reader is needed to clean up
-	close(c.finished)
+	c.mu.Lock()
+	c.ended = true
+	if c.finished != nil {
+		close(c.finished)
+	}
+	c.mu.Unlock()
+}
+
+// finishedC returns a channel that is closed when the socket is closed.
+func (c *conn) finishedC() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.finished == nil {
+		c.finished = make(chan struct{})
+		if c.ended {
+			close(c.finished)
+		}
+	}
+	return c.finished
 }
 
 // serve runs the connection: handshake, login, then requests until the
@@ -345,7 +366,7 @@ func (c *conn) run(waitErr error, resumed bool) {
 		return
 	}
 	c.Close("", "") // the client went away: nothing more to say
-	<-c.finished
+	<-c.finishedC()
 	if c.sess != nil {
 		c.srv.cfg.Hub.Leave(c.sess)
 	}
@@ -403,7 +424,7 @@ func (c *conn) loop(waitErr error, resumed bool) (parked bool) {
 				// let its last requests be answered before closing.
 				select {
 				case <-cfg.Hub.Finish(c.sess):
-				case <-c.finished:
+				case <-c.finishedC():
 				}
 			}
 			if c.readError(err, c.sess != nil) {

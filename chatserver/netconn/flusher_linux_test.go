@@ -117,7 +117,7 @@ func TestParkedConnectionLetsItsRingGo(t *testing.T) {
 	p.noWake(c)
 	p.forget(c)
 	c.Close("", "")
-	<-c.finished
+	<-c.finishedC()
 }
 
 // A parked connection drops its rate limiter only when the limiter is
@@ -162,5 +162,5 @@ func TestParkingKeepsAPartlyUsedRateBudget(t *testing.T) {
 	}
 	unpark()
 	c.Close("", "")
-	<-c.finished
+	<-c.finishedC()
 }

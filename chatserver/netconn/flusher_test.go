@@ -98,7 +98,7 @@ func TestFlusherKeepsOrderWhenTheSocketFills(t *testing.T) {
 	if rest, err := io.ReadAll(r); err != nil || len(rest) != 0 {
 		t.Fatalf("after the frames: %q, %v", rest, err)
 	}
-	<-c.finished
+	<-c.finishedC()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.waits == 0 {
@@ -129,7 +129,7 @@ func TestFlusherWritesWholeWithoutAGoroutine(t *testing.T) {
 		}
 	}
 	c.Close("", "")
-	<-c.finished
+	<-c.finishedC()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.waits != 0 {
@@ -175,7 +175,7 @@ func TestFlusherAfterTheWriterGoroutine(t *testing.T) {
 		t.Fatalf("after the deadline: %q, %v; closed as %q", line, err, c.closeReason())
 	}
 	c.Close("", "")
-	<-c.finished
+	<-c.finishedC()
 }
 
 // A client dropped as a slow consumer just after a write cut a frame
@@ -230,7 +230,7 @@ func TestDropAfterACutFrameKeepsTheFrameWhole(t *testing.T) {
 			if err != nil || !strings.Contains(line, `"code":"slow_consumer"`) {
 				t.Fatalf("then %q, %v; want the bye", line, err)
 			}
-			<-c.finished
+			<-c.finishedC()
 		})
 	}
 }
