@@ -33,38 +33,41 @@ type conn struct {
 	id  uint64
 	raw syscall.RawConn // nil for TLS (its own buffering makes waiting without a buffer moot), and off Unix
 
-	mu        sync.Mutex // guards the fields below; taken after the hub's work, never before
-	q         frameQueue
-	writing   bool   // a flusher or a writer goroutine is writing
-	closed    bool   // no more frames are accepted
-	dropped   bool   // closed, and what was queued is not to be written
-	waits     int32  // times a flusher's write did not go whole and a writer goroutine took over
-	fed       bool   // frames were queued since ringTimed was set
-	ringTimed bool   // the poller will look at the queue's ring soon
-	ended     bool   // the socket is closed
-	bye       []byte // the last frame to write, then close
-	reason    string // why the connection is closing
-	user      string // for logs, once logged in
-
 	flusher *flusher // writes for this connection when the socket takes it all; nil for TLS
 	poller  *poller  // watches the socket while the connection is parked; nil for TLS or if there is none
 
+	// The fields are in an order that leaves no padding: a connection's
+	// state fits a 320-byte allocation.
+
+	mu     sync.Mutex // guards the fields below; taken after the hub's work, never before
+	q      frameQueue
+	bye    []byte // the last frame to write, then close
+	reason string // why the connection is closing
+	user   string // for logs, once logged in
 	// finished is closed when the socket is closed. It is made only when
 	// something waits for it (see finishedC): an idle connection has none.
-	finished chan struct{} // guarded by mu
+	finished  chan struct{}
+	waits     int32 // times a flusher's write did not go whole and a writer goroutine took over
+	writing   bool  // a flusher or a writer goroutine is writing
+	closed    bool  // no more frames are accepted
+	dropped   bool  // closed, and what was queued is not to be written
+	fed       bool  // frames were queued since ringTimed was set
+	ringTimed bool  // the poller will look at the queue's ring soon
+	ended     bool  // the socket is closed
 
 	// The reader's state. It lives here, not in a goroutine's variables,
 	// so that a parked connection, which has no reader goroutine, can be
 	// resumed by a new one. One reader runs at a time.
-	r         *protocol.Reader // nil while parked
-	sess      *hub.Session
-	limiter   *rate.Limiter // nil while parked with a full bucket
-	refusals  *rate.Limiter
 	helloDone bool
-	pinged    bool      // an idle ping is unanswered
-	readSet   time.Time // when the read deadline was last pushed back
+	pinged    bool // an idle ping is unanswered
 
 	idle atomic.Bool // parked, for the writers' side
+
+	r        *protocol.Reader // nil while parked
+	sess     *hub.Session
+	limiter  *rate.Limiter // nil while parked with a full bucket
+	refusals *rate.Limiter
+	readSet  time.Time // when the read deadline was last pushed back
 
 	parkMu       sync.Mutex // guards the fields below
 	parked       bool       // waiting in the poller, with no reader goroutine
