@@ -927,3 +927,42 @@ func TestIdempotencyKeysRemembered(t *testing.T) {
 		}
 	}
 }
+
+// A private message, which is not a room's fan-out, also sends the waiting
+// presence events first: alice learns that bob is online before she reads
+// what he wrote, and so does the recall of it.
+func TestPresenceGoesBeforePrivateMessages(t *testing.T) {
+	e := newEnvWith(t, nil, func(c *hub.Config) { c.PresenceWait, c.PresenceDelay = time.Hour, time.Hour })
+	alice := newPeer(t, e.hub, "alice")
+	alice.mustLogin("pw")
+	bob := newPeer(t, e.hub, "bob")
+	bob.mustLogin("pw") // registering fans out, which sends alice's and bob's online
+	e.hub.Leave(bob.sess)
+	alice.say("", "flush") // sends bob's offline
+	_, from := alice.find(0, isMsg("flush"))
+
+	bob = newPeer(t, e.hub, "bob")
+	bob.mustLogin("pw")
+	id := bob.mustDo(&protocol.Frame{Type: protocol.TypeSend, To: "alice", Text: "psst"}).Msg
+	_, at := alice.find(from, isMsg("psst"))
+	online := func(start int) int {
+		for i, f := range alice.received()[start:] {
+			if f.Type == protocol.TypePresence && f.Name == "bob" && f.Status == protocol.StatusOnline {
+				return start + i
+			}
+		}
+		return -1
+	}
+	if i := online(from); i < 0 || i > at {
+		t.Errorf("bob's online at %d, his private message at %d: %s", i, at, dump(alice.received()[from:]))
+	}
+
+	e.hub.Leave(bob.sess)
+	bob = newPeer(t, e.hub, "bob")
+	bob.mustLogin("pw")
+	bob.mustDo(&protocol.Frame{Type: protocol.TypeRecall, Msg: id})
+	_, rc := alice.find(at, func(f *protocol.Frame) bool { return f.Type == protocol.TypeRecall && f.Msg == id })
+	if i := online(at + 1); i < 0 || i > rc {
+		t.Errorf("bob's online again at %d, his recall at %d: %s", i, rc, dump(alice.received()[at:]))
+	}
+}

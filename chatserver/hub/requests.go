@@ -512,9 +512,16 @@ func (h *Hub) sendHistory(s *Session, conv string, before uint64, limit int) (in
 // client that sends a message again after a reconnect stores it once.
 type idemCache struct {
 	ids  map[string]uint64
-	ring []string // grows to size, then the oldest key goes for each new one
+	ring []idemEntry // grows to size, then the oldest entry goes for each new one
 	next int
 	size int
+}
+
+// idemEntry is a key as it was put. A key forgotten and put again has two
+// entries; the older one going must not take the newer one's id with it.
+type idemEntry struct {
+	key string
+	id  uint64
 }
 
 func newIdemCache(n int) idemCache {
@@ -529,17 +536,17 @@ func (c *idemCache) get(user, key string) (uint64, bool) {
 }
 
 func (c *idemCache) put(user, key string, id uint64) {
-	k := idemKey(user, key)
-	c.ids[k] = id
+	e := idemEntry{idemKey(user, key), id}
 	if len(c.ring) < c.size {
-		c.ring = append(c.ring, k)
-		return
+		c.ring = append(c.ring, e)
+	} else {
+		if old := c.ring[c.next]; c.ids[old.key] == old.id {
+			delete(c.ids, old.key)
+		}
+		c.ring[c.next] = e
+		c.next = (c.next + 1) % len(c.ring)
 	}
-	if old := c.ring[c.next]; old != "" {
-		delete(c.ids, old)
-	}
-	c.ring[c.next] = k
-	c.next = (c.next + 1) % len(c.ring)
+	c.ids[e.key] = e.id
 }
 
 func (c *idemCache) forget(user, key string) {

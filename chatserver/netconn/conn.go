@@ -36,8 +36,8 @@ type conn struct {
 	flusher *flusher // writes for this connection when the socket takes it all; nil for TLS
 	poller  *poller  // watches the socket while the connection is parked; nil for TLS or if there is none
 
-	// The fields are in an order that leaves no padding: a connection's
-	// state fits a 320-byte allocation.
+	// The fields are in an order that keeps padding small: a connection's
+	// state fits a 320-byte allocation, with nothing to spare.
 
 	mu     sync.Mutex // guards the fields below; taken after the hub's work, never before
 	q      frameQueue
