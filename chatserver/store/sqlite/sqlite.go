@@ -371,29 +371,31 @@ func (s *Store) History(ctx context.Context, conv string, before uint64, limit i
 // (recipient, id). One query with ORs over those columns would scan the
 // whole log.
 func (s *Store) Since(ctx context.Context, user string, convs []string, after, upto uint64, limit int) ([]store.Message, error) {
+	q, args := sinceQuery(user, convs, after, upto, limit)
+	rows, err := s.r.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	return scanMessages(rows)
+}
+
+// sinceQuery is Since's query. It has one arm per conversation: each reads
+// its index in id order, so the union is merged in order and stops at the
+// limit. A single arm with conv IN (...) would read and sort every
+// matching entry first, which costs a login as much as its rooms' whole
+// history.
+func sinceQuery(user string, convs []string, after, upto uint64, limit int) (string, []any) {
 	var b strings.Builder
 	var args []any
-	if len(convs) > 0 {
-		b.WriteString(`SELECT ` + msgColumns + ` FROM messages WHERE conv IN (`)
-		for i, c := range convs {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			b.WriteString("?")
-			args = append(args, c)
-		}
-		b.WriteString(`) AND id > ? AND id <= ? UNION ALL `)
-		args = append(args, sqlID(after), sqlID(upto))
+	for _, c := range convs {
+		b.WriteString(`SELECT ` + msgColumns + ` FROM messages WHERE conv = ? AND id > ? AND id <= ? UNION ALL `)
+		args = append(args, c, sqlID(after), sqlID(upto))
 	}
 	b.WriteString(`SELECT ` + msgColumns + ` FROM messages WHERE sender = ? AND room = '' AND id > ? AND id <= ?
 		UNION ALL SELECT ` + msgColumns + ` FROM messages WHERE recipient = ? AND sender != ? AND room = '' AND id > ? AND id <= ?
 		ORDER BY id LIMIT ?`)
 	args = append(args, user, sqlID(after), sqlID(upto), user, user, sqlID(after), sqlID(upto), limit)
-	rows, err := s.r.QueryContext(ctx, b.String(), args...)
-	if err != nil {
-		return nil, err
-	}
-	return scanMessages(rows)
+	return b.String(), args
 }
 
 func (s *Store) PrivateTo(ctx context.Context, user string, after, upto uint64, limit int) ([]store.Message, error) {
