@@ -563,9 +563,14 @@ func (h *Hub) fanoutTo(r *room, m *members, b []byte, deliver func(*Session, []b
 	}
 }
 
-// deliverLog delivers a message or recall event unless the session is
-// catching up, in which case sync brings it in its turn.
+// deliverLog delivers a live message or recall event unless the session
+// is catching up, in which case sync brings it in its turn. Presence
+// events waiting go first, as in fanoutTo; a room's fan-out has sent them
+// already, so this matters for private messages.
 func (h *Hub) deliverLog(s *Session, b []byte) bool {
+	if len(h.presence) > 0 {
+		h.flushPresence()
+	}
 	if s.catchingUp {
 		return false
 	}

@@ -91,7 +91,6 @@ func (h *Hub) send(s *Session, f *protocol.Frame) *protocol.Error {
 			if r != nil {
 				h.fanoutLog(r, mem, b)
 			} else {
-				h.flushPresence()
 				if u.sess != nil {
 					h.deliverLog(u.sess, b)
 				}
@@ -355,7 +354,6 @@ func (h *Hub) recall(s *Session, f *protocol.Frame) *protocol.Error {
 			case r != nil:
 				h.fanoutLog(r, mem, b)
 			default:
-				h.flushPresence()
 				for _, k := range []string{m.From, m.To} {
 					if pu := h.users[k]; pu != nil && pu.sess != nil {
 						h.deliverLog(pu.sess, b)

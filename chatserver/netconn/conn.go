@@ -241,9 +241,15 @@ func (c *conn) doneLocked(k, off int) {
 		// reads. Growing it again after every write would cost more
 		// than keeping it, so it goes only once frames have stopped
 		// coming for a while (see deadlinePassed).
-		c.fed = false
-		c.ringTimed = c.poller.soon(c, time.Now().Add(c.srv.cfg.ringLinger))
+		c.lingerRing()
 	}
+}
+
+// lingerRing has the poller look at the queue's ring once Config.ringLinger
+// has passed, and notes whether frames came meanwhile. c.mu is held.
+func (c *conn) lingerRing() {
+	c.fed = false
+	c.ringTimed = c.poller.soon(c, time.Now().Add(c.srv.cfg.ringLinger))
 }
 
 // busyRing is the smallest ring a parked connection keeps when its queue
@@ -630,8 +636,7 @@ func (c *conn) deadlinePassed() {
 		case c.writing || c.q.n > 0:
 			c.ringTimed = false // the queue looks again when it empties
 		case c.fed:
-			c.fed = false // frames came and went: look again later
-			c.ringTimed = c.poller.soon(c, time.Now().Add(c.srv.cfg.ringLinger))
+			c.lingerRing() // frames came and went: look again later
 		default:
 			c.q = frameQueue{}
 			c.ringTimed = false

@@ -196,13 +196,8 @@ func (s *Session) connect(ctx context.Context) (*conn, error) {
 	// file in the history shown) knows of it. The reader emits it later.
 	kept := early[:0]
 	for _, f := range early {
-		if f.Type == protocol.TypeMessage || f.Type == protocol.TypeRecall {
-			if s.seen(f) {
-				continue
-			}
-			if s.opts.Observe != nil {
-				s.opts.Observe(f)
-			}
+		if (f.Type == protocol.TypeMessage || f.Type == protocol.TypeRecall) && !s.note(f) {
+			continue
 		}
 		kept = append(kept, f)
 	}
@@ -651,13 +646,8 @@ func (s *Session) readLoop(c *conn) error {
 			s.emit(Event{Kind: EvFrame, Frame: f})
 			return ErrReplaced
 		case protocol.TypeMessage, protocol.TypeRecall:
-			if !observed {
-				if s.seen(f) {
-					continue
-				}
-				if s.opts.Observe != nil {
-					s.opts.Observe(f)
-				}
+			if !observed && !s.note(f) {
+				continue
 			}
 			s.emit(Event{Kind: EvFrame, Frame: f})
 		default:
@@ -696,6 +686,18 @@ func (s *Session) answer(f *protocol.Frame) bool {
 		}
 	}
 	return false
+}
+
+// note records a message or recall event, and passes it to Observe. It
+// reports false if the event came before and is to be skipped.
+func (s *Session) note(f *protocol.Frame) bool {
+	if s.seen(f) {
+		return false
+	}
+	if s.opts.Observe != nil {
+		s.opts.Observe(f)
+	}
+	return true
 }
 
 // seen records a message or recall id and reports whether it was a
