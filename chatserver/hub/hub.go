@@ -15,7 +15,10 @@
 // batch is durable, run publishes its records in order: it fans each
 // message out to the online members and replies to the sender. Because only
 // run publishes, every connection sees events in increasing id order, which
-// is what makes "everything since id N" a complete catch-up.
+// is what makes "everything since id N" a complete catch-up. Reading a
+// large catch-up from the store is left to the login's own goroutine, up
+// to an id that run gives it; run sends that part and whatever it
+// published meanwhile (see readAhead).
 package hub
 
 import (
@@ -72,6 +75,11 @@ type Config struct {
 	// each sync, so that it fits in the connection's queue; the client
 	// fetches the rest with sync.
 	CatchUpBytes int
+	// CatchUpReads is how many catch-ups are read from the store at once,
+	// away from the hub goroutine (see Login). Keeping it below the
+	// store's readers leaves one free for the hub's own reads in a storm
+	// of logins, and bounds the memory the reads hold. Default 2.
+	CatchUpReads int
 	// MaxText is the largest message text in bytes.
 	MaxText int
 	// FilesToken, if set, issues a file-access token for a user (by
@@ -121,6 +129,9 @@ func (c *Config) setDefaults() {
 	if c.MaxText == 0 {
 		c.MaxText = protocol.MaxTextBytes
 	}
+	if c.CatchUpReads == 0 {
+		c.CatchUpReads = 2
+	}
 	if c.Queue == 0 {
 		c.Queue = 4096
 	}
@@ -143,6 +154,7 @@ type Hub struct {
 	log   *slog.Logger
 
 	work      chan func()
+	reads     chan struct{} // one token per catch-up being read off the hub
 	quit      chan struct{}
 	done      chan struct{}
 	closeOnce sync.Once
@@ -261,6 +273,7 @@ func New(ctx context.Context, cfg Config) (*Hub, error) {
 		store:     cfg.Store,
 		log:       cfg.Logger,
 		work:      make(chan func(), cfg.Queue),
+		reads:     make(chan struct{}, cfg.CatchUpReads),
 		quit:      make(chan struct{}),
 		done:      make(chan struct{}),
 		toCommit:  make(chan []*record, 1),
@@ -464,9 +477,18 @@ func (h *Hub) do(fn func()) error {
 func (h *Hub) queue(r *record) { h.pending = append(h.pending, r) }
 
 // Handle processes one request from a logged-in session. Its reply, and
-// any events it causes, are sent to the session's peer.
+// any events it causes, are sent to the session's peer. It returns once
+// the request is in the hub's queue, except that a sync's catch-up is
+// read on the caller's goroutine first (see readAhead): a caller that
+// handles one session's requests in turn keeps their replies in order.
 func (h *Hub) Handle(s *Session, f *protocol.Frame) {
-	if err := h.do(func() { h.handle(s, f) }); err != nil {
+	var err error
+	if f.Type == protocol.TypeSync {
+		err = h.readSync(s, f)
+	} else {
+		err = h.do(func() { h.handle(s, f) })
+	}
+	if err != nil {
 		s.peer.Queue(protocol.Encode(protocol.Errorf(protocol.CodeShutdown, "server is shutting down").Frame(f.ID)))
 		s.peer.Flush()
 	}
@@ -492,8 +514,26 @@ func (h *Hub) Leave(s *Session) {
 	h.do(func() { h.detach(s) })
 }
 
+// readSync answers a sync request. The caller's goroutine reads most of
+// it, as for a login (see readAhead); the caller's next request waits
+// until the answer is queued, so replies stay in order.
+func (h *Hub) readSync(s *Session, f *protocol.Frame) error {
+	ra, err := h.readAhead(context.Background(), s.Key, true, f.Since, func() bool { return h.attached(s) })
+	if err != nil || ra == nil {
+		return err
+	}
+	return h.do(func() {
+		if h.attached(s) {
+			h.sync(s, f, ra)
+		}
+	})
+}
+
+// attached reports whether s is its user's current session.
+func (h *Hub) attached(s *Session) bool { return s.user != nil && s.user.sess == s }
+
 func (h *Hub) handle(s *Session, f *protocol.Frame) {
-	if s.user == nil || s.user.sess != s {
+	if !h.attached(s) {
 		return // replaced or gone; its connection is closing
 	}
 	var err *protocol.Error
@@ -518,8 +558,6 @@ func (h *Hub) handle(s *Session, f *protocol.Frame) {
 		h.reply(s, &protocol.Frame{Type: protocol.TypeOK, Re: f.ID})
 	case protocol.TypeFilesToken:
 		err = h.filesToken(s, f)
-	case protocol.TypeSync:
-		err = h.sync(s, f)
 	case protocol.TypeQuit:
 		h.reply(s, &protocol.Frame{Type: protocol.TypeOK, Re: f.ID})
 		s.peer.Close(protocol.CodeQuit, "goodbye")
@@ -631,9 +669,15 @@ func (h *Hub) userName(key string) string {
 
 // messageFrame is the event for a log entry.
 func (h *Hub) messageFrame(m *store.Message, history bool) *protocol.Frame {
+	return entryFrame(m, h.roomName(m.Room), history)
+}
+
+// entryFrame is the event for a log entry, given its room's display name
+// if it is a room's.
+func entryFrame(m *store.Message, room string, history bool) *protocol.Frame {
 	f := &protocol.Frame{ID: m.ID, From: m.FromName, Time: m.Time.UnixMilli(), History: history}
 	if m.Room != "" {
-		f.Room = h.roomName(m.Room)
+		f.Room = room
 	} else {
 		f.To = m.ToName
 	}

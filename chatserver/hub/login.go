@@ -3,6 +3,7 @@ package hub
 import (
 	"context"
 	"errors"
+	"slices"
 	"sort"
 
 	"github.com/parley-chat/parley/chatserver/auth"
@@ -53,20 +54,31 @@ func (h *Hub) Login(ctx context.Context, peer Peer, f *protocol.Frame) (*Session
 
 	ok := &protocol.Frame{Type: protocol.TypeOK, Re: f.ID, Token: token}
 
+	// Most of the catch-up is read here, off the hub goroutine (see
+	// readAhead).
+	ra, err := h.readAhead(ctx, name.Key, f.Resume || f.Since > 0, f.Since, func() bool { return true })
+	if err != nil {
+		return nil, err
+	}
 	s := &Session{peer: peer, Key: name.Key}
+	if err := h.wait(func() { h.attach(s, name, registered, ra, ok) }); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// wait runs fn on the hub goroutine and waits for it to return.
+func (h *Hub) wait(fn func()) error {
 	done := make(chan struct{})
-	if err := h.do(func() {
-		defer close(done)
-		h.attach(s, name, registered, f.Resume || f.Since > 0, f.Since, ok)
-	}); err != nil {
-		return nil, protocol.Errorf(protocol.CodeShutdown, "server is shutting down")
+	if err := h.do(func() { defer close(done); fn() }); err != nil {
+		return protocol.Errorf(protocol.CodeShutdown, "server is shutting down")
 	}
 	select {
 	case <-done:
+		return nil
 	case <-h.done:
-		return nil, protocol.Errorf(protocol.CodeShutdown, "server is shutting down")
+		return protocol.Errorf(protocol.CodeShutdown, "server is shutting down")
 	}
-	return s, nil
 }
 
 // filesToken answers a request for a fresh file-access token.
@@ -132,8 +144,9 @@ func (h *Hub) hashErr(err error) error {
 }
 
 // attach runs on the hub goroutine: it takes over any older session of the
-// user, replies to the login, and sends the catch-up.
-func (h *Hub) attach(s *Session, name protocol.Name, registered, resume bool, since uint64, ok *protocol.Frame) {
+// user, replies to the login, and sends the catch-up, most of which ra
+// has read already.
+func (h *Hub) attach(s *Session, name protocol.Name, registered bool, ra *readAhead, ok *protocol.Frame) {
 	u := h.users[name.Key]
 	if u == nil {
 		u = &user{key: name.Key, name: name.Display, rooms: map[string]*room{}}
@@ -152,7 +165,7 @@ func (h *Hub) attach(s *Session, name protocol.Name, registered, resume bool, si
 	}
 	u.sess = s
 	h.online[s] = struct{}{}
-	h.log.Info("logged in", s.logAttrs("registered", registered, "resume", resume, "takeover", takeover)...)
+	h.log.Info("logged in", s.logAttrs("registered", registered, "resume", ra.resume, "takeover", takeover)...)
 
 	ok.Name = u.name
 	ok.Rooms, _ = h.roomInfos(u, true)
@@ -168,11 +181,7 @@ func (h *Hub) attach(s *Session, name protocol.Name, registered, resume bool, si
 	// The catch-up comes before the reply, so a client that has the
 	// reply has the whole catch-up: the reply's since never claims more
 	// than arrived.
-	frames, complete := h.catchUp(s, u, resume, since)
-	for _, b := range frames {
-		h.deliver(s, b)
-	}
-	if complete {
+	if h.finishCatchUp(s, ra) {
 		ok.Since = h.lastPub
 	} else {
 		// Hold live messages back until the client has fetched the rest
@@ -192,9 +201,13 @@ func (h *Hub) attach(s *Session, name protocol.Name, registered, resume bool, si
 	}
 }
 
-// convs lists the conversation keys of u's rooms, the lobby first.
+// convs lists the conversation keys of u's rooms, the lobby first. A user
+// not yet known (nil) is in the lobby only.
 func (h *Hub) convs(u *user) []string {
 	convs := []string{store.RoomConv(protocol.Lobby)}
+	if u == nil {
+		return convs
+	}
 	var rooms []string
 	for _, r := range u.rooms {
 		rooms = append(rooms, store.RoomConv(r.key))
@@ -203,95 +216,192 @@ func (h *Hub) convs(u *user) []string {
 	return append(convs, rooms...)
 }
 
-// catchUp returns what a login missed, encoded, at most CatchUpBytes of
-// it. A resuming client says the last id it saw and gets every later entry
-// of its conversations. A fresh login gets the recent history of its rooms
-// and the private messages it was not yet handed. complete is false if the
-// catch-up was cut short; the client goes on with sync from the last id it
-// received.
-func (h *Hub) catchUp(s *Session, u *user, resume bool, since uint64) (frames [][]byte, complete bool) {
-	ctx := context.Background()
-	budget := h.cfg.CatchUpBytes
-	if resume {
-		return h.since(s, u, since)
+// A catch-up (what a login missed, or the next part of it, asked for with
+// sync) can be thousands of messages. Reading and encoding them on the
+// hub goroutine would hold up every room while it ran, so the login's or
+// the sync's own goroutine reads them, up to the last id published when
+// it began (readAhead.upto). The hub goroutine then sends that part and
+// reads only what was published meanwhile, so the catch-up is as complete
+// as if it had all been read at once.
+type readAhead struct {
+	key    string
+	resume bool   // everything after after, rather than recent history
+	after  uint64 // the last id the client has, if resume
+	convs  []string
+	rooms  map[string]string // display names of convs' rooms, by key
+	upto   uint64            // the last id published when the read began
+	// pmAfter is, for a fresh login, the last private message to the
+	// user that a session was handed when the read began.
+	pmAfter uint64
+
+	frames   [][]byte
+	sent     []store.Message // entries among frames, for markDelivered
+	budget   int             // bytes frames may still take
+	complete bool            // nothing after after up to upto was left out
+}
+
+// readAhead reads the bulk of a catch-up for user key on the caller's
+// goroutine, at most Config.CatchUpReads at a time. ok, run on the hub
+// goroutine, says whether it is still wanted; if not, ra is nil.
+func (h *Hub) readAhead(ctx context.Context, key string, resume bool, after uint64, ok func() bool) (*readAhead, error) {
+	select {
+	case h.reads <- struct{}{}:
+		defer func() { <-h.reads }()
+	case <-h.quit:
+		return nil, protocol.Errorf(protocol.CodeShutdown, "server is shutting down")
+	case <-ctx.Done():
+		return nil, protocol.Errorf(protocol.CodeShutdown, "request abandoned")
 	}
-	for _, conv := range h.convs(u) {
-		msgs, err := h.store.History(ctx, conv, h.lastPub+1, h.cfg.JoinHistory)
+	// The read begins from what is published once it holds a token,
+	// so that time spent waiting for one is not left for the hub.
+	var ra *readAhead
+	if err := h.wait(func() {
+		if ok() {
+			ra = h.snapshot(key, resume, after)
+		}
+	}); err != nil || ra == nil {
+		return nil, err
+	}
+	h.read(ctx, ra)
+	return ra, nil
+}
+
+// snapshot starts a catch-up for user key; it runs on the hub goroutine.
+func (h *Hub) snapshot(key string, resume bool, after uint64) *readAhead {
+	u := h.users[key]
+	ra := &readAhead{key: key, resume: resume, after: after, convs: h.convs(u),
+		rooms: map[string]string{}, upto: h.lastPub, budget: h.cfg.CatchUpBytes}
+	if u != nil {
+		ra.pmAfter = u.pmDelivered
+		for k, r := range u.rooms {
+			ra.rooms[k] = r.name
+		}
+	}
+	return ra
+}
+
+// current reports whether a read begun with ra can be finished for u: u's
+// conversations, and for a fresh login what u was last handed, are still
+// those it was read for.
+func (h *Hub) current(ra *readAhead, u *user) bool {
+	return slices.Equal(ra.convs, h.convs(u)) && (ra.resume || ra.pmAfter == u.pmDelivered)
+}
+
+// read reads and encodes ra's part of a catch-up. It uses only the store,
+// so it may run on any goroutine.
+func (h *Hub) read(ctx context.Context, ra *readAhead) {
+	if ra.resume {
+		ra.readSince(ctx, h, ra.after, ra.upto, h.cfg.CatchUp)
+		return
+	}
+	for _, conv := range ra.convs {
+		msgs, err := h.store.History(ctx, conv, ra.upto+1, h.cfg.JoinHistory)
 		if err != nil {
-			h.log.Error("history", s.logAttrs("err", err)...)
+			// History only: the private messages that waited still go.
+			h.log.Error("history", "user", ra.key, "err", err)
 			break
 		}
 		for i := range msgs {
-			b := protocol.Encode(h.messageFrame(&msgs[i], true))
-			if budget -= len(b); budget < 0 {
+			b := protocol.Encode(entryFrame(&msgs[i], ra.roomName(msgs[i].Room), true))
+			if len(b) > ra.budget {
 				break // history only: what is left out is not missed
 			}
-			frames = append(frames, b)
+			ra.budget -= len(b)
+			ra.frames = append(ra.frames, b)
 		}
 	}
-	if u.pmDelivered >= h.lastPub {
-		return frames, true
+	if ra.pmAfter >= ra.upto {
+		ra.complete = true
+		return
 	}
 	// The private messages that waited, within what the budget has left
 	// (at least a share of it, so that they are never crowded out).
-	budget = max(budget, h.cfg.CatchUpBytes/4)
-	msgs, err := h.store.PrivateTo(ctx, u.key, u.pmDelivered, h.lastPub, h.cfg.CatchUp)
+	ra.budget = max(ra.budget, h.cfg.CatchUpBytes/4)
+	msgs, err := h.store.PrivateTo(ctx, ra.key, ra.pmAfter, ra.upto, h.cfg.CatchUp)
 	if err != nil {
-		h.log.Error("private catch-up", s.logAttrs("err", err)...)
-		return frames, false
+		h.log.Error("private catch-up", "user", ra.key, "err", err)
+		return
 	}
-	var sent []store.Message
-	for i := range msgs {
-		b := protocol.Encode(h.messageFrame(&msgs[i], false))
-		if budget -= len(b); budget < 0 {
-			break
-		}
-		frames = append(frames, b)
-		sent = append(sent, msgs[i])
-	}
-	h.markDelivered(u, sent)
-	return frames, len(sent) == len(msgs) && len(msgs) < h.cfg.CatchUp
-}
-
-// since returns, encoded, the entries of u's conversations after id
-// after, up to CatchUpBytes of them, and whether that was all of them.
-func (h *Hub) since(s *Session, u *user, after uint64) (frames [][]byte, complete bool) {
-	msgs, err := h.store.Since(context.Background(), u.key, h.convs(u), after, h.lastPub, h.cfg.CatchUp)
-	if err != nil {
-		h.log.Error("catch-up", s.logAttrs("err", err)...)
-		return nil, false
-	}
-	budget := h.cfg.CatchUpBytes
 	n := 0
 	for i := range msgs {
-		b := protocol.Encode(h.messageFrame(&msgs[i], false))
-		if budget -= len(b); budget < 0 && n > 0 {
+		b := protocol.Encode(entryFrame(&msgs[i], "", false))
+		if len(b) > ra.budget {
 			break
 		}
-		frames = append(frames, b)
+		ra.budget -= len(b)
+		ra.frames = append(ra.frames, b)
 		n++
 	}
-	h.markDelivered(u, msgs[:n])
-	return frames, n == len(msgs) && len(msgs) < h.cfg.CatchUp
+	ra.sent = append(ra.sent, msgs[:n]...)
+	ra.complete = n == len(msgs) && len(msgs) < h.cfg.CatchUp
+}
+
+// readSince adds the entries of ra's conversations with after < id <=
+// upto, up to limit of them and what the budget allows, though always at
+// least one, and records whether that was all of them.
+func (ra *readAhead) readSince(ctx context.Context, h *Hub, after, upto uint64, limit int) {
+	msgs, err := h.store.Since(ctx, ra.key, ra.convs, after, upto, limit)
+	if err != nil {
+		h.log.Error("catch-up", "user", ra.key, "err", err)
+		ra.complete = false
+		return
+	}
+	n := 0
+	for i := range msgs {
+		b := protocol.Encode(entryFrame(&msgs[i], ra.roomName(msgs[i].Room), false))
+		if len(b) > ra.budget && (n > 0 || len(ra.frames) > 0) {
+			break
+		}
+		ra.budget -= len(b)
+		ra.frames = append(ra.frames, b)
+		n++
+	}
+	ra.sent = append(ra.sent, msgs[:n]...)
+	ra.complete = n == len(msgs) && len(msgs) < limit
+}
+
+func (ra *readAhead) roomName(key string) string {
+	if name, ok := ra.rooms[key]; ok {
+		return name
+	}
+	return key // the lobby's key is its name
+}
+
+// finishCatchUp sends s the catch-up that ra began, on the hub goroutine,
+// and reports whether it is complete. What was published after ra.upto is
+// read now; if s's user has joined or left a room since the read began,
+// or, logging in afresh, was handed private messages, the read is redone.
+func (h *Hub) finishCatchUp(s *Session, ra *readAhead) bool {
+	u := s.user
+	if !h.current(ra, u) {
+		ra = h.snapshot(u.key, ra.resume, ra.after)
+		h.read(context.Background(), ra)
+	}
+	if ra.complete && h.lastPub > ra.upto {
+		// These would have been live messages had the read been
+		// instant; they get a share of the budget of their own.
+		ra.budget = max(ra.budget, h.cfg.CatchUpBytes/4)
+		ra.readSince(context.Background(), h, ra.upto, h.lastPub, h.cfg.CatchUp-len(ra.sent))
+	}
+	for _, b := range ra.frames {
+		h.deliver(s, b)
+	}
+	h.markDelivered(u, ra.sent)
+	return ra.complete
 }
 
 // sync answers a client whose catch-up was cut short: the next part of
 // it, then a reply whose since is set once the catch-up is complete, when
-// live messages flow to the session again.
-func (h *Hub) sync(s *Session, f *protocol.Frame) *protocol.Error {
-	frames, complete := h.since(s, s.user, f.Since)
-	for _, b := range frames {
-		h.deliver(s, b)
-	}
+// live messages flow to the session again. ra is the part read already.
+func (h *Hub) sync(s *Session, f *protocol.Frame, ra *readAhead) {
 	r := &protocol.Frame{Type: protocol.TypeOK, Re: f.ID}
-	if complete {
+	if h.finishCatchUp(s, ra) {
 		r.Since = h.lastPub
 		s.catchingUp = false
 	} else {
 		r.More = 1
 	}
 	h.reply(s, r)
-	return nil
 }
 
 // markDelivered records that the private messages to u among msgs were

@@ -58,6 +58,7 @@ type config struct {
 	tokens   string
 	room     string
 	window   int
+	resume   bool
 	dialRate int
 	json     bool
 	tls      bool
@@ -116,6 +117,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.BoolVar(&c.tls, "tls", false, "connect with TLS, without verifying the certificate")
 	fs.IntVar(&c.first, "first", 0, "`number` of the first connection's user (prefixN, IRC nick ltN), so that several load processes can share a server without taking each other's names")
 	fs.DurationVar(&c.hold, "hold", 0, "idle: after measuring, keep the connections open this long or until interrupted, so that several load processes can hold connections at once")
+	fs.BoolVar(&c.resume, "resume", false, "log in as a client back from a long absence, resuming from the start of the log, so that every login carries the largest catch-up the server sends (Parley; with -tokens)")
 	fs.BoolVar(&c.setupOnly, "setup-only", false, "only register the users and cache their tokens (-tokens), then exit (Parley)")
 	if err := fs.Parse(args); err != nil {
 		return c, err

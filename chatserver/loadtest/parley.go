@@ -204,7 +204,7 @@ func (d *parleyDriver) connect(ctx context.Context, i int, rec *recorder) (conn,
 // setup logs in and joins the room.
 func (c *parleyConn) setup(i int, rec *recorder, resume bool) error {
 	d := c.d
-	login := &protocol.Frame{Type: protocol.TypeLogin, ID: 1, Name: d.name(i), Token: d.tokens[d.name(i)], Resume: resume}
+	login := &protocol.Frame{Type: protocol.TypeLogin, ID: 1, Name: d.name(i), Token: d.tokens[d.name(i)], Resume: resume || d.cfg.resume}
 	if login.Token == "" {
 		login.Password = d.cfg.password
 	}
