@@ -25,13 +25,15 @@ type gated struct {
 
 // arm makes the next call of method wait until open is called, or the
 // test ends: a test that fails while a read waits still stops the hub.
-func (g *gated) arm(t *testing.T, method string) {
+// entered is closed when that call begins.
+func (g *gated) arm(t *testing.T, method string) (entered <-chan struct{}, open func()) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	release := make(chan struct{})
 	g.armed, g.entered, g.release = method, make(chan struct{}), release
 	g.open = sync.OnceFunc(func() { close(release) })
 	t.Cleanup(g.open)
+	return g.entered, g.open
 }
 
 func (g *gated) gate(method string) {
@@ -105,14 +107,14 @@ func TestResumeReadsOffTheHub(t *testing.T) {
 	e.hub.Leave(alice.sess)
 	want := []uint64{bob.say("r", "missed")}
 
-	g.arm(t, "Since")
+	entered, open := g.arm(t, "Since")
 	back := newPeer(t, e.hub, "alice")
 	errc := loginAsync(back, &protocol.Frame{Type: protocol.TypeLogin, ID: 1, Name: "alice", Token: token, Since: last})
-	<-g.entered
+	<-entered
 	// The read waits in the store; the hub answers bob meanwhile.
 	want = append(want, bob.say("r", "during the read"))
 	want = append(want, bob.mustDo(&protocol.Frame{Type: protocol.TypeSend, To: "alice", Text: "private, during"}).Msg)
-	g.open()
+	open()
 	if err := <-errc; err != nil {
 		t.Fatal(err)
 	}
@@ -142,13 +144,13 @@ func TestFreshLoginReadsOffTheHub(t *testing.T) {
 	e.hub.Leave(alice.sess)
 	want := []uint64{bob.mustDo(&protocol.Frame{Type: protocol.TypeSend, To: "alice", Text: "waiting"}).Msg}
 
-	g.arm(t, "PrivateTo")
+	entered, open := g.arm(t, "PrivateTo")
 	back := newPeer(t, e.hub, "alice")
 	errc := loginAsync(back, &protocol.Frame{Type: protocol.TypeLogin, ID: 1, Name: "alice", Password: "pw"})
-	<-g.entered
+	<-entered
 	want = append(want, bob.say("lobby", "during the read"))
 	want = append(want, bob.mustDo(&protocol.Frame{Type: protocol.TypeSend, To: "alice", Text: "private, during"}).Msg)
-	g.open()
+	open()
 	if err := <-errc; err != nil {
 		t.Fatal(err)
 	}
@@ -182,15 +184,15 @@ func TestCatchUpRereadAfterJoin(t *testing.T) {
 	bob.mustDo(&protocol.Frame{Type: protocol.TypeJoin, Room: "new"})
 	since := bob.say("lobby", "seen")
 
-	g.arm(t, "Since")
+	entered, open := g.arm(t, "Since")
 	// The second session takes over from the first, which is still
 	// online and joins a room during the read.
 	second := newPeer(t, e.hub, "alice")
 	errc := loginAsync(second, &protocol.Frame{Type: protocol.TypeLogin, ID: 1, Name: "alice", Token: token, Since: since})
-	<-g.entered
+	<-entered
 	alice.mustDo(&protocol.Frame{Type: protocol.TypeJoin, Room: "new"})
 	id := bob.say("new", "in the new room")
-	g.open()
+	open()
 	if err := <-errc; err != nil {
 		t.Fatal(err)
 	}
@@ -223,16 +225,16 @@ func TestSyncReadsOffTheHub(t *testing.T) {
 	if ok.More == 0 {
 		t.Fatalf("a catch-up of %d with a limit of 3 was not cut short", len(want))
 	}
-	g.arm(t, "Since")
+	entered, open := g.arm(t, "Since")
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		got := live(back)
 		back.hub.Handle(back.sess, &protocol.Frame{Type: protocol.TypeSync, ID: 2, Since: got[len(got)-1]})
 	}()
-	<-g.entered
+	<-entered
 	want = append(want, bob.say("lobby", "during the sync"))
-	g.open()
+	open()
 	<-done
 	for re := uint64(2); ; re++ {
 		r := okReply(t, back, re)
@@ -249,5 +251,42 @@ func TestSyncReadsOffTheHub(t *testing.T) {
 	back.next(isMsg("live again"))
 	if got := live(back); got[len(got)-1] != after {
 		t.Errorf("live message after the sync: got %v", got)
+	}
+}
+
+// A read that finds much published while it ran reads that too, still
+// off the hub, rather than leaving it for the hub to read.
+func TestLongGapReadOffTheHub(t *testing.T) {
+	g := &gated{Store: inmem.New()}
+	e := newEnv(t, g)
+	alice, bob := newPeer(t, e.hub, "alice"), newPeer(t, e.hub, "bob")
+	token := alice.mustLogin("pw").Token
+	bob.mustLogin("pw")
+	since := bob.say("lobby", "seen")
+	e.hub.Leave(alice.sess)
+
+	entered, open := g.arm(t, "Since")
+	back := newPeer(t, e.hub, "alice")
+	errc := loginAsync(back, &protocol.Frame{Type: protocol.TypeLogin, ID: 1, Name: "alice", Token: token, Since: since})
+	<-entered
+	var want []uint64
+	for range 300 { // more than the hub reads itself
+		want = append(want, bob.say("lobby", "during the read"))
+	}
+	entered, open2 := g.arm(t, "Since")
+	open()
+	<-entered
+	// The second read waits in the store; the hub still answers.
+	want = append(want, bob.say("lobby", "during the second read"))
+	open2()
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	ok := okReply(t, back, 1)
+	if got := live(back); !slices.Equal(got, want) {
+		t.Errorf("catch-up of %d ids, want %d: %v", len(got), len(want), got)
+	}
+	if ok.Since != want[len(want)-1] {
+		t.Errorf("reply since %d, want %d", ok.Since, want[len(want)-1])
 	}
 }

@@ -76,7 +76,7 @@ type Config struct {
 	// fetches the rest with sync.
 	CatchUpBytes int
 	// CatchUpReads is how many catch-ups are read from the store at once,
-	// away from the hub goroutine (see Login). Keeping it below the
+	// away from the hub goroutine (see readAhead). Keeping it below the
 	// store's readers leaves one free for the hub's own reads in a storm
 	// of logins, and bounds the memory the reads hold. Default 2.
 	CatchUpReads int

@@ -238,22 +238,20 @@ type readAhead struct {
 	sent     []store.Message // entries among frames, for markDelivered
 	budget   int             // bytes frames may still take
 	complete bool            // nothing after after up to upto was left out
+	extended bool            // what was published after the read began is being added
 }
 
 // readAhead reads the bulk of a catch-up for user key on the caller's
-// goroutine, at most Config.CatchUpReads at a time. ok, run on the hub
-// goroutine, says whether it is still wanted; if not, ra is nil.
+// goroutine. ok, run on the hub goroutine, says whether it is still
+// wanted; if not, ra is nil.
+//
+// The store is read by at most Config.CatchUpReads callers at a time, but
+// a caller holds no token while it waits for the hub, so that a busy hub
+// does not slow the reads down. A read that waited long for its token may
+// find much published since it began: it then reads that too, a few
+// times at most, so that what is left for the hub (see finishCatchUp) is
+// small.
 func (h *Hub) readAhead(ctx context.Context, key string, resume bool, after uint64, ok func() bool) (*readAhead, error) {
-	select {
-	case h.reads <- struct{}{}:
-		defer func() { <-h.reads }()
-	case <-h.quit:
-		return nil, protocol.Errorf(protocol.CodeShutdown, "server is shutting down")
-	case <-ctx.Done():
-		return nil, protocol.Errorf(protocol.CodeShutdown, "request abandoned")
-	}
-	// The read begins from what is published once it holds a token,
-	// so that time spent waiting for one is not left for the hub.
 	var ra *readAhead
 	if err := h.wait(func() {
 		if ok() {
@@ -262,8 +260,60 @@ func (h *Hub) readAhead(ctx context.Context, key string, resume bool, after uint
 	}); err != nil || ra == nil {
 		return nil, err
 	}
-	h.read(ctx, ra)
+	if err := h.readToken(ctx, func() { h.read(ctx, ra) }); err != nil {
+		return nil, err
+	}
+	for range maxExtends {
+		var upto uint64
+		if err := h.wait(func() {
+			if ra.complete && h.lastPub-ra.upto > hubGap && ok() {
+				upto = h.lastPub
+			}
+		}); err != nil {
+			return nil, err
+		}
+		if upto == 0 {
+			break
+		}
+		if err := h.readToken(ctx, func() { ra.extend(ctx, h, upto) }); err != nil {
+			return nil, err
+		}
+	}
 	return ra, nil
+}
+
+// hubGap is how many ids may have been published since a catch-up's read
+// began for the hub to read the rest itself; past it, the reader reads
+// on, up to maxExtends times.
+const (
+	hubGap     = 256
+	maxExtends = 3
+)
+
+// readToken runs read holding one of the Config.CatchUpReads tokens.
+func (h *Hub) readToken(ctx context.Context, read func()) error {
+	select {
+	case h.reads <- struct{}{}:
+		defer func() { <-h.reads }()
+	case <-h.quit:
+		return protocol.Errorf(protocol.CodeShutdown, "server is shutting down")
+	case <-ctx.Done():
+		return protocol.Errorf(protocol.CodeShutdown, "request abandoned")
+	}
+	read()
+	return nil
+}
+
+// extend adds to a complete catch-up what was published after it, up to
+// upto: what would have been live messages had the read been instant.
+// They get a share of the budget of their own.
+func (ra *readAhead) extend(ctx context.Context, h *Hub, upto uint64) {
+	if !ra.extended {
+		ra.extended = true
+		ra.budget = max(ra.budget, h.cfg.CatchUpBytes/4)
+	}
+	ra.readSince(ctx, h, ra.upto, upto, h.cfg.CatchUp-len(ra.sent))
+	ra.upto = upto
 }
 
 // snapshot starts a catch-up for user key; it runs on the hub goroutine.
@@ -378,10 +428,7 @@ func (h *Hub) finishCatchUp(s *Session, ra *readAhead) bool {
 		h.read(context.Background(), ra)
 	}
 	if ra.complete && h.lastPub > ra.upto {
-		// These would have been live messages had the read been
-		// instant; they get a share of the budget of their own.
-		ra.budget = max(ra.budget, h.cfg.CatchUpBytes/4)
-		ra.readSince(context.Background(), h, ra.upto, h.lastPub, h.cfg.CatchUp-len(ra.sent))
+		ra.extend(context.Background(), h, h.lastPub)
 	}
 	for _, b := range ra.frames {
 		h.deliver(s, b)
