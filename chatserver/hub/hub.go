@@ -76,9 +76,10 @@ type Config struct {
 	// fetches the rest with sync.
 	CatchUpBytes int
 	// CatchUpReads is how many catch-ups are read from the store at once,
-	// away from the hub goroutine (see readAhead). Keeping it below the
-	// store's readers leaves one free for the hub's own reads in a storm
-	// of logins, and bounds the memory the reads hold. Default 2.
+	// away from the hub goroutine (see readAhead), each by a goroutine of
+	// its own. Keeping it below the store's readers leaves one free for
+	// the hub's own reads in a storm of logins, and bounds the memory the
+	// reads hold. Default 2.
 	CatchUpReads int
 	// MaxText is the largest message text in bytes.
 	MaxText int
@@ -154,7 +155,8 @@ type Hub struct {
 	log   *slog.Logger
 
 	work      chan func()
-	reads     chan struct{} // one token per catch-up being read off the hub
+	reads     chan func()    // catch-up reads, for the readers (see onReader)
+	readers   sync.WaitGroup // Config.CatchUpReads goroutines, started by Run
 	quit      chan struct{}
 	done      chan struct{}
 	closeOnce sync.Once
@@ -273,7 +275,7 @@ func New(ctx context.Context, cfg Config) (*Hub, error) {
 		store:     cfg.Store,
 		log:       cfg.Logger,
 		work:      make(chan func(), cfg.Queue),
-		reads:     make(chan struct{}, cfg.CatchUpReads),
+		reads:     make(chan func()),
 		quit:      make(chan struct{}),
 		done:      make(chan struct{}),
 		toCommit:  make(chan []*record, 1),
@@ -334,6 +336,11 @@ func New(ctx context.Context, cfg Config) (*Hub, error) {
 // accepted has been written to the store.
 func (h *Hub) Run() {
 	defer close(h.done)
+	for range h.cfg.CatchUpReads {
+		h.readers.Add(1)
+		go h.reader()
+	}
+	defer h.readers.Wait()
 	go h.commit()
 	defer func() {
 		close(h.toCommit)

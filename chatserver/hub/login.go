@@ -245,12 +245,9 @@ type readAhead struct {
 // goroutine. ok, run on the hub goroutine, says whether it is still
 // wanted; if not, ra is nil.
 //
-// The store is read by at most Config.CatchUpReads callers at a time, but
-// a caller holds no token while it waits for the hub, so that a busy hub
-// does not slow the reads down. A read that waited long for its token may
-// find much published since it began: it then reads that too, a few
-// times at most, so that what is left for the hub (see finishCatchUp) is
-// small.
+// The store is read by the hub's readers (see onReader), which never wait
+// for the hub, so that a busy hub does not slow the reads down. What was
+// published after the snapshot is read by the hub (see finishCatchUp).
 func (h *Hub) readAhead(ctx context.Context, key string, resume bool, after uint64, ok func() bool) (*readAhead, error) {
 	var ra *readAhead
 	if err := h.wait(func() {
@@ -260,48 +257,40 @@ func (h *Hub) readAhead(ctx context.Context, key string, resume bool, after uint
 	}); err != nil || ra == nil {
 		return nil, err
 	}
-	if err := h.readToken(ctx, func() { h.read(ctx, ra) }); err != nil {
+	if err := h.onReader(ctx, func() { h.read(ctx, ra) }); err != nil {
 		return nil, err
-	}
-	for range maxExtends {
-		var upto uint64
-		if err := h.wait(func() {
-			if ra.complete && h.lastPub-ra.upto > hubGap && ok() {
-				upto = h.lastPub
-			}
-		}); err != nil {
-			return nil, err
-		}
-		if upto == 0 {
-			break
-		}
-		if err := h.readToken(ctx, func() { ra.extend(ctx, h, upto) }); err != nil {
-			return nil, err
-		}
 	}
 	return ra, nil
 }
 
-// hubGap is how many ids may have been published since a catch-up's read
-// began for the hub to read the rest itself; past it, the reader reads
-// on, up to maxExtends times.
-const (
-	hubGap     = 256
-	maxExtends = 3
-)
-
-// readToken runs read holding one of the Config.CatchUpReads tokens.
-func (h *Hub) readToken(ctx context.Context, read func()) error {
+// onReader has one of the hub's readers run read, and waits for it. The
+// readers, Config.CatchUpReads of them, live as long as the hub: reading
+// the store takes a deep stack, which a connection's goroutine would
+// otherwise grow, once per login, and hold until it is next collected.
+func (h *Hub) onReader(ctx context.Context, read func()) error {
+	done := make(chan struct{})
 	select {
-	case h.reads <- struct{}{}:
-		defer func() { <-h.reads }()
+	case h.reads <- func() { defer close(done); read() }:
 	case <-h.quit:
 		return protocol.Errorf(protocol.CodeShutdown, "server is shutting down")
 	case <-ctx.Done():
 		return protocol.Errorf(protocol.CodeShutdown, "request abandoned")
 	}
-	read()
+	<-done // a reader finishes what it takes, even as the hub stops
 	return nil
+}
+
+// reader runs catch-up reads until the hub stops.
+func (h *Hub) reader() {
+	defer h.readers.Done()
+	for {
+		select {
+		case read := <-h.reads:
+			read()
+		case <-h.quit:
+			return
+		}
+	}
 }
 
 // extend adds to a complete catch-up what was published after it, up to
