@@ -59,9 +59,12 @@ func (g *gated) PrivateTo(ctx context.Context, user string, after, upto uint64, 
 	return g.Store.PrivateTo(ctx, user, after, upto, limit)
 }
 
-// loginAsync logs p in on another goroutine; the result comes on the
-// channel once the hub has queued the reply.
-func loginAsync(p *peer, f *protocol.Frame) <-chan error {
+// loginWhileReading logs p in with f while the store holds the
+// catch-up's call of method; during runs meanwhile, on the test's
+// goroutine. It returns the login's reply.
+func loginWhileReading(t *testing.T, g *gated, method string, p *peer, f *protocol.Frame, during func()) *protocol.Frame {
+	t.Helper()
+	entered, open := g.arm(t, method)
 	errc := make(chan error, 1)
 	go func() {
 		s, err := p.hub.Login(context.Background(), p, f)
@@ -70,7 +73,13 @@ func loginAsync(p *peer, f *protocol.Frame) <-chan error {
 		}
 		errc <- err
 	}()
-	return errc
+	<-entered
+	during()
+	open()
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	return okReply(t, p, f.ID)
 }
 
 // live lists the ids of the messages and recalls p received that are not
@@ -97,28 +106,15 @@ func okReply(t *testing.T, p *peer, re uint64) *protocol.Frame {
 func TestResumeReadsOffTheHub(t *testing.T) {
 	g := &gated{Store: inmem.New()}
 	e := newEnv(t, g)
-	alice, bob := newPeer(t, e.hub, "alice"), newPeer(t, e.hub, "bob")
-	token := alice.mustLogin("pw").Token
-	bob.mustLogin("pw")
-	alice.mustDo(&protocol.Frame{Type: protocol.TypeJoin, Room: "r"})
-	bob.mustDo(&protocol.Frame{Type: protocol.TypeJoin, Room: "r"})
-	last := bob.say("r", "seen")
-	alice.next(isMsg("seen"))
-	e.hub.Leave(alice.sess)
+	bob, token, last := awayFromRoom(e)
 	want := []uint64{bob.say("r", "missed")}
 
-	entered, open := g.arm(t, "Since")
 	back := newPeer(t, e.hub, "alice")
-	errc := loginAsync(back, &protocol.Frame{Type: protocol.TypeLogin, ID: 1, Name: "alice", Token: token, Since: last})
-	<-entered
-	// The read waits in the store; the hub answers bob meanwhile.
-	want = append(want, bob.say("r", "during the read"))
-	want = append(want, bob.mustDo(&protocol.Frame{Type: protocol.TypeSend, To: "alice", Text: "private, during"}).Msg)
-	open()
-	if err := <-errc; err != nil {
-		t.Fatal(err)
-	}
-	ok := okReply(t, back, 1)
+	ok := loginWhileReading(t, g, "Since", back, &protocol.Frame{Type: protocol.TypeLogin, ID: 1, Name: "alice", Token: token, Since: last}, func() {
+		// The read waits in the store; the hub answers bob meanwhile.
+		want = append(want, bob.say("r", "during the read"))
+		want = append(want, bob.mustDo(&protocol.Frame{Type: protocol.TypeSend, To: "alice", Text: "private, during"}).Msg)
+	})
 	if got := live(back); !slices.Equal(got, want) {
 		t.Errorf("catch-up ids %v, want %v", got, want)
 	}
@@ -144,17 +140,11 @@ func TestFreshLoginReadsOffTheHub(t *testing.T) {
 	e.hub.Leave(alice.sess)
 	want := []uint64{bob.mustDo(&protocol.Frame{Type: protocol.TypeSend, To: "alice", Text: "waiting"}).Msg}
 
-	entered, open := g.arm(t, "PrivateTo")
 	back := newPeer(t, e.hub, "alice")
-	errc := loginAsync(back, &protocol.Frame{Type: protocol.TypeLogin, ID: 1, Name: "alice", Password: "pw"})
-	<-entered
-	want = append(want, bob.say("lobby", "during the read"))
-	want = append(want, bob.mustDo(&protocol.Frame{Type: protocol.TypeSend, To: "alice", Text: "private, during"}).Msg)
-	open()
-	if err := <-errc; err != nil {
-		t.Fatal(err)
-	}
-	ok := okReply(t, back, 1)
+	ok := loginWhileReading(t, g, "PrivateTo", back, &protocol.Frame{Type: protocol.TypeLogin, ID: 1, Name: "alice", Password: "pw"}, func() {
+		want = append(want, bob.say("lobby", "during the read"))
+		want = append(want, bob.mustDo(&protocol.Frame{Type: protocol.TypeSend, To: "alice", Text: "private, during"}).Msg)
+	})
 	if got := live(back); !slices.Equal(got, want) {
 		t.Errorf("catch-up ids %v, want %v", got, want)
 	}
@@ -184,19 +174,14 @@ func TestCatchUpRereadAfterJoin(t *testing.T) {
 	bob.mustDo(&protocol.Frame{Type: protocol.TypeJoin, Room: "new"})
 	since := bob.say("lobby", "seen")
 
-	entered, open := g.arm(t, "Since")
 	// The second session takes over from the first, which is still
 	// online and joins a room during the read.
 	second := newPeer(t, e.hub, "alice")
-	errc := loginAsync(second, &protocol.Frame{Type: protocol.TypeLogin, ID: 1, Name: "alice", Token: token, Since: since})
-	<-entered
-	alice.mustDo(&protocol.Frame{Type: protocol.TypeJoin, Room: "new"})
-	id := bob.say("new", "in the new room")
-	open()
-	if err := <-errc; err != nil {
-		t.Fatal(err)
-	}
-	okReply(t, second, 1)
+	var id uint64
+	loginWhileReading(t, g, "Since", second, &protocol.Frame{Type: protocol.TypeLogin, ID: 1, Name: "alice", Token: token, Since: since}, func() {
+		alice.mustDo(&protocol.Frame{Type: protocol.TypeJoin, Room: "new"})
+		id = bob.say("new", "in the new room")
+	})
 	if got := live(second); !slices.Contains(got, id) {
 		t.Errorf("catch-up %v lacks %d, sent to the room joined during the read", got, id)
 	}

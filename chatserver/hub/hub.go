@@ -16,9 +16,9 @@
 // message out to the online members and replies to the sender. Because only
 // run publishes, every connection sees events in increasing id order, which
 // is what makes "everything since id N" a complete catch-up. Reading a
-// large catch-up from the store is left to the login's own goroutine, up
-// to an id that run gives it; run sends that part and whatever it
-// published meanwhile (see readAhead).
+// large catch-up from the store is left to reader goroutines, up to an id
+// that run gives them; run sends that part and whatever it published
+// meanwhile (see readAhead).
 package hub
 
 import (
@@ -79,7 +79,7 @@ type Config struct {
 	// away from the hub goroutine (see readAhead), each by a goroutine of
 	// its own. Keeping it below the store's readers leaves one free for
 	// the hub's own reads in a storm of logins, and bounds the memory the
-	// reads hold. Default 2.
+	// reads in progress hold. Default 2.
 	CatchUpReads int
 	// MaxText is the largest message text in bytes.
 	MaxText int
@@ -485,8 +485,8 @@ func (h *Hub) queue(r *record) { h.pending = append(h.pending, r) }
 
 // Handle processes one request from a logged-in session. Its reply, and
 // any events it causes, are sent to the session's peer. It returns once
-// the request is in the hub's queue, except that a sync's catch-up is
-// read on the caller's goroutine first (see readAhead): a caller that
+// the request is in the hub's queue, except that for a sync it first
+// waits for the catch-up to be read (see readAhead): a caller that
 // handles one session's requests in turn keeps their replies in order.
 func (h *Hub) Handle(s *Session, f *protocol.Frame) {
 	var err error
@@ -521,9 +521,9 @@ func (h *Hub) Leave(s *Session) {
 	h.do(func() { h.detach(s) })
 }
 
-// readSync answers a sync request. The caller's goroutine reads most of
-// it, as for a login (see readAhead); the caller's next request waits
-// until the answer is queued, so replies stay in order.
+// readSync answers a sync request. Most of it is read off the hub
+// goroutine, as for a login (see readAhead); the caller's next request
+// waits until the answer is queued, so replies stay in order.
 func (h *Hub) readSync(s *Session, f *protocol.Frame) error {
 	ra, err := h.readAhead(context.Background(), s.Key, true, f.Since, func() bool { return h.attached(s) })
 	if err != nil || ra == nil {

@@ -636,16 +636,26 @@ func TestIdempotentSend(t *testing.T) {
 	}
 }
 
-func TestResumeCatchUp(t *testing.T) {
-	e := newEnv(t, nil)
-	alice, bob := newPeer(t, e.hub, "alice"), newPeer(t, e.hub, "bob")
-	aliceOK := alice.mustLogin("pw")
+// awayFromRoom has alice and bob join room r and alice see a message
+// there, then leaves alice's session. It returns bob, alice's resume
+// token and the id alice saw last.
+func awayFromRoom(e *env) (bob *peer, token string, last uint64) {
+	t := e.t.(*testing.T)
+	alice := newPeer(t, e.hub, "alice")
+	bob = newPeer(t, e.hub, "bob")
+	token = alice.mustLogin("pw").Token
 	bob.mustLogin("pw")
 	alice.mustDo(&protocol.Frame{Type: protocol.TypeJoin, Room: "r"})
 	bob.mustDo(&protocol.Frame{Type: protocol.TypeJoin, Room: "r"})
-	last := bob.say("r", "seen")
+	last = bob.say("r", "seen")
 	alice.next(isMsg("seen"))
 	e.hub.Leave(alice.sess)
+	return bob, token, last
+}
+
+func TestResumeCatchUp(t *testing.T) {
+	e := newEnv(t, nil)
+	bob, token, last := awayFromRoom(e)
 
 	missed := []uint64{bob.say("r", "missed 1"), bob.say("lobby", "missed 2")}
 	missed = append(missed, bob.mustDo(&protocol.Frame{Type: protocol.TypeSend, To: "alice", Text: "missed 3"}).Msg)
@@ -657,7 +667,7 @@ func TestResumeCatchUp(t *testing.T) {
 	} else if pe, _ := err.(*protocol.Error); pe == nil || pe.Code != protocol.CodeBadToken {
 		t.Fatalf("bad token: %v", err)
 	}
-	back.mustDo2(t, &protocol.Frame{Type: protocol.TypeLogin, ID: 1, Name: "alice", Token: aliceOK.Token, Since: last})
+	back.mustDo2(t, &protocol.Frame{Type: protocol.TypeLogin, ID: 1, Name: "alice", Token: token, Since: last})
 	back.mustDo(&protocol.Frame{Type: protocol.TypePing})
 	var got []uint64
 	for _, f := range back.received() {
@@ -673,7 +683,7 @@ func TestResumeCatchUp(t *testing.T) {
 	e.hub.Leave(back.sess)
 	e.clock.Add(8 * 24 * time.Hour)
 	late := newPeer(t, e.hub, "alice")
-	if _, err := late.loginFrame(&protocol.Frame{Type: protocol.TypeLogin, ID: 1, Name: "alice", Token: aliceOK.Token}); err == nil {
+	if _, err := late.loginFrame(&protocol.Frame{Type: protocol.TypeLogin, ID: 1, Name: "alice", Token: token}); err == nil {
 		t.Error("an expired token was accepted")
 	}
 }

@@ -54,8 +54,7 @@ func (h *Hub) Login(ctx context.Context, peer Peer, f *protocol.Frame) (*Session
 
 	ok := &protocol.Frame{Type: protocol.TypeOK, Re: f.ID, Token: token}
 
-	// Most of the catch-up is read here, off the hub goroutine (see
-	// readAhead).
+	// Most of the catch-up is read off the hub goroutine (see readAhead).
 	ra, err := h.readAhead(ctx, name.Key, f.Resume || f.Since > 0, f.Since, func() bool { return true })
 	if err != nil {
 		return nil, err
@@ -218,9 +217,9 @@ func (h *Hub) convs(u *user) []string {
 
 // A catch-up (what a login missed, or the next part of it, asked for with
 // sync) can be thousands of messages. Reading and encoding them on the
-// hub goroutine would hold up every room while it ran, so the login's or
-// the sync's own goroutine reads them, up to the last id published when
-// it began (readAhead.upto). The hub goroutine then sends that part and
+// hub goroutine would hold up every room while it ran, so one of the
+// hub's readers reads them, up to the last id published when it began
+// (readAhead.upto). The hub goroutine then sends that part and
 // reads only what was published meanwhile, so the catch-up is as complete
 // as if it had all been read at once.
 type readAhead struct {
@@ -238,12 +237,11 @@ type readAhead struct {
 	sent     []store.Message // entries among frames, for markDelivered
 	budget   int             // bytes frames may still take
 	complete bool            // nothing after after up to upto was left out
-	extended bool            // what was published after the read began is being added
 }
 
-// readAhead reads the bulk of a catch-up for user key on the caller's
-// goroutine. ok, run on the hub goroutine, says whether it is still
-// wanted; if not, ra is nil.
+// readAhead has the bulk of a catch-up for user key read, off the hub
+// goroutine, and waits for it. ok, run on the hub goroutine, says whether
+// it is still wanted; if not, ra is nil.
 //
 // The store is read by the hub's readers (see onReader), which never wait
 // for the hub, so that a busy hub does not slow the reads down. What was
@@ -291,18 +289,6 @@ func (h *Hub) reader() {
 			return
 		}
 	}
-}
-
-// extend adds to a complete catch-up what was published after it, up to
-// upto: what would have been live messages had the read been instant.
-// They get a share of the budget of their own.
-func (ra *readAhead) extend(ctx context.Context, h *Hub, upto uint64) {
-	if !ra.extended {
-		ra.extended = true
-		ra.budget = max(ra.budget, h.cfg.CatchUpBytes/4)
-	}
-	ra.readSince(ctx, h, ra.upto, upto, h.cfg.CatchUp-len(ra.sent))
-	ra.upto = upto
 }
 
 // snapshot starts a catch-up for user key; it runs on the hub goroutine.
@@ -376,8 +362,9 @@ func (h *Hub) read(ctx context.Context, ra *readAhead) {
 }
 
 // readSince adds the entries of ra's conversations with after < id <=
-// upto, up to limit of them and what the budget allows, though always at
-// least one, and records whether that was all of them.
+// upto, up to limit of them and what the budget allows (the first entry
+// of a catch-up goes whatever its size), and records whether that was all
+// of them.
 func (ra *readAhead) readSince(ctx context.Context, h *Hub, after, upto uint64, limit int) {
 	msgs, err := h.store.Since(ctx, ra.key, ra.convs, after, upto, limit)
 	if err != nil {
@@ -417,7 +404,11 @@ func (h *Hub) finishCatchUp(s *Session, ra *readAhead) bool {
 		h.read(context.Background(), ra)
 	}
 	if ra.complete && h.lastPub > ra.upto {
-		ra.extend(context.Background(), h, h.lastPub)
+		// What was published during the read would have been live
+		// messages had the read been instant; it gets a share of the
+		// budget of its own.
+		ra.budget = max(ra.budget, h.cfg.CatchUpBytes/4)
+		ra.readSince(context.Background(), h, ra.upto, h.lastPub, h.cfg.CatchUp-len(ra.sent))
 	}
 	for _, b := range ra.frames {
 		h.deliver(s, b)
