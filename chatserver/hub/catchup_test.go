@@ -65,6 +65,19 @@ func (g *gated) PrivateTo(ctx context.Context, user string, after, upto uint64, 
 func loginWhileReading(t *testing.T, g *gated, method string, p *peer, f *protocol.Frame, during func()) *protocol.Frame {
 	t.Helper()
 	entered, open := g.arm(t, method)
+	errc := loginAsync(p, f)
+	<-entered
+	during()
+	open()
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	return okReply(t, p, f.ID)
+}
+
+// loginAsync logs p in with f on a goroutine of its own, and sends the
+// login's error, or nil, on the channel it returns.
+func loginAsync(p *peer, f *protocol.Frame) <-chan error {
 	errc := make(chan error, 1)
 	go func() {
 		s, err := p.hub.Login(context.Background(), p, f)
@@ -73,13 +86,7 @@ func loginWhileReading(t *testing.T, g *gated, method string, p *peer, f *protoc
 		}
 		errc <- err
 	}()
-	<-entered
-	during()
-	open()
-	if err := <-errc; err != nil {
-		t.Fatal(err)
-	}
-	return okReply(t, p, f.ID)
+	return errc
 }
 
 // live lists the ids of the messages and recalls p received that are not
@@ -164,7 +171,8 @@ func TestFreshLoginReadsOffTheHub(t *testing.T) {
 }
 
 // If the user joins a room while its catch-up is read, the read is redone
-// for the new set of rooms, so nothing of the new room is missed.
+// for the new set of rooms, so nothing of the new room is missed; the
+// second read too is off the hub.
 func TestCatchUpRereadAfterJoin(t *testing.T) {
 	g := &gated{Store: inmem.New()}
 	e := newEnv(t, g)
@@ -178,12 +186,28 @@ func TestCatchUpRereadAfterJoin(t *testing.T) {
 	// online and joins a room during the read.
 	second := newPeer(t, e.hub, "alice")
 	var id uint64
+	var want []uint64
 	loginWhileReading(t, g, "Since", second, &protocol.Frame{Type: protocol.TypeLogin, ID: 1, Name: "alice", Token: token, Since: since}, func() {
 		alice.mustDo(&protocol.Frame{Type: protocol.TypeJoin, Room: "new"})
 		id = bob.say("new", "in the new room")
+		// The read is begun again once this one ends; it waits in
+		// the store in turn, and the hub answers bob meanwhile.
+		entered, open := g.arm(t, "Since")
+		go func() {
+			defer open()
+			<-entered
+			bob.hub.Handle(bob.sess, &protocol.Frame{Type: protocol.TypeSend, ID: 900, Room: "new", Text: "during the second read"})
+			if r, _ := bob.await(0, func(f *protocol.Frame) bool { return f.Re == 900 }); r != nil {
+				want = append(want, r.Msg)
+			}
+		}()
 	})
-	if got := live(second); !slices.Contains(got, id) {
-		t.Errorf("catch-up %v lacks %d, sent to the room joined during the read", got, id)
+	if len(want) == 0 {
+		t.Fatal("the hub did not answer during the second read")
+	}
+	want = append([]uint64{id}, want...)
+	if got := live(second); !slices.Equal(got, want) {
+		t.Errorf("catch-up %v, want %v: the room joined during the read, and what was sent during the second", got, want)
 	}
 }
 
@@ -236,5 +260,247 @@ func TestSyncReadsOffTheHub(t *testing.T) {
 	back.next(isMsg("live again"))
 	if got := live(back); got[len(got)-1] != after {
 		t.Errorf("live message after the sync: got %v", got)
+	}
+}
+
+// Of two logins of one name, the one that began later keeps the session
+// even if the earlier one's catch-up takes longer: the earlier one is
+// refused when its read ends, and replaces nothing.
+func TestLaterLoginWins(t *testing.T) {
+	g := &gated{Store: inmem.New()}
+	e := newEnv(t, g)
+	alice, bob := newPeer(t, e.hub, "alice"), newPeer(t, e.hub, "bob")
+	alice.mustLogin("pw")
+	bob.mustLogin("pw")
+	e.hub.Leave(alice.sess)
+	pm := bob.mustDo(&protocol.Frame{Type: protocol.TypeSend, To: "alice", Text: "waiting"}).Msg
+
+	entered, open := g.arm(t, "PrivateTo")
+	early := newPeer(t, e.hub, "alice")
+	errc := loginAsync(early, &protocol.Frame{Type: protocol.TypeLogin, ID: 1, Name: "alice", Password: "pw"})
+	<-entered
+	late := newPeer(t, e.hub, "alice")
+	late.mustLogin("pw")
+	if got := live(late); !slices.Equal(got, []uint64{pm}) {
+		t.Fatalf("the later login got %v, want [%d]", got, pm)
+	}
+	open()
+	err := <-errc
+	if perr, ok := err.(*protocol.Error); !ok || perr.Code != protocol.CodeReplaced {
+		t.Fatalf("the earlier login, finished last: got %v, want a %s error", err, protocol.CodeReplaced)
+	}
+	if got := early.received(); len(got) != 0 {
+		t.Errorf("the refused login was sent %s", dump(got))
+	}
+	// The later session is still the one: it is open and gets messages.
+	after := bob.mustDo(&protocol.Frame{Type: protocol.TypeSend, To: "alice", Text: "after"}).Msg
+	late.next(isMsg("after"))
+	if got := live(late); got[len(got)-1] != after {
+		t.Errorf("the later session got %v after the refusal", got)
+	}
+	late.mu.Lock()
+	closed := late.closed
+	late.mu.Unlock()
+	if closed != "" {
+		t.Errorf("the later session was closed: %s", closed)
+	}
+}
+
+// A fresh login whose read began before another login of the name handed
+// over the waiting private messages does not hand them over again: the
+// read is begun anew.
+func TestFreshLoginRereadAfterHandover(t *testing.T) {
+	g := &gated{Store: inmem.New()}
+	e := newEnv(t, g)
+	alice, bob := newPeer(t, e.hub, "alice"), newPeer(t, e.hub, "bob")
+	alice.mustLogin("pw")
+	bob.mustLogin("pw")
+	e.hub.Leave(alice.sess)
+	pm := bob.mustDo(&protocol.Frame{Type: protocol.TypeSend, To: "alice", Text: "waiting"}).Msg
+
+	// The first login's read waits; the second's begins, and waits too.
+	entered, open := g.arm(t, "PrivateTo")
+	first := newPeer(t, e.hub, "alice")
+	errc1 := loginAsync(first, &protocol.Frame{Type: protocol.TypeLogin, ID: 1, Name: "alice", Password: "pw"})
+	<-entered
+	entered2, open2 := g.arm(t, "PrivateTo")
+	second := newPeer(t, e.hub, "alice")
+	errc2 := loginAsync(second, &protocol.Frame{Type: protocol.TypeLogin, ID: 1, Name: "alice", Password: "pw"})
+	<-entered2
+	open()
+	if err := <-errc1; err != nil {
+		t.Fatal(err)
+	}
+	if got := live(first); !slices.Equal(got, []uint64{pm}) {
+		t.Fatalf("the first login got %v, want [%d]", got, pm)
+	}
+	open2()
+	if err := <-errc2; err != nil {
+		t.Fatal(err)
+	}
+	okReply(t, second, 1)
+	if got := live(second); len(got) != 0 {
+		t.Errorf("the second login was handed %v again", got)
+	}
+	first.mu.Lock()
+	closed := first.closed
+	first.mu.Unlock()
+	if closed != protocol.CodeReplaced {
+		t.Errorf("the first session was not replaced: closed %q", closed)
+	}
+}
+
+// slowStore holds the next Apply, once armed, and holds the next Since
+// after it has read, once armed.
+type slowStore struct {
+	store.Store
+	mu                 sync.Mutex
+	applyIn, applyGo   chan struct{}
+	sinceRead, sinceGo chan struct{}
+}
+
+func (s *slowStore) Apply(ctx context.Context, b []store.Change) error {
+	s.mu.Lock()
+	in, goOn := s.applyIn, s.applyGo
+	s.applyIn, s.applyGo = nil, nil
+	s.mu.Unlock()
+	if in != nil {
+		close(in)
+		<-goOn
+	}
+	return s.Store.Apply(ctx, b)
+}
+
+func (s *slowStore) Since(ctx context.Context, user string, convs []string, after, upto uint64, limit int) ([]store.Message, error) {
+	msgs, err := s.Store.Since(ctx, user, convs, after, upto, limit)
+	s.mu.Lock()
+	read, goOn := s.sinceRead, s.sinceGo
+	s.sinceRead, s.sinceGo = nil, nil
+	s.mu.Unlock()
+	if read != nil {
+		close(read)
+		<-goOn
+	}
+	return msgs, err
+}
+
+// A message given its id before a catch-up's read began, but written and
+// published only after the read, is still in the catch-up: the read stops
+// at the last id published, not the last given out.
+func TestCatchUpStopsAtLastPublished(t *testing.T) {
+	st := &slowStore{Store: inmem.New()}
+	e := newEnv(t, st)
+	alice, bob := newPeer(t, e.hub, "alice"), newPeer(t, e.hub, "bob")
+	token := alice.mustLogin("pw").Token
+	bob.mustLogin("pw")
+	since := bob.say("lobby", "seen")
+	e.hub.Leave(alice.sess)
+
+	applyIn, applyGo := make(chan struct{}), make(chan struct{})
+	st.mu.Lock()
+	st.applyIn, st.applyGo = applyIn, applyGo
+	st.mu.Unlock()
+	bob.hub.Handle(bob.sess, &protocol.Frame{Type: protocol.TypeSend, ID: 77, Room: "lobby", Text: "slow"})
+	<-applyIn // given an id, not yet written
+
+	sinceRead, sinceGo := make(chan struct{}), make(chan struct{})
+	st.mu.Lock()
+	st.sinceRead, st.sinceGo = sinceRead, sinceGo
+	st.mu.Unlock()
+	back := newPeer(t, e.hub, "alice")
+	errc := loginAsync(back, &protocol.Frame{Type: protocol.TypeLogin, ID: 1, Name: "alice", Token: token, Since: since})
+	<-sinceRead // the read is done, without the message
+	close(applyGo)
+	r, _ := bob.find(0, func(f *protocol.Frame) bool { return f.Re == 77 })
+	close(sinceGo)
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	okReply(t, back, 1)
+	if got := live(back); !slices.Equal(got, []uint64{r.Msg}) {
+		t.Errorf("catch-up %v, want [%d]", got, r.Msg)
+	}
+}
+
+// A session replaced while its sync is read gets no answer to the sync,
+// and what the sync read does not count as handed over.
+func TestTakeoverDuringSync(t *testing.T) {
+	g := &gated{Store: inmem.New()}
+	e := newEnvWith(t, g, func(c *hub.Config) { c.CatchUp = 1 })
+	alice, bob := newPeer(t, e.hub, "alice"), newPeer(t, e.hub, "bob")
+	alice.mustLogin("pw")
+	bob.mustLogin("pw")
+	e.hub.Leave(alice.sess)
+	var pms []uint64
+	for range 3 {
+		pms = append(pms, bob.mustDo(&protocol.Frame{Type: protocol.TypeSend, To: "alice", Text: "pm"}).Msg)
+	}
+	first := newPeer(t, e.hub, "alice")
+	ok, err := first.loginFrame(&protocol.Frame{Type: protocol.TypeLogin, ID: 1, Name: "alice", Password: "pw"})
+	if err != nil || ok.More == 0 {
+		t.Fatalf("login: %v, more %d; want a catch-up cut short", err, ok.More)
+	}
+	entered, open := g.arm(t, "Since")
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		first.hub.Handle(first.sess, &protocol.Frame{Type: protocol.TypeSync, ID: 2, Since: pms[0]})
+	}()
+	<-entered
+	second := newPeer(t, e.hub, "alice")
+	if _, err := second.loginFrame(&protocol.Frame{Type: protocol.TypeLogin, ID: 1, Name: "alice", Token: ok.Token, Since: pms[2]}); err != nil {
+		t.Fatal(err)
+	}
+	open()
+	<-done
+	second.mustDo(&protocol.Frame{Type: protocol.TypePing})
+	for _, f := range first.received() {
+		if f.Re == 2 {
+			t.Errorf("the replaced session's sync was answered: %s", dump([]*protocol.Frame{f}))
+		}
+	}
+	e.hub.Leave(second.sess)
+	third := newPeer(t, e.hub, "alice")
+	third.mustLogin("pw")
+	third.mustDo(&protocol.Frame{Type: protocol.TypePing})
+	if got := live(third); len(got) == 0 || got[0] != pms[1] {
+		t.Errorf("a fresh login after the takeover got %v, want %d first: the replaced session's sync counted it handed over", got, pms[1])
+	}
+}
+
+// A fresh login during whose read more was published than a catch-up
+// holds gets the rest with sync, like a resuming one: every message once,
+// in order, and live messages after.
+func TestFreshLoginLongGap(t *testing.T) {
+	g := &gated{Store: inmem.New()}
+	e := newEnvWith(t, g, func(c *hub.Config) { c.CatchUp = 10 })
+	alice, bob := newPeer(t, e.hub, "alice"), newPeer(t, e.hub, "bob")
+	alice.mustLogin("pw")
+	bob.mustLogin("pw")
+	e.hub.Leave(alice.sess)
+	bob.mustDo(&protocol.Frame{Type: protocol.TypeSend, To: "alice", Text: "waiting"})
+
+	var want []uint64
+	back := newPeer(t, e.hub, "alice")
+	ok := loginWhileReading(t, g, "PrivateTo", back, &protocol.Frame{Type: protocol.TypeLogin, ID: 1, Name: "alice", Password: "pw"}, func() {
+		for range 25 {
+			want = append(want, bob.say("lobby", "during the read"))
+		}
+	})
+	if ok.More == 0 {
+		t.Fatalf("25 published during the read with a limit of 10: reply since %d, not cut short", ok.Since)
+	}
+	for re := uint64(1); ok.More != 0; {
+		re++
+		got := live(back)
+		back.hub.Handle(back.sess, &protocol.Frame{Type: protocol.TypeSync, ID: re, Since: got[len(got)-1]})
+		ok = okReply(t, back, re)
+	}
+	got := live(back)[1:] // after the private message that waited
+	if !slices.Equal(got, want) {
+		t.Errorf("catch-up and syncs gave %v, want %v", got, want)
+	}
+	if ok.Since != want[len(want)-1] {
+		t.Errorf("last sync's since %d, want %d", ok.Since, want[len(want)-1])
 	}
 }

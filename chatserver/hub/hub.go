@@ -73,7 +73,10 @@ type Config struct {
 	CatchUp int
 	// CatchUpBytes bounds the encoded size of a login's catch-up, and of
 	// each sync, so that it fits in the connection's queue; the client
-	// fetches the rest with sync.
+	// fetches the rest with sync. Two parts may each take a quarter of it
+	// beyond what is left: a fresh login's waiting private messages, and
+	// what was published while the catch-up was read; so a catch-up can
+	// come to one and a half times CatchUpBytes.
 	CatchUpBytes int
 	// CatchUpReads is how many catch-ups are read from the store at once,
 	// away from the hub goroutine (see readAhead), each by a goroutine of
@@ -118,25 +121,25 @@ func (c *Config) setDefaults() {
 	if c.ResumeTTL == 0 {
 		c.ResumeTTL = 7 * 24 * time.Hour
 	}
-	if c.JoinHistory == 0 {
+	if c.JoinHistory <= 0 {
 		c.JoinHistory = 50
 	}
-	if c.CatchUp == 0 {
+	if c.CatchUp <= 0 {
 		c.CatchUp = 5000
 	}
-	if c.CatchUpBytes == 0 {
+	if c.CatchUpBytes <= 0 {
 		c.CatchUpBytes = 2 << 20
 	}
-	if c.MaxText == 0 {
+	if c.MaxText <= 0 {
 		c.MaxText = protocol.MaxTextBytes
 	}
-	if c.CatchUpReads == 0 {
+	if c.CatchUpReads <= 0 {
 		c.CatchUpReads = 2
 	}
-	if c.Queue == 0 {
+	if c.Queue <= 0 {
 		c.Queue = 4096
 	}
-	if c.IdemKeys == 0 {
+	if c.IdemKeys <= 0 {
 		c.IdemKeys = 100_000
 	}
 	if c.PresenceWait == 0 {
@@ -178,6 +181,7 @@ type Hub struct {
 	keys     idemCache
 	recalls  map[uint64]bool // recalls queued but not yet published
 	nextSess uint64
+	logins   uint64     // the number of the last login begun (see Login)
 	dirty    []*Session // sessions with frames queued since the last flush
 	presence []byte     // presence events not yet sent, one line each
 }
@@ -187,6 +191,7 @@ type user struct {
 	sess        *Session
 	rooms       map[string]*room
 	pmDelivered uint64
+	login       uint64 // the number of the login attached last (see Login)
 }
 
 type room struct {
@@ -485,9 +490,10 @@ func (h *Hub) queue(r *record) { h.pending = append(h.pending, r) }
 
 // Handle processes one request from a logged-in session. Its reply, and
 // any events it causes, are sent to the session's peer. It returns once
-// the request is in the hub's queue, except that for a sync it first
-// waits for the catch-up to be read (see readAhead): a caller that
-// handles one session's requests in turn keeps their replies in order.
+// the request is in the hub's queue, except that a sync is answered
+// before it returns, its catch-up read off the hub goroutine (see
+// readAhead): a caller that handles one session's requests in turn keeps
+// their replies in order.
 func (h *Hub) Handle(s *Session, f *protocol.Frame) {
 	var err error
 	if f.Type == protocol.TypeSync {
@@ -525,11 +531,8 @@ func (h *Hub) Leave(s *Session) {
 // goroutine, as for a login (see readAhead); the caller's next request
 // waits until the answer is queued, so replies stay in order.
 func (h *Hub) readSync(s *Session, f *protocol.Frame) error {
-	ra, err := h.readAhead(context.Background(), s.Key, true, f.Since, func() bool { return h.attached(s) })
-	if err != nil || ra == nil {
-		return err
-	}
-	return h.do(func() {
+	ok := func() bool { return h.attached(s) }
+	return h.catchUp(context.Background(), s.Key, true, f.Since, ok, func(ra *readAhead) {
 		if h.attached(s) {
 			h.sync(s, f, ra)
 		}

@@ -154,6 +154,17 @@ func (p *peer) received() []*protocol.Frame {
 // and returns it with its index.
 func (p *peer) find(from int, ok func(*protocol.Frame) bool) (*protocol.Frame, int) {
 	p.t.Helper()
+	f, i := p.await(from, ok)
+	if f == nil {
+		p.t.Fatalf("%s: no matching frame arrived; received %s", p.name, dump(p.received()))
+	}
+	return f, i
+}
+
+// await is find for goroutines other than the test's: it returns nil if
+// no matching frame arrives, so that a test stuck waiting fails rather
+// than hangs.
+func (p *peer) await(from int, ok func(*protocol.Frame) bool) (*protocol.Frame, int) {
 	timeout := time.After(10 * time.Second)
 	for {
 		p.mu.Lock()
@@ -170,7 +181,6 @@ func (p *peer) find(from int, ok func(*protocol.Frame) bool) (*protocol.Frame, i
 		select {
 		case <-grew:
 		case <-timeout:
-			p.t.Fatalf("%s: no matching frame arrived; received %s", p.name, dump(p.received()))
 			return nil, 0
 		}
 	}

@@ -53,17 +53,58 @@ func (h *Hub) Login(ctx context.Context, peer Peer, f *protocol.Frame) (*Session
 	}
 
 	ok := &protocol.Frame{Type: protocol.TypeOK, Re: f.ID, Token: token}
-
-	// Most of the catch-up is read off the hub goroutine (see readAhead).
-	ra, err := h.readAhead(ctx, name.Key, f.Resume || f.Since > 0, f.Since, func() bool { return true })
+	s := &Session{peer: peer, Key: name.Key}
+	// Logins are numbered as they begin, on the hub goroutine, so that
+	// one whose catch-up took longer cannot take over from a later one.
+	var seq uint64
+	begin := func() bool {
+		if seq == 0 {
+			h.logins++
+			seq = h.logins
+		}
+		return true
+	}
+	var refused *protocol.Error
+	err = h.catchUp(ctx, name.Key, f.Resume || f.Since > 0, f.Since, begin, func(ra *readAhead) {
+		refused = h.attach(s, name, registered, seq, ra, ok)
+	})
 	if err != nil {
 		return nil, err
 	}
-	s := &Session{peer: peer, Key: name.Key}
-	if err := h.wait(func() { h.attach(s, name, registered, ra, ok) }); err != nil {
-		return nil, err
+	if refused != nil {
+		return nil, refused
 	}
 	return s, nil
+}
+
+// catchUpTries is how many times a catch-up is read off the hub goroutine
+// before the hub reads it itself (see catchUp).
+const catchUpTries = 3
+
+// catchUp reads the bulk of a catch-up for user key off the hub goroutine
+// (see readAhead), then runs finish with it on the hub goroutine and
+// waits for that. ok, run on the hub goroutine first, says whether the
+// catch-up is still wanted. If the user joined or left a room meanwhile,
+// or, logging in afresh, was handed private messages, the read is begun
+// again; after catchUpTries, finishCatchUp redoes it on the hub.
+func (h *Hub) catchUp(ctx context.Context, key string, resume bool, after uint64, ok func() bool, finish func(*readAhead)) error {
+	for try := 1; ; try++ {
+		ra, err := h.readAhead(ctx, key, resume, after, ok)
+		if err != nil || ra == nil {
+			return err
+		}
+		again := false
+		err = h.wait(func() {
+			if try < catchUpTries && !h.current(ra, h.users[key]) {
+				again = true
+				return
+			}
+			finish(ra)
+		})
+		if err != nil || !again {
+			return err
+		}
+	}
 }
 
 // wait runs fn on the hub goroutine and waits for it to return.
@@ -144,13 +185,19 @@ func (h *Hub) hashErr(err error) error {
 
 // attach runs on the hub goroutine: it takes over any older session of the
 // user, replies to the login, and sends the catch-up, most of which ra
-// has read already.
-func (h *Hub) attach(s *Session, name protocol.Name, registered bool, ra *readAhead, ok *protocol.Frame) {
+// has read already. seq numbers the login as it began: a login that
+// began before the one attached last is refused, not attached.
+func (h *Hub) attach(s *Session, name protocol.Name, registered bool, seq uint64, ra *readAhead, ok *protocol.Frame) *protocol.Error {
 	u := h.users[name.Key]
 	if u == nil {
 		u = &user{key: name.Key, name: name.Display, rooms: map[string]*room{}}
 		h.users[name.Key] = u
 	}
+	if seq < u.login {
+		h.log.Info("login overtaken", "user", u.name)
+		return protocol.Errorf(protocol.CodeReplaced, "a later login of %s has taken over", u.name)
+	}
+	u.login = seq
 	h.nextSess++
 	s.id, s.user, s.Name = h.nextSess, u, u.name
 
@@ -198,6 +245,7 @@ func (h *Hub) attach(s *Session, name protocol.Name, registered bool, ra *readAh
 	if !takeover {
 		h.broadcastPresence(u, protocol.StatusOnline)
 	}
+	return nil
 }
 
 // convs lists the conversation keys of u's rooms, the lobby first. A user
@@ -308,8 +356,13 @@ func (h *Hub) snapshot(key string, resume bool, after uint64) *readAhead {
 // current reports whether a read begun with ra can be finished for u: u's
 // conversations, and for a fresh login what u was last handed, are still
 // those it was read for.
+// A user not yet known (nil) has neither.
 func (h *Hub) current(ra *readAhead, u *user) bool {
-	return slices.Equal(ra.convs, h.convs(u)) && (ra.resume || ra.pmAfter == u.pmDelivered)
+	var pm uint64
+	if u != nil {
+		pm = u.pmDelivered
+	}
+	return slices.Equal(ra.convs, h.convs(u)) && (ra.resume || ra.pmAfter == pm)
 }
 
 // read reads and encodes ra's part of a catch-up. It uses only the store,
@@ -395,8 +448,11 @@ func (ra *readAhead) roomName(key string) string {
 
 // finishCatchUp sends s the catch-up that ra began, on the hub goroutine,
 // and reports whether it is complete. What was published after ra.upto is
-// read now; if s's user has joined or left a room since the read began,
-// or, logging in afresh, was handed private messages, the read is redone.
+// read now, as live entries, for a fresh login too: had the read been
+// instant they would have come live. If s's user has joined or left a
+// room since the read began, or, logging in afresh, was handed private
+// messages, the read is redone here (catchUp has begun it anew off the
+// hub catchUpTries times already).
 func (h *Hub) finishCatchUp(s *Session, ra *readAhead) bool {
 	u := s.user
 	if !h.current(ra, u) {
