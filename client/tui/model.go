@@ -415,7 +415,8 @@ func (m *Model) handleFrame(f *protocol.Frame) tea.Cmd {
 		c.membersLoaded = false
 		m.addError(c, errors.New(clean(f.By, false)+" removed you from #"+clean(f.Room, false)))
 	case protocol.TypeReplaced:
-		m.addError(m.cur, errors.New(clean(f.Message, false)))
+		// The session ends next with ErrReplaced, which says so once
+		// (see EvClosed).
 	case protocol.TypeError:
 		m.addError(m.cur, &protocol.Error{Code: f.Code, Message: clean(f.Message, false)})
 	}

@@ -365,8 +365,13 @@ func TestReconnectStatus(t *testing.T) {
 
 func TestSessionEnds(t *testing.T) {
 	h := newHarness(t)
+	h.event(chat.Event{Kind: chat.EvFrame, Frame: &protocol.Frame{Type: protocol.TypeReplaced,
+		Message: "you logged in from somewhere else; this session is closed"}})
 	h.event(chat.Event{Kind: chat.EvClosed, Err: chat.ErrReplaced})
 	h.wantScreen("✖ disconnected", "you logged in from somewhere else")
+	if n := strings.Count(h.screen(), "somewhere else"); n != 1 {
+		t.Errorf("the takeover is told %d times:\n%s", n, h.screen())
+	}
 	if !errors.Is(h.m.Err(), chat.ErrReplaced) {
 		t.Errorf("Err() = %v", h.m.Err())
 	}
