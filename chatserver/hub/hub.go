@@ -99,9 +99,11 @@ type Config struct {
 	// waits PresenceWait for each session online, at most PresenceDelay:
 	// with the defaults, 50 µs and 1 s, announcing presence costs at most
 	// about 20,000 queue entries a second up to 20,000 sessions online,
-	// and a team of 20 sees a login within a millisecond. Anything else
-	// fanned out sends the waiting events first, so no message or
-	// membership event overtakes them.
+	// and a team of 20 sees a login within a millisecond. A message,
+	// recall or membership event of a user whose presence waits sends
+	// the waiting events first, so that nobody hears from a user before
+	// hearing that they came online; traffic of others leaves them
+	// waiting.
 	PresenceWait, PresenceDelay time.Duration
 }
 
@@ -169,21 +171,22 @@ type Hub struct {
 	commitEnd chan struct{}     // closed when the committer exits
 
 	// Everything below is owned by the run goroutine.
-	users    map[string]*user
-	rooms    map[string]*room
-	lobby    *room
-	online   map[*Session]struct{}
-	nextID   uint64 // last assigned message id
-	lastPub  uint64 // last published message id
-	seq      uint64 // last membership sequence number
-	pending  []*record
-	inflight bool
-	keys     idemCache
-	recalls  map[uint64]bool // recalls queued but not yet published
-	nextSess uint64
-	logins   uint64     // the number of the last login begun (see Login)
-	dirty    []*Session // sessions with frames queued since the last flush
-	presence []byte     // presence events not yet sent, one line each
+	users      map[string]*user
+	rooms      map[string]*room
+	lobby      *room
+	online     map[*Session]struct{}
+	nextID     uint64 // last assigned message id
+	lastPub    uint64 // last published message id
+	seq        uint64 // last membership sequence number
+	pending    []*record
+	inflight   bool
+	keys       idemCache
+	recalls    map[uint64]bool // recalls queued but not yet published
+	nextSess   uint64
+	logins     uint64     // the number of the last login begun (see Login)
+	dirty      []*Session // sessions with frames queued since the last flush
+	presence   []byte     // presence events not yet sent, one line each
+	presenceOf []*user    // the users they are about
 }
 
 type user struct {
@@ -192,6 +195,9 @@ type user struct {
 	rooms       map[string]*room
 	pmDelivered uint64
 	login       uint64 // the number of the login attached last (see Login)
+	// presenceWaits is set while an event of u's presence waits to be
+	// sent (see broadcastPresence).
+	presenceWaits bool
 }
 
 type room struct {
@@ -597,7 +603,6 @@ func (h *Hub) fanoutLog(r *room, m *members, b []byte) {
 }
 
 func (h *Hub) fanoutTo(r *room, m *members, b []byte, deliver func(*Session, []byte) bool) {
-	h.flushPresence() // what others are told comes after who is online
 	if r.isLobby {
 		for s := range h.online {
 			deliver(s, b)
@@ -612,13 +617,8 @@ func (h *Hub) fanoutTo(r *room, m *members, b []byte, deliver func(*Session, []b
 }
 
 // deliverLog delivers a live message or recall event unless the session
-// is catching up, in which case sync brings it in its turn. Presence
-// events waiting go first, as in fanoutTo; a room's fan-out has sent them
-// already, so this matters for private messages.
+// is catching up, in which case sync brings it in its turn.
 func (h *Hub) deliverLog(s *Session, b []byte) bool {
-	if len(h.presence) > 0 {
-		h.flushPresence()
-	}
 	if s.catchingUp {
 		return false
 	}

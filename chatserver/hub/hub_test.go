@@ -867,8 +867,9 @@ func TestPresenceUnderLoad(t *testing.T) {
 }
 
 // Presence events wait to be sent together, as Config.PresenceWait says,
-// and anything fanned out sends them first, so that a message never
-// arrives before its sender's coming online.
+// also while others talk; an event of a user whose presence waits sends
+// them first, so that a message never arrives before its sender's coming
+// online.
 func TestPresenceWaitsAndGoesFirst(t *testing.T) {
 	e := newEnvWith(t, nil, func(c *hub.Config) { c.PresenceWait, c.PresenceDelay = time.Hour, time.Hour })
 	watcher := newPeer(t, e.hub, "watcher")
@@ -889,11 +890,13 @@ func TestPresenceWaitsAndGoesFirst(t *testing.T) {
 		last = newPeer(t, e.hub, n)
 		last.mustLogin("pw")
 	}
-	// A reply is not a fan-out: the events still wait.
+	// A reply, or a message of someone already announced, leaves the
+	// events waiting.
 	watcher.mustDo(&protocol.Frame{Type: protocol.TypePing})
+	watcher.say("", "others talk")
 	for _, f := range watcher.received()[from:] {
 		if f.Type == protocol.TypePresence {
-			t.Fatalf("presence sent before its delay or a fan-out: %s", dump(watcher.received()[from:]))
+			t.Fatalf("presence sent before its delay or an event of theirs: %s", dump(watcher.received()[from:]))
 		}
 	}
 	last.say("", "hello")
@@ -985,4 +988,51 @@ func TestPresenceGoesBeforePrivateMessages(t *testing.T) {
 	if i := online(at + 1); i < 0 || i > rc {
 		t.Errorf("bob's online again at %d, his recall at %d: %s", i, rc, dump(alice.received()[at:]))
 	}
+}
+
+// A membership event of a user whose presence waits sends it first: a
+// room's members hear that bob came online before that he joined, and
+// before that he left.
+func TestPresenceGoesBeforeMembership(t *testing.T) {
+	e := newEnvWith(t, nil, func(c *hub.Config) { c.PresenceWait, c.PresenceDelay = time.Hour, time.Hour })
+	alice := newPeer(t, e.hub, "alice")
+	alice.mustLogin("pw")
+	alice.mustDo(&protocol.Frame{Type: protocol.TypeJoin, Room: "r"})
+	bob := newPeer(t, e.hub, "bob")
+	bob.mustLogin("pw") // registering fans out, which sends what waits
+	e.hub.Leave(bob.sess)
+	alice.say("", "flush") // sends bob's offline
+	_, from := alice.find(0, isMsg("flush"))
+
+	before := func(status, action string) {
+		t.Helper()
+		got := alice.received()[from:]
+		p, m := -1, -1
+		for i, f := range got {
+			if p < 0 && f.Type == protocol.TypePresence && f.Name == "bob" && f.Status == status {
+				p = i
+			}
+			if m < 0 && f.Type == protocol.TypeMember && f.Name == "bob" && f.Action == action {
+				m = i
+			}
+		}
+		if p < 0 || m < 0 || p > m {
+			t.Errorf("bob %s at %d, %s at %d: %s", status, p, action, m, dump(got))
+		}
+		from += len(got)
+	}
+	bob = newPeer(t, e.hub, "bob")
+	bob.mustLogin("pw")
+	bob.mustDo(&protocol.Frame{Type: protocol.TypeJoin, Room: "r"})
+	alice.find(from, func(f *protocol.Frame) bool { return f.Type == protocol.TypeMember && f.Action == protocol.ActionJoin })
+	before(protocol.StatusOnline, protocol.ActionJoin)
+
+	e.hub.Leave(bob.sess)
+	bob = newPeer(t, e.hub, "bob")
+	bob.mustLogin("pw")
+	bob.mustDo(&protocol.Frame{Type: protocol.TypeLeave, Room: "r"})
+	alice.find(from, func(f *protocol.Frame) bool { return f.Type == protocol.TypeMember && f.Action == protocol.ActionLeave })
+	// What waits is bob's offline and then his online, which must come
+	// before the leave.
+	before(protocol.StatusOnline, protocol.ActionLeave)
 }

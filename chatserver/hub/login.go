@@ -239,6 +239,7 @@ func (h *Hub) attach(s *Session, name protocol.Name, registered bool, seq uint64
 
 	if registered {
 		// A new user is a new member of the lobby.
+		h.presenceFirst(u, nil)
 		h.fanout(h.lobby, nil, protocol.Encode(&protocol.Frame{Type: protocol.TypeMember,
 			Room: protocol.Lobby, Name: u.name, Action: protocol.ActionJoin}))
 	}
@@ -504,10 +505,24 @@ func (h *Hub) markDelivered(u *user, msgs []store.Message) {
 }
 
 // broadcastPresence announces that u came online or went offline. The
-// announcement waits, as Config.PresenceWait says, or until something
-// else is fanned out, to be sent with others (see flushPresence).
+// announcement waits, as Config.PresenceWait says, or until an event of
+// u's is fanned out (see presenceFirst), to be sent with others.
 func (h *Hub) broadcastPresence(u *user, status string) {
 	h.presence = append(h.presence, protocol.Encode(&protocol.Frame{Type: protocol.TypePresence, Name: u.name, Status: status})...)
+	if !u.presenceWaits {
+		u.presenceWaits = true
+		h.presenceOf = append(h.presenceOf, u)
+	}
+}
+
+// presenceFirst sends the waiting presence events if one is about a or b
+// (either may be nil), the users an event about to go out is of: nobody
+// hears of a user's message or membership before hearing that they came
+// online.
+func (h *Hub) presenceFirst(a, b *user) {
+	if (a != nil && a.presenceWaits) || (b != nil && b.presenceWaits) {
+		h.flushPresence()
+	}
 }
 
 // flushPresence sends the gathered presence events, one line each, to
@@ -518,6 +533,11 @@ func (h *Hub) flushPresence() {
 	}
 	b := h.presence
 	h.presence = nil
+	for _, u := range h.presenceOf {
+		u.presenceWaits = false
+	}
+	clear(h.presenceOf)
+	h.presenceOf = h.presenceOf[:0]
 	for s := range h.online {
 		h.deliver(s, b)
 	}

@@ -88,6 +88,7 @@ func (h *Hub) send(s *Session, f *protocol.Frame) *protocol.Error {
 		publish: func() {
 			h.lastPub = m.ID
 			b := protocol.Encode(h.messageFrame(&m, false))
+			h.presenceFirst(u, nil)
 			if r != nil {
 				h.fanoutLog(r, mem, b)
 			} else {
@@ -191,6 +192,7 @@ func (h *Hub) join(s *Session, f *protocol.Frame) *protocol.Error {
 	h.queue(&record{
 		changes: changes,
 		publish: func() {
+			h.presenceFirst(u, nil)
 			h.fanout(r, mem, protocol.Encode(&protocol.Frame{Type: protocol.TypeMember, Room: r.name, Name: u.name, Action: protocol.ActionJoin}))
 			if ownerChanged {
 				h.fanout(r, mem, protocol.Encode(&protocol.Frame{Type: protocol.TypeOwner, Room: r.name, Name: u.name}))
@@ -280,12 +282,14 @@ func (h *Hub) removeMember(r *room, u, by *user, re uint64, s *Session) {
 		changes: changes,
 		publish: func() {
 			// Everyone who was in the room, the one leaving included, hears it.
+			h.presenceFirst(u, by)
 			h.fanout(r, before, protocol.Encode(&protocol.Frame{Type: protocol.TypeMember, Room: r.name, Name: u.name, Action: action, By: byName}))
 			if by != nil && u.sess != nil {
 				h.deliver(u.sess, protocol.Encode(&protocol.Frame{Type: protocol.TypeKicked, Room: r.name, By: byName,
 					Message: byName + " removed you from " + r.name}))
 			}
 			if ownerChanged {
+				h.presenceFirst(h.users[newOwner], nil)
 				h.fanout(r, before, protocol.Encode(&protocol.Frame{Type: protocol.TypeOwner, Room: r.name, Name: h.userName(newOwner)}))
 			}
 			h.reply(s, &protocol.Frame{Type: protocol.TypeOK, Re: re, Room: r.name})
@@ -350,6 +354,7 @@ func (h *Hub) recall(s *Session, f *protocol.Frame) *protocol.Error {
 			h.lastPub = rc.ID
 			delete(h.recalls, m.ID)
 			b := protocol.Encode(h.messageFrame(&rc, false))
+			h.presenceFirst(h.users[m.From], nil)
 			switch {
 			case r != nil:
 				h.fanoutLog(r, mem, b)
