@@ -75,6 +75,18 @@ func loginWhileReading(t *testing.T, g *gated, method string, p *peer, f *protoc
 	return okReply(t, p, f.ID)
 }
 
+// privateWaiting registers alice and bob, logs alice out, and has bob
+// send her a private message, which waits for her next login.
+func privateWaiting(t *testing.T, e *env) (bob *peer, pm uint64) {
+	t.Helper()
+	alice := newPeer(t, e.hub, "alice")
+	bob = newPeer(t, e.hub, "bob")
+	alice.mustLogin("pw")
+	bob.mustLogin("pw")
+	e.hub.Leave(alice.sess)
+	return bob, bob.mustDo(&protocol.Frame{Type: protocol.TypeSend, To: "alice", Text: "waiting"}).Msg
+}
+
 // loginAsync logs p in with f on a goroutine of its own, and sends the
 // login's error, or nil, on the channel it returns.
 func loginAsync(p *peer, f *protocol.Frame) <-chan error {
@@ -141,11 +153,8 @@ func TestResumeReadsOffTheHub(t *testing.T) {
 func TestFreshLoginReadsOffTheHub(t *testing.T) {
 	g := &gated{Store: inmem.New()}
 	e := newEnv(t, g)
-	alice, bob := newPeer(t, e.hub, "alice"), newPeer(t, e.hub, "bob")
-	alice.mustLogin("pw")
-	bob.mustLogin("pw")
-	e.hub.Leave(alice.sess)
-	want := []uint64{bob.mustDo(&protocol.Frame{Type: protocol.TypeSend, To: "alice", Text: "waiting"}).Msg}
+	bob, pm := privateWaiting(t, e)
+	want := []uint64{pm}
 
 	back := newPeer(t, e.hub, "alice")
 	ok := loginWhileReading(t, g, "PrivateTo", back, &protocol.Frame{Type: protocol.TypeLogin, ID: 1, Name: "alice", Password: "pw"}, func() {
@@ -269,11 +278,7 @@ func TestSyncReadsOffTheHub(t *testing.T) {
 func TestLaterLoginWins(t *testing.T) {
 	g := &gated{Store: inmem.New()}
 	e := newEnv(t, g)
-	alice, bob := newPeer(t, e.hub, "alice"), newPeer(t, e.hub, "bob")
-	alice.mustLogin("pw")
-	bob.mustLogin("pw")
-	e.hub.Leave(alice.sess)
-	pm := bob.mustDo(&protocol.Frame{Type: protocol.TypeSend, To: "alice", Text: "waiting"}).Msg
+	bob, pm := privateWaiting(t, e)
 
 	entered, open := g.arm(t, "PrivateTo")
 	early := newPeer(t, e.hub, "alice")
@@ -298,10 +303,7 @@ func TestLaterLoginWins(t *testing.T) {
 	if got := live(late); got[len(got)-1] != after {
 		t.Errorf("the later session got %v after the refusal", got)
 	}
-	late.mu.Lock()
-	closed := late.closed
-	late.mu.Unlock()
-	if closed != "" {
+	if closed := late.closedWith(); closed != "" {
 		t.Errorf("the later session was closed: %s", closed)
 	}
 }
@@ -312,11 +314,7 @@ func TestLaterLoginWins(t *testing.T) {
 func TestFreshLoginRereadAfterHandover(t *testing.T) {
 	g := &gated{Store: inmem.New()}
 	e := newEnv(t, g)
-	alice, bob := newPeer(t, e.hub, "alice"), newPeer(t, e.hub, "bob")
-	alice.mustLogin("pw")
-	bob.mustLogin("pw")
-	e.hub.Leave(alice.sess)
-	pm := bob.mustDo(&protocol.Frame{Type: protocol.TypeSend, To: "alice", Text: "waiting"}).Msg
+	_, pm := privateWaiting(t, e)
 
 	// The first login's read waits; the second's begins, and waits too.
 	entered, open := g.arm(t, "PrivateTo")
@@ -342,10 +340,7 @@ func TestFreshLoginRereadAfterHandover(t *testing.T) {
 	if got := live(second); len(got) != 0 {
 		t.Errorf("the second login was handed %v again", got)
 	}
-	first.mu.Lock()
-	closed := first.closed
-	first.mu.Unlock()
-	if closed != protocol.CodeReplaced {
+	if closed := first.closedWith(); closed != protocol.CodeReplaced {
 		t.Errorf("the first session was not replaced: closed %q", closed)
 	}
 }
@@ -474,11 +469,7 @@ func TestTakeoverDuringSync(t *testing.T) {
 func TestFreshLoginLongGap(t *testing.T) {
 	g := &gated{Store: inmem.New()}
 	e := newEnvWith(t, g, func(c *hub.Config) { c.CatchUp = 10 })
-	alice, bob := newPeer(t, e.hub, "alice"), newPeer(t, e.hub, "bob")
-	alice.mustLogin("pw")
-	bob.mustLogin("pw")
-	e.hub.Leave(alice.sess)
-	bob.mustDo(&protocol.Frame{Type: protocol.TypeSend, To: "alice", Text: "waiting"})
+	bob, _ := privateWaiting(t, e)
 
 	var want []uint64
 	back := newPeer(t, e.hub, "alice")

@@ -144,6 +144,13 @@ func (p *peer) Close(code, _ string) {
 	}
 }
 
+// closedWith returns the code p was closed with, or "" while it is open.
+func (p *peer) closedWith() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.closed
+}
+
 func (p *peer) received() []*protocol.Frame {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -330,8 +337,8 @@ func TestTakeover(t *testing.T) {
 				t.Fatal("the online session was told it was replaced by a failed login")
 			}
 		}
-		if first.closed != "" {
-			t.Fatalf("first session closed: %s", first.closed)
+		if closed := first.closedWith(); closed != "" {
+			t.Fatalf("first session closed: %s", closed)
 		}
 	}
 

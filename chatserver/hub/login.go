@@ -356,8 +356,8 @@ func (h *Hub) snapshot(key string, resume bool, after uint64) *readAhead {
 
 // current reports whether a read begun with ra can be finished for u: u's
 // conversations, and for a fresh login what u was last handed, are still
-// those it was read for.
-// A user not yet known (nil) has neither.
+// those it was read for. A user not yet known (nil) is in the lobby only
+// and was handed nothing.
 func (h *Hub) current(ra *readAhead, u *user) bool {
 	var pm uint64
 	if u != nil {
