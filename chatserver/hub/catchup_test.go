@@ -5,6 +5,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/parley-chat/parley/chatserver/hub"
 	"github.com/parley-chat/parley/chatserver/store"
@@ -12,12 +13,12 @@ import (
 	"github.com/parley-chat/parley/shared/protocol"
 )
 
-// gated is a store whose next catch-up read, once armed, waits: it tells
+// gated is a store whose next call of an armed method waits: it tells
 // entered that it has begun and goes on when release is closed.
 type gated struct {
 	store.Store
 	mu      sync.Mutex
-	armed   string // "Since", "PrivateTo" or ""
+	armed   string // "Since", "PrivateTo", "PutToken" or ""
 	entered chan struct{}
 	release chan struct{}
 	open    func() // closes release, once
@@ -57,6 +58,11 @@ func (g *gated) Since(ctx context.Context, user string, convs []string, after, u
 func (g *gated) PrivateTo(ctx context.Context, user string, after, upto uint64, limit int) ([]store.Message, error) {
 	g.gate("PrivateTo")
 	return g.Store.PrivateTo(ctx, user, after, upto, limit)
+}
+
+func (g *gated) PutToken(ctx context.Context, hash []byte, user string, expires time.Time) error {
+	g.gate("PutToken")
+	return g.Store.PutToken(ctx, hash, user, expires)
 }
 
 // loginWhileReading logs p in with f while the store holds the
@@ -305,6 +311,66 @@ func TestLaterLoginWins(t *testing.T) {
 	}
 	if closed := late.closedWith(); closed != "" {
 		t.Errorf("the later session was closed: %s", closed)
+	}
+}
+
+// A login that arrived first but was slow to be checked (here, storing
+// its resume token) is refused when it ends after a later login of the
+// name: a client that gave up on it and tried again keeps its retry.
+func TestSlowCheckedLoginLosesToItsRetry(t *testing.T) {
+	g := &gated{Store: inmem.New()}
+	e := newEnv(t, g)
+	bob, pm := privateWaiting(t, e)
+
+	entered, open := g.arm(t, "PutToken")
+	abandoned := newPeer(t, e.hub, "alice")
+	errc := loginAsync(abandoned, &protocol.Frame{Type: protocol.TypeLogin, ID: 1, Name: "alice", Password: "pw"})
+	<-entered
+	retry := newPeer(t, e.hub, "alice")
+	retry.mustLogin("pw")
+	open()
+	err := <-errc
+	if perr, ok := err.(*protocol.Error); !ok || perr.Code != protocol.CodeReplaced {
+		t.Fatalf("the login that arrived first, checked last: got %v, want a %s error", err, protocol.CodeReplaced)
+	}
+	if got := live(retry); !slices.Equal(got, []uint64{pm}) {
+		t.Errorf("the retry got %v, want [%d]", got, pm)
+	}
+	bob.mustDo(&protocol.Frame{Type: protocol.TypeSend, To: "alice", Text: "after"})
+	retry.next(isMsg("after"))
+	if closed := retry.closedWith(); closed != "" {
+		t.Errorf("the retry was closed: %s", closed)
+	}
+}
+
+// A login that registered a name but was overtaken by a later login of
+// it, which found the name registered, still makes the new user a member
+// of the lobby, announced after their coming online.
+func TestOvertakenRegistrationJoinsLobby(t *testing.T) {
+	g := &gated{Store: inmem.New()}
+	e := newEnv(t, g)
+	alice := newPeer(t, e.hub, "alice")
+	alice.mustLogin("pw")
+	alice.say("", "start") // a message, so that carol's login reads private ones
+	_, from := alice.find(0, isMsg("start"))
+
+	entered, open := g.arm(t, "PrivateTo")
+	early := newPeer(t, e.hub, "carol")
+	errc := loginAsync(early, &protocol.Frame{Type: protocol.TypeLogin, ID: 1, Name: "carol", Password: "pw"})
+	<-entered
+	newPeer(t, e.hub, "carol").mustLogin("pw")
+	open()
+	if err := <-errc; err == nil {
+		t.Fatal("the registering login, finished last, was not refused")
+	}
+	_, join := alice.find(from, func(f *protocol.Frame) bool {
+		return f.Type == protocol.TypeMember && f.Room == protocol.Lobby && f.Name == "carol" && f.Action == protocol.ActionJoin
+	})
+	_, online := alice.find(from, func(f *protocol.Frame) bool {
+		return f.Type == protocol.TypePresence && f.Name == "carol" && f.Status == protocol.StatusOnline
+	})
+	if online > join {
+		t.Errorf("carol's lobby join came before her coming online: %s", dump(alice.received()[from:]))
 	}
 }
 

@@ -27,6 +27,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/parley-chat/parley/chatserver/auth"
@@ -170,6 +171,8 @@ type Hub struct {
 	committed chan commitResult // capacity 1
 	commitEnd chan struct{}     // closed when the committer exits
 
+	logins atomic.Uint64 // the number of the last login to arrive (see Login)
+
 	// Everything below is owned by the run goroutine.
 	users      map[string]*user
 	rooms      map[string]*room
@@ -183,7 +186,6 @@ type Hub struct {
 	keys       idemCache
 	recalls    map[uint64]bool // recalls queued but not yet published
 	nextSess   uint64
-	logins     uint64     // the number of the last login begun (see Login)
 	dirty      []*Session // sessions with frames queued since the last flush
 	presence   []byte     // presence events not yet sent, one line each
 	presenceOf []*user    // the users they are about

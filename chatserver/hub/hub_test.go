@@ -879,16 +879,17 @@ func TestPresenceUnderLoad(t *testing.T) {
 // online.
 func TestPresenceWaitsAndGoesFirst(t *testing.T) {
 	e := newEnvWith(t, nil, func(c *hub.Config) { c.PresenceWait, c.PresenceDelay = time.Hour, time.Hour })
-	watcher := newPeer(t, e.hub, "watcher")
-	watcher.mustLogin("pw")
 	// Register the others first: registering fans out a lobby membership
-	// event, which would send the waiting events.
+	// event, which sends the waiting events. The watcher's first message
+	// sends the rest, since its own coming online waits among them.
 	names := []string{"alice", "bob", "carol"}
 	for _, n := range names {
 		p := newPeer(t, e.hub, n)
 		p.mustLogin("pw")
 		e.hub.Leave(p.sess)
 	}
+	watcher := newPeer(t, e.hub, "watcher")
+	watcher.mustLogin("pw")
 	watcher.say("", "before")
 	_, from := watcher.find(0, isMsg("before"))
 
@@ -1005,11 +1006,8 @@ func TestPresenceGoesBeforeMembership(t *testing.T) {
 	alice := newPeer(t, e.hub, "alice")
 	alice.mustLogin("pw")
 	alice.mustDo(&protocol.Frame{Type: protocol.TypeJoin, Room: "r"})
-	bob := newPeer(t, e.hub, "bob")
-	bob.mustLogin("pw") // registering fans out, which sends what waits
-	e.hub.Leave(bob.sess)
-	alice.say("", "flush") // sends bob's offline
-	_, from := alice.find(0, isMsg("flush"))
+	alice.say("", "start") // sends alice's own online
+	_, from := alice.find(0, isMsg("start"))
 
 	before := func(status, action string) {
 		t.Helper()
@@ -1028,6 +1026,14 @@ func TestPresenceGoesBeforeMembership(t *testing.T) {
 		}
 		from += len(got)
 	}
+	// Registering makes bob a member of the lobby, which everyone hears
+	// after his coming online.
+	bob := newPeer(t, e.hub, "bob")
+	bob.mustLogin("pw")
+	alice.find(from, func(f *protocol.Frame) bool { return f.Type == protocol.TypeMember && f.Room == protocol.Lobby })
+	before(protocol.StatusOnline, protocol.ActionJoin)
+	e.hub.Leave(bob.sess) // his offline waits
+
 	bob = newPeer(t, e.hub, "bob")
 	bob.mustLogin("pw")
 	bob.mustDo(&protocol.Frame{Type: protocol.TypeJoin, Room: "r"})

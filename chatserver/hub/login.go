@@ -20,6 +20,11 @@ import (
 // is online replaces the older session: it gets a replaced event and is
 // closed. A wrong credential leaves the online session alone.
 func (h *Hub) Login(ctx context.Context, peer Peer, f *protocol.Frame) (*Session, error) {
+	// Logins are numbered as they arrive, before the credential is
+	// checked, so that one whose checks or catch-up took longer cannot
+	// take over from a later one: a client that gave up on a slow login
+	// and tried again keeps its retry.
+	seq := h.logins.Add(1)
 	name, err := protocol.ParseName(f.Name)
 	if err != nil {
 		return nil, err
@@ -54,18 +59,9 @@ func (h *Hub) Login(ctx context.Context, peer Peer, f *protocol.Frame) (*Session
 
 	ok := &protocol.Frame{Type: protocol.TypeOK, Re: f.ID, Token: token}
 	s := &Session{peer: peer, Key: name.Key}
-	// Logins are numbered as they begin, on the hub goroutine, so that
-	// one whose catch-up took longer cannot take over from a later one.
-	var seq uint64
-	begin := func() bool {
-		if seq == 0 {
-			h.logins++
-			seq = h.logins
-		}
-		return true
-	}
 	var refused *protocol.Error
-	err = h.catchUp(ctx, name.Key, f.Resume || f.Since > 0, f.Since, begin, func(ra *readAhead) {
+	wanted := func() bool { return true }
+	err = h.catchUp(ctx, name.Key, f.Resume || f.Since > 0, f.Since, wanted, func(ra *readAhead) {
 		refused = h.attach(s, name, registered, seq, ra, ok)
 	})
 	if err != nil {
@@ -185,8 +181,8 @@ func (h *Hub) hashErr(err error) error {
 
 // attach runs on the hub goroutine: it takes over any older session of the
 // user, replies to the login, and sends the catch-up, most of which ra
-// has read already. seq numbers the login as it began: a login that
-// began before the one attached last is refused, not attached.
+// has read already. seq numbers the login as it arrived: a login that
+// arrived before the one attached last is refused, not attached.
 func (h *Hub) attach(s *Session, name protocol.Name, registered bool, seq uint64, ra *readAhead, ok *protocol.Frame) *protocol.Error {
 	u := h.users[name.Key]
 	if u == nil {
@@ -195,6 +191,11 @@ func (h *Hub) attach(s *Session, name protocol.Name, registered bool, seq uint64
 	}
 	if seq < u.login {
 		h.log.Info("login overtaken", "user", u.name)
+		if registered {
+			// The later login found the name registered already: this
+			// one, refused, still made a new member of the lobby.
+			h.announceRegistered(u)
+		}
 		return protocol.Errorf(protocol.CodeReplaced, "a later login of %s has taken over", u.name)
 	}
 	u.login = seq
@@ -237,16 +238,21 @@ func (h *Hub) attach(s *Session, name protocol.Name, registered bool, seq uint64
 	}
 	h.reply(s, ok)
 
-	if registered {
-		// A new user is a new member of the lobby.
-		h.presenceFirst(u, nil)
-		h.fanout(h.lobby, nil, protocol.Encode(&protocol.Frame{Type: protocol.TypeMember,
-			Room: protocol.Lobby, Name: u.name, Action: protocol.ActionJoin}))
-	}
 	if !takeover {
 		h.broadcastPresence(u, protocol.StatusOnline)
 	}
+	if registered {
+		h.announceRegistered(u)
+	}
 	return nil
+}
+
+// announceRegistered tells the lobby that u, just registered, is a new
+// member of it, after u's presence.
+func (h *Hub) announceRegistered(u *user) {
+	h.presenceFirst(u, nil)
+	h.fanout(h.lobby, nil, protocol.Encode(&protocol.Frame{Type: protocol.TypeMember,
+		Room: protocol.Lobby, Name: u.name, Action: protocol.ActionJoin}))
 }
 
 // convs lists the conversation keys of u's rooms, the lobby first. A user
