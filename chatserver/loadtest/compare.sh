@@ -10,7 +10,9 @@
 #
 #   a) fan-out: one room of FANOUT_CONNS members, SENDERS of them sending
 #      SIZE-byte messages, once for each rate in RATES (messages per second
-#      per sender; 0 is flat out), each measured for DURATION seconds;
+#      per sender; 0 is flat out; at a fixed rate the senders' messages are
+#      spread evenly over the period, or all sent at the same instants when
+#      the rate ends in "a"), each measured for DURATION seconds;
 #   c) idle: IDLE_CONNS connections logged in and held, spread over load
 #      processes of IDLE_PER_PROC connections each,
 #
@@ -32,7 +34,8 @@
 #   FANOUT_CONNS   members of the fan-out room [1000]
 #   SENDERS        members that send [10]
 #   SIZE           message size in bytes [100]
-#   RATES          per-sender rates to run, 0 = flat out ["0 40"]
+#   RATES          per-sender rates to run, 0 = flat out, "a" after a rate =
+#                  all senders at the same instants ["0 40 40a"]
 #                  (40/s × 10 senders × 1000 members ≈ 400k deliveries/s)
 #   DURATION       seconds measured per fan-out run [20]
 #   WARMUP         seconds of load before measuring [3]
@@ -104,7 +107,7 @@ PATH=$PATH:/usr/sbin:/sbin
 FANOUT_CONNS=${FANOUT_CONNS:-1000}
 SENDERS=${SENDERS:-10}
 SIZE=${SIZE:-100}
-RATES=${RATES:-"0 40"}
+RATES=${RATES:-"0 40 40a"}
 DURATION=${DURATION:-20}
 WARMUP=${WARMUP:-3}
 IDLE_PER_PROC=${IDLE_PER_PROC:-9000}
@@ -123,7 +126,7 @@ for v in FANOUT_CONNS SENDERS SIZE DURATION WARMUP IDLE_PER_PROC IDLE_SETTLE; do
 done
 [[ -z $DIAL_PARALLEL || $DIAL_PARALLEL =~ ^[1-9][0-9]*$ ]] || die "DIAL_PARALLEL must be a positive number"
 for r in $RATES; do
-	[[ $r =~ ^[0-9]+([.][0-9]+)?$ ]] || die "RATES must hold numbers, not '$r'"
+	[[ $r =~ ^[0-9]+([.][0-9]+)?a?$ ]] || die "RATES must hold numbers, each with an optional a, not '$r'"
 done
 ((DURATION >= 2)) || die "DURATION must be at least 2 seconds"
 
@@ -466,7 +469,29 @@ run_idle() {
 
 # ---- scenario a: fan-out ----------------------------------------------------
 
-rate_label() { if [[ $1 == 0 ]]; then echo flat; else echo "${1}ps"; fi; }
+# rate_label names a RATES entry in file names: flat, 40ps, 40ps-aligned.
+rate_label() {
+	case $1 in
+	0) echo flat ;;
+	*a) echo "${1%a}ps-aligned" ;;
+	*) echo "${1}ps" ;;
+	esac
+}
+# rate_flags gives the load tool's flags for a RATES entry.
+rate_flags() {
+	case $1 in
+	*a) echo "-rate ${1%a} -aligned" ;;
+	*) echo "-rate $1" ;;
+	esac
+}
+# rate_words describes a RATES entry.
+rate_words() {
+	case $1 in
+	0) echo 'full speed' ;;
+	*a) echo "${1%a} msg/s per sender, all at the same instants" ;;
+	*) echo "$1 msg/s per sender, spread over the period" ;;
+	esac
+}
 
 run_fanout() {
 	local name=$1 drv r=0 rate label first tokens
@@ -491,9 +516,10 @@ run_fanout() {
 		if [[ $drv == irc ]]; then first=$((r * FANOUT_CONNS)); fi
 		r=$((r + 1))
 		local out=$RESULTS/$name-fanout-$label.json lg=$RESULTS/logs/$name-fanout-$label.log prof=""
-		log "$name: fan-out at $([[ $rate == 0 ]] && echo 'full speed' || echo "$rate msg/s per sender"), ${DURATION}s"
+		log "$name: fan-out at $(rate_words "$rate"), ${DURATION}s"
+		# shellcheck disable=SC2046 # rate_flags gives separate words
 		"$LOADTEST" -driver "$drv" -server "$SERVER_ADDR" -scenario fanout -prefix fan -tokens "$tokens" \
-			-first "$first" -conns "$FANOUT_CONNS" -senders "$SENDERS" -size "$SIZE" -rate "$rate" \
+			-first "$first" -conns "$FANOUT_CONNS" -senders "$SENDERS" -size "$SIZE" $(rate_flags "$rate") \
 			-duration "${DURATION}s" -warmup "${WARMUP}s" -dial-parallel "$(dial_parallel "$name")" \
 			-pid "$SERVER_PID" -json >"$out" 2>"$lg" &
 		local lt=$!
@@ -547,7 +573,7 @@ for s in "${RAN[@]}"; do VERSION[$s]=$(version "$s"); done
 	echo "date: $(date -Is)"
 	echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), Linux $(uname -r)"
 	echo "load average before: $LOAD_BEFORE"
-	echo "fan-out: 1 room × $FANOUT_CONNS members, $SENDERS senders, $SIZE-byte messages, rates per sender: $RATES (0 = flat out), ${DURATION}s measured after ${WARMUP}s"
+	echo "fan-out: 1 room × $FANOUT_CONNS members, $SENDERS senders, $SIZE-byte messages, rates per sender: $RATES (0 = flat out; a = all senders at the same instants), ${DURATION}s measured after ${WARMUP}s"
 	echo "idle: $IDLE_CONNS connections in load processes of $IDLE_PER_PROC; open-file hard limit $hard"
 	for s in "${RAN[@]}"; do echo "$s: ${VERSION[$s]}"; done
 	if [[ -n $PARLEY_FLAGS ]]; then echo "Parley extra flags: $PARLEY_FLAGS"; fi
@@ -577,8 +603,8 @@ value() {
 		if [[ $rate == 0 ]]; then
 			printf 'fan-out, flat out\t\t\n'
 		else
-			printf 'fan-out, %s msg/s per sender (%s deliveries/s asked)\t\t\n' "$rate" \
-				"$(awk -v r="$rate" -v s="$SENDERS" -v n="$FANOUT_CONNS" 'BEGIN {printf "%.0f", r*s*n}')"
+			printf 'fan-out, %s (%s deliveries/s asked)\t\t\n' "$(rate_words "$rate")" \
+				"$(awk -v r="${rate%a}" -v s="$SENDERS" -v n="$FANOUT_CONNS" 'BEGIN {printf "%.0f", r*s*n}')"
 		fi
 		for m in "deliveries/s|delivered_per_sec|%.0f|high" "server CPU per delivery, us|cpu_per_delivery_us|%.3f|low" \
 			"latency p50 ms|p50_ms|%.2f|low" "latency p99 ms|p99_ms|%.2f|low" "errors|errors|%.0f|low"; do

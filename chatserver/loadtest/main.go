@@ -49,6 +49,7 @@ type config struct {
 	conns    int
 	senders  int
 	rate     float64 // messages per second per sender; 0 is flat out
+	aligned  bool    // at a fixed rate, all senders send at the same instants
 	size     int
 	duration time.Duration
 	warmup   time.Duration
@@ -102,6 +103,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.conns, "conns", 1000, "connections")
 	fs.IntVar(&c.senders, "senders", 10, "connections that send (fanout, history)")
 	fs.Float64Var(&c.rate, "rate", 0, "messages per second per sender; 0 sends flat out")
+	fs.BoolVar(&c.aligned, "aligned", false, "at a fixed -rate, have all senders send at the same instants, so that the server gets a burst of one message per sender each period (by default their sends are spread evenly over the period, as independent senders' would be)")
 	fs.IntVar(&c.size, "size", 100, "message size in `bytes`")
 	fs.DurationVar(&c.duration, "duration", 20*time.Second, "how long to measure")
 	fs.DurationVar(&c.warmup, "warmup", 3*time.Second, "load before measuring starts")
@@ -157,7 +159,7 @@ func run(ctx context.Context, cfg config, log io.Writer) (*result, error) {
 		d = &ircDriver{cfg: cfg}
 	}
 	r := &result{Driver: cfg.driver, Scenario: cfg.scenario, Server: cfg.server, Conns: cfg.conns,
-		Senders: cfg.senders, Size: cfg.size, Rate: cfg.rate, GoMaxProcs: runtime.GOMAXPROCS(0)}
+		Senders: cfg.senders, Size: cfg.size, Rate: cfg.rate, Aligned: cfg.aligned && cfg.rate > 0, GoMaxProcs: runtime.GOMAXPROCS(0)}
 	if cfg.setupOnly {
 		r.Scenario = "setup"
 		return r, d.setup(ctx, log)

@@ -179,13 +179,29 @@ func runTraffic(ctx context.Context, cfg config, d driver, res *result, log io.W
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	for _, c := range senders {
+	// At a fixed rate, sender i starts i/len(senders) of a period after the
+	// first, so that the server gets one message at a time at an even
+	// pace, unless -aligned asks for every sender's message at once.
+	var period time.Duration
+	if cfg.rate > 0 {
+		period = time.Duration(float64(time.Second) / cfg.rate)
+	}
+	for i, c := range senders {
 		wg.Add(1)
-		go func(c conn) {
+		go func(c conn, offset time.Duration) {
 			defer wg.Done()
 			var tick *time.Ticker
-			if cfg.rate > 0 {
-				tick = time.NewTicker(time.Duration(float64(time.Second) / cfg.rate))
+			if period > 0 {
+				if offset > 0 {
+					t := time.NewTimer(offset)
+					select {
+					case <-t.C:
+					case <-ctx.Done():
+						t.Stop()
+						return
+					}
+				}
+				tick = time.NewTicker(period)
 				defer tick.Stop()
 			}
 			for ctx.Err() == nil {
@@ -204,7 +220,7 @@ func runTraffic(ctx context.Context, cfg config, d driver, res *result, log io.W
 				}
 				rec.sent.Add(1)
 			}
-		}(c)
+		}(c, stagger(period, i, len(senders), cfg.aligned))
 	}
 
 	fmt.Fprintf(log, "warming up for %s\n", cfg.warmup)
@@ -251,6 +267,14 @@ func runTraffic(ctx context.Context, cfg config, d driver, res *result, log io.W
 		res.StoredPerSec = float64(res.Sent) / elapsed.Seconds()
 	}
 	return nil
+}
+
+// stagger is how long sender i of n waits before its first period.
+func stagger(period time.Duration, i, n int, aligned bool) time.Duration {
+	if aligned || n == 0 {
+		return 0
+	}
+	return period * time.Duration(i) / time.Duration(n)
 }
 
 func runIdle(ctx context.Context, cfg config, d driver, res *result, log io.Writer) error {
@@ -304,6 +328,7 @@ type result struct {
 	Senders          int            `json:"senders"`
 	Size             int            `json:"size"`
 	Rate             float64        `json:"rate_per_sender"`
+	Aligned          bool           `json:"aligned,omitempty"`
 	GoMaxProcs       int            `json:"gomaxprocs"`
 	Seconds          float64        `json:"seconds"`
 	Sent             int64          `json:"sent"`
@@ -358,7 +383,10 @@ func (r *result) print(w io.Writer) {
 	}
 	rate := "flat out"
 	if r.Rate > 0 {
-		rate = fmt.Sprintf("%.0f msg/s each", r.Rate)
+		rate = fmt.Sprintf("%.0f msg/s each, spread over the period", r.Rate)
+		if r.Aligned {
+			rate = fmt.Sprintf("%.0f msg/s each, all at the same instants", r.Rate)
+		}
 	}
 	fmt.Fprintf(w, ", %d senders %s, %d-byte messages, %.1fs measured\n", r.Senders, rate, r.Size, r.Seconds)
 	fmt.Fprintf(w, "  sent %d, delivered %d (%.0f/s)", r.Sent, r.Delivered, r.DeliveredPerSec)
