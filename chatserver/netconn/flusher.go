@@ -10,8 +10,8 @@ import (
 
 // A flusher writes the queued frames of many connections from one
 // goroutine, without waiting for any socket. When a step of the hub's work
-// leaves a thousand connections with something to write, waking one
-// flusher per core costs far less than starting a thousand writers, and a
+// leaves a thousand connections with something to write, waking a
+// flusher or two costs far less than starting a thousand writers, and a
 // write that the kernel takes whole (the usual case) is one writev.
 //
 // A socket that cannot take everything at once is handed to a writer

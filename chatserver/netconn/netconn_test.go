@@ -313,9 +313,18 @@ func TestRateLimitAndFlood(t *testing.T) {
 }
 
 // A client that stops reading is disconnected as a slow consumer, and the
-// others in the room get every message meanwhile.
+// others in the room get every message meanwhile, whether they share its
+// flusher or not.
 func TestSlowConsumerDoesNotStallOthers(t *testing.T) {
-	s := start(t, func(c *server.Config) { c.MaxQueue = 256 << 10 })
+	for _, flushers := range []int{1, 3} {
+		t.Run(fmt.Sprintf("flushers=%d", flushers), func(t *testing.T) {
+			slowConsumerDoesNotStallOthers(t, flushers)
+		})
+	}
+}
+
+func slowConsumerDoesNotStallOthers(t *testing.T, flushers int) {
+	s := start(t, func(c *server.Config) { c.MaxQueue, c.Flushers = 256<<10, flushers })
 	// A small receive buffer, set before connecting so that the window
 	// stays small, makes the backlog pile up on the server quickly.
 	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {

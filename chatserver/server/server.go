@@ -46,6 +46,7 @@ type Config struct {
 	PingTimeout      time.Duration
 	HandshakeTimeout time.Duration
 	MaxQueue         int
+	Flushers         int // goroutines writing to connections; 0 means netconn's default
 	HashParams       auth.Params
 	HashParallel     int
 
@@ -167,6 +168,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 			PingTimeout:      cfg.PingTimeout,
 			HandshakeTimeout: cfg.HandshakeTimeout,
 			MaxQueue:         cfg.MaxQueue,
+			Flushers:         cfg.Flushers,
 		}),
 		hubDone:   make(chan struct{}),
 		serveDone: make(chan struct{}),
