@@ -130,6 +130,7 @@ var (
 
 func (c *ircConn) readLoop(rec *recorder) {
 	defer close(c.done)
+	lat := rec.reader()
 	var reason string // the server's ERROR line, if it sent one
 	for {
 		line, err := c.br.ReadSlice('\n')
@@ -145,7 +146,7 @@ func (c *ircConn) readLoop(rec *recorder) {
 		case bytes.Contains(line, ircPrivmsg):
 			// :nick!user@host PRIVMSG target :text
 			if i := bytes.Index(line[1:], []byte(" :")); i >= 0 {
-				rec.deliver(parseTS(line[i+3:]))
+				rec.deliver(lat, parseTS(line[i+3:]))
 			}
 		case bytes.HasPrefix(line, []byte("PING ")):
 			c.writeLine("PONG " + strings.TrimSpace(string(line[5:])))

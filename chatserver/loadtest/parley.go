@@ -243,6 +243,7 @@ var (
 
 func (c *parleyConn) readLoop(rec *recorder) {
 	defer close(c.done)
+	lat := rec.reader()
 	var reason string // the server's bye frame, if it sent one
 	for {
 		line, err := c.r.ReadFrame()
@@ -258,7 +259,7 @@ func (c *parleyConn) readLoop(rec *recorder) {
 			if i := bytes.Index(line, textField); i >= 0 {
 				ts = parseTS(line[i+len(textField):])
 			}
-			rec.deliver(ts)
+			rec.deliver(lat, ts)
 		case bytes.Contains(line, typeReply):
 			if bytes.Contains(line, []byte(`"type":"error"`)) {
 				rec.fail(errors.New(string(line)))

@@ -5,10 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	hdr "github.com/HdrHistogram/hdrhistogram-go"
 )
 
 // driver connects one load connection in some protocol.
@@ -35,24 +36,84 @@ type recorder struct {
 	sent      atomic.Int64
 	errors    atomic.Int64
 	mu        sync.Mutex
-	lat       []int64 // nanoseconds, while measuring
+	logs      []*latencies // one for each reading connection
 	errText   map[string]int
 }
 
+// latencies holds what one connection's reader measured, in a histogram
+// of microseconds to two significant digits (HdrHistogram), so that
+// recording allocates nothing and takes no lock another reader waits for.
+// One list of every latency, grown under a lock, held every reader up
+// whenever it was copied to grow, and that wait showed in the latencies
+// measured: at 40 messages/s per sender against Parley, p99 80-230 ms
+// and a maximum of 290-380 ms, against 34-36 ms and 74 ms with the list
+// made large enough at the start.
+type latencies struct {
+	mu sync.Mutex     // taken by the reader, and by prepare and the collector
+	h  *hdr.Histogram // nil until prepare
+}
+
+// Latencies are recorded from 1 µs to 100 s; longer ones count as 100 s.
+const (
+	minLatencyUS = 1
+	maxLatencyUS = 100_000_000
+)
+
 func newRecorder() *recorder { return &recorder{errText: map[string]int{}} }
 
-// deliver records one message read, sent at the unix-nanosecond sentAt.
-func (r *recorder) deliver(sentAt int64) {
+// reader returns a record for one connection's reader.
+func (r *recorder) reader() *latencies {
+	l := &latencies{}
+	r.mu.Lock()
+	r.logs = append(r.logs, l)
+	r.mu.Unlock()
+	return l
+}
+
+// prepare gives every reader its histogram (about 21 KB each) before
+// the load starts, so that none is made while latencies are measured.
+func (r *recorder) prepare() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, l := range r.logs {
+		l.mu.Lock()
+		if l.h == nil {
+			l.h = hdr.New(minLatencyUS, maxLatencyUS, 2)
+		}
+		l.mu.Unlock()
+	}
+}
+
+// deliver records in l one message read, sent at the unix-nanosecond
+// sentAt.
+func (r *recorder) deliver(l *latencies, sentAt int64) {
 	if !r.measuring.Load() {
 		return
 	}
 	r.delivered.Add(1)
 	if sentAt > 0 {
-		d := time.Now().UnixNano() - sentAt
-		r.mu.Lock()
-		r.lat = append(r.lat, d)
-		r.mu.Unlock()
+		us := (time.Now().UnixNano() - sentAt) / 1000
+		l.mu.Lock()
+		if l.h != nil {
+			l.h.RecordValue(min(max(us, minLatencyUS), maxLatencyUS))
+		}
+		l.mu.Unlock()
 	}
+}
+
+// latencies merges what every reader recorded.
+func (r *recorder) latencies() *hdr.Histogram {
+	all := hdr.New(minLatencyUS, maxLatencyUS, 2)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, l := range r.logs {
+		l.mu.Lock()
+		if l.h != nil {
+			all.Merge(l.h)
+		}
+		l.mu.Unlock()
+	}
+	return all
 }
 
 // dropped records a connection that the server closed; reason is what the
@@ -165,6 +226,7 @@ func runTraffic(ctx context.Context, cfg config, d driver, res *result, log io.W
 			c.close()
 		}
 	}()
+	rec.prepare()
 
 	senders := conns[:cfg.senders]
 	if cfg.scenario == "pairs" {
@@ -250,9 +312,7 @@ func runTraffic(ctx context.Context, cfg config, d driver, res *result, log io.W
 	res.DeliveredPerSec = float64(res.Delivered) / elapsed.Seconds()
 	res.Errors = rec.errors.Load()
 	res.ErrorText = rec.errText
-	rec.mu.Lock()
-	res.setLatency(rec.lat)
-	rec.mu.Unlock()
+	res.setLatency(rec.latencies())
 	if cfg.pid > 0 {
 		res.ServerCPUSeconds = (cpu1 - cpu0).Seconds()
 		if res.Delivered > 0 {
@@ -351,16 +411,13 @@ type result struct {
 	StormLoginsSec   float64        `json:"storm_logins_per_sec,omitempty"`
 }
 
-func (r *result) setLatency(lat []int64) {
-	if len(lat) == 0 {
+func (r *result) setLatency(h *hdr.Histogram) {
+	if h.TotalCount() == 0 {
 		return
 	}
-	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
-	at := func(q float64) float64 {
-		i := int(q * float64(len(lat)-1))
-		return float64(lat[i]) / 1e6
-	}
-	r.P50MS, r.P90MS, r.P99MS, r.MaxMS = at(0.50), at(0.90), at(0.99), float64(lat[len(lat)-1])/1e6
+	ms := func(us int64) float64 { return float64(us) / 1000 }
+	r.P50MS, r.P90MS, r.P99MS = ms(h.ValueAtQuantile(50)), ms(h.ValueAtQuantile(90)), ms(h.ValueAtQuantile(99))
+	r.MaxMS = ms(h.Max())
 }
 
 func (r *result) print(w io.Writer) {
