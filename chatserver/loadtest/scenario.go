@@ -45,9 +45,9 @@ type recorder struct {
 // recording allocates nothing and takes no lock another reader waits for.
 // One list of every latency, grown under a lock, held every reader up
 // whenever it was copied to grow, and that wait showed in the latencies
-// measured: at 40 messages/s per sender against Parley, p99 80-230 ms
-// and a maximum of 290-380 ms, against 34-36 ms and 74 ms with the list
-// made large enough at the start.
+// measured: at 40 messages/s per sender against Parley, p99 55-280 ms
+// and a maximum of 290-440 ms, against 34-40 ms and 70-76 ms with the
+// list made large enough at the start.
 type latencies struct {
 	mu sync.Mutex     // taken by the reader, and by prepare and the collector
 	h  *hdr.Histogram // nil until prepare
