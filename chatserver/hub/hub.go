@@ -196,7 +196,11 @@ type user struct {
 	sess        *Session
 	rooms       map[string]*room
 	pmDelivered uint64
-	login       uint64 // the number of the login attached last (see Login)
+	// pmCaughtUp counts the catch-ups that raised pmDelivered: a read
+	// for a fresh login is redone only if one of those handed over what
+	// it read (see current); live messages come after what it read.
+	pmCaughtUp uint64
+	login      uint64 // the number of the login attached last (see Login)
 	// presenceWaits is set while an event of u's presence waits to be
 	// sent (see broadcastPresence).
 	presenceWaits bool

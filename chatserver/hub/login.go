@@ -285,8 +285,9 @@ type readAhead struct {
 	rooms  map[string]string // display names of convs' rooms, by key
 	upto   uint64            // the last id published when the read began
 	// pmAfter is, for a fresh login, the last private message to the
-	// user that a session was handed when the read began.
-	pmAfter uint64
+	// user that a session was handed when the read began, and
+	// pmCaughtUp the user's count of catch-ups that handed some over.
+	pmAfter, pmCaughtUp uint64
 
 	frames   [][]byte
 	sent     []store.Message // entries among frames, for markDelivered
@@ -352,7 +353,7 @@ func (h *Hub) snapshot(key string, resume bool, after uint64) *readAhead {
 	ra := &readAhead{key: key, resume: resume, after: after, convs: h.convs(u),
 		rooms: map[string]string{}, upto: h.lastPub, budget: h.cfg.CatchUpBytes}
 	if u != nil {
-		ra.pmAfter = u.pmDelivered
+		ra.pmAfter, ra.pmCaughtUp = u.pmDelivered, u.pmCaughtUp
 		for k, r := range u.rooms {
 			ra.rooms[k] = r.name
 		}
@@ -361,15 +362,17 @@ func (h *Hub) snapshot(key string, resume bool, after uint64) *readAhead {
 }
 
 // current reports whether a read begun with ra can be finished for u: u's
-// conversations, and for a fresh login what u was last handed, are still
-// those it was read for. A user not yet known (nil) is in the lobby only
-// and was handed nothing.
+// conversations are still those it was read for, and, for a fresh login,
+// none of the private messages it read was handed to a session since.
+// Those handed live meanwhile were published after the read began, so
+// only a catch-up can have handed over what it read. A user not yet known
+// (nil) is in the lobby only and was handed nothing.
 func (h *Hub) current(ra *readAhead, u *user) bool {
-	var pm uint64
+	var pm, caughtUp uint64
 	if u != nil {
-		pm = u.pmDelivered
+		pm, caughtUp = u.pmDelivered, u.pmCaughtUp
 	}
-	return slices.Equal(ra.convs, h.convs(u)) && (ra.resume || ra.pmAfter == pm)
+	return slices.Equal(ra.convs, h.convs(u)) && (ra.resume || ra.pmAfter == pm || ra.pmCaughtUp == caughtUp)
 }
 
 // read reads and encodes ra's part of a catch-up. It uses only the store,
@@ -476,7 +479,9 @@ func (h *Hub) finishCatchUp(s *Session, ra *readAhead) bool {
 	for _, b := range ra.frames {
 		h.deliver(s, b)
 	}
-	h.markDelivered(u, ra.sent)
+	if h.markDelivered(u, ra.sent) {
+		u.pmCaughtUp++
+	}
 	return ra.complete
 }
 
@@ -495,8 +500,8 @@ func (h *Hub) sync(s *Session, f *protocol.Frame, ra *readAhead) {
 }
 
 // markDelivered records that the private messages to u among msgs were
-// handed to a session.
-func (h *Hub) markDelivered(u *user, msgs []store.Message) {
+// handed to a session, and reports whether that was news.
+func (h *Hub) markDelivered(u *user, msgs []store.Message) bool {
 	var last uint64
 	for _, m := range msgs {
 		if m.To == u.key {
@@ -504,10 +509,11 @@ func (h *Hub) markDelivered(u *user, msgs []store.Message) {
 		}
 	}
 	if last <= u.pmDelivered {
-		return
+		return false
 	}
 	u.pmDelivered = last
 	h.queue(&record{changes: []store.Change{{Kind: store.SetDelivered, User: store.User{Key: u.key, PMDelivered: last}}}})
+	return true
 }
 
 // broadcastPresence announces that u came online or went offline. The
