@@ -298,31 +298,57 @@ func TestLaterLoginWins(t *testing.T) {
 	e := newEnv(t, g)
 	bob, pm := privateWaiting(t, e)
 
-	entered, open := g.arm(t, "PrivateTo")
-	early := newPeer(t, e.hub, "alice")
-	errc := loginAsync(early, &protocol.Frame{Type: protocol.TypeLogin, ID: 1, Name: "alice", Password: "pw"})
-	<-entered
-	late := newPeer(t, e.hub, "alice")
-	late.mustLogin("pw")
-	if got := live(late); !slices.Equal(got, []uint64{pm}) {
-		t.Fatalf("the later login got %v, want [%d]", got, pm)
-	}
-	open()
-	err := <-errc
-	if perr, ok := err.(*protocol.Error); !ok || perr.Code != protocol.CodeReplaced {
-		t.Fatalf("the earlier login, finished last: got %v, want a %s error", err, protocol.CodeReplaced)
-	}
+	early, late, err := overtake(t, g, e, "PrivateTo", "alice", func(late *peer) {
+		if got := live(late); !slices.Equal(got, []uint64{pm}) {
+			t.Fatalf("the later login got %v, want [%d]", got, pm)
+		}
+	})
+	wantReplaced(t, err, "the earlier login, finished last")
 	if got := early.received(); len(got) != 0 {
 		t.Errorf("the refused login was sent %s", dump(got))
 	}
-	// The later session is still the one: it is open and gets messages.
-	after := bob.mustDo(&protocol.Frame{Type: protocol.TypeSend, To: "alice", Text: "after"}).Msg
-	late.next(isMsg("after"))
-	if got := live(late); got[len(got)-1] != after {
-		t.Errorf("the later session got %v after the refusal", got)
+	keepsSession(t, bob, late)
+}
+
+// overtake logs name in on a goroutine of its own while the store holds
+// that login's call of method, logs name in again meanwhile, runs during
+// (if not nil) with the second login's peer, and then lets the first
+// login go on. It returns both peers and the first login's error.
+func overtake(t *testing.T, g *gated, e *env, method, name string, during func(late *peer)) (early, late *peer, err error) {
+	t.Helper()
+	entered, open := g.arm(t, method)
+	early = newPeer(t, e.hub, name)
+	errc := loginAsync(early, &protocol.Frame{Type: protocol.TypeLogin, ID: 1, Name: name, Password: "pw"})
+	<-entered
+	late = newPeer(t, e.hub, name)
+	late.mustLogin("pw")
+	if during != nil {
+		during(late)
 	}
-	if closed := late.closedWith(); closed != "" {
-		t.Errorf("the later session was closed: %s", closed)
+	open()
+	return early, late, <-errc
+}
+
+// wantReplaced fails the test unless err refuses a login as replaced;
+// what names the login.
+func wantReplaced(t *testing.T, err error, what string) {
+	t.Helper()
+	if perr, ok := err.(*protocol.Error); !ok || perr.Code != protocol.CodeReplaced {
+		t.Fatalf("%s: got %v, want a %s error", what, err, protocol.CodeReplaced)
+	}
+}
+
+// keepsSession checks that p is still alice's session after a login that
+// lost to it: it is open and gets what bob sends her.
+func keepsSession(t *testing.T, bob, p *peer) {
+	t.Helper()
+	after := bob.mustDo(&protocol.Frame{Type: protocol.TypeSend, To: "alice", Text: "after"}).Msg
+	p.next(isMsg("after"))
+	if got := live(p); got[len(got)-1] != after {
+		t.Errorf("the session that won got %v after the refusal", got)
+	}
+	if closed := p.closedWith(); closed != "" {
+		t.Errorf("the session that won was closed: %s", closed)
 	}
 }
 
@@ -334,25 +360,12 @@ func TestSlowCheckedLoginLosesToItsRetry(t *testing.T) {
 	e := newEnv(t, g)
 	bob, pm := privateWaiting(t, e)
 
-	entered, open := g.arm(t, "PutToken")
-	abandoned := newPeer(t, e.hub, "alice")
-	errc := loginAsync(abandoned, &protocol.Frame{Type: protocol.TypeLogin, ID: 1, Name: "alice", Password: "pw"})
-	<-entered
-	retry := newPeer(t, e.hub, "alice")
-	retry.mustLogin("pw")
-	open()
-	err := <-errc
-	if perr, ok := err.(*protocol.Error); !ok || perr.Code != protocol.CodeReplaced {
-		t.Fatalf("the login that arrived first, checked last: got %v, want a %s error", err, protocol.CodeReplaced)
-	}
+	_, retry, err := overtake(t, g, e, "PutToken", "alice", nil)
+	wantReplaced(t, err, "the login that arrived first, checked last")
 	if got := live(retry); !slices.Equal(got, []uint64{pm}) {
 		t.Errorf("the retry got %v, want [%d]", got, pm)
 	}
-	bob.mustDo(&protocol.Frame{Type: protocol.TypeSend, To: "alice", Text: "after"})
-	retry.next(isMsg("after"))
-	if closed := retry.closedWith(); closed != "" {
-		t.Errorf("the retry was closed: %s", closed)
-	}
+	keepsSession(t, bob, retry)
 }
 
 // A login that registered a name but was overtaken by a later login of
@@ -366,13 +379,7 @@ func TestOvertakenRegistrationJoinsLobby(t *testing.T) {
 	alice.say("", "start") // a message, so that carol's login reads private ones
 	_, from := alice.find(0, isMsg("start"))
 
-	entered, open := g.arm(t, "PrivateTo")
-	early := newPeer(t, e.hub, "carol")
-	errc := loginAsync(early, &protocol.Frame{Type: protocol.TypeLogin, ID: 1, Name: "carol", Password: "pw"})
-	<-entered
-	newPeer(t, e.hub, "carol").mustLogin("pw")
-	open()
-	if err := <-errc; err == nil {
+	if _, _, err := overtake(t, g, e, "PrivateTo", "carol", nil); err == nil {
 		t.Fatal("the registering login, finished last, was not refused")
 	}
 	_, join := alice.find(from, func(f *protocol.Frame) bool {

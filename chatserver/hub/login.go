@@ -60,8 +60,8 @@ func (h *Hub) Login(ctx context.Context, peer Peer, f *protocol.Frame) (*Session
 	ok := &protocol.Frame{Type: protocol.TypeOK, Re: f.ID, Token: token}
 	s := &Session{peer: peer, Key: name.Key}
 	var refused *protocol.Error
-	wanted := func() bool { return true }
-	err = h.catchUp(ctx, name.Key, f.Resume || f.Since > 0, f.Since, wanted, func(ra *readAhead) {
+	always := func() bool { return true }
+	err = h.catchUp(ctx, name.Key, f.Resume || f.Since > 0, f.Since, always, func(ra *readAhead) {
 		refused = h.attach(s, name, registered, seq, ra, ok)
 	})
 	if err != nil {

@@ -127,6 +127,7 @@ done
 [[ -z $DIAL_PARALLEL || $DIAL_PARALLEL =~ ^[1-9][0-9]*$ ]] || die "DIAL_PARALLEL must be a positive number"
 for r in $RATES; do
 	[[ $r =~ ^[0-9]+([.][0-9]+)?a?$ ]] || die "RATES must hold numbers, each with an optional a, not '$r'"
+	[[ ! $r =~ ^0+([.]0*)?a$ ]] || die "RATES: '$r' is flat out, which has no instants to align"
 done
 ((DURATION >= 2)) || die "DURATION must be at least 2 seconds"
 

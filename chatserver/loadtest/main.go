@@ -22,9 +22,10 @@
 //	        messages stored per second (Parley only)
 //
 // Latency is measured from a timestamp the sender puts in each message to
-// the moment a receiver reads it, and kept to two significant digits. CPU time per delivered message comes from
-// the server's /proc/PID/stat (-pid), which holds however the load tool
-// shares the machine with the server. A connection that the server closes
+// the moment a receiver reads it, and kept to two significant digits. CPU
+// time per delivered message comes from the server's /proc/PID/stat
+// (-pid), which holds however the load tool shares the machine with the
+// server. A connection that the server closes
 // is counted as an error, with the reason it gave if it gave one.
 package main
 

@@ -50,8 +50,8 @@ type Config struct {
 	// Flushers is how many goroutines write the hub's frames, each for
 	// its share of the connections (see flusher). The default, half of
 	// GOMAXPROCS and at least one, leaves the other cores to the readers,
-	// the hub and the store: on two cores, one flusher took 0.30-0.42 µs
-	// of CPU per delivery flat out against 0.43-0.48 for two (BENCHMARKS.md).
+	// the hub and the store: on two cores, one flusher took 0.40-0.44 µs
+	// of CPU per delivery flat out against 0.47-0.57 for two (BENCHMARKS.md).
 	Flushers int
 
 	// ringLinger is how long a parked connection keeps a busy queue ring
