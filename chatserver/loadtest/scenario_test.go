@@ -28,15 +28,19 @@ func TestStagger(t *testing.T) {
 // distribution; what is read before measuring starts is not counted.
 func TestRecorderMergesReaders(t *testing.T) {
 	rec := newRecorder()
-	readers := []*latencies{rec.reader(), rec.reader(), rec.reader(), rec.reader()}
-	rec.prepare()
+	// More readers than histograms: some share one.
+	var readers []*latencies
+	for range latencyShards + 4 {
+		readers = append(readers, rec.reader())
+	}
 	rec.deliver(readers[0], time.Now().Add(-time.Hour).UnixNano()) // not measuring yet
 	rec.measuring.Store(true)
 	done := make(chan struct{})
 	for i, l := range readers {
 		go func() {
 			defer func() { done <- struct{}{} }()
-			// Reader i gets the latencies i+1, i+5, ... ms: 1 to 1000 in all.
+			// Reader i gets the latencies i+1, i+1+len(readers), ... ms: 1
+			// to 1000 in all.
 			for ms := i + 1; ms <= 1000; ms += len(readers) {
 				rec.deliver(l, time.Now().Add(-time.Duration(ms)*time.Millisecond).UnixNano())
 			}
