@@ -99,3 +99,57 @@ func waitMessage(t *testing.T, s *chat.Session, text string) {
 		}
 	}
 }
+
+// A conversation opened with nothing in it shows its newest messages: on
+// a second device, a private message that the first one received.
+func TestOpeningAConversationLoadsItsRecentMessages(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	srv, err := server.Start(ctx, server.Config{Addr: "127.0.0.1:0", HashParams: auth.Params{Time: 1, MemoryKiB: 64, Threads: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		sctx, c := context.WithTimeout(context.Background(), 10*time.Second)
+		defer c()
+		srv.Shutdown(sctx)
+	}()
+	login := func(name string) *chat.Session {
+		s, err := chat.Connect(ctx, chat.Options{Addr: srv.Addr(), Name: name, Password: "pw-" + name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+	phone := login("alice")
+	bob := login("bob")
+	login("carol")
+	if _, err := command.NewRunner(bob).Send(ctx, command.Conv{With: "alice"}, "seen on the phone"); err != nil {
+		t.Fatal(err)
+	}
+	waitMessage(t, phone, "seen on the phone")
+
+	// alice logs in on her laptop, which takes over from the phone.
+	laptop := login("alice")
+	h := newHarness(t, func(c *Config) {
+		c.Conn = NewConn(laptop, command.NewRunner(laptop), nil)
+		c.Context = ctx
+	})
+	h.typeText("/switch @bob")
+	h.key("enter")
+	h.until("bob's earlier message", func() bool {
+		c := h.m.findConv(command.Conv{With: "bob"})
+		return c != nil && c.hasMessages()
+	})
+	h.wantScreen("[@bob]", "bob │ seen on the phone")
+
+	// A conversation with no messages at all says so.
+	h.typeText("/switch @carol")
+	h.key("enter")
+	h.until("the answer about carol", func() bool {
+		c := h.m.findConv(command.Conv{With: "carol"})
+		return c != nil && len(c.entries) > 0
+	})
+	h.wantScreen("[@carol]", "no messages here yet")
+}

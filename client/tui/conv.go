@@ -73,6 +73,10 @@ type conv struct {
 	membersMore   int
 	membersLoaded bool
 	joinedAt      map[string]uint64 // key → Model.seq of its last join or leave here
+
+	// recentAsked is set once the newest page of history has been asked
+	// for because the conversation was opened with no messages in it.
+	recentAsked bool
 }
 
 func newConv(id command.Conv) *conv {
@@ -122,6 +126,16 @@ func (c *conv) insert(e *entry) bool {
 func (c *conv) add(e *entry) {
 	c.entries = append(c.entries, e)
 	c.dirty = true
+}
+
+// hasMessages reports whether any message, sent or read, is shown.
+func (c *conv) hasMessages() bool {
+	for _, e := range c.entries {
+		if e.kind == entMessage || e.kind == entPending {
+			return true
+		}
+	}
+	return false
 }
 
 func (c *conv) hasMember(name string) bool { return memberIn(c.members, name) }

@@ -87,15 +87,15 @@ func (m *Model) handleKey(k tea.KeyPressMsg) tea.Cmd {
 		return nil
 	case "ctrl+n", "alt+right":
 		m.switchBy(1)
-		return m.loadMembers(m.cur)
+		return m.opened(m.cur)
 	case "ctrl+p", "alt+left":
 		m.switchBy(-1)
-		return m.loadMembers(m.cur)
+		return m.opened(m.cur)
 	case "alt+1", "alt+2", "alt+3", "alt+4", "alt+5", "alt+6", "alt+7", "alt+8", "alt+9":
 		if i := int(key[4] - '1'); i < len(m.convs) {
 			m.switchTo(m.convs[i])
 		}
-		return m.loadMembers(m.cur)
+		return m.opened(m.cur)
 	case "shift+tab", "f6":
 		m.cycleFocus()
 		return nil
@@ -159,7 +159,7 @@ func (m *Model) paneKey(key string, g geometry) (tea.Cmd, bool) {
 		case "enter", "space":
 			m.switchTo(m.convs[m.chatSel])
 			m.focus = focusInput
-			return m.loadMembers(m.cur), true
+			return m.opened(m.cur), true
 		default:
 			return nil, false
 		}
@@ -383,7 +383,7 @@ func (m *Model) switchCmd(arg string) tea.Cmd {
 		c = m.ensureConv(id)
 	}
 	m.switchTo(c)
-	return m.loadMembers(c)
+	return m.opened(c)
 }
 
 // send posts text to a conversation. It shows at once, marked as
@@ -450,7 +450,7 @@ func (m *Model) handleCmdDone(msg cmdDoneMsg) tea.Cmd {
 			nc.membersLoaded = false
 		}
 		m.switchTo(nc)
-		return m.loadMembers(nc)
+		return m.opened(nc)
 	case "rooms":
 		var b strings.Builder
 		b.WriteString("rooms:")
@@ -576,7 +576,7 @@ func (m *Model) handleClick(msg tea.MouseClickMsg) tea.Cmd {
 		if i < len(g.sideRows) && g.sideRows[i] != nil {
 			m.switchTo(g.sideRows[i])
 			m.focus = focusInput
-			return m.loadMembers(m.cur)
+			return m.opened(m.cur)
 		}
 	case g.memW > 0 && msg.X >= g.memX:
 		list := m.memberList()

@@ -13,6 +13,7 @@ package tui
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"sort"
 	"strings"
@@ -208,6 +209,11 @@ type (
 		err   error
 		since uint64 // seq when it was started
 	}
+	recentMsg struct {
+		conv string
+		out  *command.Output
+		err  error
+	}
 	whoMsg struct {
 		conv  string
 		out   *command.Output
@@ -223,7 +229,7 @@ type (
 
 // Init starts waiting for events.
 func (m *Model) Init() tea.Cmd {
-	return tea.Batch(m.waitEvent(), m.loadMembers(m.cur))
+	return tea.Batch(m.waitEvent(), m.opened(m.cur))
 }
 
 func (m *Model) waitEvent() tea.Cmd {
@@ -270,6 +276,9 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, m.handleCmdDone(msg)
 	case whoMsg:
 		m.handleWho(msg)
+		return m, nil
+	case recentMsg:
+		m.handleRecent(msg)
 		return m, nil
 	case noteMsg:
 		c := m.convByKey(msg.conv)
@@ -613,6 +622,47 @@ func (m *Model) setMembers(c *conv, out *command.Output, since uint64) {
 
 // loadMembers asks for the member list of a room the first time it is
 // shown.
+// opened loads what a conversation just made the current one lacks: its
+// members, and its newest messages if it shows none, as on a device that
+// was not logged in when they were sent.
+func (m *Model) opened(c *conv) tea.Cmd {
+	return tea.Batch(m.loadMembers(c), m.loadRecent(c))
+}
+
+// loadRecent asks for the newest page of a conversation's history, once,
+// if the conversation shows no messages. The messages come as history
+// events, in order among any that arrive meanwhile.
+func (m *Model) loadRecent(c *conv) tea.Cmd {
+	if c == nil || c.recentAsked || c.hasMessages() || m.ended != nil || (c.id.Room != "" && !c.joined) {
+		return nil
+	}
+	c.recentAsked = true // one request at a time; a failure clears it
+	conn, ctx, key, id := m.conn, m.ctx, c.key, c.id
+	return func() tea.Msg {
+		out, _, err := conn.Run(ctx, id, "/history")
+		return recentMsg{conv: key, out: out, err: err}
+	}
+}
+
+func (m *Model) handleRecent(msg recentMsg) {
+	var c *conv
+	for _, x := range m.convs {
+		if x.key == msg.conv {
+			c = x
+		}
+	}
+	if c == nil {
+		return // closed meanwhile
+	}
+	switch {
+	case msg.err != nil:
+		c.recentAsked = false // opening it again asks again
+		m.addError(c, fmt.Errorf("recent messages not loaded: %w", msg.err))
+	case msg.out != nil && msg.out.Count != nil && *msg.out.Count == 0 && !c.hasMessages():
+		m.addInfo(c, "no messages here yet")
+	}
+}
+
 func (m *Model) loadMembers(c *conv) tea.Cmd {
 	if c == nil || c.id.Room == "" || c.membersLoaded || !c.joined || m.ended != nil {
 		return nil
