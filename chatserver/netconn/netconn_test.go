@@ -33,20 +33,20 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-func start(t *testing.T, mod func(*server.Config)) *server.Server {
+func start(t testing.TB, mod func(*server.Config)) *server.Server {
 	t.Helper()
 	return servertest.Start(t, mod)
 }
 
 // client is a raw protocol client for tests.
 type client struct {
-	t  *testing.T
+	t  testing.TB
 	nc net.Conn
 	r  *protocol.Reader
 	id uint64
 }
 
-func dialRaw(t *testing.T, addr string) *client {
+func dialRaw(t testing.TB, addr string) *client {
 	t.Helper()
 	nc, err := net.Dial("tcp", addr)
 	if err != nil {
@@ -134,7 +134,7 @@ func (c *client) hello() *protocol.Frame {
 	return w
 }
 
-func login(t *testing.T, addr, name string) *client {
+func login(t testing.TB, addr, name string) *client {
 	t.Helper()
 	c := dialRaw(t, addr)
 	c.hello()

@@ -1,0 +1,112 @@
+package netconn_test
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/parley-chat/parley/chatserver/server"
+	"github.com/parley-chat/parley/shared/protocol"
+)
+
+// BenchmarkFanoutOverSockets measures room messages from the sender's
+// socket to every member's socket: the reader, the hub with its store in
+// memory, one encoding, the queues, the flushers' writes and the kernel's
+// loopback, with the members reading in this process. It reports the time
+// per delivered message; the load tool measures the same path with the
+// server in a process of its own (BENCHMARKS.md).
+func BenchmarkFanoutOverSockets(b *testing.B) {
+	for _, members := range []int{10, 100} {
+		b.Run(fmt.Sprintf("members=%d", members), func(b *testing.B) {
+			benchmarkFanoutOverSockets(b, members)
+		})
+	}
+}
+
+func benchmarkFanoutOverSockets(b *testing.B, members int) {
+	s := start(b, func(c *server.Config) {
+		c.Limits.RatePerSec, c.Limits.RateBurst = 1_000_000, 1_000_000
+	})
+	addr := s.Addr()
+	clients := make([]*client, members)
+	for i := range clients {
+		c := login(b, addr, fmt.Sprintf("m%d", i))
+		if r := c.reply(c.send(&protocol.Frame{Type: protocol.TypeJoin, Room: "bench"})); r.Type != protocol.TypeOK {
+			b.Fatalf("join: %+v", r)
+		}
+		clients[i] = c
+	}
+	// Let the joins' events go by before the clock starts: the hub sends
+	// each member what it has to say in order, so a message sent after
+	// the last join comes after every join event.
+	clients[0].send(&protocol.Frame{Type: protocol.TypeSend, Room: "bench", Text: "ready"})
+	for _, c := range clients {
+		c.until(func(f *protocol.Frame) bool { return f.Type == protocol.TypeMessage && f.Text == "ready" })
+	}
+
+	text := strings.Repeat("x", 100)
+	const window = 64 // requests the sender keeps unanswered
+	sender := clients[0]
+	answered := make(chan struct{}, window)
+	var wg sync.WaitGroup
+	errs := make(chan error, members)
+	b.ResetTimer()
+	for i, c := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- readMessages(c, b.N, i == 0, answered)
+		}()
+	}
+	for i := range b.N {
+		if i >= window {
+			<-answered
+		}
+		sender.raw(string(protocol.Encode(&protocol.Frame{Type: protocol.TypeSend, ID: uint64(1_000_000 + i), Room: "bench", Text: text})))
+	}
+	wg.Wait()
+	b.StopTimer()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*members), "ns/delivery")
+}
+
+var (
+	messageType = []byte(`"type":"message"`)
+	okType      = []byte(`"type":"ok"`)
+)
+
+// readMessages reads c until it has had n message events. The sender's
+// reader also hands each answer to its requests to answered, and goes on
+// until it has all n.
+func readMessages(c *client, n int, sender bool, answered chan<- struct{}) error {
+	oks := n
+	if sender {
+		oks = 0
+	}
+	for got := 0; got < n || oks < n; {
+		c.nc.SetReadDeadline(time.Now().Add(time.Minute))
+		line, err := c.r.ReadFrame()
+		if err != nil {
+			return fmt.Errorf("after %d messages: %w", got, err)
+		}
+		switch {
+		case bytes.Contains(line, messageType):
+			got++
+		case sender && bytes.Contains(line, okType):
+			oks++
+			select {
+			case answered <- struct{}{}:
+			default:
+			}
+		}
+	}
+	return nil
+}
