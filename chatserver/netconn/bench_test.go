@@ -51,6 +51,7 @@ func benchmarkFanoutOverSockets(b *testing.B, members int) {
 	const window = 64 // requests the sender keeps unanswered
 	sender := clients[0]
 	answered := make(chan struct{}, window)
+	senderDone := make(chan struct{}) // its reader has returned
 	var wg sync.WaitGroup
 	errs := make(chan error, members)
 	b.ResetTimer()
@@ -58,12 +59,20 @@ func benchmarkFanoutOverSockets(b *testing.B, members int) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			if i == 0 {
+				defer close(senderDone)
+			}
 			errs <- readMessages(c, b.N, i == 0, answered)
 		}()
 	}
+sending:
 	for i := range b.N {
 		if i >= window {
-			<-answered
+			select {
+			case <-answered:
+			case <-senderDone: // failed, or answered with errors
+				break sending
+			}
 		}
 		sender.raw(string(protocol.Encode(&protocol.Frame{Type: protocol.TypeSend, ID: uint64(1_000_000 + i), Room: "bench", Text: text})))
 	}
@@ -81,6 +90,7 @@ func benchmarkFanoutOverSockets(b *testing.B, members int) {
 var (
 	messageType = []byte(`"type":"message"`)
 	okType      = []byte(`"type":"ok"`)
+	errorType   = []byte(`"type":"error"`)
 )
 
 // readMessages reads c until it has had n message events. The sender's
@@ -100,6 +110,8 @@ func readMessages(c *client, n int, sender bool, answered chan<- struct{}) error
 		switch {
 		case bytes.Contains(line, messageType):
 			got++
+		case sender && bytes.Contains(line, errorType):
+			return fmt.Errorf("a send was refused: %s", line)
 		case sender && bytes.Contains(line, okType):
 			oks++
 			select {

@@ -173,7 +173,7 @@ func (m *Model) paneKey(key string, g geometry) (tea.Cmd, bool) {
 			m.memberSel = max(0, min(len(list)-1, m.memberSel+1))
 		case "enter", "space":
 			if m.memberSel < len(list) {
-				m.openPrivate(list[m.memberSel].Name)
+				return m.openPrivate(list[m.memberSel].Name), true
 			}
 		default:
 			return nil, false
@@ -253,13 +253,14 @@ func (m *Model) switchBy(d int) {
 	m.switchTo(m.convs[i])
 }
 
-func (m *Model) openPrivate(name string) {
+func (m *Model) openPrivate(name string) tea.Cmd {
 	if name == "" || sameName(name, m.me) {
-		return
+		return nil
 	}
 	c := m.ensureConv(command.Conv{With: name})
 	m.switchTo(c)
 	m.focus = focusInput
+	return m.opened(c)
 }
 
 func (m *Model) historyMove(d int) {
@@ -338,13 +339,14 @@ func (m *Model) dispatch(line string) tea.Cmd {
 		m.cur.entries = nil
 		m.cur.sel = nil
 		m.cur.dirty = true
+		m.cur.recentAsked = true // cleared on purpose: not refilled on the next visit
 	case "query":
 		n, err := protocol.ParseName(strings.TrimPrefix(args, "@"))
 		if err != nil {
 			m.addError(m.cur, errors.New("/query NAME: "+errText(err)))
 			return nil
 		}
-		m.openPrivate(n.Display)
+		return m.openPrivate(n.Display)
 	case "switch":
 		return m.switchCmd(args)
 	case "refresh":
@@ -365,7 +367,7 @@ func (m *Model) switchCmd(arg string) tea.Cmd {
 		if _, ok := nameKey(arg); ok && m.findConv(command.Conv{Room: arg}) == nil {
 			if c := m.findConv(command.Conv{With: arg}); c != nil {
 				m.switchTo(c)
-				return nil
+				return m.opened(c)
 			}
 		}
 	}
@@ -582,7 +584,7 @@ func (m *Model) handleClick(msg tea.MouseClickMsg) tea.Cmd {
 		list := m.memberList()
 		if i := row + g.memberOffset; i < len(list) {
 			m.memberSel = i
-			m.openPrivate(list[i].Name)
+			return m.openPrivate(list[i].Name)
 		}
 	default:
 		i := g.msgTop + row - g.msgPad

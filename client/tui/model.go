@@ -13,7 +13,6 @@ package tui
 import (
 	"context"
 	"errors"
-	"fmt"
 	"os"
 	"sort"
 	"strings"
@@ -620,23 +619,27 @@ func (m *Model) setMembers(c *conv, out *command.Output, since uint64) {
 	sortMembers(c.members)
 }
 
-// loadMembers asks for the member list of a room the first time it is
-// shown.
-// opened loads what a conversation just made the current one lacks: its
-// members, and its newest messages if it shows none, as on a device that
-// was not logged in when they were sent.
+// opened loads what a conversation just made the current one lacks: a
+// room's members, and a private conversation's newest messages if it shows
+// none, as on a device that was not logged in when they were sent. (Rooms
+// need no such request: the server sends their newest messages with each
+// join and each login.)
 func (m *Model) opened(c *conv) tea.Cmd {
 	return tea.Batch(m.loadMembers(c), m.loadRecent(c))
 }
 
-// loadRecent asks for the newest page of a conversation's history, once,
-// if the conversation shows no messages. The messages come as history
-// events, in order among any that arrive meanwhile.
+// loadRecent asks, once, for the newest page of a private conversation
+// opened with no messages in it. The messages come as history events, in
+// order among any that arrive meanwhile. A conversation opened with
+// messages, or cleared, never asks: /history pages back on request.
 func (m *Model) loadRecent(c *conv) tea.Cmd {
-	if c == nil || c.recentAsked || c.hasMessages() || m.ended != nil || (c.id.Room != "" && !c.joined) {
+	if c == nil || !c.private() || c.recentAsked || m.ended != nil {
 		return nil
 	}
-	c.recentAsked = true // one request at a time; a failure clears it
+	c.recentAsked = true
+	if c.hasMessages() {
+		return nil
+	}
 	conn, ctx, key, id := m.conn, m.ctx, c.key, c.id
 	return func() tea.Msg {
 		out, _, err := conn.Run(ctx, id, "/history")
@@ -651,18 +654,20 @@ func (m *Model) handleRecent(msg recentMsg) {
 			c = x
 		}
 	}
-	if c == nil {
-		return // closed meanwhile
-	}
 	switch {
+	case c == nil || m.ended != nil:
+		// Closed meanwhile, or the session ended and says so itself.
 	case msg.err != nil:
-		c.recentAsked = false // opening it again asks again
-		m.addError(c, fmt.Errorf("recent messages not loaded: %w", msg.err))
+		// Not asked again by itself, so that a failure shows once;
+		// /history asks on request.
+		m.addError(c, errors.New("recent messages not loaded: "+errText(msg.err)))
 	case msg.out != nil && msg.out.Count != nil && *msg.out.Count == 0 && !c.hasMessages():
 		m.addInfo(c, "no messages here yet")
 	}
 }
 
+// loadMembers asks for the member list of a room the first time it is
+// shown.
 func (m *Model) loadMembers(c *conv) tea.Cmd {
 	if c == nil || c.id.Room == "" || c.membersLoaded || !c.joined || m.ended != nil {
 		return nil

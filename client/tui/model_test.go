@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -792,5 +793,64 @@ func recvOrFail[T any](t *testing.T, ch <-chan T) T {
 	case <-time.After(failsafe):
 		t.Fatal("nothing came")
 		panic("unreachable")
+	}
+}
+
+// A private conversation opened empty asks once for its newest messages.
+// Rooms never ask (the server sends theirs with each join and login), nor
+// does a conversation opened with messages in it or cleared, and a failed
+// request is not repeated by every visit.
+func TestRecentMessagesAreAskedForOnce(t *testing.T) {
+	conn := newFakeConn("alice")
+	conn.rooms = append(conn.rooms, protocol.RoomInfo{Name: "go", Joined: true})
+	conn.setRun(func(cur command.Conv, line string) (*command.Output, command.Conv, error) {
+		if line == "/history" && cur.With == "typo" {
+			return nil, cur, protocol.Errorf(protocol.CodeNoSuchUser, "no such user: typo")
+		}
+		if line == "/history" {
+			none := 0
+			return &command.Output{Type: "history", To: cur.With, Count: &none}, cur, nil
+		}
+		return nil, cur, nil
+	})
+	h := newHarnessWithConn(t, conn)
+	h.typeText("/query bob")
+	h.key("enter")
+	awaitType[recentMsg](h)
+	h.wantScreen("[@bob]", "no messages here yet")
+	h.typeText("/query typo")
+	h.key("enter")
+	awaitType[recentMsg](h)
+	h.wantScreen("[@typo]", "recent messages not loaded: no such user: typo")
+	// carol's conversation opens with a message in it.
+	conn.events <- chat.Event{Kind: chat.EvFrame, Frame: h.message("carol", "", "alice", "hello")}
+	awaitType[eventMsg](h)
+	// Every conversation visited again, and carol's cleared first.
+	h.typeText("/switch @carol")
+	h.key("enter")
+	h.typeText("/clear")
+	h.key("enter")
+	for range 2 {
+		for _, to := range []string{"#lobby", "#go", "@carol", "@typo", "@bob"} {
+			h.typeText("/switch " + to)
+			h.key("enter")
+		}
+	}
+	h.typeText("/who")
+	h.key("enter")
+	awaitType[cmdDoneMsg](h)
+
+	var asked []command.Conv
+	for _, r := range conn.ranLines() {
+		if r.line == "/history" {
+			asked = append(asked, r.cur)
+		}
+	}
+	want := []command.Conv{{With: "bob"}, {With: "typo"}}
+	if !reflect.DeepEqual(asked, want) {
+		t.Errorf("asked for the newest messages of %v, want %v", asked, want)
+	}
+	if c := h.m.findConv(command.Conv{With: "typo"}); c == nil || len(c.entries) != 1 {
+		t.Errorf("@typo shows %d lines, want the one error", len(c.entries))
 	}
 }
