@@ -60,7 +60,11 @@ func runTUI(ctx context.Context, o options, stderr io.Writer) int {
 		if err != nil {
 			return tui.Config{}, err
 		}
-		opts := chat.Options{Addr: l.Server, Name: l.Name, Password: l.Password, TLS: tlsConf, Reconnect: !o.noReconnect}
+		// History positions are noted as frames arrive, so that /history
+		// pages back from the oldest message shown, such as those a room
+		// shows on joining.
+		pages := command.NewPages(l.Name)
+		opts := chat.Options{Addr: l.Server, Name: l.Name, Password: l.Password, TLS: tlsConf, Reconnect: !o.noReconnect, Observe: pages.Observe}
 		if l.Password == "" {
 			opts.Token = store.token(l.Server, l.Name)
 		}
@@ -80,6 +84,7 @@ func runTUI(ctx context.Context, o options, stderr io.Writer) int {
 		store.save(savedLogin{Server: l.Server, Name: s.Me()})
 		store.saveToken(l.Server, s.Me(), s.Token())
 		r := command.NewRunner(s)
+		r.Pages = pages
 		fs := newTUIFiles(s, r, tlsConf)
 		return tui.Config{
 			Conn:      tui.NewConn(s, r, fs.printer.take),

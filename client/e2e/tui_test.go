@@ -26,7 +26,7 @@ func TestTUIInTmux(t *testing.T) {
 	data := t.TempDir()
 	shared := t.TempDir()
 	files := startFiles(t, filepath.Join(data, "secret"), shared)
-	srv := startChat(t, data, "-files-url", "http://"+files)
+	srv := startChat(t, data, "-files-url", "http://"+files, "-history", "3")
 	display := tuiStartXvfb(t, xvfb)
 	peer := connected(t, srv.addr, "bob")
 
@@ -121,10 +121,26 @@ func TestTUIInTmux(t *testing.T) {
 		return nil
 	})
 
-	// Second run: no flags, no password: the saved session logs in.
+	// While 小明 is away, bob says five things.
+	for i := 1; i <= 5; i++ {
+		peer.send(fmt.Sprintf("while away %d", i))
+	}
+	peer.waitEvent("bob's last message", isMessage("while away 5"))
+
+	// Second run: no flags, no password: the saved session logs in. The
+	// lobby shows its newest three messages (-history 3), and /history
+	// pages back from the oldest of them.
 	tm.run(env)
 	tm.waitScreen("● connected")
 	tm.waitScreen("小明 @ " + srv.addr)
+	tm.waitScreen("bob │ while away 3")
+	if s := tm.screen(); strings.Contains(s, "while away 2") {
+		t.Fatalf("more than the newest three shown at login:\n%s", s)
+	}
+	tm.typeText("/history 2")
+	tm.keys("Enter")
+	tm.waitScreen("bob │ while away 1")
+	tm.waitScreen("bob │ while away 2")
 	tm.typeText("/quit")
 	tm.keys("Enter")
 	tm.waitExit(0)
