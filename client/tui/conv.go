@@ -2,6 +2,7 @@ package tui
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -34,6 +35,9 @@ type entry struct {
 	own      bool
 	mention  bool
 	history  bool
+	// noneYet marks the note that a conversation had no messages; the
+	// first message to come takes its place.
+	noneYet bool
 
 	rev      int // bumped on every change that shows
 	cache    []string
@@ -120,6 +124,7 @@ func (c *conv) insert(e *entry) bool {
 	copy(c.entries[i+1:], c.entries[i:])
 	c.entries[i] = e
 	c.dirty = true
+	c.entries = slices.DeleteFunc(c.entries, func(x *entry) bool { return x.noneYet })
 	return true
 }
 

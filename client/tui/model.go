@@ -662,7 +662,7 @@ func (m *Model) handleRecent(msg recentMsg) {
 		// /history asks on request.
 		m.addError(c, errors.New("recent messages not loaded: "+errText(msg.err)))
 	case msg.out != nil && msg.out.Count != nil && *msg.out.Count == 0 && !c.hasMessages():
-		m.addInfo(c, "no messages here yet")
+		c.add(&entry{kind: entInfo, at: m.cfg.Now(), text: "no messages here yet", noneYet: true})
 	}
 }
 

@@ -818,6 +818,11 @@ func TestRecentMessagesAreAskedForOnce(t *testing.T) {
 	h.key("enter")
 	awaitType[recentMsg](h)
 	h.wantScreen("[@bob]", "no messages here yet")
+	// The first message takes the note's place.
+	conn.events <- chat.Event{Kind: chat.EvFrame, Frame: h.message("bob", "", "alice", "there now")}
+	awaitType[eventMsg](h)
+	h.wantScreen("bob │ there now")
+	h.dontWantScreen("no messages here yet")
 	h.typeText("/query typo")
 	h.key("enter")
 	awaitType[recentMsg](h)
