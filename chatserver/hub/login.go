@@ -286,7 +286,8 @@ type readAhead struct {
 	upto   uint64            // the last id published when the read began
 	// pmAfter is, for a fresh login, the last private message to the
 	// user that a session was handed when the read began, and
-	// pmCaughtUp the user's count of catch-ups that handed some over.
+	// pmCaughtUp the user's count of catch-ups that handed some over
+	// (which changes whenever a catch-up raises pmDelivered).
 	pmAfter, pmCaughtUp uint64
 
 	frames   [][]byte
@@ -368,11 +369,11 @@ func (h *Hub) snapshot(key string, resume bool, after uint64) *readAhead {
 // only a catch-up can have handed over what it read. A user not yet known
 // (nil) is in the lobby only and was handed nothing.
 func (h *Hub) current(ra *readAhead, u *user) bool {
-	var pm, caughtUp uint64
+	var caughtUp uint64
 	if u != nil {
-		pm, caughtUp = u.pmDelivered, u.pmCaughtUp
+		caughtUp = u.pmCaughtUp
 	}
-	return slices.Equal(ra.convs, h.convs(u)) && (ra.resume || ra.pmAfter == pm || ra.pmCaughtUp == caughtUp)
+	return slices.Equal(ra.convs, h.convs(u)) && (ra.resume || ra.pmCaughtUp == caughtUp)
 }
 
 // read reads and encodes ra's part of a catch-up. It uses only the store,

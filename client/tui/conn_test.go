@@ -5,8 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/parley-chat/parley/chatserver/auth"
-	"github.com/parley-chat/parley/chatserver/server"
+	"github.com/parley-chat/parley/chatserver/server/servertest"
 	"github.com/parley-chat/parley/client/chat"
 	"github.com/parley-chat/parley/client/command"
 	"github.com/parley-chat/parley/shared/protocol"
@@ -17,23 +16,7 @@ import (
 func TestWithARealServer(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	srv, err := server.Start(ctx, server.Config{Addr: "127.0.0.1:0", HashParams: auth.Params{Time: 1, MemoryKiB: 64, Threads: 1}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		sctx, c := context.WithTimeout(context.Background(), 10*time.Second)
-		defer c()
-		srv.Shutdown(sctx)
-	}()
-	login := func(name string) *chat.Session {
-		s, err := chat.Connect(ctx, chat.Options{Addr: srv.Addr(), Name: name, Password: "pw-" + name})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		return s
-	}
+	login := realServer(t, ctx)
 	alice := login("alice")
 	bob := login("王小明")
 
@@ -85,6 +68,22 @@ func TestWithARealServer(t *testing.T) {
 	h.wantScreen("!! │")
 }
 
+// realServer starts a chat server in this process and returns a way to
+// log in to it; the sessions, then the server, go when the test ends.
+func realServer(t *testing.T, ctx context.Context) func(name string) *chat.Session {
+	t.Helper()
+	srv := servertest.Start(t, nil)
+	return func(name string) *chat.Session {
+		t.Helper()
+		s, err := chat.Connect(ctx, chat.Options{Addr: srv.Addr(), Name: name, Password: "pw-" + name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+}
+
 func waitMessage(t *testing.T, s *chat.Session, text string) {
 	t.Helper()
 	deadline := time.After(failsafe)
@@ -105,23 +104,7 @@ func waitMessage(t *testing.T, s *chat.Session, text string) {
 func TestOpeningAConversationLoadsItsRecentMessages(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	srv, err := server.Start(ctx, server.Config{Addr: "127.0.0.1:0", HashParams: auth.Params{Time: 1, MemoryKiB: 64, Threads: 1}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		sctx, c := context.WithTimeout(context.Background(), 10*time.Second)
-		defer c()
-		srv.Shutdown(sctx)
-	}()
-	login := func(name string) *chat.Session {
-		s, err := chat.Connect(ctx, chat.Options{Addr: srv.Addr(), Name: name, Password: "pw-" + name})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		return s
-	}
+	login := realServer(t, ctx)
 	phone := login("alice")
 	bob := login("bob")
 	login("carol")

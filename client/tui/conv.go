@@ -35,10 +35,6 @@ type entry struct {
 	own      bool
 	mention  bool
 	history  bool
-	// noneYet marks the note that a conversation had no messages; the
-	// first message to come takes its place.
-	noneYet bool
-
 	rev      int // bumped on every change that shows
 	cache    []string
 	cacheKey entryKey
@@ -81,6 +77,9 @@ type conv struct {
 	// recentAsked is set once the newest page of history has been asked
 	// for because the conversation was opened with no messages in it.
 	recentAsked bool
+	// noneYet is the note that there were no messages; the first message
+	// to come takes its place.
+	noneYet *entry
 }
 
 func newConv(id command.Conv) *conv {
@@ -124,7 +123,10 @@ func (c *conv) insert(e *entry) bool {
 	copy(c.entries[i+1:], c.entries[i:])
 	c.entries[i] = e
 	c.dirty = true
-	c.entries = slices.DeleteFunc(c.entries, func(x *entry) bool { return x.noneYet })
+	if c.noneYet != nil {
+		c.entries = slices.DeleteFunc(c.entries, func(x *entry) bool { return x == c.noneYet })
+		c.noneYet = nil
+	}
 	return true
 }
 

@@ -217,6 +217,9 @@ func newHarness(t *testing.T, opts ...func(*Config)) *harness {
 	for _, o := range opts {
 		o(&cfg)
 	}
+	if fc, ok := cfg.Conn.(*fakeConn); ok {
+		h.conn = fc // an option's own fake: the one the screen talks to
+	}
 	h.m = New(cfg)
 	t.Cleanup(func() {
 		close(h.done)

@@ -340,6 +340,7 @@ func (m *Model) dispatch(line string) tea.Cmd {
 		m.cur.sel = nil
 		m.cur.dirty = true
 		m.cur.recentAsked = true // cleared on purpose: not refilled on the next visit
+		m.cur.noneYet = nil
 	case "query":
 		n, err := protocol.ParseName(strings.TrimPrefix(args, "@"))
 		if err != nil {

@@ -209,7 +209,7 @@ type (
 		since uint64 // seq when it was started
 	}
 	recentMsg struct {
-		conv string
+		conv command.Conv
 		out  *command.Output
 		err  error
 	}
@@ -640,20 +640,15 @@ func (m *Model) loadRecent(c *conv) tea.Cmd {
 	if c.hasMessages() {
 		return nil
 	}
-	conn, ctx, key, id := m.conn, m.ctx, c.key, c.id
+	conn, ctx, id := m.conn, m.ctx, c.id
 	return func() tea.Msg {
 		out, _, err := conn.Run(ctx, id, "/history")
-		return recentMsg{conv: key, out: out, err: err}
+		return recentMsg{conv: id, out: out, err: err}
 	}
 }
 
 func (m *Model) handleRecent(msg recentMsg) {
-	var c *conv
-	for _, x := range m.convs {
-		if x.key == msg.conv {
-			c = x
-		}
-	}
+	c := m.findConv(msg.conv)
 	switch {
 	case c == nil || m.ended != nil:
 		// Closed meanwhile, or the session ended and says so itself.
@@ -662,7 +657,8 @@ func (m *Model) handleRecent(msg recentMsg) {
 		// /history asks on request.
 		m.addError(c, errors.New("recent messages not loaded: "+errText(msg.err)))
 	case msg.out != nil && msg.out.Count != nil && *msg.out.Count == 0 && !c.hasMessages():
-		c.add(&entry{kind: entInfo, at: m.cfg.Now(), text: "no messages here yet", noneYet: true})
+		c.noneYet = &entry{kind: entInfo, at: m.cfg.Now(), text: "no messages here yet"}
+		c.add(c.noneYet)
 	}
 }
 

@@ -147,9 +147,9 @@ func TestPrivateConversations(t *testing.T) {
 }
 
 func TestSwitchCommandsAndKeys(t *testing.T) {
-	h := newHarness(t)
-	h.conn.rooms = append(h.conn.rooms, protocol.RoomInfo{Name: "go", Joined: true}, protocol.RoomInfo{Name: "rust", Joined: true})
-	h = newHarnessWithConn(t, h.conn)
+	conn := newFakeConn("alice")
+	conn.rooms = append(conn.rooms, protocol.RoomInfo{Name: "go", Joined: true}, protocol.RoomInfo{Name: "rust", Joined: true})
+	h := newHarnessWithConn(t, conn)
 	h.wantScreen("1 ▸#lobby", "2  #go", "3  #rust")
 	h.key("alt+3")
 	h.wantScreen("[#rust]")
@@ -819,8 +819,7 @@ func TestRecentMessagesAreAskedForOnce(t *testing.T) {
 	awaitType[recentMsg](h)
 	h.wantScreen("[@bob]", "no messages here yet")
 	// The first message takes the note's place.
-	conn.events <- chat.Event{Kind: chat.EvFrame, Frame: h.message("bob", "", "alice", "there now")}
-	awaitType[eventMsg](h)
+	h.frame(h.message("bob", "", "alice", "there now"))
 	h.wantScreen("bob │ there now")
 	h.dontWantScreen("no messages here yet")
 	h.typeText("/query typo")
@@ -828,8 +827,7 @@ func TestRecentMessagesAreAskedForOnce(t *testing.T) {
 	awaitType[recentMsg](h)
 	h.wantScreen("[@typo]", "recent messages not loaded: no such user: typo")
 	// carol's conversation opens with a message in it.
-	conn.events <- chat.Event{Kind: chat.EvFrame, Frame: h.message("carol", "", "alice", "hello")}
-	awaitType[eventMsg](h)
+	h.frame(h.message("carol", "", "alice", "hello"))
 	// Every conversation visited again, and carol's cleared first.
 	h.typeText("/switch @carol")
 	h.key("enter")
@@ -855,7 +853,9 @@ func TestRecentMessagesAreAskedForOnce(t *testing.T) {
 	if !reflect.DeepEqual(asked, want) {
 		t.Errorf("asked for the newest messages of %v, want %v", asked, want)
 	}
-	if c := h.m.findConv(command.Conv{With: "typo"}); c == nil || len(c.entries) != 1 {
+	if c := h.m.findConv(command.Conv{With: "typo"}); c == nil {
+		t.Error("@typo is gone")
+	} else if len(c.entries) != 1 {
 		t.Errorf("@typo shows %d lines, want the one error", len(c.entries))
 	}
 }
