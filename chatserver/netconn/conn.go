@@ -468,8 +468,10 @@ func (c *conn) handle(line []byte) bool {
 			}
 			id = f.ID
 		}
-		c.send(protocol.Encode(protocol.Errorf(protocol.CodeRateLimited,
-			"slow down: at most %d requests a second", cfg.Limits.RatePerSec).Frame(id)))
+		refusal := protocol.Errorf(protocol.CodeRateLimited,
+			"slow down: at most %d requests a second", cfg.Limits.RatePerSec).Frame(id)
+		refusal.RetryMS = retryAfter(c.limiter).Milliseconds()
+		c.send(protocol.Encode(refusal))
 		// Refusals for going over the rate have their own, smaller
 		// budget; a client that exhausts it is flooding and is
 		// disconnected. Most clients never need one.
@@ -567,6 +569,15 @@ func (c *conn) parkIdle() bool {
 	}
 	c.r, c.limiter = r, limiter
 	return false
+}
+
+// retryAfter is how long until l has a token again, at least a
+// millisecond, so that a refusal always says to wait.
+func retryAfter(l *rate.Limiter) time.Duration {
+	r := l.Reserve()
+	d := r.Delay()
+	r.Cancel()
+	return max(d, time.Millisecond)
 }
 
 func (c *conn) newLimiter() *rate.Limiter {

@@ -294,6 +294,10 @@ func TestRateLimitAndFlood(t *testing.T) {
 		}
 		if f.Re == id && f.Code == protocol.CodeRateLimited {
 			limited++
+			// One token a second: the wait is at most that, and never 0.
+			if f.RetryMS <= 0 || f.RetryMS > 1000 {
+				t.Errorf("rate_limited with retry_ms %d, want 1-1000", f.RetryMS)
+			}
 		}
 		if i > 1000 {
 			t.Fatal("a flooding client was never disconnected")

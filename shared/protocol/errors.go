@@ -31,6 +31,7 @@ const (
 	CodeLobby         = "lobby" // the lobby cannot be left and nobody can be kicked from it
 	CodeNotYours      = "not_yours"
 	CodeRecallExpired = "recall_expired"
+	CodeBanned        = "banned" // the owner kicked you from the room; only they can let you back
 
 	// Load.
 	CodeRateLimited = "rate_limited"

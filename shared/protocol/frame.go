@@ -26,6 +26,8 @@ const (
 	TypeHistory = "history"
 	TypeRecall  = "recall" // also an event
 	TypeKick    = "kick"
+	// TypeUnban lets a member the owner kicked join the room again.
+	TypeUnban = "unban"
 	// TypeFilesToken asks for a fresh file-access token before the one
 	// from login expires.
 	TypeFilesToken = "files_token"
@@ -127,19 +129,28 @@ type Frame struct {
 	// error, bye
 	Code    string `json:"code,omitempty"`
 	Message string `json:"message,omitempty"`
+	// RetryMS, on a rate_limited or server_busy error, is how long to
+	// wait before trying again, in milliseconds.
+	RetryMS int64 `json:"retry_ms,omitempty"`
 
 	// reply payloads
 	Rooms   []RoomInfo   `json:"rooms,omitempty"`
 	Members []MemberInfo `json:"members,omitempty"`
 	More    int          `json:"more,omitempty"` // entries left out to keep the frame under the limit
+	// Banned, in a who reply to a room's owner, lists the people kicked
+	// from it who may not join again until unbanned.
+	Banned []string `json:"banned,omitempty"`
 }
 
-// File describes a file in the shared folder that a file message points to.
+// File describes a file that a file message points to: in the shared
+// folder, or, with Private, in the private space of the message's two
+// people, which the file server lets only them list, fetch and delete.
 type File struct {
-	Name   string `json:"name"`
-	Size   int64  `json:"size"`
-	Path   string `json:"path"`
-	SHA256 string `json:"sha256,omitempty"`
+	Name    string `json:"name"`
+	Size    int64  `json:"size"`
+	Path    string `json:"path"`
+	SHA256  string `json:"sha256,omitempty"`
+	Private bool   `json:"private,omitempty"`
 }
 
 // RoomInfo is one entry of a rooms reply, and of the login reply's list of
@@ -163,7 +174,7 @@ type MemberInfo struct {
 func IsRequest(t string) bool {
 	switch t {
 	case TypeLogin, TypeJoin, TypeLeave, TypeRooms, TypeWho, TypeSend,
-		TypeHistory, TypeRecall, TypeKick, TypePing, TypeQuit, TypeFilesToken, TypeSync:
+		TypeHistory, TypeRecall, TypeKick, TypeUnban, TypePing, TypeQuit, TypeFilesToken, TypeSync:
 		return true
 	}
 	return false
