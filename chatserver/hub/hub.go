@@ -174,21 +174,24 @@ type Hub struct {
 	logins atomic.Uint64 // the number of the last login to arrive (see Login)
 
 	// Everything below is owned by the run goroutine.
-	users      map[string]*user
-	rooms      map[string]*room
-	lobby      *room
-	online     map[*Session]struct{}
-	nextID     uint64 // last assigned message id
-	lastPub    uint64 // last published message id
-	seq        uint64 // last membership sequence number
-	pending    []*record
-	inflight   bool
-	keys       idemCache
-	recalls    map[uint64]bool // recalls queued but not yet published
-	nextSess   uint64
-	dirty      []*Session // sessions with frames queued since the last flush
-	presence   []byte     // presence events not yet sent, one line each
-	presenceOf []*user    // the users they are about
+	users map[string]*user
+	rooms map[string]*room
+	// Skeletons (see skeleton) of every user's and room's key, to the
+	// key: a new name that looks like one of them is refused.
+	userLike, roomLike map[string]string
+	lobby              *room
+	online             map[*Session]struct{}
+	nextID             uint64 // last assigned message id
+	lastPub            uint64 // last published message id
+	seq                uint64 // last membership sequence number
+	pending            []*record
+	inflight           bool
+	keys               idemCache
+	recalls            map[uint64]bool // recalls queued but not yet published
+	nextSess           uint64
+	dirty              []*Session // sessions with frames queued since the last flush
+	presence           []byte     // presence events not yet sent, one line each
+	presenceOf         []*user    // the users they are about
 }
 
 type user struct {
@@ -210,6 +213,7 @@ type room struct {
 	key, name string
 	owner     string // user key, "" when nobody owns it
 	members   *members
+	banned    map[string]bool // keys of users the owner kicked
 	created   time.Time
 	isLobby   bool
 }
@@ -300,6 +304,8 @@ func New(ctx context.Context, cfg Config) (*Hub, error) {
 		commitEnd: make(chan struct{}),
 		users:     make(map[string]*user),
 		rooms:     make(map[string]*room),
+		userLike:  make(map[string]string),
+		roomLike:  make(map[string]string),
 		online:    make(map[*Session]struct{}),
 		keys:      newIdemCache(cfg.IdemKeys),
 		recalls:   make(map[uint64]bool),
@@ -311,14 +317,21 @@ func New(ctx context.Context, cfg Config) (*Hub, error) {
 	}
 	for _, u := range users {
 		h.users[u.Key] = &user{key: u.Key, name: u.Name, rooms: map[string]*room{}, pmDelivered: u.PMDelivered}
+		if _, taken := h.userLike[skeleton(u.Key)]; !taken {
+			h.userLike[skeleton(u.Key)] = u.Key
+		}
 	}
 	rooms, err := h.store.Rooms(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("load rooms: %w", err)
 	}
+	var empty []store.Change
 	for _, sr := range rooms {
 		mem := &members{seq: make(map[string]uint64, len(sr.Members))}
-		r := &room{key: sr.Key, name: sr.Name, owner: sr.Owner, created: sr.Created, members: mem}
+		r := &room{key: sr.Key, name: sr.Name, owner: sr.Owner, created: sr.Created, members: mem, banned: map[string]bool{}}
+		for _, b := range sr.Banned {
+			r.banned[b] = true
+		}
 		for _, m := range sr.Members {
 			u := h.users[m.User]
 			if u == nil {
@@ -330,7 +343,18 @@ func New(ctx context.Context, cfg Config) (*Hub, error) {
 			u.rooms[r.key] = r
 			h.seq = max(h.seq, m.Seq)
 		}
+		if len(mem.list) == 0 {
+			// Left by everyone before rooms went with their last member.
+			empty = append(empty, store.Change{Kind: store.DeleteRoom, Room: store.Room{Key: r.key}})
+			continue
+		}
 		h.rooms[r.key] = r
+		h.roomLike[skeleton(r.key)] = r.key
+	}
+	if len(empty) > 0 {
+		if err := h.store.Apply(ctx, empty); err != nil {
+			return nil, fmt.Errorf("delete empty rooms: %w", err)
+		}
 	}
 	if h.nextID, err = h.store.LastID(ctx); err != nil {
 		return nil, fmt.Errorf("load last message id: %w", err)
@@ -568,6 +592,8 @@ func (h *Hub) handle(s *Session, f *protocol.Frame) {
 		err = h.leave(s, f)
 	case protocol.TypeKick:
 		err = h.kick(s, f)
+	case protocol.TypeUnban:
+		err = h.unban(s, f)
 	case protocol.TypeRecall:
 		err = h.recall(s, f)
 	case protocol.TypeRooms:

@@ -153,8 +153,12 @@ func (h *Hub) checkPassword(ctx context.Context, name protocol.Name, password st
 		if !errors.Is(err, store.ErrNotFound) {
 			return false, h.internal("load user", err)
 		}
+		if err := h.claimName(name); err != nil {
+			return false, err
+		}
 		hash, err := h.cfg.Hasher.Hash(ctx, password)
 		if err != nil {
+			h.unclaimName(name)
 			return false, h.hashErr(err)
 		}
 		err = h.store.CreateUser(ctx, store.User{Key: name.Key, Name: name.Display, Hash: hash, Created: h.cfg.Now()})
@@ -162,11 +166,47 @@ func (h *Hub) checkPassword(ctx context.Context, name protocol.Name, password st
 			return true, nil
 		}
 		if !errors.Is(err, store.ErrExists) {
+			h.unclaimName(name)
 			return false, h.internal("create user", err)
 		}
 		// Someone registered the name a moment ago: check against theirs.
 	}
 	return false, protocol.Errorf(protocol.CodeBusy, "could not register %s; try again", name.Display)
+}
+
+// claimName reserves the look of a name about to be registered, so that
+// no other name that looks like it (see skeleton) can be registered,
+// even at the same moment. It refuses a name that looks like one
+// registered or claimed already.
+func (h *Hub) claimName(name protocol.Name) error {
+	like := skeleton(name.Key)
+	var refused *protocol.Error
+	if err := h.wait(func() {
+		other, taken := h.userLike[like]
+		switch {
+		case !taken:
+			h.userLike[like] = name.Key
+		case other != name.Key:
+			refused = protocol.Errorf(protocol.CodeBadName, "%s looks too much like %s, who is registered already; pick another name",
+				name.Display, h.userName(other))
+		}
+	}); err != nil {
+		return err
+	}
+	if refused != nil {
+		return refused
+	}
+	return nil
+}
+
+// unclaimName gives up the claim of a registration that failed.
+func (h *Hub) unclaimName(name protocol.Name) {
+	h.do(func() {
+		like := skeleton(name.Key)
+		if h.userLike[like] == name.Key && h.users[name.Key] == nil {
+			delete(h.userLike, like)
+		}
+	})
 }
 
 func (h *Hub) hashErr(err error) error {

@@ -44,6 +44,8 @@ func (h *Hub) send(s *Session, f *protocol.Frame) *protocol.Error {
 	switch {
 	case f.Room != "" && f.To != "":
 		return protocol.Errorf(protocol.CodeBadRequest, "a message goes to a room or to a person, not both")
+	case f.To == "" && f.Kind == protocol.KindFile && f.File.Private:
+		return protocol.Errorf(protocol.CodeBadRequest, "a private file can only be sent in a private conversation; upload it to the shared folder to post it in a room")
 	case f.To != "":
 		var err *protocol.Error
 		if to, err = h.userFor(f.To); err != nil {
@@ -164,6 +166,10 @@ func (h *Hub) join(s *Session, f *protocol.Frame) *protocol.Error {
 	if n.Key == protocol.Lobby {
 		r = h.lobby
 	}
+	if r != nil && r.banned[u.key] {
+		return protocol.Errorf(protocol.CodeBanned, "%s, the owner of %s, removed you from it; only they can let you back (/unban %s)",
+			h.userName(r.owner), r.name, u.name)
+	}
 	if r != nil && h.isMember(r, u.key) {
 		// Already in: show the history and the room again.
 		h.sendHistory(s, store.RoomConv(r.key), h.lastPub+1, h.cfg.JoinHistory)
@@ -172,8 +178,14 @@ func (h *Hub) join(s *Session, f *protocol.Frame) *protocol.Error {
 	}
 	var changes []store.Change
 	if r == nil {
-		r = &room{key: n.Key, name: n.Display, created: h.cfg.Now(), members: &members{seq: map[string]uint64{}}}
+		like := skeleton(n.Key)
+		if other := h.roomLike[like]; other != "" {
+			return protocol.Errorf(protocol.CodeBadName, "%s looks too much like the room %s, which exists; join that one or pick another name",
+				n.Display, h.roomName(other))
+		}
+		r = &room{key: n.Key, name: n.Display, created: h.cfg.Now(), members: &members{seq: map[string]uint64{}}, banned: map[string]bool{}}
 		h.rooms[r.key] = r
+		h.roomLike[like] = r.key
 		changes = append(changes, store.Change{Kind: store.CreateRoom, Room: store.Room{Key: r.key, Name: r.name, Owner: u.key, Created: r.created}})
 	}
 	ownerChanged := false
@@ -258,15 +270,57 @@ func (h *Hub) kick(s *Session, f *protocol.Frame) *protocol.Error {
 	return nil
 }
 
-// removeMember takes u out of r, by themselves (by == nil) or kicked by
-// the owner, passes ownership on if needed, and replies to s.
+// unban lets a member the owner kicked join the room again.
+func (h *Hub) unban(s *Session, f *protocol.Frame) *protocol.Error {
+	r, err := h.roomFor(f.Room)
+	if err != nil {
+		return err
+	}
+	if r.isLobby {
+		return protocol.Errorf(protocol.CodeLobby, "nobody is banned from the lobby")
+	}
+	u := s.user
+	if r.owner != u.key {
+		return protocol.Errorf(protocol.CodeNotOwner, "only %s, the owner of %s, can unban", h.userName(r.owner), r.name)
+	}
+	target, err := h.userFor(f.Name)
+	if err != nil {
+		return err
+	}
+	if !r.banned[target.key] {
+		return protocol.Errorf(protocol.CodeBadRequest, "%s is not banned from %s", target.name, r.name)
+	}
+	delete(r.banned, target.key)
+	h.queue(&record{
+		changes: []store.Change{{Kind: store.RemoveBan, Room: store.Room{Key: r.key}, Member: store.Member{User: target.key}}},
+		publish: func() { h.reply(s, &protocol.Frame{Type: protocol.TypeOK, Re: f.ID, Room: r.name}) },
+		fail:    h.failReply(s, f.ID),
+	})
+	return nil
+}
+
+// removeMember takes u out of r, by themselves (by == nil) or kicked,
+// and banned, by the owner, passes ownership on if needed, and replies to
+// s. A room its last member leaves is deleted with its history and bans:
+// whoever joins that name next makes a new room, and reads nothing of
+// the old one.
 func (h *Hub) removeMember(r *room, u, by *user, re uint64, s *Session) {
 	before := r.members
 	r.members = r.members.without(u.key)
 	delete(u.rooms, r.key)
 	changes := []store.Change{{Kind: store.RemoveMember, Room: store.Room{Key: r.key}, Member: store.Member{User: u.key}}}
+	if by != nil {
+		r.banned[u.key] = true
+		changes = append(changes, store.Change{Kind: store.AddBan, Room: store.Room{Key: r.key}, Member: store.Member{User: u.key}})
+	}
+	gone := len(r.members.list) == 0
+	if gone {
+		delete(h.rooms, r.key)
+		delete(h.roomLike, skeleton(r.key))
+		changes = append(changes, store.Change{Kind: store.DeleteRoom, Room: store.Room{Key: r.key}})
+	}
 	var newOwner string
-	ownerChanged := r.owner == u.key
+	ownerChanged := r.owner == u.key && !gone
 	if ownerChanged {
 		if len(r.members.list) > 0 {
 			newOwner = r.members.list[0].User // lowest sequence: joined earliest
@@ -286,7 +340,7 @@ func (h *Hub) removeMember(r *room, u, by *user, re uint64, s *Session) {
 			h.fanout(r, before, protocol.Encode(&protocol.Frame{Type: protocol.TypeMember, Room: r.name, Name: u.name, Action: action, By: byName}))
 			if by != nil && u.sess != nil {
 				h.deliver(u.sess, protocol.Encode(&protocol.Frame{Type: protocol.TypeKicked, Room: r.name, By: byName,
-					Message: byName + " removed you from " + r.name}))
+					Message: byName + " removed you from " + r.name + "; you cannot join it again unless they unban you"}))
 			}
 			if ownerChanged {
 				h.presenceFirst(h.users[newOwner], nil)
@@ -455,7 +509,15 @@ func (h *Hub) who(s *Session, f *protocol.Frame) *protocol.Error {
 		more = len(list) - maxWho
 		list = list[:maxWho]
 	}
-	h.reply(s, &protocol.Frame{Type: protocol.TypeOK, Re: f.ID, Room: r.name, Members: list, More: more})
+	var banned []string
+	if r.owner == s.user.key {
+		for k := range r.banned {
+			banned = append(banned, h.userName(k))
+		}
+		sort.Strings(banned)
+		banned = banned[:min(len(banned), maxWho)]
+	}
+	h.reply(s, &protocol.Frame{Type: protocol.TypeOK, Re: f.ID, Room: r.name, Members: list, More: more, Banned: banned})
 	return nil
 }
 

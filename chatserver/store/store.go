@@ -38,6 +38,9 @@ type Room struct {
 	Name    string
 	Owner   string // user key; empty when the room has no members
 	Members []Member
+	// Banned are the keys of users the owner kicked, who may not join
+	// again until unbanned.
+	Banned  []string
 	Created time.Time
 }
 
@@ -94,6 +97,11 @@ const (
 	RemoveMember                       // remove Member.User from Room.Key
 	SetOwner                           // set Room.Key's owner to Room.Owner
 	SetDelivered                       // raise User.Key's PMDelivered to User.PMDelivered; it never goes down
+	AddBan                             // bar Member.User from Room.Key
+	RemoveBan                          // lift Member.User's ban from Room.Key
+	// DeleteRoom removes Room.Key with its members, bans and every entry
+	// of its conversation: a room nobody is in is gone, history and all.
+	DeleteRoom
 )
 
 // Change is one write in a batch.
@@ -148,6 +156,12 @@ type Store interface {
 	PrivateTo(ctx context.Context, user string, after, upto uint64, limit int) ([]Message, error)
 	// RecentKeys returns the idempotency keys of the last n keyed messages.
 	RecentKeys(ctx context.Context, n int) ([]Message, error)
+
+	// Prune deletes up to limit log entries older than before, oldest
+	// first, and returns how many it deleted. It stops at the first entry
+	// that is not older, so that a clock set back never costs a scan of
+	// the whole log. It may run at the same time as Apply.
+	Prune(ctx context.Context, before time.Time, limit int) (int, error)
 
 	Close() error
 }

@@ -1,6 +1,7 @@
 package protocol
 
 import (
+	"fmt"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -52,17 +53,62 @@ func parse(s, what string) (Name, error) {
 	}
 	display, err := precis.UsernameCasePreserved.String(s)
 	if err != nil {
-		return Name{}, Errorf(CodeBadName, "%s %q is not allowed: %v", what, clip(s), err)
+		return Name{}, Errorf(CodeBadName, "%s %q %s", what, clip(s), whyRefused(s))
 	}
 	key, err := precis.UsernameCaseMapped.String(s)
 	if err != nil {
-		return Name{}, Errorf(CodeBadName, "%s %q is not allowed: %v", what, clip(s), err)
+		return Name{}, Errorf(CodeBadName, "%s %q %s", what, clip(s), whyRefused(s))
 	}
 	if n := utf8.RuneCountInString(display); n > MaxNameRunes {
 		return Name{}, Errorf(CodeBadName, "%s has %d characters; the limit is %d", what, n, MaxNameRunes)
 	}
 	return Name{Key: key, Display: display}, nil
 }
+
+// whyRefused says in words why PRECIS refused s, whose own errors
+// ("bidirule: failed Bidi Rule" for an emoji) name the rule, not the
+// character. A character that is refused on its own is named; otherwise
+// the refusal is about how characters go together.
+func whyRefused(s string) string {
+	for _, r := range s {
+		if unicode.Is(unicode.M, r) || r == zwj || r == zwnj {
+			continue // judged with what they follow
+		}
+		if _, err := precis.UsernameCasePreserved.String(string(r)); err == nil {
+			continue
+		}
+		switch {
+		case unicode.In(r, unicode.So, unicode.Sk, unicode.Sm, unicode.Sc):
+			return fmt.Sprintf("contains the symbol %c (%U); names may use letters, digits and punctuation, not emoji or other symbols", r, r)
+		case unicode.Is(unicode.Cf, r):
+			return fmt.Sprintf("contains an invisible formatting character (%U)", r)
+		case unicode.Is(unicode.Nl, r) || unicode.Is(unicode.No, r):
+			return fmt.Sprintf("contains %c (%U), a number sign that looks like other characters; use ordinary digits", r, r)
+		default:
+			return fmt.Sprintf("contains %c (%U), which names may not use", r, r)
+		}
+	}
+	for _, r := range s {
+		if r == zwj || r == zwnj {
+			return fmt.Sprintf("has an invisible joiner (%U) where it changes nothing; remove it", r)
+		}
+	}
+	for _, r := range s {
+		if unicode.In(r, unicode.Arabic, unicode.Hebrew, unicode.Syriac, unicode.Thaana, unicode.Nko) {
+			return "mixes right-to-left letters with others in a way that can display in a misleading order; " +
+				"start and end it with a right-to-left letter, or use one direction only"
+		}
+	}
+	if unicode.Is(unicode.M, []rune(s)[0]) {
+		return "starts with a combining mark, which needs a letter before it"
+	}
+	return "is not allowed under the name rules (PRECIS, RFC 8265)"
+}
+
+const (
+	zwj  = '\u200d' // zero-width joiner
+	zwnj = '\u200c' // zero-width non-joiner
+)
 
 // clip shortens a refused name for quoting in an error, so that the error
 // stays small whatever was sent.

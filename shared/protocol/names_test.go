@@ -183,3 +183,26 @@ func TestCheckText(t *testing.T) {
 		t.Errorf("text of MaxTextBytes refused: %v", err)
 	}
 }
+
+// A refused name's error says in words what is wrong with it, naming the
+// character when one is to blame, never just the rule's name.
+func TestNameRefusalsSayWhy(t *testing.T) {
+	for _, tt := range []struct{ in, want string }{
+		{"bob😀", "contains the symbol 😀 (U+1F600)"},
+		{"ab™", "contains the symbol ™ (U+2122)"},
+		{"ab\u00ad", "invisible formatting character (U+00AD)"},
+		{"a\u200db", "invisible joiner (U+200D)"},
+		{"Ⅻ", "use ordinary digits"},
+		{"مرحبا1a", "right-to-left"},
+	} {
+		_, err := protocol.ParseName(tt.in)
+		if code(err) != protocol.CodeBadName {
+			t.Errorf("ParseName(%q) = %v, want bad_name", tt.in, err)
+			continue
+		}
+		msg := err.Error()
+		if !strings.Contains(msg, tt.want) || strings.Contains(msg, "bidirule") || strings.Contains(msg, "precis:") {
+			t.Errorf("ParseName(%q): %q; want it to say %q in words", tt.in, msg, tt.want)
+		}
+	}
+}

@@ -103,6 +103,8 @@ func (s *Store) Rooms(_ context.Context) ([]store.Room, error) {
 	for _, r := range s.rooms {
 		c := *r
 		c.Members = slices.Clone(r.Members)
+		c.Banned = slices.Clone(r.Banned)
+		slices.Sort(c.Banned)
 		out = append(out, c)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
@@ -144,6 +146,18 @@ func (s *Store) Apply(_ context.Context, batch []store.Change) error {
 				u.PMDelivered = max(u.PMDelivered, c.User.PMDelivered)
 				s.users[c.User.Key] = u
 			}
+		case store.AddBan:
+			if r := s.rooms[c.Room.Key]; r != nil && !slices.Contains(r.Banned, c.Member.User) {
+				r.Banned = append(r.Banned, c.Member.User)
+			}
+		case store.RemoveBan:
+			if r := s.rooms[c.Room.Key]; r != nil {
+				r.Banned = slices.DeleteFunc(r.Banned, func(u string) bool { return u == c.Member.User })
+			}
+		case store.DeleteRoom:
+			delete(s.rooms, c.Room.Key)
+			conv := store.RoomConv(c.Room.Key)
+			s.log = slices.DeleteFunc(s.log, func(m store.Message) bool { return m.Conv == conv })
 		}
 	}
 	return nil
@@ -249,6 +263,17 @@ func (s *Store) RecentKeys(_ context.Context, n int) ([]store.Message, error) {
 	}
 	slices.Reverse(out)
 	return out, nil
+}
+
+func (s *Store) Prune(_ context.Context, before time.Time, limit int) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for n < len(s.log) && n < limit && s.log[n].Time.Before(before) {
+		n++
+	}
+	s.log = slices.Delete(s.log, 0, n)
+	return n, nil
 }
 
 func (s *Store) Close() error { return nil }

@@ -15,8 +15,12 @@ func TestSinceQueryDoesNotSort(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	for _, convs := range [][]string{nil, {"#lobby"}, {"#lobby", "#go", "#ops"}} {
-		q, args := sinceQuery("alice", convs, 0, 1<<40, 5000)
+	for _, tc := range []struct {
+		convs   []string
+		private bool
+	}{{nil, true}, {[]string{"#lobby"}, true}, {[]string{"#lobby", "#go", "#ops"}, true}, {[]string{"#go", "#ops"}, false}} {
+		convs := tc.convs
+		q, args := sinceQuery("alice", convs, tc.private, 0, 1<<40, 5000)
 		rows, err := s.r.QueryContext(context.Background(), "EXPLAIN QUERY PLAN "+q, args...)
 		if err != nil {
 			t.Fatal(err)

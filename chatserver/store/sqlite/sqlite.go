@@ -57,6 +57,11 @@ CREATE TABLE IF NOT EXISTS members (
 	seq  INTEGER NOT NULL,
 	PRIMARY KEY (room, user)
 );
+CREATE TABLE IF NOT EXISTS bans (
+	room TEXT NOT NULL,
+	user TEXT NOT NULL,
+	PRIMARY KEY (room, user)
+);
 CREATE TABLE IF NOT EXISTS messages (
 	id        INTEGER PRIMARY KEY,
 	conv      TEXT NOT NULL,
@@ -230,7 +235,24 @@ func (s *Store) Rooms(ctx context.Context) ([]store.Room, error) {
 			out[i].Members = append(out[i].Members, m)
 		}
 	}
-	return out, mrows.Err()
+	if err := mrows.Err(); err != nil {
+		return nil, err
+	}
+	brows, err := s.r.QueryContext(ctx, `SELECT room, user FROM bans ORDER BY room, user`)
+	if err != nil {
+		return nil, err
+	}
+	defer brows.Close()
+	for brows.Next() {
+		var room, user string
+		if err := brows.Scan(&room, &user); err != nil {
+			return nil, err
+		}
+		if i, ok := index[room]; ok {
+			out[i].Banned = append(out[i].Banned, user)
+		}
+	}
+	return out, brows.Err()
 }
 
 // Apply writes the batch in one immediate transaction. With WAL and
@@ -294,6 +316,31 @@ func (s *Store) Apply(ctx context.Context, batch []store.Change) (err error) {
 			if _, err = tx.ExecContext(ctx, `UPDATE users SET pm_delivered = MAX(pm_delivered, ?) WHERE key = ?`,
 				int64(c.User.PMDelivered), c.User.Key); err != nil {
 				return fmt.Errorf("set delivered: %w", err)
+			}
+		case store.AddBan:
+			if _, err = tx.ExecContext(ctx, `INSERT OR IGNORE INTO bans (room, user) VALUES (?, ?)`,
+				c.Room.Key, c.Member.User); err != nil {
+				return fmt.Errorf("add ban: %w", err)
+			}
+		case store.RemoveBan:
+			if _, err = tx.ExecContext(ctx, `DELETE FROM bans WHERE room = ? AND user = ?`,
+				c.Room.Key, c.Member.User); err != nil {
+				return fmt.Errorf("remove ban: %w", err)
+			}
+		case store.DeleteRoom:
+			for _, q := range []string{
+				`DELETE FROM messages WHERE conv = ?`,
+				`DELETE FROM members WHERE room = ?`,
+				`DELETE FROM bans WHERE room = ?`,
+				`DELETE FROM rooms WHERE key = ?`,
+			} {
+				arg := c.Room.Key
+				if strings.HasPrefix(q, "DELETE FROM messages") {
+					arg = store.RoomConv(c.Room.Key)
+				}
+				if _, err = tx.ExecContext(ctx, q, arg); err != nil {
+					return fmt.Errorf("delete room %s: %w", c.Room.Key, err)
+				}
 			}
 		default:
 			return fmt.Errorf("unknown change kind %d", c.Kind)
@@ -366,35 +413,78 @@ func (s *Store) History(ctx context.Context, conv string, before uint64, limit i
 	return out, err
 }
 
-// Since is a union of three index range scans: the conversations by
-// (conv, id), the user's private messages by (sender, id) and by
+// Since is a union of index range scans: each conversation's by (conv,
+// id), and the user's private messages by (sender, id) and by
 // (recipient, id). One query with ORs over those columns would scan the
-// whole log.
+// whole log. SQLite allows at most 500 arms in one compound query, so a
+// user in many rooms is read in several queries of at most
+// sinceArms arms, each stopping at the limit, and their results merged.
 func (s *Store) Since(ctx context.Context, user string, convs []string, after, upto uint64, limit int) ([]store.Message, error) {
-	q, args := sinceQuery(user, convs, after, upto, limit)
-	rows, err := s.r.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, err
+	var out []store.Message
+	for first := true; first || len(convs) > 0; first = false {
+		part := convs[:min(len(convs), sinceArms)]
+		convs = convs[len(part):]
+		q, args := sinceQuery(user, part, first, after, upto, limit)
+		rows, err := s.r.QueryContext(ctx, q, args...)
+		if err != nil {
+			return nil, err
+		}
+		msgs, err := scanMessages(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = mergeByID(out, msgs, limit)
 	}
-	return scanMessages(rows)
+	return out, nil
 }
 
-// sinceQuery is Since's query. It has one arm per conversation: each reads
-// its index in id order, so the union is merged in order and stops at the
-// limit. A single arm with conv IN (...) would read and sort every
+// sinceArms is the most conversations one of Since's queries reads; it
+// stays well under SQLite's limit of 500 arms in a compound query.
+const sinceArms = 200
+
+// mergeByID merges two lists in increasing id order and keeps the first
+// limit entries.
+func mergeByID(a, b []store.Message, limit int) []store.Message {
+	if len(a) == 0 {
+		return b[:min(len(b), limit)]
+	}
+	out := make([]store.Message, 0, min(len(a)+len(b), limit))
+	for len(out) < limit && (len(a) > 0 || len(b) > 0) {
+		if len(b) == 0 || len(a) > 0 && a[0].ID < b[0].ID {
+			out, a = append(out, a[0]), a[1:]
+		} else {
+			out, b = append(out, b[0]), b[1:]
+		}
+	}
+	return out
+}
+
+// sinceQuery is one of Since's queries. It has one arm per conversation,
+// and with private the two arms of the user's private messages: each
+// reads its index in id order, so the union is merged in order and stops
+// at the limit. A single arm with conv IN (...) would read and sort every
 // matching entry first, which costs a login as much as its rooms' whole
 // history.
-func sinceQuery(user string, convs []string, after, upto uint64, limit int) (string, []any) {
+func sinceQuery(user string, convs []string, private bool, after, upto uint64, limit int) (string, []any) {
 	var b strings.Builder
 	var args []any
-	for _, c := range convs {
-		b.WriteString(`SELECT ` + msgColumns + ` FROM messages WHERE conv = ? AND id > ? AND id <= ? UNION ALL `)
+	for i, c := range convs {
+		if i > 0 {
+			b.WriteString(` UNION ALL `)
+		}
+		b.WriteString(`SELECT ` + msgColumns + ` FROM messages WHERE conv = ? AND id > ? AND id <= ?`)
 		args = append(args, c, sqlID(after), sqlID(upto))
 	}
-	b.WriteString(`SELECT ` + msgColumns + ` FROM messages WHERE sender = ? AND room = '' AND id > ? AND id <= ?
-		UNION ALL SELECT ` + msgColumns + ` FROM messages WHERE recipient = ? AND sender != ? AND room = '' AND id > ? AND id <= ?
-		ORDER BY id LIMIT ?`)
-	args = append(args, user, sqlID(after), sqlID(upto), user, user, sqlID(after), sqlID(upto), limit)
+	if private {
+		if len(convs) > 0 {
+			b.WriteString(` UNION ALL `)
+		}
+		b.WriteString(`SELECT ` + msgColumns + ` FROM messages WHERE sender = ? AND room = '' AND id > ? AND id <= ?
+		UNION ALL SELECT ` + msgColumns + ` FROM messages WHERE recipient = ? AND sender != ? AND room = '' AND id > ? AND id <= ?`)
+		args = append(args, user, sqlID(after), sqlID(upto), user, user, sqlID(after), sqlID(upto))
+	}
+	b.WriteString(` ORDER BY id LIMIT ?`)
+	args = append(args, limit)
 	return b.String(), args
 }
 
@@ -406,6 +496,37 @@ func (s *Store) PrivateTo(ctx context.Context, user string, after, upto uint64, 
 		return nil, err
 	}
 	return scanMessages(rows)
+}
+
+// Prune reads the oldest entries in id order and deletes the leading run
+// of those older than before, in one transaction.
+func (s *Store) Prune(ctx context.Context, before time.Time, limit int) (int, error) {
+	rows, err := s.w.QueryContext(ctx, `SELECT id, time FROM messages ORDER BY id LIMIT ?`, limit)
+	if err != nil {
+		return 0, err
+	}
+	var last int64
+	n := 0
+	for rows.Next() {
+		var id, t int64
+		if err := rows.Scan(&id, &t); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		if t >= ms(before) {
+			break
+		}
+		last = id
+		n++
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil || n == 0 {
+		return 0, err
+	}
+	if _, err := s.w.ExecContext(ctx, `DELETE FROM messages WHERE id <= ?`, last); err != nil {
+		return 0, fmt.Errorf("prune: %w", err)
+	}
+	return n, nil
 }
 
 func (s *Store) RecentKeys(ctx context.Context, n int) ([]store.Message, error) {

@@ -46,6 +46,10 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"History", testHistory},
 		{"HistoryPaging", testHistoryPaging},
 		{"Since", testSince},
+		{"SinceManyRooms", testSinceManyRooms},
+		{"Bans", testBans},
+		{"DeleteRoom", testDeleteRoom},
+		{"Prune", testPrune},
 		{"PrivateTo", testPrivateTo},
 		{"LastBy", testLastBy},
 		{"RecentKeys", testRecentKeys},
@@ -826,5 +830,135 @@ func testConcurrent(t *testing.T, s store.Store) {
 	keys, err := s.RecentKeys(ctx(t), batches)
 	if err != nil || len(keys) != batches {
 		t.Errorf("RecentKeys: %d, %v; want %d", len(keys), err, batches)
+	}
+}
+
+// A user in more rooms than one compound query may read (SQLite allows
+// 500 arms) still gets everything, in order, up to the limit.
+func testSinceManyRooms(t *testing.T, s store.Store) {
+	const rooms = 600
+	var convs []string
+	var all []store.Message
+	id := uint64(0)
+	for round := 0; round < 2; round++ {
+		var batch []store.Message
+		for i := range rooms {
+			id++
+			m := roomMsg(id, fmt.Sprintf("r%03d", i), "bob", fmt.Sprintf("round %d", round))
+			batch = append(batch, m)
+			if round == 0 {
+				convs = append(convs, store.RoomConv(m.Room))
+			}
+		}
+		id++
+		pm := privMsg(id, "bob", "alice", "private")
+		batch = append(batch, pm)
+		apply(t, s, add(batch...)...)
+		all = append(all, batch...)
+	}
+	got, err := s.Since(ctx(t), "alice", convs, 0, id, 5000)
+	if err != nil {
+		t.Fatalf("Since over %d rooms: %v", rooms, err)
+	}
+	checkMessages(t, "Since over 600 rooms", got, all)
+	got, err = s.Since(ctx(t), "alice", convs, 100, id, 450)
+	if err != nil {
+		t.Fatalf("Since over %d rooms, limited: %v", rooms, err)
+	}
+	checkMessages(t, "Since over 600 rooms, limited", got, all[100:550])
+}
+
+func addBan(room, user string) store.Change {
+	return store.Change{Kind: store.AddBan, Room: store.Room{Key: room}, Member: store.Member{User: user}}
+}
+
+func testBans(t *testing.T, s store.Store) {
+	apply(t, s, createRoom("go", "Go", "alice", base), addMember("go", "alice", 1),
+		createRoom("ops", "Ops", "alice", base), addMember("ops", "alice", 2))
+	apply(t, s, addBan("go", "bob"), addBan("go", "carol"), addBan("go", "bob"), addBan("ops", "dave"))
+	rs := roomsByKey(t, s)
+	if got := strings.Join(rs["go"].Banned, " "); got != "bob carol" {
+		t.Errorf("go's bans = %q, want \"bob carol\"", got)
+	}
+	if got := strings.Join(rs["ops"].Banned, " "); got != "dave" {
+		t.Errorf("ops's bans = %q, want \"dave\"", got)
+	}
+	apply(t, s, store.Change{Kind: store.RemoveBan, Room: store.Room{Key: "go"}, Member: store.Member{User: "bob"}},
+		store.Change{Kind: store.RemoveBan, Room: store.Room{Key: "go"}, Member: store.Member{User: "nobody"}})
+	if got := strings.Join(roomsByKey(t, s)["go"].Banned, " "); got != "carol" {
+		t.Errorf("go's bans after lifting bob's = %q, want \"carol\"", got)
+	}
+}
+
+// A room deleted goes with its members, bans and history; other rooms
+// and private messages stay, and a room of that name made afterwards,
+// even in the same batch, starts empty.
+func testDeleteRoom(t *testing.T, s store.Store) {
+	m1 := roomMsg(1, "tmp", "carol", "secret plans")
+	m2 := roomMsg(2, "go", "carol", "stays")
+	m3 := privMsg(3, "carol", "dave", "stays too")
+	m4 := recallOf(4, m1)
+	apply(t, s, createRoom("tmp", "Tmp", "carol", base), addMember("tmp", "carol", 1), addBan("tmp", "eve"),
+		createRoom("go", "Go", "carol", base), addMember("go", "carol", 2))
+	apply(t, s, add(m1, m2, m3, m4)...)
+	apply(t, s, removeMember("tmp", "carol"), setOwner("tmp", ""), store.Change{Kind: store.DeleteRoom, Room: store.Room{Key: "tmp"}})
+	rs := roomsByKey(t, s)
+	if _, ok := rs["tmp"]; ok {
+		t.Errorf("the deleted room is still listed: %+v", rs["tmp"])
+	}
+	if _, ok := rs["go"]; !ok {
+		t.Error("another room went with the deleted one")
+	}
+	h, err := s.History(ctx(t), store.RoomConv("tmp"), 100, 100)
+	if err != nil || len(h) != 0 {
+		t.Errorf("the deleted room's history = %v, %v; want none", h, err)
+	}
+	_, err = s.Message(ctx(t), 1)
+	wantNotFound(t, "a deleted room's message", err)
+	got, err := s.Since(ctx(t), "carol", []string{store.RoomConv("go"), store.RoomConv("tmp")}, 0, 100, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkMessages(t, "Since after the delete", got, []store.Message{m2, m3})
+
+	apply(t, s, createRoom("tmp", "TMP", "dave", base.Add(time.Hour)), addMember("tmp", "dave", 3),
+		store.Change{Kind: store.DeleteRoom, Room: store.Room{Key: "tmp"}},
+		createRoom("tmp", "tmp", "dave", base.Add(2*time.Hour)), addMember("tmp", "dave", 4))
+	r := roomsByKey(t, s)["tmp"]
+	if r.Name != "tmp" || members(r) != "dave:4" || len(r.Banned) != 0 {
+		t.Errorf("room made again after a delete = %+v; want tmp with dave:4 and no bans", r)
+	}
+}
+
+func testPrune(t *testing.T, s store.Store) {
+	var msgs []store.Message
+	for id := uint64(1); id <= 10; id++ {
+		msgs = append(msgs, roomMsg(id, "go", "bob", fmt.Sprint(id)))
+	}
+	apply(t, s, add(msgs...)...)
+	cut := at(7) // entries 1-6 are older
+	n, err := s.Prune(ctx(t), cut, 4)
+	if err != nil || n != 4 {
+		t.Fatalf("Prune(limit 4) = %d, %v; want 4", n, err)
+	}
+	n, err = s.Prune(ctx(t), cut, 100)
+	if err != nil || n != 2 {
+		t.Fatalf("second Prune = %d, %v; want the 2 left", n, err)
+	}
+	if n, err := s.Prune(ctx(t), cut, 100); err != nil || n != 0 {
+		t.Fatalf("third Prune = %d, %v; want nothing left to do", n, err)
+	}
+	h, err := s.History(ctx(t), store.RoomConv("go"), 100, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkMessages(t, "history after pruning", h, msgs[6:])
+	// An entry that is not older stops the pruning, even if older ones
+	// follow it (a clock set back).
+	late := roomMsg(11, "go", "bob", "clock set back")
+	late.Time = at(1)
+	apply(t, s, add(late)...)
+	if n, err := s.Prune(ctx(t), at(9), 100); err != nil || n != 2 {
+		t.Fatalf("Prune before 9 = %d, %v; want 2 (7 and 8)", n, err)
 	}
 }
