@@ -14,6 +14,8 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -100,6 +102,7 @@ Flags:
 	secretFile := fs.String("secret-file", filetoken.DefaultSecretFile(), "sign file-access tokens with the secret in this `file`, shared with the file server (created if missing; $"+filetoken.EnvSecret+" overrides it)")
 	fs.DurationVar(&cfg.FilesTTL, "files-token-ttl", filetoken.DefaultTTL, "how long a file-access token is valid; clients renew it before then")
 	fs.DurationVar(&cfg.RecallWindow, "recall-window", 2*time.Minute, "how long after sending people may recall a message")
+	fs.Var(daysFlag{&cfg.Retention}, "retention", "delete messages, file messages included, older than this `age` (30d, 12h; 0 keeps everything)")
 	fs.DurationVar(&cfg.ResumeTTL, "resume-ttl", 7*24*time.Hour, "how long a resume token stays valid; after that the client logs in with the password")
 	fs.IntVar(&cfg.JoinHistory, "history", 50, "messages of history shown on joining a room")
 	fs.IntVar(&cfg.Limits.Frame, "max-frame", protocol.DefaultMaxFrame, "largest frame in `bytes`; a larger one closes the connection")
@@ -141,6 +144,9 @@ Flags:
 			return cfg, level, pprofAddr, fmt.Errorf("-%s must be positive", c.name)
 		}
 	}
+	if cfg.Retention < 0 {
+		return cfg, level, pprofAddr, errors.New("-retention must not be negative")
+	}
 	secret, err := filetoken.LoadSecret(*secretFile)
 	if err != nil {
 		return cfg, level, pprofAddr, err
@@ -152,4 +158,38 @@ Flags:
 		return cfg, level, pprofAddr, errors.New("-hash-memory must be at least 8 KiB")
 	}
 	return cfg, level, pprofAddr, nil
+}
+
+// daysFlag is a duration that also reads whole days: "30d", "1d12h".
+type daysFlag struct{ d *time.Duration }
+
+func (f daysFlag) String() string {
+	if f.d == nil || *f.d == 0 {
+		return "0"
+	}
+	if *f.d%(24*time.Hour) == 0 {
+		return fmt.Sprintf("%dd", *f.d/(24*time.Hour))
+	}
+	return f.d.String()
+}
+
+func (f daysFlag) Set(s string) error {
+	var days time.Duration
+	if i := strings.IndexByte(s, 'd'); i >= 0 {
+		n, err := strconv.ParseUint(s[:i], 10, 16)
+		if err != nil {
+			return fmt.Errorf("%q: days must be a whole number, as in 30d", s)
+		}
+		days, s = time.Duration(n)*24*time.Hour, s[i+1:]
+		if s == "" {
+			*f.d = days
+			return nil
+		}
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("%q is not an age such as 30d, 12h or 1d12h", s)
+	}
+	*f.d = days + d
+	return nil
 }

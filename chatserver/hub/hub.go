@@ -65,6 +65,10 @@ type Config struct {
 	Now    func() time.Time
 	// RecallWindow is how long after sending a user may recall a message.
 	RecallWindow time.Duration
+	// Retention, if positive, is how long messages are kept: older ones,
+	// file messages included, are deleted from the log within an hour of
+	// passing it (see prune). Zero keeps everything.
+	Retention time.Duration
 	// ResumeTTL is how long a resume token stays valid.
 	ResumeTTL time.Duration
 	// JoinHistory is how many messages a join, or a fresh login, shows for
@@ -382,6 +386,10 @@ func (h *Hub) Run() {
 		go h.reader()
 	}
 	defer h.readers.Wait()
+	if h.cfg.Retention > 0 {
+		h.readers.Add(1)
+		go h.pruner()
+	}
 	go h.commit()
 	defer func() {
 		close(h.toCommit)
@@ -736,4 +744,58 @@ func entryFrame(m *store.Message, room string, history bool) *protocol.Frame {
 		f.File = decodeFile(m.File)
 	}
 	return f
+}
+
+// pruner deletes messages older than Config.Retention: once at start,
+// then every pruneEvery, until the hub stops.
+func (h *Hub) pruner() {
+	defer h.readers.Done()
+	t := time.NewTimer(0)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+		case <-h.quit:
+			return
+		}
+		if _, err := h.Prune(context.Background()); err != nil {
+			h.log.Error("delete old messages", "err", err)
+		}
+		t.Reset(min(pruneEvery, h.cfg.Retention))
+	}
+}
+
+// pruneEvery is how often messages past Config.Retention are deleted.
+const pruneEvery = time.Hour
+
+// pruneBatch is how many entries one of prune's deletions takes at most,
+// so that the store's writer is never held for long.
+const pruneBatch = 1000
+
+// Prune deletes the messages older than Config.Retention now, in batches
+// of pruneBatch, and returns how many it deleted. The hub runs it by
+// itself; it is exported for tests and tools. It reads and writes only
+// the store, never the hub's state: what it deletes is older than
+// anything the hub holds for recall or catch-up.
+func (h *Hub) Prune(ctx context.Context) (int, error) {
+	if h.cfg.Retention <= 0 {
+		return 0, nil
+	}
+	before := h.cfg.Now().Add(-h.cfg.Retention)
+	total := 0
+	for {
+		n, err := h.store.Prune(ctx, before, pruneBatch)
+		total += n
+		if err != nil || n < pruneBatch {
+			if total > 0 {
+				h.log.Info("deleted old messages", "count", total, "before", before)
+			}
+			return total, err
+		}
+		select {
+		case <-h.quit:
+			return total, nil
+		default:
+		}
+	}
 }

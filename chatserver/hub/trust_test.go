@@ -5,7 +5,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/parley-chat/parley/chatserver/hub"
 	"github.com/parley-chat/parley/chatserver/store"
 	"github.com/parley-chat/parley/chatserver/store/inmem"
 	"github.com/parley-chat/parley/shared/protocol"
@@ -177,5 +179,35 @@ func TestPrivateFileOnlyInPrivateMessages(t *testing.T) {
 	alice.mustDo(&protocol.Frame{Type: protocol.TypeSend, To: "bob", Kind: protocol.KindFile, File: file})
 	if f := bob.next(isType(protocol.TypeMessage)); f.File == nil || !f.File.Private {
 		t.Errorf("bob got %+v; want the private file reference", f)
+	}
+}
+
+// With a retention, messages older than it are deleted, file messages
+// included, and newer ones are kept; a restart prunes at once.
+func TestRetentionDeletesOldMessages(t *testing.T) {
+	st := inmem.New()
+	e := newEnv(t, st)
+	alice := newPeer(t, e.hub, "alice")
+	alice.mustLogin("pw")
+	old := alice.say("lobby", "forty days ago")
+	file := alice.mustDo(&protocol.Frame{Type: protocol.TypeSend, Kind: protocol.KindFile,
+		File: &protocol.File{Name: "old.pdf", Path: "old.pdf", Size: 1}}).Msg
+	e.clock.Add(35 * 24 * time.Hour)
+	recent := alice.say("lobby", "five days ago")
+	e.clock.Add(5 * 24 * time.Hour)
+	e.close()
+
+	e = newEnvWith(t, st, func(c *hub.Config) { c.Retention = 30 * 24 * time.Hour })
+	e.clock.Add(40 * 24 * time.Hour)
+	if _, err := e.hub.Prune(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []uint64{old, file} {
+		if _, err := st.Message(context.Background(), id); err == nil {
+			t.Errorf("message %d, older than the retention, is still stored", id)
+		}
+	}
+	if _, err := st.Message(context.Background(), recent); err != nil {
+		t.Errorf("message %d, within the retention, is gone: %v", recent, err)
 	}
 }

@@ -39,6 +39,7 @@ type Config struct {
 	FilesTTL time.Duration
 
 	RecallWindow     time.Duration
+	Retention        time.Duration // how long messages are kept; 0 keeps them all
 	ResumeTTL        time.Duration
 	JoinHistory      int
 	Limits           protocol.Limits
@@ -125,6 +126,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		Logger:       log,
 		Hasher:       auth.NewHasher(hashParams, cfg.HashParallel, 256),
 		RecallWindow: cfg.RecallWindow,
+		Retention:    cfg.Retention,
 		ResumeTTL:    cfg.ResumeTTL,
 		JoinHistory:  cfg.JoinHistory,
 		MaxText:      limits.Text,
