@@ -112,6 +112,8 @@ Flags:
 	fs.DurationVar(&cfg.PingInterval, "ping", time.Minute, "ping a client after this much silence")
 	fs.DurationVar(&cfg.PingTimeout, "ping-timeout", 30*time.Second, "close a connection whose ping is not answered within this")
 	fs.IntVar(&cfg.MaxQueue, "max-queue", netconn.DefaultMaxQueue, "`bytes` queued for one client before it is disconnected as a slow consumer")
+	loginRate := fs.Int("login-rate", 60, "password logins one address may start a minute, and `N` at once; an account gets half as many (0: no limit). Resume tokens are never limited")
+	registerRate := fs.Int("register-rate", 20, "new accounts one address may register an hour, and `N` at once (0: no limit)")
 	mem := fs.Uint("hash-memory", uint(auth.DefaultParams.MemoryKiB), "memory in `KiB` for each argon2id password hash")
 	fs.IntVar(&cfg.HashParallel, "hash-parallel", 0, "password hashes computed at once (0: one per CPU); more logins wait")
 	fs.TextVar(&level, "log-level", slog.LevelInfo, "log `level`: debug, info, warn or error")
@@ -142,6 +144,20 @@ Flags:
 		{"ping-timeout", cfg.PingTimeout}, {"files-token-ttl", cfg.FilesTTL}} {
 		if c.v <= 0 {
 			return cfg, level, pprofAddr, fmt.Errorf("-%s must be positive", c.name)
+		}
+	}
+	for _, c := range []struct {
+		name string
+		v    *int
+		to   *int
+	}{{"login-rate", loginRate, &cfg.Logins.PerMinute}, {"register-rate", registerRate, &cfg.Logins.Registrations}} {
+		switch {
+		case *c.v < 0:
+			return cfg, level, pprofAddr, fmt.Errorf("-%s must not be negative", c.name)
+		case *c.v == 0:
+			*c.to = -1 // no limit
+		default:
+			*c.to = *c.v
 		}
 	}
 	if cfg.Retention < 0 {

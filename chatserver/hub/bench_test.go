@@ -43,7 +43,7 @@ func BenchmarkFanout(b *testing.B) {
 			for i := range members {
 				peers[i] = &countingPeer{want: int64(b.N), done: make(chan struct{})}
 				s, err := e.hub.Login(context.Background(), peers[i], &protocol.Frame{
-					Type: protocol.TypeLogin, ID: 1, Name: fmt.Sprintf("m%d", i), Password: "pw"})
+					Type: protocol.TypeLogin, ID: 1, Name: fmt.Sprintf("m%d", i), Password: "pw"}, testAddr)
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -110,7 +110,7 @@ func privateWaiting(t *testing.T, e *env) (bob *peer, pm uint64) {
 func loginAsync(p *peer, f *protocol.Frame) <-chan error {
 	errc := make(chan error, 1)
 	go func() {
-		s, err := p.hub.Login(context.Background(), p, f)
+		s, err := p.hub.Login(context.Background(), p, f, testAddr)
 		if err == nil {
 			p.sess = s
 		}

@@ -62,7 +62,10 @@ type Config struct {
 	// Hasher hashes passwords; nil means auth.DefaultParams with a
 	// concurrency bound of the number of CPUs.
 	Hasher *auth.Hasher
-	Now    func() time.Time
+	// Throttle bounds password logins per address and per account; nil
+	// means auth's default limits.
+	Throttle *auth.Throttle
+	Now      func() time.Time
 	// RecallWindow is how long after sending a user may recall a message.
 	RecallWindow time.Duration
 	// Retention, if positive, is how long messages are kept: older ones,
@@ -121,6 +124,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.Throttle == nil {
+		c.Throttle = auth.NewThrottle(auth.Limits{}, c.Now)
 	}
 	if c.RecallWindow == 0 {
 		c.RecallWindow = 2 * time.Minute

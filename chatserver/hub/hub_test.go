@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net/netip"
 	"strings"
 	"sync"
 	"testing"
@@ -59,7 +60,10 @@ func newEnvWith(t testing.TB, st store.Store, set func(*hub.Config)) *env {
 	cfg := hub.Config{
 		Store:  st,
 		Hasher: auth.NewHasher(testParams, 2, 64),
-		Now:    clk.Now,
+		// Tests log in many users at once from one address; the limits
+		// have tests of their own.
+		Throttle: auth.NewThrottle(auth.Limits{InFlight: 1 << 20, PerMinute: -1, Registrations: -1}, clk.Now),
+		Now:      clk.Now,
 		FilesToken: func(user string) (string, time.Time, error) {
 			return "files-token-for-" + user, clk.Now().Add(time.Minute), nil
 		},
@@ -99,6 +103,17 @@ type peer struct {
 	sess   *hub.Session
 	hub    *hub.Hub
 	t      *testing.T
+	addr   netip.Addr // where it logs in from; testAddr if unset
+}
+
+// testAddr is where the tests' peers log in from unless they say.
+var testAddr = netip.MustParseAddr("192.0.2.1")
+
+func (p *peer) from() netip.Addr {
+	if p.addr.IsValid() {
+		return p.addr
+	}
+	return testAddr
 }
 
 func newPeer(t *testing.T, h *hub.Hub, name string) *peer {
@@ -219,7 +234,7 @@ func (p *peer) login(password string) (*protocol.Frame, error) {
 
 func (p *peer) loginFrame(f *protocol.Frame) (*protocol.Frame, error) {
 	p.t.Helper()
-	s, err := p.hub.Login(context.Background(), p, f)
+	s, err := p.hub.Login(context.Background(), p, f, p.from())
 	if err != nil {
 		return nil, err
 	}
@@ -840,7 +855,7 @@ func TestPresenceUnderLoad(t *testing.T) {
 			defer wg.Done()
 			name := fmt.Sprintf("user%d", i)
 			_, err := e.hub.Login(context.Background(), newPeer(t, e.hub, name),
-				&protocol.Frame{Type: protocol.TypeLogin, ID: 1, Name: name, Password: "pw"})
+				&protocol.Frame{Type: protocol.TypeLogin, ID: 1, Name: name, Password: "pw"}, testAddr)
 			errs <- err
 		}()
 	}

@@ -3,6 +3,7 @@ package hub
 import (
 	"context"
 	"errors"
+	"net/netip"
 	"slices"
 	"sort"
 
@@ -11,15 +12,17 @@ import (
 	"github.com/parley-chat/parley/shared/protocol"
 )
 
-// Login authenticates a login frame and attaches a new session for peer.
-// The expensive part, checking a password, runs on the caller's goroutine
-// under the hasher's concurrency bound. On success the login's ok reply
-// and the catch-up have been queued to peer when Login returns.
+// Login authenticates a login frame from the address from and attaches a
+// new session for peer. The expensive part, checking a password, runs on
+// the caller's goroutine under the hasher's concurrency bound, and the
+// throttle's bounds for from and for the account (see auth.Limits). On
+// success the login's ok reply and the catch-up have been queued to peer
+// when Login returns.
 //
 // A login with the right password or a valid resume token for a name that
 // is online replaces the older session: it gets a replaced event and is
 // closed. A wrong credential leaves the online session alone.
-func (h *Hub) Login(ctx context.Context, peer Peer, f *protocol.Frame) (*Session, error) {
+func (h *Hub) Login(ctx context.Context, peer Peer, f *protocol.Frame, from netip.Addr) (*Session, error) {
 	// Logins are numbered as they arrive, before the credential is
 	// checked, so that one whose checks or catch-up took longer cannot
 	// take over from a later one: a client that gave up on a slow login
@@ -44,7 +47,12 @@ func (h *Hub) Login(ctx context.Context, peer Peer, f *protocol.Frame) (*Session
 		if len(f.Password) > protocol.MaxPasswordBytes {
 			return nil, protocol.Errorf(protocol.CodeBadRequest, "password is longer than %d bytes", protocol.MaxPasswordBytes)
 		}
-		registered, err = h.checkPassword(ctx, name, f.Password)
+		done, refused := h.cfg.Throttle.Begin(from, name.Key)
+		if refused != nil {
+			return nil, refusal(refused)
+		}
+		registered, err = h.checkPassword(ctx, name, f.Password, from)
+		done(outcome(err))
 		if err != nil {
 			return nil, err
 		}
@@ -137,7 +145,7 @@ func (h *Hub) internal(what string, err error) *protocol.Error {
 
 // checkPassword verifies a password, or registers the name with it if the
 // name is new. It reports whether it registered.
-func (h *Hub) checkPassword(ctx context.Context, name protocol.Name, password string) (bool, error) {
+func (h *Hub) checkPassword(ctx context.Context, name protocol.Name, password string, from netip.Addr) (bool, error) {
 	for attempt := 0; attempt < 2; attempt++ {
 		u, err := h.store.User(ctx, name.Key)
 		if err == nil {
@@ -152,6 +160,9 @@ func (h *Hub) checkPassword(ctx context.Context, name protocol.Name, password st
 		}
 		if !errors.Is(err, store.ErrNotFound) {
 			return false, h.internal("load user", err)
+		}
+		if refused := h.cfg.Throttle.Register(from); refused != nil {
+			return false, refusal(refused)
 		}
 		if err := h.claimName(name); err != nil {
 			return false, err
@@ -172,6 +183,26 @@ func (h *Hub) checkPassword(ctx context.Context, name protocol.Name, password st
 		// Someone registered the name a moment ago: check against theirs.
 	}
 	return false, protocol.Errorf(protocol.CodeBusy, "could not register %s; try again", name.Display)
+}
+
+// refusal is the error reply for a login the throttle refused.
+func refusal(r *auth.Refusal) *protocol.Error {
+	e := protocol.Errorf(protocol.CodeRateLimited, "%s", r.Message)
+	e.RetryMS = r.Retry.Milliseconds()
+	return e
+}
+
+// outcome is how a password check that returned err ended, for the
+// throttle.
+func outcome(err error) auth.Outcome {
+	var pe *protocol.Error
+	switch {
+	case err == nil:
+		return auth.Passed
+	case errors.As(err, &pe) && pe.Code == protocol.CodeBadCredentials:
+		return auth.Failed
+	}
+	return auth.Unfinished
 }
 
 // claimName reserves the look of a name about to be registered, so that
@@ -211,7 +242,9 @@ func (h *Hub) unclaimName(name protocol.Name) {
 
 func (h *Hub) hashErr(err error) error {
 	if errors.Is(err, auth.ErrBusy) {
-		return protocol.Errorf(protocol.CodeBusy, "too many logins at once; try again in a moment")
+		e := protocol.Errorf(protocol.CodeBusy, "too many logins at once; try again in a moment")
+		e.RetryMS = 500
+		return e
 	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return protocol.Errorf(protocol.CodeShutdown, "login abandoned")

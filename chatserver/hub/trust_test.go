@@ -156,7 +156,7 @@ func TestLookAlikeRegistrationsRace(t *testing.T) {
 	errs := make(chan error, len(names))
 	for _, n := range names {
 		go func() {
-			_, err := e.hub.Login(context.Background(), newPeer(t, e.hub, n), &protocol.Frame{Type: protocol.TypeLogin, ID: 1, Name: n, Password: "pw"})
+			_, err := e.hub.Login(context.Background(), newPeer(t, e.hub, n), &protocol.Frame{Type: protocol.TypeLogin, ID: 1, Name: n, Password: "pw"}, testAddr)
 			errs <- err
 		}()
 	}

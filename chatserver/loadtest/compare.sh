@@ -244,10 +244,12 @@ start_parley() {
 	pport=$(free_port)
 	SERVER_LOG=$RESULTS/logs/parley-$1.log
 	# -rate/-burst: the per-connection request limit would throttle the
-	# senders. -hash-memory: password hashing is not what is measured.
+	# senders; -login-rate/-register-rate: every load connection logs in
+	# from one address. -hash-memory: password hashing is not what is
+	# measured.
 	# shellcheck disable=SC2086
 	"$PARLEY" -addr "127.0.0.1:$port" -data "$dir/data" -secret-file "$dir/secret" \
-		-rate 1000000 -burst 1000000 -hash-memory 64 -log-level warn \
+		-rate 1000000 -burst 1000000 -login-rate 0 -register-rate 0 -hash-memory 64 -log-level warn \
 		-pprof "127.0.0.1:$pport" $PARLEY_FLAGS >"$SERVER_LOG" 2>&1 &
 	SERVER_PID=$!
 	PIDS+=("$SERVER_PID")

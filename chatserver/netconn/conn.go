@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"strings"
 	"sync"
@@ -517,7 +518,7 @@ func (c *conn) handle(line []byte) bool {
 	case c.sess == nil:
 		switch f.Type {
 		case protocol.TypeLogin:
-			s, err := cfg.Hub.Login(context.Background(), c, f)
+			s, err := cfg.Hub.Login(context.Background(), c, f, c.remoteIP())
 			if err != nil {
 				perr, ok := err.(*protocol.Error)
 				if !ok {
@@ -724,6 +725,15 @@ func (c *conn) readError(err error, loggedIn bool) (goOn bool) {
 		c.srv.log.Debug("read failed", c.logAttrs("err", err)...)
 	}
 	return false
+}
+
+// remoteIP is the client's address, which the hub's login limits go by.
+func (c *conn) remoteIP() netip.Addr {
+	if a, ok := c.nc.RemoteAddr().(*net.TCPAddr); ok {
+		return a.AddrPort().Addr().Unmap()
+	}
+	ap, _ := netip.ParseAddrPort(c.nc.RemoteAddr().String())
+	return ap.Addr()
 }
 
 // filesURL is the file server's URL for this client, with "{host}"

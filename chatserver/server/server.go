@@ -50,6 +50,7 @@ type Config struct {
 	Flushers         int // goroutines writing to connections; 0 means netconn's default
 	HashParams       auth.Params
 	HashParallel     int
+	Logins           auth.Limits // bounds on password logins per address and account
 
 	Logger *slog.Logger
 }
@@ -125,6 +126,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		Store:        st,
 		Logger:       log,
 		Hasher:       auth.NewHasher(hashParams, cfg.HashParallel, 256),
+		Throttle:     auth.NewThrottle(cfg.Logins, nil),
 		RecallWindow: cfg.RecallWindow,
 		Retention:    cfg.Retention,
 		ResumeTTL:    cfg.ResumeTTL,

@@ -53,6 +53,8 @@ const (
 type Error struct {
 	Code    string
 	Message string
+	// RetryMS, if set, is how long to wait before trying again.
+	RetryMS int64
 }
 
 // Errorf returns an *Error with the given code and a formatted message.
@@ -64,5 +66,5 @@ func (e *Error) Error() string { return e.Code + ": " + e.Message }
 
 // Frame returns the error reply to request re.
 func (e *Error) Frame(re uint64) *Frame {
-	return &Frame{Type: TypeError, Re: re, Code: e.Code, Message: e.Message}
+	return &Frame{Type: TypeError, Re: re, Code: e.Code, Message: e.Message, RetryMS: e.RetryMS}
 }

@@ -1,6 +1,7 @@
 // Package servertest starts chat servers for tests: in-process, on
-// 127.0.0.1:0, with cheap password hashing and a rate limit high enough
-// not to get in a test's way, and shut down when the test ends.
+// 127.0.0.1:0, with cheap password hashing, and a rate limit and login
+// limits high enough not to get in a test's way (every test client logs
+// in from one address), and shut down when the test ends.
 package servertest
 
 import (
@@ -20,6 +21,7 @@ func Start(t testing.TB, mod func(*server.Config)) *server.Server {
 		Addr:       "127.0.0.1:0",
 		HashParams: auth.Params{Time: 1, MemoryKiB: 64, Threads: 1},
 		Limits:     protocol.Limits{RatePerSec: 10000, RateBurst: 10000},
+		Logins:     auth.Limits{InFlight: 1 << 20, PerMinute: -1, Registrations: -1},
 	}
 	if mod != nil {
 		mod(&cfg)
