@@ -15,10 +15,21 @@
 // batch is durable, run publishes its records in order: it fans each
 // message out to the online members and replies to the sender. Because only
 // run publishes, every connection sees events in increasing id order, which
-// is what makes "everything since id N" a complete catch-up. Reading a
-// large catch-up from the store is left to reader goroutines, up to an id
-// that run gives them; run sends that part and whatever it published
-// meanwhile (see readAhead).
+// is what makes "everything since id N" a complete catch-up.
+//
+// run never reads the store once the hub is loaded: a store read takes
+// milliseconds, and every room would wait for it. Reader goroutines do
+// the reads, and hand run their results in order:
+//
+//   - a catch-up (a login's, or a sync's) is read up to the last id
+//     published when it began; run sends it with whatever it published
+//     meanwhile, which it keeps in a recent log (see readAhead and
+//     catchUp);
+//   - a join's history, a history page and a recall's look-up are read
+//     while the connection's goroutine waits, so that one session's
+//     requests are answered in order; a join's history goes out before
+//     anything that happened in the room after the join, which waits in
+//     the session's hold meanwhile (see handleRead).
 package hub
 
 import (
@@ -92,6 +103,14 @@ type Config struct {
 	// the hub's own reads in a storm of logins, and bounds the memory the
 	// reads in progress hold. Default 2.
 	CatchUpReads int
+	// QueryReads is how many reads for requests (history, a join's
+	// history, a recall's look-up) run at once, each on a goroutine of
+	// its own (see handleRead). Default 2.
+	QueryReads int
+	// RecentLog bounds the entries the hub keeps of what it published
+	// last, in bytes of text: a catch-up read off the hub goroutine gets
+	// what was published during its read from them. Default 8 MiB.
+	RecentLog int
 	// MaxText is the largest message text in bytes.
 	MaxText int
 	// FilesToken, if set, issues a file-access token for a user (by
@@ -149,6 +168,12 @@ func (c *Config) setDefaults() {
 	if c.CatchUpReads <= 0 {
 		c.CatchUpReads = 2
 	}
+	if c.QueryReads <= 0 {
+		c.QueryReads = 2
+	}
+	if c.RecentLog <= 0 {
+		c.RecentLog = 8 << 20
+	}
 	if c.Queue <= 0 {
 		c.Queue = 4096
 	}
@@ -172,7 +197,8 @@ type Hub struct {
 
 	work      chan func()
 	reads     chan func()    // catch-up reads, for the readers (see onReader)
-	readers   sync.WaitGroup // Config.CatchUpReads goroutines, started by Run
+	queries   chan func()    // reads for requests, for the query readers (see onQuery)
+	readers   sync.WaitGroup // the readers and query readers, started by Run
 	quit      chan struct{}
 	done      chan struct{}
 	closeOnce sync.Once
@@ -197,7 +223,8 @@ type Hub struct {
 	pending            []*record
 	inflight           bool
 	keys               idemCache
-	recalls            map[uint64]bool // recalls queued but not yet published
+	recalls            recallSet // messages recalled while they could still be
+	recent             recentLog // what was published last
 	nextSess           uint64
 	dirty              []*Session // sessions with frames queued since the last flush
 	presence           []byte     // presence events not yet sent, one line each
@@ -289,6 +316,12 @@ type Session struct {
 	// catchingUp holds live messages back while the client fetches the
 	// rest of a catch-up that was cut short; owned by run.
 	catchingUp bool
+	// While holding, what the hub sends the session waits in held,
+	// behind an answer being read off the hub goroutine (see
+	// handleRead); owned by run.
+	holding   bool
+	held      [][]byte
+	heldBytes int
 	// Name is the user's display name; Key its comparison key.
 	Name, Key string
 }
@@ -307,6 +340,7 @@ func New(ctx context.Context, cfg Config) (*Hub, error) {
 		log:       cfg.Logger,
 		work:      make(chan func(), cfg.Queue),
 		reads:     make(chan func()),
+		queries:   make(chan func()),
 		quit:      make(chan struct{}),
 		done:      make(chan struct{}),
 		toCommit:  make(chan []*record, 1),
@@ -318,7 +352,8 @@ func New(ctx context.Context, cfg Config) (*Hub, error) {
 		roomLike:  make(map[string]string),
 		online:    make(map[*Session]struct{}),
 		keys:      newIdemCache(cfg.IdemKeys),
-		recalls:   make(map[uint64]bool),
+		recalls:   recallSet{ids: make(map[uint64]bool)},
+		recent:    recentLog{max: cfg.RecentLog},
 	}
 	h.lobby = &room{key: protocol.Lobby, name: protocol.Lobby, isLobby: true, members: &members{seq: map[string]uint64{}}}
 	users, err := h.store.Users(ctx)
@@ -370,6 +405,7 @@ func New(ctx context.Context, cfg Config) (*Hub, error) {
 		return nil, fmt.Errorf("load last message id: %w", err)
 	}
 	h.lastPub = h.nextID
+	h.recent.floor = h.lastPub
 	recent, err := h.store.RecentKeys(ctx, cfg.IdemKeys)
 	if err != nil {
 		return nil, fmt.Errorf("load idempotency keys: %w", err)
@@ -389,7 +425,11 @@ func (h *Hub) Run() {
 	defer close(h.done)
 	for range h.cfg.CatchUpReads {
 		h.readers.Add(1)
-		go h.reader()
+		go h.reader(h.reads)
+	}
+	for range h.cfg.QueryReads {
+		h.readers.Add(1)
+		go h.reader(h.queries)
 	}
 	defer h.readers.Wait()
 	if h.cfg.Retention > 0 {
@@ -444,7 +484,20 @@ func (h *Hub) Run() {
 const maxPresence = 32 << 10
 
 // deliver queues an encoded frame for a session; flushPeers sends it.
+// While the session holds (see handleRead), the frame waits in its hold;
+// a hold that grows past what a catch-up may take closes the session as
+// a slow consumer.
 func (h *Hub) deliver(s *Session, b []byte) bool {
+	if s.holding {
+		s.held = append(s.held, b)
+		s.heldBytes += len(b)
+		if s.heldBytes > h.cfg.CatchUpBytes {
+			s.held, s.heldBytes = nil, 0
+			s.peer.Close(protocol.CodeSlowConsumer, "too much came while your request was answered")
+			return false
+		}
+		return true
+	}
 	ok := s.peer.Queue(b)
 	if ok && !s.dirty {
 		s.dirty = true
@@ -540,15 +593,23 @@ func (h *Hub) queue(r *record) { h.pending = append(h.pending, r) }
 
 // Handle processes one request from a logged-in session. Its reply, and
 // any events it causes, are sent to the session's peer. It returns once
-// the request is in the hub's queue, except that a sync is answered
-// before it returns, its catch-up read off the hub goroutine (see
-// readAhead): a caller that handles one session's requests in turn keeps
-// their replies in order.
+// the request is in the hub's queue, except that requests that read the
+// store are answered before it returns, their reads done off the hub
+// goroutine: sync (see readAhead), join, history and recall (see
+// handleRead). A caller that handles one session's requests in turn
+// keeps their replies in order.
 func (h *Hub) Handle(s *Session, f *protocol.Frame) {
 	var err error
-	if f.Type == protocol.TypeSync {
+	switch f.Type {
+	case protocol.TypeSync:
 		err = h.readSync(s, f)
-	} else {
+	case protocol.TypeJoin:
+		err = h.handleJoin(s, f)
+	case protocol.TypeHistory:
+		err = h.handleHistory(s, f)
+	case protocol.TypeRecall:
+		err = h.handleRecall(s, f)
+	default:
 		err = h.do(func() { h.handle(s, f) })
 	}
 	if err != nil {
@@ -600,22 +661,16 @@ func (h *Hub) handle(s *Session, f *protocol.Frame) {
 	switch f.Type {
 	case protocol.TypeSend:
 		err = h.send(s, f)
-	case protocol.TypeJoin:
-		err = h.join(s, f)
 	case protocol.TypeLeave:
 		err = h.leave(s, f)
 	case protocol.TypeKick:
 		err = h.kick(s, f)
 	case protocol.TypeUnban:
 		err = h.unban(s, f)
-	case protocol.TypeRecall:
-		err = h.recall(s, f)
 	case protocol.TypeRooms:
 		err = h.listRooms(s, f)
 	case protocol.TypeWho:
 		err = h.who(s, f)
-	case protocol.TypeHistory:
-		err = h.history(s, f)
 	case protocol.TypePing:
 		h.reply(s, &protocol.Frame{Type: protocol.TypeOK, Re: f.ID})
 	case protocol.TypeFilesToken:

@@ -81,31 +81,49 @@ func (h *Hub) Login(ctx context.Context, peer Peer, f *protocol.Frame, from neti
 	return s, nil
 }
 
-// catchUpTries is how many times a catch-up is read off the hub goroutine
-// before the hub reads it itself (see catchUp).
-const catchUpTries = 3
-
-// catchUp reads the bulk of a catch-up for user key off the hub goroutine
-// (see readAhead), then runs finish with it on the hub goroutine and
-// waits for that. ok, run on the hub goroutine first, says whether the
-// catch-up is still wanted. If the user joined or left a room meanwhile,
-// or, logging in afresh, was handed private messages, the read is begun
-// again; after catchUpTries, finishCatchUp redoes it on the hub.
+// catchUp reads a catch-up for user key off the hub goroutine (see
+// readAhead), then runs finish with it on the hub goroutine and waits for
+// that. ok, run on the hub goroutine first, says whether the catch-up is
+// still wanted. The hub never reads the store for it:
+//
+//   - if the user joined or left a room meanwhile, or, logging in
+//     afresh, was handed private messages, the read is begun again;
+//   - what was published during the read comes from the hub's recent
+//     log (see finishCatchUp); if so much was published that the log no
+//     longer holds it all, the read goes on, off the hub, up to the id
+//     published last, and the hub looks again.
+//
+// Each round reads only what was published during the one before, so
+// it ends unless the user's rooms keep changing under it.
 func (h *Hub) catchUp(ctx context.Context, key string, resume bool, after uint64, ok func() bool, finish func(*readAhead)) error {
-	for try := 1; ; try++ {
+	for {
 		ra, err := h.readAhead(ctx, key, resume, after, ok)
 		if err != nil || ra == nil {
 			return err
 		}
-		again := false
-		err = h.wait(func() {
-			if try < catchUpTries && !h.current(ra, h.users[key]) {
-				again = true
-				return
+		for {
+			again, extend := false, uint64(0)
+			err = h.wait(func() {
+				switch {
+				case !h.current(ra, h.users[key]):
+					again = true
+				case ra.complete && h.lastPub > ra.upto && !h.recent.covers(ra.upto):
+					extend = h.lastPub
+				default:
+					finish(ra)
+				}
+			})
+			if err != nil || again {
+				break
 			}
-			finish(ra)
-		})
-		if err != nil || !again {
+			if extend == 0 {
+				return nil
+			}
+			if err = h.onReader(ctx, func() { ra.readTail(ctx, h, extend) }); err != nil {
+				return err
+			}
+		}
+		if err != nil {
 			return err
 		}
 	}
@@ -347,9 +365,9 @@ func (h *Hub) convs(u *user) []string {
 // sync) can be thousands of messages. Reading and encoding them on the
 // hub goroutine would hold up every room while it ran, so one of the
 // hub's readers reads them, up to the last id published when it began
-// (readAhead.upto). The hub goroutine then sends that part and
-// reads only what was published meanwhile, so the catch-up is as complete
-// as if it had all been read at once.
+// (readAhead.upto). The hub goroutine then sends that part and adds
+// what was published meanwhile from its recent log, so the catch-up is as
+// complete as if it had all been read at once.
 type readAhead struct {
 	key    string
 	resume bool   // everything after after, rather than recent history
@@ -396,9 +414,15 @@ func (h *Hub) readAhead(ctx context.Context, key string, resume bool, after uint
 // the store takes a deep stack, which a connection's goroutine would
 // otherwise grow, once per login, and hold until it is next collected.
 func (h *Hub) onReader(ctx context.Context, read func()) error {
+	return h.runOn(ctx, h.reads, read)
+}
+
+// runOn has a reader of the pool that takes from readers run read, and
+// waits for it.
+func (h *Hub) runOn(ctx context.Context, readers chan func(), read func()) error {
 	done := make(chan struct{})
 	select {
-	case h.reads <- func() { defer close(done); read() }:
+	case readers <- func() { defer close(done); read() }:
 	case <-h.quit:
 		return protocol.Errorf(protocol.CodeShutdown, "server is shutting down")
 	case <-ctx.Done():
@@ -408,12 +432,12 @@ func (h *Hub) onReader(ctx context.Context, read func()) error {
 	return nil
 }
 
-// reader runs catch-up reads until the hub stops.
-func (h *Hub) reader() {
+// reader runs the reads it takes from reads until the hub stops.
+func (h *Hub) reader(reads chan func()) {
 	defer h.readers.Done()
 	for {
 		select {
-		case read := <-h.reads:
+		case read := <-reads:
 			read()
 		case <-h.quit:
 			return
@@ -498,17 +522,37 @@ func (h *Hub) read(ctx context.Context, ra *readAhead) {
 	ra.complete = n == len(msgs) && len(msgs) < h.cfg.CatchUp
 }
 
+// readTail goes on with a complete catch-up past ra.upto, up to upto,
+// reading the store: for when so much was published during the read
+// that the hub's recent log no longer holds it.
+func (ra *readAhead) readTail(ctx context.Context, h *Hub, upto uint64) {
+	ra.budget = max(ra.budget, h.cfg.CatchUpBytes/4)
+	ra.readSince(ctx, h, ra.upto, upto, h.cfg.CatchUp-len(ra.sent))
+	ra.upto = upto
+}
+
 // readSince adds the entries of ra's conversations with after < id <=
 // upto, up to limit of them and what the budget allows (the first entry
 // of a catch-up goes whatever its size), and records whether that was all
 // of them.
 func (ra *readAhead) readSince(ctx context.Context, h *Hub, after, upto uint64, limit int) {
+	if limit <= 0 {
+		ra.complete = false
+		return
+	}
 	msgs, err := h.store.Since(ctx, ra.key, ra.convs, after, upto, limit)
 	if err != nil {
 		h.log.Error("catch-up", "user", ra.key, "err", err)
 		ra.complete = false
 		return
 	}
+	ra.add(msgs, len(msgs) == limit)
+}
+
+// add adds the entries msgs of a catch-up, as many as the budget allows
+// (the first entry of a catch-up goes whatever its size), and records
+// whether that was all there is: it was not if maybeMore.
+func (ra *readAhead) add(msgs []store.Message, maybeMore bool) {
 	n := 0
 	for i := range msgs {
 		b := protocol.Encode(entryFrame(&msgs[i], ra.roomName(msgs[i].Room), false))
@@ -520,7 +564,25 @@ func (ra *readAhead) readSince(ctx context.Context, h *Hub, after, upto uint64, 
 		n++
 	}
 	ra.sent = append(ra.sent, msgs[:n]...)
-	ra.complete = n == len(msgs) && len(msgs) < limit
+	ra.complete = n == len(msgs) && !maybeMore
+}
+
+// addRecent adds the entries of recent, the hub's recent log, that the
+// catch-up's user may see, as Since would have read them, at most limit.
+func (ra *readAhead) addRecent(recent []store.Message, limit int) {
+	var mine []store.Message
+	for i := range recent {
+		m := &recent[i]
+		_, inRoom := ra.rooms[m.Room]
+		if m.Room == "" && (m.From == ra.key || m.To == ra.key) || m.Room == protocol.Lobby || inRoom {
+			if len(mine) == limit {
+				ra.add(mine, true)
+				return
+			}
+			mine = append(mine, *m)
+		}
+	}
+	ra.add(mine, false)
 }
 
 func (ra *readAhead) roomName(key string) string {
@@ -530,25 +592,22 @@ func (ra *readAhead) roomName(key string) string {
 	return key // the lobby's key is its name
 }
 
-// finishCatchUp sends s the catch-up that ra began, on the hub goroutine,
-// and reports whether it is complete. What was published after ra.upto is
-// read now, as live entries, for a fresh login too: had the read been
-// instant they would have come live. If s's user has joined or left a
-// room since the read began, or, logging in afresh, was handed private
-// messages, the read is redone here (catchUp has begun it anew off the
-// hub catchUpTries times already).
+// finishCatchUp sends s the catch-up that ra read, on the hub goroutine,
+// and reports whether it is complete. What was published after ra.upto
+// is added from the recent log, as live entries, for a fresh login too:
+// had the read been instant they would have come live. catchUp has seen
+// to it that ra is current for s's user and that the recent log holds
+// what it needs.
 func (h *Hub) finishCatchUp(s *Session, ra *readAhead) bool {
 	u := s.user
-	if !h.current(ra, u) {
-		ra = h.snapshot(u.key, ra.resume, ra.after)
-		h.read(context.Background(), ra)
-	}
 	if ra.complete && h.lastPub > ra.upto {
 		// What was published during the read would have been live
 		// messages had the read been instant; it gets a share of the
-		// budget of its own.
+		// budget of its own. catchUp saw to it that the recent log
+		// holds it all.
 		ra.budget = max(ra.budget, h.cfg.CatchUpBytes/4)
-		ra.readSince(context.Background(), h, ra.upto, h.lastPub, h.cfg.CatchUp-len(ra.sent))
+		ra.addRecent(h.recent.since(ra.upto), h.cfg.CatchUp-len(ra.sent))
+		ra.upto = h.lastPub
 	}
 	for _, b := range ra.frames {
 		h.deliver(s, b)

@@ -1,7 +1,6 @@
 package hub
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"sort"
@@ -88,7 +87,7 @@ func (h *Hub) send(s *Session, f *protocol.Frame) *protocol.Error {
 	h.queue(&record{
 		changes: changes,
 		publish: func() {
-			h.lastPub = m.ID
+			h.published(m)
 			b := protocol.Encode(h.messageFrame(&m, false))
 			h.presenceFirst(u, nil)
 			if r != nil {
@@ -154,33 +153,34 @@ func decodeFile(s string) *protocol.File {
 	return &f
 }
 
-// join creates a room or joins it. The creator of a room, or the first to
-// join a room that has emptied, owns it.
-func (h *Hub) join(s *Session, f *protocol.Frame) *protocol.Error {
+// join creates a room or joins it; the creator of a room owns it. It
+// runs on the hub goroutine, and returns the read of the room's history
+// that goes before the reply (see handleRead).
+func (h *Hub) join(s *Session, f *protocol.Frame) (*historyRead, *protocol.Error) {
 	u := s.user
 	n, perr := protocol.ParseRoom(f.Room)
 	if perr != nil {
-		return perr.(*protocol.Error)
+		return nil, perr.(*protocol.Error)
 	}
 	r := h.rooms[n.Key]
 	if n.Key == protocol.Lobby {
 		r = h.lobby
 	}
 	if r != nil && r.banned[u.key] {
-		return protocol.Errorf(protocol.CodeBanned, "%s, the owner of %s, removed you from it; only they can let you back (/unban %s)",
+		return nil, protocol.Errorf(protocol.CodeBanned, "%s, the owner of %s, removed you from it; only they can let you back (/unban %s)",
 			h.userName(r.owner), r.name, u.name)
 	}
 	if r != nil && h.isMember(r, u.key) {
 		// Already in: show the history and the room again.
-		h.sendHistory(s, store.RoomConv(r.key), h.lastPub+1, h.cfg.JoinHistory)
-		h.reply(s, &protocol.Frame{Type: protocol.TypeOK, Re: f.ID, Room: r.name, Owner: h.userName(r.owner)})
-		return nil
+		h.hold(s)
+		return &historyRead{conv: store.RoomConv(r.key), room: r.name, before: h.lastPub + 1, limit: h.cfg.JoinHistory,
+			reply: &protocol.Frame{Type: protocol.TypeOK, Re: f.ID, Room: r.name, Owner: h.userName(r.owner)}}, nil
 	}
 	var changes []store.Change
 	if r == nil {
 		like := skeleton(n.Key)
 		if other := h.roomLike[like]; other != "" {
-			return protocol.Errorf(protocol.CodeBadName, "%s looks too much like the room %s, which exists; join that one or pick another name",
+			return nil, protocol.Errorf(protocol.CodeBadName, "%s looks too much like the room %s, which exists; join that one or pick another name",
 				n.Display, h.roomName(other))
 		}
 		r = &room{key: n.Key, name: n.Display, created: h.cfg.Now(), members: &members{seq: map[string]uint64{}}, banned: map[string]bool{}}
@@ -201,22 +201,31 @@ func (h *Hub) join(s *Session, f *protocol.Frame) *protocol.Error {
 	changes = append(changes, store.Change{Kind: store.AddMember, Room: store.Room{Key: r.key}, Member: mb})
 	mem := r.members
 	owner := r.owner
+	hr := &historyRead{conv: store.RoomConv(r.key), room: r.name, limit: h.cfg.JoinHistory, published: make(chan struct{}),
+		reply: &protocol.Frame{Type: protocol.TypeOK, Re: f.ID, Room: r.name, Owner: h.userName(owner)}}
 	h.queue(&record{
 		changes: changes,
 		publish: func() {
+			defer close(hr.published)
 			h.presenceFirst(u, nil)
 			h.fanout(r, mem, protocol.Encode(&protocol.Frame{Type: protocol.TypeMember, Room: r.name, Name: u.name, Action: protocol.ActionJoin}))
 			if ownerChanged {
 				h.fanout(r, mem, protocol.Encode(&protocol.Frame{Type: protocol.TypeOwner, Room: r.name, Name: u.name}))
 			}
-			if u.sess == s {
-				h.sendHistory(s, store.RoomConv(r.key), h.lastPub+1, h.cfg.JoinHistory)
+			if u.sess != s {
+				hr.skip = true // replaced meanwhile: nobody to answer
+				return
 			}
-			h.reply(s, &protocol.Frame{Type: protocol.TypeOK, Re: f.ID, Room: r.name, Owner: h.userName(owner)})
+			hr.before = h.lastPub + 1
+			h.hold(s)
 		},
-		fail: h.failReply(s, f.ID),
+		fail: func(err error) {
+			defer close(hr.published)
+			hr.skip = true
+			h.failReply(s, f.ID)(err)
+		},
 	})
-	return nil
+	return hr, nil
 }
 
 func (h *Hub) failReply(s *Session, re uint64) func(error) {
@@ -352,19 +361,12 @@ func (h *Hub) removeMember(r *room, u, by *user, re uint64, s *Session) {
 	})
 }
 
-// recall withdraws one of the session user's own messages within the
-// recall window. The log keeps a tombstone and gains a recall entry, which
-// every member of the conversation receives.
-func (h *Hub) recall(s *Session, f *protocol.Frame) *protocol.Error {
+// recallWith withdraws one of the session user's own messages within
+// the recall window: m, which handleRecall looked up (err if it could
+// not). The log keeps a tombstone and gains a recall entry, which every
+// member of the conversation receives.
+func (h *Hub) recallWith(s *Session, f *protocol.Frame, m store.Message, err error) *protocol.Error {
 	u := s.user
-	ctx := context.Background()
-	var m store.Message
-	var err error
-	if f.Msg == 0 {
-		m, err = h.store.LastBy(ctx, u.key, h.lastPub)
-	} else {
-		m, err = h.store.Message(ctx, f.Msg)
-	}
 	if errors.Is(err, store.ErrNotFound) || (err == nil && m.Kind == store.KindRecall) {
 		if f.Msg == 0 {
 			return protocol.Errorf(protocol.CodeNoSuchMessage, "you have sent no message to recall")
@@ -379,17 +381,6 @@ func (h *Hub) recall(s *Session, f *protocol.Frame) *protocol.Error {
 		// between others are not the asker's business.
 		return protocol.Errorf(protocol.CodeNotYours, "message %d is not yours; you can only recall your own", m.ID)
 	}
-	if m.Recalled || h.recalls[m.ID] {
-		return protocol.Errorf(protocol.CodeNoSuchMessage, "message %d is already recalled", m.ID)
-	}
-	if age := h.cfg.Now().Sub(m.Time); age > h.cfg.RecallWindow {
-		return protocol.Errorf(protocol.CodeRecallExpired, "message %d is %s old; messages can be recalled for %s",
-			m.ID, age.Round(1e9), h.cfg.RecallWindow)
-	}
-	h.recalls[m.ID] = true
-	h.nextID++
-	rc := store.Message{ID: h.nextID, Conv: m.Conv, Room: m.Room, From: m.From, FromName: m.FromName,
-		To: m.To, ToName: m.ToName, Kind: store.KindRecall, Target: m.ID, Time: h.cfg.Now()}
 	var r *room
 	var mem *members
 	if m.Room != "" {
@@ -398,15 +389,29 @@ func (h *Hub) recall(s *Session, f *protocol.Frame) *protocol.Error {
 		} else {
 			r = h.rooms[m.Room]
 		}
-		if r != nil {
-			mem = r.members
+		if r == nil || r.created.After(m.Time) {
+			// The room went with its last member, history and all, and
+			// may have been made anew since.
+			return protocol.Errorf(protocol.CodeNoSuchMessage, "there is no message %d", m.ID)
 		}
+		mem = r.members
 	}
+	if m.Recalled || h.recalls.has(m.ID) {
+		return protocol.Errorf(protocol.CodeNoSuchMessage, "message %d is already recalled", m.ID)
+	}
+	now := h.cfg.Now()
+	if age := now.Sub(m.Time); age > h.cfg.RecallWindow {
+		return protocol.Errorf(protocol.CodeRecallExpired, "message %d is %s old; messages can be recalled for %s",
+			m.ID, age.Round(1e9), h.cfg.RecallWindow)
+	}
+	h.recalls.add(m.ID, m.Time, now.Add(-h.cfg.RecallWindow))
+	h.nextID++
+	rc := store.Message{ID: h.nextID, Conv: m.Conv, Room: m.Room, From: m.From, FromName: m.FromName,
+		To: m.To, ToName: m.ToName, Kind: store.KindRecall, Target: m.ID, Time: now}
 	h.queue(&record{
 		changes: []store.Change{{Kind: store.RecallMsg, Message: rc}},
 		publish: func() {
-			h.lastPub = rc.ID
-			delete(h.recalls, m.ID)
+			h.published(rc)
 			b := protocol.Encode(h.messageFrame(&rc, false))
 			h.presenceFirst(h.users[m.From], nil)
 			switch {
@@ -426,7 +431,7 @@ func (h *Hub) recall(s *Session, f *protocol.Frame) *protocol.Error {
 		},
 		fail: func(err error) {
 			h.lastPub = rc.ID
-			delete(h.recalls, m.ID)
+			h.recalls.forget(m.ID)
 			h.failReply(s, f.ID)(err)
 		},
 	})
@@ -521,9 +526,11 @@ func (h *Hub) who(s *Session, f *protocol.Frame) *protocol.Error {
 	return nil
 }
 
-// history pages back through a conversation: the messages before f.Before
-// (or the newest), sent as history events, then the reply.
-func (h *Hub) history(s *Session, f *protocol.Frame) *protocol.Error {
+// historyQuery checks a history request, which pages back through a
+// conversation: the messages before f.Before (or the newest), sent as
+// history events, then the reply. It returns the read to do off the hub
+// goroutine (see handleRead).
+func (h *Hub) historyQuery(s *Session, f *protocol.Frame) (*historyRead, *protocol.Error) {
 	u := s.user
 	limit := f.Limit
 	if limit <= 0 {
@@ -534,43 +541,24 @@ func (h *Hub) history(s *Session, f *protocol.Frame) *protocol.Error {
 	if before == 0 || before > h.lastPub+1 {
 		before = h.lastPub + 1
 	}
-	var conv string
+	hr := &historyRead{before: before, limit: limit, page: true, reply: &protocol.Frame{Type: protocol.TypeOK, Re: f.ID}}
 	if f.To != "" {
 		other, err := h.userFor(f.To)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		conv = store.PrivateConv(u.key, other.key)
-	} else {
-		r, err := h.roomFor(f.Room)
-		if err != nil {
-			return err
-		}
-		if !h.isMember(r, u.key) {
-			return protocol.Errorf(protocol.CodeNotMember, "you are not in %s; /join it first", r.name)
-		}
-		conv = store.RoomConv(r.key)
+		hr.conv = store.PrivateConv(u.key, other.key)
+		return hr, nil
 	}
-	n, oldest := h.sendHistory(s, conv, before, limit)
-	h.reply(s, &protocol.Frame{Type: protocol.TypeOK, Re: f.ID, Limit: n, Before: oldest})
-	return nil
-}
-
-// sendHistory sends up to limit messages of conv older than before as
-// history events. It returns how many it sent and the oldest one's id.
-func (h *Hub) sendHistory(s *Session, conv string, before uint64, limit int) (int, uint64) {
-	msgs, err := h.store.History(context.Background(), conv, before, limit)
+	r, err := h.roomFor(f.Room)
 	if err != nil {
-		h.log.Error("history", s.logAttrs("err", err)...)
-		return 0, 0
+		return nil, err
 	}
-	for i := range msgs {
-		h.deliver(s, protocol.Encode(h.messageFrame(&msgs[i], true)))
+	if !h.isMember(r, u.key) {
+		return nil, protocol.Errorf(protocol.CodeNotMember, "you are not in %s; /join it first", r.name)
 	}
-	if len(msgs) == 0 {
-		return 0, 0
-	}
-	return len(msgs), msgs[0].ID
+	hr.conv, hr.room = store.RoomConv(r.key), r.name
+	return hr, nil
 }
 
 // idemCache remembers the message id of recent (sender, key) pairs, so a

@@ -2,6 +2,7 @@ package hub_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	"github.com/parley-chat/parley/chatserver/hub"
 	"github.com/parley-chat/parley/chatserver/store"
 	"github.com/parley-chat/parley/chatserver/store/inmem"
+	"github.com/parley-chat/parley/chatserver/store/sqlite"
 	"github.com/parley-chat/parley/shared/protocol"
 )
 
@@ -209,5 +211,49 @@ func TestRetentionDeletesOldMessages(t *testing.T) {
 	}
 	if _, err := st.Message(context.Background(), recent); err != nil {
 		t.Errorf("message %d, within the retention, is gone: %v", recent, err)
+	}
+}
+
+// A user in 600 rooms (SQLite reads at most 500 in one compound query)
+// catches up on what each room said while they were away, and then
+// gets live messages: the login is not cut short forever.
+func TestCatchUpInSixHundredRooms(t *testing.T) {
+	st, err := sqlite.Open(context.Background(), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	e := newEnv(t, st)
+	alice, bob := newPeer(t, e.hub, "alice"), newPeer(t, e.hub, "bob")
+	token := alice.mustLogin("pw").Token
+	bob.mustLogin("pw")
+	const rooms = 600
+	for i := range rooms {
+		room := fmt.Sprintf("room%03d", i)
+		alice.mustDo(&protocol.Frame{Type: protocol.TypeJoin, Room: room})
+		bob.mustDo(&protocol.Frame{Type: protocol.TypeJoin, Room: room})
+	}
+	since := bob.say("lobby", "seen")
+	alice.next(isMsg("seen"))
+	e.hub.Leave(alice.sess)
+	var want []uint64
+	for i := range rooms {
+		want = append(want, bob.say(fmt.Sprintf("room%03d", i), "while away"))
+	}
+
+	back := newPeer(t, e.hub, "alice")
+	ok, err := back.loginFrame(&protocol.Frame{Type: protocol.TypeLogin, ID: 1, Name: "alice", Token: token, Since: since, Resume: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok.More != 0 || ok.Since != want[len(want)-1] {
+		t.Errorf("login reply more %d since %d; want the whole catch-up, since %d", ok.More, ok.Since, want[len(want)-1])
+	}
+	if got := live(back); !slices.Equal(got, want) {
+		t.Errorf("caught up on %d messages, want %d", len(got), len(want))
+	}
+	last := bob.say("room599", "live")
+	if f := back.next(isMsg("live")); f.ID != last {
+		t.Errorf("live message %+v", f)
 	}
 }
