@@ -122,3 +122,95 @@ func readMessages(c *client, n int, sender bool, answered chan<- struct{}) error
 	}
 	return nil
 }
+
+// BenchmarkBystanderSend measures one user's send, from writing it to
+// reading its acknowledgement, with the store on disk (SQLite), while
+// the server is idle and while 60 other users each ask for a page of 50
+// messages of history 19 times a second. History is read off the hub
+// goroutine, so the flood may cost the bystander CPU time but never a
+// wait for the reads: compare the two sub-benchmarks' ns/op
+// (BENCHMARKS.md). The 60 readers are paced with a ticker each, as a
+// client would be, and spread over the period.
+func BenchmarkBystanderSend(b *testing.B) {
+	for _, flood := range []int{0, 60} {
+		b.Run(fmt.Sprintf("history-readers=%d", flood), func(b *testing.B) {
+			benchmarkBystanderSend(b, flood)
+		})
+	}
+}
+
+func benchmarkBystanderSend(b *testing.B, flood int) {
+	s := start(b, func(c *server.Config) {
+		c.DataDir = b.TempDir()
+		c.Limits.RatePerSec, c.Limits.RateBurst = 1_000_000, 1_000_000
+	})
+	addr := s.Addr()
+	seed := login(b, addr, "seed")
+	seed.reply(seed.send(&protocol.Frame{Type: protocol.TypeJoin, Room: "busy"}))
+	for i := range 200 {
+		seed.reply(seed.send(&protocol.Frame{Type: protocol.TypeSend, Room: "busy", Text: fmt.Sprintf("history %d", i)}))
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var pages sync.Map
+	for i := range flood {
+		c := login(b, addr, fmt.Sprintf("reader%d", i))
+		c.reply(c.send(&protocol.Frame{Type: protocol.TypeJoin, Room: "busy"}))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// Independent clients: their requests are spread over the
+			// period, not sent all at the same instants.
+			period := time.Second / 19
+			select {
+			case <-time.After(period * time.Duration(i) / time.Duration(flood)):
+			case <-stop:
+				return
+			}
+			tick := time.NewTicker(period)
+			defer tick.Stop()
+			n := 0
+			for {
+				select {
+				case <-stop:
+					pages.Store(i, n)
+					return
+				case <-tick.C:
+				}
+				id := c.send(&protocol.Frame{Type: protocol.TypeHistory, Room: "busy"})
+				// Only replies are decoded: the reader's own work stays
+				// small beside the server's.
+				for {
+					c.nc.SetReadDeadline(time.Now().Add(time.Minute))
+					line, err := c.r.ReadFrame()
+					if err != nil {
+						return
+					}
+					if !bytes.Contains(line, okType) {
+						continue
+					}
+					if f, _ := protocol.Decode(line); f != nil && f.Re == id {
+						break
+					}
+				}
+				n++
+			}
+		}()
+	}
+	by := login(b, addr, "bystander")
+	time.Sleep(500 * time.Millisecond) // the readers are under way
+	b.ResetTimer()
+	for range b.N {
+		if r := by.reply(by.send(&protocol.Frame{Type: protocol.TypeSend, Text: "hi"})); r.Type != protocol.TypeOK {
+			b.Fatalf("send: %+v", r)
+		}
+	}
+	b.StopTimer()
+	close(stop)
+	wg.Wait()
+	total := 0
+	pages.Range(func(_, v any) bool { total += v.(int); return true })
+	if flood > 0 {
+		b.ReportMetric(float64(total)/(b.Elapsed().Seconds()+0.5), "pages/s")
+	}
+}
