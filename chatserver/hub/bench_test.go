@@ -1,12 +1,13 @@
 package hub_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"testing"
 
+	"github.com/parley-chat/parley/chatserver/event"
 	"github.com/parley-chat/parley/chatserver/hub"
 	"github.com/parley-chat/parley/shared/protocol"
 )
@@ -19,10 +20,11 @@ type countingPeer struct {
 	done     chan struct{}
 }
 
-var messagePrefix = []byte(`{"type":"message"`)
-
-func (p *countingPeer) Queue(b []byte) bool {
-	if bytes.HasPrefix(b, messagePrefix) && p.messages.Add(1) == p.want {
+// Queue encodes the event, as an NDJSON transport does (once for all
+// the peers it is queued to), and counts it.
+func (p *countingPeer) Queue(ev *event.Event) bool {
+	ev.JSON()
+	if ev.Kind == event.Message && p.messages.Add(1) == p.want {
 		close(p.done)
 	}
 	return true
@@ -51,7 +53,7 @@ func BenchmarkFanout(b *testing.B) {
 					sender = s
 				}
 			}
-			text := string(bytes.Repeat([]byte("x"), 100))
+			text := strings.Repeat("x", 100)
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := range b.N {

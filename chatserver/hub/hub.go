@@ -1,6 +1,7 @@
 // Package hub is the chat server's core: sessions, rooms, presence, routing,
 // history, recall and ownership. It imports no networking; a connection is a
-// Peer that accepts encoded frames.
+// Peer that accepts typed events (package event), which its transport
+// encodes.
 //
 // # Concurrency
 //
@@ -42,6 +43,7 @@ import (
 	"time"
 
 	"github.com/parley-chat/parley/chatserver/auth"
+	"github.com/parley-chat/parley/chatserver/event"
 	"github.com/parley-chat/parley/chatserver/store"
 	"github.com/parley-chat/parley/shared/protocol"
 )
@@ -51,11 +53,12 @@ var ErrClosed = errors.New("hub closed")
 
 // Peer is one client connection as the hub sees it.
 type Peer interface {
-	// Queue adds an encoded frame to the client's outbound queue without
-	// waiting for the socket. It returns false if the frame was not
-	// queued: the peer is closed, or its queue was full, in which case the
-	// peer closes itself as a slow consumer.
-	Queue(frame []byte) bool
+	// Queue adds an event to the client's outbound queue without waiting
+	// for the socket. The same event may be queued to many peers, and
+	// must not be changed. It returns false if the event was not queued:
+	// the peer is closed, or its queue was full, in which case the peer
+	// closes itself as a slow consumer.
+	Queue(ev *event.Event) bool
 	// Flush starts writing what is queued. The hub queues everything one
 	// step of its work produces (a whole batch of messages, say) and then
 	// flushes each peer once, so one write carries many frames.
@@ -226,9 +229,10 @@ type Hub struct {
 	recalls            recallSet // messages recalled while they could still be
 	recent             recentLog // what was published last
 	nextSess           uint64
-	dirty              []*Session // sessions with frames queued since the last flush
-	presence           []byte     // presence events not yet sent, one line each
-	presenceOf         []*user    // the users they are about
+	dirty              []*Session        // sessions with frames queued since the last flush
+	presence           []*protocol.Frame // presence events not yet sent
+	presenceBytes      int               // about what they take encoded
+	presenceOf         []*user           // the users they are about
 }
 
 type user struct {
@@ -320,7 +324,7 @@ type Session struct {
 	// behind an answer being read off the hub goroutine (see
 	// handleRead); owned by run.
 	holding   bool
-	held      [][]byte
+	held      []*event.Event
 	heldBytes int
 	// Name is the user's display name; Key its comparison key.
 	Name, Key string
@@ -467,7 +471,7 @@ func (h *Hub) Run() {
 			return
 		}
 		switch {
-		case len(h.presence) > maxPresence:
+		case h.presenceBytes > maxPresence:
 			h.flushPresence()
 		case len(h.presence) > 0 && !presenceArmed:
 			presence.Reset(min(h.cfg.PresenceDelay, time.Duration(len(h.online))*h.cfg.PresenceWait))
@@ -487,10 +491,10 @@ const maxPresence = 32 << 10
 // While the session holds (see handleRead), the frame waits in its hold;
 // a hold that grows past what a catch-up may take closes the session as
 // a slow consumer.
-func (h *Hub) deliver(s *Session, b []byte) bool {
+func (h *Hub) deliver(s *Session, ev *event.Event) bool {
 	if s.holding {
-		s.held = append(s.held, b)
-		s.heldBytes += len(b)
+		s.held = append(s.held, ev)
+		s.heldBytes += approxSize(ev)
 		if s.heldBytes > h.cfg.CatchUpBytes {
 			s.held, s.heldBytes = nil, 0
 			s.peer.Close(protocol.CodeSlowConsumer, "too much came while your request was answered")
@@ -498,7 +502,7 @@ func (h *Hub) deliver(s *Session, b []byte) bool {
 		}
 		return true
 	}
-	ok := s.peer.Queue(b)
+	ok := s.peer.Queue(ev)
 	if ok && !s.dirty {
 		s.dirty = true
 		h.dirty = append(h.dirty, s)
@@ -613,7 +617,7 @@ func (h *Hub) Handle(s *Session, f *protocol.Frame) {
 		err = h.do(func() { h.handle(s, f) })
 	}
 	if err != nil {
-		s.peer.Queue(protocol.Encode(protocol.Errorf(protocol.CodeShutdown, "server is shutting down").Frame(f.ID)))
+		s.peer.Queue(event.Error(protocol.Errorf(protocol.CodeShutdown, "server is shutting down"), f.ID))
 		s.peer.Flush()
 	}
 }
@@ -689,41 +693,41 @@ func (h *Hub) handle(s *Session, f *protocol.Frame) {
 }
 
 func (h *Hub) reply(s *Session, f *protocol.Frame) {
-	h.deliver(s, protocol.Encode(f))
+	h.deliver(s, event.NewReply(f))
 }
 
-// fanout sends one encoded frame to every online member of r.
-func (h *Hub) fanout(r *room, m *members, b []byte) {
-	h.fanoutTo(r, m, b, h.deliver)
+// fanout sends one event to every online member of r.
+func (h *Hub) fanout(r *room, m *members, ev *event.Event) {
+	h.fanoutTo(r, m, ev, h.deliver)
 }
 
 // fanoutLog sends a message or recall event to r's online members that
 // are not catching up.
-func (h *Hub) fanoutLog(r *room, m *members, b []byte) {
-	h.fanoutTo(r, m, b, h.deliverLog)
+func (h *Hub) fanoutLog(r *room, m *members, ev *event.Event) {
+	h.fanoutTo(r, m, ev, h.deliverLog)
 }
 
-func (h *Hub) fanoutTo(r *room, m *members, b []byte, deliver func(*Session, []byte) bool) {
+func (h *Hub) fanoutTo(r *room, m *members, ev *event.Event, deliver func(*Session, *event.Event) bool) {
 	if r.isLobby {
 		for s := range h.online {
-			deliver(s, b)
+			deliver(s, ev)
 		}
 		return
 	}
 	for _, u := range m.users {
 		if u.sess != nil {
-			deliver(u.sess, b)
+			deliver(u.sess, ev)
 		}
 	}
 }
 
 // deliverLog delivers a live message or recall event unless the session
 // is catching up, in which case sync brings it in its turn.
-func (h *Hub) deliverLog(s *Session, b []byte) bool {
+func (h *Hub) deliverLog(s *Session, ev *event.Event) bool {
 	if s.catchingUp {
 		return false
 	}
-	return h.deliver(s, b)
+	return h.deliver(s, ev)
 }
 
 // room returns the room named by f.Room, or the lobby if it is empty.
@@ -778,10 +782,24 @@ func (h *Hub) userName(key string) string {
 	return key
 }
 
-// messageFrame is the event for a log entry.
-func (h *Hub) messageFrame(m *store.Message, history bool) *protocol.Frame {
-	return entryFrame(m, h.roomName(m.Room), history)
+// messageEvent is the event for a log entry.
+func (h *Hub) messageEvent(m *store.Message, history bool) *event.Event {
+	return entryEvent(m, h.roomName(m.Room), history)
 }
+
+// entryEvent is the event for a log entry, given its room's display name
+// if it is a room's.
+func entryEvent(m *store.Message, room string, history bool) *event.Event {
+	f := entryFrame(m, room, history)
+	if f.Type == protocol.TypeRecall {
+		return event.New(event.Recall, f)
+	}
+	return event.New(event.Message, f)
+}
+
+// approxSize is about what ev takes queued: its NDJSON encoding, which
+// every event but those for IRC connections has.
+func approxSize(ev *event.Event) int { return len(ev.JSON()) }
 
 // entryFrame is the event for a log entry, given its room's display name
 // if it is a room's.

@@ -1,7 +1,6 @@
 package hub_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net/netip"
@@ -13,6 +12,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/parley-chat/parley/chatserver/auth"
+	"github.com/parley-chat/parley/chatserver/event"
 	"github.com/parley-chat/parley/chatserver/hub"
 	"github.com/parley-chat/parley/chatserver/store"
 	"github.com/parley-chat/parley/chatserver/store/inmem"
@@ -122,21 +122,14 @@ func newPeer(t *testing.T, h *hub.Hub, name string) *peer {
 
 func (p *peer) Flush() {}
 
-// Queue records the frames in b: one or more lines, each one frame.
-func (p *peer) Queue(b []byte) bool {
-	if len(b) == 0 || b[len(b)-1] != '\n' {
-		panic(fmt.Sprintf("hub queued bytes that do not end a line: %q", b))
-	}
-	var frames []*protocol.Frame
-	for _, line := range bytes.SplitAfter(b, []byte("\n")) {
-		if len(line) == 0 {
-			continue
+// Queue records the frames of ev, checking that the event's kind is
+// what its frames say it is.
+func (p *peer) Queue(ev *event.Event) bool {
+	frames := ev.Frames()
+	for _, f := range frames {
+		if want := kindOf(f); ev.Kind != want || (ev.Kind == event.Presence) != (ev.Batch != nil) {
+			panic(fmt.Sprintf("hub queued a %s event (batch %v) for %s", ev.Kind, ev.Batch != nil, protocol.Encode(f)))
 		}
-		f, err := protocol.Decode(line[:len(line)-1])
-		if err != nil {
-			panic(fmt.Sprintf("hub sent an undecodable frame %q: %v", line, err))
-		}
-		frames = append(frames, f)
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -148,6 +141,29 @@ func (p *peer) Queue(b []byte) bool {
 	close(p.grew)
 	p.grew = make(chan struct{})
 	return true
+}
+
+// kindOf is the kind of event a frame the hub sends belongs to.
+func kindOf(f *protocol.Frame) event.Kind {
+	switch f.Type {
+	case protocol.TypeOK, protocol.TypeError:
+		return event.Reply
+	case protocol.TypeMessage:
+		return event.Message
+	case protocol.TypeRecall:
+		return event.Recall
+	case protocol.TypePresence:
+		return event.Presence
+	case protocol.TypeMember:
+		return event.Member
+	case protocol.TypeOwner:
+		return event.Owner
+	case protocol.TypeKicked:
+		return event.Kicked
+	case protocol.TypeReplaced:
+		return event.Replaced
+	}
+	return 0
 }
 
 func (p *peer) Close(code, _ string) {

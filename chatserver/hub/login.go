@@ -8,6 +8,7 @@ import (
 	"sort"
 
 	"github.com/parley-chat/parley/chatserver/auth"
+	"github.com/parley-chat/parley/chatserver/event"
 	"github.com/parley-chat/parley/chatserver/store"
 	"github.com/parley-chat/parley/shared/protocol"
 )
@@ -295,7 +296,8 @@ func (h *Hub) attach(s *Session, name protocol.Name, registered bool, seq uint64
 
 	takeover := u.sess != nil
 	if old := u.sess; old != nil {
-		h.deliver(old, protocol.Encode(&protocol.Frame{Type: protocol.TypeReplaced,
+		h.unhold(old, nil) // what it holds goes first: it is told, then closed
+		h.deliver(old, event.New(event.Replaced, &protocol.Frame{Type: protocol.TypeReplaced,
 			Message: "you logged in from somewhere else; this session is closed"}))
 		old.peer.Close(protocol.CodeReplaced, "logged in from somewhere else")
 		delete(h.online, old)
@@ -342,7 +344,7 @@ func (h *Hub) attach(s *Session, name protocol.Name, registered bool, seq uint64
 // member of it, after u's presence.
 func (h *Hub) announceRegistered(u *user) {
 	h.presenceFirst(u, nil)
-	h.fanout(h.lobby, nil, protocol.Encode(&protocol.Frame{Type: protocol.TypeMember,
+	h.fanout(h.lobby, nil, event.New(event.Member, &protocol.Frame{Type: protocol.TypeMember,
 		Room: protocol.Lobby, Name: u.name, Action: protocol.ActionJoin}))
 }
 
@@ -381,7 +383,7 @@ type readAhead struct {
 	// (which changes whenever a catch-up raises pmDelivered).
 	pmAfter, pmCaughtUp uint64
 
-	frames   [][]byte
+	frames   []*event.Event
 	sent     []store.Message // entries among frames, for markDelivered
 	budget   int             // bytes frames may still take
 	complete bool            // nothing after after up to upto was left out
@@ -488,12 +490,13 @@ func (h *Hub) read(ctx context.Context, ra *readAhead) {
 			break
 		}
 		for i := range msgs {
-			b := protocol.Encode(entryFrame(&msgs[i], ra.roomName(msgs[i].Room), true))
-			if len(b) > ra.budget {
+			ev := entryEvent(&msgs[i], ra.roomName(msgs[i].Room), true)
+			size := len(ev.JSON()) // encoded here, off the hub goroutine
+			if size > ra.budget {
 				break // history only: what is left out is not missed
 			}
-			ra.budget -= len(b)
-			ra.frames = append(ra.frames, b)
+			ra.budget -= size
+			ra.frames = append(ra.frames, ev)
 		}
 	}
 	if ra.pmAfter >= ra.upto {
@@ -510,12 +513,13 @@ func (h *Hub) read(ctx context.Context, ra *readAhead) {
 	}
 	n := 0
 	for i := range msgs {
-		b := protocol.Encode(entryFrame(&msgs[i], "", false))
-		if len(b) > ra.budget {
+		ev := entryEvent(&msgs[i], "", false)
+		size := len(ev.JSON())
+		if size > ra.budget {
 			break
 		}
-		ra.budget -= len(b)
-		ra.frames = append(ra.frames, b)
+		ra.budget -= size
+		ra.frames = append(ra.frames, ev)
 		n++
 	}
 	ra.sent = append(ra.sent, msgs[:n]...)
@@ -555,12 +559,13 @@ func (ra *readAhead) readSince(ctx context.Context, h *Hub, after, upto uint64, 
 func (ra *readAhead) add(msgs []store.Message, maybeMore bool) {
 	n := 0
 	for i := range msgs {
-		b := protocol.Encode(entryFrame(&msgs[i], ra.roomName(msgs[i].Room), false))
-		if len(b) > ra.budget && (n > 0 || len(ra.frames) > 0) {
+		ev := entryEvent(&msgs[i], ra.roomName(msgs[i].Room), false)
+		size := len(ev.JSON())
+		if size > ra.budget && (n > 0 || len(ra.frames) > 0) {
 			break
 		}
-		ra.budget -= len(b)
-		ra.frames = append(ra.frames, b)
+		ra.budget -= size
+		ra.frames = append(ra.frames, ev)
 		n++
 	}
 	ra.sent = append(ra.sent, msgs[:n]...)
@@ -653,7 +658,9 @@ func (h *Hub) markDelivered(u *user, msgs []store.Message) bool {
 // announcement waits, as Config.PresenceWait says, or until an event of
 // u's is fanned out (see presenceFirst), to be sent with others.
 func (h *Hub) broadcastPresence(u *user, status string) {
-	h.presence = append(h.presence, protocol.Encode(&protocol.Frame{Type: protocol.TypePresence, Name: u.name, Status: status})...)
+	f := &protocol.Frame{Type: protocol.TypePresence, Name: u.name, Status: status}
+	h.presence = append(h.presence, f)
+	h.presenceBytes += len(`{"type":"presence","name":"","status":""}`) + len(f.Name) + len(f.Status) + 1
 	if !u.presenceWaits {
 		u.presenceWaits = true
 		h.presenceOf = append(h.presenceOf, u)
@@ -670,14 +677,15 @@ func (h *Hub) presenceFirst(a, b *user) {
 	}
 }
 
-// flushPresence sends the gathered presence events, one line each, to
-// every online session.
+// flushPresence sends the gathered presence events to every online
+// session, as one event: one queue entry, and one encoding for each wire
+// format, for all of them.
 func (h *Hub) flushPresence() {
 	if len(h.presence) == 0 {
 		return
 	}
-	b := h.presence
-	h.presence = nil
+	b := &event.Event{Kind: event.Presence, Batch: h.presence}
+	h.presence, h.presenceBytes = nil, 0
 	for _, u := range h.presenceOf {
 		u.presenceWaits = false
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 
+	"github.com/parley-chat/parley/chatserver/event"
 	"github.com/parley-chat/parley/chatserver/store"
 	"github.com/parley-chat/parley/shared/protocol"
 )
@@ -43,7 +44,7 @@ type historyRead struct {
 	reply     *protocol.Frame
 	page      bool // the reply says how many were sent and the oldest's id
 
-	frames [][]byte
+	frames []*event.Event
 	n      int
 	oldest uint64
 	err    error
@@ -57,7 +58,9 @@ func (hr *historyRead) read(ctx context.Context, st store.Store) {
 		return
 	}
 	for i := range msgs {
-		hr.frames = append(hr.frames, protocol.Encode(entryFrame(&msgs[i], hr.room, true)))
+		ev := entryEvent(&msgs[i], hr.room, true)
+		ev.JSON() // encoded here, off the hub goroutine
+		hr.frames = append(hr.frames, ev)
 	}
 	if len(msgs) > 0 {
 		hr.n, hr.oldest = len(msgs), msgs[0].ID
@@ -96,7 +99,7 @@ func (h *Hub) handleRead(s *Session, first func() *historyRead) error {
 		if hr.page {
 			hr.reply.Limit, hr.reply.Before = hr.n, hr.oldest
 		}
-		h.unhold(s, append(hr.frames, protocol.Encode(hr.reply)))
+		h.unhold(s, append(hr.frames, event.NewReply(hr.reply)))
 	})
 }
 
@@ -105,7 +108,7 @@ func (h *Hub) handleRead(s *Session, first func() *historyRead) error {
 func (h *Hub) hold(s *Session) { s.holding = true }
 
 // unhold sends first, then what was held, and ends the hold.
-func (h *Hub) unhold(s *Session, first [][]byte) {
+func (h *Hub) unhold(s *Session, first []*event.Event) {
 	held := s.held
 	s.held, s.holding, s.heldBytes = nil, false, 0
 	for _, b := range first {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"sort"
 
+	"github.com/parley-chat/parley/chatserver/event"
 	"github.com/parley-chat/parley/chatserver/store"
 	"github.com/parley-chat/parley/shared/protocol"
 )
@@ -88,7 +89,7 @@ func (h *Hub) send(s *Session, f *protocol.Frame) *protocol.Error {
 		changes: changes,
 		publish: func() {
 			h.published(m)
-			b := protocol.Encode(h.messageFrame(&m, false))
+			b := h.messageEvent(&m, false)
 			h.presenceFirst(u, nil)
 			if r != nil {
 				h.fanoutLog(r, mem, b)
@@ -208,9 +209,9 @@ func (h *Hub) join(s *Session, f *protocol.Frame) (*historyRead, *protocol.Error
 		publish: func() {
 			defer close(hr.published)
 			h.presenceFirst(u, nil)
-			h.fanout(r, mem, protocol.Encode(&protocol.Frame{Type: protocol.TypeMember, Room: r.name, Name: u.name, Action: protocol.ActionJoin}))
+			h.fanout(r, mem, event.New(event.Member, &protocol.Frame{Type: protocol.TypeMember, Room: r.name, Name: u.name, Action: protocol.ActionJoin}))
 			if ownerChanged {
-				h.fanout(r, mem, protocol.Encode(&protocol.Frame{Type: protocol.TypeOwner, Room: r.name, Name: u.name}))
+				h.fanout(r, mem, event.New(event.Owner, &protocol.Frame{Type: protocol.TypeOwner, Room: r.name, Name: u.name}))
 			}
 			if u.sess != s {
 				hr.skip = true // replaced meanwhile: nobody to answer
@@ -346,14 +347,14 @@ func (h *Hub) removeMember(r *room, u, by *user, re uint64, s *Session) {
 		publish: func() {
 			// Everyone who was in the room, the one leaving included, hears it.
 			h.presenceFirst(u, by)
-			h.fanout(r, before, protocol.Encode(&protocol.Frame{Type: protocol.TypeMember, Room: r.name, Name: u.name, Action: action, By: byName}))
+			h.fanout(r, before, event.New(event.Member, &protocol.Frame{Type: protocol.TypeMember, Room: r.name, Name: u.name, Action: action, By: byName}))
 			if by != nil && u.sess != nil {
-				h.deliver(u.sess, protocol.Encode(&protocol.Frame{Type: protocol.TypeKicked, Room: r.name, By: byName,
+				h.deliver(u.sess, event.New(event.Kicked, &protocol.Frame{Type: protocol.TypeKicked, Room: r.name, By: byName,
 					Message: byName + " removed you from " + r.name + "; you cannot join it again unless they unban you"}))
 			}
 			if ownerChanged {
 				h.presenceFirst(h.users[newOwner], nil)
-				h.fanout(r, before, protocol.Encode(&protocol.Frame{Type: protocol.TypeOwner, Room: r.name, Name: h.userName(newOwner)}))
+				h.fanout(r, before, event.New(event.Owner, &protocol.Frame{Type: protocol.TypeOwner, Room: r.name, Name: h.userName(newOwner)}))
 			}
 			h.reply(s, &protocol.Frame{Type: protocol.TypeOK, Re: re, Room: r.name})
 		},
@@ -412,7 +413,7 @@ func (h *Hub) recallWith(s *Session, f *protocol.Frame, m store.Message, err err
 		changes: []store.Change{{Kind: store.RecallMsg, Message: rc}},
 		publish: func() {
 			h.published(rc)
-			b := protocol.Encode(h.messageFrame(&rc, false))
+			b := h.messageEvent(&rc, false)
 			h.presenceFirst(h.users[m.From], nil)
 			switch {
 			case r != nil:

@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/parley-chat/parley/chatserver/event"
 	"github.com/parley-chat/parley/chatserver/hub"
 	"github.com/parley-chat/parley/shared/protocol"
 )
@@ -104,11 +105,16 @@ func (c *conn) logAttrs(args ...any) []any {
 	return append(a, args...)
 }
 
-// Queue adds one encoded frame to the outbound queue. It never blocks and
-// does not start the writer; Flush does. If the queue would grow past the
-// limit, the client is not keeping up: it is disconnected with
-// slow_consumer, and nobody else waits for it.
-func (c *conn) Queue(b []byte) bool {
+// Queue adds an event to the outbound queue, encoded as NDJSON: the
+// first connection to queue an event encodes it, and the others queue
+// the same bytes. It never blocks and does not start the writer; Flush
+// does.
+func (c *conn) Queue(ev *event.Event) bool { return c.queue(ev.JSON()) }
+
+// queue adds encoded frames to the outbound queue. If the queue would
+// grow past the limit, the client is not keeping up: it is disconnected
+// with slow_consumer, and nobody else waits for it.
+func (c *conn) queue(b []byte) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
@@ -146,7 +152,7 @@ func (c *conn) Flush() {
 // send queues a frame and flushes it: for the connection's own replies,
 // outside the hub's batches.
 func (c *conn) send(b []byte) {
-	if c.Queue(b) {
+	if c.queue(b) {
 		c.Flush()
 	}
 }

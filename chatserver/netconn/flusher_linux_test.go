@@ -37,7 +37,7 @@ func TestParkedConnectionLetsItsRingGo(t *testing.T) {
 	send := func(n int) {
 		t.Helper()
 		for i := range n {
-			c.Queue(fmt.Appendf(nil, "frame %d\n", i))
+			c.queue(fmt.Appendf(nil, "frame %d\n", i))
 		}
 		c.Flush()
 		cc.SetReadDeadline(time.Now().Add(10 * time.Second))

@@ -61,7 +61,7 @@ func TestFlusherKeepsOrderWhenTheSocketFills(t *testing.T) {
 	for g := range queuers {
 		wg.Go(func() {
 			for i := range each {
-				if !c.Queue(fmt.Appendf(nil, "%d %d %s\n", g, i, pad)) {
+				if !c.queue(fmt.Appendf(nil, "%d %d %s\n", g, i, pad)) {
 					t.Errorf("frame %d/%d refused", g, i)
 					return
 				}
@@ -117,8 +117,8 @@ func TestFlusherWritesWholeWithoutAGoroutine(t *testing.T) {
 	c := newConn(srv, sc, 1, f, nil)
 	r := bufio.NewReader(cc)
 	for i := range 100 {
-		c.Queue(fmt.Appendf(nil, "frame %d\n", i))
-		c.Queue(fmt.Appendf(nil, "and %d\n", i))
+		c.queue(fmt.Appendf(nil, "frame %d\n", i))
+		c.queue(fmt.Appendf(nil, "and %d\n", i))
 		c.Flush()
 		cc.SetReadDeadline(time.Now().Add(10 * time.Second))
 		for _, want := range []string{fmt.Sprintf("frame %d\n", i), fmt.Sprintf("and %d\n", i)} {
@@ -152,7 +152,7 @@ func TestFlusherAfterTheWriterGoroutine(t *testing.T) {
 	// the writer goroutine finishes the job within its deadline.
 	const n = 200
 	for range n {
-		c.Queue(frame)
+		c.queue(frame)
 	}
 	c.Flush()
 	cc.SetReadDeadline(time.Now().Add(10 * time.Second))
@@ -169,7 +169,7 @@ func TestFlusherAfterTheWriterGoroutine(t *testing.T) {
 	}
 	// Long after the writer's deadline, the flusher writes again.
 	time.Sleep(150 * time.Millisecond)
-	c.Queue([]byte("later\n"))
+	c.queue([]byte("later\n"))
 	c.Flush()
 	if line, err := r.ReadString('\n'); err != nil || line != "later\n" {
 		t.Fatalf("after the deadline: %q, %v; closed as %q", line, err, c.closeReason())
@@ -190,7 +190,7 @@ func TestDropAfterACutFrameKeepsTheFrameWhole(t *testing.T) {
 			srv := New(Config{MaxQueue: len(big) + 100})
 			sc, cc := socketPair(t)
 			c := newConn(srv, sc, 1, nil, nil)
-			if !c.Queue(big) {
+			if !c.queue(big) {
 				t.Fatal("the frame was refused")
 			}
 			// The flusher takes the run and the socket takes part of it.
@@ -203,7 +203,7 @@ func TestDropAfterACutFrameKeepsTheFrameWhole(t *testing.T) {
 				t.Fatal(err)
 			}
 			overflow := func() {
-				if c.Queue(make([]byte, len(big))) {
+				if c.queue(make([]byte, len(big))) {
 					t.Fatal("the queue did not overflow")
 				}
 			}
