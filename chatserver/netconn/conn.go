@@ -2,22 +2,18 @@ package netconn
 
 import (
 	"bufio"
-	"context"
 	"errors"
 	"io"
 	"net"
 	"net/netip"
 	"os"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
 
-	"golang.org/x/time/rate"
-
 	"github.com/parley-chat/parley/chatserver/event"
-	"github.com/parley-chat/parley/chatserver/hub"
+	"github.com/parley-chat/parley/chatserver/session"
 	"github.com/parley-chat/parley/shared/protocol"
 )
 
@@ -59,17 +55,12 @@ type conn struct {
 
 	// The reader's state. It lives here, not in a goroutine's variables,
 	// so that a parked connection, which has no reader goroutine, can be
-	// resumed by a new one. One reader runs at a time.
-	helloDone bool
-	pinged    bool // an idle ping is unanswered
+	// resumed by a new one. One reader runs at a time; while the
+	// connection is parked, the poller's goroutine may act for it.
+	s *session.Session
+	r *protocol.Reader // nil while parked
 
 	idle atomic.Bool // parked, for the writers' side
-
-	r        *protocol.Reader // nil while parked
-	sess     *hub.Session
-	limiter  *rate.Limiter // nil while parked with a full bucket
-	refusals *rate.Limiter
-	readSet  time.Time // when the read deadline was last pushed back
 
 	parkMu       sync.Mutex // guards the fields below
 	parked       bool       // waiting in the poller, with no reader goroutine
@@ -365,11 +356,9 @@ func (c *conn) finishedC() <-chan struct{} {
 // serve runs the connection: handshake, login, then requests until the
 // client goes away or the connection is closed.
 func (c *conn) serve() {
-	cfg := &c.srv.cfg
-	c.r = protocol.NewReader(c.nc, cfg.Limits.Frame)
+	c.r = protocol.NewReader(c.nc, c.srv.maxFrame)
 	c.r.Use(c.srv.readers.Get().(*bufio.Reader))
-	c.limiter = c.newLimiter()
-	c.setReadDeadline(time.Now().Add(cfg.HandshakeTimeout))
+	c.s = c.srv.cfg.Sessions.Accept(c)
 	c.run(nil, false)
 }
 
@@ -383,9 +372,7 @@ func (c *conn) run(waitErr error, resumed bool) {
 	}
 	c.Close("", "") // the client went away: nothing more to say
 	<-c.finishedC()
-	if c.sess != nil {
-		c.srv.cfg.Hub.Leave(c.sess)
-	}
+	c.s.End()
 	reason := c.closeReason()
 	if reason == "" {
 		reason = "client_closed"
@@ -401,19 +388,15 @@ func (c *conn) run(waitErr error, resumed bool) {
 
 // loop is run's reading loop. It reports whether the connection parked.
 func (c *conn) loop(waitErr error, resumed bool) (parked bool) {
-	cfg := &c.srv.cfg
 	if c.r == nil {
-		c.r = protocol.NewReader(c.nc, cfg.Limits.Frame)
-	}
-	if c.limiter == nil {
-		c.limiter = c.newLimiter()
+		c.r = protocol.NewReader(c.nc, c.srv.maxFrame)
 	}
 	r := c.r
 	for {
 		// A logged-in connection with nothing unread gives its read buffer
 		// back while it waits, and parks if it can, so that an idle
 		// connection costs little.
-		if resumed || c.sess != nil && c.raw != nil && r.Idle() {
+		if resumed || c.s.LoggedIn() && c.raw != nil && r.Idle() {
 			err := waitErr
 			if !resumed {
 				c.releaseBuffer()
@@ -427,7 +410,7 @@ func (c *conn) loop(waitErr error, resumed bool) (parked bool) {
 			resumed, waitErr = false, nil
 			r.Use(c.srv.readers.Get().(*bufio.Reader))
 			if err != nil {
-				if c.readError(err, true) {
+				if c.readError(err) {
 					continue
 				}
 				return false
@@ -435,160 +418,35 @@ func (c *conn) loop(waitErr error, resumed bool) (parked bool) {
 		}
 		line, err := r.ReadFrame()
 		if err != nil {
-			if c.sess != nil && errors.Is(err, io.EOF) {
+			if errors.Is(err, io.EOF) {
 				// The client has stopped sending but may still read:
 				// let its last requests be answered before closing.
-				select {
-				case <-cfg.Hub.Finish(c.sess):
-				case <-c.finishedC():
-				}
+				c.s.InputEnded(c.finishedC())
 			}
-			if c.readError(err, c.sess != nil) {
+			if c.readError(err) {
 				continue
 			}
 			return false
 		}
-		if c.sess != nil {
-			c.pinged = false
-			// Push the idle deadline back, at most a few times per interval.
-			if now := time.Now(); now.Sub(c.readSet) > cfg.PingInterval/8 {
-				c.setReadDeadline(now.Add(cfg.PingInterval))
-				c.readSet = now
-			}
-		}
-		if !c.handle(line) {
+		if !c.s.Frame(line) {
 			return false
 		}
 	}
-}
-
-// handle acts on one frame. It reports false when the connection is to
-// end.
-func (c *conn) handle(line []byte) bool {
-	cfg := &c.srv.cfg
-	// Every frame counts against the rate, garbage included.
-	if !c.limiter.Allow() {
-		var id uint64
-		if f, err := protocol.Decode(line); err == nil {
-			if f.Type == protocol.TypePong {
-				return true
-			}
-			id = f.ID
-		}
-		refusal := protocol.Errorf(protocol.CodeRateLimited,
-			"slow down: at most %d requests a second", cfg.Limits.RatePerSec).Frame(id)
-		refusal.RetryMS = retryAfter(c.limiter).Milliseconds()
-		c.send(protocol.Encode(refusal))
-		// Refusals for going over the rate have their own, smaller
-		// budget; a client that exhausts it is flooding and is
-		// disconnected. Most clients never need one.
-		if c.refusals == nil {
-			c.refusals = rate.NewLimiter(1, 10)
-		}
-		if !c.refusals.Allow() {
-			c.Close(protocol.CodeFlood, "too many requests")
-			return false
-		}
-		return true
-	}
-	f, err := protocol.Decode(line)
-	if err != nil {
-		var id uint64
-		if f != nil && protocol.IsRequest(f.Type) {
-			id = f.ID // the refusal answers the request
-		}
-		c.send(protocol.Encode(err.(*protocol.Error).Frame(id)))
-		return true
-	}
-	if f.Type == protocol.TypePong {
-		return true
-	}
-	switch {
-	case !c.helloDone:
-		if f.Type != protocol.TypeHello {
-			c.send(protocol.Encode(protocol.Errorf(protocol.CodeBadRequest, "say hello first").Frame(f.ID)))
-			return true
-		}
-		if f.Version != protocol.Version {
-			c.send(protocol.Encode(protocol.Errorf(protocol.CodeBadVersion,
-				"this server speaks protocol version %d, not %d", protocol.Version, f.Version).Frame(f.ID)))
-			c.Close(protocol.CodeBadVersion, "unsupported protocol version")
-			return false
-		}
-		c.helloDone = true
-		limits := cfg.Limits
-		c.send(protocol.Encode(&protocol.Frame{Type: protocol.TypeWelcome, Server: cfg.Name,
-			Version: protocol.Version, Limits: &limits, FilesURL: c.filesURL()}))
-	case f.ID == 0 && protocol.IsRequest(f.Type):
-		c.send(protocol.Encode(protocol.Errorf(protocol.CodeBadRequest, "a %s request needs a non-zero id", f.Type).Frame(0)))
-	case c.sess == nil:
-		switch f.Type {
-		case protocol.TypeLogin:
-			s, err := cfg.Hub.Login(context.Background(), c, f, c.remoteIP())
-			if err != nil {
-				perr, ok := err.(*protocol.Error)
-				if !ok {
-					perr = protocol.Errorf(protocol.CodeInternal, "login failed")
-				}
-				c.send(protocol.Encode(perr.Frame(f.ID)))
-				return true
-			}
-			c.sess = s
-			c.mu.Lock()
-			c.user = s.Name
-			c.mu.Unlock()
-			c.setReadDeadline(time.Now().Add(cfg.PingInterval))
-			c.readSet = time.Now()
-		case protocol.TypePing:
-			c.send(protocol.Encode(&protocol.Frame{Type: protocol.TypeOK, Re: f.ID}))
-		case protocol.TypeQuit:
-			c.send(protocol.Encode(&protocol.Frame{Type: protocol.TypeOK, Re: f.ID}))
-			c.Close(protocol.CodeQuit, "goodbye")
-			return false
-		case protocol.TypeHello:
-			c.send(protocol.Encode(protocol.Errorf(protocol.CodeBadRequest, "hello was already said").Frame(f.ID)))
-		default:
-			if protocol.IsRequest(f.Type) {
-				c.send(protocol.Encode(protocol.Errorf(protocol.CodeNotLoggedIn, "log in first").Frame(f.ID)))
-			} else {
-				c.send(protocol.Encode(protocol.Errorf(protocol.CodeUnknownType, "unknown frame type %q", f.Type).Frame(f.ID)))
-			}
-		}
-	default:
-		cfg.Hub.Handle(c.sess, f)
-	}
-	return true
 }
 
 // parkIdle parks a reader with nothing unread, its buffer given back. A
 // parked connection keeps no frame reader, which holds nothing between
-// frames, and no rate limiter that is full; resuming makes new ones, so
-// a client's budget of requests is the same either way. If the
-// connection cannot park, it keeps both.
+// frames, and its session sheds what it can (see session.Idle). If the
+// connection cannot park, it keeps its reader.
 func (c *conn) parkIdle() bool {
-	r, limiter := c.r, c.limiter
+	r := c.r
 	c.r = nil
-	if limiter.Tokens() >= float64(c.srv.cfg.Limits.RateBurst) {
-		c.limiter = nil
-	}
+	c.s.Idle()
 	if c.park() {
 		return true
 	}
-	c.r, c.limiter = r, limiter
+	c.r = r
 	return false
-}
-
-// retryAfter is how long until l has a token again, at least a
-// millisecond, so that a refusal always says to wait.
-func retryAfter(l *rate.Limiter) time.Duration {
-	r := l.Reserve()
-	d := r.Delay()
-	r.Cancel()
-	return max(d, time.Millisecond)
-}
-
-func (c *conn) newLimiter() *rate.Limiter {
-	return rate.NewLimiter(rate.Limit(c.srv.cfg.Limits.RatePerSec), c.srv.cfg.Limits.RateBurst)
 }
 
 // releaseBuffer gives the read buffer back to the server's pool.
@@ -602,8 +460,10 @@ func (c *conn) releaseBuffer() {
 	}
 }
 
-// setReadDeadline sets the socket's read deadline, and remembers it for
-// waking the connection if it is parked then.
+// SetReadDeadline sets the socket's read deadline, and remembers it for
+// waking the connection if it is parked then. The session calls it.
+func (c *conn) SetReadDeadline(t time.Time) { c.setReadDeadline(t) }
+
 func (c *conn) setReadDeadline(t time.Time) {
 	c.parkMu.Lock()
 	c.readDeadline = t
@@ -662,23 +522,22 @@ func (c *conn) deadlinePassed() {
 		c.mu.Unlock()
 		return
 	}
-	if c.parked && !c.pinged && !time.Now().Before(c.readDeadline) {
-		// The reader is not running: its state is ours while parked.
-		c.pinged = true
-		c.readSet = time.Time{}
-		c.readDeadline = time.Now().Add(c.srv.cfg.PingTimeout)
-		c.nc.SetReadDeadline(c.readDeadline)
-		c.poller.wakeAt(c, c.readDeadline)
+	if c.parked && !time.Now().Before(c.readDeadline) {
+		// The reader is not running: the session is ours while parked.
+		// It pings the client, and the connection waits on, parked, for
+		// the answer; or it closes the connection, whose writer then
+		// resumes it to clean up.
+		if next, goOn := c.s.Timeout(); goOn {
+			c.readDeadline = next
+			c.nc.SetReadDeadline(next)
+			c.poller.wakeAt(c, next)
+		}
 		c.parkMu.Unlock()
-		c.send(pingFrame)
 		return
 	}
 	c.parkMu.Unlock()
 	c.unpark(os.ErrDeadlineExceeded)
 }
-
-// pingFrame is the encoded idle ping; it is never modified.
-var pingFrame = protocol.Encode(&protocol.Frame{Type: protocol.TypePing})
 
 // unpark resumes a parked connection in a new goroutine: its socket is
 // readable (err nil), its read deadline passed, or it has been closed.
@@ -709,23 +568,19 @@ func (c *conn) isTimeout(err error) bool {
 	return errors.Is(err, os.ErrDeadlineExceeded)
 }
 
-// readError decides what a failed read means. On the first idle timeout
-// of a logged-in session it sends a ping, gives the client PingTimeout to
-// answer, and reports that reading goes on.
-func (c *conn) readError(err error, loggedIn bool) (goOn bool) {
+// readError decides what a failed read means; a read deadline that
+// passed is the session's to judge (see session.Timeout). It reports
+// whether reading goes on.
+func (c *conn) readError(err error) (goOn bool) {
 	switch {
 	case errors.Is(err, protocol.ErrFrameTooLarge):
-		c.Close(protocol.CodeFrameTooLarge, "a frame was larger than the limit")
-	case c.isTimeout(err) && !loggedIn:
-		c.Close(protocol.CodeHandshakeTimeout, "no login in time")
-	case c.isTimeout(err) && !c.pinged:
-		c.pinged = true
-		c.send(pingFrame)
-		c.setReadDeadline(time.Now().Add(c.srv.cfg.PingTimeout))
-		c.readSet = time.Time{}
-		return !c.isClosed()
+		c.s.TooLarge()
 	case c.isTimeout(err):
-		c.Close(protocol.CodePingTimeout, "no answer to ping")
+		next, goOn := c.s.Timeout()
+		if goOn {
+			c.setReadDeadline(next)
+		}
+		return goOn && !c.isClosed()
 	case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
 	default:
 		c.srv.log.Debug("read failed", c.logAttrs("err", err)...)
@@ -733,28 +588,29 @@ func (c *conn) readError(err error, loggedIn bool) (goOn bool) {
 	return false
 }
 
-// remoteIP is the client's address, which the hub's login limits go by.
-func (c *conn) remoteIP() netip.Addr {
-	if a, ok := c.nc.RemoteAddr().(*net.TCPAddr); ok {
-		return a.AddrPort().Addr().Unmap()
+// RemoteAddr is the client's address, which the hub's login limits go
+// by.
+func (c *conn) RemoteAddr() netip.Addr { return addrOf(c.nc.RemoteAddr()) }
+
+// Host is the address the client reached us on.
+func (c *conn) Host() string {
+	if a := addrOf(c.nc.LocalAddr()); a.IsValid() {
+		return a.String()
 	}
-	ap, _ := netip.ParseAddrPort(c.nc.RemoteAddr().String())
-	return ap.Addr()
+	return ""
 }
 
-// filesURL is the file server's URL for this client, with "{host}"
-// replaced by the address the client reached us on.
-func (c *conn) filesURL() string {
-	u := c.srv.cfg.FilesURL
-	if !strings.Contains(u, "{host}") {
-		return u
+// SetUser names the logged-in user in the connection's logs.
+func (c *conn) SetUser(name string) {
+	c.mu.Lock()
+	c.user = name
+	c.mu.Unlock()
+}
+
+func addrOf(a net.Addr) netip.Addr {
+	if t, ok := a.(*net.TCPAddr); ok {
+		return t.AddrPort().Addr().Unmap()
 	}
-	host, _, err := net.SplitHostPort(c.nc.LocalAddr().String())
-	if err != nil {
-		return ""
-	}
-	if ip := net.ParseIP(host); ip != nil && ip.To4() == nil {
-		host = "[" + host + "]"
-	}
-	return strings.ReplaceAll(u, "{host}", host)
+	ap, _ := netip.ParseAddrPort(a.String())
+	return ap.Addr().Unmap()
 }

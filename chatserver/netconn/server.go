@@ -1,11 +1,15 @@
-// Package netconn serves the chat protocol over TCP, with TLS when
-// configured. It owns every connection: the framing with a hard size
-// limit, a reader goroutine per connection, flushers that write for many
-// connections at once and a writer goroutine per connection only while its
-// socket is full, a bounded outbound queue whose
-// overflow disconnects a slow consumer, a handshake
-// deadline, idle pings, a write deadline, a per-connection rate limit, and
-// graceful shutdown. What the frames mean is the hub's business.
+// Package netconn is the chat protocol's TCP transport, with TLS when
+// configured. It owns the connections' sockets: the framing with a hard
+// size limit; a reader goroutine per connection while it has something
+// to read, and none while it is idle, when the connection parks in an
+// epoll poller with its read buffer given back; flushers that write for
+// many connections at once, with one writev each, and a writer goroutine
+// per connection only while its socket is full or it is closing; a
+// bounded outbound queue whose overflow disconnects a slow consumer; the
+// read deadlines the session layer asks for, a write deadline, and
+// graceful shutdown. Each connection's session (package session) does
+// the handshake, login, rate limit and pings; what the frames mean is
+// the hub's business.
 package netconn
 
 import (
@@ -20,33 +24,24 @@ import (
 	"sync"
 	"time"
 
-	"github.com/parley-chat/parley/chatserver/hub"
+	"github.com/parley-chat/parley/chatserver/session"
 	"github.com/parley-chat/parley/shared/protocol"
 )
 
 // ErrServerClosed is returned by Serve after Shutdown.
 var ErrServerClosed = errors.New("netconn: server closed")
 
-// Config configures a Server. Hub is required; zero values elsewhere mean
-// the defaults.
+// Config configures a Server. Sessions is required; zero values
+// elsewhere mean the defaults.
 type Config struct {
-	Hub    *hub.Hub
-	Logger *slog.Logger
+	// Sessions starts the session of each connection.
+	Sessions *session.Server
+	Logger   *slog.Logger
 	// TLS, if set, wraps every accepted connection.
 	TLS *tls.Config
-	// Name is announced in the welcome frame.
-	Name string
-	// FilesURL is the file server's address, announced in the welcome frame.
-	FilesURL string
-	// Limits are announced in the welcome frame. Frame, RatePerSec,
-	// RateBurst and PingSecs are also enforced here.
-	Limits protocol.Limits
 
-	HandshakeTimeout time.Duration // from accept to a logged-in session
-	PingInterval     time.Duration // silence before the server pings
-	PingTimeout      time.Duration // time to answer a ping
-	WriteTimeout     time.Duration // for one write to the socket
-	MaxQueue         int           // bytes queued for one client before it counts as slow
+	WriteTimeout time.Duration // for one write to the socket
+	MaxQueue     int           // bytes queued for one client before it counts as slow
 	// Flushers is how many goroutines write the hub's frames, each for
 	// its share of the connections (see flusher). The default, half of
 	// GOMAXPROCS and at least one, leaves the other cores to the readers,
@@ -65,31 +60,6 @@ func (c *Config) setDefaults() {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
-	}
-	if c.Name == "" {
-		c.Name = "parley"
-	}
-	if c.Limits.Frame == 0 {
-		c.Limits.Frame = protocol.DefaultMaxFrame
-	}
-	if c.Limits.RatePerSec == 0 {
-		c.Limits.RatePerSec = 20
-	}
-	if c.Limits.RateBurst == 0 {
-		c.Limits.RateBurst = 50
-	}
-	if c.HandshakeTimeout == 0 {
-		c.HandshakeTimeout = 15 * time.Second
-	}
-	if c.PingInterval == 0 {
-		c.PingInterval = time.Duration(c.Limits.PingSecs) * time.Second
-	}
-	if c.PingInterval == 0 {
-		c.PingInterval = 60 * time.Second
-	}
-	c.Limits.PingSecs = int(c.PingInterval / time.Second)
-	if c.PingTimeout == 0 {
-		c.PingTimeout = 30 * time.Second
 	}
 	if c.WriteTimeout == 0 {
 		c.WriteTimeout = 10 * time.Second
@@ -110,8 +80,9 @@ const DefaultMaxQueue = 8 << 20
 
 // Server accepts chat connections.
 type Server struct {
-	cfg Config
-	log *slog.Logger
+	cfg      Config
+	log      *slog.Logger
+	maxFrame int
 
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
@@ -131,9 +102,13 @@ func New(cfg Config) *Server {
 	s := &Server{
 		cfg:       cfg,
 		log:       cfg.Logger,
+		maxFrame:  protocol.DefaultMaxFrame,
 		listeners: make(map[net.Listener]struct{}),
 		conns:     make(map[*conn]struct{}),
 		closed:    make(map[string]int),
+	}
+	if cfg.Sessions != nil { // tests of the writing side may have none
+		s.maxFrame = cfg.Sessions.Limits().Frame
 	}
 	s.readers.New = func() any { return bufio.NewReaderSize(nil, 4096) }
 	return s

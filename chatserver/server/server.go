@@ -15,6 +15,7 @@ import (
 	"github.com/parley-chat/parley/chatserver/auth"
 	"github.com/parley-chat/parley/chatserver/hub"
 	"github.com/parley-chat/parley/chatserver/netconn"
+	"github.com/parley-chat/parley/chatserver/session"
 	"github.com/parley-chat/parley/chatserver/store"
 	"github.com/parley-chat/parley/chatserver/store/inmem"
 	"github.com/parley-chat/parley/chatserver/store/sqlite"
@@ -162,17 +163,20 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		ln:    ln,
 		log:   log,
 		net: netconn.New(netconn.Config{
-			Hub:              h,
-			Logger:           log,
-			TLS:              tlsConf,
-			Name:             "parley-chatserver",
-			FilesURL:         cfg.FilesURL,
-			Limits:           limits,
-			PingInterval:     cfg.PingInterval,
-			PingTimeout:      cfg.PingTimeout,
-			HandshakeTimeout: cfg.HandshakeTimeout,
-			MaxQueue:         cfg.MaxQueue,
-			Flushers:         cfg.Flushers,
+			Sessions: session.New(session.Config{
+				Hub:              h,
+				Logger:           log,
+				Name:             "parley-chatserver",
+				FilesURL:         cfg.FilesURL,
+				Limits:           limits,
+				PingInterval:     cfg.PingInterval,
+				PingTimeout:      cfg.PingTimeout,
+				HandshakeTimeout: cfg.HandshakeTimeout,
+			}),
+			Logger:   log,
+			TLS:      tlsConf,
+			MaxQueue: cfg.MaxQueue,
+			Flushers: cfg.Flushers,
 		}),
 		hubDone:   make(chan struct{}),
 		serveDone: make(chan struct{}),

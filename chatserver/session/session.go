@@ -1,0 +1,380 @@
+// Package session is the chat protocol's session layer, the same for
+// every transport: the hello/welcome handshake, login, the dispatch of
+// requests to the hub, the rate limit and flood policy, the handshake
+// deadline and idle pings. A transport (TCP, WebSocket) accepts a
+// connection, hands it to Server.Accept, and then tells the Session
+// what it reads: each frame, a read deadline that passed, the end of
+// the client's input, the end of the connection. How it reads and
+// writes, and how it waits while nothing comes, is the transport's
+// business; what the frames mean is the hub's.
+//
+// A Session is driven by one goroutine at a time: the transport's reader
+// for the connection, or whatever waits for the connection while it has
+// no reader (a poller that parks idle connections, say).
+package session
+
+import (
+	"context"
+	"log/slog"
+	"net/netip"
+	"strings"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/parley-chat/parley/chatserver/event"
+	"github.com/parley-chat/parley/chatserver/hub"
+	"github.com/parley-chat/parley/shared/protocol"
+)
+
+// Conn is a transport's connection as the session layer sees it.
+type Conn interface {
+	// Queue, Flush and Close are the hub's Peer: Close sends a bye
+	// frame with code and message after what is queued, then closes.
+	hub.Peer
+	// SetReadDeadline says by when the session wants to hear from the
+	// client; when it passes with nothing read, the transport calls
+	// Session.Timeout. The session calls it from Accept and Frame.
+	SetReadDeadline(t time.Time)
+	// RemoteAddr is the client's address, which login limits go by.
+	RemoteAddr() netip.Addr
+	// Host is the host name or address the client reached the server
+	// by, for the file server's URL.
+	Host() string
+	// SetUser names the logged-in user, for the transport's logs.
+	SetUser(name string)
+}
+
+// Config configures a Server. Hub is required; zero values elsewhere
+// mean the defaults.
+type Config struct {
+	Hub    *hub.Hub
+	Logger *slog.Logger
+	// Name is announced in the welcome frame.
+	Name string
+	// FilesURL is the file server's address, announced in the welcome
+	// frame; "{host}" in it becomes the host the client reached.
+	FilesURL string
+	// Limits are announced in the welcome frame. RatePerSec, RateBurst
+	// and PingSecs are enforced here; Frame by the transports.
+	Limits protocol.Limits
+
+	HandshakeTimeout time.Duration // from accept to a logged-in session
+	PingInterval     time.Duration // silence before the server pings
+	PingTimeout      time.Duration // time to answer a ping
+
+	// Observe, if set, is told of each login's outcome, for metrics.
+	Observe Observer
+}
+
+// Observer sees what the session layer does, for metrics.
+type Observer interface {
+	// Login is told of a login's outcome: its error code, or "" if it
+	// succeeded.
+	Login(code string)
+}
+
+// Defaults of Config.
+const (
+	DefaultRate             = 20
+	DefaultBurst            = 50
+	DefaultHandshakeTimeout = 15 * time.Second
+	DefaultPingInterval     = time.Minute
+	DefaultPingTimeout      = 30 * time.Second
+)
+
+func (c *Config) setDefaults() {
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Name == "" {
+		c.Name = "parley"
+	}
+	if c.Limits.Frame == 0 {
+		c.Limits.Frame = protocol.DefaultMaxFrame
+	}
+	if c.Limits.RatePerSec == 0 {
+		c.Limits.RatePerSec = DefaultRate
+	}
+	if c.Limits.RateBurst == 0 {
+		c.Limits.RateBurst = DefaultBurst
+	}
+	if c.HandshakeTimeout == 0 {
+		c.HandshakeTimeout = DefaultHandshakeTimeout
+	}
+	if c.PingInterval == 0 {
+		c.PingInterval = time.Duration(c.Limits.PingSecs) * time.Second
+	}
+	if c.PingInterval == 0 {
+		c.PingInterval = DefaultPingInterval
+	}
+	c.Limits.PingSecs = int(c.PingInterval / time.Second)
+	if c.PingTimeout == 0 {
+		c.PingTimeout = DefaultPingTimeout
+	}
+}
+
+// Server starts sessions.
+type Server struct {
+	cfg Config
+}
+
+// New returns a Server.
+func New(cfg Config) *Server {
+	cfg.setDefaults()
+	return &Server{cfg: cfg}
+}
+
+// Limits are the limits in force, as the welcome frame announces them.
+func (srv *Server) Limits() protocol.Limits { return srv.cfg.Limits }
+
+// Accept starts the session of a new connection: the handshake's
+// deadline runs from now.
+func (srv *Server) Accept(c Conn) *Session {
+	s := &Session{srv: srv, c: c}
+	c.SetReadDeadline(time.Now().Add(srv.cfg.HandshakeTimeout))
+	return s
+}
+
+// Session is one connection's session.
+type Session struct {
+	srv *Server
+	c   Conn
+
+	helloDone bool
+	pinged    bool // an idle ping is unanswered
+	sess      *hub.Session
+	limiter   *rate.Limiter // nil while the connection is idle with a full bucket
+	refusals  *rate.Limiter // made at the first refusal
+	readSet   time.Time     // when the read deadline was last pushed back
+}
+
+// LoggedIn reports whether the session has logged in.
+func (s *Session) LoggedIn() bool { return s.sess != nil }
+
+// Idle tells the session that its connection is waiting for the client,
+// with nothing unread, so that it holds as little as it can meanwhile:
+// a rate limiter whose bucket is full is dropped and made anew at the
+// next frame, which gives the client the same budget.
+func (s *Session) Idle() {
+	if s.limiter != nil && s.limiter.Tokens() >= float64(s.srv.cfg.Limits.RateBurst) {
+		s.limiter = nil
+	}
+}
+
+// Frame handles one frame as read from the connection: an NDJSON line
+// without its terminator. It reports false when the connection is to
+// end.
+func (s *Session) Frame(line []byte) bool {
+	cfg := &s.srv.cfg
+	if s.sess != nil {
+		s.pinged = false
+		// Push the idle deadline back, at most a few times per interval.
+		if now := time.Now(); now.Sub(s.readSet) > cfg.PingInterval/8 {
+			s.c.SetReadDeadline(now.Add(cfg.PingInterval))
+			s.readSet = now
+		}
+	}
+	if s.limiter == nil {
+		s.limiter = newLimiter(s.srv)
+	}
+	// Every frame counts against the rate, garbage included.
+	if !s.limiter.Allow() {
+		var id uint64
+		if f, err := protocol.Decode(line); err == nil {
+			if f.Type == protocol.TypePong {
+				return true
+			}
+			id = f.ID
+		}
+		refusal := protocol.Errorf(protocol.CodeRateLimited, "slow down: at most %d requests a second", cfg.Limits.RatePerSec)
+		refusal.RetryMS = retryAfter(s.limiter).Milliseconds()
+		s.send(event.Error(refusal, id))
+		// Refusals for going over the rate have their own, smaller
+		// budget; a client that exhausts it is flooding and is
+		// disconnected. Most clients never need one.
+		if s.refusals == nil {
+			s.refusals = rate.NewLimiter(1, 10)
+		}
+		if !s.refusals.Allow() {
+			s.c.Close(protocol.CodeFlood, "too many requests")
+			return false
+		}
+		return true
+	}
+	f, err := protocol.Decode(line)
+	if err != nil {
+		var id uint64
+		if f != nil && protocol.IsRequest(f.Type) {
+			id = f.ID // the refusal answers the request
+		}
+		s.send(event.Error(err.(*protocol.Error), id))
+		return true
+	}
+	return s.Request(f)
+}
+
+// Request handles one decoded frame from the client. It reports false
+// when the connection is to end.
+func (s *Session) Request(f *protocol.Frame) bool {
+	cfg := &s.srv.cfg
+	if f.Type == protocol.TypePong {
+		return true
+	}
+	switch {
+	case !s.helloDone:
+		if f.Type != protocol.TypeHello {
+			s.send(event.Error(protocol.Errorf(protocol.CodeBadRequest, "say hello first"), f.ID))
+			return true
+		}
+		if f.Version != protocol.Version {
+			s.send(event.Error(protocol.Errorf(protocol.CodeBadVersion,
+				"this server speaks protocol version %d, not %d", protocol.Version, f.Version), f.ID))
+			s.c.Close(protocol.CodeBadVersion, "unsupported protocol version")
+			return false
+		}
+		s.helloDone = true
+		limits := cfg.Limits
+		s.send(event.New(event.Welcome, &protocol.Frame{Type: protocol.TypeWelcome, Server: cfg.Name,
+			Version: protocol.Version, Limits: &limits, FilesURL: s.filesURL()}))
+	case f.ID == 0 && protocol.IsRequest(f.Type):
+		s.send(event.Error(protocol.Errorf(protocol.CodeBadRequest, "a %s request needs a non-zero id", f.Type), 0))
+	case s.sess == nil:
+		return s.beforeLogin(f)
+	default:
+		cfg.Hub.Handle(s.sess, f)
+	}
+	return true
+}
+
+func (s *Session) beforeLogin(f *protocol.Frame) bool {
+	cfg := &s.srv.cfg
+	switch f.Type {
+	case protocol.TypeLogin:
+		sess, err := cfg.Hub.Login(context.Background(), s.c, f, s.c.RemoteAddr())
+		if err != nil {
+			perr, ok := err.(*protocol.Error)
+			if !ok {
+				perr = protocol.Errorf(protocol.CodeInternal, "login failed")
+			}
+			s.observeLogin(perr.Code)
+			s.send(event.Error(perr, f.ID))
+			return true
+		}
+		s.observeLogin("")
+		s.sess = sess
+		s.c.SetUser(sess.Name)
+		s.c.SetReadDeadline(time.Now().Add(cfg.PingInterval))
+		s.readSet = time.Now()
+	case protocol.TypePing:
+		s.send(event.NewReply(&protocol.Frame{Type: protocol.TypeOK, Re: f.ID}))
+	case protocol.TypeQuit:
+		s.send(event.NewReply(&protocol.Frame{Type: protocol.TypeOK, Re: f.ID}))
+		s.c.Close(protocol.CodeQuit, "goodbye")
+		return false
+	case protocol.TypeHello:
+		s.send(event.Error(protocol.Errorf(protocol.CodeBadRequest, "hello was already said"), f.ID))
+	default:
+		if protocol.IsRequest(f.Type) {
+			s.send(event.Error(protocol.Errorf(protocol.CodeNotLoggedIn, "log in first"), f.ID))
+		} else {
+			s.send(event.Error(protocol.Errorf(protocol.CodeUnknownType, "unknown frame type %q", f.Type), f.ID))
+		}
+	}
+	return true
+}
+
+func (s *Session) observeLogin(code string) {
+	if s.srv.cfg.Observe != nil {
+		s.srv.cfg.Observe.Login(code)
+	}
+}
+
+// Timeout acts on a read deadline that passed with nothing read. Before
+// login the handshake is over: the connection is closed. The first time
+// a logged-in client has been silent that long, it is pinged and given
+// PingTimeout to answer; if it does not, the connection is closed. It
+// reports whether the connection goes on, and if so the next read
+// deadline, which the transport sets: it may call Timeout where it
+// cannot take a call of SetReadDeadline (see Conn).
+func (s *Session) Timeout() (next time.Time, goOn bool) {
+	switch {
+	case s.sess == nil:
+		s.c.Close(protocol.CodeHandshakeTimeout, "no login in time")
+		return time.Time{}, false
+	case !s.pinged:
+		s.pinged = true
+		s.readSet = time.Time{}
+		s.send(pingEvent)
+		return time.Now().Add(s.srv.cfg.PingTimeout), true
+	default:
+		s.c.Close(protocol.CodePingTimeout, "no answer to ping")
+		return time.Time{}, false
+	}
+}
+
+// pingEvent is the idle ping; the same event for every connection.
+var pingEvent = event.New(event.Ping, &protocol.Frame{Type: protocol.TypePing})
+
+// TooLarge closes the connection for a frame over the size limit: the
+// stream cannot be read on after one.
+func (s *Session) TooLarge() {
+	s.c.Close(protocol.CodeFrameTooLarge, "a frame was larger than the limit")
+}
+
+// InputEnded is called when the client has stopped sending but may
+// still read. It returns once the replies to what it asked for are
+// queued, or when closed is, so that the client gets its last replies.
+func (s *Session) InputEnded(closed <-chan struct{}) {
+	if s.sess == nil {
+		return
+	}
+	select {
+	case <-s.srv.cfg.Hub.Finish(s.sess):
+	case <-closed:
+	}
+}
+
+// End is called once, when the connection has ended.
+func (s *Session) End() {
+	if s.sess != nil {
+		s.srv.cfg.Hub.Leave(s.sess)
+	}
+}
+
+// send queues an event of the session's own and flushes it.
+func (s *Session) send(ev *event.Event) {
+	if s.c.Queue(ev) {
+		s.c.Flush()
+	}
+}
+
+func newLimiter(srv *Server) *rate.Limiter {
+	return rate.NewLimiter(rate.Limit(srv.cfg.Limits.RatePerSec), srv.cfg.Limits.RateBurst)
+}
+
+// retryAfter is how long until l has a token again, at least a
+// millisecond, so that a refusal always says to wait.
+func retryAfter(l *rate.Limiter) time.Duration {
+	r := l.Reserve()
+	d := r.Delay()
+	r.Cancel()
+	return max(d, time.Millisecond)
+}
+
+// filesURL is the file server's URL for this client, with "{host}"
+// replaced by the host the client reached us by.
+func (s *Session) filesURL() string {
+	u := s.srv.cfg.FilesURL
+	if !strings.Contains(u, "{host}") {
+		return u
+	}
+	host := s.c.Host()
+	if host == "" {
+		return ""
+	}
+	if ip, err := netip.ParseAddr(host); err == nil && ip.Is6() && !ip.Is4In6() {
+		host = "[" + host + "]"
+	}
+	return strings.ReplaceAll(u, "{host}", host)
+}
