@@ -20,8 +20,10 @@ import (
 	"time"
 
 	"github.com/parley-chat/parley/chatserver/auth"
+	"github.com/parley-chat/parley/chatserver/hub"
 	"github.com/parley-chat/parley/chatserver/netconn"
 	"github.com/parley-chat/parley/chatserver/server"
+	"github.com/parley-chat/parley/chatserver/session"
 	"github.com/parley-chat/parley/shared/filetoken"
 	"github.com/parley-chat/parley/shared/protocol"
 )
@@ -88,29 +90,32 @@ func parseFlags(args []string, stderr io.Writer) (cfg server.Config, level slog.
 		fmt.Fprint(stderr, `Usage: chatserver [flags]
 
 Runs Parley's chat server. With no flags it listens on every interface on
-port 7700 and keeps its database in ./parley-data/chat.
+port 7700 (the chat protocol over TCP) and port 7701 (HTTP: WebSocket,
+health, metrics), and keeps its database in ./parley-data/chat.
 
 Flags:
 `)
 		fs.PrintDefaults()
 	}
-	fs.StringVar(&cfg.Addr, "addr", ":7700", "listen on `host:port`")
+	fs.StringVar(&cfg.Addr, "addr", ":7700", "listen for the chat protocol over TCP on `host:port`")
+	fs.StringVar(&cfg.HTTPAddr, "http", ":7701", "serve HTTP on `host:port`: the chat protocol over WebSocket at /ws, /healthz and /metrics; empty for none")
+	allowOrigins := fs.String("allow-origin", "", "comma-separated `hosts` whose web pages may connect to /ws besides this server's own (patterns such as *.example.org)")
 	fs.StringVar(&cfg.DataDir, "data", "parley-data/chat", "keep accounts, rooms and history in this `directory` (SQLite); empty keeps them in memory only")
 	fs.StringVar(&cfg.TLSCert, "tls-cert", "", "serve TLS with this PEM certificate `file` (needs -tls-key)")
 	fs.StringVar(&cfg.TLSKey, "tls-key", "", "serve TLS with this PEM private key `file` (needs -tls-cert)")
 	fs.StringVar(&cfg.FilesURL, "files-url", "http://{host}:7780", "the file server's `URL`, told to clients; {host} becomes the address the client reached this server on")
 	secretFile := fs.String("secret-file", filetoken.DefaultSecretFile(), "sign file-access tokens with the secret in this `file`, shared with the file server (created if missing; $"+filetoken.EnvSecret+" overrides it)")
 	fs.DurationVar(&cfg.FilesTTL, "files-token-ttl", filetoken.DefaultTTL, "how long a file-access token is valid; clients renew it before then")
-	fs.DurationVar(&cfg.RecallWindow, "recall-window", 2*time.Minute, "how long after sending people may recall a message")
+	fs.DurationVar(&cfg.RecallWindow, "recall-window", hub.DefaultRecallWindow, "how long after sending people may recall a message")
 	fs.Var(daysFlag{&cfg.Retention}, "retention", "delete messages, file messages included, older than this `age` (30d, 12h; 0 keeps everything)")
-	fs.DurationVar(&cfg.ResumeTTL, "resume-ttl", 7*24*time.Hour, "how long a resume token stays valid; after that the client logs in with the password")
-	fs.IntVar(&cfg.JoinHistory, "history", 50, "messages of history shown on joining a room")
+	fs.DurationVar(&cfg.ResumeTTL, "resume-ttl", hub.DefaultResumeTTL, "how long a resume token stays valid; after that the client logs in with the password")
+	fs.IntVar(&cfg.JoinHistory, "history", hub.DefaultJoinHistory, "messages of history shown on joining a room")
 	fs.IntVar(&cfg.Limits.Frame, "max-frame", protocol.DefaultMaxFrame, "largest frame in `bytes`; a larger one closes the connection")
 	fs.IntVar(&cfg.Limits.Text, "max-text", protocol.MaxTextBytes, "largest message text in `bytes`")
-	fs.IntVar(&cfg.Limits.RatePerSec, "rate", 20, "requests per second one connection may make, sustained")
-	fs.IntVar(&cfg.Limits.RateBurst, "burst", 50, "requests one connection may make in a burst")
-	fs.DurationVar(&cfg.PingInterval, "ping", time.Minute, "ping a client after this much silence")
-	fs.DurationVar(&cfg.PingTimeout, "ping-timeout", 30*time.Second, "close a connection whose ping is not answered within this")
+	fs.IntVar(&cfg.Limits.RatePerSec, "rate", session.DefaultRate, "requests per second one connection may make, sustained")
+	fs.IntVar(&cfg.Limits.RateBurst, "burst", session.DefaultBurst, "requests one connection may make in a burst")
+	fs.DurationVar(&cfg.PingInterval, "ping", session.DefaultPingInterval, "ping a client after this much silence")
+	fs.DurationVar(&cfg.PingTimeout, "ping-timeout", session.DefaultPingTimeout, "close a connection whose ping is not answered within this")
 	fs.IntVar(&cfg.MaxQueue, "max-queue", netconn.DefaultMaxQueue, "`bytes` queued for one client before it is disconnected as a slow consumer")
 	loginRate := fs.Int("login-rate", 60, "password logins one address may start a minute, and `N` at once; an account gets half as many (0: no limit). Resume tokens are never limited")
 	registerRate := fs.Int("register-rate", 20, "new accounts one address may register an hour, and `N` at once (0: no limit)")
@@ -158,6 +163,11 @@ Flags:
 			*c.to = -1 // no limit
 		default:
 			*c.to = *c.v
+		}
+	}
+	for _, o := range strings.Split(*allowOrigins, ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			cfg.AllowOrigins = append(cfg.AllowOrigins, o)
 		}
 	}
 	if cfg.Retention < 0 {

@@ -40,6 +40,10 @@ type Params struct {
 // DefaultParams follow OWASP's argon2id guidance (19 MiB, 2 passes, 1 lane).
 var DefaultParams = Params{Time: 2, MemoryKiB: 19 * 1024, Threads: 1}
 
+// DefaultQueue is how many password checks may wait for a free slot by
+// default; more are refused at once, with ErrBusy.
+const DefaultQueue = 256
+
 // Hasher hashes and verifies passwords with at most Parallel at a time.
 type Hasher struct {
 	params  Params

@@ -123,6 +123,9 @@ type Config struct {
 	Queue int
 	// IdemKeys is how many recent idempotency keys are remembered.
 	IdemKeys int
+	// ObserveCommit, if set, is told how long each write of a batch to
+	// the store took, for metrics.
+	ObserveCommit func(time.Duration)
 	// Presence events (logins and logouts) wait to be sent together, so
 	// that in a wave of logins each online session gets one queue entry
 	// and one write for many of them rather than one each. An event
@@ -137,12 +140,19 @@ type Config struct {
 	PresenceWait, PresenceDelay time.Duration
 }
 
+// Defaults of Config, which the chatserver command's flags start from.
+const (
+	DefaultRecallWindow = 2 * time.Minute
+	DefaultResumeTTL    = 7 * 24 * time.Hour
+	DefaultJoinHistory  = 50
+)
+
 func (c *Config) setDefaults() {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	if c.Hasher == nil {
-		c.Hasher = auth.NewHasher(auth.DefaultParams, 0, 64)
+		c.Hasher = auth.NewHasher(auth.DefaultParams, 0, auth.DefaultQueue)
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -151,13 +161,13 @@ func (c *Config) setDefaults() {
 		c.Throttle = auth.NewThrottle(auth.Limits{}, c.Now)
 	}
 	if c.RecallWindow == 0 {
-		c.RecallWindow = 2 * time.Minute
+		c.RecallWindow = DefaultRecallWindow
 	}
 	if c.ResumeTTL == 0 {
-		c.ResumeTTL = 7 * 24 * time.Hour
+		c.ResumeTTL = DefaultResumeTTL
 	}
 	if c.JoinHistory <= 0 {
-		c.JoinHistory = 50
+		c.JoinHistory = DefaultJoinHistory
 	}
 	if c.CatchUp <= 0 {
 		c.CatchUp = 5000
@@ -211,6 +221,11 @@ type Hub struct {
 	commitEnd chan struct{}     // closed when the committer exits
 
 	logins atomic.Uint64 // the number of the last login to arrive (see Login)
+
+	// Counts for Stats.
+	stored    atomic.Uint64 // messages made durable
+	delivered atomic.Uint64 // message and recall events queued to sessions
+	reading   atomic.Int64  // reads in progress off the hub goroutine
 
 	// Everything below is owned by the run goroutine.
 	users map[string]*user
@@ -503,6 +518,9 @@ func (h *Hub) deliver(s *Session, ev *event.Event) bool {
 		return true
 	}
 	ok := s.peer.Queue(ev)
+	if ok && (ev.Kind == event.Message || ev.Kind == event.Recall) {
+		h.delivered.Add(1)
+	}
 	if ok && !s.dirty {
 		s.dirty = true
 		h.dirty = append(h.dirty, s)
@@ -564,13 +582,62 @@ func (h *Hub) commit() {
 		}
 		var err error
 		if len(changes) > 0 {
+			start := time.Now()
 			err = h.store.Apply(context.Background(), changes)
+			if h.cfg.ObserveCommit != nil {
+				h.cfg.ObserveCommit(time.Since(start))
+			}
 			if err != nil {
 				h.log.Error("store write failed", "changes", len(changes), "err", err)
+			} else {
+				n := 0
+				for i := range changes {
+					if changes[i].Kind == store.AddMessage {
+						n++
+					}
+				}
+				h.stored.Add(uint64(n))
 			}
 		}
 		h.committed <- commitResult{batch, err}
 	}
+}
+
+// Settings returns the configuration in force, defaults filled in.
+func (h *Hub) Settings() Config { return h.cfg }
+
+// Alive reports whether the hub goroutine answers, within ctx: a health
+// check, which costs one turn of the hub.
+func (h *Hub) Alive(ctx context.Context) error {
+	done := make(chan struct{})
+	select {
+	case h.work <- func() { close(done) }:
+	case <-h.done:
+		return ErrClosed
+	case <-ctx.Done():
+		return errors.New("the hub is too busy to answer")
+	}
+	select {
+	case <-done:
+		return nil
+	case <-h.done:
+		return ErrClosed
+	case <-ctx.Done():
+		return errors.New("the hub is too busy to answer")
+	}
+}
+
+// Stats are counts of the hub's work, for metrics.
+type Stats struct {
+	Stored    uint64 // messages made durable since the hub started
+	Delivered uint64 // message and recall events queued to sessions
+	Queue     int    // work waiting for the hub goroutine
+	Reads     int64  // catch-ups and request reads in progress off it
+}
+
+// Stats returns the hub's counts; it may be called from any goroutine.
+func (h *Hub) Stats() Stats {
+	return Stats{Stored: h.stored.Load(), Delivered: h.delivered.Load(), Queue: len(h.work), Reads: h.reading.Load()}
 }
 
 // Close stops the hub after writing what it has accepted. Sessions are not

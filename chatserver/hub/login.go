@@ -423,6 +423,8 @@ func (h *Hub) onReader(ctx context.Context, read func()) error {
 // waits for it.
 func (h *Hub) runOn(ctx context.Context, readers chan func(), read func()) error {
 	done := make(chan struct{})
+	h.reading.Add(1)
+	defer h.reading.Add(-1)
 	select {
 	case readers <- func() { defer close(done); read() }:
 	case <-h.quit:

@@ -248,7 +248,7 @@ start_parley() {
 	# from one address. -hash-memory: password hashing is not what is
 	# measured.
 	# shellcheck disable=SC2086
-	"$PARLEY" -addr "127.0.0.1:$port" -data "$dir/data" -secret-file "$dir/secret" \
+	"$PARLEY" -addr "127.0.0.1:$port" -http "" -data "$dir/data" -secret-file "$dir/secret" \
 		-rate 1000000 -burst 1000000 -login-rate 0 -register-rate 0 -hash-memory 64 -log-level warn \
 		-pprof "127.0.0.1:$pport" $PARLEY_FLAGS >"$SERVER_LOG" 2>&1 &
 	SERVER_PID=$!

@@ -141,7 +141,7 @@ export PARLEY_SECRET
 
 chat_port=$(free_port)
 mkdir -p "$WORK/chat"
-"$WORK/chatserver" -addr "127.0.0.1:$chat_port" -data "$WORK/chat/data" -hash-memory 64 \
+"$WORK/chatserver" -addr "127.0.0.1:$chat_port" -http "" -data "$WORK/chat/data" -hash-memory 64 \
 	-files-token-ttl 24h -log-level warn >"$RESULTS/chatserver.log" 2>&1 &
 chat_pid=$!
 PIDS+=("$chat_pid")

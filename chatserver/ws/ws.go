@@ -1,0 +1,464 @@
+// Package ws is the chat protocol's WebSocket transport: the same frames
+// as over TCP, one per text message, for browsers. Each connection has a
+// reader goroutine, which hands what it reads to the connection's
+// session (package session); a writer goroutine while something is
+// queued, so that nobody waits for a slow client's socket; a bounded
+// outbound queue whose overflow disconnects a slow consumer; a timer for
+// the read deadline the session asks for; and a write deadline.
+package ws
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/parley-chat/parley/chatserver/event"
+	"github.com/parley-chat/parley/chatserver/session"
+	"github.com/parley-chat/parley/shared/protocol"
+)
+
+// Config configures a Server. Sessions is required; zero values elsewhere
+// mean the defaults.
+type Config struct {
+	Sessions *session.Server
+	Logger   *slog.Logger
+	// AllowOrigins are the hosts (patterns as in path.Match, such as
+	// "chat.example.org" or "*.example.org") whose pages may connect,
+	// besides the server's own: a browser sends the page's origin, and a
+	// page elsewhere must not act for a user who is logged in here.
+	AllowOrigins []string
+	WriteTimeout time.Duration // for one message to the client (default 10 s)
+	MaxQueue     int           // bytes queued for one client before it counts as slow (default 8 MiB)
+}
+
+// Server serves WebSocket connections; it is an http.Handler for the
+// path it is mounted at.
+type Server struct {
+	cfg      Config
+	log      *slog.Logger
+	maxFrame int
+
+	mu      sync.Mutex
+	conns   map[*conn]struct{}
+	closing bool
+	closed  map[string]int // close reasons, counted
+	nextID  uint64
+	wg      sync.WaitGroup // connections being served
+}
+
+// New returns a Server.
+func New(cfg Config) *Server {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.WriteTimeout == 0 {
+		cfg.WriteTimeout = 10 * time.Second
+	}
+	if cfg.MaxQueue == 0 {
+		cfg.MaxQueue = 8 << 20
+	}
+	return &Server{cfg: cfg, log: cfg.Logger, maxFrame: cfg.Sessions.Limits().Frame,
+		conns: make(map[*conn]struct{}), closed: make(map[string]int)}
+}
+
+// ServeHTTP upgrades the request to a WebSocket and serves the chat
+// protocol over it until the connection ends.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		http.Error(w, "the server is shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	s.wg.Add(1)
+	s.nextID++
+	id := s.nextID
+	s.mu.Unlock()
+	defer s.wg.Done()
+
+	wc, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: s.cfg.AllowOrigins})
+	if err != nil {
+		// Accept has answered: 403 for an origin not allowed, 400 or
+		// 426 for a request that is no WebSocket handshake.
+		s.log.Info("websocket refused", "remote", r.RemoteAddr, "origin", r.Header.Get("Origin"), "err", err)
+		return
+	}
+	// A frame larger than the limit is refused by the session with a
+	// reason; one far larger is cut off by the library.
+	wc.SetReadLimit(int64(s.maxFrame) + 4096)
+	c := &conn{srv: s, wc: wc, id: id, remote: remoteAddr(r), host: hostOf(r), ended: make(chan struct{})}
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		wc.Close(websocket.StatusGoingAway, "server is shutting down")
+		return
+	}
+	s.conns[c] = struct{}{}
+	s.mu.Unlock()
+	c.serve()
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+}
+
+// Shutdown tells every client server_shutdown and closes its
+// connection after what is queued for it, then waits for the
+// connections to end or ctx to expire, when it closes the rest.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.closing = true
+	conns := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		c.Close(protocol.CodeShutdown, "server is shutting down; reconnect in a moment")
+	}
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		for _, c := range conns {
+			c.wc.CloseNow()
+		}
+		<-done
+		return ctx.Err()
+	}
+}
+
+// Stats counts open connections and why others closed.
+type Stats struct {
+	Open   int
+	Closed map[string]int
+}
+
+// Stats returns the server's counts.
+func (s *Server) Stats() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := Stats{Open: len(s.conns), Closed: make(map[string]int, len(s.closed))}
+	for r, n := range s.closed {
+		st.Closed[r] = n
+	}
+	return st
+}
+
+func (s *Server) countClose(reason string) {
+	if reason == "" {
+		return
+	}
+	s.mu.Lock()
+	s.closed[reason]++
+	s.mu.Unlock()
+}
+
+// conn is one WebSocket connection.
+type conn struct {
+	srv    *Server
+	wc     *websocket.Conn
+	id     uint64
+	remote netip.Addr
+	host   string
+
+	// sessMu is held while the session is told something: by the reader
+	// for each frame, and by the deadline timer when it fires.
+	sessMu sync.Mutex
+	s      *session.Session
+
+	mu       sync.Mutex // guards what follows
+	q        [][]byte   // frames to write, one message each
+	qBytes   int
+	writing  bool // a writer goroutine runs
+	closed   bool // no more frames are accepted
+	dropped  bool // and what is queued is not to be written
+	bye      *protocol.Frame
+	reason   string
+	user     string
+	deadline time.Time
+	timer    *time.Timer
+	ended    chan struct{} // closed when the WebSocket is closed
+}
+
+func (c *conn) serve() {
+	c.s = c.srv.cfg.Sessions.Accept(c)
+	defer func() {
+		c.Close("", "")
+		<-c.ended
+		c.mu.Lock()
+		if c.timer != nil {
+			c.timer.Stop()
+		}
+		reason := c.reason
+		c.mu.Unlock()
+		if reason == "" {
+			reason = "client_closed"
+			c.srv.countClose(reason)
+		}
+		c.sessMu.Lock()
+		c.s.End()
+		c.sessMu.Unlock()
+		c.srv.log.Info("connection closed", c.logAttrs("reason", reason)...)
+	}()
+	for {
+		_, msg, err := c.wc.Read(context.Background())
+		if err != nil {
+			if errors.Is(err, io.EOF) || websocket.CloseStatus(err) != -1 {
+				// The client closed its side; it may still read what
+				// it asked for, but the library cannot read on after a
+				// close frame: answer, and go.
+				c.sessMu.Lock()
+				c.s.InputEnded(c.ended)
+				c.sessMu.Unlock()
+			} else if !errors.Is(err, net.ErrClosed) {
+				c.srv.log.Debug("read failed", c.logAttrs("err", err)...)
+			}
+			return
+		}
+		if !c.frames(msg) {
+			return
+		}
+	}
+}
+
+// frames hands the session each frame of one message: one, but a client
+// that sends several lines in one is understood too.
+func (c *conn) frames(msg []byte) bool {
+	c.sessMu.Lock()
+	defer c.sessMu.Unlock()
+	for len(msg) > 0 {
+		line := msg
+		if i := bytes.IndexByte(msg, '\n'); i >= 0 {
+			line, msg = msg[:i], msg[i+1:]
+		} else {
+			msg = nil
+		}
+		line = bytes.TrimSuffix(line, []byte("\r"))
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue
+		}
+		if len(line) > c.srv.maxFrame {
+			c.s.TooLarge()
+			return false
+		}
+		if !c.s.Frame(line) {
+			return false
+		}
+	}
+	return true
+}
+
+// SetReadDeadline arms the timer that tells the session its client has
+// been silent too long. The session calls it while it is being told
+// something, so that a deadline pushed back meanwhile is seen.
+func (c *conn) SetReadDeadline(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.deadline = t
+	d := time.Until(t)
+	if c.timer == nil {
+		c.timer = time.AfterFunc(d, c.deadlinePassed)
+		return
+	}
+	c.timer.Reset(d)
+}
+
+// deadlinePassed runs on the timer's goroutine.
+func (c *conn) deadlinePassed() {
+	c.sessMu.Lock()
+	defer c.sessMu.Unlock()
+	c.mu.Lock()
+	due := !time.Now().Before(c.deadline) && !c.closed
+	c.mu.Unlock()
+	if !due {
+		return // pushed back, or closing, meanwhile
+	}
+	if next, goOn := c.s.Timeout(); goOn {
+		c.SetReadDeadline(next)
+	}
+}
+
+func (c *conn) RemoteAddr() netip.Addr { return c.remote }
+func (c *conn) Host() string           { return c.host }
+
+func (c *conn) SetUser(name string) {
+	c.mu.Lock()
+	c.user = name
+	c.mu.Unlock()
+}
+
+func (c *conn) logAttrs(args ...any) []any {
+	c.mu.Lock()
+	user := c.user
+	c.mu.Unlock()
+	a := []any{"conn", c.id, "transport", "websocket", "remote", c.remote.String()}
+	if user != "" {
+		a = append(a, "user", user)
+	}
+	return append(a, args...)
+}
+
+// Queue adds an event to the outbound queue, one message per frame. It
+// never blocks; a client whose queue would grow past the limit is
+// disconnected as a slow consumer.
+func (c *conn) Queue(ev *event.Event) bool {
+	b := ev.JSON()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return false
+	}
+	if c.qBytes+len(b) > c.srv.cfg.MaxQueue {
+		c.closeLocked(protocol.CodeSlowConsumer, "you were not reading fast enough", true)
+		return false
+	}
+	for len(b) > 0 {
+		i := bytes.IndexByte(b, '\n')
+		c.q = append(c.q, b[:i]) // without the newline: a message is one frame
+		b = b[i+1:]
+		c.qBytes += i + 1
+	}
+	return true
+}
+
+// Flush starts the writer if something is queued.
+func (c *conn) Flush() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.writing && len(c.q) > 0 {
+		c.writing = true
+		go c.writeLoop()
+	}
+}
+
+// Close writes what is queued, then a bye frame, then closes.
+func (c *conn) Close(code, message string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.closeLocked(code, message, false)
+}
+
+func (c *conn) closeLocked(code, message string, drop bool) {
+	if c.closed {
+		return
+	}
+	c.closed, c.reason = true, code
+	c.srv.countClose(code)
+	if code != "" {
+		c.bye = &protocol.Frame{Type: protocol.TypeBye, Code: code, Message: message}
+	}
+	if drop {
+		c.dropped = true
+		c.q, c.qBytes = nil, 0
+	}
+	if !c.writing {
+		c.writing = true
+		go c.writeLoop()
+	}
+}
+
+// writeLoop writes what is queued, a message at a time, until the queue
+// is empty; then it exits, or, if the connection is closing, sends the
+// bye and closes it.
+func (c *conn) writeLoop() {
+	for {
+		c.mu.Lock()
+		if c.dropped {
+			c.q, c.qBytes = nil, 0
+		}
+		batch := c.q
+		c.q, c.qBytes = nil, 0
+		closed, bye := c.closed, c.bye
+		if len(batch) == 0 && !closed {
+			c.writing = false
+			c.mu.Unlock()
+			return
+		}
+		c.mu.Unlock()
+		for _, m := range batch {
+			if err := c.write(m); err != nil {
+				c.mu.Lock()
+				if errors.Is(err, context.DeadlineExceeded) {
+					c.closeLocked(protocol.CodeSlowConsumer, "", true)
+				} else {
+					c.closeLocked("write_failed", "", true)
+				}
+				c.mu.Unlock()
+				c.wc.CloseNow()
+				close(c.ended)
+				return
+			}
+		}
+		if len(batch) > 0 {
+			continue
+		}
+		// Closing, and everything queued is written.
+		status, reason := websocket.StatusNormalClosure, ""
+		if bye != nil {
+			b := protocol.Encode(bye)
+			c.write(b[:len(b)-1])
+			reason = bye.Code
+			switch bye.Code {
+			case protocol.CodeQuit, protocol.CodeReplaced:
+			case protocol.CodeShutdown:
+				status = websocket.StatusGoingAway
+			default:
+				status = websocket.StatusPolicyViolation
+			}
+		}
+		closeWithin(c.wc, status, reason, time.Second)
+		close(c.ended)
+		return
+	}
+}
+
+func (c *conn) write(m []byte) error {
+	ctx, cancel := context.WithTimeout(context.Background(), c.srv.cfg.WriteTimeout)
+	defer cancel()
+	return c.wc.Write(ctx, websocket.MessageText, m)
+}
+
+// closeWithin closes the WebSocket with a close handshake, waiting at most
+// wait for the client's answer.
+func closeWithin(wc *websocket.Conn, status websocket.StatusCode, reason string, wait time.Duration) {
+	done := make(chan struct{})
+	go func() { wc.Close(status, reason); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(wait):
+		wc.CloseNow()
+		<-done
+	}
+}
+
+// remoteAddr is the client's address from the request.
+func remoteAddr(r *http.Request) netip.Addr {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return netip.Addr{}
+	}
+	return ap.Addr().Unmap()
+}
+
+// hostOf is the host the client reached, without the port.
+func hostOf(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.Host)
+	if err != nil {
+		host = r.Host
+	}
+	if len(host) > 1 && host[0] == '[' {
+		host = host[1 : len(host)-1]
+	}
+	return host
+}
