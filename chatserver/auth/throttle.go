@@ -20,7 +20,8 @@ type Limits struct {
 	InFlight int
 	// PerMinute is how many password checks an address may start a
 	// minute, with as many at once (default 60). An account may have
-	// half as many, from all addresses together.
+	// half as many, from all addresses together. Negative lifts these
+	// bounds and InFlight's; the waits after wrong passwords remain.
 	PerMinute int
 	// Registrations is how many new accounts an address may register an
 	// hour, with as many at once (default 20).
@@ -149,7 +150,7 @@ func (t *Throttle) Begin(addr netip.Addr, account string) (func(Outcome), *Refus
 		return nil, &Refusal{Retry: wait,
 			Message: fmt.Sprintf("too many wrong passwords; try again in %s", roundUp(wait))}
 	}
-	if a.inFlight >= t.lim.InFlight || acc.inFlight >= t.lim.InFlight {
+	if t.lim.PerMinute > 0 && (a.inFlight >= t.lim.InFlight || acc.inFlight >= t.lim.InFlight) {
 		return nil, &Refusal{Retry: firstDelay,
 			Message: "a login from here is being checked already; try again in a moment"}
 	}

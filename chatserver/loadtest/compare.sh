@@ -5,8 +5,9 @@
 #
 # Usage: chatserver/loadtest/compare.sh [ERGO_BINARY]
 #
-# For each server (Parley built from this checkout, ngircd and InspIRCd from
-# Debian's packages, and Ergo if the path to an ergo binary is given) it runs
+# For each server (Parley built from this checkout, over TCP and, as
+# parley-ws, over WebSocket; ngircd and InspIRCd from Debian's packages;
+# and Ergo if the path to an ergo binary is given) it runs
 #
 #   a) fan-out: one room of FANOUT_CONNS members, SENDERS of them sending
 #      SIZE-byte messages, once for each rate in RATES (messages per second
@@ -49,7 +50,7 @@
 #                  in flight overflow its accept queue and the kernel resets
 #                  some; 1000 for the others, since InspIRCd completes
 #                  registrations only on its once-a-second timer]
-#   SERVERS        which servers to run ["parley ngircd inspircd ergo"]
+#   SERVERS        which servers to run ["parley parley-ws ngircd inspircd ergo"]
 #   RESULTS        where results go [${TMPDIR:-/tmp}/parley-compare-DATE]
 #   PARLEY_BIN     a chatserver binary to use instead of building one
 #   PARLEY_FLAGS   extra chatserver flags, e.g. "-max-queue 16777216"
@@ -113,7 +114,7 @@ WARMUP=${WARMUP:-3}
 IDLE_PER_PROC=${IDLE_PER_PROC:-9000}
 IDLE_SETTLE=${IDLE_SETTLE:-5}
 DIAL_PARALLEL=${DIAL_PARALLEL:-}
-SERVERS=${SERVERS:-"parley ngircd inspircd ergo"}
+SERVERS=${SERVERS:-"parley parley-ws ngircd inspircd ergo"}
 RESULTS=${RESULTS:-${TMPDIR:-/tmp}/parley-compare-$(date +%Y%m%d-%H%M%S)}
 PARLEY_BIN=${PARLEY_BIN:-}
 PARLEY_FLAGS=${PARLEY_FLAGS:-}
@@ -208,7 +209,7 @@ rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 log "building the load tool"
 LOADTEST=$WORK/loadtest
 go build -o "$LOADTEST" ./chatserver/loadtest
-if want parley; then
+if want parley || want parley-ws; then
 	if [[ -n $PARLEY_BIN ]]; then
 		[[ -x $PARLEY_BIN ]] || die "PARLEY_BIN=$PARLEY_BIN is not an executable file"
 		PARLEY=$PARLEY_BIN
@@ -221,11 +222,11 @@ fi
 
 version() {
 	case $1 in
-	parley)
+	parley | parley-ws)
 		local v
 		v=$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)
 		[[ -n $PARLEY_BIN ]] && v="$(basename "$PARLEY_BIN")"
-		echo "Parley $v"
+		if [[ $1 == parley-ws ]]; then echo "Parley $v WS"; else echo "Parley $v"; fi
 		;;
 	ngircd) ngircd --version 2>/dev/null | head -1 | sed 's/^ngIRCd \([^-]*\).*/ngircd \1/' ;;
 	inspircd) inspircd --version 2>/dev/null | head -1 | sed 's/^InspIRCd-/InspIRCd /' ;;
@@ -237,26 +238,45 @@ version() {
 # start_NAME RUN starts a fresh server and sets SERVER_PID, SERVER_ADDR,
 # SERVER_LOG (and PPROF_ADDR for Parley).
 
+# parley_has FLAG: whether the Parley binary knows FLAG (a build from
+# before it, compared with this one, may not).
+parley_has() { "$PARLEY" -h 2>&1 | grep -q -- "^  $1 "; }
+
+# start_parley RUN [ws]: with ws, the load reaches it over WebSocket on
+# its HTTP door, and SERVER_ADDR is that door's address.
 start_parley() {
-	local dir=$WORK/parley-$1 port pport
+	local dir=$WORK/parley-$1${2:+-ws} port hport pport extra=()
 	mkdir -p "$dir"
 	port=$(free_port)
+	hport=$(free_port)
 	pport=$(free_port)
-	SERVER_LOG=$RESULTS/logs/parley-$1.log
+	SERVER_LOG=$RESULTS/logs/parley${2:+-ws}-$1.log
 	# -rate/-burst: the per-connection request limit would throttle the
 	# senders; -login-rate/-register-rate: every load connection logs in
 	# from one address. -hash-memory: password hashing is not what is
 	# measured.
+	if parley_has -login-rate; then extra+=(-login-rate 0 -register-rate 0); fi
+	if [[ -n ${2:-} ]]; then
+		extra+=(-http "127.0.0.1:$hport")
+	elif parley_has -http; then
+		extra+=(-http "")
+	fi
 	# shellcheck disable=SC2086
-	"$PARLEY" -addr "127.0.0.1:$port" -http "" -data "$dir/data" -secret-file "$dir/secret" \
-		-rate 1000000 -burst 1000000 -login-rate 0 -register-rate 0 -hash-memory 64 -log-level warn \
+	"$PARLEY" -addr "127.0.0.1:$port" -data "$dir/data" -secret-file "$dir/secret" \
+		-rate 1000000 -burst 1000000 "${extra[@]}" -hash-memory 64 -log-level warn \
 		-pprof "127.0.0.1:$pport" $PARLEY_FLAGS >"$SERVER_LOG" 2>&1 &
 	SERVER_PID=$!
 	PIDS+=("$SERVER_PID")
 	SERVER_ADDR=127.0.0.1:$port
 	PPROF_ADDR=127.0.0.1:$pport
 	wait_listen "$SERVER_PID" "$port" Parley "$SERVER_LOG"
+	if [[ -n ${2:-} ]]; then
+		SERVER_ADDR=127.0.0.1:$hport
+		wait_listen "$SERVER_PID" "$hport" "Parley's HTTP door" "$SERVER_LOG"
+	fi
 }
+
+start_parley-ws() { start_parley "$1" ws; }
 
 start_ngircd() {
 	local dir port
@@ -382,7 +402,12 @@ start_ergo() {
 	wait_listen "$SERVER_PID" "$port" Ergo "$SERVER_LOG"
 }
 
-driver() { if [[ $1 == parley ]]; then echo parley; else echo irc; fi; }
+driver() {
+	case $1 in
+	parley | parley-ws) echo "$1" ;;
+	*) echo irc ;;
+	esac
+}
 
 # How many connections a load process sets up at once.
 dial_parallel() {
@@ -403,11 +428,11 @@ run_idle() {
 	log "$name: idle, $IDLE_CONNS connections"
 	"start_$name" idle
 	local tokens=$WORK/$name-idle.tokens
-	if [[ $drv == parley ]]; then
+	if [[ $drv == parley* ]]; then
 		# Register every user before any connection is held, so that
 		# password hashing and the registrations' own traffic are neither
 		# measured nor held in the baseline.
-		"$LOADTEST" -driver parley -server "$SERVER_ADDR" -setup-only -prefix idle \
+		"$LOADTEST" -driver "$drv" -server "$SERVER_ADDR" -setup-only -prefix idle \
 			-conns "$IDLE_CONNS" -tokens "$tokens" >/dev/null 2>"$RESULTS/logs/$name-idle-setup.log" ||
 			{
 				log "$name: registering the idle users failed; see $RESULTS/logs/$name-idle-setup.log"
@@ -502,8 +527,8 @@ run_fanout() {
 	drv=$(driver "$name")
 	log "$name: fan-out, 1 room × $FANOUT_CONNS members, $SENDERS senders, $SIZE-byte messages"
 	"start_$name" fanout
-	if [[ $drv == parley ]]; then
-		"$LOADTEST" -driver parley -server "$SERVER_ADDR" -setup-only -prefix fan \
+	if [[ $drv == parley* ]]; then
+		"$LOADTEST" -driver "$drv" -server "$SERVER_ADDR" -setup-only -prefix fan \
 			-conns "$FANOUT_CONNS" -tokens "$tokens" >/dev/null 2>"$RESULTS/logs/$name-fanout-setup.log" ||
 			{
 				log "$name: registering the fan-out users failed; see $RESULTS/logs/$name-fanout-setup.log"
@@ -564,7 +589,7 @@ run_fanout() {
 loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
 LOAD_BEFORE=$(loadavg)
 RAN=()
-for s in parley ngircd inspircd ergo; do
+for s in parley parley-ws ngircd inspircd ergo; do
 	want "$s" || continue
 	RAN+=("$s")
 done

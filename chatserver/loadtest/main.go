@@ -98,7 +98,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	var c config
 	fs := flag.NewFlagSet("loadtest", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&c.driver, "driver", "parley", "protocol: parley or irc")
+	fs.StringVar(&c.driver, "driver", "parley", "protocol: parley (over TCP), parley-ws (over WebSocket at ws://SERVER/ws) or irc")
 	fs.StringVar(&c.server, "server", "127.0.0.1:7700", "server `host:port`")
 	fs.StringVar(&c.scenario, "scenario", "fanout", "fanout, pairs, idle, storm or history")
 	fs.IntVar(&c.conns, "conns", 1000, "connections")
@@ -126,14 +126,14 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return c, err
 	}
 	switch c.driver {
-	case "parley", "irc":
+	case "parley", "parley-ws", "irc":
 	default:
 		return c, fmt.Errorf("unknown driver %q", c.driver)
 	}
 	switch c.scenario {
 	case "fanout", "pairs", "idle":
 	case "storm", "history":
-		if c.driver != "parley" {
+		if c.driver == "irc" {
 			return c, fmt.Errorf("scenario %s needs the parley driver", c.scenario)
 		}
 	default:
@@ -154,7 +154,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 func run(ctx context.Context, cfg config, log io.Writer) (*result, error) {
 	var d driver
 	switch cfg.driver {
-	case "parley":
+	case "parley", "parley-ws":
 		d = &parleyDriver{cfg: cfg}
 	case "irc":
 		d = &ircDriver{cfg: cfg}

@@ -96,8 +96,8 @@ func (d *parleyDriver) register(ctx context.Context, i int) (string, error) {
 		ok, err := c.login(&protocol.Frame{Type: protocol.TypeLogin, ID: 1, Name: d.name(i), Password: d.cfg.password})
 		c.nc.Close()
 		var pe *protocol.Error
-		if errors.As(err, &pe) && pe.Code == protocol.CodeBusy && attempt < 50 {
-			time.Sleep(100 * time.Millisecond)
+		if errors.As(err, &pe) && (pe.Code == protocol.CodeBusy || pe.Code == protocol.CodeRateLimited) && attempt < 50 {
+			time.Sleep(max(100*time.Millisecond, time.Duration(pe.RetryMS)*time.Millisecond))
 			continue
 		}
 		if err != nil {
@@ -126,9 +126,12 @@ func (d *parleyDriver) dial(ctx context.Context) (*parleyConn, error) {
 	dl := net.Dialer{Timeout: 30 * time.Second}
 	var nc net.Conn
 	var err error
-	if d.cfg.tls {
+	switch {
+	case d.cfg.driver == "parley-ws":
+		nc, err = dialWS(ctx, d.cfg.server, d.cfg.tls)
+	case d.cfg.tls:
 		nc, err = (&tls.Dialer{NetDialer: &dl, Config: &tls.Config{InsecureSkipVerify: true}}).DialContext(ctx, "tcp", d.cfg.server)
-	} else {
+	default:
 		nc, err = dl.DialContext(ctx, "tcp", d.cfg.server)
 	}
 	if err != nil {
@@ -176,7 +179,7 @@ func (c *parleyConn) call(f *protocol.Frame) (*protocol.Frame, error) {
 		}
 		if r.Re == f.ID && (r.Type == protocol.TypeOK || r.Type == protocol.TypeError) {
 			if r.Type == protocol.TypeError {
-				return r, &protocol.Error{Code: r.Code, Message: r.Message}
+				return r, &protocol.Error{Code: r.Code, Message: r.Message, RetryMS: r.RetryMS}
 			}
 			return r, nil
 		}
