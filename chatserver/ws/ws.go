@@ -71,7 +71,8 @@ func New(cfg Config) *Server {
 }
 
 // ServeHTTP upgrades the request to a WebSocket and serves the chat
-// protocol over it until the connection ends.
+// protocol over it, on a goroutine of its own: the HTTP server's, whose
+// stack has grown with the request's handling, ends here.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	if s.closing {
@@ -83,7 +84,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.nextID++
 	id := s.nextID
 	s.mu.Unlock()
-	defer s.wg.Done()
+	served := false
+	defer func() {
+		if !served {
+			s.wg.Done()
+		}
+	}()
 
 	wc, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: s.cfg.AllowOrigins})
 	if err != nil {
@@ -104,10 +110,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	s.conns[c] = struct{}{}
 	s.mu.Unlock()
-	c.serve()
-	s.mu.Lock()
-	delete(s.conns, c)
-	s.mu.Unlock()
+	served = true
+	go func() {
+		defer s.wg.Done()
+		c.serve()
+		s.mu.Lock()
+		delete(s.conns, c)
+		s.mu.Unlock()
+	}()
 }
 
 // Shutdown tells every client server_shutdown and closes its
