@@ -54,6 +54,7 @@ func runTUI(ctx context.Context, o options, stderr io.Writer) int {
 	var mu sync.Mutex
 	var session *chat.Session
 	connect := func(ctx context.Context, l tui.Login) (tui.Config, error) {
+		l.Server = chatAddr(l.Server) // as typed in the form: the port may be left out
 		oo := o
 		oo.server = l.Server
 		tlsConf, err := tlsConfig(oo)
