@@ -243,15 +243,43 @@ func (r *Runner) Run(ctx context.Context, line string) (*Output, error) {
 	return nil, protocol.Errorf(CodeUnknownCommand, "unknown command /%s; /help lists them", name)
 }
 
-// Send sends text to a conversation, with emoji shortcodes expanded.
+// Send sends text to a conversation, with emoji shortcodes expanded. Text
+// over the server's limit is refused here, before anything is sent.
 func (r *Runner) Send(ctx context.Context, to Conv, text string) (*Output, error) {
-	f := &protocol.Frame{Type: protocol.TypeSend, Text: compose.Expand(text), Key: chat.NewKey()}
+	text = compose.Expand(text)
+	if err := CheckLength(text, r.TextLimit()); err != nil {
+		return nil, err
+	}
+	f := &protocol.Frame{Type: protocol.TypeSend, Text: text, Key: chat.NewKey()}
 	if to.With != "" {
 		f.To = to.With
 	} else {
 		f.Room = to.Room
 	}
 	return r.do(ctx, f)
+}
+
+// TextLimit is the most bytes of text a message may have: the limit the
+// server announced in its welcome, or the protocol's default.
+func (r *Runner) TextLimit() int {
+	if r.Session != nil {
+		if w := r.Session.Welcome(); w != nil && w.Limits != nil && w.Limits.Text > 0 {
+			return w.Limits.Text
+		}
+	}
+	return protocol.MaxTextBytes
+}
+
+// CheckLength refuses text of more than limit bytes with a too_long
+// error that says how long the text is and how long it may be, and does
+// not repeat it.
+func CheckLength(text string, limit int) error {
+	if len(text) <= limit {
+		return nil
+	}
+	return protocol.Errorf(protocol.CodeTooLong,
+		"the message is too long to send: %d bytes, and the server takes at most %d (a letter of most non-Latin scripts takes 2 or 3 bytes, an emoji 4); shorten it and send it again",
+		len(text), limit)
 }
 
 // SendFile posts a file message to a conversation.

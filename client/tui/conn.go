@@ -30,6 +30,8 @@ type Conn interface {
 	Run(ctx context.Context, cur command.Conv, line string) (*command.Output, command.Conv, error)
 	// Commands lists the commands Run knows, for help and completion.
 	Commands() []command.Spec
+	// TextLimit is the most bytes of text a message may have.
+	TextLimit() int
 	// Refresh reconnects now.
 	Refresh()
 }
@@ -76,6 +78,7 @@ type runnerConn struct {
 func (c *runnerConn) Me() string                { return c.s.Me() }
 func (c *runnerConn) Events() <-chan chat.Event { return c.s.Events() }
 func (c *runnerConn) Refresh()                  { c.s.Refresh() }
+func (c *runnerConn) TextLimit() int            { return c.r.TextLimit() }
 
 func (c *runnerConn) Rooms() []protocol.RoomInfo {
 	if ok := c.s.LoginReply(); ok != nil {

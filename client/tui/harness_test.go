@@ -35,6 +35,8 @@ type fakeConn struct {
 	// hold, if set, makes Send wait until it is closed.
 	hold      chan struct{}
 	refreshed int
+	// limit is what TextLimit says; 0 means the protocol's default.
+	limit int
 }
 
 type sentText struct {
@@ -62,6 +64,14 @@ func (f *fakeConn) Events() <-chan chat.Event  { return f.events }
 func (f *fakeConn) Rooms() []protocol.RoomInfo { return f.rooms }
 func (f *fakeConn) Commands() []command.Spec   { return command.NewRunner(nil).Commands() }
 func (f *fakeConn) Refresh()                   { f.mu.Lock(); f.refreshed++; f.mu.Unlock() }
+func (f *fakeConn) TextLimit() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.limit > 0 {
+		return f.limit
+	}
+	return protocol.MaxTextBytes
+}
 func (f *fakeConn) lastSent() sentText {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -9,6 +9,7 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 
+	"github.com/parley-chat/parley/client/chat"
 	"github.com/parley-chat/parley/client/command"
 	"github.com/parley-chat/parley/client/compose"
 	"github.com/parley-chat/parley/shared/protocol"
@@ -296,6 +297,15 @@ func (m *Model) submit() tea.Cmd {
 	if strings.TrimSpace(line) == "" {
 		return nil
 	}
+	if text, ok := plainText(line); ok {
+		// Too long: say so, and keep the text on the input line to be
+		// shortened.
+		if err := command.CheckLength(compose.Expand(text), m.conn.TextLimit()); err != nil {
+			m.addError(m.cur, err)
+			m.cur.follow, m.cur.anchor = true, nil
+			return nil
+		}
+	}
 	if n := len(m.history); n == 0 || m.history[n-1] != line {
 		m.history = append(m.history, line)
 		if len(m.history) > 500 {
@@ -311,8 +321,8 @@ func (m *Model) submit() tea.Cmd {
 // dispatch runs one line: a command, or text for the current
 // conversation.
 func (m *Model) dispatch(line string) tea.Cmd {
-	if !strings.HasPrefix(line, "/") || strings.HasPrefix(line, "//") {
-		return m.send(m.cur, strings.TrimPrefix(line, "/"))
+	if text, ok := plainText(line); ok {
+		return m.send(m.cur, text)
 	}
 	name, args, _ := strings.Cut(line[1:], " ")
 	args = strings.TrimSpace(args)
@@ -359,6 +369,25 @@ func (m *Model) dispatch(line string) tea.Cmd {
 	return nil
 }
 
+// plainText is the text a line sends, if it is not a command: the line
+// itself, or for "//text", "/text".
+func plainText(line string) (string, bool) {
+	if !strings.HasPrefix(line, "/") || strings.HasPrefix(line, "//") {
+		return strings.TrimPrefix(line, "/"), true
+	}
+	return "", false
+}
+
+// restoreInput puts a line that was refused as too long back on the
+// input line of conversation c, to be shortened, if c is still the
+// current one and nothing has been typed since; ↑ finds it otherwise.
+func (m *Model) restoreInput(c *conv, line string, err error) {
+	if chat.IsCode(err, protocol.CodeTooLong) && c == m.cur && m.input.Empty() {
+		m.input.SetValue(line)
+		m.comp = nil
+	}
+}
+
 func (m *Model) switchCmd(arg string) tea.Cmd {
 	if arg == "" {
 		m.addError(m.cur, errors.New("/switch #ROOM or /switch @NAME"))
@@ -403,7 +432,7 @@ func (m *Model) send(c *conv, text string) tea.Cmd {
 	c.follow, c.anchor, c.newBelow = true, nil, 0
 	conn, ctx, id, key := m.conn, m.ctx, c.id, c.key
 	return func() tea.Msg {
-		return sentMsg{conv: key, pending: seq, err: conn.Send(ctx, id, text)}
+		return sentMsg{conv: key, pending: seq, text: text, err: conn.Send(ctx, id, text)}
 	}
 }
 
@@ -428,6 +457,7 @@ func (m *Model) handleCmdDone(msg cmdDoneMsg) tea.Cmd {
 	}
 	if msg.err != nil {
 		m.addError(c, msg.err)
+		m.restoreInput(c, msg.line, msg.err)
 		return nil
 	}
 	name, args, _ := strings.Cut(strings.TrimPrefix(msg.line, "/"), " ")

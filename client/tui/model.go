@@ -198,6 +198,7 @@ type (
 	sentMsg        struct {
 		conv    string // conversation key
 		pending int
+		text    string // as typed, shortcodes not expanded
 		err     error
 	}
 	cmdDoneMsg struct {
@@ -545,6 +546,19 @@ func (m *Model) handleSent(msg sentMsg) {
 	c := m.convByKey(msg.conv)
 	for i, e := range c.entries {
 		if e.kind == entPending && e.seq == msg.pending {
+			if chat.IsCode(msg.err, protocol.CodeTooLong) {
+				// Refused for its length: the text goes back on the
+				// input line, not into an error that would repeat it.
+				c.entries = append(c.entries[:i], c.entries[i+1:]...)
+				c.dirty = true
+				m.addError(c, errors.New("not sent: "+errText(msg.err)))
+				line := msg.text
+				if strings.HasPrefix(line, "/") {
+					line = "/" + line
+				}
+				m.restoreInput(c, line, msg.err)
+				return
+			}
 			if msg.err != nil {
 				e.kind = entError
 				e.rev++
