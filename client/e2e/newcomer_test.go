@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -57,6 +58,54 @@ func TestServerWithoutPort(t *testing.T) {
 	tm.keys("Enter")
 	tm.waitScreen("● connected")
 	tm.waitScreen("小明 @ " + host + ":7700")
+	tm.keys("C-c")
+	tm.waitExit(0)
+}
+
+// In the full-screen client, /refresh says that it reconnects and when
+// it is back, and a message over the limit is refused with its length,
+// not its text, and stays on the input line.
+func TestTUIRefreshAndLongText(t *testing.T) {
+	needTool(t, "tmux")
+	srv := startChat(t, "")
+	peer := connected(t, srv.addr, "bob")
+	home := t.TempDir()
+	env := []string{"HOME=" + home, "XDG_CONFIG_HOME=" + filepath.Join(home, "config"), "LANG=C.UTF-8", "PARLEY_PASSWORD=pw-小明"}
+	tm := tuiStartTmux(t, home)
+	tm.run(env, "-server", srv.addr, "-name", "小明")
+	tm.waitScreen("● connected")
+
+	tm.typeText("/refresh")
+	tm.keys("Enter")
+	tm.waitScreen("reconnecting to " + srv.addr + " now…")
+	tm.waitScreen("reconnected to " + srv.addr)
+	tm.waitScreen("● connected · reconnected")
+
+	long := strings.Repeat("abcdefghij", 410)
+	tm.typeText(long)
+	tm.keys("Enter")
+	tm.waitScreen("4100 bytes, and the server takes at most 4000")
+	// The input line, the last, holds it; nothing above repeats it.
+	screen := strings.Split(strings.TrimRight(tm.screen(), "\n "), "\n")
+	if input := screen[len(screen)-1]; !strings.Contains(input, "abcdefghijabcdefghij") {
+		t.Fatalf("the input line lost the text: %q", input)
+	}
+	for _, l := range screen[:len(screen)-1] {
+		if strings.Contains(l, "abcdefghijabcdefghij") {
+			t.Fatalf("the text is repeated on the screen:\n%s", tm.screen())
+		}
+	}
+	// Still on the input line: take ten bytes off the end and a hundred
+	// from the start, then it goes.
+	for range 10 {
+		tm.keys("BSpace")
+	}
+	tm.keys("Home")
+	for range 100 {
+		tm.keys("Delete")
+	}
+	tm.keys("Enter")
+	peer.waitEvent("the shortened message", isMessage(long[100:4090]))
 	tm.keys("C-c")
 	tm.waitExit(0)
 }

@@ -361,12 +361,24 @@ func (m *Model) dispatch(line string) tea.Cmd {
 	case "switch":
 		return m.switchCmd(args)
 	case "refresh":
-		m.conn.Refresh()
-		m.link.note = "reconnecting now"
+		m.refresh()
 	default:
 		return m.runCmd(line)
 	}
 	return nil
+}
+
+// refresh reconnects now, and says so in the status line and in the
+// current conversation until the session is back.
+func (m *Model) refresh() {
+	if m.ended != nil {
+		m.addError(m.cur, errors.New("the session has ended; /quit and start again"))
+		return
+	}
+	m.conn.Refresh()
+	m.refreshing = m.cur.key
+	m.link = linkState{state: chat.Reconnecting, refresh: true, retryAt: m.cfg.Now()}
+	m.addInfo(m.cur, "reconnecting to "+clean(m.cfg.Server, false)+" now…")
 }
 
 // plainText is the text a line sends, if it is not a command: the line
@@ -532,7 +544,7 @@ func (m *Model) handleCmdDone(msg cmdDoneMsg) tea.Cmd {
 			m.addInfo(c, fmt.Sprintf("%d older messages loaded above; PgUp to read them", *out.Count))
 		}
 	case "refresh":
-		m.link.note = "reconnecting now"
+		m.refresh()
 	default:
 		if out.Text != "" {
 			m.addInfo(c, clean(out.Text, true))

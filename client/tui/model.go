@@ -68,6 +68,7 @@ type linkState struct {
 	retryAt time.Time
 	err     error
 	note    string // a short note, such as "reconnected"
+	refresh bool   // reconnecting because of /refresh
 }
 
 // Model is the chat screen.
@@ -98,7 +99,10 @@ type Model struct {
 
 	link    linkState
 	ticking bool
-	ended   error // why the session ended, once it has
+	// refreshing is the key of the conversation /refresh was typed in,
+	// until the session is back; "" otherwise.
+	refreshing string
+	ended      error // why the session ended, once it has
 
 	names  map[string]string // key → display, for completion
 	online map[string]bool   // key → online
@@ -324,16 +328,25 @@ func (m *Model) handleEvent(ev chat.Event) tea.Cmd {
 	switch ev.Kind {
 	case chat.EvReconnecting:
 		m.link = linkState{state: chat.Reconnecting, attempt: ev.Attempt, retryAt: m.cfg.Now().Add(ev.Wait), err: ev.Err}
+		if m.refreshing != "" && ev.Attempt <= 1 {
+			// The refresh's own reconnect, whose cause is the refresh.
+			m.link.refresh, m.link.err = true, nil
+		}
 		if !m.ticking {
 			return m.tick()
 		}
 	case chat.EvReconnected:
 		m.link = linkState{state: chat.Connected, note: "reconnected"}
+		if m.refreshing != "" {
+			m.addInfo(m.convByKey(m.refreshing), "reconnected to "+clean(m.cfg.Server, false))
+			m.refreshing = ""
+		}
 		for _, c := range m.convs {
 			c.membersLoaded = false
 		}
 		return m.loadMembers(m.cur)
 	case chat.EvClosed:
+		m.refreshing = ""
 		m.link.state = chat.Closed
 		m.link.err = ev.Err
 		m.ended = ev.Err

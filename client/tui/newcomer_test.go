@@ -1,11 +1,14 @@
 package tui
 
 import (
+	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	tea "charm.land/bubbletea/v2"
 
+	"github.com/parley-chat/parley/client/chat"
 	"github.com/parley-chat/parley/client/command"
 	"github.com/parley-chat/parley/shared/protocol"
 )
@@ -87,4 +90,26 @@ func TestTooLongPrivateMessageStaysInTheInput(t *testing.T) {
 		t.Fatalf("the input holds %d bytes, want the line typed", len(got))
 	}
 	noEntryHolds(t, h, "秘秘秘秘")
+}
+
+// /refresh says in the status line and in the conversation that it is
+// reconnecting, and in the conversation when the session is back.
+func TestRefreshSaysSoAndWhenBack(t *testing.T) {
+	h := newHarness(t)
+	h.typeText("/refresh")
+	h.key("enter")
+	if h.conn.refreshed != 1 {
+		t.Fatalf("refreshed %d times", h.conn.refreshed)
+	}
+	h.wantScreen("◌ reconnecting now (/refresh)", "reconnecting to chat.example:7700 now…")
+	// The session reports the refresh's reconnect; its cause is no news.
+	h.event(chat.Event{Kind: chat.EvReconnecting, Attempt: 1, Err: errors.New("refresh")})
+	h.wantScreen("◌ reconnecting now (/refresh)")
+	h.dontWantScreen(": refresh")
+	h.event(chat.Event{Kind: chat.EvReconnected})
+	h.wantScreen("● connected · reconnected", "reconnected to chat.example:7700")
+
+	// A drop later on is the session's own business again.
+	h.event(chat.Event{Kind: chat.EvReconnecting, Attempt: 1, Wait: 2 * time.Second, Err: errors.New("connection reset")})
+	h.wantScreen("reconnecting in 2s (attempt 1): connection reset")
 }
