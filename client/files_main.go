@@ -65,7 +65,7 @@ func postMade(ctx context.Context, c *files.Client, r *command.Runner, printer *
 	conv := r.Current
 	e, err := c.Publish(ctx, name, bytes.NewReader(data), files.PublishOptions{})
 	if err != nil {
-		return nil, protocol.Errorf("upload_failed", "%v", err)
+		return nil, files.UserError(err)
 	}
 	if _, err := r.SendFile(ctx, conv, protocol.File{Name: e.Name, Size: e.Size, Path: e.Path, SHA256: e.SHA256}, ""); err != nil {
 		return nil, err

@@ -59,6 +59,18 @@ const (
 	CodeBadServer = "bad_reply"
 )
 
+// Codes of the file server's 401 replies that the client tells apart.
+const (
+	// CodeSecretMismatch: the token's signature does not verify with the
+	// file server's secret, so the chat server and the file server were
+	// given different secrets. A fresh token would fail the same way;
+	// the server's message says what to fix.
+	CodeSecretMismatch = "secret_mismatch"
+	// CodeTokenExpired: the token is out of date; a fresh one is asked
+	// for and the request made once more.
+	CodeTokenExpired = "token_expired"
+)
+
 // Tokens supplies file tokens. With fresh set, it must not return one it
 // handed out before: the server refused that one.
 type Tokens interface {
@@ -186,7 +198,9 @@ func EscapePath(p string) string {
 }
 
 // do sends a request made by mk with a token, and once more with a fresh
-// token if the first is refused as unauthorized. mk is called for each
+// token if the first is refused as unauthorized (expired, say), except
+// when the server says the secrets differ: no token would do then, and
+// the refusal is returned as an *Error at once. mk is called for each
 // attempt, so it can rewind a body.
 func (c *Client) do(ctx context.Context, mk func() (*http.Request, error)) (*http.Response, error) {
 	for fresh := false; ; fresh = true {
@@ -206,7 +220,9 @@ func (c *Client) do(ctx context.Context, mk func() (*http.Request, error)) (*htt
 			return nil, err
 		}
 		if resp.StatusCode == http.StatusUnauthorized && !fresh && c.opts.Tokens != nil {
-			drain(resp)
+			if e := replyError(resp); e.Code == CodeSecretMismatch {
+				return nil, e
+			}
 			continue
 		}
 		return resp, nil

@@ -36,9 +36,10 @@ func usage(format string, args ...any) error {
 	return protocol.Errorf(command.CodeUsage, format, args...)
 }
 
-// userError turns any failure into a *protocol.Error, which line mode
-// prints and survives.
-func userError(err error) error {
+// UserError turns any failure of a file operation into a
+// *protocol.Error, which line mode prints and survives. A refusal from the
+// file server keeps its code and message.
+func UserError(err error) error {
 	var pe *protocol.Error
 	var fe *Error
 	switch {
@@ -67,7 +68,7 @@ func (c *Commands) files(ctx context.Context, args string) (*command.Output, err
 	}
 	l, err := c.Client.List(ctx, sub)
 	if err != nil {
-		return nil, userError(err)
+		return nil, UserError(err)
 	}
 	c.Printer.Listing(l)
 	return nil, nil
@@ -103,7 +104,7 @@ func (c *Commands) upload(ctx context.Context, args string) (*command.Output, er
 	conv := c.Runner.Current
 	e, err := c.Client.Upload(ctx, src, name, opts)
 	if err != nil {
-		return nil, userError(err)
+		return nil, UserError(err)
 	}
 	_, err = c.Runner.SendFile(ctx, conv, protocol.File{Name: e.Name, Size: e.Size, Path: e.Path, SHA256: e.SHA256}, "")
 	n := Notice{Type: "uploaded", Path: e.Path, Size: e.Size, SHA256: e.SHA256}
@@ -137,7 +138,7 @@ func (c *Commands) resolve(ctx context.Context, arg string) (path, sha string, e
 				return "", "", protocol.Errorf("no_such_file", "%s is neither a file message seen in this session nor a file in the shared folder", arg)
 			}
 		}
-		return "", "", userError(err)
+		return "", "", UserError(err)
 	}
 	if e.Dir {
 		return "", "", protocol.Errorf("is_dir", "%s is a folder; /files %s lists it", name, name)
@@ -160,7 +161,7 @@ func (c *Commands) download(ctx context.Context, args string) (*command.Output, 
 	}
 	d, err := c.Client.Download(ctx, path, dest, DownloadOptions{SHA256: sha})
 	if err != nil {
-		return nil, userError(err)
+		return nil, UserError(err)
 	}
 	c.Printer.Notice(Notice{Type: "downloaded", Path: path, Size: d.Size, SHA256: d.SHA256, Dest: d.Path, Verified: d.Verified})
 	return nil, nil
@@ -173,7 +174,7 @@ func (c *Commands) rm(ctx context.Context, args string) (*command.Output, error)
 	}
 	name := strings.Trim(a[0], "/")
 	if err := c.Client.Delete(ctx, name); err != nil {
-		return nil, userError(err)
+		return nil, UserError(err)
 	}
 	c.Printer.Notice(Notice{Type: "removed", Path: name})
 	return nil, nil

@@ -139,6 +139,8 @@ type fakeTransfers struct {
 	downloads []string
 	release   chan struct{}
 	started   chan string
+	// fail, if set, is what every transfer ends with.
+	fail error
 }
 
 func (x *fakeTransfers) Upload(ctx context.Context, u Upload, progress func(done, total int64)) (protocol.File, error) {
@@ -159,6 +161,10 @@ func (x *fakeTransfers) Upload(ctx context.Context, u Upload, progress func(done
 		}
 	}
 	x.mu.Lock()
+	if x.fail != nil {
+		x.mu.Unlock()
+		return protocol.File{}, x.fail
+	}
 	if x.uploads == nil {
 		x.uploads = map[string][]byte{}
 	}

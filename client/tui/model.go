@@ -23,6 +23,7 @@ import (
 	"github.com/parley-chat/parley/client/capture"
 	"github.com/parley-chat/parley/client/chat"
 	"github.com/parley-chat/parley/client/command"
+	"github.com/parley-chat/parley/client/files"
 	"github.com/parley-chat/parley/resources"
 	"github.com/parley-chat/parley/shared/protocol"
 )
@@ -737,6 +738,10 @@ func errText(err error) string {
 	var pe *protocol.Error
 	if errors.As(err, &pe) {
 		return pe.Message
+	}
+	var fe *files.Error
+	if errors.As(err, &fe) {
+		return fe.Message // the file server's, such as that the servers' secrets differ
 	}
 	if errors.Is(err, context.Canceled) {
 		return "cancelled"

@@ -2,6 +2,8 @@ package tui
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +12,7 @@ import (
 
 	"github.com/parley-chat/parley/client/chat"
 	"github.com/parley-chat/parley/client/command"
+	"github.com/parley-chat/parley/client/files"
 	"github.com/parley-chat/parley/shared/protocol"
 )
 
@@ -112,4 +115,19 @@ func TestRefreshSaysSoAndWhenBack(t *testing.T) {
 	// A drop later on is the session's own business again.
 	h.event(chat.Event{Kind: chat.EvReconnecting, Attempt: 1, Wait: 2 * time.Second, Err: errors.New("connection reset")})
 	h.wantScreen("reconnecting in 2s (attempt 1): connection reset")
+}
+
+// A refusal from the file server shows its message, such as that the
+// servers' secrets differ, without the code in front.
+func TestFileServerRefusalShowsItsMessage(t *testing.T) {
+	h := newHarness(t)
+	h.xfer.fail = &files.Error{Status: 401, Code: files.CodeSecretMismatch,
+		Message: "the chat server and the file server have different secrets; give both the same -secret-file"}
+	path := filepath.Join(t.TempDir(), "notes.txt")
+	os.WriteFile(path, []byte("hello"), 0o644)
+	h.typeText("/upload " + path)
+	h.key("enter")
+	awaitType[transferDoneMsg](h)
+	h.wantScreen("upload of notes.txt failed: the chat server and the file server", "have different secrets")
+	h.dontWantScreen("secret_mismatch")
 }
