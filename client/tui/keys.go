@@ -531,6 +531,13 @@ func (m *Model) handleCmdDone(msg cmdDoneMsg) tea.Cmd {
 		if out.More > 0 {
 			text += fmt.Sprintf(" and %d more", out.More)
 		}
+		if len(out.Banned) > 0 {
+			var banned []string
+			for _, n := range out.Banned {
+				banned = append(banned, clean(n, false))
+			}
+			text += "\nbanned from #" + clean(out.Room, false) + ": " + strings.Join(banned, ", ") + " (/unban NAME lets one back)"
+		}
 		m.addInfo(c, text)
 		if rc := m.findConv(command.Conv{Room: out.Room}); rc != nil {
 			m.setMembers(rc, out, msg.since)

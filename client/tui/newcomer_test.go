@@ -131,3 +131,27 @@ func TestFileServerRefusalShowsItsMessage(t *testing.T) {
 	h.wantScreen("upload of notes.txt failed: the chat server and the file server", "have different secrets")
 	h.dontWantScreen("secret_mismatch")
 }
+
+// The owner's /who shows who is banned from the room; /kick and /unban
+// say what they did.
+func TestBansShowInWho(t *testing.T) {
+	h := newHarness(t)
+	h.conn.setRun(func(cur command.Conv, line string) (*command.Output, command.Conv, error) {
+		switch {
+		case strings.HasPrefix(line, "/who"):
+			return &command.Output{Type: "who", Room: "Go", Members: []protocol.MemberInfo{{Name: "alice", Online: true, Owner: true}},
+				Banned: []string{"bob", "李雷"}}, cur, nil
+		case strings.HasPrefix(line, "/kick"):
+			return &command.Output{Type: "kick", Room: "Go", Name: "bob", Text: "bob was removed from #Go and is banned from it until /unban bob"}, cur, nil
+		}
+		return nil, cur, nil
+	})
+	h.typeText("/kick bob")
+	h.key("enter")
+	awaitType[cmdDoneMsg](h)
+	h.wantScreen("bob was removed from #Go and is banned from it until /unban bob")
+	h.typeText("/who Go")
+	h.key("enter")
+	awaitType[cmdDoneMsg](h)
+	h.wantScreen("in #Go: ● alice ★", "banned from #Go: bob, 李雷 (/unban NAME lets one back)")
+}
