@@ -332,6 +332,8 @@ func (p *collectPrinter) Listing(l *files.Listing) {
 		fmt.Fprintf(&p.buf, "\n  %s  %s", e.Name, files.Size(e.Size))
 		if e.Uploader != "" {
 			fmt.Fprintf(&p.buf, "  by %s", e.Uploader)
+		} else {
+			p.buf.WriteString("  copied in by hand")
 		}
 		if !e.Mtime.IsZero() {
 			fmt.Fprintf(&p.buf, "  %s", e.Mtime.Local().Format("2006-01-02 15:04"))

@@ -319,7 +319,9 @@ func (c *Client) Stat(ctx context.Context, p string) (*Entry, error) {
 	return nil, &Error{Status: http.StatusNotFound, Code: "not_found", Message: "no such file in the shared folder: " + p}
 }
 
-// Delete deletes remote file p. Only its uploader may.
+// Delete deletes remote file p. The file server lets its uploader do
+// it, or anyone if it has no uploader (it was copied into the folder by
+// hand); the client leaves that to the server.
 func (c *Client) Delete(ctx context.Context, p string) error {
 	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
 	defer cancel()

@@ -28,7 +28,7 @@ func (c *Commands) Specs() []command.Spec {
 		command.NewSpec("files", "[FOLDER]", "list the shared folder, or one of its folders", c.files),
 		command.NewSpec("upload", "[-f] PATH [NAME]", "upload a file to the shared folder (as NAME) and post it here; resumes by itself; -f replaces your own file of that name", c.upload),
 		command.NewSpec("download", "NAME|ID [DEST]", "download a file by its name or its message's ID, into DEST (a file or folder; default: here); resumes, and checks the SHA-256", c.download),
-		command.NewSpec("rm", "NAME", "delete a file you uploaded from the shared folder", c.rm),
+		command.NewSpec("rm", "NAME", "delete a file from the shared folder: one you uploaded, or one copied into the folder by hand (it has no uploader, so anyone may)", c.rm),
 	}
 }
 

@@ -146,8 +146,11 @@ func (p *LinePrinter) Listing(l *Listing) {
 			size = ""
 		}
 		by := ""
-		if e.Uploader != "" {
+		switch {
+		case e.Uploader != "":
 			by = "  from " + e.Uploader
+		case !e.Dir:
+			by = "  copied in by hand"
 		}
 		fmt.Fprintf(&b, "\n%-32s %10s  %s%s", name, size, e.Mtime.Local().Format(time.DateTime[:16]), by)
 	}
