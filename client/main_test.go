@@ -2,7 +2,10 @@ package main
 
 import (
 	"io"
+	"strings"
 	"testing"
+
+	"github.com/parley-chat/parley/client/files"
 )
 
 // A server given without a port is on the chat server's default port,
@@ -43,5 +46,27 @@ func TestServerFlagWithoutPort(t *testing.T) {
 	}
 	if conf.ServerName != "::1" {
 		t.Errorf("TLS server name %q, want ::1", conf.ServerName)
+	}
+}
+
+// The full-screen client's file command output says where files are.
+func TestCollectPrinterSaysWhere(t *testing.T) {
+	var p collectPrinter
+	p.Listing(&files.Listing{With: "bob", Entries: []files.Entry{{Name: "a.pdf", Path: "a.pdf", Size: 3, Uploader: "alice"}}})
+	p.Listing(&files.Listing{Path: "docs"})
+	p.Listing(&files.Listing{Entries: []files.Entry{{Name: "dropped.txt", Path: "dropped.txt"}}})
+	p.Notice(files.Notice{Type: "removed", Path: "a.pdf", With: "bob"})
+	p.Notice(files.Notice{Type: "uploaded", Path: "b.pdf", Size: 2, With: "bob"})
+	got := p.take()
+	for _, want := range []string{
+		"the private space you share with bob:\n  a.pdf  3 B  by alice",
+		"docs in the shared folder is empty",
+		"the shared folder:\n  dropped.txt  0 B  copied in by hand",
+		"removed a.pdf from the private space you share with bob",
+		"uploaded b.pdf (2 B) to the private space you share with bob",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("no %q in:\n%s", want, got)
+		}
 	}
 }

@@ -249,7 +249,7 @@ func (f *fakeFS) create(w http.ResponseWriter, r *http.Request, user, space stri
 	if size == 0 {
 		f.space(space)[meta["path"]] = &fakeFile{uploader: user, mtime: time.Now()}
 	}
-	w.Header().Set("Location", f.srv.URL+"/uploads/"+id)
+	w.Header().Set("Location", "http://"+r.Host+"/uploads/"+id) // through a proxy too
 	w.Header().Set("Tus-Resumable", "1.0.0")
 	w.WriteHeader(http.StatusCreated)
 }

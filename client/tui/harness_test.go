@@ -137,6 +137,11 @@ type fakeTransfers struct {
 	mu        sync.Mutex
 	uploads   map[string][]byte
 	downloads []string
+	// spaces records, for each upload by name and for each download in
+	// order, the other person of the private space it was in ("" for
+	// the shared folder).
+	upSpace   map[string]string
+	downSpace []string
 	release   chan struct{}
 	started   chan string
 	// fail, if set, is what every transfer ends with.
@@ -166,15 +171,16 @@ func (x *fakeTransfers) Upload(ctx context.Context, u Upload, progress func(done
 		return protocol.File{}, x.fail
 	}
 	if x.uploads == nil {
-		x.uploads = map[string][]byte{}
+		x.uploads, x.upSpace = map[string][]byte{}, map[string]string{}
 	}
 	x.uploads[name] = b
+	x.upSpace[name] = u.With
 	x.mu.Unlock()
 	progress(size, size)
-	return protocol.File{Name: name, Size: int64(len(b)), Path: name}, nil
+	return protocol.File{Name: name, Size: int64(len(b)), Path: name, Private: u.With != ""}, nil
 }
 
-func (x *fakeTransfers) Download(ctx context.Context, f protocol.File, path string, progress func(done, total int64)) error {
+func (x *fakeTransfers) Download(ctx context.Context, f protocol.File, with, path string, progress func(done, total int64)) error {
 	progress(f.Size/2, f.Size)
 	if x.started != nil {
 		x.started <- f.Name
@@ -188,6 +194,11 @@ func (x *fakeTransfers) Download(ctx context.Context, f protocol.File, path stri
 	}
 	x.mu.Lock()
 	x.downloads = append(x.downloads, path)
+	if f.Private {
+		x.downSpace = append(x.downSpace, with)
+	} else {
+		x.downSpace = append(x.downSpace, "")
+	}
 	x.mu.Unlock()
 	return nil
 }
