@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"os"
@@ -38,40 +37,25 @@ func addFileCommands(ctx context.Context, s *chat.Session, r *command.Runner, cf
 	cmds := &files.Commands{Client: c, Runner: r, Index: idx, Printer: printer}
 	r.Extra = append(r.Extra, cmds.Specs()...)
 	r.Extra = append(r.Extra,
-		command.NewSpec("sticker", "NAME", "post a sticker ("+strings.Join(resources.StickerNames(), ", ")+")",
+		command.NewSpec("sticker", "NAME", "post a sticker ("+strings.Join(resources.StickerNames(), ", ")+"); in a private conversation it goes to the private space only you two can see",
 			func(ctx context.Context, args string) (*command.Output, error) {
 				name := strings.ToLower(strings.TrimSpace(args))
 				png, err := resources.Sticker(name)
 				if err != nil {
 					return nil, protocol.Errorf(command.CodeUsage, "%v", err)
 				}
-				return postMade(ctx, c, r, printer, "sticker-"+name+".png", png)
+				return nil, cmds.Publish(ctx, "sticker-"+name+".png", png)
 			}),
-		command.NewSpec("screenshot", "", "capture every display, upload it and post it in the conversation",
+		command.NewSpec("screenshot", "", "capture every display, upload it and post it in the conversation (in a private one, to the private space only you two can see)",
 			func(ctx context.Context, _ string) (*command.Output, error) {
 				png, err := capture.PNG()
 				if err != nil {
 					return nil, protocol.Errorf("no_display", "%v", err)
 				}
 				name := "screenshot-" + time.Now().Format("20060102-150405") + ".png"
-				return postMade(ctx, c, r, printer, name, png)
+				return nil, cmds.Publish(ctx, name, png)
 			}),
 	)
-}
-
-// postMade uploads an image the client made and posts it as a file
-// message in the current conversation.
-func postMade(ctx context.Context, c *files.Client, r *command.Runner, printer *files.LinePrinter, name string, data []byte) (*command.Output, error) {
-	conv := r.Current
-	e, err := c.Publish(ctx, name, bytes.NewReader(data), files.PublishOptions{})
-	if err != nil {
-		return nil, protocol.Errorf("upload_failed", "%v", err)
-	}
-	if _, err := r.SendFile(ctx, conv, protocol.File{Name: e.Name, Size: e.Size, Path: e.Path, SHA256: e.SHA256}, ""); err != nil {
-		return nil, err
-	}
-	printer.Notice(files.Notice{Type: "uploaded", Path: e.Path, Size: e.Size, SHA256: e.SHA256, Posted: conv.String()})
-	return nil, nil
 }
 
 // filesTLS is the chat connection's TLS settings (trusted roots, whether

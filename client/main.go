@@ -13,6 +13,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/signal"
 	"strings"
@@ -130,7 +131,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs := flag.NewFlagSet("client", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprint(stderr, `Usage: client [-server HOST:PORT] [-name NAME] [flags]
+		fmt.Fprint(stderr, `Usage: client [-server HOST[:PORT]] [-name NAME] [flags]
 
 Connects to a Parley chat server. The first login of a name registers it
 with the password given; later logins must use the same password. The
@@ -150,7 +151,7 @@ Flags:
 `)
 		fs.PrintDefaults()
 	}
-	fs.StringVar(&o.server, "server", "localhost:7700", "chat server address, `host:port`")
+	fs.StringVar(&o.server, "server", "localhost:7700", "chat server address, `host[:port]`; the port is "+defaultPort+" if left out")
 	fs.StringVar(&o.name, "name", "", "your `name`; any script, no spaces, at most 32 characters")
 	fs.BoolVar(&o.plain, "plain", false, "line mode even on a terminal")
 	fs.BoolVar(&o.json, "json", false, "line mode, printing one JSON object per event")
@@ -165,7 +166,35 @@ Flags:
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected argument %q; see -help", fs.Arg(0))
 	}
+	o.server = chatAddr(o.server)
 	return o, nil
+}
+
+// defaultPort is the chat server's port when an address names only a
+// host.
+const defaultPort = "7700"
+
+// chatAddr completes a chat server address as people type it: a host
+// alone (localhost, 192.168.1.20, ::1, [::1]) gets the default port, and
+// host:port is kept as it is.
+func chatAddr(s string) string {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return s
+	}
+	if host, port, err := net.SplitHostPort(s); err == nil {
+		if port == "" { // "localhost:"
+			return net.JoinHostPort(host, defaultPort)
+		}
+		return s
+	}
+	host := s
+	if strings.HasPrefix(s, "[") && strings.HasSuffix(s, "]") {
+		host = s[1 : len(s)-1] // [::1]
+	}
+	// A bare IPv6 literal (::1, fe80::1%eth0) has colons of its own, so
+	// it can carry no port; JoinHostPort puts it in brackets.
+	return net.JoinHostPort(host, defaultPort)
 }
 
 func readPassword(o options, stdin io.Reader, stderr io.Writer) (string, error) {
@@ -203,11 +232,11 @@ func tlsConfig(o options) (*tls.Config, error) {
 	if !o.useTLS && o.caFile == "" && !o.insecure {
 		return nil, nil
 	}
-	host := o.server
-	if i := strings.LastIndex(host, ":"); i >= 0 {
-		host = host[:i]
+	host, _, err := net.SplitHostPort(chatAddr(o.server))
+	if err != nil {
+		return nil, fmt.Errorf("server address %q: %w", o.server, err)
 	}
-	conf := &tls.Config{ServerName: strings.Trim(host, "[]"), MinVersion: tls.VersionTLS12, InsecureSkipVerify: o.insecure}
+	conf := &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12, InsecureSkipVerify: o.insecure}
 	if o.caFile != "" {
 		pem, err := os.ReadFile(o.caFile)
 		if err != nil {

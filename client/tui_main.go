@@ -54,6 +54,7 @@ func runTUI(ctx context.Context, o options, stderr io.Writer) int {
 	var mu sync.Mutex
 	var session *chat.Session
 	connect := func(ctx context.Context, l tui.Login) (tui.Config, error) {
+		l.Server = chatAddr(l.Server) // as typed in the form: the port may be left out
 		oo := o
 		oo.server = l.Server
 		tlsConf, err := tlsConfig(oo)
@@ -280,9 +281,10 @@ func (f *tuiFiles) follow(key string, report func(done, total int64)) func() {
 }
 
 // Upload sends a file, or bytes the client made (a sticker, a
-// screenshot), with a progress bar for each name it tries.
+// screenshot), with a progress bar for each name it tries: to the shared
+// folder, or to the private space shared with u.With.
 func (f *tuiFiles) Upload(ctx context.Context, u tui.Upload, report func(done, total int64)) (protocol.File, error) {
-	e, err := f.client.Publish(ctx, u.Name, u.Body, files.PublishOptions{
+	e, err := f.client.Private(u.With).Publish(ctx, u.Name, u.Body, files.PublishOptions{
 		Overwrite: u.Overwrite,
 		Try:       func(name string) func() { return f.follow("upload "+name, report) },
 	})
@@ -290,18 +292,23 @@ func (f *tuiFiles) Upload(ctx context.Context, u tui.Upload, report func(done, t
 		return protocol.File{}, err
 	}
 	report(e.Size, e.Size)
-	return protocol.File{Name: e.Name, Size: e.Size, Path: e.Path, SHA256: e.SHA256}, nil
+	return protocol.File{Name: e.Name, Size: e.Size, Path: e.Path, SHA256: e.SHA256, Private: u.With != ""}, nil
 }
 
-// Download fetches a shared file; the client checks its SHA-256.
-func (f *tuiFiles) Download(ctx context.Context, file protocol.File, path string, report func(done, total int64)) error {
+// Download fetches a file, from the private space shared with with if it
+// is private; the client checks its SHA-256.
+func (f *tuiFiles) Download(ctx context.Context, file protocol.File, with, path string, report func(done, total int64)) error {
+	cl := f.client
+	if file.Private {
+		cl = cl.Private(with)
+	}
 	defer f.follow("download "+file.Path, func(done, total int64) {
 		if total <= 0 {
 			total = file.Size
 		}
 		report(done, total)
 	})()
-	_, err := f.client.Download(ctx, file.Path, path, files.DownloadOptions{SHA256: file.SHA256})
+	_, err := cl.Download(ctx, file.Path, path, files.DownloadOptions{SHA256: file.SHA256})
 	return err
 }
 
@@ -317,12 +324,15 @@ func (p *collectPrinter) Progress(files.Progress) {}
 func (p *collectPrinter) Listing(l *files.Listing) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	where := "/" + l.Path
+	where := files.Place(l.With)
+	if l.Path != "" {
+		where = l.Path + " in " + where
+	}
 	if len(l.Entries) == 0 {
-		fmt.Fprintf(&p.buf, "the shared folder %s is empty", where)
+		fmt.Fprintf(&p.buf, "%s is empty", where)
 		return
 	}
-	fmt.Fprintf(&p.buf, "shared folder %s:", where)
+	fmt.Fprintf(&p.buf, "%s:", where)
 	for _, e := range l.Entries {
 		if e.Dir {
 			fmt.Fprintf(&p.buf, "\n  📁 %s/", e.Name)
@@ -331,6 +341,8 @@ func (p *collectPrinter) Listing(l *files.Listing) {
 		fmt.Fprintf(&p.buf, "\n  %s  %s", e.Name, files.Size(e.Size))
 		if e.Uploader != "" {
 			fmt.Fprintf(&p.buf, "  by %s", e.Uploader)
+		} else {
+			p.buf.WriteString("  copied in by hand")
 		}
 		if !e.Mtime.IsZero() {
 			fmt.Fprintf(&p.buf, "  %s", e.Mtime.Local().Format("2006-01-02 15:04"))
@@ -343,11 +355,11 @@ func (p *collectPrinter) Notice(n files.Notice) {
 	defer p.mu.Unlock()
 	switch n.Type {
 	case "removed":
-		fmt.Fprintf(&p.buf, "removed %s from the shared folder", n.Path)
+		fmt.Fprintf(&p.buf, "removed %s from %s", n.Path, files.Place(n.With))
 	case "downloaded":
 		fmt.Fprintf(&p.buf, "saved %s to %s", n.Path, n.Dest)
 	case "uploaded":
-		fmt.Fprintf(&p.buf, "uploaded %s (%s)", n.Path, files.Size(n.Size))
+		fmt.Fprintf(&p.buf, "uploaded %s (%s) to %s", n.Path, files.Size(n.Size), files.Place(n.With))
 	default:
 		fmt.Fprintf(&p.buf, "%s %s", n.Type, n.Path)
 	}

@@ -92,15 +92,20 @@ func ParseConv(s string) (Conv, error) {
 
 // Output is what a command shows, besides the events it causes.
 type Output struct {
-	Type    string                `json:"type"` // rooms, who, switch, help, refresh, sent
+	Type    string                `json:"type"` // rooms, who, switch, help, refresh, sent, kick, unban
 	Room    string                `json:"room,omitempty"`
 	To      string                `json:"to,omitempty"`
 	Rooms   []protocol.RoomInfo   `json:"rooms,omitempty"`
 	Members []protocol.MemberInfo `json:"members,omitempty"`
 	More    int                   `json:"more,omitempty"`
-	Text    string                `json:"text,omitempty"`
-	ID      uint64                `json:"id,omitempty"`
-	Count   *int                  `json:"count,omitempty"`
+	// Banned, in who's output for the room's owner, lists the people
+	// kicked from the room who may not join it again until unbanned.
+	Banned []string `json:"banned,omitempty"`
+	// Name is the person a kick or an unban was about.
+	Name  string `json:"name,omitempty"`
+	Text  string `json:"text,omitempty"`
+	ID    uint64 `json:"id,omitempty"`
+	Count *int   `json:"count,omitempty"`
 }
 
 // Spec describes one command for help and completion.
@@ -205,7 +210,8 @@ func init() {
 		{Name: "who", Args: "[ROOM]", Help: "list the members of ROOM (default: the current room), online first", run: (*Runner).who},
 		{Name: "history", Args: "[N]", Help: "show N older messages of the current conversation (default 20)", run: (*Runner).history},
 		{Name: "recall", Args: "[ID]", Help: "recall your message ID (default: your last one) within the recall window", run: (*Runner).recall},
-		{Name: "kick", Args: "NAME", Help: "remove NAME from the current room (owner only)", run: (*Runner).kick, hands: true},
+		{Name: "kick", Args: "NAME", Help: "remove NAME from the current room and ban them from it until /unban NAME (owner only)", run: (*Runner).kick, hands: true},
+		{Name: "unban", Args: "NAME", Help: "let NAME, kicked from the current room, join it again (owner only; /who lists the banned)", run: (*Runner).unban, hands: true},
 		{Name: "refresh", Help: "reconnect now, keeping your rooms and unsent messages", run: (*Runner).refresh},
 		{Name: "help", Help: "show this list", run: (*Runner).help},
 		{Name: "quit", Help: "leave Parley", run: func(*Runner, context.Context, string) (*Output, error) { return nil, ErrQuit }},
@@ -243,15 +249,43 @@ func (r *Runner) Run(ctx context.Context, line string) (*Output, error) {
 	return nil, protocol.Errorf(CodeUnknownCommand, "unknown command /%s; /help lists them", name)
 }
 
-// Send sends text to a conversation, with emoji shortcodes expanded.
+// Send sends text to a conversation, with emoji shortcodes expanded. Text
+// over the server's limit is refused here, before anything is sent.
 func (r *Runner) Send(ctx context.Context, to Conv, text string) (*Output, error) {
-	f := &protocol.Frame{Type: protocol.TypeSend, Text: compose.Expand(text), Key: chat.NewKey()}
+	text = compose.Expand(text)
+	if err := CheckLength(text, r.TextLimit()); err != nil {
+		return nil, err
+	}
+	f := &protocol.Frame{Type: protocol.TypeSend, Text: text, Key: chat.NewKey()}
 	if to.With != "" {
 		f.To = to.With
 	} else {
 		f.Room = to.Room
 	}
 	return r.do(ctx, f)
+}
+
+// TextLimit is the most bytes of text a message may have: the limit the
+// server announced in its welcome, or the protocol's default.
+func (r *Runner) TextLimit() int {
+	if r.Session != nil {
+		if w := r.Session.Welcome(); w != nil && w.Limits != nil && w.Limits.Text > 0 {
+			return w.Limits.Text
+		}
+	}
+	return protocol.MaxTextBytes
+}
+
+// CheckLength refuses text of more than limit bytes with a too_long
+// error that says how long the text is and how long it may be, and does
+// not repeat it.
+func CheckLength(text string, limit int) error {
+	if len(text) <= limit {
+		return nil
+	}
+	return protocol.Errorf(protocol.CodeTooLong,
+		"the message is too long to send: %d bytes, and the server takes at most %d (a letter of most non-Latin scripts takes 2 or 3 bytes, an emoji 4); shorten it and send it again",
+		len(text), limit)
 }
 
 // SendFile posts a file message to a conversation.
@@ -362,7 +396,7 @@ func (r *Runner) who(ctx context.Context, args string) (*Output, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Output{Type: "who", Room: reply.Room, Members: reply.Members, More: reply.More}, nil
+	return &Output{Type: "who", Room: reply.Room, Members: reply.Members, More: reply.More, Banned: reply.Banned}, nil
 }
 
 // history asks for the page before the oldest message of the current
@@ -407,6 +441,8 @@ func (r *Runner) recall(ctx context.Context, args string) (*Output, error) {
 	return nil, err
 }
 
+// kick removes someone from the current room, which also bans them from
+// it until the owner unbans them.
 func (r *Runner) kick(ctx context.Context, args string) (*Output, error) {
 	if args == "" || strings.Contains(args, " ") {
 		return nil, usage("/kick NAME")
@@ -414,8 +450,41 @@ func (r *Runner) kick(ctx context.Context, args string) (*Output, error) {
 	if r.Current.With != "" {
 		return nil, usage("/kick works in a room; /switch to it first")
 	}
-	_, err := r.Session.Do(ctx, &protocol.Frame{Type: protocol.TypeKick, Room: r.Current.Room, Name: strings.TrimPrefix(args, "@")})
-	return nil, err
+	name := strings.TrimPrefix(args, "@")
+	reply, err := r.Session.Do(ctx, &protocol.Frame{Type: protocol.TypeKick, Room: r.Current.Room, Name: name})
+	if err != nil {
+		return nil, err
+	}
+	room := roomOf(reply, r.Current.Room)
+	return &Output{Type: "kick", Room: room, Name: name,
+		Text: fmt.Sprintf("%s was removed from #%s and is banned from it until /unban %s", name, room, name)}, nil
+}
+
+// unban lets someone kicked from the current room join it again.
+func (r *Runner) unban(ctx context.Context, args string) (*Output, error) {
+	if args == "" || strings.Contains(args, " ") {
+		return nil, usage("/unban NAME")
+	}
+	if r.Current.With != "" {
+		return nil, usage("/unban works in a room; /switch to it first")
+	}
+	name := strings.TrimPrefix(args, "@")
+	reply, err := r.Session.Do(ctx, &protocol.Frame{Type: protocol.TypeUnban, Room: r.Current.Room, Name: name})
+	if err != nil {
+		return nil, err
+	}
+	room := roomOf(reply, r.Current.Room)
+	return &Output{Type: "unban", Room: room, Name: name,
+		Text: fmt.Sprintf("%s is no longer banned from #%s and may join it again", name, room)}, nil
+}
+
+// roomOf is the room a reply names, as the server spells it, or asked
+// if it names none.
+func roomOf(reply *protocol.Frame, asked string) string {
+	if reply != nil && reply.Room != "" {
+		return reply.Room
+	}
+	return asked
 }
 
 func (r *Runner) refresh(context.Context, string) (*Output, error) {

@@ -35,7 +35,10 @@ type Entry struct {
 
 // Listing is a folder's contents.
 type Listing struct {
-	Path    string  `json:"path"`
+	Path string `json:"path"`
+	// With is the other person of the private space listed; "" for the
+	// shared folder.
+	With    string  `json:"with,omitempty"`
 	Entries []Entry `json:"entries"`
 }
 
@@ -57,6 +60,18 @@ const (
 	CodeLocal     = "local_file"
 	CodeGaveUp    = "gave_up"
 	CodeBadServer = "bad_reply"
+)
+
+// Codes of the file server's 401 replies that the client tells apart.
+const (
+	// CodeSecretMismatch: the token's signature does not verify with the
+	// file server's secret, so the chat server and the file server were
+	// given different secrets. A fresh token would fail the same way;
+	// the server's message says what to fix.
+	CodeSecretMismatch = "secret_mismatch"
+	// CodeTokenExpired: the token is out of date; a fresh one is asked
+	// for and the request made once more.
+	CodeTokenExpired = "token_expired"
 )
 
 // Tokens supplies file tokens. With fresh set, it must not return one it
@@ -93,16 +108,21 @@ type Options struct {
 	Logger     *slog.Logger
 }
 
-// Client talks to a file server.
+// Client talks to a file server: to its shared folder, or, made with
+// Private, to the private space the user shares with one other person.
 type Client struct {
 	opts Options
 	http *http.Client
 	log  *slog.Logger
 
-	// sleep waits between attempts; tests replace it.
+	// sleep waits between attempts.
 	sleep func(ctx context.Context, d time.Duration) error
 
-	mu sync.Mutex // guards the remembered-upload files
+	mu *sync.Mutex // guards the remembered-upload files; shared with Private's clients
+
+	// with is the other person of the private space this client works
+	// in, "" for the shared folder.
+	with string
 }
 
 // New returns a Client.
@@ -131,7 +151,44 @@ func New(opts Options) *Client {
 		MaxIdleConnsPerHost:   4,
 		ForceAttemptHTTP2:     opts.TLS != nil,
 	}
-	return &Client{opts: opts, http: &http.Client{Transport: tr}, log: log, sleep: sleepCtx}
+	return &Client{opts: opts, http: &http.Client{Transport: tr}, log: log, sleep: sleepCtx, mu: new(sync.Mutex)}
+}
+
+// Private returns a client for the private space that the user shares
+// with the person named with (who may be the user): the file server lets
+// only the two of them list, fetch, upload and delete there. It works
+// exactly as c does, through the same connections and tokens, with paths
+// in that space instead of the shared folder. Private("") is the shared
+// folder.
+func (c *Client) Private(with string) *Client {
+	p := *c
+	p.with = with
+	return &p
+}
+
+// With is the other person of the private space c works in, or "" for
+// the shared folder.
+func (c *Client) With() string { return c.with }
+
+// Place says where files are, for people: "the shared folder", or "the
+// private space you share with bob".
+func Place(with string) string {
+	if with == "" {
+		return "the shared folder"
+	}
+	return "the private space you share with " + with
+}
+
+// space adds to a query the private space c works in, if any.
+func (c *Client) space(q url.Values) url.Values {
+	if c.with == "" {
+		return q
+	}
+	if q == nil {
+		q = url.Values{}
+	}
+	q.Set("with", c.with)
+	return q
 }
 
 // Close releases idle connections.
@@ -186,7 +243,9 @@ func EscapePath(p string) string {
 }
 
 // do sends a request made by mk with a token, and once more with a fresh
-// token if the first is refused as unauthorized. mk is called for each
+// token if the first is refused as unauthorized (expired, say), except
+// when the server says the secrets differ: no token would do then, and
+// the refusal is returned as an *Error at once. mk is called for each
 // attempt, so it can rewind a body.
 func (c *Client) do(ctx context.Context, mk func() (*http.Request, error)) (*http.Response, error) {
 	for fresh := false; ; fresh = true {
@@ -206,7 +265,9 @@ func (c *Client) do(ctx context.Context, mk func() (*http.Request, error)) (*htt
 			return nil, err
 		}
 		if resp.StatusCode == http.StatusUnauthorized && !fresh && c.opts.Tokens != nil {
-			drain(resp)
+			if e := replyError(resp); e.Code == CodeSecretMismatch {
+				return nil, e
+			}
 			continue
 		}
 		return resp, nil
@@ -267,7 +328,7 @@ func (c *Client) List(ctx context.Context, sub string) (*Listing, error) {
 	if sub != "" {
 		q.Set("path", sub)
 	}
-	u, err := c.endpoint("/api/files", q)
+	u, err := c.endpoint("/api/files", c.space(q))
 	if err != nil {
 		return nil, err
 	}
@@ -282,6 +343,7 @@ func (c *Client) List(ctx context.Context, sub string) (*Listing, error) {
 	if err := decodeJSON(resp, &l); err != nil {
 		return nil, err
 	}
+	l.With = c.with
 	return &l, nil
 }
 
@@ -300,14 +362,17 @@ func (c *Client) Stat(ctx context.Context, p string) (*Entry, error) {
 			return &e, nil
 		}
 	}
-	return nil, &Error{Status: http.StatusNotFound, Code: "not_found", Message: "no such file in the shared folder: " + p}
+	return nil, &Error{Status: http.StatusNotFound, Code: "not_found", Message: "no such file in " + Place(c.with) + ": " + p}
 }
 
-// Delete deletes remote file p. Only its uploader may.
+// Delete deletes remote file p. In the shared folder the file server lets
+// its uploader do it, or anyone if it has no uploader (it was copied into
+// the folder by hand); in a private space, either of the two. The client
+// leaves that to the server.
 func (c *Client) Delete(ctx context.Context, p string) error {
 	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
 	defer cancel()
-	u, err := c.endpoint("/files/"+EscapePath(p), nil)
+	u, err := c.endpoint("/files/"+EscapePath(p), c.space(nil))
 	if err != nil {
 		return err
 	}

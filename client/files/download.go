@@ -70,7 +70,7 @@ func (c *Client) Download(ctx context.Context, p, dest string, opts DownloadOpti
 	if _, err := os.Lstat(target); err == nil {
 		return nil, &Error{Code: CodeExists, Message: target + " already exists; name another destination"}
 	}
-	u, err := c.endpoint("/files/"+EscapePath(p), nil)
+	u, err := c.endpoint("/files/"+EscapePath(p), c.space(nil))
 	if err != nil {
 		return nil, err
 	}

@@ -24,7 +24,8 @@ type Printer interface {
 // Notice reports a finished file operation.
 type Notice struct {
 	Type     string `json:"type"` // "uploaded", "downloaded" or "removed"
-	Path     string `json:"path"` // in the shared folder
+	Path     string `json:"path"` // in the shared folder, or in the private space shared with With
+	With     string `json:"with,omitempty"`
 	Size     int64  `json:"size,omitempty"`
 	SHA256   string `json:"sha256,omitempty"`
 	Dest     string `json:"dest,omitempty"` // where a download was saved
@@ -128,8 +129,11 @@ func (p *LinePrinter) Listing(l *Listing) {
 		}{"files", l})
 		return
 	}
-	where := "the shared folder"
-	if l.Path != "" {
+	where := Place(l.With)
+	switch {
+	case l.Path != "" && l.With != "":
+		where = l.Path + " in " + where
+	case l.Path != "":
 		where = l.Path
 	}
 	if len(l.Entries) == 0 {
@@ -146,8 +150,11 @@ func (p *LinePrinter) Listing(l *Listing) {
 			size = ""
 		}
 		by := ""
-		if e.Uploader != "" {
+		switch {
+		case e.Uploader != "":
 			by = "  from " + e.Uploader
+		case !e.Dir:
+			by = "  copied in by hand"
 		}
 		fmt.Fprintf(&b, "\n%-32s %10s  %s%s", name, size, e.Mtime.Local().Format(time.DateTime[:16]), by)
 	}
@@ -162,19 +169,27 @@ func (p *LinePrinter) Notice(n Notice) {
 	}
 	switch n.Type {
 	case "uploaded":
+		to := ""
+		if n.With != "" {
+			to = " to " + Place(n.With)
+		}
 		where := ""
 		if n.Posted != "" {
 			where = " and announced it in " + n.Posted
 		}
-		p.line("* uploaded %s (%s)%s", n.Path, Size(n.Size), where)
+		p.line("* uploaded %s (%s)%s%s", n.Path, Size(n.Size), to, where)
 	case "downloaded":
 		check := "SHA-256 not known, not verified"
 		if n.Verified {
 			check = "SHA-256 verified"
 		}
-		p.line("* downloaded %s to %s (%s, %s)", n.Path, n.Dest, Size(n.Size), check)
+		from := ""
+		if n.With != "" {
+			from = " from " + Place(n.With)
+		}
+		p.line("* downloaded %s%s to %s (%s, %s)", n.Path, from, n.Dest, Size(n.Size), check)
 	case "removed":
-		p.line("* removed %s from the shared folder", n.Path)
+		p.line("* removed %s from %s", n.Path, Place(n.With))
 	default:
 		p.line("* %s %s", n.Type, n.Path)
 	}

@@ -76,5 +76,5 @@ func (c *Client) Publish(ctx context.Context, name string, body io.ReadSeeker, o
 		}
 		return e, err
 	}
-	return nil, fmt.Errorf("no free name for %s in the shared folder", name)
+	return nil, fmt.Errorf("no free name for %s in %s", name, Place(c.with))
 }

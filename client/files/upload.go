@@ -206,6 +206,9 @@ func (c *Client) create(ctx context.Context, dst, sum string, size int64, overwr
 	if overwrite {
 		meta = append(meta, "overwrite", "1")
 	}
+	if c.with != "" {
+		meta = append(meta, "with", c.with) // the private space shared with them
+	}
 	resp, err := c.do(ctx, func() (*http.Request, error) {
 		req, err := http.NewRequest(http.MethodPost, u, nil)
 		if err != nil {
@@ -302,7 +305,13 @@ func (c *Client) resumeKey(dst, sum string, size int64, overwrite bool) string {
 	if u, err := c.base(); err == nil {
 		base = u.String()
 	}
-	h := sha256.Sum256(fmt.Appendf(nil, "%s\n%s\n%s\n%s\n%d\n%v", base, c.opts.User, dst, sum, size, overwrite))
+	id := fmt.Appendf(nil, "%s\n%s\n%s\n%s\n%d\n%v", base, c.opts.User, dst, sum, size, overwrite)
+	if c.with != "" {
+		// Another space, another upload; the shared folder's keys stay
+		// as they were, so uploads remembered before still resume.
+		id = fmt.Appendf(id, "\nwith %s", c.with)
+	}
+	h := sha256.Sum256(id)
 	return hex.EncodeToString(h[:16])
 }
 

@@ -203,7 +203,11 @@ func (p *printer) output(o *command.Output) {
 		if o.More > 0 {
 			more = fmt.Sprintf(" and %d more", o.More)
 		}
-		p.writeText("* in #%s: %s%s", o.Room, strings.Join(parts, ", "), more)
+		banned := ""
+		if len(o.Banned) > 0 {
+			banned = fmt.Sprintf("; banned: %s (/unban NAME lets one back)", strings.Join(o.Banned, ", "))
+		}
+		p.writeText("* in #%s: %s%s%s", o.Room, strings.Join(parts, ", "), more, banned)
 	case "history":
 		if o.Count != nil && *o.Count == 0 {
 			p.writeText("* no older messages")

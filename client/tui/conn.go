@@ -30,29 +30,37 @@ type Conn interface {
 	Run(ctx context.Context, cur command.Conv, line string) (*command.Output, command.Conv, error)
 	// Commands lists the commands Run knows, for help and completion.
 	Commands() []command.Spec
+	// TextLimit is the most bytes of text a message may have.
+	TextLimit() int
 	// Refresh reconnects now.
 	Refresh()
 }
 
-// Transfers moves files between this machine and the shared folder.
-// Both calls report progress as they go, may take long, and stop with
-// ctx's error when ctx is cancelled.
+// Transfers moves files between this machine and the file server: its
+// shared folder, or the private space the user shares with one other
+// person. Both calls report progress as they go, may take long, and stop
+// with ctx's error when ctx is cancelled.
 type Transfers interface {
-	// Upload stores a file in the shared folder and describes the stored
-	// file, whose name may differ if the one asked for was taken.
+	// Upload stores a file and describes the stored file, whose name may
+	// differ if the one asked for was taken; a file stored in a private
+	// space is described as Private.
 	Upload(ctx context.Context, u Upload, progress func(done, total int64)) (protocol.File, error)
-	// Download copies a shared file to the local path, which must not
-	// exist yet.
-	Download(ctx context.Context, f protocol.File, path string, progress func(done, total int64)) error
+	// Download copies a file to the local path, which must not exist
+	// yet: from the shared folder, or, if f is Private, from the private
+	// space shared with the person named with.
+	Download(ctx context.Context, f protocol.File, with, path string, progress func(done, total int64)) error
 }
 
 // Upload is a file to upload.
 type Upload struct {
-	Name string // in the shared folder
+	Name string // in the shared folder, or in the private space
 	Body io.ReadSeeker
 	Size int64
 	// Overwrite replaces your own file of the same name.
 	Overwrite bool
+	// With, if set, names the other person of the private space the file
+	// goes to, instead of the shared folder.
+	With string
 }
 
 // NewConn wraps a session and its runner. Commands run one at a time, as
@@ -76,6 +84,7 @@ type runnerConn struct {
 func (c *runnerConn) Me() string                { return c.s.Me() }
 func (c *runnerConn) Events() <-chan chat.Event { return c.s.Events() }
 func (c *runnerConn) Refresh()                  { c.s.Refresh() }
+func (c *runnerConn) TextLimit() int            { return c.r.TextLimit() }
 
 func (c *runnerConn) Rooms() []protocol.RoomInfo {
 	if ok := c.s.LoginReply(); ok != nil {

@@ -289,5 +289,8 @@ func (m *Model) addError(c *conv, err error) {
 
 // fileLabel describes a file for a message line.
 func fileLabel(f *protocol.File) string {
+	if f.Private {
+		return fmt.Sprintf("%s (%s) · private to you two", f.Name, lines.HumanSize(f.Size))
+	}
 	return fmt.Sprintf("%s (%s)", f.Name, lines.HumanSize(f.Size))
 }

@@ -35,6 +35,8 @@ type fakeConn struct {
 	// hold, if set, makes Send wait until it is closed.
 	hold      chan struct{}
 	refreshed int
+	// limit is what TextLimit says; 0 means the protocol's default.
+	limit int
 }
 
 type sentText struct {
@@ -62,6 +64,14 @@ func (f *fakeConn) Events() <-chan chat.Event  { return f.events }
 func (f *fakeConn) Rooms() []protocol.RoomInfo { return f.rooms }
 func (f *fakeConn) Commands() []command.Spec   { return command.NewRunner(nil).Commands() }
 func (f *fakeConn) Refresh()                   { f.mu.Lock(); f.refreshed++; f.mu.Unlock() }
+func (f *fakeConn) TextLimit() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.limit > 0 {
+		return f.limit
+	}
+	return protocol.MaxTextBytes
+}
 func (f *fakeConn) lastSent() sentText {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -127,8 +137,15 @@ type fakeTransfers struct {
 	mu        sync.Mutex
 	uploads   map[string][]byte
 	downloads []string
+	// spaces records, for each upload by name and for each download in
+	// order, the other person of the private space it was in ("" for
+	// the shared folder).
+	upSpace   map[string]string
+	downSpace []string
 	release   chan struct{}
 	started   chan string
+	// fail, if set, is what every transfer ends with.
+	fail error
 }
 
 func (x *fakeTransfers) Upload(ctx context.Context, u Upload, progress func(done, total int64)) (protocol.File, error) {
@@ -149,16 +166,21 @@ func (x *fakeTransfers) Upload(ctx context.Context, u Upload, progress func(done
 		}
 	}
 	x.mu.Lock()
+	if x.fail != nil {
+		x.mu.Unlock()
+		return protocol.File{}, x.fail
+	}
 	if x.uploads == nil {
-		x.uploads = map[string][]byte{}
+		x.uploads, x.upSpace = map[string][]byte{}, map[string]string{}
 	}
 	x.uploads[name] = b
+	x.upSpace[name] = u.With
 	x.mu.Unlock()
 	progress(size, size)
-	return protocol.File{Name: name, Size: int64(len(b)), Path: name}, nil
+	return protocol.File{Name: name, Size: int64(len(b)), Path: name, Private: u.With != ""}, nil
 }
 
-func (x *fakeTransfers) Download(ctx context.Context, f protocol.File, path string, progress func(done, total int64)) error {
+func (x *fakeTransfers) Download(ctx context.Context, f protocol.File, with, path string, progress func(done, total int64)) error {
 	progress(f.Size/2, f.Size)
 	if x.started != nil {
 		x.started <- f.Name
@@ -172,6 +194,11 @@ func (x *fakeTransfers) Download(ctx context.Context, f protocol.File, path stri
 	}
 	x.mu.Lock()
 	x.downloads = append(x.downloads, path)
+	if f.Private {
+		x.downSpace = append(x.downSpace, with)
+	} else {
+		x.downSpace = append(x.downSpace, "")
+	}
 	x.mu.Unlock()
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 
+	"github.com/parley-chat/parley/client/chat"
 	"github.com/parley-chat/parley/client/command"
 	"github.com/parley-chat/parley/client/compose"
 	"github.com/parley-chat/parley/shared/protocol"
@@ -20,8 +21,8 @@ var localCommands = []command.Spec{
 	{Name: "emoji", Args: "[WORD]", Help: "open the emoji picker (F3), searching for WORD"},
 	{Name: "sticker", Args: "NAME", Help: "send a sticker; /sticker alone lists them"},
 	{Name: "screenshot", Help: "capture every screen, upload it and post it here (F4)"},
-	{Name: "upload", Args: "[-f] PATH [NAME]", Help: "upload a file to the shared folder (as NAME) and post it here, with progress; -f replaces your own file of that name"},
-	{Name: "download", Args: "[ID|NAME] [DEST]", Help: "download the file of message ID, or NAME from the shared folder (default: the selected or newest file here), into DEST or your downloads folder"},
+	{Name: "upload", Args: "[-f] PATH [NAME]", Help: "upload a file (as NAME) and post it here, with progress: to the shared folder, or in a private conversation to the private space only you two can see; -f replaces your own file of that name"},
+	{Name: "download", Args: "[ID|NAME] [DEST]", Help: "download the file of message ID, or NAME from the shared folder (in a private conversation: from your private space); by default the selected or newest file here; into DEST or your downloads folder"},
 	{Name: "cancel", Help: "cancel the newest file transfer (ctrl+x)"},
 	{Name: "query", Args: "NAME", Help: "open a private conversation with NAME"},
 	{Name: "users", Help: "show or hide the member list (F2)"},
@@ -296,6 +297,15 @@ func (m *Model) submit() tea.Cmd {
 	if strings.TrimSpace(line) == "" {
 		return nil
 	}
+	if text, ok := plainText(line); ok {
+		// Too long: say so, and keep the text on the input line to be
+		// shortened.
+		if err := command.CheckLength(compose.Expand(text), m.conn.TextLimit()); err != nil {
+			m.addError(m.cur, err)
+			m.cur.follow, m.cur.anchor = true, nil
+			return nil
+		}
+	}
 	if n := len(m.history); n == 0 || m.history[n-1] != line {
 		m.history = append(m.history, line)
 		if len(m.history) > 500 {
@@ -311,8 +321,8 @@ func (m *Model) submit() tea.Cmd {
 // dispatch runs one line: a command, or text for the current
 // conversation.
 func (m *Model) dispatch(line string) tea.Cmd {
-	if !strings.HasPrefix(line, "/") || strings.HasPrefix(line, "//") {
-		return m.send(m.cur, strings.TrimPrefix(line, "/"))
+	if text, ok := plainText(line); ok {
+		return m.send(m.cur, text)
 	}
 	name, args, _ := strings.Cut(line[1:], " ")
 	args = strings.TrimSpace(args)
@@ -351,12 +361,43 @@ func (m *Model) dispatch(line string) tea.Cmd {
 	case "switch":
 		return m.switchCmd(args)
 	case "refresh":
-		m.conn.Refresh()
-		m.link.note = "reconnecting now"
+		m.refresh()
 	default:
 		return m.runCmd(line)
 	}
 	return nil
+}
+
+// refresh reconnects now, and says so in the status line and in the
+// current conversation until the session is back.
+func (m *Model) refresh() {
+	if m.ended != nil {
+		m.addError(m.cur, errors.New("the session has ended; /quit and start again"))
+		return
+	}
+	m.conn.Refresh()
+	m.refreshing = m.cur.key
+	m.link = linkState{state: chat.Reconnecting, refresh: true, retryAt: m.cfg.Now()}
+	m.addInfo(m.cur, "reconnecting to "+clean(m.cfg.Server, false)+" now…")
+}
+
+// plainText is the text a line sends, if it is not a command: the line
+// itself, or for "//text", "/text".
+func plainText(line string) (string, bool) {
+	if !strings.HasPrefix(line, "/") || strings.HasPrefix(line, "//") {
+		return strings.TrimPrefix(line, "/"), true
+	}
+	return "", false
+}
+
+// restoreInput puts a line that was refused as too long back on the
+// input line of conversation c, to be shortened, if c is still the
+// current one and nothing has been typed since; ↑ finds it otherwise.
+func (m *Model) restoreInput(c *conv, line string, err error) {
+	if chat.IsCode(err, protocol.CodeTooLong) && c == m.cur && m.input.Empty() {
+		m.input.SetValue(line)
+		m.comp = nil
+	}
 }
 
 func (m *Model) switchCmd(arg string) tea.Cmd {
@@ -403,7 +444,7 @@ func (m *Model) send(c *conv, text string) tea.Cmd {
 	c.follow, c.anchor, c.newBelow = true, nil, 0
 	conn, ctx, id, key := m.conn, m.ctx, c.id, c.key
 	return func() tea.Msg {
-		return sentMsg{conv: key, pending: seq, err: conn.Send(ctx, id, text)}
+		return sentMsg{conv: key, pending: seq, text: text, err: conn.Send(ctx, id, text)}
 	}
 }
 
@@ -428,6 +469,7 @@ func (m *Model) handleCmdDone(msg cmdDoneMsg) tea.Cmd {
 	}
 	if msg.err != nil {
 		m.addError(c, msg.err)
+		m.restoreInput(c, msg.line, msg.err)
 		return nil
 	}
 	name, args, _ := strings.Cut(strings.TrimPrefix(msg.line, "/"), " ")
@@ -489,6 +531,13 @@ func (m *Model) handleCmdDone(msg cmdDoneMsg) tea.Cmd {
 		if out.More > 0 {
 			text += fmt.Sprintf(" and %d more", out.More)
 		}
+		if len(out.Banned) > 0 {
+			var banned []string
+			for _, n := range out.Banned {
+				banned = append(banned, clean(n, false))
+			}
+			text += "\nbanned from #" + clean(out.Room, false) + ": " + strings.Join(banned, ", ") + " (/unban NAME lets one back)"
+		}
 		m.addInfo(c, text)
 		if rc := m.findConv(command.Conv{Room: out.Room}); rc != nil {
 			m.setMembers(rc, out, msg.since)
@@ -502,7 +551,7 @@ func (m *Model) handleCmdDone(msg cmdDoneMsg) tea.Cmd {
 			m.addInfo(c, fmt.Sprintf("%d older messages loaded above; PgUp to read them", *out.Count))
 		}
 	case "refresh":
-		m.link.note = "reconnecting now"
+		m.refresh()
 	default:
 		if out.Text != "" {
 			m.addInfo(c, clean(out.Text, true))

@@ -23,6 +23,7 @@ import (
 	"github.com/parley-chat/parley/client/capture"
 	"github.com/parley-chat/parley/client/chat"
 	"github.com/parley-chat/parley/client/command"
+	"github.com/parley-chat/parley/client/files"
 	"github.com/parley-chat/parley/resources"
 	"github.com/parley-chat/parley/shared/protocol"
 )
@@ -68,6 +69,7 @@ type linkState struct {
 	retryAt time.Time
 	err     error
 	note    string // a short note, such as "reconnected"
+	refresh bool   // reconnecting because of /refresh
 }
 
 // Model is the chat screen.
@@ -98,7 +100,10 @@ type Model struct {
 
 	link    linkState
 	ticking bool
-	ended   error // why the session ended, once it has
+	// refreshing is the key of the conversation /refresh was typed in,
+	// until the session is back; "" otherwise.
+	refreshing string
+	ended      error // why the session ended, once it has
 
 	names  map[string]string // key → display, for completion
 	online map[string]bool   // key → online
@@ -198,6 +203,7 @@ type (
 	sentMsg        struct {
 		conv    string // conversation key
 		pending int
+		text    string // as typed, shortcodes not expanded
 		err     error
 	}
 	cmdDoneMsg struct {
@@ -323,16 +329,25 @@ func (m *Model) handleEvent(ev chat.Event) tea.Cmd {
 	switch ev.Kind {
 	case chat.EvReconnecting:
 		m.link = linkState{state: chat.Reconnecting, attempt: ev.Attempt, retryAt: m.cfg.Now().Add(ev.Wait), err: ev.Err}
+		if m.refreshing != "" && ev.Attempt <= 1 {
+			// The refresh's own reconnect, whose cause is the refresh.
+			m.link.refresh, m.link.err = true, nil
+		}
 		if !m.ticking {
 			return m.tick()
 		}
 	case chat.EvReconnected:
 		m.link = linkState{state: chat.Connected, note: "reconnected"}
+		if m.refreshing != "" {
+			m.addInfo(m.convByKey(m.refreshing), "reconnected to "+clean(m.cfg.Server, false))
+			m.refreshing = ""
+		}
 		for _, c := range m.convs {
 			c.membersLoaded = false
 		}
 		return m.loadMembers(m.cur)
 	case chat.EvClosed:
+		m.refreshing = ""
 		m.link.state = chat.Closed
 		m.link.err = ev.Err
 		m.ended = ev.Err
@@ -545,6 +560,19 @@ func (m *Model) handleSent(msg sentMsg) {
 	c := m.convByKey(msg.conv)
 	for i, e := range c.entries {
 		if e.kind == entPending && e.seq == msg.pending {
+			if chat.IsCode(msg.err, protocol.CodeTooLong) {
+				// Refused for its length: the text goes back on the
+				// input line, not into an error that would repeat it.
+				c.entries = append(c.entries[:i], c.entries[i+1:]...)
+				c.dirty = true
+				m.addError(c, errors.New("not sent: "+errText(msg.err)))
+				line := msg.text
+				if strings.HasPrefix(line, "/") {
+					line = "/" + line
+				}
+				m.restoreInput(c, line, msg.err)
+				return
+			}
 			if msg.err != nil {
 				e.kind = entError
 				e.rev++
@@ -710,6 +738,10 @@ func errText(err error) string {
 	var pe *protocol.Error
 	if errors.As(err, &pe) {
 		return pe.Message
+	}
+	var fe *files.Error
+	if errors.As(err, &fe) {
+		return fe.Message // the file server's, such as that the servers' secrets differ
 	}
 	if errors.Is(err, context.Canceled) {
 		return "cancelled"

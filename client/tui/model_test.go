@@ -57,11 +57,11 @@ func TestSendShowsPendingUntilTheServerHasIt(t *testing.T) {
 
 func TestSendFailureShowsInItsConversation(t *testing.T) {
 	h := newHarness(t)
-	h.conn.sendErr = &protocol.Error{Code: protocol.CodeTooLong, Message: "message has 5000 bytes; the limit is 4000"}
-	h.typeText("too long")
+	h.conn.sendErr = &protocol.Error{Code: protocol.CodeBadText, Message: "message contains a control character (U+0007)"}
+	h.typeText("ring ring")
 	h.key("enter")
 	awaitType[sentMsg](h)
-	h.wantScreen("not sent: message has 5000 bytes", "— too long")
+	h.wantScreen("not sent: message contains a control character", "— ring ring")
 }
 
 func TestDoubleSlashSendsText(t *testing.T) {

@@ -189,7 +189,7 @@ func (m *Model) upload(c *conv, args string) tea.Cmd {
 	if len(a) == 2 {
 		name = strings.Trim(a[1], "/")
 	}
-	xf := m.cfg.Transfers
+	xf, with := m.cfg.Transfers, c.id.With // a private conversation's files go to its private space
 	return m.startTransfer(&transfer{up: true, name: name, conv: c.key},
 		func(ctx context.Context, report func(int64, int64)) (protocol.File, string, error) {
 			f, err := os.Open(path)
@@ -204,7 +204,7 @@ func (m *Model) upload(c *conv, args string) tea.Cmd {
 			if !st.Mode().IsRegular() {
 				return protocol.File{}, "", fmt.Errorf("%s is not a regular file", path)
 			}
-			file, err := xf.Upload(ctx, Upload{Name: name, Body: f, Size: st.Size(), Overwrite: overwrite}, report)
+			file, err := xf.Upload(ctx, Upload{Name: name, Body: f, Size: st.Size(), Overwrite: overwrite, With: with}, report)
 			return file, "", err
 		})
 }
@@ -217,10 +217,10 @@ func (m *Model) uploadBytes(c *conv, name string, data []byte, caption string) t
 	}
 	sum := sha256.Sum256(data)
 	sha := hex.EncodeToString(sum[:])
-	xf := m.cfg.Transfers
+	xf, with := m.cfg.Transfers, c.id.With
 	return m.startTransfer(&transfer{up: true, name: name, conv: c.key, caption: caption},
 		func(ctx context.Context, report func(int64, int64)) (protocol.File, string, error) {
-			f, err := xf.Upload(ctx, Upload{Name: name, Body: bytes.NewReader(data), Size: int64(len(data))}, report)
+			f, err := xf.Upload(ctx, Upload{Name: name, Body: bytes.NewReader(data), Size: int64(len(data)), With: with}, report)
 			if err == nil && f.SHA256 == "" {
 				f.SHA256 = sha
 			}
@@ -268,9 +268,12 @@ func (m *Model) handleCapture(msg captureMsg) tea.Cmd {
 	return m.uploadBytes(c, name, msg.data, "")
 }
 
-// download saves a shared file: /download [ID|NAME] [DEST], as in line
-// mode. With no argument it takes the selected file message, else the
-// newest file in the conversation.
+// download saves a file: /download [ID|NAME] [DEST], as in line mode.
+// With no argument it takes the selected file message, else the newest
+// file in the conversation. A NAME is in the conversation's files: the
+// shared folder, or in a private conversation the private space of the
+// two; a message's private file is in the private space of that
+// message's two people.
 func (m *Model) download(c *conv, arg string) tea.Cmd {
 	a, err := files.SplitArgs(arg)
 	if err != nil || len(a) > 2 {
@@ -279,13 +282,14 @@ func (m *Model) download(c *conv, arg string) tea.Cmd {
 	}
 	var e *entry
 	var file protocol.File
+	in := c // the conversation the file was posted in
 	switch {
 	case len(a) > 0:
 		if id, err := strconv.ParseUint(strings.TrimPrefix(a[0], "#"), 10, 64); err == nil {
 			for _, cv := range append([]*conv{c}, m.convs...) {
 				for _, x := range cv.entries {
 					if x.kind == entMessage && x.id == id {
-						e = x
+						e, in = x, cv
 					}
 				}
 				if e != nil {
@@ -299,7 +303,7 @@ func (m *Model) download(c *conv, arg string) tea.Cmd {
 			break
 		}
 		p := strings.Trim(a[0], "/")
-		file = protocol.File{Name: path.Base(p), Path: p}
+		file = protocol.File{Name: path.Base(p), Path: p, Private: c.private()}
 	case c.sel != nil && c.sel.file != nil:
 		e = c.sel
 	default:
@@ -318,6 +322,11 @@ func (m *Model) download(c *conv, arg string) tea.Cmd {
 	if e != nil {
 		file, msgID = *e.file, e.id
 	}
+	if file.Private && !in.private() {
+		m.addError(c, fmt.Errorf("message %d names a private file but is not a private message", msgID))
+		return nil
+	}
+	with := in.id.With // the other person of the private space, for a private file
 	if m.cfg.Transfers == nil {
 		m.addError(c, errNoFiles)
 		return nil
@@ -339,7 +348,7 @@ func (m *Model) download(c *conv, arg string) tea.Cmd {
 			} else if err == nil {
 				return file, "", fmt.Errorf("%s exists already", dest)
 			}
-			err := xf.Download(ctx, file, target, report)
+			err := xf.Download(ctx, file, with, target, report)
 			return file, target, err
 		})
 }

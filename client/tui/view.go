@@ -157,6 +157,9 @@ func (m *Model) linkText() string {
 	}
 	switch m.link.state {
 	case chat.Reconnecting:
+		if m.link.refresh {
+			return bar(colWarn, "◌ reconnecting now (/refresh) ")
+		}
 		left := m.link.retryAt.Sub(m.cfg.Now())
 		var s string
 		if left > 0 {
