@@ -804,7 +804,7 @@ func (h *Hub) roomFor(name string) (*room, *protocol.Error) {
 	}
 	n, err := protocol.ParseRoom(name)
 	if err != nil {
-		return nil, err.(*protocol.Error)
+		return nil, err
 	}
 	if n.Key == protocol.Lobby {
 		return h.lobby, nil
@@ -823,7 +823,7 @@ func (h *Hub) isMember(r *room, key string) bool {
 func (h *Hub) userFor(name string) (*user, *protocol.Error) {
 	n, err := protocol.ParseName(name)
 	if err != nil {
-		return nil, err.(*protocol.Error)
+		return nil, err
 	}
 	u := h.users[n.Key]
 	if u == nil {

@@ -27,10 +27,11 @@ func (h *Hub) Login(ctx context.Context, peer Peer, f *protocol.Frame, from neti
 	// take over from a later one: a client that gave up on a slow login
 	// and tried again keeps its retry.
 	seq := h.logins.Add(1)
-	name, err := protocol.ParseName(f.Name)
-	if err != nil {
-		return nil, err
+	name, perr := protocol.ParseName(f.Name)
+	if perr != nil {
+		return nil, perr
 	}
+	var err error
 	token := f.Token
 	var registered bool
 	switch {

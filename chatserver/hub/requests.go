@@ -22,7 +22,7 @@ func (h *Hub) send(s *Session, f *protocol.Frame) *protocol.Error {
 	switch f.Kind {
 	case protocol.KindText:
 		if err := protocol.CheckText(f.Text, h.cfg.MaxText); err != nil {
-			return err.(*protocol.Error)
+			return err
 		}
 	case protocol.KindFile:
 		if err := checkFile(f.File); err != nil {
@@ -30,7 +30,7 @@ func (h *Hub) send(s *Session, f *protocol.Frame) *protocol.Error {
 		}
 		if f.Text != "" {
 			if err := protocol.CheckText(f.Text, h.cfg.MaxText); err != nil {
-				return err.(*protocol.Error)
+				return err
 			}
 		}
 		b, _ := json.Marshal(f.File)
@@ -126,10 +126,10 @@ func checkFile(f *protocol.File) *protocol.Error {
 		return protocol.Errorf(protocol.CodeBadRequest, "file sha256 must be 64 hexadecimal digits")
 	}
 	if err := protocol.CheckText(f.Name, 1024); err != nil {
-		return protocol.Errorf(protocol.CodeBadRequest, "file name: %s", err.(*protocol.Error).Message)
+		return protocol.Errorf(protocol.CodeBadRequest, "file name: %s", err.Message)
 	}
 	if err := protocol.CheckText(f.Path, 4096); err != nil {
-		return protocol.Errorf(protocol.CodeBadRequest, "file path: %s", err.(*protocol.Error).Message)
+		return protocol.Errorf(protocol.CodeBadRequest, "file path: %s", err.Message)
 	}
 	return nil
 }
@@ -161,7 +161,7 @@ func (h *Hub) join(s *Session, f *protocol.Frame) (*historyRead, *protocol.Error
 	u := s.user
 	n, perr := protocol.ParseRoom(f.Room)
 	if perr != nil {
-		return nil, perr.(*protocol.Error)
+		return nil, perr
 	}
 	r := h.rooms[n.Key]
 	if n.Key == protocol.Lobby {

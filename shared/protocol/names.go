@@ -22,17 +22,17 @@ type Name struct {
 // script; they may not contain spaces or control characters, may not start
 // with '#', '@' or '/' (which the client uses for rooms, people and
 // commands), and may have at most MaxNameRunes characters.
-func ParseName(s string) (Name, error) {
+func ParseName(s string) (Name, *Error) {
 	return parse(s, "name")
 }
 
 // ParseRoom is ParseName for room names. One leading '#' is dropped, so
 // "#Go" and "go" name the same room.
-func ParseRoom(s string) (Name, error) {
+func ParseRoom(s string) (Name, *Error) {
 	return parse(strings.TrimPrefix(s, "#"), "room name")
 }
 
-func parse(s, what string) (Name, error) {
+func parse(s, what string) (Name, *Error) {
 	if s == "" {
 		return Name{}, Errorf(CodeBadName, "%s is empty", what)
 	}
@@ -124,7 +124,7 @@ func clip(s string) string {
 // valid UTF-8, at most max bytes, and free of control characters other
 // than tab and newline, so that no message can move a reader's cursor or
 // change their terminal's colours.
-func CheckText(s string, max int) error {
+func CheckText(s string, max int) *Error {
 	if strings.TrimSpace(s) == "" {
 		return Errorf(CodeBadText, "message is empty")
 	}

@@ -1,24 +1,18 @@
 package protocol_test
 
 import (
-	"errors"
 	"strings"
 	"testing"
 
 	"github.com/parley-chat/parley/shared/protocol"
 )
 
-// code returns the protocol error code of err, or "" if err is nil, or
-// a description if err is not a *protocol.Error.
-func code(err error) string {
+// code returns the error code of err, or "" if err is nil.
+func code(err *protocol.Error) string {
 	if err == nil {
 		return ""
 	}
-	var perr *protocol.Error
-	if !errors.As(err, &perr) {
-		return "not a *protocol.Error: " + err.Error()
-	}
-	return perr.Code
+	return err.Code
 }
 
 func TestParseNameAccepts(t *testing.T) {
