@@ -21,9 +21,9 @@ import (
 
 	"github.com/parley-chat/parley/chatserver/auth"
 	"github.com/parley-chat/parley/chatserver/hub"
-	"github.com/parley-chat/parley/chatserver/netconn"
 	"github.com/parley-chat/parley/chatserver/server"
 	"github.com/parley-chat/parley/chatserver/session"
+	"github.com/parley-chat/parley/chatserver/tcp"
 	"github.com/parley-chat/parley/shared/filetoken"
 	"github.com/parley-chat/parley/shared/protocol"
 )
@@ -116,7 +116,7 @@ Flags:
 	fs.IntVar(&cfg.Limits.RateBurst, "burst", session.DefaultBurst, "requests one connection may make in a burst")
 	fs.DurationVar(&cfg.PingInterval, "ping", session.DefaultPingInterval, "ping a client after this much silence")
 	fs.DurationVar(&cfg.PingTimeout, "ping-timeout", session.DefaultPingTimeout, "close a connection whose ping is not answered within this")
-	fs.IntVar(&cfg.MaxQueue, "max-queue", netconn.DefaultMaxQueue, "`bytes` queued for one client before it is disconnected as a slow consumer")
+	fs.IntVar(&cfg.MaxQueue, "max-queue", tcp.DefaultMaxQueue, "`bytes` queued for one client before it is disconnected as a slow consumer")
 	loginRate := fs.Int("login-rate", 60, "password logins one address may start a minute, and `N` at once; an account gets half as many (0: no limit). Resume tokens are never limited")
 	registerRate := fs.Int("register-rate", 20, "new accounts one address may register an hour, and `N` at once (0: no limit)")
 	mem := fs.Uint("hash-memory", uint(auth.DefaultParams.MemoryKiB), "memory in `KiB` for each argon2id password hash")

@@ -17,11 +17,11 @@ import (
 	"github.com/parley-chat/parley/chatserver/auth"
 	"github.com/parley-chat/parley/chatserver/hub"
 	"github.com/parley-chat/parley/chatserver/metrics"
-	"github.com/parley-chat/parley/chatserver/netconn"
 	"github.com/parley-chat/parley/chatserver/session"
 	"github.com/parley-chat/parley/chatserver/store"
 	"github.com/parley-chat/parley/chatserver/store/inmem"
 	"github.com/parley-chat/parley/chatserver/store/sqlite"
+	"github.com/parley-chat/parley/chatserver/tcp"
 	"github.com/parley-chat/parley/chatserver/web"
 	"github.com/parley-chat/parley/chatserver/ws"
 	"github.com/parley-chat/parley/shared/filetoken"
@@ -57,7 +57,7 @@ type Config struct {
 	PingTimeout      time.Duration
 	HandshakeTimeout time.Duration
 	MaxQueue         int
-	Flushers         int // goroutines writing to TCP connections; 0 means netconn's default
+	Flushers         int // goroutines writing to TCP connections; 0 means the tcp package's default
 	HashParams       auth.Params
 	HashParallel     int
 	Logins           auth.Limits // bounds on password logins per address and account
@@ -70,7 +70,7 @@ type Server struct {
 	cfg     Config
 	store   store.Store
 	hub     *hub.Hub
-	net     *netconn.Server
+	net     *tcp.Server
 	ws      *ws.Server
 	http    *http.Server
 	ln      net.Listener
@@ -193,7 +193,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		HandshakeTimeout: cfg.HandshakeTimeout,
 		Observe:          s.metrics,
 	})
-	s.net = netconn.New(netconn.Config{
+	s.net = tcp.New(tcp.Config{
 		Sessions: sessions,
 		Logger:   log,
 		TLS:      tlsConf,
@@ -254,7 +254,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 // queue, so that it never counts as a slow consumer.
 func catchUpBytes(maxQueue int) int {
 	if maxQueue == 0 {
-		maxQueue = netconn.DefaultMaxQueue
+		maxQueue = tcp.DefaultMaxQueue
 	}
 	return max(maxQueue/4, 64<<10)
 }
@@ -271,7 +271,7 @@ func (s *Server) HTTPAddr() string {
 }
 
 // Stats reports open TCP connections and close reasons.
-func (s *Server) Stats() netconn.Stats { return s.net.Stats() }
+func (s *Server) Stats() tcp.Stats { return s.net.Stats() }
 
 // Done is closed when the server stops accepting connections: after
 // Shutdown, or by itself if the listener fails; Err then says why.
@@ -280,7 +280,7 @@ func (s *Server) Done() <-chan struct{} { return s.serveDone }
 // Err is the reason serving stopped, once Done is closed.
 func (s *Server) Err() error {
 	<-s.serveDone
-	if errors.Is(s.serveErr, netconn.ErrServerClosed) {
+	if errors.Is(s.serveErr, tcp.ErrServerClosed) {
 		return nil
 	}
 	return s.serveErr

@@ -1,4 +1,4 @@
-package netconn
+package tcp
 
 import (
 	"bufio"

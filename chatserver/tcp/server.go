@@ -1,4 +1,4 @@
-// Package netconn is the chat protocol's TCP transport, with TLS when
+// Package tcp is the chat protocol's TCP transport, with TLS when
 // configured. It owns the connections' sockets: the framing with a hard
 // size limit; a reader goroutine per connection while it has something
 // to read, and none while it is idle, when the connection parks in an
@@ -10,7 +10,7 @@
 // graceful shutdown. Each connection's session (package session) does
 // the handshake, login, rate limit and pings; what the frames mean is
 // the hub's business.
-package netconn
+package tcp
 
 import (
 	"bufio"
@@ -29,7 +29,7 @@ import (
 )
 
 // ErrServerClosed is returned by Serve after Shutdown.
-var ErrServerClosed = errors.New("netconn: server closed")
+var ErrServerClosed = errors.New("tcp: server closed")
 
 // Config configures a Server. Sessions is required; zero values
 // elsewhere mean the defaults.

@@ -1,4 +1,4 @@
-package netconn_test
+package tcp_test
 
 import (
 	"bytes"
@@ -25,9 +25,9 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/parley-chat/parley/chatserver/netconn"
 	"github.com/parley-chat/parley/chatserver/server"
 	"github.com/parley-chat/parley/chatserver/server/servertest"
+	"github.com/parley-chat/parley/chatserver/tcp"
 	"github.com/parley-chat/parley/shared/protocol"
 )
 
@@ -484,7 +484,7 @@ func selfSigned(t *testing.T, dir string) (certFile, keyFile string, pool *x509.
 
 // waitStats waits, up to a generous limit, for the server's statistics to
 // satisfy ok.
-func waitStats(t *testing.T, s *server.Server, what string, ok func(netconn.Stats) bool) {
+func waitStats(t *testing.T, s *server.Server, what string, ok func(tcp.Stats) bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for !ok(s.Stats()) {
@@ -509,7 +509,7 @@ func TestIdleConnectionsPark(t *testing.T) {
 	for i := range clients {
 		clients[i] = login(t, s.Addr(), fmt.Sprintf("idle%d", i))
 	}
-	waitStats(t, s, "every idle connection parked", func(st netconn.Stats) bool { return st.Parked == n })
+	waitStats(t, s, "every idle connection parked", func(st tcp.Stats) bool { return st.Parked == n })
 	before := runtime.NumGoroutine()
 	if before-base >= n/2 {
 		t.Errorf("%d goroutines before the logins, %d with %d connections parked", base, before, n)
@@ -527,11 +527,11 @@ func TestIdleConnectionsPark(t *testing.T) {
 			t.Fatalf("got %+v", m)
 		}
 	}
-	waitStats(t, s, "parked again", func(st netconn.Stats) bool { return st.Parked == n })
+	waitStats(t, s, "parked again", func(st tcp.Stats) bool { return st.Parked == n })
 
 	// A parked connection whose client goes away is closed and forgotten.
 	clients[n-1].nc.Close()
-	waitStats(t, s, "the closed connection noticed", func(st netconn.Stats) bool {
+	waitStats(t, s, "the closed connection noticed", func(st tcp.Stats) bool {
 		return st.Open == n-1 && st.Parked == n-1
 	})
 	if after := runtime.NumGoroutine(); after > before {

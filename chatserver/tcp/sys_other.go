@@ -1,6 +1,6 @@
 //go:build !unix
 
-package netconn
+package tcp
 
 // rawSockets is false off Unix: every connection is written by a writer
 // goroutine, and an idle reader keeps its buffer while it waits.

@@ -1,6 +1,6 @@
 //go:build unix
 
-package netconn
+package tcp
 
 import "syscall"
 

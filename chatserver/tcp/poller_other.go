@@ -1,6 +1,6 @@
 //go:build !linux
 
-package netconn
+package tcp
 
 import (
 	"errors"

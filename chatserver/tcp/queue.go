@@ -1,4 +1,4 @@
-package netconn
+package tcp
 
 // frameQueue is a connection's outbound queue: a ring of encoded frames.
 // A writer takes a run of frames from the front (front), writes them

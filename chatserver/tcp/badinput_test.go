@@ -1,4 +1,4 @@
-package netconn_test
+package tcp_test
 
 import (
 	"bytes"
