@@ -79,24 +79,26 @@ type Event struct {
 // server announced, and a request the server refuses as over its rate is
 // sent again after the wait it names, never handed back as an error. On
 // reconnect the session resumes with its token and asks for everything
-// after the last id it saw; events it has already seen are dropped.
+// after the last id it saw. Each message and recall id is handed out at
+// most once in the session's life: repeats, live or from history, are
+// dropped.
 type Session struct {
 	opts   Options
 	events chan Event
 
-	mu       sync.Mutex
-	c        *conn // nil while disconnected
-	welcome  *protocol.Frame
-	loginOK  *protocol.Frame
-	token    string
-	lastSeen uint64 // highest message id received
-	floor    uint64 // the server's word on how far the last login's catch-up reached
-	resumed  bool   // a login has succeeded: later ones resume
-	nextID   uint64
-	calls    []*call // waiting for replies, in the order they were made
-	state    State
-	closed   bool
-	endErr   error
+	mu      sync.Mutex
+	c       *conn // nil while disconnected
+	welcome *protocol.Frame
+	loginOK *protocol.Frame
+	token   string
+	shown   shown  // what has been handed out
+	floor   uint64 // the server's word on how far the last login's catch-up reached
+	resumed bool   // a login has succeeded: later ones resume
+	nextID  uint64
+	calls   []*call // waiting for replies, in the order they were made
+	state   State
+	closed  bool
+	endErr  error
 
 	evMu     sync.RWMutex // held to send a Barrier's mark, and to close events
 	evClosed bool
@@ -165,7 +167,7 @@ func (s *Session) connect(ctx context.Context) (*conn, error) {
 		return nil, err
 	}
 	s.mu.Lock()
-	token, since, resume := s.token, max(s.lastSeen, s.floor), s.resumed
+	token, since, resume := s.token, max(s.shown.lastLive, s.floor), s.resumed
 	s.mu.Unlock()
 	var ok *protocol.Frame
 	var early []*protocol.Frame
@@ -194,6 +196,8 @@ func (s *Session) connect(ctx context.Context) (*conn, error) {
 	}
 	s.floor = max(s.floor, ok.Since)
 	s.resumed = true
+	s.shown.me = nameKey(ok.Name)
+	s.shown.loggedIn(ok.Rooms)
 	s.c = c
 	s.state = Connected
 	// Requests still waiting for replies go first, in the order they
@@ -205,13 +209,20 @@ func (s *Session) connect(ctx context.Context) (*conn, error) {
 	// What came with the login is observed now, before the caller has the
 	// session, so that a request made right after login (/download of a
 	// file in the history shown) knows of it. The reader emits it later.
+	// A fresh login's private messages are those no other device of the
+	// user received: they do not continue a conversation's live stream.
 	kept := early[:0]
 	for _, f := range early {
-		if (f.Type == protocol.TypeMessage || f.Type == protocol.TypeRecall) && !s.note(f) {
-			continue
+		if f.Type == protocol.TypeMessage || f.Type == protocol.TypeRecall {
+			if !s.note(f, !resume && f.Room == "") {
+				continue
+			}
 		}
 		kept = append(kept, f)
 	}
+	s.mu.Lock()
+	s.shown.reply() // the login's reply ends the history it brought
+	s.mu.Unlock()
 	c.early, c.more = kept, ok.More > 0
 	return c, nil
 }
@@ -271,11 +282,12 @@ func (s *Session) State() State {
 	return s.state
 }
 
-// LastSeen is the highest message id the session has received.
+// LastSeen is the highest id among the live message and recall events the
+// session has received.
 func (s *Session) LastSeen() uint64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.lastSeen
+	return s.shown.lastLive
 }
 
 // NewKey returns a fresh idempotency key for a send.
@@ -656,9 +668,12 @@ func (s *Session) readLoop(c *conn) error {
 			s.emit(Event{Kind: EvFrame, Frame: f})
 			return ErrReplaced
 		case protocol.TypeMessage, protocol.TypeRecall:
-			if !observed && !s.note(f) {
+			if !observed && !s.note(f, false) {
 				continue
 			}
+			s.emit(Event{Kind: EvFrame, Frame: f})
+		case protocol.TypeMember, protocol.TypeKicked:
+			s.membership(f)
 			s.emit(Event{Kind: EvFrame, Frame: f})
 		default:
 			s.emit(Event{Kind: EvFrame, Frame: f})
@@ -689,12 +704,16 @@ func (s *Session) sync(c *conn) {
 func (s *Session) answer(f *protocol.Frame) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	defer s.shown.reply()
 	if f.Re == 0 {
 		return false
 	}
 	for i, cl := range s.calls {
 		if cl.f.ID == f.Re {
 			s.calls = append(s.calls[:i], s.calls[i+1:]...)
+			if cl.f.Type == protocol.TypeHistory && f.Type == protocol.TypeOK {
+				s.shown.pageEnd(requestConv(cl.f), cl.f.Before)
+			}
 			cl.reply <- f
 			return true
 		}
@@ -766,9 +785,13 @@ func randDuration(d time.Duration) time.Duration {
 }
 
 // note records a message or recall event, and passes it to Observe. It
-// reports false if the event came before and is to be skipped.
-func (s *Session) note(f *protocol.Frame) bool {
-	if s.seen(f) {
+// reports false if the event was handed out before and is to be dropped.
+// gappy is as for shown.admit.
+func (s *Session) note(f *protocol.Frame, gappy bool) bool {
+	s.mu.Lock()
+	fresh := s.shown.admit(f, gappy)
+	s.mu.Unlock()
+	if !fresh {
 		return false
 	}
 	if s.opts.Observe != nil {
@@ -777,20 +800,14 @@ func (s *Session) note(f *protocol.Frame) bool {
 	return true
 }
 
-// seen records a message or recall id and reports whether it was a
-// duplicate. The server delivers live events in increasing id order, so a
-// live event at or below the last live id seen has been delivered before.
-// History events are older by nature: they always pass and do not count,
-// since a history page says nothing about what else was delivered.
-func (s *Session) seen(f *protocol.Frame) bool {
-	if f.History {
-		return false
-	}
+// membership notes the user leaving a room or being removed from one.
+func (s *Session) membership(f *protocol.Frame) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if f.ID <= s.lastSeen {
-		return true
+	switch {
+	case f.Type == protocol.TypeKicked:
+		s.shown.left(f.Room)
+	case (f.Action == protocol.ActionLeave || f.Action == protocol.ActionKick) && nameKey(f.Name) == s.shown.me:
+		s.shown.left(f.Room)
 	}
-	s.lastSeen = f.ID
-	return false
 }

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -178,4 +179,82 @@ func describeSeq(seq []int, n int) string {
 		}
 	}
 	return fmt.Sprintf("%d lines, missing %v, repeated %v, out of order %v", len(seq), missing, twice, order)
+}
+
+// A client that joined a room and was shown its messages as history does
+// not show them again after the server restarts, in either face: the
+// catch-up after the reconnect starts from before the join (the client
+// logged in before those messages were sent) and brings them again, and
+// the client drops them.
+func TestRestartDoesNotRepeatJoinHistory(t *testing.T) {
+	srv := startChat(t, "")
+	plain := startProc(t, "client", []string{"PARLEY_PASSWORD=pw-plain"}, "-server", srv.addr, "-name", "plain", "-plain")
+	plain.waitLine(regexp.MustCompile(`^\* connected as plain`))
+	js := connected(t, srv.addr, "json")
+	writer := connected(t, srv.addr, "writer")
+	writer.do("/join trio")
+	for _, text := range []string{"one", "two", "three"} {
+		writer.send(text)
+	}
+	writer.waitEvent("echo", isMessage("three"))
+
+	plain.send("/join trio")
+	for _, text := range []string{"one", "two", "three"} {
+		plain.waitLine(regexp.MustCompile(`<writer> ` + text + ` \[\d+\] \(history\)$`))
+	}
+	js.send("/join trio")
+	for _, text := range []string{"one", "two", "three"} {
+		js.waitEvent("history "+text, func(e event) bool { return e.str("text") == text && e["history"] == true })
+	}
+
+	if err := srv.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	srv.wait()
+	plain.waitLine(regexp.MustCompile(`^\* connection lost`))
+	js.waitEvent("reconnecting", func(e event) bool { return e.str("type") == "reconnecting" })
+	startChatAt(t, srv.addr, srv.data)
+	plain.waitLine(regexp.MustCompile(`^\* reconnected`))
+	js.waitEvent("reconnected", func(e event) bool { return e.str("type") == "reconnected" })
+
+	// A message sent now comes after the catch-up.
+	writer.send("after")
+	plain.waitLine(regexp.MustCompile(`<writer> after \[\d+\]$`))
+	js.waitEvent("after", isMessage("after"))
+
+	idOf := regexp.MustCompile(`<writer> (\S+) \[(\d+)\]( \(history\))?$`)
+	count := map[string]int{}
+	for _, l := range plain.lines() {
+		if m := idOf.FindStringSubmatch(l); m != nil {
+			count[m[2]]++
+			if m[1] != "after" && m[3] == "" {
+				t.Errorf("-plain showed %q as new: %s", m[1], l)
+			}
+		}
+	}
+	if len(count) != 4 {
+		t.Errorf("-plain showed %d messages of writer, want 4", len(count))
+	}
+	for id, n := range count {
+		if n != 1 {
+			t.Errorf("-plain showed message %s %d times", id, n)
+		}
+	}
+	seen := map[uint64]int{}
+	for _, e := range js.events() {
+		if e.str("type") == "message" && e.str("from") == "writer" {
+			seen[e.num("id")]++
+			if e.str("text") != "after" && e["history"] != true {
+				t.Errorf("-json showed %q as new: %v", e.str("text"), e)
+			}
+		}
+	}
+	if len(seen) != 4 {
+		t.Errorf("-json showed %d messages of writer, want 4", len(seen))
+	}
+	for id, n := range seen {
+		if n != 1 {
+			t.Errorf("-json showed message %d %d times", id, n)
+		}
+	}
 }
