@@ -30,10 +30,11 @@ import (
 
 // Exit codes.
 const (
-	exitOK       = 0
-	exitFailed   = 1 // login refused, server unreachable, session lost
-	exitUsage    = 2
-	exitReplaced = 3 // the same name logged in somewhere else
+	exitOK        = 0
+	exitFailed    = 1 // login refused, server unreachable, session lost
+	exitUsage     = 2
+	exitReplaced  = 3 // the same name logged in somewhere else
+	exitNotStored = 4 // line mode: a message line read was not stored
 )
 
 type options struct {
@@ -108,13 +109,22 @@ func runLines(ctx context.Context, o options, stdin io.Reader, stdout, stderr io
 	}
 	r := command.NewRunner(s)
 	r.Pages = pages
-	cfg := lines.Config{In: stdin, Out: stdout, JSON: o.json, Runner: r}
+	cfg := lines.Config{In: stdin, Out: stdout, Err: stderr, JSON: o.json, Runner: r}
 	addFileCommands(ctx, s, r, &cfg, tlsConf, idx)
 	return sessionExit(lines.Run(ctx, cfg), stderr)
 }
 
-// sessionExit reports how a session ended and returns the exit code.
+// sessionExit reports how a session ended and returns the exit code. Lines
+// not stored decide it whatever else happened: they are what a script
+// has to send again.
 func sessionExit(err error, stderr io.Writer) int {
+	var ns *lines.NotStoredError
+	if errors.As(err, &ns) {
+		if ns.Err != nil {
+			sessionExit(ns.Err, stderr)
+		}
+		return exitNotStored
+	}
 	switch {
 	case errors.Is(err, chat.ErrReplaced):
 		fmt.Fprintln(stderr, "client: this session was replaced: the same name logged in from somewhere else")

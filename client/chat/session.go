@@ -35,10 +35,11 @@ type Options struct {
 	MaxBackoff time.Duration
 	// Events is the capacity of the events channel (default 1024).
 	Events int
-	// Observe, if set, sees every message and recall event (history
-	// included, duplicates not) as it is read, before any reply that
-	// follows it is handed to Do's caller: state kept from it, such as an
-	// index of file messages, is current when a later request returns.
+	// Observe, if set, sees every message and recall event that the
+	// session hands out (history included, repeats not) as it is read,
+	// before any reply that follows it is handed to Do's caller: state kept
+	// from it, such as an index of file messages, is current when a later
+	// request returns.
 	Observe func(*protocol.Frame)
 }
 
@@ -74,26 +75,33 @@ type Event struct {
 // Requests made with Do are remembered until their reply arrives; if the
 // connection drops first, they are sent again on the next one, so a message
 // is never lost. Messages carry an idempotency key, so the server stores a
-// re-sent message once. On reconnect the session resumes with its token
-// and asks for everything after the last id it saw; events it has already
-// seen are dropped.
+// re-sent message once. What the session writes is paced to the rate the
+// server announced, and a request the server refuses as over its rate is
+// sent again after the wait it names, never handed back as an error. On
+// reconnect the session resumes with its token and asks for everything
+// after the last id it saw. Each message and recall id is handed out at
+// most once in the session's life: repeats, live or from history, are
+// dropped.
 type Session struct {
 	opts   Options
 	events chan Event
 
-	mu       sync.Mutex
-	c        *conn // nil while disconnected
-	welcome  *protocol.Frame
-	loginOK  *protocol.Frame
-	token    string
-	lastSeen uint64 // highest message id received
-	floor    uint64 // the server's word on how far the last login's catch-up reached
-	resumed  bool   // a login has succeeded: later ones resume
-	nextID   uint64
-	calls    []*call // waiting for replies, in the order they were made
-	state    State
-	closed   bool
-	endErr   error
+	mu      sync.Mutex
+	c       *conn // nil while disconnected
+	welcome *protocol.Frame
+	loginOK *protocol.Frame
+	token   string
+	shown   shown  // what has been handed out
+	floor   uint64 // the server's word on how far the last login's catch-up reached
+	resumed bool   // a login has succeeded: later ones resume
+	nextID  uint64
+	calls   []*call // waiting for replies, in the order they were made
+	state   State
+	closed  bool
+	endErr  error
+
+	evMu     sync.RWMutex // held to send a Barrier's mark, and to close events
+	evClosed bool
 
 	refresh chan struct{} // capacity 1
 	done    chan struct{} // closed when the session ends
@@ -121,9 +129,9 @@ func (s State) String() string {
 }
 
 type call struct {
-	f      *protocol.Frame
-	reply  chan *protocol.Frame // capacity 1
-	sentOn *conn                // the connection it was last written to
+	f       *protocol.Frame
+	reply   chan *protocol.Frame // capacity 1
+	refused int                  // times the server refused it as over the rate
 }
 
 // Connect dials, logs in and returns a session. A wrong password, a bad
@@ -159,7 +167,7 @@ func (s *Session) connect(ctx context.Context) (*conn, error) {
 		return nil, err
 	}
 	s.mu.Lock()
-	token, since, resume := s.token, max(s.lastSeen, s.floor), s.resumed
+	token, since, resume := s.token, max(s.shown.lastLive, s.floor), s.resumed
 	s.mu.Unlock()
 	var ok *protocol.Frame
 	var early []*protocol.Frame
@@ -188,19 +196,33 @@ func (s *Session) connect(ctx context.Context) (*conn, error) {
 	}
 	s.floor = max(s.floor, ok.Since)
 	s.resumed = true
+	s.shown.me = nameKey(ok.Name)
+	s.shown.loggedIn(ok.Rooms)
 	s.c = c
 	s.state = Connected
+	// Requests still waiting for replies go first, in the order they
+	// were made; any made from now on queue behind them.
+	for _, cl := range s.calls {
+		c.send(cl.f)
+	}
 	s.mu.Unlock()
 	// What came with the login is observed now, before the caller has the
 	// session, so that a request made right after login (/download of a
 	// file in the history shown) knows of it. The reader emits it later.
+	// A fresh login's private messages are those no other device of the
+	// user received: they do not continue a conversation's live stream.
 	kept := early[:0]
 	for _, f := range early {
-		if (f.Type == protocol.TypeMessage || f.Type == protocol.TypeRecall) && !s.note(f) {
-			continue
+		if f.Type == protocol.TypeMessage || f.Type == protocol.TypeRecall {
+			if !s.note(f, !resume && f.Room == "") {
+				continue
+			}
 		}
 		kept = append(kept, f)
 	}
+	s.mu.Lock()
+	s.shown.reply() // the login's reply ends the history it brought
+	s.mu.Unlock()
 	c.early, c.more = kept, ok.More > 0
 	return c, nil
 }
@@ -260,11 +282,12 @@ func (s *Session) State() State {
 	return s.state
 }
 
-// LastSeen is the highest message id the session has received.
+// LastSeen is the highest id among the live message and recall events the
+// session has received.
 func (s *Session) LastSeen() uint64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.lastSeen
+	return s.shown.lastLive
 }
 
 // NewKey returns a fresh idempotency key for a send.
@@ -291,15 +314,14 @@ func (s *Session) Do(ctx context.Context, f *protocol.Frame) (*protocol.Frame, e
 	}
 	s.nextID++
 	f.ID = s.nextID
-	cl := &call{f: f, reply: make(chan *protocol.Frame, 1), sentOn: s.c}
+	cl := &call{f: f, reply: make(chan *protocol.Frame, 1)}
 	s.calls = append(s.calls, cl)
-	c := s.c
-	s.mu.Unlock()
-	if c != nil {
-		if err := c.write(f); err != nil {
-			c.close() // the reader notices and reconnects; the call is re-sent
-		}
+	if s.c != nil {
+		// Queued under the lock, so that requests go out in the order
+		// they were made, behind any a reconnect re-sends.
+		s.c.send(f)
 	}
+	s.mu.Unlock()
 	select {
 	case r := <-cl.reply:
 		if r.Type == protocol.TypeError {
@@ -326,6 +348,9 @@ func (s *Session) Do(ctx context.Context, f *protocol.Frame) (*protocol.Frame, e
 func (s *Session) forget(cl *call) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.c != nil {
+		s.c.unqueue(cl.f.ID)
+	}
 	for i, c := range s.calls {
 		if c == cl {
 			s.calls = append(s.calls[:i], s.calls[i+1:]...)
@@ -340,6 +365,14 @@ func (s *Session) forget(cl *call) {
 // tells when everything that came before the reply has been handled.
 func (s *Session) Barrier() <-chan struct{} {
 	ch := make(chan struct{})
+	// The events channel may not be sent to once it is closed; the
+	// session is done by then, which ends the wait below.
+	s.evMu.RLock()
+	defer s.evMu.RUnlock()
+	if s.evClosed {
+		close(ch)
+		return ch
+	}
 	select {
 	case s.events <- Event{Kind: EvMark, Mark: ch}:
 	case <-s.done:
@@ -372,7 +405,7 @@ func (s *Session) Close() error {
 	c := s.c
 	s.mu.Unlock()
 	if c != nil {
-		c.write(&protocol.Frame{Type: protocol.TypeQuit, ID: s.newID()})
+		c.sendWait(&protocol.Frame{Type: protocol.TypeQuit, ID: s.newID()}, 2*time.Second)
 		c.close()
 	}
 	close(s.done)
@@ -384,9 +417,13 @@ func (s *Session) Close() error {
 // drops, reconnects with backoff unless the session is over.
 func (s *Session) run(c *conn) {
 	defer close(s.runDone)
-	defer close(s.events)
+	defer func() {
+		s.evMu.Lock()
+		s.evClosed = true
+		close(s.events)
+		s.evMu.Unlock()
+	}()
 	for {
-		s.resend(c)
 		err := s.readLoop(c)
 		if errors.Is(err, errRefresh) {
 			// Log in on a new connection before closing this one: the
@@ -471,7 +508,8 @@ func (s *Session) reconnect(cause error) (*conn, bool) {
 		}
 		var pe *protocol.Error
 		if errors.As(err, &pe) && pe.Code != protocol.CodeBusy && pe.Code != protocol.CodeShutdown &&
-			pe.Code != protocol.CodeRateLimited && pe.Code != protocol.CodeInternal {
+			pe.Code != protocol.CodeRateLimited && pe.Code != protocol.CodeInternal &&
+			pe.Code != protocol.CodeHandshakeTimeout {
 			// The server refused us (wrong password now, bad name):
 			// retrying will not help.
 			s.end(err)
@@ -522,26 +560,6 @@ func (s *Session) emit(e Event) {
 		select {
 		case s.events <- e:
 		default:
-		}
-	}
-}
-
-// resend writes every request still waiting for a reply to a new
-// connection, in the order they were made.
-func (s *Session) resend(c *conn) {
-	s.mu.Lock()
-	var calls []*call
-	for _, cl := range s.calls {
-		if cl.sentOn != c {
-			cl.sentOn = c
-			calls = append(calls, cl)
-		}
-	}
-	s.mu.Unlock()
-	for _, cl := range calls {
-		if err := c.write(cl.f); err != nil {
-			c.close()
-			return
 		}
 	}
 }
@@ -618,7 +636,7 @@ func (s *Session) readLoop(c *conn) error {
 				// The server has been silent for long: ask if it is there.
 				probing = true
 				idle = 15 * time.Second
-				c.write(&protocol.Frame{Type: protocol.TypePing, ID: s.newID()})
+				c.send(&protocol.Frame{Type: protocol.TypePing, ID: s.newID()})
 				continue
 			}
 			if bye != nil {
@@ -632,23 +650,30 @@ func (s *Session) readLoop(c *conn) error {
 		}
 		switch f.Type {
 		case protocol.TypeOK, protocol.TypeError:
-			if f.Re != 0 && s.answer(f) {
+			if f.Type == protocol.TypeError && f.Code == protocol.CodeRateLimited {
+				s.refused(c, f)
+				continue
+			}
+			if s.answer(f) {
 				continue
 			}
 			if f.Type == protocol.TypeError {
 				s.emit(Event{Kind: EvFrame, Frame: f})
 			}
 		case protocol.TypePing:
-			c.write(&protocol.Frame{Type: protocol.TypePong})
+			c.pong()
 		case protocol.TypeBye:
 			bye = f
 		case protocol.TypeReplaced:
 			s.emit(Event{Kind: EvFrame, Frame: f})
 			return ErrReplaced
 		case protocol.TypeMessage, protocol.TypeRecall:
-			if !observed && !s.note(f) {
+			if !observed && !s.note(f, false) {
 				continue
 			}
+			s.emit(Event{Kind: EvFrame, Frame: f})
+		case protocol.TypeMember, protocol.TypeKicked:
+			s.membership(f)
 			s.emit(Event{Kind: EvFrame, Frame: f})
 		default:
 			s.emit(Event{Kind: EvFrame, Frame: f})
@@ -674,13 +699,21 @@ func (s *Session) sync(c *conn) {
 	}
 }
 
-// answer hands a reply to the call waiting for it.
+// answer hands a reply to the call waiting for it, and reports whether
+// one was.
 func (s *Session) answer(f *protocol.Frame) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	defer s.shown.reply()
+	if f.Re == 0 {
+		return false
+	}
 	for i, cl := range s.calls {
 		if cl.f.ID == f.Re {
 			s.calls = append(s.calls[:i], s.calls[i+1:]...)
+			if cl.f.Type == protocol.TypeHistory && f.Type == protocol.TypeOK {
+				s.shown.pageEnd(requestConv(cl.f), cl.f.Before)
+			}
 			cl.reply <- f
 			return true
 		}
@@ -688,10 +721,77 @@ func (s *Session) answer(f *protocol.Frame) bool {
 	return false
 }
 
+// refused puts a request the server refused as over its rate back in the
+// connection's queue, and holds the connection's writer for the wait the
+// server asked for, with jitter, longer each time the same request is
+// refused. The caller never sees the refusal: the request was not
+// processed, so sending it again neither loses nor doubles anything.
+func (s *Session) refused(c *conn, f *protocol.Frame) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var cl *call
+	if f.Re != 0 {
+		for _, x := range s.calls {
+			if x.f.ID == f.Re {
+				cl = x
+				break
+			}
+		}
+	}
+	if cl == nil {
+		// Not a request of ours (a probing ping): slow down all the same.
+		c.hold(retryWait(f.RetryMS, 1))
+		return
+	}
+	cl.refused++
+	c.hold(retryWait(f.RetryMS, cl.refused))
+	if s.c == c {
+		c.send(cl.f)
+	}
+}
+
+// Bounds of the wait before a request refused as over the rate, or a
+// login refused as too many at once, is sent again.
+const (
+	defaultRetry = 250 * time.Millisecond // when the server names no wait
+	maxRetry     = 5 * time.Second
+)
+
+// retryWait is how long to wait before the attempt after the n-th
+// refusal: the server's retry_ms, doubled for each refusal after the
+// first, plus up to half of that again as jitter so that clients refused
+// together do not come back together; at most maxRetry, unless the server
+// asked for more.
+func retryWait(retryMS int64, n int) time.Duration {
+	base := time.Duration(retryMS) * time.Millisecond
+	if base <= 0 {
+		base = defaultRetry
+	}
+	limit := max(maxRetry, base)
+	for i := 1; i < n && base < limit; i++ {
+		base *= 2
+	}
+	d := base + randDuration(base/2)
+	return min(d, limit)
+}
+
+// randDuration returns a random duration in [0, d].
+func randDuration(d time.Duration) time.Duration {
+	if d <= 0 {
+		return 0
+	}
+	n, _ := rand.Int(rand.Reader, big.NewInt(int64(d)+1))
+	return time.Duration(n.Int64())
+}
+
 // note records a message or recall event, and passes it to Observe. It
-// reports false if the event came before and is to be skipped.
-func (s *Session) note(f *protocol.Frame) bool {
-	if s.seen(f) {
+// reports false if the event was handed out before and is to be dropped.
+// gappy is as for shown.admit.
+func (s *Session) note(f *protocol.Frame, gappy bool) bool {
+	s.mu.Lock()
+	fresh := s.shown.admit(f, gappy)
+	s.mu.Unlock()
+	if !fresh {
 		return false
 	}
 	if s.opts.Observe != nil {
@@ -700,20 +800,14 @@ func (s *Session) note(f *protocol.Frame) bool {
 	return true
 }
 
-// seen records a message or recall id and reports whether it was a
-// duplicate. The server delivers live events in increasing id order, so a
-// live event at or below the last live id seen has been delivered before.
-// History events are older by nature: they always pass and do not count,
-// since a history page says nothing about what else was delivered.
-func (s *Session) seen(f *protocol.Frame) bool {
-	if f.History {
-		return false
-	}
+// membership notes the user leaving a room or being removed from one.
+func (s *Session) membership(f *protocol.Frame) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if f.ID <= s.lastSeen {
-		return true
+	switch {
+	case f.Type == protocol.TypeKicked:
+		s.shown.left(f.Room)
+	case (f.Action == protocol.ActionLeave || f.Action == protocol.ActionKick) && nameKey(f.Name) == s.shown.me:
+		s.shown.left(f.Room)
 	}
-	s.lastSeen = f.ID
-	return false
 }

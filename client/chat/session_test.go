@@ -1,6 +1,7 @@
 package chat_test
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -29,21 +30,32 @@ func startServer(t *testing.T, mod func(*server.Config)) *server.Server {
 
 // proxy forwards TCP connections to a target and can cut them all, or stop
 // passing what the server sends while still passing what the client sends.
+// Its hooks, if set, see each line the client sends and may rewrite each
+// line the server sends.
 type proxy struct {
 	ln     net.Listener
 	target string
+	hooks  proxyHooks
 	mu     sync.Mutex
 	conns  []net.Conn
+	n      int  // connections accepted
 	mute   bool // drop server → client bytes
 	wg     sync.WaitGroup
 }
 
-func newProxy(t *testing.T, target string) *proxy {
+type proxyHooks struct {
+	up   func(conn int, line []byte) // a client's line, before it is passed on
+	down func(line []byte) []byte    // a server's line, rewritten
+}
+
+func newProxy(t *testing.T, target string) *proxy { return newProxyWith(t, target, proxyHooks{}) }
+
+func newProxyWith(t *testing.T, target string, hooks proxyHooks) *proxy {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &proxy{ln: ln, target: target}
+	p := &proxy{ln: ln, target: target, hooks: hooks}
 	p.wg.Add(1)
 	go p.accept()
 	t.Cleanup(func() {
@@ -70,24 +82,59 @@ func (p *proxy) accept() {
 		}
 		p.mu.Lock()
 		p.conns = append(p.conns, c, s)
+		p.n++
+		n := p.n
 		p.mu.Unlock()
 		p.wg.Add(2)
-		go func() { defer p.wg.Done(); io.Copy(s, c); s.Close() }()
-		go func() { defer p.wg.Done(); p.down(c, s); c.Close() }()
+		go func() { defer p.wg.Done(); p.upstream(n, c, s); s.Close() }()
+		go func() { defer p.wg.Done(); p.downstream(c, s); c.Close() }()
 	}
 }
 
-// down copies server → client unless muted.
-func (p *proxy) down(c, s net.Conn) {
-	buf := make([]byte, 32<<10)
+// upstream copies client → server.
+func (p *proxy) upstream(n int, c, s net.Conn) {
+	if p.hooks.up == nil {
+		io.Copy(s, c)
+		return
+	}
+	br := bufio.NewReader(c)
 	for {
-		n, err := s.Read(buf)
-		if n > 0 {
+		line, err := br.ReadBytes('\n')
+		if len(line) > 0 {
+			p.hooks.up(n, line)
+			if _, werr := s.Write(line); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// downstream copies server → client unless muted.
+func (p *proxy) downstream(c, s net.Conn) {
+	br := bufio.NewReader(s)
+	for {
+		var b []byte
+		var err error
+		if p.hooks.down != nil {
+			b, err = br.ReadBytes('\n')
+			if len(b) > 0 {
+				b = p.hooks.down(b)
+			}
+		} else {
+			buf := make([]byte, 32<<10)
+			var n int
+			n, err = br.Read(buf)
+			b = buf[:n]
+		}
+		if len(b) > 0 {
 			p.mu.Lock()
 			mute := p.mute
 			p.mu.Unlock()
 			if !mute {
-				if _, werr := c.Write(buf[:n]); werr != nil {
+				if _, werr := c.Write(b); werr != nil {
 					return
 				}
 			}
@@ -137,6 +184,10 @@ func connect(t *testing.T, addr, name string, opts ...func(*chat.Options)) *user
 	go func() {
 		defer close(u.done)
 		for ev := range s.Events() {
+			if ev.Kind == chat.EvMark {
+				close(ev.Mark)
+				continue
+			}
 			u.mu.Lock()
 			u.events = append(u.events, ev)
 			close(u.grew)

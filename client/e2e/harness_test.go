@@ -347,3 +347,38 @@ func (p *proc) do(line string) {
 		}
 	}
 }
+
+// waitLine waits for a stdout line matching re.
+func (p *proc) waitLine(re *regexp.Regexp) string {
+	p.t.Helper()
+	deadline := time.After(waitLimit)
+	seen := 0
+	for {
+		p.mu.Lock()
+		lines := p.out[seen:]
+		grew := p.grew
+		exited := p.exited
+		p.mu.Unlock()
+		for _, l := range lines {
+			if re.MatchString(l) {
+				return l
+			}
+		}
+		seen += len(lines)
+		select {
+		case <-grew:
+		case <-exited:
+			p.mu.Lock()
+			rest := p.out[seen:]
+			p.mu.Unlock()
+			for _, l := range rest {
+				if re.MatchString(l) {
+					return l
+				}
+			}
+			p.t.Fatalf("%s exited (%v) before printing %s", p.name, p.err, re)
+		case <-deadline:
+			p.t.Fatalf("%s never printed %s", p.name, re)
+		}
+	}
+}

@@ -26,14 +26,54 @@ type Config struct {
 	Out    io.Writer
 	JSON   bool
 	Runner *command.Runner
+	// Err gets the text-mode report of message lines that were not
+	// stored (standard error); nil means Out. With JSON the report is
+	// printed on Out as not_stored objects.
+	Err io.Writer
 }
 
+// CodeNotAcknowledged is the code of a message line that was sent but got
+// no reply: the session ended, or line mode was stopped, first.
+const CodeNotAcknowledged = "not_acknowledged"
+
+// NotStored is an input line with a message that the server did not
+// store.
+type NotStored struct {
+	Type    string `json:"type"` // "not_stored"
+	Line    int    `json:"line"` // 1 for the first input line
+	Text    string `json:"text"` // the line as read
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// NotStoredError is Run's error when some message lines were not stored.
+// Err is why the session ended, if it did not end normally.
+type NotStoredError struct {
+	Lines []NotStored
+	Err   error
+}
+
+func (e *NotStoredError) Error() string {
+	msg := fmt.Sprintf("%d message line(s) not stored", len(e.Lines))
+	if e.Err != nil {
+		msg += ": " + e.Err.Error()
+	}
+	return msg
+}
+
+func (e *NotStoredError) Unwrap() error { return e.Err }
+
 // Run reads commands until the end of input or /quit, then closes the
-// session after the last command has its reply. It returns chat.ErrReplaced
-// if the session was replaced by a newer login, and the session's error if
-// it ended for another reason.
+// session after the last command has its reply. Each input line that
+// holds a message (text, or /msg) and was not stored is reported as it
+// fails, and Run then returns a *NotStoredError listing them. Otherwise
+// it returns chat.ErrReplaced if the session was replaced by a newer
+// login, and the session's error if it ended for another reason.
 func Run(ctx context.Context, cfg Config) error {
-	p := &printer{out: cfg.Out, json: cfg.JSON}
+	p := &printer{out: cfg.Out, json: cfg.JSON, errOut: cfg.Err}
+	if p.errOut == nil {
+		p.errOut = cfg.Out
+	}
 	s := cfg.Runner.Session
 	me := s.Me()
 	p.connected(s, me)
@@ -46,14 +86,20 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 	}()
 
-	lines := make(chan string)
+	type input struct {
+		n    int
+		text string
+	}
+	lines := make(chan input)
 	readErr := make(chan error, 1)
 	go func() {
 		sc := bufio.NewScanner(cfg.In)
 		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		n := 0
 		for sc.Scan() {
+			n++
 			select {
-			case lines <- sc.Text():
+			case lines <- input{n, sc.Text()}:
 			case <-s.Done():
 				return
 			}
@@ -63,15 +109,25 @@ func Run(ctx context.Context, cfg Config) error {
 	}()
 
 	var err error
+	var lost []NotStored
+	notStored := func(in input, cerr error) {
+		var pe *protocol.Error
+		if !errors.As(cerr, &pe) {
+			pe = &protocol.Error{Code: CodeNotAcknowledged, Message: cerr.Error()}
+		}
+		ns := NotStored{Type: "not_stored", Line: in.n, Text: in.text, Code: pe.Code, Message: pe.Message}
+		lost = append(lost, ns)
+		p.notStored(ns)
+	}
 loop:
 	for {
 		select {
-		case line, ok := <-lines:
+		case in, ok := <-lines:
 			if !ok {
 				err = <-readErr
 				break loop
 			}
-			out, cerr := cfg.Runner.Run(ctx, line)
+			out, cerr := cfg.Runner.Run(ctx, in.text)
 			if errors.Is(cerr, command.ErrQuit) {
 				break loop
 			}
@@ -81,10 +137,16 @@ loop:
 			case <-s.Done():
 			}
 			if cerr != nil {
-				if s.Err() != nil && !isProtocolErr(cerr) {
+				ended := s.Err() != nil && !isProtocolErr(cerr)
+				if !ended {
+					p.err(cerr)
+				}
+				if isMessage(in.text) {
+					notStored(in, cerr)
+				}
+				if ended {
 					break loop // the session ended under the command
 				}
-				p.err(cerr)
 				continue
 			}
 			if out != nil {
@@ -99,13 +161,31 @@ loop:
 	endErr := s.Err()
 	s.Close()
 	<-printed
-	if errors.Is(endErr, chat.ErrReplaced) {
-		return endErr
+	if errors.Is(endErr, chat.ErrClosed) {
+		endErr = nil
 	}
-	if endErr != nil && !errors.Is(endErr, chat.ErrClosed) {
+	if len(lost) > 0 {
+		p.lostSummary(len(lost))
+		return &NotStoredError{Lines: lost, Err: endErr}
+	}
+	if endErr != nil {
 		return endErr
 	}
 	return err
+}
+
+// isMessage reports whether an input line holds a message: text for the
+// current conversation, or /msg.
+func isMessage(line string) bool {
+	line = strings.TrimRight(line, "\r\n")
+	if strings.TrimSpace(line) == "" {
+		return false
+	}
+	if !strings.HasPrefix(line, "/") || strings.HasPrefix(line, "//") {
+		return true
+	}
+	name, _, _ := strings.Cut(line[1:], " ")
+	return strings.EqualFold(name, "msg")
 }
 
 func isProtocolErr(err error) bool {
@@ -115,9 +195,31 @@ func isProtocolErr(err error) bool {
 
 // printer writes one line per event, whole lines only.
 type printer struct {
-	mu   sync.Mutex
-	out  io.Writer
-	json bool
+	mu     sync.Mutex
+	out    io.Writer
+	errOut io.Writer // text-mode reports of lines not stored
+	json   bool
+}
+
+// notStored reports a message line that was not stored.
+func (p *printer) notStored(ns NotStored) {
+	if p.json {
+		p.writeJSON(ns)
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	fmt.Fprintf(p.errOut, "client: line %d was not stored (%s: %s): %s\n", ns.Line, ns.Code, ns.Message, ns.Text)
+}
+
+// lostSummary says, in text mode, how many message lines were not stored.
+func (p *printer) lostSummary(n int) {
+	if p.json {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	fmt.Fprintf(p.errOut, "client: %d message line(s) were not stored; see above\n", n)
 }
 
 func (p *printer) writeJSON(v any) {
