@@ -36,7 +36,7 @@ func TestLinesNotStoredExitFour(t *testing.T) {
 		if code := c.wait(); code != 4 {
 			t.Errorf("exit code %d, want 4", code)
 		}
-		named := regexp.MustCompile(`(?m)^client: line (\d+) was not stored \((\w+): [^)]*\): (.*)$`)
+		named := regexp.MustCompile(`(?m)^client: line (\d+) was not stored \((\w+): .*?\): (.*)$`)
 		ms := named.FindAllStringSubmatch(c.stderr(), -1)
 		if len(ms) != len(want) {
 			t.Fatalf("stderr names %d lines, want %d:\n%s", len(ms), len(want), c.stderr())
