@@ -168,8 +168,8 @@ func (h *Hub) join(s *Session, f *protocol.Frame) (*historyRead, *protocol.Error
 		r = h.lobby
 	}
 	if r != nil && r.banned[u.key] {
-		return nil, protocol.Errorf(protocol.CodeBanned, "%s, the owner of %s, removed you from it; only they can let you back (/unban %s)",
-			h.userName(r.owner), r.name, u.name)
+		return nil, protocol.Errorf(protocol.CodeBanned, "%s, the owner of %s, removed you from it; only the owner can let you back in",
+			h.userName(r.owner), r.name)
 	}
 	if r != nil && h.isMember(r, u.key) {
 		// Already in: show the history and the room again.
