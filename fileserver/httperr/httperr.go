@@ -17,9 +17,15 @@ import (
 
 // Codes. They are stable; clients switch on them.
 const (
-	CodeBadRequest     = "bad_request"
-	CodeBadPath        = "bad_path"
-	CodeUnauthorized   = "unauthorized"
+	CodeBadRequest   = "bad_request"
+	CodeBadPath      = "bad_path"
+	CodeUnauthorized = "unauthorized"
+	// CodeSecretMismatch: the token's signature does not verify with
+	// this server's secret; the chat server signed it with another.
+	CodeSecretMismatch = "secret_mismatch"
+	// CodeTokenExpired: a token this server's secret signed, past its
+	// expiry.
+	CodeTokenExpired   = "token_expired"
 	CodeForbidden      = "forbidden"
 	CodeNotFound       = "not_found"
 	CodeExists         = "exists"

@@ -32,6 +32,7 @@ func TestBadTokens(t *testing.T) {
 	now := time.Now()
 	forged, _, _ := filetoken.Issue([]byte("some other secret"), "alice", now, time.Minute)
 	expired, _, _ := filetoken.Issue(secret, "alice", now.Add(-time.Hour), time.Minute)
+	expiredForged, _, _ := filetoken.Issue([]byte("some other secret"), "alice", now.Add(-time.Hour), time.Minute)
 	otherAud, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.RegisteredClaims{
 		Subject: "alice", Audience: jwt.ClaimStrings{"parley-chat"},
 		IssuedAt: jwt.NewNumericDate(now), ExpiresAt: jwt.NewNumericDate(now.Add(time.Minute)),
@@ -48,20 +49,23 @@ func TestBadTokens(t *testing.T) {
 		b64(fmt.Appendf(nil, `{"sub":"alice","aud":["parley-files"],"iat":%d,"exp":%d}`, now.Unix(), now.Add(time.Minute).Unix())) + "."
 	good := token(t, "alice")
 
+	// Each refusal says what is wrong: another secret, an expired token,
+	// or anything else.
 	cases := []struct {
-		name, auth string
+		name, auth, code, says string
 	}{
-		{"missing", ""},
-		{"not bearer", "Basic YWxpY2U6cHc="},
-		{"empty bearer", "Bearer "},
-		{"garbage", "Bearer not.a.token"},
-		{"forged", "Bearer " + forged},
-		{"expired", "Bearer " + expired},
-		{"wrong audience", "Bearer " + otherAud},
-		{"no audience", "Bearer " + noAud},
-		{"wrong algorithm", "Bearer " + hs512},
-		{"alg none", "Bearer " + algNone},
-		{"tampered", "Bearer " + good[:len(good)-4] + "AAAA"},
+		{"missing", "", "unauthorized", "no file token"},
+		{"not bearer", "Basic YWxpY2U6cHc=", "unauthorized", "malformed"},
+		{"empty bearer", "Bearer ", "unauthorized", "malformed"},
+		{"garbage", "Bearer not.a.token", "unauthorized", "refused"},
+		{"forged", "Bearer " + forged, "secret_mismatch", "must share one secret"},
+		{"expired", "Bearer " + expired, "token_expired", "expired at"},
+		{"expired and forged", "Bearer " + expiredForged, "secret_mismatch", "PARLEY_SECRET"},
+		{"wrong audience", "Bearer " + otherAud, "unauthorized", "audience"},
+		{"no audience", "Bearer " + noAud, "unauthorized", "aud"},
+		{"wrong algorithm", "Bearer " + hs512, "unauthorized", "HS512"},
+		{"alg none", "Bearer " + algNone, "unauthorized", "none"},
+		{"tampered", "Bearer " + good[:len(good)-4] + "AAAA", "secret_mismatch", "different secret"},
 	}
 	routes := []struct{ method, path string }{
 		{"GET", "/api/files"},
@@ -79,7 +83,10 @@ func TestBadTokens(t *testing.T) {
 					hdr = []string{"Authorization", c.auth}
 				}
 				resp, b := ts.do("", r.method, r.path, strings.NewReader("x"), append(hdr, "Tus-Resumable", "1.0.0", "Upload-Length", "1")...)
-				want(t, resp, b, http.StatusUnauthorized, "unauthorized")
+				want(t, resp, b, http.StatusUnauthorized, c.code)
+				if !strings.Contains(string(b), c.says) {
+					t.Errorf("message %s does not say %q", b, c.says)
+				}
 				if resp.Header.Get("WWW-Authenticate") == "" {
 					t.Error("no WWW-Authenticate header")
 				}
