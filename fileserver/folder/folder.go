@@ -18,6 +18,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/parley-chat/parley/shared/protocol"
@@ -76,6 +77,9 @@ type Folder struct {
 	umu        sync.Mutex
 	usage      int64
 	usageValid bool
+
+	// dirReads counts the directory listings the folder has read.
+	dirReads atomic.Int64
 }
 
 // Open opens the shared folder dir and the state folder state, creating
@@ -291,6 +295,7 @@ func (f *Folder) List(sub string) ([]Entry, error) {
 	if !fi.IsDir() {
 		return nil, ErrNotDir
 	}
+	f.dirReads.Add(1)
 	des, err := d.ReadDir(-1)
 	if err != nil {
 		return nil, err
@@ -536,6 +541,47 @@ func (f *Folder) rename(name, parent, base string, overwrite bool) error {
 	return nil
 }
 
+// DirReads is how many directory listings the folder has read for
+// listings and usage, for tests and metrics that count the work done.
+func (f *Folder) DirReads() int64 { return f.dirReads.Load() }
+
+// Check is the health check: it costs the same whatever the folder
+// holds. The shared folder and the state folder must still be the
+// folders the server opened (not removed, renamed or hidden by a mount
+// since) and readable, and the state folder and its staging area
+// writable. It reads no directory and writes nothing.
+func (f *Folder) Check() error {
+	for _, c := range []struct {
+		what string
+		root *os.Root
+		path string
+	}{
+		{"shared folder", f.root, f.dir},
+		{"state folder", f.state, f.stateDir},
+		{"staging area", f.staging, filepath.Join(f.stateDir, StagingDir)},
+	} {
+		open, err := c.root.Stat(".")
+		if err != nil {
+			return fmt.Errorf("%s %s: %w", c.what, c.path, err)
+		}
+		now, err := os.Stat(c.path)
+		if err != nil {
+			return fmt.Errorf("%s %s: %w", c.what, c.path, err)
+		}
+		if !os.SameFile(open, now) {
+			return fmt.Errorf("%s %s is no longer the folder the server opened (removed, moved or mounted over); restart the server", c.what, c.path)
+		}
+		mode := uint32(accessRead)
+		if c.root != f.root {
+			mode |= accessWrite
+		}
+		if err := access(c.path, mode); err != nil {
+			return fmt.Errorf("%s %s: %w", c.what, c.path, err)
+		}
+	}
+	return nil
+}
+
 // Invalidate marks the cached usage stale after a change to the folder.
 func (f *Folder) Invalidate() {
 	f.umu.Lock()
@@ -558,6 +604,9 @@ func (f *Folder) Usage() (int64, error) {
 				return err
 			}
 			return nil // vanished meanwhile
+		}
+		if d.IsDir() {
+			f.dirReads.Add(1)
 		}
 		if d.Type().IsRegular() {
 			if fi, err := d.Info(); err == nil {

@@ -93,3 +93,14 @@ func linkNoReplace(sfd int, src string, dfd int, dst string) error {
 	}
 	return unix.Unlinkat(sfd, src, 0)
 }
+
+const (
+	accessRead  = unix.R_OK | unix.X_OK
+	accessWrite = unix.W_OK
+)
+
+// access checks that the server may use folder path in mode, as the
+// kernel judges it: permissions, and a read-only file system.
+func access(path string, mode uint32) error {
+	return unix.Access(path, mode)
+}

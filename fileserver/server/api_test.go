@@ -18,13 +18,41 @@ import (
 	"github.com/parley-chat/parley/shared/filetoken"
 )
 
+// The health check does the same work whatever the folder holds: it
+// reads no directory. It fails when the shared folder the server opened
+// is no longer at its path.
 func TestHealthz(t *testing.T) {
 	ts := start(t, nil)
-	resp, b := ts.do("", "GET", "/healthz", nil)
-	want(t, resp, b, 200, "")
-	if !strings.Contains(string(b), `"ok"`) {
-		t.Errorf("healthz body %s", b)
+	for i := range 50 {
+		ts.writeFile(fmt.Sprintf("d%d/f.txt", i), []byte("x"))
 	}
+	before := ts.srv.Folder().DirReads()
+	for range 3 {
+		resp, b := ts.do("", "GET", "/healthz", nil)
+		want(t, resp, b, 200, "")
+		if !strings.Contains(string(b), `"ok"`) {
+			t.Errorf("healthz body %s", b)
+		}
+	}
+	if n := ts.srv.Folder().DirReads() - before; n != 0 {
+		t.Errorf("the health check read %d directories", n)
+	}
+	// The listing is counted, so the count above means something.
+	ts.list("alice", "")
+	if ts.srv.Folder().DirReads() == before {
+		t.Fatal("a listing read no directory: DirReads counts nothing")
+	}
+
+	if err := os.Rename(ts.dir, ts.dir+".moved"); err != nil {
+		t.Fatal(err)
+	}
+	resp, b := ts.do("", "GET", "/healthz", nil)
+	want(t, resp, b, 503, "unavailable")
+	if err := os.Mkdir(ts.dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	resp, b = ts.do("", "GET", "/healthz", nil)
+	want(t, resp, b, 503, "unavailable")
 }
 
 func TestBadTokens(t *testing.T) {
