@@ -42,6 +42,12 @@ var (
 	// ErrNotUploader means someone other than a file's uploader tried to
 	// delete or replace it.
 	ErrNotUploader = errors.New("only the person who uploaded a file may delete or replace it")
+	// ErrLink means a delete named a symbolic link, which only the
+	// folder's owner can have made.
+	ErrLink = errors.New("that is a symbolic link made on the server; the file server does not delete links")
+	// ErrNoUploader means an upload would replace a file that has no
+	// recorded uploader (it was copied into the folder by hand).
+	ErrNoUploader = errors.New("that file was copied into the folder by hand and has no uploader, so no upload replaces it; delete it first, then upload")
 )
 
 // Entry is one file or folder.
@@ -373,7 +379,10 @@ func SameUser(a, b string) bool {
 	return na.Key == nb.Key
 }
 
-// Remove deletes file p on behalf of user, who must be its uploader.
+// Remove deletes file p on behalf of user, who must be its uploader. A
+// file with no recorded uploader (copied in by hand, or changed by hand
+// since its upload) may be deleted by anyone signed in: otherwise nobody
+// could remove it through the server.
 func (f *Folder) Remove(p, user string) (Entry, error) {
 	if err := CheckPath(p); err != nil {
 		return Entry{}, err
@@ -384,10 +393,19 @@ func (f *Folder) Remove(p, user string) (Entry, error) {
 	if err != nil {
 		return Entry{}, mapErr(err)
 	}
-	if fi.IsDir() {
+	switch {
+	case fi.IsDir():
 		return Entry{}, ErrIsDir
+	case fi.Mode()&fs.ModeSymlink != 0:
+		// Links are made by hand, and have no uploader; they stay.
+		if _, err := f.root.Stat(p); isEscape(err) {
+			return Entry{}, ErrOutside
+		}
+		return Entry{}, ErrLink
+	case !fi.Mode().IsRegular():
+		return Entry{}, ErrNotRegular
 	}
-	if !SameUser(e.Uploader, user) {
+	if user == "" || e.Uploader != "" && !SameUser(e.Uploader, user) {
 		return e, ErrNotUploader
 	}
 	if err := f.root.Remove(p); err != nil {
@@ -443,6 +461,9 @@ func (f *Folder) checkPlace(p, user string, overwrite bool) (*Entry, error) {
 	}
 	if !overwrite {
 		return &e, ErrExist
+	}
+	if e.Uploader == "" {
+		return &e, ErrNoUploader
 	}
 	if !SameUser(e.Uploader, user) {
 		return &e, ErrNotUploader

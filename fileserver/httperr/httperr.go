@@ -84,6 +84,10 @@ func From(err error) (e *Error, internal bool) {
 		return New(http.StatusForbidden, CodeOutside, "%v", folder.ErrOutside), false
 	case errors.Is(err, folder.ErrNotUploader):
 		return New(http.StatusForbidden, CodeForbidden, "%v", folder.ErrNotUploader), false
+	case errors.Is(err, folder.ErrLink):
+		return New(http.StatusForbidden, CodeForbidden, "%v", folder.ErrLink), false
+	case errors.Is(err, folder.ErrNoUploader):
+		return New(http.StatusForbidden, CodeForbidden, "%v", folder.ErrNoUploader), false
 	case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT):
 		return New(http.StatusInsufficientStorage, CodeDiskFull, "the server's disk is full"), false
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):

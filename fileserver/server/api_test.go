@@ -242,10 +242,21 @@ func TestConflictAndOverwrite(t *testing.T) {
 	want(t, resp, b, 409, "is_dir")
 	resp, b = ts.do("alice", "PUT", "/files/a.txt/x", strings.NewReader("x"))
 	want(t, resp, b, 409, "not_dir")
-	// A file dropped in by hand has no known uploader: nobody replaces it.
+	// A file dropped in by hand has no known uploader: no upload
+	// replaces it, since that would change its content under a name
+	// people trust. It may be deleted, then uploaded anew.
 	ts.writeFile("byhand.txt", []byte("mine"))
 	resp, b = ts.do("alice", "PUT", "/files/byhand.txt?overwrite=1", strings.NewReader("x"))
 	want(t, resp, b, 403, "forbidden")
+	if !strings.Contains(string(b), "by hand") {
+		t.Errorf("message %s", b)
+	}
+	resp, b = ts.do("alice", "POST", "/uploads/", nil, "Tus-Resumable", "1.0.0", "Upload-Length", "1",
+		"Upload-Metadata", "path "+b64("byhand.txt")+",overwrite "+b64("1"))
+	want(t, resp, b, 403, "forbidden")
+	if got, _ := os.ReadFile(filepath.Join(ts.dir, "byhand.txt")); string(got) != "mine" {
+		t.Errorf("the hand-copied file now holds %q", got)
+	}
 }
 
 func TestChecksumHeader(t *testing.T) {
@@ -333,9 +344,23 @@ func TestDelete(t *testing.T) {
 	want(t, resp, b, 201, "")
 	resp, b = ts.do("bob", "DELETE", "/files/sub/a.txt", nil)
 	want(t, resp, b, 403, "forbidden")
-	ts.writeFile("byhand.txt", []byte("x"))
-	resp, b = ts.do("alice", "DELETE", "/files/byhand.txt", nil)
-	want(t, resp, b, 403, "forbidden")
+	// A file copied in by hand has no uploader: anyone signed in may
+	// delete it, or nobody could.
+	ts.drop("byhand.txt", []byte("x"))
+	resp, b = ts.do("", "DELETE", "/files/byhand.txt", nil)
+	want(t, resp, b, 401, "unauthorized")
+	resp, b = ts.do("carol", "DELETE", "/files/byhand.txt", nil)
+	want(t, resp, b, 204, "")
+	if _, err := os.Stat(filepath.Join(ts.dir, "byhand.txt")); !os.IsNotExist(err) {
+		t.Errorf("the hand-copied file is still there: %v", err)
+	}
+	// So may a file changed by hand since its upload, which lost its
+	// record with it.
+	resp, b = ts.do("alice", "PUT", "/files/edited.txt", strings.NewReader("v1"))
+	want(t, resp, b, 201, "")
+	ts.writeFile("edited.txt", []byte("edited by hand"))
+	resp, b = ts.do("carol", "DELETE", "/files/edited.txt", nil)
+	want(t, resp, b, 204, "")
 	resp, b = ts.do("alice", "DELETE", "/files/sub", nil)
 	want(t, resp, b, 409, "is_dir")
 	resp, b = ts.do("alice", "DELETE", "/files/nope", nil)
