@@ -9,6 +9,10 @@
 //	DELETE /files/{path}            delete, by the uploader only
 //	       /uploads/                resumable uploads, tus 1.0
 //
+// ?with=NAME on the listing and the /files/ routes (tus: metadata "with")
+// addresses the private space of the token's user and NAME instead of
+// the shared folder; the event stream never shows private files.
+//
 // Every route but /healthz needs a bearer token from the chat server; with
 // public reads on, listing, downloading and events do not.
 package api
@@ -133,6 +137,27 @@ func (a *api) common(next http.Handler) http.Handler {
 	})
 }
 
+// WithParam is the query parameter that addresses the private space of
+// the token's user and the person it names, instead of the shared folder.
+const WithParam = "with"
+
+// space is the space a request addresses: the shared folder, or with
+// ?with=NAME the private space of the token's user and NAME.
+func space(r *http.Request, f *folder.Folder) (*folder.Space, error) {
+	q := r.URL.Query()
+	if !q.Has(WithParam) {
+		return f.Shared(), nil
+	}
+	if len(q[WithParam]) > 1 {
+		return nil, httperr.New(http.StatusBadRequest, httperr.CodeBadName, "give %s= once: a private space is shared by two people", WithParam)
+	}
+	user := auth.User(r.Context())
+	if user == "" {
+		return nil, httperr.New(http.StatusUnauthorized, httperr.CodeUnauthorized, "a private space needs a file token: send Authorization: Bearer TOKEN")
+	}
+	return f.PrivateFor(user, q.Get(WithParam))
+}
+
 // pathVar returns the checked, decoded {path} of a request.
 func pathVar(r *http.Request) (string, error) {
 	return folder.CheckEscapedPath(mux.Vars(r)["path"])
@@ -168,15 +193,21 @@ type Listing struct {
 }
 
 func (a *api) list(w http.ResponseWriter, r *http.Request) {
+	sp, err := space(r, a.f)
+	if err != nil {
+		httperr.Write(w, r, a.log, err)
+		return
+	}
 	sub := r.URL.Query().Get("path")
-	entries, err := a.f.List(sub)
+	entries, err := sp.List(sub)
 	if err != nil {
 		httperr.Write(w, r, a.log, err)
 		return
 	}
 	shown := entries[:0]
 	for _, e := range entries {
-		if !a.w.Busy(e.Path) {
+		// Only the shared folder is written to by other means.
+		if sp.IsPrivate() || !a.w.Busy(e.Path) {
 			shown = append(shown, e)
 		}
 	}
@@ -189,11 +220,16 @@ func (a *api) download(w http.ResponseWriter, r *http.Request) {
 		httperr.Write(w, r, a.log, err)
 		return
 	}
-	if a.w.Busy(p) {
+	sp, err := space(r, a.f)
+	if err != nil {
+		httperr.Write(w, r, a.log, err)
+		return
+	}
+	if !sp.IsPrivate() && a.w.Busy(p) {
 		httperr.WriteError(w, httperr.New(http.StatusNotFound, httperr.CodeBusy, "%s is still being written; it appears once complete", p))
 		return
 	}
-	f, e, err := a.f.Open(p)
+	f, e, err := sp.Open(p)
 	if err != nil {
 		httperr.Write(w, r, a.log, err)
 		return
@@ -232,9 +268,15 @@ func (a *api) put(w http.ResponseWriter, r *http.Request) {
 		httperr.Write(w, r, a.log, err)
 		return
 	}
+	sp, err := space(r, a.f)
+	if err != nil {
+		httperr.Write(w, r, a.log, err)
+		return
+	}
 	rc := http.NewResponseController(w)
 	body := &stallReader{r: r.Body, rc: rc, stall: a.cfg.Stall}
 	e, replaced, err := a.up.Put(r.Context(), uploads.Put{
+		Space:     sp,
 		Path:      p,
 		User:      auth.User(r.Context()),
 		Overwrite: overwrite(r),
@@ -251,7 +293,11 @@ func (a *api) put(w http.ResponseWriter, r *http.Request) {
 	if replaced {
 		status = http.StatusOK
 	}
-	w.Header().Set("Location", "/files/"+EscapePath(e.Path))
+	loc := "/files/" + EscapePath(e.Path)
+	if sp.IsPrivate() {
+		loc += "?" + url.Values{WithParam: {r.URL.Query().Get(WithParam)}}.Encode()
+	}
+	w.Header().Set("Location", loc)
 	w.Header().Set("ETag", ETag(e))
 	writeJSON(w, status, e)
 }
@@ -332,13 +378,18 @@ func (a *api) remove(w http.ResponseWriter, r *http.Request) {
 		httperr.Write(w, r, a.log, err)
 		return
 	}
-	user := auth.User(r.Context())
-	e, err := a.f.Remove(p, user)
+	sp, err := space(r, a.f)
 	if err != nil {
 		httperr.Write(w, r, a.log, err)
 		return
 	}
-	a.log.Info("deleted", "path", e.Path, "user", user)
+	user := auth.User(r.Context())
+	e, err := sp.Remove(p, user)
+	if err != nil {
+		httperr.Write(w, r, a.log, err)
+		return
+	}
+	a.log.Info("deleted", "path", e.Path, "user", user, "private", sp.IsPrivate())
 	w.WriteHeader(http.StatusNoContent)
 }
 

@@ -1,7 +1,7 @@
-// Package folder is the shared folder: every file operation the file
-// server makes on it goes through an os.Root, so that no path a client
-// sends, and no symbolic link inside the folder, can reach a file outside
-// it. It also keeps the staging area where uploads are written before
+// Package folder is the shared folder and the private spaces of pairs
+// of people (see Space): every file operation the file server makes on
+// them goes through an os.Root, so that no path a client sends, and no
+// symbolic link inside, can reach a file outside. It also keeps the staging area where uploads are written before
 // they are complete, and what is known about each file beyond the file
 // system: its uploader and its SHA-256.
 package folder
@@ -15,7 +15,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -73,6 +72,9 @@ type Folder struct {
 	state    *os.Root // the state folder
 	staging  *os.Root // StagingDir inside state
 	meta     *metaStore
+	private  *os.Root   // PrivateDir inside state: the private spaces
+	privMeta *metaStore // the private files' records
+	shared   *Space
 	log      *slog.Logger
 
 	// wmu serializes the operations that change the folder (placing and
@@ -83,6 +85,10 @@ type Folder struct {
 	umu        sync.Mutex
 	usage      int64
 	usageValid bool
+	// The private spaces' usage, cached apart: only uploads and deletes
+	// change them, and the shared folder changes by other means too.
+	privUsage      int64
+	privUsageValid bool
 
 	// dirReads counts the directory listings the folder has read.
 	dirReads atomic.Int64
@@ -99,8 +105,10 @@ func Open(dir, state string, log *slog.Logger) (*Folder, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create shared folder: %w", err)
 	}
-	if err := os.MkdirAll(filepath.Join(state, StagingDir), 0o700); err != nil {
-		return nil, fmt.Errorf("create state folder: %w", err)
+	for _, sub := range []string{StagingDir, PrivateDir} {
+		if err := os.MkdirAll(filepath.Join(state, sub), 0o700); err != nil {
+			return nil, fmt.Errorf("create state folder: %w", err)
+		}
 	}
 	absDir, err := realPath(dir)
 	if err != nil {
@@ -132,13 +140,25 @@ func Open(dir, state string, log *slog.Logger) (*Folder, error) {
 		f.Close()
 		return nil, err
 	}
-	if f.meta, err = openMeta(f.state); err != nil {
+	if f.private, err = f.state.OpenRoot(PrivateDir); err != nil {
+		f.Close()
+		return nil, err
+	}
+	if f.meta, err = openMeta(f.state, metaFile); err != nil {
 		f.Close()
 		return nil, err
 	}
 	if err := f.meta.prune(f.root.Stat); err != nil {
 		log.Warn("prune file metadata", "err", err)
 	}
+	if f.privMeta, err = openMeta(f.state, privateMetaFile); err != nil {
+		f.Close()
+		return nil, err
+	}
+	if err := f.privMeta.prune(f.private.Stat); err != nil {
+		log.Warn("prune private file metadata", "err", err)
+	}
+	f.shared = &Space{f: f, root: f.root, meta: f.meta}
 	return f, nil
 }
 
@@ -159,7 +179,7 @@ func within(p, dir string) bool {
 // Close closes the folder's roots.
 func (f *Folder) Close() error {
 	var errs []error
-	for _, r := range []*os.Root{f.staging, f.state, f.root} {
+	for _, r := range []*os.Root{f.private, f.staging, f.state, f.root} {
 		if r != nil {
 			errs = append(errs, r.Close())
 		}
@@ -207,164 +227,6 @@ func isEscape(err error) bool {
 	return false
 }
 
-// entry builds an Entry for p from what stat said and what is recorded.
-// stale reports that p has a record which does not describe fi: the file
-// was changed by other means, or replaced by an upload since it was
-// looked at.
-func (f *Folder) entry(p string, fi os.FileInfo) (e Entry, stale bool) {
-	e = Entry{Name: Base(p), Path: p, Size: fi.Size(), Mtime: fi.ModTime(), Dir: fi.IsDir()}
-	if e.Dir {
-		e.Size = 0
-		return e, false
-	}
-	r, ok, stale := f.meta.get(p, fi)
-	if ok {
-		e.Uploader, e.SHA256 = r.Uploader, r.SHA256
-	}
-	return e, stale
-}
-
-// maxLooks bounds how often look tries again while p keeps being
-// replaced.
-const maxLooks = 8
-
-// look stats p with stat (the root's Stat or Lstat) and describes it.
-// An upload that replaces p replaces its record too, so a file looked at
-// just before the rename finds the upload's record, not its own. When
-// the record does not match, p is looked at again, until two looks find
-// the same file: then the record truly is not that file's.
-func (f *Folder) look(p string, stat func(string) (os.FileInfo, error)) (os.FileInfo, Entry, error) {
-	fi, err := stat(p)
-	for range maxLooks {
-		if err != nil {
-			return nil, Entry{}, err
-		}
-		e, stale := f.entry(p, fi)
-		if !stale {
-			return fi, e, nil
-		}
-		again, err2 := stat(p)
-		if err2 == nil && sameFile(fi, again) {
-			return fi, e, nil
-		}
-		fi, err = again, err2
-	}
-	if err != nil {
-		return nil, Entry{}, err
-	}
-	e, _ := f.entry(p, fi)
-	return fi, e, nil
-}
-
-// sameFile reports whether a and b describe the same file in the same
-// state.
-func sameFile(a, b os.FileInfo) bool {
-	return os.SameFile(a, b) && a.Size() == b.Size() && a.ModTime().Equal(b.ModTime())
-}
-
-// Stat describes p, following symbolic links that stay in the folder.
-func (f *Folder) Stat(p string) (Entry, error) {
-	if err := CheckPath(p); err != nil {
-		return Entry{}, err
-	}
-	fi, e, err := f.look(p, f.root.Stat)
-	if err != nil {
-		return Entry{}, mapErr(err)
-	}
-	if !fi.IsDir() && !fi.Mode().IsRegular() {
-		return Entry{}, ErrNotRegular
-	}
-	return e, nil
-}
-
-// List returns the entries of folder sub ("" for the top), folders first,
-// then by name. Symbolic links are listed as what they point to; links
-// that lead out of the folder or nowhere, and anything that is neither a
-// file nor a folder, are left out.
-func (f *Folder) List(sub string) ([]Entry, error) {
-	dir := "."
-	if sub != "" && sub != "." {
-		if err := CheckPath(sub); err != nil {
-			return nil, err
-		}
-		dir = sub
-	}
-	d, err := f.root.Open(dir)
-	if err != nil {
-		return nil, mapErr(err)
-	}
-	defer d.Close()
-	fi, err := d.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !fi.IsDir() {
-		return nil, ErrNotDir
-	}
-	f.dirReads.Add(1)
-	des, err := d.ReadDir(-1)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]Entry, 0, len(des))
-	for _, de := range des {
-		p := de.Name()
-		if dir != "." {
-			p = dir + "/" + de.Name()
-		}
-		if CheckPath(p) != nil {
-			continue // a name no client could ask for
-		}
-		fi, e, err := f.look(p, f.root.Stat) // follows links inside the root only
-		if err != nil {
-			continue
-		}
-		if !fi.IsDir() && !fi.Mode().IsRegular() {
-			continue
-		}
-		out = append(out, e)
-	}
-	slices.SortFunc(out, func(a, b Entry) int {
-		if a.Dir != b.Dir {
-			if a.Dir {
-				return -1
-			}
-			return 1
-		}
-		return strings.Compare(a.Name, b.Name)
-	})
-	return out, nil
-}
-
-// Open opens file p for reading. It refuses folders and anything that is
-// not a regular file, and never blocks on a named pipe.
-func (f *Folder) Open(p string) (*os.File, Entry, error) {
-	if err := CheckPath(p); err != nil {
-		return nil, Entry{}, err
-	}
-	file, err := f.root.OpenFile(p, os.O_RDONLY|openNonBlock, 0)
-	if err != nil {
-		return nil, Entry{}, mapErr(err)
-	}
-	fi, err := file.Stat()
-	if err != nil {
-		file.Close()
-		return nil, Entry{}, err
-	}
-	switch {
-	case fi.IsDir():
-		file.Close()
-		return nil, Entry{}, ErrIsDir
-	case !fi.Mode().IsRegular():
-		file.Close()
-		return nil, Entry{}, ErrNotRegular
-	}
-	// The open file may have been replaced since, and lost its record
-	// to the upload that replaced it; it is served all the same.
-	e, _ := f.entry(p, fi)
-	return file, e, nil
-}
-
 // SameUser compares names the way the chat server does: case-insensitively
 // under the PRECIS rules. An empty name matches nobody.
 func SameUser(a, b string) bool {
@@ -379,45 +241,6 @@ func SameUser(a, b string) bool {
 	return na.Key == nb.Key
 }
 
-// Remove deletes file p on behalf of user, who must be its uploader. A
-// file with no recorded uploader (copied in by hand, or changed by hand
-// since its upload) may be deleted by anyone signed in: otherwise nobody
-// could remove it through the server.
-func (f *Folder) Remove(p, user string) (Entry, error) {
-	if err := CheckPath(p); err != nil {
-		return Entry{}, err
-	}
-	f.wmu.Lock()
-	defer f.wmu.Unlock()
-	fi, e, err := f.look(p, f.root.Lstat)
-	if err != nil {
-		return Entry{}, mapErr(err)
-	}
-	switch {
-	case fi.IsDir():
-		return Entry{}, ErrIsDir
-	case fi.Mode()&fs.ModeSymlink != 0:
-		// Links are made by hand, and have no uploader; they stay.
-		if _, err := f.root.Stat(p); isEscape(err) {
-			return Entry{}, ErrOutside
-		}
-		return Entry{}, ErrLink
-	case !fi.Mode().IsRegular():
-		return Entry{}, ErrNotRegular
-	}
-	if user == "" || e.Uploader != "" && !SameUser(e.Uploader, user) {
-		return e, ErrNotUploader
-	}
-	if err := f.root.Remove(p); err != nil {
-		return e, mapErr(err)
-	}
-	if err := f.meta.remove(p); err != nil {
-		f.log.Warn("forget removed file", "path", p, "err", err)
-	}
-	f.Invalidate()
-	return e, nil
-}
-
 // Forget drops what is recorded about p and everything below it, after
 // it was removed or renamed by other means. Records of files that are
 // there again, put in place meanwhile, are kept.
@@ -425,50 +248,6 @@ func (f *Folder) Forget(p string) {
 	if err := f.meta.forgetUnder(p, f.root.Lstat); err != nil {
 		f.log.Warn("forget file metadata", "path", p, "err", err)
 	}
-}
-
-// CheckPlace reports whether user may upload to p: p is a good name for
-// a new file (CheckNewPath), no folder is in the way, and an existing
-// file is replaced only when overwrite is set and user uploaded it. It
-// is checked again when the upload is placed; checking first spares a
-// doomed transfer.
-func (f *Folder) CheckPlace(p, user string, overwrite bool) (existing *Entry, err error) {
-	if err := CheckNewPath(p); err != nil {
-		return nil, err
-	}
-	return f.checkPlace(p, user, overwrite)
-}
-
-func (f *Folder) checkPlace(p, user string, overwrite bool) (*Entry, error) {
-	fi, e, err := f.look(p, f.root.Lstat)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		// The parent may still be a file or a link leading out.
-		if par := Parent(p); par != "." {
-			pfi, err := f.root.Stat(par)
-			switch {
-			case err == nil && !pfi.IsDir():
-				return nil, ErrNotDir
-			case err != nil && !errors.Is(err, fs.ErrNotExist):
-				return nil, mapErr(err)
-			}
-		}
-		return nil, nil
-	case err != nil:
-		return nil, mapErr(err)
-	case fi.IsDir():
-		return nil, ErrIsDir
-	}
-	if !overwrite {
-		return &e, ErrExist
-	}
-	if e.Uploader == "" {
-		return &e, ErrNoUploader
-	}
-	if !SameUser(e.Uploader, user) {
-		return &e, ErrNotUploader
-	}
-	return &e, nil
 }
 
 // Temp is a file being written in the staging area.
@@ -487,79 +266,6 @@ func (f *Folder) CreateTemp(prefix string) (*Temp, error) {
 		return nil, fmt.Errorf("create staging file: %w", err)
 	}
 	return &Temp{File: file, Name: name}, nil
-}
-
-// Place moves the finished staging file name to p in the shared folder,
-// in one rename, so that the file appears whole or not at all. The file
-// must already be synced. user and sha256 are recorded for it. With
-// overwrite, an existing file that user uploaded is replaced; without it,
-// ErrExist is returned and the staging file is left alone for the caller
-// to remove.
-func (f *Folder) Place(name, p, user, sha256 string, overwrite bool) (e Entry, replaced bool, err error) {
-	if err := CheckNewPath(p); err != nil {
-		return Entry{}, false, err
-	}
-	f.wmu.Lock()
-	defer f.wmu.Unlock()
-	old, err := f.checkPlace(p, user, overwrite)
-	if err != nil {
-		return Entry{}, false, err
-	}
-	parent := Parent(p)
-	if parent != "." {
-		if err := f.root.MkdirAll(parent, 0o755); err != nil {
-			return Entry{}, false, mapErr(err)
-		}
-	}
-	fi, err := f.staging.Stat(name)
-	if err != nil {
-		return Entry{}, false, fmt.Errorf("staging file: %w", err)
-	}
-	// Record first, so that whoever sees the file appear sees its
-	// uploader and checksum too, also after a crash. The record is staged
-	// beside the replaced file's, which stays valid until the rename:
-	// each matches only its own file, so at no moment does a file in
-	// the folder lack its record.
-	if err := f.meta.stage(p, recFor(fi, user, sha256)); err != nil {
-		return Entry{}, false, err
-	}
-	if err := f.rename(name, parent, Base(p), overwrite); err != nil {
-		f.meta.unstage(p)
-		return Entry{}, false, err
-	}
-	f.meta.commit(p)
-	f.Invalidate()
-	e, _ = f.entry(p, fi)
-	return e, old != nil, nil
-}
-
-// rename moves staging file name into folder parent as base, and syncs
-// the folder. The target folder is opened through the root, so a link
-// cannot redirect it; base is a single component, and a rename never
-// follows a link in its last component.
-func (f *Folder) rename(name, parent, base string, overwrite bool) error {
-	src, err := f.staging.Open(".")
-	if err != nil {
-		return err
-	}
-	defer src.Close()
-	dst, err := f.root.Open(parent)
-	if err != nil {
-		return mapErr(err)
-	}
-	defer dst.Close()
-	if fi, err := dst.Stat(); err != nil {
-		return err
-	} else if !fi.IsDir() {
-		return ErrNotDir
-	}
-	if err := renameAt(src, name, dst, base, overwrite); err != nil {
-		return err
-	}
-	if err := dst.Sync(); err != nil {
-		f.log.Warn("sync folder after rename", "folder", parent, "err", err)
-	}
-	return nil
 }
 
 // DirReads is how many directory listings the folder has read for
@@ -610,16 +316,39 @@ func (f *Folder) Invalidate() {
 	f.umu.Unlock()
 }
 
-// Usage is the total size of the files in the folder. It is computed by
-// walking the folder after a change, and cached until the next.
+func (f *Folder) invalidatePrivate() {
+	f.umu.Lock()
+	f.privUsageValid = false
+	f.umu.Unlock()
+}
+
+// Usage is the total size of the files in the shared folder and in the
+// private spaces, which the quota counts together. Each is computed by
+// walking it after a change, and cached until the next.
 func (f *Folder) Usage() (int64, error) {
 	f.umu.Lock()
 	defer f.umu.Unlock()
-	if f.usageValid {
-		return f.usage, nil
+	if !f.usageValid {
+		n, err := f.walkSize(f.root)
+		if err != nil {
+			return 0, err
+		}
+		f.usage, f.usageValid = n, true
 	}
+	if !f.privUsageValid {
+		n, err := f.walkSize(f.private)
+		if err != nil {
+			return 0, err
+		}
+		f.privUsage, f.privUsageValid = n, true
+	}
+	return f.usage + f.privUsage, nil
+}
+
+// walkSize is the total size of the regular files under root.
+func (f *Folder) walkSize(root *os.Root) (int64, error) {
 	var total int64
-	err := fs.WalkDir(f.root.FS(), ".", func(p string, d fs.DirEntry, err error) error {
+	err := fs.WalkDir(root.FS(), ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			if p == "." {
 				return err
@@ -639,6 +368,5 @@ func (f *Folder) Usage() (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	f.usage, f.usageValid = total, true
 	return total, nil
 }

@@ -66,15 +66,16 @@ type metaDoc struct {
 // make.
 type metaStore struct {
 	state *os.Root
+	name  string // the file's name in state
 
 	mu      sync.Mutex
 	files   map[string]metaRec
 	pending map[string]metaRec
 }
 
-func openMeta(state *os.Root) (*metaStore, error) {
-	m := &metaStore{state: state, files: map[string]metaRec{}, pending: map[string]metaRec{}}
-	f, err := state.Open(metaFile)
+func openMeta(state *os.Root, name string) (*metaStore, error) {
+	m := &metaStore{state: state, name: name, files: map[string]metaRec{}, pending: map[string]metaRec{}}
+	f, err := state.Open(name)
 	if errors.Is(err, os.ErrNotExist) {
 		return m, nil
 	}
@@ -87,11 +88,11 @@ func openMeta(state *os.Root) (*metaStore, error) {
 		return nil, fmt.Errorf("read file metadata: %w", err)
 	}
 	if len(b) > maxMetaBytes {
-		return nil, fmt.Errorf("file metadata %s is larger than %d bytes", metaFile, maxMetaBytes)
+		return nil, fmt.Errorf("file metadata %s is larger than %d bytes", name, maxMetaBytes)
 	}
 	var doc metaDoc
 	if err := json.Unmarshal(b, &doc); err != nil {
-		return nil, fmt.Errorf("file metadata %s is damaged: %w", metaFile, err)
+		return nil, fmt.Errorf("file metadata %s is damaged: %w", name, err)
 	}
 	for p, r := range doc.Files {
 		if CheckPath(p) == nil {
@@ -275,7 +276,7 @@ func (m *metaStore) saveLocked() error {
 		err = cerr
 	}
 	if err == nil {
-		err = m.state.Rename(tmp, metaFile)
+		err = m.state.Rename(tmp, m.name)
 	}
 	if err != nil {
 		m.state.Remove(tmp)

@@ -13,12 +13,16 @@ import (
 	"syscall"
 
 	"github.com/parley-chat/parley/fileserver/folder"
+	"github.com/parley-chat/parley/shared/protocol"
 )
 
 // Codes. They are stable; clients switch on them.
 const (
-	CodeBadRequest   = "bad_request"
-	CodeBadPath      = "bad_path"
+	CodeBadRequest = "bad_request"
+	CodeBadPath    = "bad_path"
+	// CodeBadName: a with= parameter (or tus "with" metadata) that is
+	// not a name the chat server accepts.
+	CodeBadName      = "bad_name"
 	CodeUnauthorized = "unauthorized"
 	// CodeSecretMismatch: the token's signature does not verify with
 	// this server's secret; the chat server signed it with another.
@@ -65,11 +69,14 @@ func New(status int, code, format string, args ...any) *Error {
 func From(err error) (e *Error, internal bool) {
 	var he *Error
 	var pe *folder.PathError
+	var ne *protocol.Error
 	switch {
 	case errors.As(err, &he):
 		return he, false
 	case errors.As(err, &pe):
 		return New(http.StatusBadRequest, CodeBadPath, "%s", pe.Reason), false
+	case errors.As(err, &ne) && ne.Code == protocol.CodeBadName:
+		return New(http.StatusBadRequest, CodeBadName, "%s", ne.Message), false
 	case errors.Is(err, folder.ErrNotExist):
 		return New(http.StatusNotFound, CodeNotFound, "%v", folder.ErrNotExist), false
 	case errors.Is(err, folder.ErrExist):

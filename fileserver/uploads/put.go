@@ -23,6 +23,8 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, bufSize); return &b 
 
 // Put is a streamed upload of a whole file.
 type Put struct {
+	// Space is where the file goes: the shared folder if nil.
+	Space     *folder.Space
 	Path      string
 	User      string
 	Overwrite bool
@@ -37,7 +39,11 @@ type Put struct {
 // digest, and renames it into place. Nothing is left behind if anything
 // fails, including the client going away halfway.
 func (m *Manager) Put(ctx context.Context, p Put) (e folder.Entry, replaced bool, err error) {
-	existing, err := m.f.CheckPlace(p.Path, p.User, p.Overwrite)
+	sp := p.Space
+	if sp == nil {
+		sp = m.f.Shared()
+	}
+	existing, err := sp.CheckPlace(p.Path, p.User, p.Overwrite)
 	if err != nil {
 		return folder.Entry{}, false, err
 	}
@@ -109,12 +115,12 @@ func (m *Manager) Put(ctx context.Context, p Put) (e folder.Entry, replaced bool
 	if p.SHA256 != "" && p.SHA256 != sum {
 		return folder.Entry{}, false, checksumMismatch(p.SHA256, sum)
 	}
-	e, replaced, err = m.f.Place(tmp.Name, p.Path, p.User, sum, p.Overwrite)
+	e, replaced, err = sp.Place(tmp.Name, p.Path, p.User, sum, p.Overwrite)
 	if err != nil {
 		return folder.Entry{}, false, err
 	}
 	placed = true
-	m.log.Info("uploaded", "path", p.Path, "user", p.User, "size", e.Size, "replaced", replaced)
+	m.log.Info("uploaded", "path", p.Path, "user", p.User, "size", e.Size, "replaced", replaced, "private", sp.IsPrivate())
 	return e, replaced, nil
 }
 
