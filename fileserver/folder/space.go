@@ -10,6 +10,10 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/mtibben/confusables"
+	"golang.org/x/text/cases"
+	"golang.org/x/text/unicode/norm"
+
 	"github.com/parley-chat/parley/shared/protocol"
 )
 
@@ -339,17 +343,10 @@ func (s *Space) checkPlace(p, user string, overwrite bool) (*Entry, error) {
 	fi, e, err := s.look(p, s.lstat)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		// The parent may still be a file or a link leading out.
-		if par := Parent(p); par != "." {
-			pfi, err := s.stat(par)
-			switch {
-			case err == nil && !pfi.IsDir():
-				return nil, ErrNotDir
-			case err != nil && !errors.Is(err, fs.ErrNotExist):
-				return nil, mapErr(err)
-			}
-		}
-		return nil, nil
+		// The parent may still be a file or a link leading out, and the
+		// new name, or the first folder that the upload creates, may look
+		// like a name beside it.
+		return nil, s.checkNewName(p)
 	case err != nil:
 		return nil, mapErr(err)
 	case fi.IsDir():
@@ -365,6 +362,99 @@ func (s *Space) checkPlace(p, user string, overwrite bool) (*Entry, error) {
 		return &e, ErrNotUploader
 	}
 	return &e, nil
+}
+
+// checkNewName checks the names an upload to p, which does not exist,
+// creates: the folders on the way must be folders, and the first name
+// that is not there yet (the file, or the first folder to be made) must
+// not be confusable with another name in its folder.
+func (s *Space) checkNewName(p string) error {
+	parent := "."
+	for {
+		rest := p
+		if parent != "." {
+			rest = p[len(parent)+1:]
+		}
+		name, _, more := strings.Cut(rest, "/")
+		next := join(parent, name)
+		if !more {
+			return s.checkConfusable(parent, name)
+		}
+		fi, err := s.stat(next)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			return s.checkConfusable(parent, name)
+		case err != nil:
+			return mapErr(err)
+		case !fi.IsDir():
+			return ErrNotDir
+		}
+		parent = next
+	}
+}
+
+func join(dir, name string) string {
+	if dir == "." {
+		return name
+	}
+	return dir + "/" + name
+}
+
+// ConfusableError refuses a new name that looks like another name
+// already in its folder.
+type ConfusableError struct {
+	Name     string // the new name
+	Existing string // the name in the folder it looks like
+	Dir      bool   // Existing is a folder
+}
+
+func (e *ConfusableError) Error() string {
+	what := "file"
+	if e.Dir {
+		what = "folder"
+	}
+	return fmt.Sprintf("the name %q looks like %q, a %s already in this folder (they differ only in letter case or in characters that look alike); use that %s, or choose a name that cannot be mistaken for it", e.Name, e.Existing, what, what)
+}
+
+// LookKey is the form in which names that people could mistake for each
+// other are equal: the Unicode TR39 skeleton of the name, case-folded,
+// in NFC. "Report.pdf", "report.pdf" and "rеport.pdf" (with a Cyrillic
+// е) have the same key.
+func LookKey(name string) string {
+	return confusables.Skeleton(cases.Fold().String(norm.NFC.String(name)))
+}
+
+// checkConfusable refuses name, new in folder dir, if another name in
+// dir has the same LookKey. A folder that does not exist yet has no
+// names in it.
+func (s *Space) checkConfusable(dir, name string) error {
+	d, err := s.root.Open(s.at(dir))
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	case err != nil:
+		return mapErr(err)
+	}
+	defer d.Close()
+	fi, err := d.Stat()
+	if err != nil {
+		return err
+	}
+	if !fi.IsDir() {
+		return ErrNotDir
+	}
+	s.f.dirReads.Add(1)
+	des, err := d.ReadDir(-1)
+	if err != nil {
+		return err
+	}
+	key := LookKey(name)
+	for _, de := range des {
+		if de.Name() != name && LookKey(de.Name()) == key {
+			return &ConfusableError{Name: name, Existing: de.Name(), Dir: de.IsDir()}
+		}
+	}
+	return nil
 }
 
 // Place moves the finished staging file name to p in the space, in one

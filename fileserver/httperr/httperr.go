@@ -29,10 +29,12 @@ const (
 	CodeSecretMismatch = "secret_mismatch"
 	// CodeTokenExpired: a token this server's secret signed, past its
 	// expiry.
-	CodeTokenExpired   = "token_expired"
-	CodeForbidden      = "forbidden"
-	CodeNotFound       = "not_found"
-	CodeExists         = "exists"
+	CodeTokenExpired = "token_expired"
+	CodeForbidden    = "forbidden"
+	CodeNotFound     = "not_found"
+	CodeExists       = "exists"
+	// CodeConfusable: a new name looks like another name in its folder.
+	CodeConfusable     = "confusable"
 	CodeIsDir          = "is_dir"
 	CodeNotDir         = "not_dir"
 	CodeOutside        = "outside"
@@ -70,7 +72,10 @@ func From(err error) (e *Error, internal bool) {
 	var he *Error
 	var pe *folder.PathError
 	var ne *protocol.Error
+	var ce *folder.ConfusableError
 	switch {
+	case errors.As(err, &ce):
+		return New(http.StatusConflict, CodeConfusable, "%s", ce.Error()), false
 	case errors.As(err, &he):
 		return he, false
 	case errors.As(err, &pe):
