@@ -41,6 +41,11 @@ var (
 	// ErrNotUploader means someone other than a file's uploader tried to
 	// delete or replace it.
 	ErrNotUploader = errors.New("only the person who uploaded a file may delete or replace it")
+	// ErrNotCreator means someone other than a folder's creator tried to
+	// delete it.
+	ErrNotCreator = errors.New("only the person who created a folder may delete it")
+	// ErrNotEmpty means a delete named a folder that has something in it.
+	ErrNotEmpty = errors.New("that folder is not empty: delete what is in it first")
 	// ErrLink means a delete named a symbolic link, which only the
 	// folder's owner can have made.
 	ErrLink = errors.New("that is a symbolic link made on the server; the file server does not delete links")
@@ -59,6 +64,10 @@ type Entry struct {
 	Uploader string    `json:"uploader,omitempty"`
 	SHA256   string    `json:"sha256,omitempty"`
 }
+
+// FolderCost is what each folder counts against the quota, in bytes: a
+// folder takes a block on most file systems, and a watch.
+const FolderCost = 4096
 
 // StagingDir is the subfolder of the state folder that holds uploads in
 // progress.
@@ -92,6 +101,33 @@ type Folder struct {
 
 	// dirReads counts the directory listings the folder has read.
 	dirReads atomic.Int64
+
+	// Limits on the folders uploads create, set before serving.
+	maxDirs     int // per person; 0 for none
+	maxDirDepth int // components of a new folder's path; 0 for none
+}
+
+// SetFolderLimits bounds the folders that uploads create: at most
+// perPerson created by one person (in all spaces together), and none
+// deeper than depth levels (a folder "a/b" is two deep). 0 means no
+// bound. Call it before the folder is used.
+func (f *Folder) SetFolderLimits(perPerson, depth int) {
+	f.maxDirs, f.maxDirDepth = perPerson, depth
+}
+
+// dirsBy is how many folders that are still there the person whose
+// name key is key created through the server.
+func (f *Folder) dirsBy(key string) int {
+	return f.meta.countDirs(key, f.root.Stat) + f.privMeta.countDirs(key, f.private.Stat)
+}
+
+// nameKey is a name's comparison key, or the name itself if it is not
+// one the chat server accepts.
+func nameKey(s string) string {
+	if n, err := protocol.ParseName(s); err == nil {
+		return n.Key
+	}
+	return s
 }
 
 // Open opens the shared folder dir and the state folder state, creating
@@ -323,20 +359,21 @@ func (f *Folder) invalidatePrivate() {
 }
 
 // Usage is the total size of the files in the shared folder and in the
-// private spaces, which the quota counts together. Each is computed by
+// private spaces, which the quota counts together, with FolderCost for
+// each folder (a private space's own folder is not counted). Each is computed by
 // walking it after a change, and cached until the next.
 func (f *Folder) Usage() (int64, error) {
 	f.umu.Lock()
 	defer f.umu.Unlock()
 	if !f.usageValid {
-		n, err := f.walkSize(f.root)
+		n, err := f.walkSize(f.root, 0)
 		if err != nil {
 			return 0, err
 		}
 		f.usage, f.usageValid = n, true
 	}
 	if !f.privUsageValid {
-		n, err := f.walkSize(f.private)
+		n, err := f.walkSize(f.private, 1)
 		if err != nil {
 			return 0, err
 		}
@@ -345,8 +382,9 @@ func (f *Folder) Usage() (int64, error) {
 	return f.usage + f.privUsage, nil
 }
 
-// walkSize is the total size of the regular files under root.
-func (f *Folder) walkSize(root *os.Root) (int64, error) {
+// walkSize is the total size of the regular files under root, and
+// FolderCost for each folder more than skip levels below it.
+func (f *Folder) walkSize(root *os.Root, skip int) (int64, error) {
 	var total int64
 	err := fs.WalkDir(root.FS(), ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -357,6 +395,9 @@ func (f *Folder) walkSize(root *os.Root) (int64, error) {
 		}
 		if d.IsDir() {
 			f.dirReads.Add(1)
+			if p != "." && strings.Count(p, "/") >= skip {
+				total += FolderCost
+			}
 		}
 		if d.Type().IsRegular() {
 			if fi, err := d.Info(); err == nil {

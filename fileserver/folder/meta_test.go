@@ -61,7 +61,7 @@ func TestRecordsAcrossReplace(t *testing.T) {
 	}
 	// The steps of an overwrite, one at a time: same size, same mtime.
 	name, fi := stageFile(t, f, "secnd", mtime)
-	if err := f.meta.stage("doc.txt", recFor(fi, "alice", "sum2")); err != nil {
+	if err := f.meta.stage("doc.txt", recFor(fi, "alice", "sum2"), nil); err != nil {
 		t.Fatal(err)
 	}
 	if u, sum := uploaderOf(t, f, "doc.txt"); u != "alice" || sum != "sum1" {
@@ -73,7 +73,7 @@ func TestRecordsAcrossReplace(t *testing.T) {
 	if u, sum := uploaderOf(t, f, "doc.txt"); u != "alice" || sum != "sum1" {
 		t.Fatalf("after a crash before the rename: %q %q", u, sum)
 	}
-	if err := f.meta.stage("doc.txt", recFor(fi, "alice", "sum2")); err != nil {
+	if err := f.meta.stage("doc.txt", recFor(fi, "alice", "sum2"), nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := f.shared.rename(name, ".", "doc.txt", true); err != nil {

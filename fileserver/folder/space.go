@@ -133,6 +133,7 @@ func (s *Space) entry(p string, fi os.FileInfo) (e Entry, stale bool) {
 	e = Entry{Name: Base(p), Path: p, Size: fi.Size(), Mtime: fi.ModTime(), Dir: fi.IsDir()}
 	if e.Dir {
 		e.Size = 0
+		e.Uploader, _ = s.meta.dir(s.at(p), fi)
 		return e, false
 	}
 	r, ok, stale := s.meta.get(s.at(p), fi)
@@ -287,11 +288,12 @@ func (s *Space) Open(p string) (*os.File, Entry, error) {
 	return file, e, nil
 }
 
-// Remove deletes file p on behalf of user. In the shared folder, user
-// must be its uploader; a file with no recorded uploader (copied in by
-// hand, or changed by hand since its upload) may be deleted by anyone
-// signed in, or nobody could remove it through the server. In a private
-// space either of the two may delete any file.
+// Remove deletes file p, or empty folder p, on behalf of user. In the
+// shared folder, user must be the file's uploader or the folder's
+// creator; one with no record (copied in or made by hand, or a file
+// changed by hand since its upload) may be deleted by anyone signed in,
+// or nobody could remove it through the server. In a private space
+// either of the two may delete anything.
 func (s *Space) Remove(p, user string) (Entry, error) {
 	if err := CheckPath(p); err != nil {
 		return Entry{}, err
@@ -304,7 +306,7 @@ func (s *Space) Remove(p, user string) (Entry, error) {
 	}
 	switch {
 	case fi.IsDir():
-		return Entry{}, ErrIsDir
+		return s.removeDir(p, e, user)
 	case fi.Mode()&fs.ModeSymlink != 0:
 		// Links are made by hand, and have no uploader; they stay.
 		if _, err := s.stat(p); isEscape(err) {
@@ -327,48 +329,131 @@ func (s *Space) Remove(p, user string) (Entry, error) {
 	return e, nil
 }
 
+// removeDir deletes folder p, which e describes, if it is empty and
+// user may. The caller holds wmu.
+func (s *Space) removeDir(p string, e Entry, user string) (Entry, error) {
+	if user == "" || !s.IsPrivate() && e.Uploader != "" && !SameUser(e.Uploader, user) {
+		return e, ErrNotCreator
+	}
+	if err := s.root.Remove(s.at(p)); err != nil {
+		if errors.Is(err, errNotEmptySys) || errors.Is(err, fs.ErrExist) {
+			return e, ErrNotEmpty
+		}
+		return e, mapErr(err)
+	}
+	if err := s.meta.removeDir(s.at(p)); err != nil {
+		s.f.log.Warn("forget removed folder", "path", p, "err", err)
+	}
+	s.invalidate()
+	return e, nil
+}
+
+// Plan is what an upload will do, as CheckPlace found it.
+type Plan struct {
+	// Existing is the file the upload replaces, or nil.
+	Existing *Entry
+	// NewDirs are the folders the upload creates, shallowest first.
+	NewDirs []string
+}
+
+// Cost is what the upload takes from the quota besides its file's own
+// size: FolderCost for each folder it creates.
+func (pl Plan) Cost() int64 { return int64(len(pl.NewDirs)) * FolderCost }
+
 // CheckPlace reports whether user may upload to p: p is a good name for
-// a new file (CheckNewPath), no folder is in the way, and an existing
-// file is replaced only when overwrite is set and user uploaded it. It
-// is checked again when the upload is placed; checking first spares a
-// doomed transfer.
-func (s *Space) CheckPlace(p, user string, overwrite bool) (existing *Entry, err error) {
+// a new file (CheckNewPath), no folder is in the way, the folders it
+// creates are within user's limits, and an existing file is replaced
+// only when overwrite is set and user uploaded it. It is checked again
+// when the upload is placed; checking first spares a doomed transfer.
+func (s *Space) CheckPlace(p, user string, overwrite bool) (Plan, error) {
 	if err := CheckNewPath(p); err != nil {
-		return nil, err
+		return Plan{}, err
 	}
 	return s.checkPlace(p, user, overwrite)
 }
 
-func (s *Space) checkPlace(p, user string, overwrite bool) (*Entry, error) {
+func (s *Space) checkPlace(p, user string, overwrite bool) (Plan, error) {
 	fi, e, err := s.look(p, s.lstat)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		// The parent may still be a file or a link leading out, and the
 		// new name, or the first folder that the upload creates, may look
 		// like a name beside it.
-		return nil, s.checkNewName(p)
+		dirs, err := s.checkNewName(p)
+		if err != nil {
+			return Plan{}, err
+		}
+		if err := s.checkNewDirs(dirs, user); err != nil {
+			return Plan{}, err
+		}
+		return Plan{NewDirs: dirs}, nil
 	case err != nil:
-		return nil, mapErr(err)
+		return Plan{}, mapErr(err)
 	case fi.IsDir():
-		return nil, ErrIsDir
+		return Plan{}, ErrIsDir
 	}
 	if !overwrite {
-		return &e, ErrExist
+		return Plan{Existing: &e}, ErrExist
 	}
 	if e.Uploader == "" {
-		return &e, ErrNoUploader
+		return Plan{Existing: &e}, ErrNoUploader
 	}
 	if !SameUser(e.Uploader, user) {
-		return &e, ErrNotUploader
+		return Plan{Existing: &e}, ErrNotUploader
 	}
-	return &e, nil
+	return Plan{Existing: &e}, nil
+}
+
+// checkNewDirs checks the folders dirs that user's upload would create
+// against the limits on folders per person and on their depth.
+func (s *Space) checkNewDirs(dirs []string, user string) error {
+	if len(dirs) == 0 {
+		return nil
+	}
+	if d := s.f.maxDirDepth; d > 0 {
+		deepest := dirs[len(dirs)-1]
+		if n := strings.Count(deepest, "/") + 1; n > d {
+			return &FolderLimitError{Depth: n, MaxDepth: d, Path: deepest}
+		}
+	}
+	if most := s.f.maxDirs; most > 0 {
+		have := s.f.dirsBy(nameKey(user))
+		if have+len(dirs) > most {
+			return &FolderLimitError{Have: have, New: len(dirs), Max: most}
+		}
+	}
+	return nil
+}
+
+// FolderLimitError refuses an upload whose new folders would be too
+// deep, or would take their creator past the number of folders one
+// person may create.
+type FolderLimitError struct {
+	Path            string // the deepest new folder, when too deep
+	Depth, MaxDepth int
+	Have, New, Max  int // folders the person created, would create, may have
+}
+
+// TooDeep reports whether the folders would be too deep (rather than
+// too many).
+func (e *FolderLimitError) TooDeep() bool { return e.MaxDepth > 0 }
+
+func (e *FolderLimitError) Error() string {
+	if e.TooDeep() {
+		return fmt.Sprintf("the upload would create the folder %q, %d levels deep; new folders may be at most %d levels deep (upload into an existing folder, or closer to the top)",
+			e.Path, e.Depth, e.MaxDepth)
+	}
+	return fmt.Sprintf("the upload would create %d folder(s), and you have created %d of the %d folders one person may; delete empty folders you no longer need, or upload into existing ones",
+		e.New, e.Have, e.Max)
 }
 
 // checkNewName checks the names an upload to p, which does not exist,
 // creates: the folders on the way must be folders, and the first name
 // that is not there yet (the file, or the first folder to be made) must
 // not be confusable with another name in its folder.
-func (s *Space) checkNewName(p string) error {
+//
+// It returns the folders the upload would create, shallowest first.
+func (s *Space) checkNewName(p string) ([]string, error) {
 	parent := "."
 	for {
 		rest := p
@@ -378,16 +463,27 @@ func (s *Space) checkNewName(p string) error {
 		name, _, more := strings.Cut(rest, "/")
 		next := join(parent, name)
 		if !more {
-			return s.checkConfusable(parent, name)
+			return nil, s.checkConfusable(parent, name)
 		}
 		fi, err := s.stat(next)
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
-			return s.checkConfusable(parent, name)
+			if err := s.checkConfusable(parent, name); err != nil {
+				return nil, err
+			}
+			var dirs []string
+			for d := next; ; {
+				dirs = append(dirs, d)
+				if d == Parent(p) {
+					return dirs, nil
+				}
+				rest, _, _ := strings.Cut(p[len(d)+1:], "/")
+				d = d + "/" + rest
+			}
 		case err != nil:
-			return mapErr(err)
+			return nil, mapErr(err)
 		case !fi.IsDir():
-			return ErrNotDir
+			return nil, ErrNotDir
 		}
 		parent = next
 	}
@@ -469,7 +565,7 @@ func (s *Space) Place(name, p, user, sha256 string, overwrite bool) (e Entry, re
 	}
 	s.f.wmu.Lock()
 	defer s.f.wmu.Unlock()
-	old, err := s.checkPlace(p, user, overwrite)
+	plan, err := s.checkPlace(p, user, overwrite)
 	if err != nil {
 		return Entry{}, false, err
 	}
@@ -477,6 +573,17 @@ func (s *Space) Place(name, p, user, sha256 string, overwrite bool) (e Entry, re
 	if parent != "." || s.IsPrivate() {
 		if err := s.root.MkdirAll(s.at(parent), 0o755); err != nil {
 			return Entry{}, false, mapErr(err)
+		}
+	}
+	// The folders made for the upload are recorded with it, as its
+	// uploader's.
+	var dirs map[string]dirRec
+	for _, d := range plan.NewDirs {
+		if fi, err := s.stat(d); err == nil && fi.IsDir() {
+			if dirs == nil {
+				dirs = map[string]dirRec{}
+			}
+			dirs[s.at(d)] = dirRec{Creator: user, Ino: fileID(fi)}
 		}
 	}
 	fi, err := s.f.staging.Stat(name)
@@ -489,7 +596,7 @@ func (s *Space) Place(name, p, user, sha256 string, overwrite bool) (e Entry, re
 	// each matches only its own file, so at no moment does a file in
 	// the folder lack its record.
 	key := s.at(p)
-	if err := s.meta.stage(key, recFor(fi, user, sha256)); err != nil {
+	if err := s.meta.stage(key, recFor(fi, user, sha256), dirs); err != nil {
 		return Entry{}, false, err
 	}
 	if err := s.rename(name, parent, Base(p), overwrite); err != nil {
@@ -499,7 +606,7 @@ func (s *Space) Place(name, p, user, sha256 string, overwrite bool) (e Entry, re
 	s.meta.commit(key)
 	s.invalidate()
 	e, _ = s.entry(p, fi)
-	return e, old != nil, nil
+	return e, plan.Existing != nil, nil
 }
 
 // rename moves staging file name into folder parent as base, and syncs
@@ -545,7 +652,7 @@ func (f *Folder) Remove(p, user string) (Entry, error) { return f.shared.Remove(
 
 // CheckPlace checks an upload to p in the shared folder (see
 // Space.CheckPlace).
-func (f *Folder) CheckPlace(p, user string, overwrite bool) (*Entry, error) {
+func (f *Folder) CheckPlace(p, user string, overwrite bool) (Plan, error) {
 	return f.shared.CheckPlace(p, user, overwrite)
 }
 

@@ -9,7 +9,10 @@ import (
 
 const openNonBlock = 0
 
-var errNotDirSys = errors.New("not a directory")
+var (
+	errNotDirSys   = errors.New("not a directory")
+	errNotEmptySys = errors.New("directory not empty")
+)
 
 func fileID(fi os.FileInfo) uint64 { return 0 }
 

@@ -15,7 +15,10 @@ import (
 // It has no effect on regular files.
 const openNonBlock = syscall.O_NONBLOCK
 
-var errNotDirSys = syscall.ENOTDIR
+var (
+	errNotDirSys   = syscall.ENOTDIR
+	errNotEmptySys = syscall.ENOTEMPTY
+)
 
 func sameFileSystem(a, b string) (bool, error) {
 	fa, err := os.Stat(a)

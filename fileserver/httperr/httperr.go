@@ -34,7 +34,15 @@ const (
 	CodeNotFound     = "not_found"
 	CodeExists       = "exists"
 	// CodeConfusable: a new name looks like another name in its folder.
-	CodeConfusable     = "confusable"
+	CodeConfusable = "confusable"
+	// CodeNotEmpty: a delete named a folder with something in it.
+	CodeNotEmpty = "not_empty"
+	// CodeFolderLimit: the upload would take its uploader past the
+	// number of folders one person may create.
+	CodeFolderLimit = "folder_limit"
+	// CodeTooDeep: the upload would create a folder deeper than new
+	// folders may be.
+	CodeTooDeep        = "too_deep"
 	CodeIsDir          = "is_dir"
 	CodeNotDir         = "not_dir"
 	CodeOutside        = "outside"
@@ -73,7 +81,12 @@ func From(err error) (e *Error, internal bool) {
 	var pe *folder.PathError
 	var ne *protocol.Error
 	var ce *folder.ConfusableError
+	var fe *folder.FolderLimitError
 	switch {
+	case errors.As(err, &fe) && fe.TooDeep():
+		return New(http.StatusBadRequest, CodeTooDeep, "%s", fe.Error()), false
+	case errors.As(err, &fe):
+		return New(http.StatusForbidden, CodeFolderLimit, "%s", fe.Error()), false
 	case errors.As(err, &ce):
 		return New(http.StatusConflict, CodeConfusable, "%s", ce.Error()), false
 	case errors.As(err, &he):
@@ -98,6 +111,10 @@ func From(err error) (e *Error, internal bool) {
 		return New(http.StatusForbidden, CodeForbidden, "%v", folder.ErrNotUploader), false
 	case errors.Is(err, folder.ErrLink):
 		return New(http.StatusForbidden, CodeForbidden, "%v", folder.ErrLink), false
+	case errors.Is(err, folder.ErrNotCreator):
+		return New(http.StatusForbidden, CodeForbidden, "%v", folder.ErrNotCreator), false
+	case errors.Is(err, folder.ErrNotEmpty):
+		return New(http.StatusConflict, CodeNotEmpty, "%v", folder.ErrNotEmpty), false
 	case errors.Is(err, folder.ErrNoUploader):
 		return New(http.StatusForbidden, CodeForbidden, "%v", folder.ErrNoUploader), false
 	case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT):

@@ -362,7 +362,7 @@ func TestDelete(t *testing.T) {
 	resp, b = ts.do("carol", "DELETE", "/files/edited.txt", nil)
 	want(t, resp, b, 204, "")
 	resp, b = ts.do("alice", "DELETE", "/files/sub", nil)
-	want(t, resp, b, 409, "is_dir")
+	want(t, resp, b, 409, "not_empty")
 	resp, b = ts.do("alice", "DELETE", "/files/nope", nil)
 	want(t, resp, b, 404, "not_found")
 	resp, b = ts.do("ALICE", "DELETE", "/files/sub/a.txt", nil)

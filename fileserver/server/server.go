@@ -20,6 +20,15 @@ import (
 	"github.com/parley-chat/parley/fileserver/watch"
 )
 
+// Defaults the fileserver command starts with.
+const (
+	// DefaultMaxFolders is enough for anyone who sorts their files,
+	// and bounds the watches and the walks that a flood of folders costs.
+	DefaultMaxFolders = 100
+	// DefaultMaxFolderDepth lets uploads make folders eight levels deep.
+	DefaultMaxFolderDepth = 8
+)
+
 // Config is everything a file server needs. The fileserver command fills
 // it from flags.
 type Config struct {
@@ -41,6 +50,13 @@ type Config struct {
 	Settle       time.Duration // quiet time before a change is announced
 	Stall        time.Duration // a transfer that moves nothing this long is cut
 	Heartbeat    time.Duration // event stream keepalive interval
+
+	// MaxFolders is how many folders one person's uploads may create
+	// (in all spaces together); 0 for no limit.
+	MaxFolders int
+	// MaxFolderDepth is how deep a folder that an upload creates may
+	// be ("a/b" is two deep); 0 for no limit beyond the path rules.
+	MaxFolderDepth int
 
 	Logger *slog.Logger
 }
@@ -84,6 +100,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	f.SetFolderLimits(cfg.MaxFolders, cfg.MaxFolderDepth)
 	up, err := uploads.New(uploads.Config{
 		Folder:  f,
 		MaxSize: cfg.MaxSize,

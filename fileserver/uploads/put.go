@@ -43,13 +43,15 @@ func (m *Manager) Put(ctx context.Context, p Put) (e folder.Entry, replaced bool
 	if sp == nil {
 		sp = m.f.Shared()
 	}
-	existing, err := sp.CheckPlace(p.Path, p.User, p.Overwrite)
+	plan, err := sp.CheckPlace(p.Path, p.User, p.Overwrite)
 	if err != nil {
 		return folder.Entry{}, false, err
 	}
-	var replacing int64
-	if existing != nil {
-		replacing = existing.Size
+	// What the upload frees (the file it replaces) less what it takes
+	// besides its data (the folders it creates).
+	replacing := -plan.Cost()
+	if plan.Existing != nil {
+		replacing += plan.Existing.Size
 	}
 	tmp, err := m.f.CreateTemp("put-")
 	if err != nil {

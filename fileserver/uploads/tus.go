@@ -217,7 +217,7 @@ func (s tusStore) NewUpload(ctx context.Context, fi handler.FileInfo) (handler.U
 			return nil, m.tusError(err)
 		}
 	}
-	existing, err := sp.CheckPlace(p, user, overwrite)
+	plan, err := sp.CheckPlace(p, user, overwrite)
 	if err != nil {
 		return nil, m.tusError(err)
 	}
@@ -225,9 +225,9 @@ func (s tusStore) NewUpload(ctx context.Context, fi handler.FileInfo) (handler.U
 	var rnd [16]byte
 	rand.Read(rnd[:])
 	id := hex.EncodeToString(rnd[:])
-	var replacing int64
-	if existing != nil {
-		replacing = existing.Size
+	replacing := -plan.Cost()
+	if plan.Existing != nil {
+		replacing += plan.Existing.Size
 	}
 	if err := m.reserve(id, fi.Size, replacing); err != nil {
 		return nil, m.tusError(err)
