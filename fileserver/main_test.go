@@ -65,6 +65,9 @@ func TestFlags(t *testing.T) {
 	if cfg.MaxSize != 2<<30 || cfg.Quota != 500_000_000 || cfg.MinFree != 0 || !cfg.PublicRead {
 		t.Errorf("parsed %+v", cfg)
 	}
+	if cfg.MaxUploads != 2 || cfg.UploadShare != 25 || cfg.ReserveIdle != 2*time.Minute {
+		t.Errorf("upload limits %d, %d%%, %v; want the defaults 2, 25%%, 2m", cfg.MaxUploads, cfg.UploadShare, cfg.ReserveIdle)
+	}
 	if cfg.MaxFolders != 100 || cfg.MaxFolderDepth != 8 {
 		t.Errorf("folder limits %d, %d; want the defaults 100, 8", cfg.MaxFolders, cfg.MaxFolderDepth)
 	}
@@ -79,7 +82,7 @@ func TestFlags(t *testing.T) {
 	}
 	out.Reset()
 	parseFlags([]string{"-h"}, &out)
-	for _, f := range []string{"-addr", "-dir", "-state", "-tls-cert", "-tls-key", "-secret-file", "-public-read", "-max-size", "-quota", "-min-free", "-max-folders", "-max-folder-depth", "-upload-expiry", "-settle", "-stall-timeout", "-log-level"} {
+	for _, f := range []string{"-addr", "-dir", "-state", "-tls-cert", "-tls-key", "-secret-file", "-public-read", "-max-size", "-quota", "-min-free", "-max-folders", "-max-folder-depth", "-max-uploads", "-upload-share", "-reserve-idle", "-upload-expiry", "-settle", "-stall-timeout", "-log-level"} {
 		if !strings.Contains(out.String(), f) {
 			t.Errorf("help does not mention %s", f)
 		}

@@ -42,7 +42,10 @@ const (
 	CodeFolderLimit = "folder_limit"
 	// CodeTooDeep: the upload would create a folder deeper than new
 	// folders may be.
-	CodeTooDeep        = "too_deep"
+	CodeTooDeep = "too_deep"
+	// CodeTooManyUploads: the uploader has as many uploads in progress
+	// as one person may.
+	CodeTooManyUploads = "too_many_uploads"
 	CodeIsDir          = "is_dir"
 	CodeNotDir         = "not_dir"
 	CodeOutside        = "outside"

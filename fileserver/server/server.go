@@ -27,6 +27,15 @@ const (
 	DefaultMaxFolders = 100
 	// DefaultMaxFolderDepth lets uploads make folders eight levels deep.
 	DefaultMaxFolderDepth = 8
+	// DefaultMaxUploads lets one person send two files at once.
+	DefaultMaxUploads = 2
+	// DefaultUploadShare lets one person's uploads be promised a quarter
+	// of what is free, so that it takes four to shut everyone out, and
+	// then only while their data keeps coming.
+	DefaultUploadShare = 25
+	// DefaultReserveIdle releases the space promised to an upload that
+	// has sent nothing for two minutes.
+	DefaultReserveIdle = 2 * time.Minute
 )
 
 // Config is everything a file server needs. The fileserver command fills
@@ -57,6 +66,24 @@ type Config struct {
 	// MaxFolderDepth is how deep a folder that an upload creates may
 	// be ("a/b" is two deep); 0 for no limit beyond the path rules.
 	MaxFolderDepth int
+
+	// MaxUploads is how many uploads one person may have in progress
+	// (receiving data) at once; 0 for no limit.
+	MaxUploads int
+	// UploadShare is the percentage of the quota, and of the disk's
+	// space above MinFree, that one person's uploads may be promised
+	// ahead of their data; 0 means 100.
+	UploadShare int
+	// ReserveIdle is how long an upload may receive no data before its
+	// reservation is released (default 2m).
+	ReserveIdle time.Duration
+
+	// Now is the clock uploads are timed with; nil means time.Now.
+	Now func() time.Time
+	// DiskFree tells the space free on the file system that holds a
+	// folder; nil means asking the system. Tests give one that does
+	// not depend on what else the machine is writing.
+	DiskFree func(dir string) (int64, bool)
 
 	Logger *slog.Logger
 }
@@ -108,6 +135,12 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		MinFree: cfg.MinFree,
 		Expiry:  cfg.UploadExpiry,
 		Logger:  log,
+
+		MaxUploads:  cfg.MaxUploads,
+		Share:       cfg.UploadShare,
+		ReserveIdle: cfg.ReserveIdle,
+		Now:         cfg.Now,
+		DiskFree:    cfg.DiskFree,
 	})
 	if err != nil {
 		f.Close()

@@ -174,7 +174,7 @@ func (m *Manager) remove(id string) {
 	if err := st.Remove(infoName(id)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		m.log.Warn("remove upload record", "id", id, "err", err)
 	}
-	m.release(id)
+	m.end(id)
 }
 
 // Owner returns the user who created upload id.
@@ -225,11 +225,7 @@ func (s tusStore) NewUpload(ctx context.Context, fi handler.FileInfo) (handler.U
 	var rnd [16]byte
 	rand.Read(rnd[:])
 	id := hex.EncodeToString(rnd[:])
-	replacing := -plan.Cost()
-	if plan.Existing != nil {
-		replacing += plan.Existing.Size
-	}
-	if err := m.reserve(id, fi.Size, replacing); err != nil {
+	if err := m.begin(id, nameKey(user), fi.Size, 0, planCredit(plan), true); err != nil {
 		return nil, m.tusError(err)
 	}
 	now := m.cfg.Now()
@@ -239,7 +235,7 @@ func (s tusStore) NewUpload(ctx context.Context, fi handler.FileInfo) (handler.U
 		WantSHA: want, HashState: state, Created: now, Updated: now}
 	f, err := m.f.Staging().OpenFile(dataName(id), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
-		m.release(id)
+		m.end(id)
 		return nil, m.tusError(err)
 	}
 	f.Close()
@@ -385,6 +381,13 @@ func (u *tusUpload) WriteChunk(ctx context.Context, offset int64, src io.Reader)
 				k = int(info.Size - offset - written)
 				rerr = handler.ErrSizeExceeded
 			}
+			if err := m.take(info.ID, int64(k)); err != nil {
+				// No room for more: keep what came, and say why.
+				if cerr := checkpoint(); cerr != nil {
+					m.log.Warn("checkpoint upload", "id", info.ID, "err", cerr)
+				}
+				return written, m.tusError(err)
+			}
 			if _, err := f.WriteAt(buf[:k], offset+written); err != nil {
 				// Keep what was written before, and report the failure.
 				if cerr := checkpoint(); cerr != nil {
@@ -427,7 +430,7 @@ func (u *tusUpload) FinishUpload(ctx context.Context) error {
 }
 
 func (m *Manager) finish(info *tusInfo) error {
-	defer m.release(info.ID)
+	defer m.end(info.ID)
 	h := sha256.New()
 	if err := h.(encoding.BinaryUnmarshaler).UnmarshalBinary(info.HashState); err != nil {
 		m.remove(info.ID)
@@ -535,10 +538,13 @@ func (m *Manager) recoverStaged() {
 			m.remove(id)
 			continue
 		}
-		m.mu.Lock()
-		m.reserved[id] = info.Size
-		m.total += info.Size
-		m.mu.Unlock()
+		// Its data is charged; nothing more is promised until data
+		// comes again.
+		if err := m.begin(id, nameKey(info.User), info.Size, info.Offset, 0, false); err != nil {
+			m.log.Warn("dropping upload", "id", id, "path", info.Path, "err", err)
+			m.remove(id)
+			continue
+		}
 		if info.Offset == info.Size {
 			if err := m.finish(info); err != nil {
 				m.log.Warn("could not place finished upload", "id", id, "path", info.Path, "err", err)
