@@ -103,6 +103,7 @@ Flags:
 	// Flags whose defaults the server package keeps.
 	cfg.MaxFolders, cfg.MaxFolderDepth = server.DefaultMaxFolders, server.DefaultMaxFolderDepth
 	cfg.MaxUploads, cfg.UploadShare, cfg.ReserveIdle = server.DefaultMaxUploads, server.DefaultUploadShare, server.DefaultReserveIdle
+	cfg.MaxStreams = server.DefaultMaxStreams
 	var level slog.Level
 	fs.StringVar(&cfg.Addr, "addr", ":7780", "listen on `host:port`; the chat server tells clients port 7780 on its own host by default")
 	fs.StringVar(&cfg.Dir, "dir", "parley-data/files", "share this `folder`; files copied into it by other means appear too")
@@ -119,6 +120,7 @@ Flags:
 	fs.IntVar(&cfg.MaxUploads, "max-uploads", cfg.MaxUploads, "let one person have at most this many uploads in progress (receiving data) at once (0: no limit)")
 	fs.IntVar(&cfg.UploadShare, "upload-share", cfg.UploadShare, "promise one person's uploads in progress at most this `percent` of the quota and of the disk's space above -min-free, ahead of their data; larger files reserve more as their data arrives (100: no share)")
 	fs.DurationVar(&cfg.ReserveIdle, "reserve-idle", cfg.ReserveIdle, "release the space promised to an upload that receives no data for this long; it reserves again when data comes, if there is room")
+	fs.IntVar(&cfg.MaxStreams, "max-streams", cfg.MaxStreams, "let one person (or, with -public-read and no token, one address) have at most this many event streams open (0: no limit)")
 	fs.DurationVar(&cfg.UploadExpiry, "upload-expiry", 24*time.Hour, "drop an unfinished resumable upload after this long without progress")
 	fs.DurationVar(&cfg.Settle, "settle", 250*time.Millisecond, "announce a change once its path has been quiet this long; files being written are hidden until then")
 	fs.DurationVar(&cfg.Stall, "stall-timeout", time.Minute, "cut a transfer that moves no data for this long")

@@ -68,6 +68,9 @@ func TestFlags(t *testing.T) {
 	if cfg.MaxUploads != 2 || cfg.UploadShare != 25 || cfg.ReserveIdle != 2*time.Minute {
 		t.Errorf("upload limits %d, %d%%, %v; want the defaults 2, 25%%, 2m", cfg.MaxUploads, cfg.UploadShare, cfg.ReserveIdle)
 	}
+	if cfg.MaxStreams != 8 {
+		t.Errorf("-max-streams %d, want the default 8", cfg.MaxStreams)
+	}
 	if cfg.MaxFolders != 100 || cfg.MaxFolderDepth != 8 {
 		t.Errorf("folder limits %d, %d; want the defaults 100, 8", cfg.MaxFolders, cfg.MaxFolderDepth)
 	}
@@ -82,7 +85,7 @@ func TestFlags(t *testing.T) {
 	}
 	out.Reset()
 	parseFlags([]string{"-h"}, &out)
-	for _, f := range []string{"-addr", "-dir", "-state", "-tls-cert", "-tls-key", "-secret-file", "-public-read", "-max-size", "-quota", "-min-free", "-max-folders", "-max-folder-depth", "-max-uploads", "-upload-share", "-reserve-idle", "-upload-expiry", "-settle", "-stall-timeout", "-log-level"} {
+	for _, f := range []string{"-addr", "-dir", "-state", "-tls-cert", "-tls-key", "-secret-file", "-public-read", "-max-size", "-quota", "-min-free", "-max-folders", "-max-folder-depth", "-max-uploads", "-upload-share", "-reserve-idle", "-max-streams", "-upload-expiry", "-settle", "-stall-timeout", "-log-level"} {
 		if !strings.Contains(out.String(), f) {
 			t.Errorf("help does not mention %s", f)
 		}

@@ -29,6 +29,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -66,7 +67,10 @@ type Config struct {
 	// which keeps proxies from closing it and finds dead readers
 	// (default 25s).
 	Heartbeat time.Duration
-	Logger    *slog.Logger
+	// MaxStreams is how many event streams one person (or, without a
+	// token, one address) may have open at once; 0 means no limit.
+	MaxStreams int
+	Logger     *slog.Logger
 }
 
 type api struct {
@@ -75,6 +79,11 @@ type api struct {
 	w   *watch.Watcher
 	up  *uploads.Manager
 	log *slog.Logger
+
+	// streams counts the open event streams by person (name key) or,
+	// for anonymous ones, by address.
+	smu     sync.Mutex
+	streams map[string]int
 }
 
 // New returns the API's handler.
@@ -88,7 +97,7 @@ func New(cfg Config) (http.Handler, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	a := &api{cfg: cfg, f: cfg.Folder, w: cfg.Watcher, up: cfg.Uploads, log: cfg.Logger}
+	a := &api{cfg: cfg, f: cfg.Folder, w: cfg.Watcher, up: cfg.Uploads, log: cfg.Logger, streams: map[string]int{}}
 	tus, err := cfg.Uploads.TusHandler(UploadsPath)
 	if err != nil {
 		return nil, fmt.Errorf("tus handler: %w", err)

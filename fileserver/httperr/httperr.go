@@ -46,6 +46,9 @@ const (
 	// CodeTooManyUploads: the uploader has as many uploads in progress
 	// as one person may.
 	CodeTooManyUploads = "too_many_uploads"
+	// CodeTooManyStreams: the user has as many event streams open as one
+	// person may.
+	CodeTooManyStreams = "too_many_streams"
 	CodeIsDir          = "is_dir"
 	CodeNotDir         = "not_dir"
 	CodeOutside        = "outside"

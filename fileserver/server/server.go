@@ -33,6 +33,9 @@ const (
 	// of what is free, so that it takes four to shut everyone out, and
 	// then only while their data keeps coming.
 	DefaultUploadShare = 25
+	// DefaultMaxStreams is room for a person's clients and browser
+	// tabs; one client needs one stream.
+	DefaultMaxStreams = 8
 	// DefaultReserveIdle releases the space promised to an upload that
 	// has sent nothing for two minutes.
 	DefaultReserveIdle = 2 * time.Minute
@@ -77,6 +80,10 @@ type Config struct {
 	// ReserveIdle is how long an upload may receive no data before its
 	// reservation is released (default 2m).
 	ReserveIdle time.Duration
+
+	// MaxStreams is how many event streams one person (or, without a
+	// token, one address) may have open at once; 0 for no limit.
+	MaxStreams int
 
 	// Now is the clock uploads are timed with; nil means time.Now.
 	Now func() time.Time
@@ -146,20 +153,21 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		f.Close()
 		return nil, err
 	}
-	w, err := watch.New(watch.Config{Folder: f, Settle: cfg.Settle, Logger: log})
+	w, err := watch.New(watch.Config{Folder: f, Settle: cfg.Settle, Encode: api.EncodeEvent, Logger: log})
 	if err != nil {
 		f.Close()
 		return nil, err
 	}
 	h, err := api.New(api.Config{
-		Folder:    f,
-		Watcher:   w,
-		Uploads:   up,
-		Auth:      &auth.Checker{Secret: cfg.Secret, PublicRead: cfg.PublicRead},
-		MaxSize:   cfg.MaxSize,
-		Stall:     cfg.Stall,
-		Heartbeat: cfg.Heartbeat,
-		Logger:    log,
+		Folder:     f,
+		Watcher:    w,
+		Uploads:    up,
+		Auth:       &auth.Checker{Secret: cfg.Secret, PublicRead: cfg.PublicRead},
+		MaxSize:    cfg.MaxSize,
+		Stall:      cfg.Stall,
+		Heartbeat:  cfg.Heartbeat,
+		MaxStreams: cfg.MaxStreams,
+		Logger:     log,
 	})
 	if err != nil {
 		w.Close()
