@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -54,7 +55,19 @@ func TestEventStreamsPerPerson(t *testing.T) {
 	ts := start(t, func(c *server.Config) { c.MaxStreams = 2 })
 	a1 := ts.events("alice", "")
 	ts.events("Alice", "")
-	resp, b := ts.do("ALICE", "GET", "/api/events", nil)
+	// (A stream let in would never end: only the status is read.)
+	req, _ := http.NewRequest("GET", ts.srv.URL()+"/api/events", nil)
+	req.Header.Set("Authorization", "Bearer "+token(t, "ALICE"))
+	resp, err := ts.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != 429 {
+		resp.Body.Close()
+		t.Fatalf("a third stream: %d, want 429", resp.StatusCode)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
 	want(t, resp, b, 429, "too_many_streams")
 	if !strings.Contains(string(b), "2 event streams open") {
 		t.Errorf("429 message %s", b)
