@@ -6,7 +6,7 @@
 //	GET    /api/events              server-sent events: created, removed, changed
 //	GET    /files/{path}            download, with Range, ETag and If-None-Match
 //	PUT    /files/{path}            streamed upload; ?overwrite=1 replaces
-//	DELETE /files/{path}            delete, by the uploader only
+//	DELETE /files/{path}            delete a file, by its uploader, or an empty folder, by its creator
 //	       /uploads/                resumable uploads, tus 1.0
 //
 // ?with=NAME on the listing and the /files/ routes (tus: metadata "with")
