@@ -100,6 +100,10 @@ Flags:
 		MaxSize: 16 << 30,
 		MinFree: 1 << 30,
 	}
+	// Flags whose defaults the server package keeps.
+	cfg.MaxFolders, cfg.MaxFolderDepth = server.DefaultMaxFolders, server.DefaultMaxFolderDepth
+	cfg.MaxUploads, cfg.UploadShare, cfg.ReserveIdle = server.DefaultMaxUploads, server.DefaultUploadShare, server.DefaultReserveIdle
+	cfg.MaxStreams = server.DefaultMaxStreams
 	var level slog.Level
 	fs.StringVar(&cfg.Addr, "addr", ":7780", "listen on `host:port`; the chat server tells clients port 7780 on its own host by default")
 	fs.StringVar(&cfg.Dir, "dir", "parley-data/files", "share this `folder`; files copied into it by other means appear too")
@@ -111,6 +115,12 @@ Flags:
 	fs.Var(bytesFlag{&cfg.MaxSize}, "max-size", "largest file one upload may be, in `bytes` (0: no limit)")
 	fs.Var(bytesFlag{&cfg.Quota}, "quota", "most the shared folder may hold, in `bytes`, counting uploads in progress (0: no quota)")
 	fs.Var(bytesFlag{&cfg.MinFree}, "min-free", "refuse uploads that would leave less than this many `bytes` free on the disk (0: fill it)")
+	fs.IntVar(&cfg.MaxFolders, "max-folders", cfg.MaxFolders, "let one person's uploads create at most this many folders, which each count 4 KiB against -quota (0: no limit)")
+	fs.IntVar(&cfg.MaxFolderDepth, "max-folder-depth", cfg.MaxFolderDepth, "let uploads create folders at most this many levels deep (0: only the path rules' limit of 31)")
+	fs.IntVar(&cfg.MaxUploads, "max-uploads", cfg.MaxUploads, "let one person have at most this many uploads in progress (receiving data) at once (0: no limit)")
+	fs.IntVar(&cfg.UploadShare, "upload-share", cfg.UploadShare, "promise one person's uploads in progress at most this `percent` of the quota and of the disk's space above -min-free, ahead of their data; larger files reserve more as their data arrives (100: no share)")
+	fs.DurationVar(&cfg.ReserveIdle, "reserve-idle", cfg.ReserveIdle, "release the space promised to an upload that receives no data for this long; it reserves again when data comes, if there is room")
+	fs.IntVar(&cfg.MaxStreams, "max-streams", cfg.MaxStreams, "let one person (or, with -public-read and no token, one address) have at most this many event streams open (0: no limit)")
 	fs.DurationVar(&cfg.UploadExpiry, "upload-expiry", 24*time.Hour, "drop an unfinished resumable upload after this long without progress")
 	fs.DurationVar(&cfg.Settle, "settle", 250*time.Millisecond, "announce a change once its path has been quiet this long; files being written are hidden until then")
 	fs.DurationVar(&cfg.Stall, "stall-timeout", time.Minute, "cut a transfer that moves no data for this long")

@@ -65,6 +65,18 @@ func TestFlags(t *testing.T) {
 	if cfg.MaxSize != 2<<30 || cfg.Quota != 500_000_000 || cfg.MinFree != 0 || !cfg.PublicRead {
 		t.Errorf("parsed %+v", cfg)
 	}
+	if cfg.MaxUploads != 2 || cfg.UploadShare != 25 || cfg.ReserveIdle != 2*time.Minute {
+		t.Errorf("upload limits %d, %d%%, %v; want the defaults 2, 25%%, 2m", cfg.MaxUploads, cfg.UploadShare, cfg.ReserveIdle)
+	}
+	if cfg.MaxStreams != 8 {
+		t.Errorf("-max-streams %d, want the default 8", cfg.MaxStreams)
+	}
+	if cfg.MaxFolders != 100 || cfg.MaxFolderDepth != 8 {
+		t.Errorf("folder limits %d, %d; want the defaults 100, 8", cfg.MaxFolders, cfg.MaxFolderDepth)
+	}
+	if cfg, _, _ := parseFlags([]string{"-max-folders", "7", "-max-folder-depth", "0"}, &out); cfg.MaxFolders != 7 || cfg.MaxFolderDepth != 0 {
+		t.Errorf("folder limits %d, %d", cfg.MaxFolders, cfg.MaxFolderDepth)
+	}
 	if _, _, err := parseFlags([]string{"-max-size", "lots"}, &out); err == nil {
 		t.Error("a bad size was accepted")
 	}
@@ -73,7 +85,7 @@ func TestFlags(t *testing.T) {
 	}
 	out.Reset()
 	parseFlags([]string{"-h"}, &out)
-	for _, f := range []string{"-addr", "-dir", "-state", "-tls-cert", "-tls-key", "-secret-file", "-public-read", "-max-size", "-quota", "-min-free", "-upload-expiry", "-settle", "-stall-timeout", "-log-level"} {
+	for _, f := range []string{"-addr", "-dir", "-state", "-tls-cert", "-tls-key", "-secret-file", "-public-read", "-max-size", "-quota", "-min-free", "-max-folders", "-max-folder-depth", "-max-uploads", "-upload-share", "-reserve-idle", "-max-streams", "-upload-expiry", "-settle", "-stall-timeout", "-log-level"} {
 		if !strings.Contains(out.String(), f) {
 			t.Errorf("help does not mention %s", f)
 		}

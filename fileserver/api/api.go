@@ -6,8 +6,12 @@
 //	GET    /api/events              server-sent events: created, removed, changed
 //	GET    /files/{path}            download, with Range, ETag and If-None-Match
 //	PUT    /files/{path}            streamed upload; ?overwrite=1 replaces
-//	DELETE /files/{path}            delete, by the uploader only
+//	DELETE /files/{path}            delete a file, by its uploader, or an empty folder, by its creator
 //	       /uploads/                resumable uploads, tus 1.0
+//
+// ?with=NAME on the listing and the /files/ routes (tus: metadata "with")
+// addresses the private space of the token's user and NAME instead of
+// the shared folder; the event stream never shows private files.
 //
 // Every route but /healthz needs a bearer token from the chat server; with
 // public reads on, listing, downloading and events do not.
@@ -25,6 +29,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -62,7 +67,10 @@ type Config struct {
 	// which keeps proxies from closing it and finds dead readers
 	// (default 25s).
 	Heartbeat time.Duration
-	Logger    *slog.Logger
+	// MaxStreams is how many event streams one person (or, without a
+	// token, one address) may have open at once; 0 means no limit.
+	MaxStreams int
+	Logger     *slog.Logger
 }
 
 type api struct {
@@ -71,6 +79,11 @@ type api struct {
 	w   *watch.Watcher
 	up  *uploads.Manager
 	log *slog.Logger
+
+	// streams counts the open event streams by person (name key) or,
+	// for anonymous ones, by address.
+	smu     sync.Mutex
+	streams map[string]int
 }
 
 // New returns the API's handler.
@@ -84,7 +97,7 @@ func New(cfg Config) (http.Handler, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	a := &api{cfg: cfg, f: cfg.Folder, w: cfg.Watcher, up: cfg.Uploads, log: cfg.Logger}
+	a := &api{cfg: cfg, f: cfg.Folder, w: cfg.Watcher, up: cfg.Uploads, log: cfg.Logger, streams: map[string]int{}}
 	tus, err := cfg.Uploads.TusHandler(UploadsPath)
 	if err != nil {
 		return nil, fmt.Errorf("tus handler: %w", err)
@@ -133,6 +146,27 @@ func (a *api) common(next http.Handler) http.Handler {
 	})
 }
 
+// WithParam is the query parameter that addresses the private space of
+// the token's user and the person it names, instead of the shared folder.
+const WithParam = "with"
+
+// space is the space a request addresses: the shared folder, or with
+// ?with=NAME the private space of the token's user and NAME.
+func space(r *http.Request, f *folder.Folder) (*folder.Space, error) {
+	q := r.URL.Query()
+	if !q.Has(WithParam) {
+		return f.Shared(), nil
+	}
+	if len(q[WithParam]) > 1 {
+		return nil, httperr.New(http.StatusBadRequest, httperr.CodeBadName, "give %s= once: a private space is shared by two people", WithParam)
+	}
+	user := auth.User(r.Context())
+	if user == "" {
+		return nil, httperr.New(http.StatusUnauthorized, httperr.CodeUnauthorized, "a private space needs a file token: send Authorization: Bearer TOKEN")
+	}
+	return f.PrivateFor(user, q.Get(WithParam))
+}
+
 // pathVar returns the checked, decoded {path} of a request.
 func pathVar(r *http.Request) (string, error) {
 	return folder.CheckEscapedPath(mux.Vars(r)["path"])
@@ -150,10 +184,12 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Write(append(b, '\n'))
 }
 
+// healthz answers in constant time, whatever the folder holds: it
+// reads no directory (see folder.Check).
 func (a *api) healthz(w http.ResponseWriter, r *http.Request) {
-	if _, err := a.f.List(""); err != nil {
-		a.log.Error("health check: shared folder unreadable", "err", err)
-		httperr.WriteError(w, httperr.New(http.StatusServiceUnavailable, httperr.CodeUnavailable, "the shared folder cannot be read"))
+	if err := a.f.Check(); err != nil {
+		a.log.Error("health check failed", "err", err)
+		httperr.WriteError(w, httperr.New(http.StatusServiceUnavailable, httperr.CodeUnavailable, "the file server cannot use its folders; its log says why"))
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -166,15 +202,21 @@ type Listing struct {
 }
 
 func (a *api) list(w http.ResponseWriter, r *http.Request) {
+	sp, err := space(r, a.f)
+	if err != nil {
+		httperr.Write(w, r, a.log, err)
+		return
+	}
 	sub := r.URL.Query().Get("path")
-	entries, err := a.f.List(sub)
+	entries, err := sp.List(sub)
 	if err != nil {
 		httperr.Write(w, r, a.log, err)
 		return
 	}
 	shown := entries[:0]
 	for _, e := range entries {
-		if !a.w.Busy(e.Path) {
+		// Only the shared folder is written to by other means.
+		if sp.IsPrivate() || !a.w.Busy(e.Path) {
 			shown = append(shown, e)
 		}
 	}
@@ -187,11 +229,16 @@ func (a *api) download(w http.ResponseWriter, r *http.Request) {
 		httperr.Write(w, r, a.log, err)
 		return
 	}
-	if a.w.Busy(p) {
+	sp, err := space(r, a.f)
+	if err != nil {
+		httperr.Write(w, r, a.log, err)
+		return
+	}
+	if !sp.IsPrivate() && a.w.Busy(p) {
 		httperr.WriteError(w, httperr.New(http.StatusNotFound, httperr.CodeBusy, "%s is still being written; it appears once complete", p))
 		return
 	}
-	f, e, err := a.f.Open(p)
+	f, e, err := sp.Open(p)
 	if err != nil {
 		httperr.Write(w, r, a.log, err)
 		return
@@ -230,9 +277,15 @@ func (a *api) put(w http.ResponseWriter, r *http.Request) {
 		httperr.Write(w, r, a.log, err)
 		return
 	}
+	sp, err := space(r, a.f)
+	if err != nil {
+		httperr.Write(w, r, a.log, err)
+		return
+	}
 	rc := http.NewResponseController(w)
 	body := &stallReader{r: r.Body, rc: rc, stall: a.cfg.Stall}
 	e, replaced, err := a.up.Put(r.Context(), uploads.Put{
+		Space:     sp,
 		Path:      p,
 		User:      auth.User(r.Context()),
 		Overwrite: overwrite(r),
@@ -249,7 +302,11 @@ func (a *api) put(w http.ResponseWriter, r *http.Request) {
 	if replaced {
 		status = http.StatusOK
 	}
-	w.Header().Set("Location", "/files/"+EscapePath(e.Path))
+	loc := "/files/" + EscapePath(e.Path)
+	if sp.IsPrivate() {
+		loc += "?" + url.Values{WithParam: {r.URL.Query().Get(WithParam)}}.Encode()
+	}
+	w.Header().Set("Location", loc)
 	w.Header().Set("ETag", ETag(e))
 	writeJSON(w, status, e)
 }
@@ -330,13 +387,18 @@ func (a *api) remove(w http.ResponseWriter, r *http.Request) {
 		httperr.Write(w, r, a.log, err)
 		return
 	}
-	user := auth.User(r.Context())
-	e, err := a.f.Remove(p, user)
+	sp, err := space(r, a.f)
 	if err != nil {
 		httperr.Write(w, r, a.log, err)
 		return
 	}
-	a.log.Info("deleted", "path", e.Path, "user", user)
+	user := auth.User(r.Context())
+	e, err := sp.Remove(p, user)
+	if err != nil {
+		httperr.Write(w, r, a.log, err)
+		return
+	}
+	a.log.Info("deleted", "path", e.Path, "user", user, "private", sp.IsPrivate())
 	w.WriteHeader(http.StatusNoContent)
 }
 

@@ -4,9 +4,12 @@ package auth
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/parley-chat/parley/fileserver/httperr"
 	"github.com/parley-chat/parley/shared/filetoken"
@@ -83,7 +86,7 @@ func (c *Checker) Require(read bool, h http.Handler) http.Handler {
 		}
 		user, err := filetoken.Verify(c.Secret, tok, now())
 		if err != nil {
-			unauthorized(w, "the file token was refused ("+strings.TrimPrefix(err.Error(), filetoken.ErrInvalid.Error()+": ")+"); ask the chat server for a new one")
+			httperr.WriteError(challenge(w), Refusal(tok, err))
 			return
 		}
 		h.ServeHTTP(w, r.WithContext(WithUser(r.Context(), user)))
@@ -91,6 +94,41 @@ func (c *Checker) Require(read bool, h http.Handler) http.Handler {
 }
 
 func unauthorized(w http.ResponseWriter, msg string) {
+	httperr.WriteError(challenge(w), httperr.New(http.StatusUnauthorized, httperr.CodeUnauthorized, "%s", msg))
+}
+
+func challenge(w http.ResponseWriter) http.ResponseWriter {
 	w.Header().Set("WWW-Authenticate", `Bearer realm="parley-files"`)
-	httperr.WriteError(w, httperr.New(http.StatusUnauthorized, httperr.CodeUnauthorized, "%s", msg))
+	return w
+}
+
+// Refusal is the 401 for token tok, which filetoken.Verify refused with
+// err. It tells apart the causes a user can act on:
+//
+//   - secret_mismatch: the token is a well-formed HS256 token whose
+//     signature does not verify with this server's secret. The usual
+//     cause is a chat server and a file server started with different
+//     secrets; a token altered on the way looks the same;
+//   - token_expired: the signature is good, but the token has expired
+//     (the signature is checked before the claims, so an expired token
+//     from another secret is a secret_mismatch);
+//   - unauthorized: anything else, such as a malformed token, another
+//     algorithm, or a token meant for another audience.
+func Refusal(tok string, err error) *httperr.Error {
+	var claims jwt.RegisteredClaims
+	parsed, _, perr := jwt.NewParser().ParseUnverified(tok, &claims)
+	switch {
+	case errors.Is(err, jwt.ErrSignatureInvalid) && perr == nil && parsed.Method.Alg() == jwt.SigningMethodHS256.Alg():
+		return httperr.New(http.StatusUnauthorized, httperr.CodeSecretMismatch,
+			"this token was signed with a different secret (or altered): the chat server and the file server must share one secret (see -secret-file / $%s)", filetoken.EnvSecret)
+	case errors.Is(err, jwt.ErrTokenExpired):
+		when := ""
+		if claims.ExpiresAt != nil {
+			when = " at " + claims.ExpiresAt.UTC().Format(time.RFC3339)
+		}
+		return httperr.New(http.StatusUnauthorized, httperr.CodeTokenExpired,
+			"the file token expired%s; ask the chat server for a new one (if fresh tokens expire at once, the two machines' clocks disagree)", when)
+	}
+	return httperr.New(http.StatusUnauthorized, httperr.CodeUnauthorized,
+		"the file token was refused (%s); ask the chat server for a new one", strings.TrimPrefix(err.Error(), filetoken.ErrInvalid.Error()+": "))
 }

@@ -1,7 +1,7 @@
-// Package folder is the shared folder: every file operation the file
-// server makes on it goes through an os.Root, so that no path a client
-// sends, and no symbolic link inside the folder, can reach a file outside
-// it. It also keeps the staging area where uploads are written before
+// Package folder is the shared folder and the private spaces of pairs
+// of people (see Space): every file operation the file server makes on
+// them goes through an os.Root, so that no path a client sends, and no
+// symbolic link inside, can reach a file outside. It also keeps the staging area where uploads are written before
 // they are complete, and what is known about each file beyond the file
 // system: its uploader and its SHA-256.
 package folder
@@ -15,9 +15,9 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/parley-chat/parley/shared/protocol"
@@ -41,6 +41,17 @@ var (
 	// ErrNotUploader means someone other than a file's uploader tried to
 	// delete or replace it.
 	ErrNotUploader = errors.New("only the person who uploaded a file may delete or replace it")
+	// ErrNotCreator means someone other than a folder's creator tried to
+	// delete it.
+	ErrNotCreator = errors.New("only the person who created a folder may delete it")
+	// ErrNotEmpty means a delete named a folder that has something in it.
+	ErrNotEmpty = errors.New("that folder is not empty: delete what is in it first")
+	// ErrLink means a delete named a symbolic link, which only the
+	// folder's owner can have made.
+	ErrLink = errors.New("that is a symbolic link made on the server; the file server does not delete links")
+	// ErrNoUploader means an upload would replace a file that has no
+	// recorded uploader (it was copied into the folder by hand).
+	ErrNoUploader = errors.New("that file was copied into the folder by hand and has no uploader, so no upload replaces it; delete it first, then upload")
 )
 
 // Entry is one file or folder.
@@ -54,6 +65,10 @@ type Entry struct {
 	SHA256   string    `json:"sha256,omitempty"`
 }
 
+// FolderCost is what each folder counts against the quota, in bytes: a
+// folder takes a block on most file systems, and a watch.
+const FolderCost = 4096
+
 // StagingDir is the subfolder of the state folder that holds uploads in
 // progress.
 const StagingDir = "partial"
@@ -66,6 +81,9 @@ type Folder struct {
 	state    *os.Root // the state folder
 	staging  *os.Root // StagingDir inside state
 	meta     *metaStore
+	private  *os.Root   // PrivateDir inside state: the private spaces
+	privMeta *metaStore // the private files' records
+	shared   *Space
 	log      *slog.Logger
 
 	// wmu serializes the operations that change the folder (placing and
@@ -76,6 +94,40 @@ type Folder struct {
 	umu        sync.Mutex
 	usage      int64
 	usageValid bool
+	// The private spaces' usage, cached apart: only uploads and deletes
+	// change them, and the shared folder changes by other means too.
+	privUsage      int64
+	privUsageValid bool
+
+	// dirReads counts the directory listings the folder has read.
+	dirReads atomic.Int64
+
+	// Limits on the folders uploads create, set before serving.
+	maxDirs     int // per person; 0 for none
+	maxDirDepth int // components of a new folder's path; 0 for none
+}
+
+// SetFolderLimits bounds the folders that uploads create: at most
+// perPerson created by one person (in all spaces together), and none
+// deeper than depth levels (a folder "a/b" is two deep). 0 means no
+// bound. Call it before the folder is used.
+func (f *Folder) SetFolderLimits(perPerson, depth int) {
+	f.maxDirs, f.maxDirDepth = perPerson, depth
+}
+
+// dirsBy is how many folders that are still there the person whose
+// name key is key created through the server.
+func (f *Folder) dirsBy(key string) int {
+	return f.meta.countDirs(key, f.root.Stat) + f.privMeta.countDirs(key, f.private.Stat)
+}
+
+// nameKey is a name's comparison key, or the name itself if it is not
+// one the chat server accepts.
+func nameKey(s string) string {
+	if n, err := protocol.ParseName(s); err == nil {
+		return n.Key
+	}
+	return s
 }
 
 // Open opens the shared folder dir and the state folder state, creating
@@ -89,8 +141,10 @@ func Open(dir, state string, log *slog.Logger) (*Folder, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create shared folder: %w", err)
 	}
-	if err := os.MkdirAll(filepath.Join(state, StagingDir), 0o700); err != nil {
-		return nil, fmt.Errorf("create state folder: %w", err)
+	for _, sub := range []string{StagingDir, PrivateDir} {
+		if err := os.MkdirAll(filepath.Join(state, sub), 0o700); err != nil {
+			return nil, fmt.Errorf("create state folder: %w", err)
+		}
 	}
 	absDir, err := realPath(dir)
 	if err != nil {
@@ -122,13 +176,25 @@ func Open(dir, state string, log *slog.Logger) (*Folder, error) {
 		f.Close()
 		return nil, err
 	}
-	if f.meta, err = openMeta(f.state); err != nil {
+	if f.private, err = f.state.OpenRoot(PrivateDir); err != nil {
+		f.Close()
+		return nil, err
+	}
+	if f.meta, err = openMeta(f.state, metaFile); err != nil {
 		f.Close()
 		return nil, err
 	}
 	if err := f.meta.prune(f.root.Stat); err != nil {
 		log.Warn("prune file metadata", "err", err)
 	}
+	if f.privMeta, err = openMeta(f.state, privateMetaFile); err != nil {
+		f.Close()
+		return nil, err
+	}
+	if err := f.privMeta.prune(f.private.Stat); err != nil {
+		log.Warn("prune private file metadata", "err", err)
+	}
+	f.shared = &Space{f: f, root: f.root, meta: f.meta}
 	return f, nil
 }
 
@@ -149,7 +215,7 @@ func within(p, dir string) bool {
 // Close closes the folder's roots.
 func (f *Folder) Close() error {
 	var errs []error
-	for _, r := range []*os.Root{f.staging, f.state, f.root} {
+	for _, r := range []*os.Root{f.private, f.staging, f.state, f.root} {
 		if r != nil {
 			errs = append(errs, r.Close())
 		}
@@ -197,163 +263,6 @@ func isEscape(err error) bool {
 	return false
 }
 
-// entry builds an Entry for p from what stat said and what is recorded.
-// stale reports that p has a record which does not describe fi: the file
-// was changed by other means, or replaced by an upload since it was
-// looked at.
-func (f *Folder) entry(p string, fi os.FileInfo) (e Entry, stale bool) {
-	e = Entry{Name: Base(p), Path: p, Size: fi.Size(), Mtime: fi.ModTime(), Dir: fi.IsDir()}
-	if e.Dir {
-		e.Size = 0
-		return e, false
-	}
-	r, ok, stale := f.meta.get(p, fi)
-	if ok {
-		e.Uploader, e.SHA256 = r.Uploader, r.SHA256
-	}
-	return e, stale
-}
-
-// maxLooks bounds how often look tries again while p keeps being
-// replaced.
-const maxLooks = 8
-
-// look stats p with stat (the root's Stat or Lstat) and describes it.
-// An upload that replaces p replaces its record too, so a file looked at
-// just before the rename finds the upload's record, not its own. When
-// the record does not match, p is looked at again, until two looks find
-// the same file: then the record truly is not that file's.
-func (f *Folder) look(p string, stat func(string) (os.FileInfo, error)) (os.FileInfo, Entry, error) {
-	fi, err := stat(p)
-	for range maxLooks {
-		if err != nil {
-			return nil, Entry{}, err
-		}
-		e, stale := f.entry(p, fi)
-		if !stale {
-			return fi, e, nil
-		}
-		again, err2 := stat(p)
-		if err2 == nil && sameFile(fi, again) {
-			return fi, e, nil
-		}
-		fi, err = again, err2
-	}
-	if err != nil {
-		return nil, Entry{}, err
-	}
-	e, _ := f.entry(p, fi)
-	return fi, e, nil
-}
-
-// sameFile reports whether a and b describe the same file in the same
-// state.
-func sameFile(a, b os.FileInfo) bool {
-	return os.SameFile(a, b) && a.Size() == b.Size() && a.ModTime().Equal(b.ModTime())
-}
-
-// Stat describes p, following symbolic links that stay in the folder.
-func (f *Folder) Stat(p string) (Entry, error) {
-	if err := CheckPath(p); err != nil {
-		return Entry{}, err
-	}
-	fi, e, err := f.look(p, f.root.Stat)
-	if err != nil {
-		return Entry{}, mapErr(err)
-	}
-	if !fi.IsDir() && !fi.Mode().IsRegular() {
-		return Entry{}, ErrNotRegular
-	}
-	return e, nil
-}
-
-// List returns the entries of folder sub ("" for the top), folders first,
-// then by name. Symbolic links are listed as what they point to; links
-// that lead out of the folder or nowhere, and anything that is neither a
-// file nor a folder, are left out.
-func (f *Folder) List(sub string) ([]Entry, error) {
-	dir := "."
-	if sub != "" && sub != "." {
-		if err := CheckPath(sub); err != nil {
-			return nil, err
-		}
-		dir = sub
-	}
-	d, err := f.root.Open(dir)
-	if err != nil {
-		return nil, mapErr(err)
-	}
-	defer d.Close()
-	fi, err := d.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !fi.IsDir() {
-		return nil, ErrNotDir
-	}
-	des, err := d.ReadDir(-1)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]Entry, 0, len(des))
-	for _, de := range des {
-		p := de.Name()
-		if dir != "." {
-			p = dir + "/" + de.Name()
-		}
-		if CheckPath(p) != nil {
-			continue // a name no client could ask for
-		}
-		fi, e, err := f.look(p, f.root.Stat) // follows links inside the root only
-		if err != nil {
-			continue
-		}
-		if !fi.IsDir() && !fi.Mode().IsRegular() {
-			continue
-		}
-		out = append(out, e)
-	}
-	slices.SortFunc(out, func(a, b Entry) int {
-		if a.Dir != b.Dir {
-			if a.Dir {
-				return -1
-			}
-			return 1
-		}
-		return strings.Compare(a.Name, b.Name)
-	})
-	return out, nil
-}
-
-// Open opens file p for reading. It refuses folders and anything that is
-// not a regular file, and never blocks on a named pipe.
-func (f *Folder) Open(p string) (*os.File, Entry, error) {
-	if err := CheckPath(p); err != nil {
-		return nil, Entry{}, err
-	}
-	file, err := f.root.OpenFile(p, os.O_RDONLY|openNonBlock, 0)
-	if err != nil {
-		return nil, Entry{}, mapErr(err)
-	}
-	fi, err := file.Stat()
-	if err != nil {
-		file.Close()
-		return nil, Entry{}, err
-	}
-	switch {
-	case fi.IsDir():
-		file.Close()
-		return nil, Entry{}, ErrIsDir
-	case !fi.Mode().IsRegular():
-		file.Close()
-		return nil, Entry{}, ErrNotRegular
-	}
-	// The open file may have been replaced since, and lost its record
-	// to the upload that replaced it; it is served all the same.
-	e, _ := f.entry(p, fi)
-	return file, e, nil
-}
-
 // SameUser compares names the way the chat server does: case-insensitively
 // under the PRECIS rules. An empty name matches nobody.
 func SameUser(a, b string) bool {
@@ -368,33 +277,6 @@ func SameUser(a, b string) bool {
 	return na.Key == nb.Key
 }
 
-// Remove deletes file p on behalf of user, who must be its uploader.
-func (f *Folder) Remove(p, user string) (Entry, error) {
-	if err := CheckPath(p); err != nil {
-		return Entry{}, err
-	}
-	f.wmu.Lock()
-	defer f.wmu.Unlock()
-	fi, e, err := f.look(p, f.root.Lstat)
-	if err != nil {
-		return Entry{}, mapErr(err)
-	}
-	if fi.IsDir() {
-		return Entry{}, ErrIsDir
-	}
-	if !SameUser(e.Uploader, user) {
-		return e, ErrNotUploader
-	}
-	if err := f.root.Remove(p); err != nil {
-		return e, mapErr(err)
-	}
-	if err := f.meta.remove(p); err != nil {
-		f.log.Warn("forget removed file", "path", p, "err", err)
-	}
-	f.Invalidate()
-	return e, nil
-}
-
 // Forget drops what is recorded about p and everything below it, after
 // it was removed or renamed by other means. Records of files that are
 // there again, put in place meanwhile, are kept.
@@ -402,47 +284,6 @@ func (f *Folder) Forget(p string) {
 	if err := f.meta.forgetUnder(p, f.root.Lstat); err != nil {
 		f.log.Warn("forget file metadata", "path", p, "err", err)
 	}
-}
-
-// CheckPlace reports whether user may upload to p: p is a good name for
-// a new file (CheckNewPath), no folder is in the way, and an existing
-// file is replaced only when overwrite is set and user uploaded it. It
-// is checked again when the upload is placed; checking first spares a
-// doomed transfer.
-func (f *Folder) CheckPlace(p, user string, overwrite bool) (existing *Entry, err error) {
-	if err := CheckNewPath(p); err != nil {
-		return nil, err
-	}
-	return f.checkPlace(p, user, overwrite)
-}
-
-func (f *Folder) checkPlace(p, user string, overwrite bool) (*Entry, error) {
-	fi, e, err := f.look(p, f.root.Lstat)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		// The parent may still be a file or a link leading out.
-		if par := Parent(p); par != "." {
-			pfi, err := f.root.Stat(par)
-			switch {
-			case err == nil && !pfi.IsDir():
-				return nil, ErrNotDir
-			case err != nil && !errors.Is(err, fs.ErrNotExist):
-				return nil, mapErr(err)
-			}
-		}
-		return nil, nil
-	case err != nil:
-		return nil, mapErr(err)
-	case fi.IsDir():
-		return nil, ErrIsDir
-	}
-	if !overwrite {
-		return &e, ErrExist
-	}
-	if !SameUser(e.Uploader, user) {
-		return &e, ErrNotUploader
-	}
-	return &e, nil
 }
 
 // Temp is a file being written in the staging area.
@@ -463,75 +304,43 @@ func (f *Folder) CreateTemp(prefix string) (*Temp, error) {
 	return &Temp{File: file, Name: name}, nil
 }
 
-// Place moves the finished staging file name to p in the shared folder,
-// in one rename, so that the file appears whole or not at all. The file
-// must already be synced. user and sha256 are recorded for it. With
-// overwrite, an existing file that user uploaded is replaced; without it,
-// ErrExist is returned and the staging file is left alone for the caller
-// to remove.
-func (f *Folder) Place(name, p, user, sha256 string, overwrite bool) (e Entry, replaced bool, err error) {
-	if err := CheckNewPath(p); err != nil {
-		return Entry{}, false, err
-	}
-	f.wmu.Lock()
-	defer f.wmu.Unlock()
-	old, err := f.checkPlace(p, user, overwrite)
-	if err != nil {
-		return Entry{}, false, err
-	}
-	parent := Parent(p)
-	if parent != "." {
-		if err := f.root.MkdirAll(parent, 0o755); err != nil {
-			return Entry{}, false, mapErr(err)
-		}
-	}
-	fi, err := f.staging.Stat(name)
-	if err != nil {
-		return Entry{}, false, fmt.Errorf("staging file: %w", err)
-	}
-	// Record first, so that whoever sees the file appear sees its
-	// uploader and checksum too, also after a crash. The record is staged
-	// beside the replaced file's, which stays valid until the rename:
-	// each matches only its own file, so at no moment does a file in
-	// the folder lack its record.
-	if err := f.meta.stage(p, recFor(fi, user, sha256)); err != nil {
-		return Entry{}, false, err
-	}
-	if err := f.rename(name, parent, Base(p), overwrite); err != nil {
-		f.meta.unstage(p)
-		return Entry{}, false, err
-	}
-	f.meta.commit(p)
-	f.Invalidate()
-	e, _ = f.entry(p, fi)
-	return e, old != nil, nil
-}
+// DirReads is how many directory listings the folder has read for
+// listings and usage, for tests and metrics that count the work done.
+func (f *Folder) DirReads() int64 { return f.dirReads.Load() }
 
-// rename moves staging file name into folder parent as base, and syncs
-// the folder. The target folder is opened through the root, so a link
-// cannot redirect it; base is a single component, and a rename never
-// follows a link in its last component.
-func (f *Folder) rename(name, parent, base string, overwrite bool) error {
-	src, err := f.staging.Open(".")
-	if err != nil {
-		return err
-	}
-	defer src.Close()
-	dst, err := f.root.Open(parent)
-	if err != nil {
-		return mapErr(err)
-	}
-	defer dst.Close()
-	if fi, err := dst.Stat(); err != nil {
-		return err
-	} else if !fi.IsDir() {
-		return ErrNotDir
-	}
-	if err := renameAt(src, name, dst, base, overwrite); err != nil {
-		return err
-	}
-	if err := dst.Sync(); err != nil {
-		f.log.Warn("sync folder after rename", "folder", parent, "err", err)
+// Check is the health check: it costs the same whatever the folder
+// holds. The shared folder and the state folder must still be the
+// folders the server opened (not removed, renamed or hidden by a mount
+// since) and readable, and the state folder and its staging area
+// writable. It reads no directory and writes nothing.
+func (f *Folder) Check() error {
+	for _, c := range []struct {
+		what string
+		root *os.Root
+		path string
+	}{
+		{"shared folder", f.root, f.dir},
+		{"state folder", f.state, f.stateDir},
+		{"staging area", f.staging, filepath.Join(f.stateDir, StagingDir)},
+	} {
+		open, err := c.root.Stat(".")
+		if err != nil {
+			return fmt.Errorf("%s %s: %w", c.what, c.path, err)
+		}
+		now, err := os.Stat(c.path)
+		if err != nil {
+			return fmt.Errorf("%s %s: %w", c.what, c.path, err)
+		}
+		if !os.SameFile(open, now) {
+			return fmt.Errorf("%s %s is no longer the folder the server opened (removed, moved or mounted over); restart the server", c.what, c.path)
+		}
+		mode := uint32(accessRead)
+		if c.root != f.root {
+			mode |= accessWrite
+		}
+		if err := access(c.path, mode); err != nil {
+			return fmt.Errorf("%s %s: %w", c.what, c.path, err)
+		}
 	}
 	return nil
 }
@@ -543,21 +352,52 @@ func (f *Folder) Invalidate() {
 	f.umu.Unlock()
 }
 
-// Usage is the total size of the files in the folder. It is computed by
-// walking the folder after a change, and cached until the next.
+func (f *Folder) invalidatePrivate() {
+	f.umu.Lock()
+	f.privUsageValid = false
+	f.umu.Unlock()
+}
+
+// Usage is the total size of the files in the shared folder and in the
+// private spaces, which the quota counts together, with FolderCost for
+// each folder (a private space's own folder is not counted). Each is computed by
+// walking it after a change, and cached until the next.
 func (f *Folder) Usage() (int64, error) {
 	f.umu.Lock()
 	defer f.umu.Unlock()
-	if f.usageValid {
-		return f.usage, nil
+	if !f.usageValid {
+		n, err := f.walkSize(f.root, 0)
+		if err != nil {
+			return 0, err
+		}
+		f.usage, f.usageValid = n, true
 	}
+	if !f.privUsageValid {
+		n, err := f.walkSize(f.private, 1)
+		if err != nil {
+			return 0, err
+		}
+		f.privUsage, f.privUsageValid = n, true
+	}
+	return f.usage + f.privUsage, nil
+}
+
+// walkSize is the total size of the regular files under root, and
+// FolderCost for each folder more than skip levels below it.
+func (f *Folder) walkSize(root *os.Root, skip int) (int64, error) {
 	var total int64
-	err := fs.WalkDir(f.root.FS(), ".", func(p string, d fs.DirEntry, err error) error {
+	err := fs.WalkDir(root.FS(), ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			if p == "." {
 				return err
 			}
 			return nil // vanished meanwhile
+		}
+		if d.IsDir() {
+			f.dirReads.Add(1)
+			if p != "." && strings.Count(p, "/") >= skip {
+				total += FolderCost
+			}
 		}
 		if d.Type().IsRegular() {
 			if fi, err := d.Info(); err == nil {
@@ -569,6 +409,5 @@ func (f *Folder) Usage() (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	f.usage, f.usageValid = total, true
 	return total, nil
 }

@@ -58,6 +58,24 @@ type metaDoc struct {
 	Version int                `json:"version"`
 	Files   map[string]metaRec `json:"files"`
 	Pending map[string]metaRec `json:"pending,omitempty"`
+	Dirs    map[string]dirRec  `json:"dirs,omitempty"`
+}
+
+// dirRec records who created a folder through the server. It holds
+// while the folder is the one created: where the system has inode
+// numbers, the same inode (a folder's size and time change with what is
+// in it, so they tell nothing).
+type dirRec struct {
+	Creator string `json:"creator"`
+	Ino     uint64 `json:"ino,omitempty"`
+}
+
+func (d dirRec) matches(fi os.FileInfo) bool {
+	if !fi.IsDir() {
+		return false
+	}
+	ino := fileID(fi)
+	return d.Ino == 0 || ino == 0 || d.Ino == ino
 }
 
 // metaStore keeps the records in memory and writes the whole file,
@@ -66,15 +84,17 @@ type metaDoc struct {
 // make.
 type metaStore struct {
 	state *os.Root
+	name  string // the file's name in state
 
 	mu      sync.Mutex
 	files   map[string]metaRec
 	pending map[string]metaRec
+	dirs    map[string]dirRec
 }
 
-func openMeta(state *os.Root) (*metaStore, error) {
-	m := &metaStore{state: state, files: map[string]metaRec{}, pending: map[string]metaRec{}}
-	f, err := state.Open(metaFile)
+func openMeta(state *os.Root, name string) (*metaStore, error) {
+	m := &metaStore{state: state, name: name, files: map[string]metaRec{}, pending: map[string]metaRec{}, dirs: map[string]dirRec{}}
+	f, err := state.Open(name)
 	if errors.Is(err, os.ErrNotExist) {
 		return m, nil
 	}
@@ -87,11 +107,11 @@ func openMeta(state *os.Root) (*metaStore, error) {
 		return nil, fmt.Errorf("read file metadata: %w", err)
 	}
 	if len(b) > maxMetaBytes {
-		return nil, fmt.Errorf("file metadata %s is larger than %d bytes", metaFile, maxMetaBytes)
+		return nil, fmt.Errorf("file metadata %s is larger than %d bytes", name, maxMetaBytes)
 	}
 	var doc metaDoc
 	if err := json.Unmarshal(b, &doc); err != nil {
-		return nil, fmt.Errorf("file metadata %s is damaged: %w", metaFile, err)
+		return nil, fmt.Errorf("file metadata %s is damaged: %w", name, err)
 	}
 	for p, r := range doc.Files {
 		if CheckPath(p) == nil {
@@ -101,6 +121,11 @@ func openMeta(state *os.Root) (*metaStore, error) {
 	for p, r := range doc.Pending {
 		if CheckPath(p) == nil {
 			m.pending[p] = r
+		}
+	}
+	for p, r := range doc.Dirs {
+		if CheckPath(p) == nil {
+			m.dirs[p] = r
 		}
 	}
 	return m, nil
@@ -124,17 +149,61 @@ func (m *metaStore) get(p string, fi os.FileInfo) (r metaRec, ok, stale bool) {
 	return metaRec{}, false, hasCur || hasStaged
 }
 
-// stage records r for the file about to be renamed to p, and saves it,
-// before the rename. The current record for p stays until commit.
-func (m *metaStore) stage(p string, r metaRec) error {
+// stage records r for the file about to be renamed to p, and the
+// creators of the folders just made for it, and saves them, before the
+// rename. The current record for p stays until commit.
+func (m *metaStore) stage(p string, r metaRec, dirs map[string]dirRec) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.pending[p] = r
+	for k, d := range dirs {
+		m.dirs[k] = d
+	}
 	if err := m.saveLocked(); err != nil {
 		delete(m.pending, p)
 		return err
 	}
 	return nil
+}
+
+// dir returns the creator recorded for folder p, if the record
+// describes fi.
+func (m *metaStore) dir(p string, fi os.FileInfo) (string, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	d, ok := m.dirs[p]
+	if !ok || !d.matches(fi) {
+		return "", false
+	}
+	return d.Creator, true
+}
+
+// removeDir forgets folder p, after it was deleted.
+func (m *metaStore) removeDir(p string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.dirs[p]; !ok {
+		return nil
+	}
+	delete(m.dirs, p)
+	return m.saveLocked()
+}
+
+// countDirs is how many recorded folders the person whose name key is
+// key created, with stat telling which are still there.
+func (m *metaStore) countDirs(key string, stat func(string) (os.FileInfo, error)) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := 0
+	for p, d := range m.dirs {
+		if nameKey(d.Creator) != key {
+			continue
+		}
+		if fi, err := stat(p); err == nil && d.matches(fi) {
+			n++
+		}
+	}
+	return n
 }
 
 // commit makes the staged record for p its record, after the rename.
@@ -188,6 +257,16 @@ func (m *metaStore) forgetUnder(p string, stat func(string) (os.FileInfo, error)
 			continue
 		}
 		delete(m.files, k)
+		changed = true
+	}
+	for k, d := range m.dirs {
+		if k != p && !strings.HasPrefix(k, p+"/") {
+			continue
+		}
+		if fi, err := stat(k); err == nil && d.matches(fi) {
+			continue
+		}
+		delete(m.dirs, k)
 		changed = true
 	}
 	if !changed {
@@ -247,6 +326,21 @@ func (m *metaStore) prune(stat func(string) (os.FileInfo, error)) error {
 	}
 	m.files = files
 	m.pending = map[string]metaRec{}
+	// Folders keep their records while they are folders, with the inode
+	// they have now (which a copy to another disk changes).
+	for k, d := range m.dirs {
+		fi, err := stat(k)
+		if err != nil || !fi.IsDir() {
+			delete(m.dirs, k)
+			changed = true
+			continue
+		}
+		if ino := fileID(fi); ino != d.Ino {
+			d.Ino = ino
+			m.dirs[k] = d
+			changed = true
+		}
+	}
 	if !changed {
 		return nil
 	}
@@ -256,7 +350,7 @@ func (m *metaStore) prune(stat func(string) (os.FileInfo, error)) error {
 // saveLocked writes the records to a temporary file, syncs it and renames
 // it over the old one, so a crash leaves either the old or the new file.
 func (m *metaStore) saveLocked() error {
-	b, err := json.Marshal(metaDoc{Version: 1, Files: m.files, Pending: m.pending})
+	b, err := json.Marshal(metaDoc{Version: 1, Files: m.files, Pending: m.pending, Dirs: m.dirs})
 	if err != nil {
 		return err
 	}
@@ -275,7 +369,7 @@ func (m *metaStore) saveLocked() error {
 		err = cerr
 	}
 	if err == nil {
-		err = m.state.Rename(tmp, metaFile)
+		err = m.state.Rename(tmp, m.name)
 	}
 	if err != nil {
 		m.state.Remove(tmp)

@@ -61,7 +61,7 @@ func TestRecordsAcrossReplace(t *testing.T) {
 	}
 	// The steps of an overwrite, one at a time: same size, same mtime.
 	name, fi := stageFile(t, f, "secnd", mtime)
-	if err := f.meta.stage("doc.txt", recFor(fi, "alice", "sum2")); err != nil {
+	if err := f.meta.stage("doc.txt", recFor(fi, "alice", "sum2"), nil); err != nil {
 		t.Fatal(err)
 	}
 	if u, sum := uploaderOf(t, f, "doc.txt"); u != "alice" || sum != "sum1" {
@@ -73,10 +73,10 @@ func TestRecordsAcrossReplace(t *testing.T) {
 	if u, sum := uploaderOf(t, f, "doc.txt"); u != "alice" || sum != "sum1" {
 		t.Fatalf("after a crash before the rename: %q %q", u, sum)
 	}
-	if err := f.meta.stage("doc.txt", recFor(fi, "alice", "sum2")); err != nil {
+	if err := f.meta.stage("doc.txt", recFor(fi, "alice", "sum2"), nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.rename(name, ".", "doc.txt", true); err != nil {
+	if err := f.shared.rename(name, ".", "doc.txt", true); err != nil {
 		t.Fatal(err)
 	}
 	if u, sum := uploaderOf(t, f, "doc.txt"); u != "alice" || sum != "sum2" {
@@ -172,7 +172,7 @@ func TestLookDuringReplace(t *testing.T) {
 		}
 		return f.root.Lstat(p)
 	}
-	fi, e, err := f.look("doc.txt", stat)
+	fi, e, err := f.shared.look("doc.txt", stat)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,7 +183,7 @@ func TestLookDuringReplace(t *testing.T) {
 	// looked at twice to be sure.
 	os.WriteFile(filepath.Join(f.Dir(), "doc.txt"), []byte("by hand"), 0o644)
 	looks = 0
-	if _, e, err = f.look("doc.txt", counted(&looks, f.root.Lstat)); err != nil || e.Uploader != "" || looks != 2 {
+	if _, e, err = f.shared.look("doc.txt", counted(&looks, f.root.Lstat)); err != nil || e.Uploader != "" || looks != 2 {
 		t.Errorf("look at a file changed by hand: %+v, %v after %d looks", e, err, looks)
 	}
 }

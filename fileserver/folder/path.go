@@ -110,6 +110,12 @@ func CheckPath(p string) error {
 // could not be told apart. Files copied in by hand under other forms
 // keep their names; they are listed and served like any other, but
 // nothing is written under such a name through the server.
+//
+// Nor may a component begin or end with white space (any character with
+// the Unicode White_Space property: a space, a no-break space, an
+// ideographic space, …), or end with a dot: "report.pdf " and
+// "report.pdf." display as "report.pdf", and Windows drops the trailing
+// dot and spaces of a name when it saves the file.
 func CheckNewPath(p string) error {
 	if err := CheckPath(p); err != nil {
 		return err
@@ -117,7 +123,44 @@ func CheckNewPath(p string) error {
 	if !norm.NFC.IsNormalString(p) {
 		return badPath(p, "the path is not in Unicode normalization form NFC (a character such as é is spelt with a separate combining mark); send its NFC form")
 	}
+	for part := range strings.SplitSeq(p, "/") {
+		first, _ := utf8.DecodeRuneInString(part)
+		last, _ := utf8.DecodeLastRuneInString(part)
+		switch {
+		case unicode.Is(unicode.White_Space, first):
+			return badPath(p, "the name %q begins with %s, which cannot be seen; remove it", part, spaceName(first))
+		case unicode.Is(unicode.White_Space, last):
+			return badPath(p, "the name %q ends with %s, which cannot be seen; remove it", part, spaceName(last))
+		case last == '.':
+			return badPath(p, "the name %q ends with a dot, which is easy to miss and which Windows drops from names; remove it", part)
+		}
+	}
 	return nil
+}
+
+// spaceName names a white-space character for people.
+func spaceName(r rune) string {
+	switch {
+	case r == ' ':
+		return "a space"
+	case r == '\u00A0':
+		return "a no-break space (U+00A0)"
+	case r == '\u202F':
+		return "a narrow no-break space (U+202F)"
+	case r == '\u3000':
+		return "an ideographic space (U+3000)"
+	case r == '\u1680':
+		return "an Ogham space mark (U+1680)"
+	case r >= '\u2000' && r <= '\u200A':
+		return fmt.Sprintf("a typographic space (%U)", r)
+	case r == '\u2028':
+		return "a line separator (U+2028)"
+	case r == '\u2029':
+		return "a paragraph separator (U+2029)"
+	case r == '\u205F':
+		return "a mathematical space (U+205F)"
+	}
+	return fmt.Sprintf("a white-space character (%U)", r)
 }
 
 const (

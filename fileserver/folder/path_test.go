@@ -6,6 +6,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"golang.org/x/text/unicode/norm"
+
 	"github.com/parley-chat/parley/fileserver/folder"
 )
 
@@ -80,7 +82,8 @@ func TestCheckPath(t *testing.T) {
 // Names that uploads create must also be in NFC; names that only name
 // existing files need not be.
 func TestCheckNewPath(t *testing.T) {
-	for _, p := range []string{"café.txt", "docs/résumé.pdf", "한국어.txt", "کتاب\u200Cها.pdf", "Å"} {
+	for _, p := range []string{"café.txt", "docs/résumé.pdf", "한국어.txt", "کتاب\u200Cها.pdf", "Å",
+		"a b.txt", "a\u00A0b.txt", ".profile", "a/.hidden", "v1.2", "..a", "a..b"} {
 		if err := folder.CheckNewPath(p); err != nil {
 			t.Errorf("CheckNewPath(%q) = %v, want ok", p, err)
 		}
@@ -92,6 +95,17 @@ func TestCheckNewPath(t *testing.T) {
 		"\u1112\u1161\u11AB.txt":      "Hangul in jamo",
 		"\u212B":                      "Ångström sign, which NFC replaces",
 		"invoice\u202Efdp.exe":        "what CheckPath refuses",
+		"report.pdf ":                 "trailing space",
+		" report.pdf":                 "leading space",
+		"report.pdf\u00A0":            "trailing no-break space",
+		"report.pdf\u3000":            "trailing ideographic space",
+		"\u2003report.pdf":            "leading em space",
+		"report.pdf\u2028":            "trailing line separator",
+		"report.pdf.":                 "trailing dot",
+		"report.pdf..":                "two trailing dots",
+		"docs /a.txt":                 "folder ending with a space",
+		"docs./a.txt":                 "folder ending with a dot",
+		"a/\u00A0/b":                  "a component that is only a no-break space",
 	} {
 		err := folder.CheckNewPath(p)
 		var pe *folder.PathError
@@ -101,6 +115,89 @@ func TestCheckNewPath(t *testing.T) {
 			t.Errorf("%s: error %v is not a *PathError with a reason", class, err)
 		}
 	}
+	// The reason says what is wrong, in words.
+	for p, says := range map[string]string{
+		"report.pdf ":       "ends with a space",
+		"report.pdf\u00A0":  "ends with a no-break space (U+00A0)",
+		"report.pdf\u3000":  "ends with an ideographic space (U+3000)",
+		"\u2003report.pdf":  "begins with a typographic space (U+2003)",
+		"report.pdf.":       "ends with a dot",
+		"docs\u205F/a.txt":  "ends with a mathematical space",
+		"x\u180E":           "invisible formatting character", // Cf, refused by CheckPath
+		"report.pdf\u0085":  "control character",
+		"report.pdf\u1680":  "Ogham space mark",
+		"report.pdf\u202F":  "narrow no-break space",
+		"report.pdf\u2029":  "paragraph separator",
+		"report.pdf\u2002a": "", // inside a name: allowed
+	} {
+		err := folder.CheckNewPath(p)
+		if says == "" {
+			if err != nil {
+				t.Errorf("CheckNewPath(%q) = %v, want ok", p, err)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), says) {
+			t.Errorf("CheckNewPath(%q) = %v, want it to say %q", p, err, says)
+		}
+	}
+}
+
+// Names that people could mistake for each other have the same LookKey;
+// others do not.
+func TestLookKey(t *testing.T) {
+	same := [][2]string{
+		{"report.pdf", "Report.pdf"},
+		{"report.pdf", "REPORT.PDF"},
+		{"report.pdf", "r\u0435port.pdf"}, // Cyrillic е
+		{"paypal", "p\u0430yp\u0430l"},    // Cyrillic а
+		{"café.txt", "cafe\u0301.txt"},    // decomposed
+		{"straße", "STRASSE"},             // full case folding
+		{"file1.txt", "filel.txt"},        // 1 and l
+	}
+	for _, c := range same {
+		if folder.LookKey(c[0]) != folder.LookKey(c[1]) {
+			t.Errorf("%q and %q have different keys", c[0], c[1])
+		}
+	}
+	differ := [][2]string{{"report.pdf", "report2.pdf"}, {"a.txt", "b.txt"}, {"报告.pdf", "报表.pdf"}, {"notes", "notes.txt"}}
+	for _, c := range differ {
+		if folder.LookKey(c[0]) == folder.LookKey(c[1]) {
+			t.Errorf("%q and %q have the same key", c[0], c[1])
+		}
+	}
+}
+
+// CheckNewPath accepts only what CheckPath accepts, in NFC, with no
+// component that begins or ends with white space or ends with a dot.
+func FuzzCheckNewPath(f *testing.F) {
+	for _, s := range []string{"a", "a/b", "report.pdf ", "report.pdf\u00A0", "report.pdf\u3000", "report.pdf.", " a", "a./b", "cafe\u0301", "r\u0435port.pdf", "a\u2000b"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, p string) {
+		err := folder.CheckNewPath(p)
+		folder.LookKey(p) // never panics, whatever the name
+		if err != nil {
+			var pe *folder.PathError
+			if !errorAs(err, &pe) || pe.Reason == "" {
+				t.Fatalf("CheckNewPath(%q) = %v, not a *PathError with a reason", p, err)
+			}
+			return
+		}
+		if err := folder.CheckPath(p); err != nil {
+			t.Fatalf("CheckNewPath accepted %q, which CheckPath refuses: %v", p, err)
+		}
+		if !norm.NFC.IsNormalString(p) {
+			t.Fatalf("accepted %q, not in NFC", p)
+		}
+		for part := range strings.SplitSeq(p, "/") {
+			first, _ := utf8.DecodeRuneInString(part)
+			last, _ := utf8.DecodeLastRuneInString(part)
+			if unicode.Is(unicode.White_Space, first) || unicode.Is(unicode.White_Space, last) || last == '.' {
+				t.Fatalf("accepted %q with component %q", p, part)
+			}
+		}
+	})
 }
 
 func errorAs(err error, pe **folder.PathError) bool {

@@ -15,7 +15,10 @@ import (
 // It has no effect on regular files.
 const openNonBlock = syscall.O_NONBLOCK
 
-var errNotDirSys = syscall.ENOTDIR
+var (
+	errNotDirSys   = syscall.ENOTDIR
+	errNotEmptySys = syscall.ENOTEMPTY
+)
 
 func sameFileSystem(a, b string) (bool, error) {
 	fa, err := os.Stat(a)
@@ -92,4 +95,15 @@ func linkNoReplace(sfd int, src string, dfd int, dst string) error {
 		return err
 	}
 	return unix.Unlinkat(sfd, src, 0)
+}
+
+const (
+	accessRead  = unix.R_OK | unix.X_OK
+	accessWrite = unix.W_OK
+)
+
+// access checks that the server may use folder path in mode, as the
+// kernel judges it: permissions, and a read-only file system.
+func access(path string, mode uint32) error {
+	return unix.Access(path, mode)
 }

@@ -13,16 +13,42 @@ import (
 	"syscall"
 
 	"github.com/parley-chat/parley/fileserver/folder"
+	"github.com/parley-chat/parley/shared/protocol"
 )
 
 // Codes. They are stable; clients switch on them.
 const (
-	CodeBadRequest     = "bad_request"
-	CodeBadPath        = "bad_path"
-	CodeUnauthorized   = "unauthorized"
-	CodeForbidden      = "forbidden"
-	CodeNotFound       = "not_found"
-	CodeExists         = "exists"
+	CodeBadRequest = "bad_request"
+	CodeBadPath    = "bad_path"
+	// CodeBadName: a with= parameter (or tus "with" metadata) that is
+	// not a name the chat server accepts.
+	CodeBadName      = "bad_name"
+	CodeUnauthorized = "unauthorized"
+	// CodeSecretMismatch: the token's signature does not verify with
+	// this server's secret; the chat server signed it with another.
+	CodeSecretMismatch = "secret_mismatch"
+	// CodeTokenExpired: a token this server's secret signed, past its
+	// expiry.
+	CodeTokenExpired = "token_expired"
+	CodeForbidden    = "forbidden"
+	CodeNotFound     = "not_found"
+	CodeExists       = "exists"
+	// CodeConfusable: a new name looks like another name in its folder.
+	CodeConfusable = "confusable"
+	// CodeNotEmpty: a delete named a folder with something in it.
+	CodeNotEmpty = "not_empty"
+	// CodeFolderLimit: the upload would take its uploader past the
+	// number of folders one person may create.
+	CodeFolderLimit = "folder_limit"
+	// CodeTooDeep: the upload would create a folder deeper than new
+	// folders may be.
+	CodeTooDeep = "too_deep"
+	// CodeTooManyUploads: the uploader has as many uploads in progress
+	// as one person may.
+	CodeTooManyUploads = "too_many_uploads"
+	// CodeTooManyStreams: the user has as many event streams open as one
+	// person may.
+	CodeTooManyStreams = "too_many_streams"
 	CodeIsDir          = "is_dir"
 	CodeNotDir         = "not_dir"
 	CodeOutside        = "outside"
@@ -59,11 +85,22 @@ func New(status int, code, format string, args ...any) *Error {
 func From(err error) (e *Error, internal bool) {
 	var he *Error
 	var pe *folder.PathError
+	var ne *protocol.Error
+	var ce *folder.ConfusableError
+	var fe *folder.FolderLimitError
 	switch {
+	case errors.As(err, &fe) && fe.TooDeep():
+		return New(http.StatusBadRequest, CodeTooDeep, "%s", fe.Error()), false
+	case errors.As(err, &fe):
+		return New(http.StatusForbidden, CodeFolderLimit, "%s", fe.Error()), false
+	case errors.As(err, &ce):
+		return New(http.StatusConflict, CodeConfusable, "%s", ce.Error()), false
 	case errors.As(err, &he):
 		return he, false
 	case errors.As(err, &pe):
 		return New(http.StatusBadRequest, CodeBadPath, "%s", pe.Reason), false
+	case errors.As(err, &ne) && ne.Code == protocol.CodeBadName:
+		return New(http.StatusBadRequest, CodeBadName, "%s", ne.Message), false
 	case errors.Is(err, folder.ErrNotExist):
 		return New(http.StatusNotFound, CodeNotFound, "%v", folder.ErrNotExist), false
 	case errors.Is(err, folder.ErrExist):
@@ -78,6 +115,14 @@ func From(err error) (e *Error, internal bool) {
 		return New(http.StatusForbidden, CodeOutside, "%v", folder.ErrOutside), false
 	case errors.Is(err, folder.ErrNotUploader):
 		return New(http.StatusForbidden, CodeForbidden, "%v", folder.ErrNotUploader), false
+	case errors.Is(err, folder.ErrLink):
+		return New(http.StatusForbidden, CodeForbidden, "%v", folder.ErrLink), false
+	case errors.Is(err, folder.ErrNotCreator):
+		return New(http.StatusForbidden, CodeForbidden, "%v", folder.ErrNotCreator), false
+	case errors.Is(err, folder.ErrNotEmpty):
+		return New(http.StatusConflict, CodeNotEmpty, "%v", folder.ErrNotEmpty), false
+	case errors.Is(err, folder.ErrNoUploader):
+		return New(http.StatusForbidden, CodeForbidden, "%v", folder.ErrNoUploader), false
 	case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT):
 		return New(http.StatusInsufficientStorage, CodeDiskFull, "the server's disk is full"), false
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):

@@ -18,13 +18,41 @@ import (
 	"github.com/parley-chat/parley/shared/filetoken"
 )
 
+// The health check does the same work whatever the folder holds: it
+// reads no directory. It fails when the shared folder the server opened
+// is no longer at its path.
 func TestHealthz(t *testing.T) {
 	ts := start(t, nil)
-	resp, b := ts.do("", "GET", "/healthz", nil)
-	want(t, resp, b, 200, "")
-	if !strings.Contains(string(b), `"ok"`) {
-		t.Errorf("healthz body %s", b)
+	for i := range 50 {
+		ts.writeFile(fmt.Sprintf("d%d/f.txt", i), []byte("x"))
 	}
+	before := ts.srv.Folder().DirReads()
+	for range 3 {
+		resp, b := ts.do("", "GET", "/healthz", nil)
+		want(t, resp, b, 200, "")
+		if !strings.Contains(string(b), `"ok"`) {
+			t.Errorf("healthz body %s", b)
+		}
+	}
+	if n := ts.srv.Folder().DirReads() - before; n != 0 {
+		t.Errorf("the health check read %d directories", n)
+	}
+	// The listing is counted, so the count above means something.
+	ts.list("alice", "")
+	if ts.srv.Folder().DirReads() == before {
+		t.Fatal("a listing read no directory: DirReads counts nothing")
+	}
+
+	if err := os.Rename(ts.dir, ts.dir+".moved"); err != nil {
+		t.Fatal(err)
+	}
+	resp, b := ts.do("", "GET", "/healthz", nil)
+	want(t, resp, b, 503, "unavailable")
+	if err := os.Mkdir(ts.dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	resp, b = ts.do("", "GET", "/healthz", nil)
+	want(t, resp, b, 503, "unavailable")
 }
 
 func TestBadTokens(t *testing.T) {
@@ -32,6 +60,7 @@ func TestBadTokens(t *testing.T) {
 	now := time.Now()
 	forged, _, _ := filetoken.Issue([]byte("some other secret"), "alice", now, time.Minute)
 	expired, _, _ := filetoken.Issue(secret, "alice", now.Add(-time.Hour), time.Minute)
+	expiredForged, _, _ := filetoken.Issue([]byte("some other secret"), "alice", now.Add(-time.Hour), time.Minute)
 	otherAud, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.RegisteredClaims{
 		Subject: "alice", Audience: jwt.ClaimStrings{"parley-chat"},
 		IssuedAt: jwt.NewNumericDate(now), ExpiresAt: jwt.NewNumericDate(now.Add(time.Minute)),
@@ -48,20 +77,23 @@ func TestBadTokens(t *testing.T) {
 		b64(fmt.Appendf(nil, `{"sub":"alice","aud":["parley-files"],"iat":%d,"exp":%d}`, now.Unix(), now.Add(time.Minute).Unix())) + "."
 	good := token(t, "alice")
 
+	// Each refusal says what is wrong: another secret, an expired token,
+	// or anything else.
 	cases := []struct {
-		name, auth string
+		name, auth, code, says string
 	}{
-		{"missing", ""},
-		{"not bearer", "Basic YWxpY2U6cHc="},
-		{"empty bearer", "Bearer "},
-		{"garbage", "Bearer not.a.token"},
-		{"forged", "Bearer " + forged},
-		{"expired", "Bearer " + expired},
-		{"wrong audience", "Bearer " + otherAud},
-		{"no audience", "Bearer " + noAud},
-		{"wrong algorithm", "Bearer " + hs512},
-		{"alg none", "Bearer " + algNone},
-		{"tampered", "Bearer " + good[:len(good)-4] + "AAAA"},
+		{"missing", "", "unauthorized", "no file token"},
+		{"not bearer", "Basic YWxpY2U6cHc=", "unauthorized", "malformed"},
+		{"empty bearer", "Bearer ", "unauthorized", "malformed"},
+		{"garbage", "Bearer not.a.token", "unauthorized", "refused"},
+		{"forged", "Bearer " + forged, "secret_mismatch", "must share one secret"},
+		{"expired", "Bearer " + expired, "token_expired", "expired at"},
+		{"expired and forged", "Bearer " + expiredForged, "secret_mismatch", "PARLEY_SECRET"},
+		{"wrong audience", "Bearer " + otherAud, "unauthorized", "audience"},
+		{"no audience", "Bearer " + noAud, "unauthorized", "aud"},
+		{"wrong algorithm", "Bearer " + hs512, "unauthorized", "HS512"},
+		{"alg none", "Bearer " + algNone, "unauthorized", "none"},
+		{"tampered", "Bearer " + good[:len(good)-4] + "AAAA", "secret_mismatch", "different secret"},
 	}
 	routes := []struct{ method, path string }{
 		{"GET", "/api/files"},
@@ -79,7 +111,10 @@ func TestBadTokens(t *testing.T) {
 					hdr = []string{"Authorization", c.auth}
 				}
 				resp, b := ts.do("", r.method, r.path, strings.NewReader("x"), append(hdr, "Tus-Resumable", "1.0.0", "Upload-Length", "1")...)
-				want(t, resp, b, http.StatusUnauthorized, "unauthorized")
+				want(t, resp, b, http.StatusUnauthorized, c.code)
+				if !strings.Contains(string(b), c.says) {
+					t.Errorf("message %s does not say %q", b, c.says)
+				}
 				if resp.Header.Get("WWW-Authenticate") == "" {
 					t.Error("no WWW-Authenticate header")
 				}
@@ -207,10 +242,21 @@ func TestConflictAndOverwrite(t *testing.T) {
 	want(t, resp, b, 409, "is_dir")
 	resp, b = ts.do("alice", "PUT", "/files/a.txt/x", strings.NewReader("x"))
 	want(t, resp, b, 409, "not_dir")
-	// A file dropped in by hand has no known uploader: nobody replaces it.
+	// A file dropped in by hand has no known uploader: no upload
+	// replaces it, since that would change its content under a name
+	// people trust. It may be deleted, then uploaded anew.
 	ts.writeFile("byhand.txt", []byte("mine"))
 	resp, b = ts.do("alice", "PUT", "/files/byhand.txt?overwrite=1", strings.NewReader("x"))
 	want(t, resp, b, 403, "forbidden")
+	if !strings.Contains(string(b), "by hand") {
+		t.Errorf("message %s", b)
+	}
+	resp, b = ts.do("alice", "POST", "/uploads/", nil, "Tus-Resumable", "1.0.0", "Upload-Length", "1",
+		"Upload-Metadata", "path "+b64("byhand.txt")+",overwrite "+b64("1"))
+	want(t, resp, b, 403, "forbidden")
+	if got, _ := os.ReadFile(filepath.Join(ts.dir, "byhand.txt")); string(got) != "mine" {
+		t.Errorf("the hand-copied file now holds %q", got)
+	}
 }
 
 func TestChecksumHeader(t *testing.T) {
@@ -298,11 +344,25 @@ func TestDelete(t *testing.T) {
 	want(t, resp, b, 201, "")
 	resp, b = ts.do("bob", "DELETE", "/files/sub/a.txt", nil)
 	want(t, resp, b, 403, "forbidden")
-	ts.writeFile("byhand.txt", []byte("x"))
-	resp, b = ts.do("alice", "DELETE", "/files/byhand.txt", nil)
-	want(t, resp, b, 403, "forbidden")
+	// A file copied in by hand has no uploader: anyone signed in may
+	// delete it, or nobody could.
+	ts.drop("byhand.txt", []byte("x"))
+	resp, b = ts.do("", "DELETE", "/files/byhand.txt", nil)
+	want(t, resp, b, 401, "unauthorized")
+	resp, b = ts.do("carol", "DELETE", "/files/byhand.txt", nil)
+	want(t, resp, b, 204, "")
+	if _, err := os.Stat(filepath.Join(ts.dir, "byhand.txt")); !os.IsNotExist(err) {
+		t.Errorf("the hand-copied file is still there: %v", err)
+	}
+	// So may a file changed by hand since its upload, which lost its
+	// record with it.
+	resp, b = ts.do("alice", "PUT", "/files/edited.txt", strings.NewReader("v1"))
+	want(t, resp, b, 201, "")
+	ts.writeFile("edited.txt", []byte("edited by hand"))
+	resp, b = ts.do("carol", "DELETE", "/files/edited.txt", nil)
+	want(t, resp, b, 204, "")
 	resp, b = ts.do("alice", "DELETE", "/files/sub", nil)
-	want(t, resp, b, 409, "is_dir")
+	want(t, resp, b, 409, "not_empty")
 	resp, b = ts.do("alice", "DELETE", "/files/nope", nil)
 	want(t, resp, b, 404, "not_found")
 	resp, b = ts.do("ALICE", "DELETE", "/files/sub/a.txt", nil)

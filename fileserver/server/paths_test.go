@@ -87,13 +87,10 @@ func TestBadPaths(t *testing.T) {
 					wantStatus, wantCode = 404, "not_found"
 				}
 				if c.code == "outside" && !strings.Contains(c.path, "/dir-out/") {
-					// The link itself is in the folder: its name is taken,
-					// and nobody uploaded it, so nobody may delete it.
-					switch method {
-					case "PUT":
+					// The link itself is in the folder: its name is
+					// taken, and the server deletes no links.
+					if method == "PUT" {
 						wantStatus, wantCode = 409, "exists"
-					case "DELETE":
-						wantStatus, wantCode = 403, "forbidden"
 					}
 				}
 				if status != wantStatus {
@@ -118,6 +115,9 @@ func TestBadPaths(t *testing.T) {
 	}
 	// Replacing a link is refused: it has no uploader.
 	resp, b := ts.do("alice", "PUT", "/files/link-out?overwrite=1", strings.NewReader("evil"))
+	want(t, resp, b, 403, "forbidden")
+	// A link inside is not deleted either, nor what it points to.
+	resp, b = ts.do("alice", "DELETE", "/files/link-in", nil)
 	want(t, resp, b, 403, "forbidden")
 	// The inside link works, and the outward ones are not listed.
 	resp, b = ts.do("alice", "GET", "/files/link-in", nil)

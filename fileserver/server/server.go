@@ -20,6 +20,27 @@ import (
 	"github.com/parley-chat/parley/fileserver/watch"
 )
 
+// Defaults the fileserver command starts with.
+const (
+	// DefaultMaxFolders is enough for anyone who sorts their files,
+	// and bounds the watches and the walks that a flood of folders costs.
+	DefaultMaxFolders = 100
+	// DefaultMaxFolderDepth lets uploads make folders eight levels deep.
+	DefaultMaxFolderDepth = 8
+	// DefaultMaxUploads lets one person send two files at once.
+	DefaultMaxUploads = 2
+	// DefaultUploadShare lets one person's uploads be promised a quarter
+	// of what is free, so that it takes four to shut everyone out, and
+	// then only while their data keeps coming.
+	DefaultUploadShare = 25
+	// DefaultMaxStreams is room for a person's clients and browser
+	// tabs; one client needs one stream.
+	DefaultMaxStreams = 8
+	// DefaultReserveIdle releases the space promised to an upload that
+	// has sent nothing for two minutes.
+	DefaultReserveIdle = 2 * time.Minute
+)
+
 // Config is everything a file server needs. The fileserver command fills
 // it from flags.
 type Config struct {
@@ -41,6 +62,35 @@ type Config struct {
 	Settle       time.Duration // quiet time before a change is announced
 	Stall        time.Duration // a transfer that moves nothing this long is cut
 	Heartbeat    time.Duration // event stream keepalive interval
+
+	// MaxFolders is how many folders one person's uploads may create
+	// (in all spaces together); 0 for no limit.
+	MaxFolders int
+	// MaxFolderDepth is how deep a folder that an upload creates may
+	// be ("a/b" is two deep); 0 for no limit beyond the path rules.
+	MaxFolderDepth int
+
+	// MaxUploads is how many uploads one person may have in progress
+	// (receiving data) at once; 0 for no limit.
+	MaxUploads int
+	// UploadShare is the percentage of the quota, and of the disk's
+	// space above MinFree, that one person's uploads may be promised
+	// ahead of their data; 0 means 100.
+	UploadShare int
+	// ReserveIdle is how long an upload may receive no data before its
+	// reservation is released (default 2m).
+	ReserveIdle time.Duration
+
+	// MaxStreams is how many event streams one person (or, without a
+	// token, one address) may have open at once; 0 for no limit.
+	MaxStreams int
+
+	// Now is the clock uploads are timed with; nil means time.Now.
+	Now func() time.Time
+	// DiskFree tells the space free on the file system that holds a
+	// folder; nil means asking the system. Tests give one that does
+	// not depend on what else the machine is writing.
+	DiskFree func(dir string) (int64, bool)
 
 	Logger *slog.Logger
 }
@@ -84,6 +134,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	f.SetFolderLimits(cfg.MaxFolders, cfg.MaxFolderDepth)
 	up, err := uploads.New(uploads.Config{
 		Folder:  f,
 		MaxSize: cfg.MaxSize,
@@ -91,25 +142,32 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		MinFree: cfg.MinFree,
 		Expiry:  cfg.UploadExpiry,
 		Logger:  log,
+
+		MaxUploads:  cfg.MaxUploads,
+		Share:       cfg.UploadShare,
+		ReserveIdle: cfg.ReserveIdle,
+		Now:         cfg.Now,
+		DiskFree:    cfg.DiskFree,
 	})
 	if err != nil {
 		f.Close()
 		return nil, err
 	}
-	w, err := watch.New(watch.Config{Folder: f, Settle: cfg.Settle, Logger: log})
+	w, err := watch.New(watch.Config{Folder: f, Settle: cfg.Settle, Encode: api.EncodeEvent, Logger: log})
 	if err != nil {
 		f.Close()
 		return nil, err
 	}
 	h, err := api.New(api.Config{
-		Folder:    f,
-		Watcher:   w,
-		Uploads:   up,
-		Auth:      &auth.Checker{Secret: cfg.Secret, PublicRead: cfg.PublicRead},
-		MaxSize:   cfg.MaxSize,
-		Stall:     cfg.Stall,
-		Heartbeat: cfg.Heartbeat,
-		Logger:    log,
+		Folder:     f,
+		Watcher:    w,
+		Uploads:    up,
+		Auth:       &auth.Checker{Secret: cfg.Secret, PublicRead: cfg.PublicRead},
+		MaxSize:    cfg.MaxSize,
+		Stall:      cfg.Stall,
+		Heartbeat:  cfg.Heartbeat,
+		MaxStreams: cfg.MaxStreams,
+		Logger:     log,
 	})
 	if err != nil {
 		w.Close()

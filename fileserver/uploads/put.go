@@ -13,6 +13,7 @@ import (
 
 	"github.com/parley-chat/parley/fileserver/folder"
 	"github.com/parley-chat/parley/fileserver/httperr"
+	"github.com/parley-chat/parley/shared/protocol"
 )
 
 // bufSize is the size of the copy buffers. Every transfer streams through
@@ -23,6 +24,8 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, bufSize); return &b 
 
 // Put is a streamed upload of a whole file.
 type Put struct {
+	// Space is where the file goes: the shared folder if nil.
+	Space     *folder.Space
 	Path      string
 	User      string
 	Overwrite bool
@@ -37,14 +40,15 @@ type Put struct {
 // digest, and renames it into place. Nothing is left behind if anything
 // fails, including the client going away halfway.
 func (m *Manager) Put(ctx context.Context, p Put) (e folder.Entry, replaced bool, err error) {
-	existing, err := m.f.CheckPlace(p.Path, p.User, p.Overwrite)
+	sp := p.Space
+	if sp == nil {
+		sp = m.f.Shared()
+	}
+	plan, err := sp.CheckPlace(p.Path, p.User, p.Overwrite)
 	if err != nil {
 		return folder.Entry{}, false, err
 	}
-	var replacing int64
-	if existing != nil {
-		replacing = existing.Size
-	}
+	credit := planCredit(plan)
 	tmp, err := m.f.CreateTemp("put-")
 	if err != nil {
 		return folder.Entry{}, false, err
@@ -57,31 +61,23 @@ func (m *Manager) Put(ctx context.Context, p Put) (e folder.Entry, replaced bool
 		}
 	}()
 
-	limit := int64(-1) // the most the body may have, or -1
-	byQuota := false
-	if p.Length >= 0 {
-		if err := m.reserve(tmp.Name, p.Length, replacing); err != nil {
-			return folder.Entry{}, false, err
-		}
-		defer m.release(tmp.Name)
-		limit = p.Length
-	} else {
-		limit, byQuota, err = m.room(replacing)
-		if err != nil {
-			return folder.Entry{}, false, err
-		}
+	// The body may have at most its Content-Length, or the size limit.
+	limit := p.Length
+	if limit < 0 && m.cfg.MaxSize > 0 {
+		limit = m.cfg.MaxSize
 	}
+	if err := m.begin(tmp.Name, nameKey(p.User), p.Length, 0, credit, true); err != nil {
+		return folder.Entry{}, false, err
+	}
+	defer m.end(tmp.Name)
 
 	h := sha256.New()
-	n, rerr, err := copyLimited(ctx, tmp.File, h, p.Body, limit)
+	n, rerr, err := copyLimited(ctx, tmp.File, h, p.Body, limit, func(k int) error { return m.take(tmp.Name, int64(k)) })
 	switch {
 	case rerr != nil:
 		m.log.Info("upload cut off", "path", p.Path, "user", p.User, "received", n, "err", rerr)
 		return folder.Entry{}, false, httperr.New(http.StatusBadRequest, httperr.CodeIncomplete,
 			"the upload was cut off after %d bytes (%v); nothing was kept", n, rerr)
-	case errors.Is(err, errOverLimit) && p.Length < 0 && byQuota:
-		return folder.Entry{}, false, httperr.New(http.StatusInsufficientStorage, httperr.CodeQuota,
-			"the shared folder is full: the upload was stopped after %s, all the room its %s quota has left", size(n), size(m.cfg.Quota))
 	case errors.Is(err, errOverLimit) && p.Length < 0:
 		return folder.Entry{}, false, m.tooLarge(-1)
 	case errors.Is(err, errOverLimit):
@@ -91,13 +87,6 @@ func (m *Manager) Put(ctx context.Context, p Put) (e folder.Entry, replaced bool
 	case p.Length >= 0 && n != p.Length:
 		return folder.Entry{}, false, httperr.New(http.StatusBadRequest, httperr.CodeIncomplete,
 			"the body ended after %d of %d bytes; nothing was kept", n, p.Length)
-	}
-	if p.Length < 0 {
-		// The size is known only now: check it against what is free now.
-		if err := m.reserve(tmp.Name, n, replacing); err != nil {
-			return folder.Entry{}, false, err
-		}
-		defer m.release(tmp.Name)
 	}
 	if err := tmp.Sync(); err != nil {
 		return folder.Entry{}, false, fmt.Errorf("sync upload: %w", err)
@@ -109,12 +98,12 @@ func (m *Manager) Put(ctx context.Context, p Put) (e folder.Entry, replaced bool
 	if p.SHA256 != "" && p.SHA256 != sum {
 		return folder.Entry{}, false, checksumMismatch(p.SHA256, sum)
 	}
-	e, replaced, err = m.f.Place(tmp.Name, p.Path, p.User, sum, p.Overwrite)
+	e, replaced, err = sp.Place(tmp.Name, p.Path, p.User, sum, p.Overwrite)
 	if err != nil {
 		return folder.Entry{}, false, err
 	}
 	placed = true
-	m.log.Info("uploaded", "path", p.Path, "user", p.User, "size", e.Size, "replaced", replaced)
+	m.log.Info("uploaded", "path", p.Path, "user", p.User, "size", e.Size, "replaced", replaced, "private", sp.IsPrivate())
 	return e, replaced, nil
 }
 
@@ -123,32 +112,33 @@ func checksumMismatch(want, got string) *httperr.Error {
 		"the file's SHA-256 is %s, not the %s that was announced; nothing was kept", got, want)
 }
 
-// room is how many bytes an upload of unknown length may send, or -1 for
-// no bound, and whether the quota rather than the size limit sets it.
-func (m *Manager) room(replacing int64) (limit int64, byQuota bool, err error) {
-	limit = -1
-	if m.cfg.MaxSize > 0 {
-		limit = m.cfg.MaxSize
+// planCredit is what placing an upload frees in the quota (the file it
+// replaces) less what it costs besides its data (the folders it
+// creates).
+func planCredit(plan folder.Plan) int64 {
+	credit := -plan.Cost()
+	if plan.Existing != nil {
+		credit += plan.Existing.Size
 	}
-	if m.cfg.Quota > 0 {
-		used, err := m.f.Usage()
-		if err != nil {
-			return 0, false, err
-		}
-		left := max(m.cfg.Quota-used-m.Reserved()+replacing, 0)
-		if limit < 0 || left < limit {
-			limit, byQuota = left, true
-		}
+	return credit
+}
+
+// nameKey is the comparison key of a user's name, so that one person's
+// uploads are counted together however the name is written.
+func nameKey(user string) string {
+	if n, err := protocol.ParseName(user); err == nil {
+		return n.Key
 	}
-	return limit, byQuota, nil
+	return user
 }
 
 var errOverLimit = errors.New("body over the limit")
 
 // copyLimited copies src to dst and h until EOF, with limit >= 0 the most
-// it accepts. It returns the bytes copied, the error reading src (the
-// client's side) and the error writing dst or ending early (ours).
-func copyLimited(ctx context.Context, dst io.Writer, h hash.Hash, src io.Reader, limit int64) (n int64, readErr, err error) {
+// it accepts, and take to call for room before each write. It returns
+// the bytes copied, the error reading src (the client's side) and the
+// error writing dst or ending early (ours).
+func copyLimited(ctx context.Context, dst io.Writer, h hash.Hash, src io.Reader, limit int64, take func(int) error) (n int64, readErr, err error) {
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
 	buf := *bp
@@ -160,6 +150,9 @@ func copyLimited(ctx context.Context, dst io.Writer, h hash.Hash, src io.Reader,
 		if k > 0 {
 			if limit >= 0 && n+int64(k) > limit {
 				return n, nil, errOverLimit
+			}
+			if err := take(k); err != nil {
+				return n, nil, err
 			}
 			if _, err := dst.Write(buf[:k]); err != nil {
 				return n, nil, err

@@ -32,6 +32,10 @@ const (
 	MetaSHA256 = "sha256"
 	// MetaOverwrite set to "1" replaces an existing file of the uploader's.
 	MetaOverwrite = "overwrite"
+	// MetaWith names the other person of a private space: the file goes
+	// to the private space of the uploader and that person, not to the
+	// shared folder.
+	MetaWith = "with"
 )
 
 // checkpointEvery is how much of a long PATCH body is written between
@@ -53,12 +57,15 @@ const (
 // The data file may be longer than Offset after a crash; the excess is
 // cut off when the upload is next opened.
 type tusInfo struct {
-	ID        string    `json:"id"`
-	Path      string    `json:"path"`
-	User      string    `json:"user"`
-	Size      int64     `json:"size"`
-	Offset    int64     `json:"offset"`
-	Overwrite bool      `json:"overwrite,omitempty"`
+	ID        string `json:"id"`
+	Path      string `json:"path"`
+	User      string `json:"user"`
+	Size      int64  `json:"size"`
+	Offset    int64  `json:"offset"`
+	Overwrite bool   `json:"overwrite,omitempty"`
+	// Pair holds the name keys of a private space's two people; empty
+	// for the shared folder.
+	Pair      []string  `json:"pair,omitempty"`
 	WantSHA   string    `json:"want_sha256,omitempty"`
 	HashState []byte    `json:"hash_state"` // SHA-256 of the first Offset bytes, mid-computation
 	Created   time.Time `json:"created"`
@@ -124,6 +131,10 @@ func (m *Manager) readInfo(id string) (*tusInfo, error) {
 	if info.ID != id {
 		return nil, fmt.Errorf("upload record %s names upload %q", id, info.ID)
 	}
+	if len(info.Pair) != 0 && len(info.Pair) != 2 {
+		// Never let a private upload fall back to the shared folder.
+		return nil, fmt.Errorf("upload record %s is damaged: its private space has %d people", id, len(info.Pair))
+	}
 	return &info, nil
 }
 
@@ -163,7 +174,7 @@ func (m *Manager) remove(id string) {
 	if err := st.Remove(infoName(id)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		m.log.Warn("remove upload record", "id", id, "err", err)
 	}
-	m.release(id)
+	m.end(id)
 }
 
 // Owner returns the user who created upload id.
@@ -199,7 +210,14 @@ func (s tusStore) NewUpload(ctx context.Context, fi handler.FileInfo) (handler.U
 		return nil, m.tusError(httperr.New(http.StatusBadRequest, httperr.CodeBadRequest, "the %q metadata must be 64 hexadecimal digits", MetaSHA256))
 	}
 	overwrite := fi.MetaData[MetaOverwrite] == "1" || fi.MetaData[MetaOverwrite] == "true"
-	existing, err := m.f.CheckPlace(p, user, overwrite)
+	sp := m.f.Shared()
+	if with, ok := fi.MetaData[MetaWith]; ok {
+		var err error
+		if sp, err = m.f.PrivateFor(user, with); err != nil {
+			return nil, m.tusError(err)
+		}
+	}
+	plan, err := sp.CheckPlace(p, user, overwrite)
 	if err != nil {
 		return nil, m.tusError(err)
 	}
@@ -207,21 +225,17 @@ func (s tusStore) NewUpload(ctx context.Context, fi handler.FileInfo) (handler.U
 	var rnd [16]byte
 	rand.Read(rnd[:])
 	id := hex.EncodeToString(rnd[:])
-	var replacing int64
-	if existing != nil {
-		replacing = existing.Size
-	}
-	if err := m.reserve(id, fi.Size, replacing); err != nil {
+	if err := m.begin(id, nameKey(user), fi.Size, 0, planCredit(plan), true); err != nil {
 		return nil, m.tusError(err)
 	}
 	now := m.cfg.Now()
 	h := sha256.New()
 	state, _ := h.(encoding.BinaryMarshaler).MarshalBinary()
-	info := &tusInfo{ID: id, Path: p, User: user, Size: fi.Size, Overwrite: overwrite, WantSHA: want,
-		HashState: state, Created: now, Updated: now}
+	info := &tusInfo{ID: id, Path: p, User: user, Size: fi.Size, Overwrite: overwrite, Pair: sp.Keys(),
+		WantSHA: want, HashState: state, Created: now, Updated: now}
 	f, err := m.f.Staging().OpenFile(dataName(id), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
-		m.release(id)
+		m.end(id)
 		return nil, m.tusError(err)
 	}
 	f.Close()
@@ -367,6 +381,13 @@ func (u *tusUpload) WriteChunk(ctx context.Context, offset int64, src io.Reader)
 				k = int(info.Size - offset - written)
 				rerr = handler.ErrSizeExceeded
 			}
+			if err := m.take(info.ID, int64(k)); err != nil {
+				// No room for more: keep what came, and say why.
+				if cerr := checkpoint(); cerr != nil {
+					m.log.Warn("checkpoint upload", "id", info.ID, "err", cerr)
+				}
+				return written, m.tusError(err)
+			}
 			if _, err := f.WriteAt(buf[:k], offset+written); err != nil {
 				// Keep what was written before, and report the failure.
 				if cerr := checkpoint(); cerr != nil {
@@ -409,7 +430,7 @@ func (u *tusUpload) FinishUpload(ctx context.Context) error {
 }
 
 func (m *Manager) finish(info *tusInfo) error {
-	defer m.release(info.ID)
+	defer m.end(info.ID)
 	h := sha256.New()
 	if err := h.(encoding.BinaryUnmarshaler).UnmarshalBinary(info.HashState); err != nil {
 		m.remove(info.ID)
@@ -420,13 +441,17 @@ func (m *Manager) finish(info *tusInfo) error {
 		m.remove(info.ID)
 		return checksumMismatch(info.WantSHA, sum)
 	}
-	e, replaced, err := m.f.Place(dataName(info.ID), info.Path, info.User, sum, info.Overwrite)
+	sp := m.f.Shared()
+	if len(info.Pair) == 2 {
+		sp = m.f.Private(info.Pair[0], info.Pair[1])
+	}
+	e, replaced, err := sp.Place(dataName(info.ID), info.Path, info.User, sum, info.Overwrite)
 	if err != nil {
 		m.remove(info.ID)
 		return err
 	}
 	m.f.Staging().Remove(infoName(info.ID))
-	m.log.Info("uploaded", "path", e.Path, "user", info.User, "size", e.Size, "replaced", replaced, "resumable", true)
+	m.log.Info("uploaded", "path", e.Path, "user", info.User, "size", e.Size, "replaced", replaced, "resumable", true, "private", sp.IsPrivate())
 	return nil
 }
 
@@ -513,10 +538,13 @@ func (m *Manager) recoverStaged() {
 			m.remove(id)
 			continue
 		}
-		m.mu.Lock()
-		m.reserved[id] = info.Size
-		m.total += info.Size
-		m.mu.Unlock()
+		// Its data is charged; nothing more is promised until data
+		// comes again.
+		if err := m.begin(id, nameKey(info.User), info.Size, info.Offset, 0, false); err != nil {
+			m.log.Warn("dropping upload", "id", id, "path", info.Path, "err", err)
+			m.remove(id)
+			continue
+		}
 		if info.Offset == info.Size {
 			if err := m.finish(info); err != nil {
 				m.log.Warn("could not place finished upload", "id", id, "path", info.Path, "err", err)

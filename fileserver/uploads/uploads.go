@@ -7,7 +7,6 @@
 package uploads
 
 import (
-	"fmt"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -33,7 +32,20 @@ type Config struct {
 	// Expiry is how long an unfinished resumable upload is kept after
 	// its last write (default 24h).
 	Expiry time.Duration
-	Logger *slog.Logger
+	// MaxUploads is how many uploads one person may have in progress
+	// (receiving data) at once; 0 means no limit.
+	MaxUploads int
+	// Share is the percentage of the quota, and of the disk's space
+	// above MinFree, that one person's uploads in progress may be
+	// promised ahead of their data (see reserve.go); 0 means 100.
+	Share int
+	// ReserveIdle is how long an upload may receive no data before its
+	// reservation is released (default 2m).
+	ReserveIdle time.Duration
+	Logger      *slog.Logger
+	// DiskFree tells the space free on the file system that holds a
+	// folder; nil means asking the system (statfs).
+	DiskFree func(dir string) (int64, bool)
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -45,11 +57,11 @@ type Manager struct {
 	log   *slog.Logger
 	locks *uploadLocker // resumable uploads in use
 
-	// mu guards reserved: the bytes promised to uploads in progress, by
-	// upload, so that two uploads cannot both fit the quota's last gap.
-	mu       sync.Mutex
-	reserved map[string]int64
-	total    int64
+	// mu guards resv: each unfinished upload's account of what it has
+	// written and been promised (see reserve.go), so that two uploads
+	// cannot both fit the quota's last gap.
+	mu   sync.Mutex
+	resv map[string]*resv
 }
 
 // New returns a Manager. It looks at the resumable uploads left in the
@@ -62,11 +74,20 @@ func New(cfg Config) (*Manager, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.DiskFree == nil {
+		cfg.DiskFree = diskFree
+	}
+	if cfg.Share <= 0 || cfg.Share > 100 {
+		cfg.Share = 100
+	}
+	if cfg.ReserveIdle <= 0 {
+		cfg.ReserveIdle = 2 * time.Minute
+	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	m := &Manager{cfg: cfg, f: cfg.Folder, log: log, locks: newUploadLocker(), reserved: map[string]int64{}}
+	m := &Manager{cfg: cfg, f: cfg.Folder, log: log, locks: newUploadLocker(), resv: map[string]*resv{}}
 	m.recoverStaged()
 	return m, nil
 }
@@ -81,52 +102,4 @@ func (m *Manager) tooLarge(n int64) *httperr.Error {
 	}
 	return httperr.New(http.StatusRequestEntityTooLarge, httperr.CodeTooLarge,
 		"the file is %s; the limit is %s per file", size(n), size(m.cfg.MaxSize))
-}
-
-// reserve promises n bytes to upload key, after checking the size limit,
-// the quota and the disk's free space. replacing is the size of a file
-// the upload will replace, which it frees.
-func (m *Manager) reserve(key string, n, replacing int64) error {
-	if m.cfg.MaxSize > 0 && n > m.cfg.MaxSize {
-		return m.tooLarge(n)
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.cfg.Quota > 0 {
-		used, err := m.f.Usage()
-		if err != nil {
-			return fmt.Errorf("measure shared folder: %w", err)
-		}
-		if used+m.total+n-replacing > m.cfg.Quota {
-			free := max(m.cfg.Quota-used-m.total+replacing, 0)
-			return httperr.New(http.StatusInsufficientStorage, httperr.CodeQuota,
-				"the shared folder is full: %s of its %s quota is used or promised to uploads in progress; this file needs %s and %s is left",
-				size(used+m.total), size(m.cfg.Quota), size(n), size(free))
-		}
-	}
-	if m.cfg.MinFree > 0 {
-		if avail, ok := diskFree(m.f.StateDir()); ok && avail-m.total-n < m.cfg.MinFree {
-			return httperr.New(http.StatusInsufficientStorage, httperr.CodeDiskFull,
-				"the server's disk is nearly full: %s free, this file needs %s, and %s must stay free",
-				size(avail-m.total), size(n), size(m.cfg.MinFree))
-		}
-	}
-	m.reserved[key] = n
-	m.total += n
-	return nil
-}
-
-// release gives back what upload key reserved.
-func (m *Manager) release(key string) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.total -= m.reserved[key]
-	delete(m.reserved, key)
-}
-
-// Reserved is the number of bytes promised to uploads in progress.
-func (m *Manager) Reserved() int64 {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.total
 }

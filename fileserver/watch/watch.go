@@ -7,6 +7,7 @@ package watch
 
 import (
 	"cmp"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -44,8 +45,6 @@ type Event struct {
 	Dir  bool   `json:"dir,omitempty"`
 	// Entry describes the file or folder after a created or changed event.
 	Entry *folder.Entry `json:"entry,omitempty"`
-
-	seq uint64
 }
 
 // Config configures a Watcher.
@@ -56,11 +55,13 @@ type Config struct {
 	// then.
 	Settle time.Duration
 	// History is how many recent events are kept for reconnecting
-	// subscribers (default 1024).
+	// subscribers (default 1024). It is also how far a subscriber may
+	// fall behind before it is dropped as too slow.
 	History int
-	// Buffer is how many events may wait for one subscriber before it is
-	// dropped as too slow (default 256).
-	Buffer int
+	// Encode turns an event into what subscribers are sent. Each event
+	// is encoded once, when it is published, and the same bytes go to
+	// every subscriber; they are never changed. Default: its JSON.
+	Encode func(Event) []byte
 	Logger *slog.Logger
 }
 
@@ -91,9 +92,12 @@ type Watcher struct {
 	known   map[string]state
 	pending map[string]*pending
 	seq     uint64
-	ring    []Event // the last cfg.History events, oldest first
-	subs    map[*Sub]struct{}
-	closed  bool
+	// ring holds the last cfg.History events, encoded: the event with
+	// sequence number q is at ring[q % len(ring)] while q > seq-len(ring).
+	// Subscribers read it in place; nothing is copied for them.
+	ring   [][]byte
+	subs   map[*Sub]struct{}
+	closed bool
 
 	running bool // the loop was started
 	done    chan struct{}
@@ -132,8 +136,11 @@ func newWatcher(cfg Config) (*Watcher, error) {
 	if cfg.History <= 0 {
 		cfg.History = 1024
 	}
-	if cfg.Buffer <= 0 {
-		cfg.Buffer = 256
+	if cfg.Encode == nil {
+		cfg.Encode = func(ev Event) []byte {
+			b, _ := json.Marshal(ev)
+			return b
+		}
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -152,6 +159,7 @@ func newWatcher(cfg Config) (*Watcher, error) {
 		known:   map[string]state{},
 		pending: map[string]*pending{},
 		subs:    map[*Sub]struct{}{},
+		ring:    make([][]byte, cfg.History),
 		done:    make(chan struct{}),
 		watched: &dirNode{},
 	}
@@ -182,6 +190,7 @@ func (w *Watcher) Close() error {
 		s.end(nil)
 	}
 	w.subs = nil
+	w.ring = nil
 	w.mu.Unlock()
 	err := w.fw.Close()
 	if w.running {
@@ -584,39 +593,84 @@ func (w *Watcher) publishLocked(ev Event) {
 		return
 	}
 	w.seq++
-	ev.seq = w.seq
 	ev.ID = w.epoch + "-" + strconv.FormatUint(w.seq, 10)
-	if len(w.ring) == w.cfg.History {
-		copy(w.ring, w.ring[1:])
-		w.ring = w.ring[:len(w.ring)-1]
-	}
-	w.ring = append(w.ring, ev)
+	w.ring[w.seq%uint64(len(w.ring))] = w.cfg.Encode(ev)
 	for s := range w.subs {
-		select {
-		case s.ch <- ev:
-		default:
-			// A subscriber that cannot keep up is dropped rather than
-			// allowed to hold up the others; it reconnects and resumes
-			// from its last event.
-			delete(w.subs, s)
-			s.end(ErrSlow)
-		}
+		s.wakeUp()
 	}
 }
 
-// ErrSlow ends a subscription whose reader fell too far behind.
+// ErrSlow ends a subscription whose reader fell too far behind: the
+// events it had yet to read are no longer kept.
 var ErrSlow = errors.New("event stream reader too slow")
 
-// Sub is a subscription to the folder's events.
+// Sub is a subscription to the folder's events. It holds only its
+// place in the watcher's history: the events it is sent are the
+// watcher's, encoded once for everyone.
 type Sub struct {
-	w    *Watcher
-	ch   chan Event
-	err  error
-	once sync.Once
+	w *Watcher
+	// next is the sequence number of the next event to send; reset, if
+	// set, goes before it. Both are guarded by w.mu.
+	next  uint64
+	reset []byte
+	wake  chan struct{} // a token when events may be ready
+	done  chan struct{} // closed when the subscription ends
+	err   error         // why it ended; guarded by w.mu
+	ended bool          // guarded by w.mu
 }
 
-// C delivers the events. It is closed when the subscription ends.
-func (s *Sub) C() <-chan Event { return s.ch }
+// Ready is signalled when events may be ready for Read.
+func (s *Sub) Ready() <-chan struct{} { return s.wake }
+
+// Done is closed when the subscription ends: after Close, or when the
+// watcher stops.
+func (s *Sub) Done() <-chan struct{} { return s.done }
+
+func (s *Sub) wakeUp() {
+	select {
+	case s.wake <- struct{}{}:
+	default: // one token is enough: Read takes all that is ready
+	}
+}
+
+// Read returns the encoded events that are ready, oldest first, as many
+// as fit in max bytes (at least one, if any is ready). The slices are
+// the watcher's own, shared by every subscriber: they must not be
+// changed. Read returns ErrSlow, and ends the subscription, if the
+// subscriber has fallen so far behind that events it has yet to read
+// are no longer kept.
+func (s *Sub) Read(max int) ([][]byte, error) {
+	w := s.w
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if s.ended {
+		return nil, s.err
+	}
+	var out [][]byte
+	n := 0
+	if s.reset != nil {
+		out = append(out, s.reset)
+		n += len(s.reset)
+		s.reset = nil
+	}
+	if s.next <= w.seq && w.seq-s.next >= uint64(len(w.ring)) {
+		delete(w.subs, s)
+		s.end(ErrSlow)
+		return nil, ErrSlow
+	}
+	for ; s.next <= w.seq && (n == 0 || n < max); s.next++ {
+		b := w.ring[s.next%uint64(len(w.ring))]
+		if n > 0 && n+len(b) > max {
+			break
+		}
+		out = append(out, b)
+		n += len(b)
+	}
+	if s.next <= w.seq {
+		s.wakeUp() // more is ready
+	}
+	return out, nil
+}
 
 // Err says why the subscription ended: ErrSlow, or nil after Close or
 // when the watcher stopped.
@@ -626,12 +680,13 @@ func (s *Sub) Err() error {
 	return s.err
 }
 
-// end closes the channel; the watcher's lock is held.
+// end ends the subscription; the watcher's lock is held.
 func (s *Sub) end(err error) {
-	s.once.Do(func() {
-		s.err = err
-		close(s.ch)
-	})
+	if s.ended {
+		return
+	}
+	s.ended, s.err = true, err
+	close(s.done)
 }
 
 // Close ends the subscription.
@@ -653,31 +708,30 @@ func (w *Watcher) Subscribe(lastID string) (*Sub, error) {
 	if w.closed {
 		return nil, errors.New("watcher closed")
 	}
-	var backlog []Event
+	s := &Sub{w: w, next: w.seq + 1, wake: make(chan struct{}, 1), done: make(chan struct{})}
 	if lastID != "" {
-		backlog = w.sinceLocked(lastID)
-	}
-	s := &Sub{w: w, ch: make(chan Event, w.cfg.Buffer+len(backlog))}
-	for _, ev := range backlog {
-		s.ch <- ev
+		if seq, ok := w.sinceLocked(lastID); ok {
+			s.next = seq + 1
+		} else {
+			s.reset = w.cfg.Encode(Event{ID: w.epoch + "-" + strconv.FormatUint(w.seq, 10), Type: Reset})
+		}
+		s.wakeUp()
 	}
 	w.subs[s] = struct{}{}
 	return s, nil
 }
 
-func (w *Watcher) sinceLocked(lastID string) []Event {
+// sinceLocked reports whether the events after lastID are all kept,
+// and the sequence number lastID has.
+func (w *Watcher) sinceLocked(lastID string) (uint64, bool) {
 	epoch, seqStr, ok := strings.Cut(lastID, "-")
 	seq, err := strconv.ParseUint(seqStr, 10, 64)
-	reset := []Event{{ID: w.epoch + "-" + strconv.FormatUint(w.seq, 10), Type: Reset}}
 	if !ok || err != nil || epoch != w.epoch || seq > w.seq {
-		return reset
+		return 0, false
 	}
-	if seq == w.seq {
-		return nil
+	// Kept: the events w.seq-len(ring)+1 .. w.seq.
+	if w.seq-seq > uint64(len(w.ring)) {
+		return 0, false
 	}
-	if len(w.ring) == 0 || w.ring[0].seq > seq+1 {
-		return reset
-	}
-	i := int(seq + 1 - w.ring[0].seq)
-	return append([]Event(nil), w.ring[i:]...)
+	return seq, true
 }

@@ -1,6 +1,7 @@
 package watch
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -24,7 +25,7 @@ func open(t *testing.T, settle time.Duration) (*Watcher, *folder.Folder) {
 	}
 	// The loop is not started: the tests drive the watcher's steps
 	// themselves, so nothing depends on timing or on the kernel's events.
-	w, err := newWatcher(Config{Folder: f, Settle: settle, History: 4, Buffer: 2})
+	w, err := newWatcher(Config{Folder: f, Settle: settle, History: 4})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +58,7 @@ func TestBusyUntilSettled(t *testing.T) {
 	if w.Busy("growing.bin") {
 		t.Fatal("still busy after settling")
 	}
-	ev := <-sub.C()
+	ev := next(t, sub)
 	if ev.Type != Created || ev.Path != "growing.bin" || ev.Entry == nil || ev.Entry.Size != 4 {
 		t.Fatalf("event %+v", ev)
 	}
@@ -82,54 +83,148 @@ func TestBusyUntilSettled(t *testing.T) {
 	}
 }
 
-// A subscriber that does not read is dropped, without holding up the
-// others, and resumes from its last event or is told to reset.
+// ready decodes the events that are ready for s, without waiting.
+func ready(t *testing.T, s *Sub) []Event {
+	t.Helper()
+	var out []Event
+	for {
+		select {
+		case <-s.Ready():
+		default:
+			return out
+		}
+		frames, err := s.Read(1 << 20)
+		if err != nil {
+			t.Fatalf("read: %v", err)
+		}
+		for _, f := range frames {
+			var ev Event
+			if err := json.Unmarshal(f, &ev); err != nil {
+				t.Fatalf("frame %q: %v", f, err)
+			}
+			out = append(out, ev)
+		}
+	}
+}
+
+// next is the one event ready for s.
+func next(t *testing.T, s *Sub) Event {
+	t.Helper()
+	evs := ready(t, s)
+	if len(evs) != 1 {
+		t.Fatalf("%d events ready, want 1: %+v", len(evs), evs)
+	}
+	return evs[0]
+}
+
+func create(w *Watcher, f *folder.Folder, n string) {
+	os.WriteFile(filepath.Join(f.Dir(), n), []byte(n), 0o644)
+	w.handle(fsnotify.Event{Name: filepath.Join(f.Dir(), n), Op: fsnotify.Create})
+	w.settle(time.Now().Add(2 * time.Hour))
+}
+
+// A subscriber that falls further behind than the history is dropped,
+// without holding up the others, and resumes from its last event or is
+// told to reset. Every subscriber is sent the same encoded bytes, kept
+// once in the history.
 func TestSlowSubscriberAndHistory(t *testing.T) {
 	w, f := open(t, time.Hour)
 	slow, _ := w.Subscribe("")
+	behind, _ := w.Subscribe("")
 	fast, _ := w.Subscribe("")
 	defer fast.Close()
+	defer behind.Close()
 	var ids []string
-	for _, n := range []string{"a", "b", "c", "d", "e", "f"} {
-		os.WriteFile(filepath.Join(f.Dir(), n), []byte(n), 0o644)
-		w.handle(fsnotify.Event{Name: filepath.Join(f.Dir(), n), Op: fsnotify.Create})
-		w.settle(time.Now().Add(2 * time.Hour))
-		ev := <-fast.C()
+	var shared []byte
+	for i, n := range []string{"a", "b", "c", "d", "e", "f"} {
+		create(w, f, n)
+		frames, err := fast.Read(1 << 20)
+		if err != nil || len(frames) != 1 {
+			t.Fatalf("fast read %d frames, %v", len(frames), err)
+		}
+		var ev Event
+		json.Unmarshal(frames[0], &ev)
 		if ev.Path != n {
 			t.Fatalf("fast got %+v, want %s", ev, n)
 		}
 		ids = append(ids, ev.ID)
+		if i == 2 {
+			shared = frames[0]
+			// behind has read nothing so far: 3 events, within the 4
+			// kept, all there, the very bytes fast was given.
+			got, err := behind.Read(1 << 20)
+			if err != nil || len(got) != 3 {
+				t.Fatalf("behind read %d frames, %v", len(got), err)
+			}
+			if &got[2][0] != &shared[0] {
+				t.Error("two subscribers were given copies of one event")
+			}
+		}
 	}
-	n := 0
-	for range slow.C() {
-		n++
+	// slow read nothing of 6 events, more than the 4 kept.
+	if _, err := slow.Read(1 << 20); err != ErrSlow {
+		t.Fatalf("slow subscriber: %v, want ErrSlow", err)
 	}
-	if n != 2 || slow.Err() != ErrSlow {
-		t.Fatalf("slow subscriber got %d events and %v", n, slow.Err())
+	select {
+	case <-slow.Done():
+	default:
+		t.Fatal("the slow subscription did not end")
+	}
+	if slow.Err() != ErrSlow {
+		t.Fatalf("Err %v", slow.Err())
+	}
+	if got := ready(t, behind); len(got) != 3 || got[0].Path != "d" || got[2].Path != "f" {
+		t.Fatalf("behind then got %+v", got)
+	}
+	// A read is bounded in bytes, but always makes progress.
+	r1, _ := w.Subscribe(ids[1])
+	defer r1.Close()
+	frames, err := r1.Read(1)
+	if err != nil || len(frames) != 1 {
+		t.Fatalf("a read of at most 1 byte gave %d frames, %v", len(frames), err)
+	}
+	if got := ready(t, r1); len(got) != 3 {
+		t.Fatalf("the rest: %+v", got)
 	}
 	// History keeps the last 4: resuming after "b" replays c..f.
 	r, _ := w.Subscribe(ids[1])
 	defer r.Close()
-	for _, want := range []string{"c", "d", "e", "f"} {
-		if ev := <-r.C(); ev.Path != want {
-			t.Fatalf("replay %+v, want %s", ev, want)
+	got := ready(t, r)
+	if len(got) != 4 {
+		t.Fatalf("replay %+v", got)
+	}
+	for i, want := range []string{"c", "d", "e", "f"} {
+		if got[i].Path != want || got[i].ID != ids[i+2] {
+			t.Fatalf("replay %+v, want %s", got[i], want)
 		}
 	}
 	// Resuming after "a", which is no longer kept, resets.
 	old, _ := w.Subscribe(ids[0])
 	defer old.Close()
-	if ev := <-old.C(); ev.Type != Reset {
-		t.Fatalf("got %+v, want reset", ev)
+	if ev := next(t, old); ev.Type != Reset || ev.ID != ids[5] {
+		t.Fatalf("got %+v, want reset at %s", ev, ids[5])
 	}
-	// Resuming at the latest sends nothing old.
+	// So does an id from before a restart, or no id at all.
+	for _, id := range []string{"other-3", "garbage", ids[5] + "0"} {
+		s, _ := w.Subscribe(id)
+		if ev := next(t, s); ev.Type != Reset {
+			t.Fatalf("%q: got %+v, want reset", id, ev)
+		}
+		s.Close()
+	}
+	// Resuming at the latest sends nothing old, and then what is new.
 	cur, _ := w.Subscribe(ids[5])
-	select {
-	case ev := <-cur.C():
+	if got := ready(t, cur); len(got) != 0 {
+		t.Fatalf("got %+v", got)
+	}
+	create(w, f, "g")
+	if ev := next(t, cur); ev.Path != "g" {
 		t.Fatalf("got %+v", ev)
-	default:
 	}
 	cur.Close()
-	if _, ok := <-cur.C(); ok {
+	select {
+	case <-cur.Done():
+	default:
 		t.Fatal("closed subscription still open")
 	}
 }
