@@ -114,6 +114,7 @@ Flags:
 	fs.IntVar(&cfg.Limits.Text, "max-text", protocol.MaxTextBytes, "largest message text in `bytes`")
 	fs.IntVar(&cfg.Limits.RatePerSec, "rate", session.DefaultRate, "requests per second one connection may make, sustained")
 	fs.IntVar(&cfg.Limits.RateBurst, "burst", session.DefaultBurst, "requests one connection may make in a burst")
+	fs.IntVar(&cfg.ReadRate, "read-rate", session.DefaultReadRate, "history pages and joins one connection may ask for a second, and 4 times as many at once: they read the store")
 	fs.DurationVar(&cfg.PingInterval, "ping", session.DefaultPingInterval, "ping a client after this much silence")
 	fs.DurationVar(&cfg.PingTimeout, "ping-timeout", session.DefaultPingTimeout, "close a connection whose ping is not answered within this")
 	fs.IntVar(&cfg.MaxQueue, "max-queue", tcp.DefaultMaxQueue, "`bytes` queued for one client before it is disconnected as a slow consumer")
@@ -134,7 +135,7 @@ Flags:
 		name string
 		v    int
 	}{{"history", cfg.JoinHistory}, {"max-frame", cfg.Limits.Frame}, {"max-text", cfg.Limits.Text},
-		{"rate", cfg.Limits.RatePerSec}, {"burst", cfg.Limits.RateBurst}, {"max-queue", cfg.MaxQueue}} {
+		{"rate", cfg.Limits.RatePerSec}, {"burst", cfg.Limits.RateBurst}, {"read-rate", cfg.ReadRate}, {"max-queue", cfg.MaxQueue}} {
 		if c.v <= 0 {
 			return cfg, level, pprofAddr, fmt.Errorf("-%s must be positive", c.name)
 		}

@@ -56,6 +56,7 @@ type Config struct {
 	PingInterval     time.Duration
 	PingTimeout      time.Duration
 	HandshakeTimeout time.Duration
+	ReadRate         int // history pages and joins a second, per connection (burst 4×)
 	MaxQueue         int
 	Flushers         int // goroutines writing to TCP connections; 0 means the tcp package's default
 	HashParams       auth.Params
@@ -191,6 +192,8 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		PingInterval:     cfg.PingInterval,
 		PingTimeout:      cfg.PingTimeout,
 		HandshakeTimeout: cfg.HandshakeTimeout,
+		ReadRate:         cfg.ReadRate,
+		ReadBurst:        4 * cfg.ReadRate,
 		Observe:          s.metrics,
 	})
 	s.net = tcp.New(tcp.Config{

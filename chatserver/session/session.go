@@ -15,6 +15,7 @@ package session
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/netip"
 	"strings"
@@ -62,6 +63,12 @@ type Config struct {
 	HandshakeTimeout time.Duration // from accept to a logged-in session
 	PingInterval     time.Duration // silence before the server pings
 	PingTimeout      time.Duration // time to answer a ping
+	// ReadRate and ReadBurst bound the requests of a session that read
+	// the store (history pages, and joins, which send the room's
+	// history): per second, and at once. A person paging back never
+	// needs more; a flood of them from many accounts would take the
+	// store's time from everyone. Default 5 and 20.
+	ReadRate, ReadBurst int
 
 	// Observe, if set, is told of each login's outcome, for metrics.
 	Observe Observer
@@ -81,6 +88,8 @@ const (
 	DefaultHandshakeTimeout = 15 * time.Second
 	DefaultPingInterval     = time.Minute
 	DefaultPingTimeout      = 30 * time.Second
+	DefaultReadRate         = 5
+	DefaultReadBurst        = 20
 )
 
 func (c *Config) setDefaults() {
@@ -111,6 +120,12 @@ func (c *Config) setDefaults() {
 	c.Limits.PingSecs = int(c.PingInterval / time.Second)
 	if c.PingTimeout == 0 {
 		c.PingTimeout = DefaultPingTimeout
+	}
+	if c.ReadRate == 0 {
+		c.ReadRate = DefaultReadRate
+	}
+	if c.ReadBurst == 0 {
+		c.ReadBurst = DefaultReadBurst
 	}
 }
 
@@ -145,6 +160,7 @@ type Session struct {
 	pinged    bool // an idle ping is unanswered
 	sess      *hub.Session
 	limiter   *rate.Limiter // nil while the connection is idle with a full bucket
+	reads     *rate.Limiter // for requests that read the store; made at the first
 	refusals  *rate.Limiter // made at the first refusal
 	readSet   time.Time     // when the read deadline was last pushed back
 }
@@ -187,20 +203,7 @@ func (s *Session) Frame(line []byte) bool {
 			}
 			id = f.ID
 		}
-		refusal := protocol.Errorf(protocol.CodeRateLimited, "slow down: at most %d requests a second", cfg.Limits.RatePerSec)
-		refusal.RetryMS = retryAfter(s.limiter).Milliseconds()
-		s.send(event.Error(refusal, id))
-		// Refusals for going over the rate have their own, smaller
-		// budget; a client that exhausts it is flooding and is
-		// disconnected. Most clients never need one.
-		if s.refusals == nil {
-			s.refusals = rate.NewLimiter(1, 10)
-		}
-		if !s.refusals.Allow() {
-			s.c.Close(protocol.CodeFlood, "too many requests")
-			return false
-		}
-		return true
+		return s.refuse(id, s.limiter, fmt.Sprintf("slow down: at most %d requests a second", cfg.Limits.RatePerSec), true)
 	}
 	f, err := protocol.Decode(line)
 	if err != nil {
@@ -242,7 +245,45 @@ func (s *Session) Request(f *protocol.Frame) bool {
 	case s.sess == nil:
 		return s.beforeLogin(f)
 	default:
+		if readsStore(f.Type) {
+			if s.reads == nil {
+				s.reads = rate.NewLimiter(rate.Limit(cfg.ReadRate), cfg.ReadBurst)
+			}
+			if !s.reads.Allow() {
+				// Not counted as flooding: the frame itself was within
+				// the rate, and refusing it costs next to nothing.
+				return s.refuse(f.ID, s.reads, fmt.Sprintf("slow down: at most %d history pages or joins a second", cfg.ReadRate), false)
+			}
+		}
 		cfg.Hub.Handle(s.sess, f)
+	}
+	return true
+}
+
+// readsStore reports whether a request of type t reads the store for
+// its answer, and counts against Config.ReadRate. (A sync reads too, but
+// it is the next part of a catch-up, which the client must get, and
+// comes only after a cut-short login.)
+func readsStore(t string) bool { return t == protocol.TypeHistory || t == protocol.TypeJoin }
+
+// refuse answers request id with rate_limited, saying when l has room
+// again. Refusals of frames over the rate have a small budget of their
+// own (flood): a client that exhausts it is flooding and is
+// disconnected. Most clients never need one. It reports whether the
+// connection goes on.
+func (s *Session) refuse(id uint64, l *rate.Limiter, message string, flood bool) bool {
+	refusal := protocol.Errorf(protocol.CodeRateLimited, "%s", message)
+	refusal.RetryMS = retryAfter(l).Milliseconds()
+	s.send(event.Error(refusal, id))
+	if !flood {
+		return true
+	}
+	if s.refusals == nil {
+		s.refusals = rate.NewLimiter(1, 10)
+	}
+	if !s.refusals.Allow() {
+		s.c.Close(protocol.CodeFlood, "too many requests")
+		return false
 	}
 	return true
 }

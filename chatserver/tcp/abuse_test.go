@@ -9,6 +9,7 @@ import (
 
 	"github.com/parley-chat/parley/chatserver/auth"
 	"github.com/parley-chat/parley/chatserver/server"
+	"github.com/parley-chat/parley/chatserver/session"
 	"github.com/parley-chat/parley/shared/protocol"
 )
 
@@ -184,5 +185,34 @@ func TestRegistrationsFromOneAddressAreBounded(t *testing.T) {
 	other.hello()
 	if r := other.loginReply("someone", "pw"); r.Type != protocol.TypeOK {
 		t.Errorf("a registration from another address: %s %s", r.Code, r.Message)
+	}
+}
+
+// History pages and joins are bounded per connection, as they read the
+// store: past the burst, they are refused with a wait, the connection is
+// not closed for it, and another connection reads on.
+func TestHistoryReadsAreBounded(t *testing.T) {
+	s := start(t, func(c *server.Config) { c.ReadRate = session.DefaultReadRate })
+	reader, other := login(t, s.Addr(), "reader"), login(t, s.Addr(), "other")
+	served, refused := 0, 0
+	for range session.DefaultReadBurst + 10 {
+		r := reader.reply(reader.send(&protocol.Frame{Type: protocol.TypeHistory}))
+		switch {
+		case r.Type == protocol.TypeOK:
+			served++
+		case r.Code == protocol.CodeRateLimited && r.RetryMS > 0:
+			refused++
+		default:
+			t.Fatalf("history: %+v", r)
+		}
+	}
+	if served < session.DefaultReadBurst || served > session.DefaultReadBurst+2 || refused == 0 {
+		t.Errorf("%d pages served and %d refused at once; want the burst of %d and then refusals", served, refused, session.DefaultReadBurst)
+	}
+	if r := reader.reply(reader.send(&protocol.Frame{Type: protocol.TypePing})); r.Type != protocol.TypeOK {
+		t.Errorf("the reader's connection after its refusals: %+v", r)
+	}
+	if r := other.reply(other.send(&protocol.Frame{Type: protocol.TypeHistory})); r.Type != protocol.TypeOK {
+		t.Errorf("another connection's history: %+v", r)
 	}
 }

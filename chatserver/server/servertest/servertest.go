@@ -22,6 +22,7 @@ func Start(t testing.TB, mod func(*server.Config)) *server.Server {
 		HTTPAddr:   "127.0.0.1:0",
 		HashParams: auth.Params{Time: 1, MemoryKiB: 64, Threads: 1},
 		Limits:     protocol.Limits{RatePerSec: 10000, RateBurst: 10000},
+		ReadRate:   10000,
 		Logins:     auth.Limits{InFlight: 1 << 20, PerMinute: -1, Registrations: -1},
 	}
 	if mod != nil {
