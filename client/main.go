@@ -246,7 +246,7 @@ func tlsConfig(o options) (*tls.Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("server address %q: %w", o.server, err)
 	}
-	conf := &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12, InsecureSkipVerify: o.insecure}
+	conf := &tls.Config{ServerName: host, MinVersion: protocol.MinTLS, InsecureSkipVerify: o.insecure}
 	if o.caFile != "" {
 		pem, err := os.ReadFile(o.caFile)
 		if err != nil {

@@ -209,7 +209,10 @@ func (c clientStore) saveToken(server, name, token string) {
 	}
 }
 
-// write replaces a file atomically with the given mode.
+// write replaces a file atomically with the given mode: the data goes to
+// a new file beside it, is synced, and is renamed over it, so that a
+// crash leaves the old file or the new one, never half of one (a resume
+// token cut short would cost the user their session).
 func (c clientStore) write(name string, data []byte, mode os.FileMode) {
 	if c.dir == "" || os.MkdirAll(c.dir, 0o700) != nil {
 		return
@@ -224,6 +227,10 @@ func (c clientStore) write(name string, data []byte, mode os.FileMode) {
 		return
 	}
 	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return
+	}
+	if err := f.Sync(); err != nil {
 		f.Close()
 		return
 	}

@@ -502,7 +502,7 @@ func (h *Hub) Run() {
 // comfortably.
 const maxPresence = 32 << 10
 
-// deliver queues an encoded frame for a session; flushPeers sends it.
+// deliver queues an event for a session; flushPeers sends it.
 // While the session holds (see handleRead), the frame waits in its hold;
 // a hold that grows past what a catch-up may take closes the session as
 // a slow consumer.

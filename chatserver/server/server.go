@@ -6,7 +6,6 @@ package server
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -92,16 +91,9 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	var tlsConf *tls.Config
-	if cfg.TLSCert != "" || cfg.TLSKey != "" {
-		if cfg.TLSCert == "" || cfg.TLSKey == "" {
-			return nil, errors.New("TLS needs both a certificate (-tls-cert) and a key (-tls-key)")
-		}
-		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
-		if err != nil {
-			return nil, fmt.Errorf("load TLS certificate: %w", err)
-		}
-		tlsConf = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	tlsConf, err := protocol.ServerTLS(cfg.TLSCert, cfg.TLSKey)
+	if err != nil {
+		return nil, err
 	}
 
 	var st store.Store
@@ -146,7 +138,6 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		serveDone: make(chan struct{}),
 		httpDone:  make(chan struct{}),
 	}
-	var err error
 	s.hub, err = hub.New(ctx, hub.Config{
 		Store:         st,
 		Logger:        log,

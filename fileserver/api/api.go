@@ -37,6 +37,7 @@ import (
 	"github.com/parley-chat/parley/fileserver/auth"
 	"github.com/parley-chat/parley/fileserver/folder"
 	"github.com/parley-chat/parley/fileserver/httperr"
+	"github.com/parley-chat/parley/fileserver/metrics"
 	"github.com/parley-chat/parley/fileserver/uploads"
 	"github.com/parley-chat/parley/fileserver/watch"
 )
@@ -70,7 +71,9 @@ type Config struct {
 	// MaxStreams is how many event streams one person (or, without a
 	// token, one address) may have open at once; 0 means no limit.
 	MaxStreams int
-	Logger     *slog.Logger
+	// Metrics, if set, counts every request, and is served at /metrics.
+	Metrics *metrics.Metrics
+	Logger  *slog.Logger
 }
 
 type api struct {
@@ -119,6 +122,12 @@ func New(cfg Config) (http.Handler, error) {
 	}))
 
 	r.Handle("/healthz", http.HandlerFunc(a.healthz)).Methods(http.MethodGet, http.MethodHead)
+	if m := cfg.Metrics; m != nil {
+		r.Handle("/metrics", m.Handler()).Methods(http.MethodGet)
+		r.Use(func(next http.Handler) http.Handler { return m.Count(routeOf, next) })
+		r.NotFoundHandler = m.Count(func(*http.Request) string { return "unknown" }, r.NotFoundHandler)
+		r.MethodNotAllowedHandler = m.Count(routeOf, r.MethodNotAllowedHandler)
+	}
 	r.Handle("/api/files", read(a.list)).Methods(http.MethodGet, http.MethodHead)
 	r.Handle("/api/events", read(a.events)).Methods(http.MethodGet)
 	r.Handle("/files/{path:.+}", read(a.download)).Methods(http.MethodGet, http.MethodHead)
@@ -128,6 +137,17 @@ func New(cfg Config) (http.Handler, error) {
 	r.Handle(strings.TrimSuffix(UploadsPath, "/"), a.tusGate(http.StripPrefix(strings.TrimSuffix(UploadsPath, "/"), tus)))
 	r.Use(a.common)
 	return r, nil
+}
+
+// routeOf is the route that matched r, as its template (/files/{path},
+// not the path asked for), for metrics.
+func routeOf(r *http.Request) string {
+	if rt := mux.CurrentRoute(r); rt != nil {
+		if t, err := rt.GetPathTemplate(); err == nil {
+			return t
+		}
+	}
+	return "unknown"
 }
 
 // common sets the headers every reply has and the default deadlines:

@@ -1,8 +1,6 @@
 package folder
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -354,25 +352,7 @@ func (m *metaStore) saveLocked() error {
 	if err != nil {
 		return err
 	}
-	var rnd [8]byte
-	rand.Read(rnd[:])
-	tmp := ".meta-" + hex.EncodeToString(rnd[:])
-	f, err := m.state.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return fmt.Errorf("save file metadata: %w", err)
-	}
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = m.state.Rename(tmp, m.name)
-	}
-	if err != nil {
-		m.state.Remove(tmp)
+	if err := WriteFile(m.state, m.name, b, 0o600); err != nil {
 		return fmt.Errorf("save file metadata: %w", err)
 	}
 	return nil

@@ -5,7 +5,6 @@ package server
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -16,8 +15,10 @@ import (
 	"github.com/parley-chat/parley/fileserver/api"
 	"github.com/parley-chat/parley/fileserver/auth"
 	"github.com/parley-chat/parley/fileserver/folder"
+	"github.com/parley-chat/parley/fileserver/metrics"
 	"github.com/parley-chat/parley/fileserver/uploads"
 	"github.com/parley-chat/parley/fileserver/watch"
+	"github.com/parley-chat/parley/shared/protocol"
 )
 
 // Defaults the fileserver command starts with.
@@ -119,16 +120,9 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if len(cfg.Secret) == 0 {
 		return nil, errors.New("no secret to check file tokens with")
 	}
-	var tlsConf *tls.Config
-	if cfg.TLSCert != "" || cfg.TLSKey != "" {
-		if cfg.TLSCert == "" || cfg.TLSKey == "" {
-			return nil, errors.New("TLS needs both a certificate (-tls-cert) and a key (-tls-key)")
-		}
-		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
-		if err != nil {
-			return nil, fmt.Errorf("load TLS certificate: %w", err)
-		}
-		tlsConf = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	tlsConf, err := protocol.ServerTLS(cfg.TLSCert, cfg.TLSKey)
+	if err != nil {
+		return nil, err
 	}
 	f, err := folder.Open(cfg.Dir, cfg.State, log)
 	if err != nil {
@@ -158,7 +152,9 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		f.Close()
 		return nil, err
 	}
+	m := metrics.New(metrics.Sources{Uploads: up.InProgress, Subscribers: w.Subscribers})
 	h, err := api.New(api.Config{
+		Metrics:    m,
 		Folder:     f,
 		Watcher:    w,
 		Uploads:    up,

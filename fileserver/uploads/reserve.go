@@ -274,6 +274,14 @@ func (m *Manager) end(key string) {
 	delete(m.resv, key)
 }
 
+// InProgress is how many uploads are in progress: begun, and not yet
+// placed, cancelled or dropped.
+func (m *Manager) InProgress() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.resv)
+}
+
 // Reserved is the number of bytes promised to uploads in progress ahead
 // of their data.
 func (m *Manager) Reserved() int64 {

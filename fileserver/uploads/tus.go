@@ -19,6 +19,7 @@ import (
 	"github.com/tus/tusd/v2/pkg/handler"
 
 	"github.com/parley-chat/parley/fileserver/auth"
+	"github.com/parley-chat/parley/fileserver/folder"
 	"github.com/parley-chat/parley/fileserver/httperr"
 )
 
@@ -143,26 +144,7 @@ func (m *Manager) writeInfo(info *tusInfo) error {
 	if err != nil {
 		return err
 	}
-	tmp := infoName(info.ID) + ".tmp"
-	st := m.f.Staging()
-	f, err := st.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = st.Rename(tmp, infoName(info.ID))
-	}
-	if err != nil {
-		st.Remove(tmp)
-	}
-	return err
+	return folder.WriteFile(m.f.Staging(), infoName(info.ID), b, 0o600)
 }
 
 // remove deletes an upload's files and gives back its reservation.

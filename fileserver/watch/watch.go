@@ -175,6 +175,13 @@ func newWatcher(cfg Config) (*Watcher, error) {
 	return w, nil
 }
 
+// Subscribers is how many subscriptions are open.
+func (w *Watcher) Subscribers() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.subs)
+}
+
 // Close stops watching and ends every subscription.
 func (w *Watcher) Close() error {
 	w.mu.Lock()
