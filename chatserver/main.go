@@ -52,7 +52,7 @@ func main() {
 // Go's 100, idle connections took 2.9 KB each instead of 3.4 (9,000 held
 // by one load process) and 3.6-4.1 KB instead of 3.7-4.5 (18,000 held by
 // two), with no difference in CPU per message beyond the host's noise
-// (BENCHMARKS.md).
+// (chatserver/BENCHMARKS.md).
 const defaultGCPercent = 50
 
 func run(ctx context.Context, args []string, stderr io.Writer) error {

@@ -35,7 +35,7 @@ func (p *countingPeer) Close(string, string) {}
 // BenchmarkFanout measures the hub's side of room messages: accept, store
 // (in memory), encode once, queue to every member, flush each member once
 // per step. It reports the cost per delivered frame; the network's side is
-// measured with the load tool (see BENCHMARKS.md).
+// measured with the load tool (see chatserver/BENCHMARKS.md).
 func BenchmarkFanout(b *testing.B) {
 	for _, members := range []int{10, 1000} {
 		b.Run(fmt.Sprintf("members=%d", members), func(b *testing.B) {

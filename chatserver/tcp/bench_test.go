@@ -21,7 +21,7 @@ import (
 // memory, one encoding, the queues, the flushers' writes and the kernel's
 // loopback, with the members reading in this process. It reports the time
 // per delivered message; the load tool measures the same path with the
-// server in a process of its own (BENCHMARKS.md).
+// server in a process of its own (chatserver/BENCHMARKS.md).
 func BenchmarkFanoutOverSockets(b *testing.B) {
 	for _, members := range []int{10, 100} {
 		b.Run(fmt.Sprintf("members=%d", members), func(b *testing.B) {
@@ -135,7 +135,7 @@ func readMessages(c *client, n int, sender bool, answered chan<- struct{}) error
 // read off the hub goroutine, and a session may read at most
 // session.DefaultReadRate pages a second, so the flood may cost the
 // bystander CPU time but never a wait for the reads: compare the two
-// sub-benchmarks' ns/op (BENCHMARKS.md). The 60 readers are paced with a
+// sub-benchmarks' ns/op (chatserver/BENCHMARKS.md). The 60 readers are paced with a
 // ticker each, as a client would be, spread over the period, and wait as
 // told when refused. Everyone is in the lobby, where the bystander
 // sends, in both.

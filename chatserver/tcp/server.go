@@ -46,7 +46,7 @@ type Config struct {
 	// its share of the connections (see flusher). The default, half of
 	// GOMAXPROCS and at least one, leaves the other cores to the readers,
 	// the hub and the store: on two cores, one flusher took 0.40-0.44 µs
-	// of CPU per delivery flat out against 0.47-0.57 for two (BENCHMARKS.md).
+	// of CPU per delivery flat out against 0.47-0.57 for two (chatserver/BENCHMARKS.md).
 	Flushers int
 
 	// ringLinger is how long a parked connection keeps a busy queue ring
