@@ -101,6 +101,7 @@ Flags:
 	fs.StringVar(&cfg.HTTPAddr, "http", ":7701", "serve HTTP on `host:port`: the chat protocol over WebSocket at /ws, /healthz and /metrics; empty for none")
 	allowOrigins := fs.String("allow-origin", "", "comma-separated `hosts` whose web pages may connect to /ws besides this server's own (patterns such as *.example.org)")
 	fs.StringVar(&cfg.DataDir, "data", "parley-data/chat", "keep accounts, rooms and history in this `directory` (SQLite); empty keeps them in memory only")
+	fs.StringVar(&cfg.DB, "db", "", "keep accounts, rooms and history in this PostgreSQL database instead of -data (`URL` postgres://USER[:PASSWORD]@HOST:5432/DB); one database serves one chat server")
 	fs.StringVar(&cfg.TLSCert, "tls-cert", "", "serve TLS with this PEM certificate `file` (needs -tls-key)")
 	fs.StringVar(&cfg.TLSKey, "tls-key", "", "serve TLS with this PEM private key `file` (needs -tls-cert)")
 	fs.StringVar(&cfg.FilesURL, "files-url", "http://{host}:7780", "the file server's `URL`, told to clients; {host} becomes the address the client reached this server on")

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/parley-chat/parley/chatserver/auth"
@@ -19,6 +20,7 @@ import (
 	"github.com/parley-chat/parley/chatserver/session"
 	"github.com/parley-chat/parley/chatserver/store"
 	"github.com/parley-chat/parley/chatserver/store/inmem"
+	"github.com/parley-chat/parley/chatserver/store/postgres"
 	"github.com/parley-chat/parley/chatserver/store/sqlite"
 	"github.com/parley-chat/parley/chatserver/tcp"
 	"github.com/parley-chat/parley/chatserver/web"
@@ -36,8 +38,11 @@ type Config struct {
 	// pages may open WebSocket connections.
 	AllowOrigins []string
 	DataDir      string // SQLite database directory; empty means in memory
-	TLSCert      string // certificate file; with TLSKey, serve TLS on both doors
-	TLSKey       string
+	// DB is a PostgreSQL database's URL; when set, the server keeps its
+	// data there instead of in DataDir.
+	DB      string
+	TLSCert string // certificate file; with TLSKey, serve TLS on both doors
+	TLSKey  string
 
 	// FilesURL is the file server's address, told to clients. "{host}"
 	// in it becomes the address the client connected to.
@@ -97,9 +102,16 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	}
 
 	var st store.Store
-	if cfg.DataDir == "" {
+	switch {
+	case cfg.DB != "":
+		s, err := postgres.Open(ctx, cfg.DB)
+		if err != nil {
+			return nil, fmt.Errorf("-db: %w", err)
+		}
+		st = s
+	case cfg.DataDir == "":
 		st = inmem.New()
-	} else {
+	default:
 		s, err := sqlite.Open(ctx, cfg.DataDir)
 		if err != nil {
 			return nil, err
@@ -240,7 +252,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	} else {
 		close(s.httpDone)
 	}
-	log.Info("chat server listening", "addr", s.ln.Addr().String(), "http", s.HTTPAddr(), "tls", tlsConf != nil, "data", cfg.DataDir)
+	log.Info("chat server listening", "addr", s.ln.Addr().String(), "http", s.HTTPAddr(), "tls", tlsConf != nil, "data", dataDesc(cfg))
 	return s, nil
 }
 
@@ -295,4 +307,17 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.hub.Close()
 	<-s.hubDone
 	return errors.Join(err, httpErr, s.Err(), s.store.Close())
+}
+
+// dataDesc says where the server keeps its data, for the log: the
+// database's URL without its password, or the data directory.
+func dataDesc(cfg Config) string {
+	if cfg.DB == "" {
+		return cfg.DataDir
+	}
+	u, err := url.Parse(cfg.DB)
+	if err != nil {
+		return "postgres"
+	}
+	return u.Redacted()
 }

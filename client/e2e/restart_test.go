@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parley-chat/parley/chatserver/store/postgres/pgtest"
 	"github.com/parley-chat/parley/shared/protocol"
 )
 
@@ -22,8 +23,17 @@ import (
 // history, read by a fourth connection, holds every line every client
 // read, once each and in each sender's order; every client received every
 // message once; and every client exits 0.
-func TestKillNineLosesNothing(t *testing.T) {
-	srv := startChat(t, "")
+func TestKillNineLosesNothing(t *testing.T) { killNineLosesNothing(t) }
+
+// The same with the chat server's data in PostgreSQL (-db): Debian's
+// server, started for the test in a temporary directory.
+func TestKillNineLosesNothingOnPostgreSQL(t *testing.T) {
+	db := pgtest.Start(t).Schema(t)
+	killNineLosesNothing(t, "-db", db)
+}
+
+func killNineLosesNothing(t *testing.T, args ...string) {
+	srv := startChat(t, "", args...)
 	names := []string{"ann", "ben", "cat"}
 	clients := map[string]*proc{}
 	for _, n := range names {
@@ -70,7 +80,7 @@ func TestKillNineLosesNothing(t *testing.T) {
 		clients[n].waitEvent("reconnecting", func(e event) bool { return e.str("type") == "reconnecting" })
 	}
 	typed.Wait()
-	srv2 := startChatAt(t, srv.addr, srv.data)
+	srv2 := startChatAt(t, srv.addr, srv.data, args...)
 	wg.Wait()
 
 	// Every client gets every sender's last line, then is told its input

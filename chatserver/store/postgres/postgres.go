@@ -1,0 +1,510 @@
+// Package postgres is a Store in a PostgreSQL database, for a chat
+// server whose data should live in a database server rather than in a
+// file beside it (chatserver -db postgres://…). It keeps the same tables
+// as the SQLite store. Apply sends a whole batch in one round trip and
+// commits it in one transaction, which gives the hub group commit; the
+// commit returns once PostgreSQL has made it durable (its default,
+// synchronous_commit=on).
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/parley-chat/parley/chatserver/store"
+)
+
+// Store is a store.Store backed by PostgreSQL.
+type Store struct {
+	db *pgxpool.Pool
+	// owner holds the advisory lock that says one chat server uses
+	// the database: the hub numbers messages itself, so two servers on
+	// one database would hand out the same ids.
+	owner *pgx.Conn
+}
+
+// ErrInUse is returned by Open when another chat server holds the
+// database.
+var ErrInUse = errors.New("another chat server is using this database; one database serves one chat server")
+
+// ownerLock is the key of the advisory lock a chat server holds on its
+// database while it runs; schemaLock serialises creating the tables.
+const (
+	ownerLock  = 7700
+	schemaLock = 7701
+)
+
+var _ store.Store = (*Store)(nil)
+
+// schema is created if absent. Times are milliseconds since the epoch,
+// as in the SQLite store, so that both give the same answers.
+const schema = `
+CREATE TABLE IF NOT EXISTS users (
+	key          TEXT PRIMARY KEY,
+	name         TEXT NOT NULL,
+	hash         TEXT NOT NULL,
+	pm_delivered BIGINT NOT NULL DEFAULT 0,
+	created      BIGINT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS tokens (
+	hash     BYTEA PRIMARY KEY,
+	user_key TEXT NOT NULL,
+	expires  BIGINT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS rooms (
+	key     TEXT PRIMARY KEY,
+	name    TEXT NOT NULL,
+	owner   TEXT NOT NULL,
+	created BIGINT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS members (
+	room     TEXT NOT NULL,
+	user_key TEXT NOT NULL,
+	seq      BIGINT NOT NULL,
+	PRIMARY KEY (room, user_key)
+);
+CREATE TABLE IF NOT EXISTS bans (
+	room     TEXT NOT NULL,
+	user_key TEXT NOT NULL,
+	PRIMARY KEY (room, user_key)
+);
+CREATE TABLE IF NOT EXISTS messages (
+	id        BIGINT PRIMARY KEY,
+	conv      TEXT NOT NULL,
+	room      TEXT NOT NULL,
+	sender    TEXT NOT NULL,
+	from_name TEXT NOT NULL,
+	recipient TEXT NOT NULL,
+	to_name   TEXT NOT NULL,
+	kind      TEXT NOT NULL,
+	text      TEXT NOT NULL,
+	file      TEXT NOT NULL,
+	time      BIGINT NOT NULL,
+	target    BIGINT NOT NULL,
+	recalled  BOOLEAN NOT NULL,
+	idem      TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS messages_conv ON messages (conv, id);
+CREATE INDEX IF NOT EXISTS messages_sender ON messages (sender, id);
+CREATE INDEX IF NOT EXISTS messages_recipient ON messages (recipient, id);
+`
+
+// Open connects to the database at url (postgres://USER@HOST:PORT/DB,
+// with any of libpq's parameters) and creates the tables it lacks.
+func Open(ctx context.Context, url string) (*Store, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("database address: %w", err)
+	}
+	db, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("connect to %s: %w", cfg.ConnConfig.Host, err)
+	}
+	// Several chat servers starting at once against one database may
+	// race to create the tables; an advisory lock makes them take turns.
+	err = pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, schemaLock); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, schema)
+		return err
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("create tables in %s/%s: %w", cfg.ConnConfig.Host, cfg.ConnConfig.Database, err)
+	}
+	owner, err := pgx.ConnectConfig(ctx, cfg.ConnConfig.Copy())
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("connect to %s: %w", cfg.ConnConfig.Host, err)
+	}
+	var held bool
+	if err := owner.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, ownerLock).Scan(&held); err != nil || !held {
+		owner.Close(ctx)
+		db.Close()
+		if err == nil {
+			err = ErrInUse
+		}
+		return nil, fmt.Errorf("%s/%s: %w", cfg.ConnConfig.Host, cfg.ConnConfig.Database, err)
+	}
+	return &Store{db: db, owner: owner}, nil
+}
+
+// Close ends the store's connections, which lets the database go to
+// another chat server.
+func (s *Store) Close() error {
+	s.db.Close()
+	return s.owner.Close(context.Background())
+}
+
+func ms(t time.Time) int64 { return t.UnixMilli() }
+
+func fromMS(v int64) time.Time { return time.UnixMilli(v) }
+
+// sqlID converts a message id to PostgreSQL's signed integers; a bound
+// larger than any id (from a client) saturates instead of turning
+// negative.
+func sqlID(v uint64) int64 {
+	if v > math.MaxInt64 {
+		return math.MaxInt64
+	}
+	return int64(v)
+}
+
+func isUniqueViolation(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "23505"
+}
+
+func (s *Store) CreateUser(ctx context.Context, u store.User) error {
+	_, err := s.db.Exec(ctx,
+		`INSERT INTO users (key, name, hash, pm_delivered, created) VALUES ($1, $2, $3, $4, $5)`,
+		u.Key, u.Name, u.Hash, sqlID(u.PMDelivered), ms(u.Created))
+	if isUniqueViolation(err) {
+		return store.ErrExists
+	}
+	return err
+}
+
+func (s *Store) User(ctx context.Context, key string) (store.User, error) {
+	var u store.User
+	var pm, created int64
+	err := s.db.QueryRow(ctx,
+		`SELECT key, name, hash, pm_delivered, created FROM users WHERE key = $1`, key).
+		Scan(&u.Key, &u.Name, &u.Hash, &pm, &created)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return store.User{}, store.ErrNotFound
+	}
+	u.PMDelivered, u.Created = uint64(pm), fromMS(created)
+	return u, err
+}
+
+func (s *Store) Users(ctx context.Context) ([]store.User, error) {
+	rows, err := s.db.Query(ctx, `SELECT key, name, hash, pm_delivered, created FROM users ORDER BY key`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.User
+	for rows.Next() {
+		var u store.User
+		var pm, created int64
+		if err := rows.Scan(&u.Key, &u.Name, &u.Hash, &pm, &created); err != nil {
+			return nil, err
+		}
+		u.PMDelivered, u.Created = uint64(pm), fromMS(created)
+		out = append(out, u)
+	}
+	return out, rows.Err()
+}
+
+func (s *Store) PutToken(ctx context.Context, hash []byte, user string, expires time.Time) error {
+	_, err := s.db.Exec(ctx, `INSERT INTO tokens (hash, user_key, expires) VALUES ($1, $2, $3)
+		ON CONFLICT (hash) DO UPDATE SET user_key = EXCLUDED.user_key, expires = EXCLUDED.expires`,
+		hash, user, ms(expires))
+	return err
+}
+
+func (s *Store) TokenUser(ctx context.Context, hash []byte) (string, time.Time, error) {
+	var user string
+	var exp int64
+	err := s.db.QueryRow(ctx, `SELECT user_key, expires FROM tokens WHERE hash = $1`, hash).Scan(&user, &exp)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", time.Time{}, store.ErrNotFound
+	}
+	return user, fromMS(exp), err
+}
+
+func (s *Store) DeleteExpiredTokens(ctx context.Context, now time.Time) error {
+	_, err := s.db.Exec(ctx, `DELETE FROM tokens WHERE expires < $1`, ms(now))
+	return err
+}
+
+// Rooms reads rooms, members and bans in one transaction, so that they
+// agree with each other.
+func (s *Store) Rooms(ctx context.Context) ([]store.Room, error) {
+	var out []store.Room
+	err := pgx.BeginTxFunc(ctx, s.db, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		out = nil
+		index := map[string]int{}
+		rows, err := tx.Query(ctx, `SELECT key, name, owner, created FROM rooms ORDER BY key`)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var r store.Room
+			var created int64
+			if err := rows.Scan(&r.Key, &r.Name, &r.Owner, &created); err != nil {
+				rows.Close()
+				return err
+			}
+			r.Created = fromMS(created)
+			index[r.Key] = len(out)
+			out = append(out, r)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		rows, err = tx.Query(ctx, `SELECT room, user_key, seq FROM members ORDER BY room, seq`)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var room string
+			var m store.Member
+			var seq int64
+			if err := rows.Scan(&room, &m.User, &seq); err != nil {
+				rows.Close()
+				return err
+			}
+			m.Seq = uint64(seq)
+			if i, ok := index[room]; ok {
+				out[i].Members = append(out[i].Members, m)
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		rows, err = tx.Query(ctx, `SELECT room, user_key FROM bans ORDER BY room, user_key`)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var room, user string
+			if err := rows.Scan(&room, &user); err != nil {
+				return err
+			}
+			if i, ok := index[room]; ok {
+				out[i].Banned = append(out[i].Banned, user)
+			}
+		}
+		return rows.Err()
+	})
+	return out, err
+}
+
+const insertMessage = `INSERT INTO messages
+	(id, conv, room, sender, from_name, recipient, to_name, kind, text, file, time, target, recalled, idem)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`
+
+// Apply queues the batch's statements in one pipeline inside one
+// transaction: one round trip to the server, and one durable commit.
+func (s *Store) Apply(ctx context.Context, batch []store.Change) error {
+	var b pgx.Batch
+	for _, c := range batch {
+		switch c.Kind {
+		case store.AddMessage, store.RecallMsg:
+			if c.Kind == store.RecallMsg {
+				b.Queue(`UPDATE messages SET recalled = TRUE, text = '', file = '' WHERE id = $1`, sqlID(c.Message.Target))
+			}
+			m := c.Message
+			b.Queue(insertMessage, sqlID(m.ID), m.Conv, m.Room, m.From, m.FromName, m.To, m.ToName,
+				m.Kind, m.Text, m.File, ms(m.Time), sqlID(m.Target), m.Recalled, m.Key)
+		case store.CreateRoom:
+			b.Queue(`INSERT INTO rooms (key, name, owner, created) VALUES ($1, $2, $3, $4)
+				ON CONFLICT (key) DO UPDATE SET name = EXCLUDED.name, owner = EXCLUDED.owner, created = EXCLUDED.created`,
+				c.Room.Key, c.Room.Name, c.Room.Owner, ms(c.Room.Created))
+		case store.AddMember:
+			b.Queue(`INSERT INTO members (room, user_key, seq) VALUES ($1, $2, $3)
+				ON CONFLICT (room, user_key) DO UPDATE SET seq = EXCLUDED.seq`,
+				c.Room.Key, c.Member.User, sqlID(c.Member.Seq))
+		case store.RemoveMember:
+			b.Queue(`DELETE FROM members WHERE room = $1 AND user_key = $2`, c.Room.Key, c.Member.User)
+		case store.SetOwner:
+			b.Queue(`UPDATE rooms SET owner = $1 WHERE key = $2`, c.Room.Owner, c.Room.Key)
+		case store.SetDelivered:
+			b.Queue(`UPDATE users SET pm_delivered = GREATEST(pm_delivered, $1) WHERE key = $2`,
+				sqlID(c.User.PMDelivered), c.User.Key)
+		case store.AddBan:
+			b.Queue(`INSERT INTO bans (room, user_key) VALUES ($1, $2) ON CONFLICT DO NOTHING`, c.Room.Key, c.Member.User)
+		case store.RemoveBan:
+			b.Queue(`DELETE FROM bans WHERE room = $1 AND user_key = $2`, c.Room.Key, c.Member.User)
+		case store.DeleteRoom:
+			b.Queue(`DELETE FROM messages WHERE conv = $1`, store.RoomConv(c.Room.Key))
+			b.Queue(`DELETE FROM members WHERE room = $1`, c.Room.Key)
+			b.Queue(`DELETE FROM bans WHERE room = $1`, c.Room.Key)
+			b.Queue(`DELETE FROM rooms WHERE key = $1`, c.Room.Key)
+		default:
+			return fmt.Errorf("unknown change kind %d", c.Kind)
+		}
+	}
+	if b.Len() == 0 {
+		return nil
+	}
+	return pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		if err := tx.SendBatch(ctx, &b).Close(); err != nil {
+			return fmt.Errorf("write %d changes: %w", len(batch), err)
+		}
+		return nil
+	})
+}
+
+const msgColumns = `id, conv, room, sender, from_name, recipient, to_name, kind, text, file, time, target, recalled, idem`
+
+func scanMessages(rows pgx.Rows, err error) ([]store.Message, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Message
+	for rows.Next() {
+		var m store.Message
+		var id, t, target int64
+		if err := rows.Scan(&id, &m.Conv, &m.Room, &m.From, &m.FromName, &m.To, &m.ToName,
+			&m.Kind, &m.Text, &m.File, &t, &target, &m.Recalled, &m.Key); err != nil {
+			return nil, err
+		}
+		m.ID, m.Time, m.Target = uint64(id), fromMS(t), uint64(target)
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+func (s *Store) one(ctx context.Context, query string, args ...any) (store.Message, error) {
+	ms, err := scanMessages(s.db.Query(ctx, query, args...))
+	if err != nil {
+		return store.Message{}, err
+	}
+	if len(ms) == 0 {
+		return store.Message{}, store.ErrNotFound
+	}
+	return ms[0], nil
+}
+
+func (s *Store) LastID(ctx context.Context) (uint64, error) {
+	var id int64
+	err := s.db.QueryRow(ctx, `SELECT COALESCE(MAX(id), 0) FROM messages`).Scan(&id)
+	return uint64(id), err
+}
+
+func (s *Store) Message(ctx context.Context, msg uint64) (store.Message, error) {
+	return s.one(ctx, `SELECT `+msgColumns+` FROM messages WHERE id = $1`, sqlID(msg))
+}
+
+func (s *Store) LastBy(ctx context.Context, user string, max uint64) (store.Message, error) {
+	return s.one(ctx, `SELECT `+msgColumns+` FROM messages
+		WHERE sender = $1 AND id <= $2 AND kind != 'recall' ORDER BY id DESC LIMIT 1`, user, sqlID(max))
+}
+
+func (s *Store) History(ctx context.Context, conv string, before uint64, limit int) ([]store.Message, error) {
+	out, err := scanMessages(s.db.Query(ctx, `SELECT `+msgColumns+` FROM messages
+		WHERE conv = $1 AND id < $2 AND kind != 'recall' ORDER BY id DESC LIMIT $3`, conv, sqlID(before), limit))
+	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
+		out[i], out[j] = out[j], out[i]
+	}
+	return out, err
+}
+
+// sinceArms is the most conversations one of Since's queries reads.
+const sinceArms = 200
+
+// Since is a union of index range scans, as in the SQLite store: each
+// conversation's by (conv, id) and the user's private messages by
+// (sender, id) and (recipient, id), each arm in id order and cut at the
+// limit, so that PostgreSQL merges them (a Merge Append) and stops at
+// the limit rather than reading a user's whole history and sorting it.
+func (s *Store) Since(ctx context.Context, user string, convs []string, after, upto uint64, limit int) ([]store.Message, error) {
+	var out []store.Message
+	for first := true; first || len(convs) > 0; first = false {
+		part := convs[:min(len(convs), sinceArms)]
+		convs = convs[len(part):]
+		q, args := sinceQuery(user, part, first, after, upto, limit)
+		msgs, err := scanMessages(s.db.Query(ctx, q, args...))
+		if err != nil {
+			return nil, err
+		}
+		out = mergeByID(out, msgs, limit)
+	}
+	return out, nil
+}
+
+func sinceQuery(user string, convs []string, private bool, after, upto uint64, limit int) (string, []any) {
+	// $1, $2 and $3 bound every arm; then one parameter per conversation,
+	// and the user last. Every parameter must appear in the query.
+	args := []any{sqlID(after), sqlID(upto), limit}
+	var arms []string
+	for _, c := range convs {
+		args = append(args, c)
+		arms = append(arms, `(SELECT `+msgColumns+` FROM messages WHERE conv = $`+strconv.Itoa(len(args))+
+			` AND id > $1 AND id <= $2 ORDER BY id LIMIT $3)`)
+	}
+	if private {
+		args = append(args, user)
+		u := `$` + strconv.Itoa(len(args))
+		arms = append(arms,
+			`(SELECT `+msgColumns+` FROM messages WHERE sender = `+u+` AND room = '' AND id > $1 AND id <= $2 ORDER BY id LIMIT $3)`,
+			`(SELECT `+msgColumns+` FROM messages WHERE recipient = `+u+` AND sender != `+u+` AND room = '' AND id > $1 AND id <= $2 ORDER BY id LIMIT $3)`)
+	}
+	return strings.Join(arms, ` UNION ALL `) + ` ORDER BY id LIMIT $3`, args
+}
+
+// mergeByID merges two lists in increasing id order and keeps the first
+// limit entries.
+func mergeByID(a, b []store.Message, limit int) []store.Message {
+	if len(a) == 0 {
+		return b[:min(len(b), limit)]
+	}
+	out := make([]store.Message, 0, min(len(a)+len(b), limit))
+	for len(out) < limit && (len(a) > 0 || len(b) > 0) {
+		if len(b) == 0 || len(a) > 0 && a[0].ID < b[0].ID {
+			out, a = append(out, a[0]), a[1:]
+		} else {
+			out, b = append(out, b[0]), b[1:]
+		}
+	}
+	return out
+}
+
+func (s *Store) PrivateTo(ctx context.Context, user string, after, upto uint64, limit int) ([]store.Message, error) {
+	return scanMessages(s.db.Query(ctx, `SELECT `+msgColumns+` FROM messages
+		WHERE recipient = $1 AND id > $2 AND id <= $3 AND sender != $1 AND room = '' AND kind != 'recall'
+		ORDER BY id LIMIT $4`, user, sqlID(after), sqlID(upto), limit))
+}
+
+// Prune reads the oldest entries in id order and deletes the leading run
+// of those older than before.
+func (s *Store) Prune(ctx context.Context, before time.Time, limit int) (int, error) {
+	rows, err := s.db.Query(ctx, `SELECT id, time FROM messages ORDER BY id LIMIT $1`, limit)
+	if err != nil {
+		return 0, err
+	}
+	var last int64
+	n := 0
+	for rows.Next() {
+		var id, t int64
+		if err := rows.Scan(&id, &t); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		if t >= ms(before) {
+			break
+		}
+		last = id
+		n++
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil || n == 0 {
+		return 0, err
+	}
+	if _, err := s.db.Exec(ctx, `DELETE FROM messages WHERE id <= $1`, last); err != nil {
+		return 0, fmt.Errorf("prune: %w", err)
+	}
+	return n, nil
+}
+
+func (s *Store) RecentKeys(ctx context.Context, n int) ([]store.Message, error) {
+	return scanMessages(s.db.Query(ctx, `SELECT `+msgColumns+` FROM
+		(SELECT * FROM messages WHERE idem != '' ORDER BY id DESC LIMIT $1) AS recent ORDER BY id`, n))
+}
