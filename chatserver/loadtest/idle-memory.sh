@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# idle-memory.sh: where an idle connection's memory goes. It starts a chat
+# server with its profiling endpoints, has two load processes hold
+# CONNS idle connections between them (logged in with resume tokens, so
+# no password hashing), and prints the server's RSS before and after, the
+# Go runtime's memory statistics before and after, and the top of a heap
+# profile of what the connections hold.
+#
+# Usage: chatserver/loadtest/idle-memory.sh
+# Environment:
+#   CONNS        connections held (default 18000; needs ulimit -n above it)
+#   SERVER_ENV   environment for the server, e.g. "GOGC=100" or
+#                "GODEBUG=memprofilerate=64" (a finer heap profile; it
+#                adds its own buckets to the runtime's other memory)
+#   WORK         working directory (default a new temporary one)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+CONNS=${CONNS:-18000}
+WORK=${WORK:-$(mktemp -d)}
+half=$((CONNS / 2))
+ulimit -n 20000
+go build -o "$WORK/bin/" ./chatserver ./chatserver/loadtest
+data=$WORK/data
+addr=127.0.0.1:7950
+pprof=127.0.0.1:7951
+server() {
+	env ${SERVER_ENV:-} "$WORK/bin/chatserver" -addr $addr -http "" -data "$data" -rate 1000000 -burst 1000000 \
+		-hash-memory 64 -login-rate 0 -register-rate 0 -log-level warn -pprof $pprof 2>"$WORK/server.log" &
+	SP=$!
+	until curl -sf -o /dev/null "http://$pprof/debug/pprof/"; do sleep 0.2; done
+}
+memstats() { curl -s "http://$pprof/debug/pprof/heap?debug=1" | grep -E '^# (Sys|HeapAlloc|HeapInuse|HeapIdle|HeapReleased|Stack|MSpan|GCSys|OtherSys|NumGC) '; }
+rss() { awk '/VmRSS/{print $2}' /proc/$SP/status; }
+
+# Register the users once and keep their resume tokens.
+server
+"$WORK/bin/loadtest" -server $addr -scenario idle -prefix idle -tokens "$data/tokens1" -conns $half -setup-only >/dev/null
+"$WORK/bin/loadtest" -server $addr -scenario idle -prefix idle -tokens "$data/tokens2" -first $half -conns $half -setup-only >/dev/null
+kill $SP; wait $SP || true
+
+# A fresh server, then the connections.
+server
+trap 'kill $(jobs -p) 2>/dev/null || true' EXIT
+rss0=$(rss)
+echo "before the connections (RSS $rss0 KB):"; memstats
+for k in 1 2; do
+	first=$(((k - 1) * half))
+	"$WORK/bin/loadtest" -server $addr -scenario idle -prefix idle -tokens "$data/tokens$k" -first $first -conns $half \
+		-hold 24h >"$WORK/load$k.out" 2>"$WORK/load$k.log" &
+	until grep -qs '^holding' "$WORK/load$k.log"; do
+		kill -0 $! 2>/dev/null || { echo "load process $k failed:"; tail -3 "$WORK/load$k.log"; exit 1; }
+		sleep 1
+	done
+done
+sleep 5
+rss1=$(rss)
+echo "holding $CONNS connections (RSS $rss1 KB, $(echo "scale=3; ($rss1 - $rss0) / $CONNS" | bc) KB per connection):"; memstats
+curl -s -o "$WORK/heap.pb.gz" "http://$pprof/debug/pprof/heap"
+go tool pprof -sample_index=inuse_space -top "$WORK/heap.pb.gz" 2>/dev/null | sed -n '5,25p'
+echo "results in $WORK"
