@@ -226,11 +226,15 @@ func eventReactions(rs []store.Reaction) []protocol.Reaction {
 // entry, and reports whether m is one.
 func aboutFrame(f *protocol.Frame, m *store.Message) (*event.Event, bool) {
 	switch m.Kind {
+	case store.KindEdit, store.KindReact:
+		f.Kind, f.File, f.Recalled, f.Edited, f.ReplyTo, f.Quote, f.Reactions = "", nil, false, false, 0, nil, nil
+	}
+	switch m.Kind {
 	case store.KindEdit:
 		f.Type, f.Msg, f.Text = protocol.TypeEdit, m.Target, m.Text
 		return event.New(event.Edit, f), true
 	case store.KindReact:
-		f.Type, f.Msg, f.Emoji, f.On = protocol.TypeReact, m.Target, m.Text, m.On
+		f.Type, f.Msg, f.Emoji, f.On, f.Text = protocol.TypeReact, m.Target, m.Text, m.On, ""
 		return event.New(event.React, f), true
 	}
 	return nil, false

@@ -103,7 +103,7 @@ func TestEdit(t *testing.T) {
 		if c != alice {
 			e = c.event(protocol.TypeEdit)
 		}
-		if e.Msg != id || e.Text != "hello world" || e.From != "alice" || e.Room != "lobby" || e.ID <= pm {
+		if e.Msg != id || e.Text != "hello world" || e.From != "alice" || e.Room != "lobby" || e.ID <= pm || e.Kind != "" {
 			t.Fatalf("edit event: %s", js(e))
 		}
 	}
@@ -236,6 +236,14 @@ func TestReact(t *testing.T) {
 	}
 	wantCode(t, "reacting to nothing", bob.do(&protocol.Frame{Type: protocol.TypeReact, Msg: 9999, Emoji: "👍"}), protocol.CodeNoSuchMessage)
 	pm := sendText(t, alice, &protocol.Frame{To: "bob", Text: "psst"})
+	// In a private conversation, from and to name the conversation.
+	r, own := bob.doSee(&protocol.Frame{Type: protocol.TypeReact, Msg: pm, Emoji: "👀"}, protocol.TypeReact)
+	if r.Type != protocol.TypeOK || own.From != "bob" || own.To != "alice" || own.Room != "" || own.Text != "" || own.Kind != "" {
+		t.Fatalf("a reaction to a private message: %s, event %s", js(r), js(own))
+	}
+	if e := alice.event(protocol.TypeReact); e.From != "bob" || e.To != "alice" || e.Msg != pm {
+		t.Fatalf("alice's event of bob's reaction to her private message: %s", js(e))
+	}
 	wantCode(t, "reacting to others' private message", carol.do(&protocol.Frame{Type: protocol.TypeReact, Msg: pm, Emoji: "👍"}), protocol.CodeNoSuchMessage)
 	gone := sendText(t, alice, &protocol.Frame{Room: "lobby", Text: "oops"})
 	if r := alice.do(&protocol.Frame{Type: protocol.TypeRecall, Msg: gone}); r.Type != protocol.TypeOK {
