@@ -29,10 +29,13 @@ const (
 	Welcome                  // the answer to hello
 	Ping                     // the server asks whether the client is there
 	Bye                      // the server closes the connection, saying why
+	Edit                     // a message's sender changed its text
+	React                    // someone put an emoji on a message, or took it back
 )
 
 var kindNames = [...]string{Reply: "reply", Message: "message", Recall: "recall", Presence: "presence",
-	Member: "member", Owner: "owner", Kicked: "kicked", Replaced: "replaced", Welcome: "welcome", Ping: "ping", Bye: "bye"}
+	Member: "member", Owner: "owner", Kicked: "kicked", Replaced: "replaced", Welcome: "welcome", Ping: "ping", Bye: "bye",
+	Edit: "edit", React: "react"}
 
 func (k Kind) String() string {
 	if int(k) < len(kindNames) && kindNames[k] != "" {

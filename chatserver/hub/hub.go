@@ -680,6 +680,16 @@ func (h *Hub) Handle(s *Session, f *protocol.Frame) {
 		err = h.handleHistory(s, f)
 	case protocol.TypeRecall:
 		err = h.handleRecall(s, f)
+	case protocol.TypeEdit:
+		err = h.handleEdit(s, f)
+	case protocol.TypeReact:
+		err = h.handleReact(s, f)
+	case protocol.TypeSend:
+		if f.ReplyTo != 0 {
+			err = h.handleReply(s, f)
+		} else {
+			err = h.do(func() { h.handle(s, f) })
+		}
 	default:
 		err = h.do(func() { h.handle(s, f) })
 	}
@@ -731,7 +741,7 @@ func (h *Hub) handle(s *Session, f *protocol.Frame) {
 	var err *protocol.Error
 	switch f.Type {
 	case protocol.TypeSend:
-		err = h.send(s, f)
+		err = h.sendReply(s, f, nil)
 	case protocol.TypeLeave:
 		err = h.leave(s, f)
 	case protocol.TypeKick:
@@ -858,6 +868,9 @@ func (h *Hub) messageEvent(m *store.Message, history bool) *event.Event {
 // if it is a room's.
 func entryEvent(m *store.Message, room string, history bool) *event.Event {
 	f := entryFrame(m, room, history)
+	if ev, ok := aboutFrame(f, m); ok {
+		return ev
+	}
 	if f.Type == protocol.TypeRecall {
 		return event.New(event.Recall, f)
 	}
@@ -888,6 +901,13 @@ func entryFrame(m *store.Message, room string, history bool) *protocol.Frame {
 	f.Recalled = m.Recalled
 	if m.File != "" {
 		f.File = decodeFile(m.File)
+	}
+	f.Edited = m.Edited && !m.Recalled
+	if m.ReplyTo != 0 {
+		f.ReplyTo, f.Quote = m.ReplyTo, eventQuote(m.Quote)
+	}
+	if !m.Recalled {
+		f.Reactions = eventReactions(m.Reactions)
 	}
 	return f
 }

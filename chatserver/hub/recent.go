@@ -62,6 +62,13 @@ func (l *recentLog) recalled(id uint64) {
 		l.size -= len(m.Text) + len(m.File)
 		m.Recalled, m.Text, m.File = true, "", ""
 	}
+	// Its edits come after it, and their text goes too.
+	for j := i; j < len(kept); j++ {
+		if e := &kept[j]; e.Kind == store.KindEdit && e.Target == id {
+			l.size -= len(e.Text)
+			e.Text = ""
+		}
+	}
 }
 
 // published records that m, a message or recall entry, was published.

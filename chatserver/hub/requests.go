@@ -10,10 +10,10 @@ import (
 	"github.com/parley-chat/parley/shared/protocol"
 )
 
-// send stores a message and, once it is durable, delivers it to the
-// conversation's online members (the sender's echo included) and replies
-// with its id.
-func (h *Hub) send(s *Session, f *protocol.Frame) *protocol.Error {
+// sendReply stores a message, a reply to the message reply if that is
+// not nil, and, once it is durable, delivers it to the conversation's
+// online members (the sender's echo included) and replies with its id.
+func (h *Hub) sendReply(s *Session, f *protocol.Frame, reply *store.Message) *protocol.Error {
 	u := s.user
 	if len(f.Key) > protocol.MaxKeyBytes {
 		return protocol.Errorf(protocol.CodeBadRequest, "idempotency key is longer than %d bytes", protocol.MaxKeyBytes)
@@ -61,6 +61,13 @@ func (h *Hub) send(s *Session, f *protocol.Frame) *protocol.Error {
 			return protocol.Errorf(protocol.CodeNotMember, "you are not in %s; /join it first", r.name)
 		}
 		m.Room, m.Conv = r.key, store.RoomConv(r.key)
+	}
+	if reply != nil {
+		if reply.Conv != m.Conv {
+			return protocol.Errorf(protocol.CodeNoSuchMessage, "message %d is in another conversation; reply to it there", reply.ID)
+		}
+		m.ReplyTo = reply.ID
+		m.Quote = store.Quote{From: reply.FromName, Text: reply.Text, Kind: reply.Kind}
 	}
 
 	if f.Key != "" {

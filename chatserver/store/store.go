@@ -69,10 +69,51 @@ type Message struct {
 	Target   uint64 // for a recall: the id of the recalled message
 	Recalled bool   // the message was recalled: text and file are gone
 	Key      string // the sender's idempotency key, if any
+	// Edited marks a message whose text its sender changed (see EditMsg).
+	Edited bool
+	// ReplyTo is the message this one answers, in the same conversation.
+	ReplyTo uint64
+	// On, for a reaction entry: the reaction was put on, not taken back.
+	On bool
+	// Quote is the message ReplyTo as it is now: filled in by History,
+	// Since and Message, not stored.
+	Quote Quote
+	// Reactions are the message's reactions, in the order each emoji was
+	// first put on: filled in by History and Message, not stored.
+	Reactions []Reaction
+}
+
+// Quote is what a reply shows of the message it answers.
+type Quote struct {
+	From     string // display name of its sender
+	Text     string // its text, whole
+	Kind     string
+	Recalled bool
+}
+
+// Reaction is one emoji on a message and who put it there, in order.
+type Reaction struct {
+	Emoji string
+	Users []string // user keys
+	Names []string // their display names
+}
+
+// IsMessage reports whether a log entry of kind is a message, rather
+// than an entry about one (a recall, an edit or a reaction).
+func IsMessage(kind string) bool {
+	return kind != KindRecall && kind != KindEdit && kind != KindReact
 }
 
 // KindRecall marks a log entry that recalls the message Target.
 const KindRecall = "recall"
+
+// KindEdit marks a log entry that gives the message Target, sent by the
+// same user, the new text Text.
+const KindEdit = "edit"
+
+// KindReact marks a log entry that puts the emoji Text on the message
+// Target for its sender (On), or takes it back.
+const KindReact = "react"
 
 // PrivateConv returns the conversation key of the two users a and b.
 func PrivateConv(a, b string) string {
@@ -102,6 +143,13 @@ const (
 	// DeleteRoom removes Room.Key with its members, bans and every entry
 	// of its conversation: a room nobody is in is gone, history and all.
 	DeleteRoom
+	// EditMsg sets Message.Target's text to Message.Text and marks it
+	// edited, and appends Message.
+	EditMsg
+	// ReactMsg adds Message.From's reaction Message.Text to
+	// Message.Target if Message.On, removes it otherwise, and appends
+	// Message.
+	ReactMsg
 )
 
 // Change is one write in a batch.
@@ -139,20 +187,23 @@ type Store interface {
 
 	// LastID returns the highest message id in the log, or 0.
 	LastID(ctx context.Context) (uint64, error)
-	// Message returns the log entry with id, or ErrNotFound.
+	// Message returns the log entry with id, a message with its quote
+	// and reactions, or ErrNotFound.
 	Message(ctx context.Context, id uint64) (Message, error)
-	// LastBy returns the newest message (not a recall) sent by user with an
+	// LastBy returns the newest message (see IsMessage) sent by user with an
 	// id no higher than max, or ErrNotFound.
 	LastBy(ctx context.Context, user string, max uint64) (Message, error)
 	// History returns up to limit entries of conversation conv with
-	// before > id, newest last. Recall entries are left out.
+	// before > id, newest last, with their quotes and reactions. Only
+	// messages are returned (see IsMessage).
 	History(ctx context.Context, conv string, before uint64, limit int) ([]Message, error)
 	// Since returns, oldest first, up to limit entries with after < id <=
 	// upto in the given conversations or in any private conversation of
-	// user, recall entries included.
+	// user, recall, edit and reaction entries included, messages with
+	// their quotes.
 	Since(ctx context.Context, user string, convs []string, after, upto uint64, limit int) ([]Message, error)
-	// PrivateTo returns, oldest first, up to limit private messages (not
-	// recalls) sent to user by someone else, with after < id <= upto.
+	// PrivateTo returns, oldest first, up to limit private messages (see
+	// IsMessage), with their quotes, sent to user by someone else, with after < id <= upto.
 	PrivateTo(ctx context.Context, user string, after, upto uint64, limit int) ([]Message, error)
 	// RecentKeys returns the idempotency keys of the last n keyed messages.
 	RecentKeys(ctx context.Context, n int) ([]Message, error)

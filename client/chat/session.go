@@ -213,7 +213,7 @@ func (s *Session) connect(ctx context.Context) (*conn, error) {
 	// user received: they do not continue a conversation's live stream.
 	kept := early[:0]
 	for _, f := range early {
-		if f.Type == protocol.TypeMessage || f.Type == protocol.TypeRecall {
+		if IsLogEntry(f.Type) {
 			if !s.note(f, !resume && f.Room == "") {
 				continue
 			}
@@ -225,6 +225,17 @@ func (s *Session) connect(ctx context.Context) (*conn, error) {
 	s.mu.Unlock()
 	c.early, c.more = kept, ok.More > 0
 	return c, nil
+}
+
+// IsLogEntry reports whether events of type t are entries of the
+// server's message log, whose ids count for catch-up: messages, recalls,
+// edits and reactions.
+func IsLogEntry(t string) bool {
+	switch t {
+	case protocol.TypeMessage, protocol.TypeRecall, protocol.TypeEdit, protocol.TypeReact:
+		return true
+	}
+	return false
 }
 
 func (s *Session) newID() uint64 {
@@ -667,7 +678,7 @@ func (s *Session) readLoop(c *conn) error {
 		case protocol.TypeReplaced:
 			s.emit(Event{Kind: EvFrame, Frame: f})
 			return ErrReplaced
-		case protocol.TypeMessage, protocol.TypeRecall:
+		case protocol.TypeMessage, protocol.TypeRecall, protocol.TypeEdit, protocol.TypeReact:
 			if !observed && !s.note(f, false) {
 				continue
 			}

@@ -92,7 +92,7 @@ func ParseConv(s string) (Conv, error) {
 
 // Output is what a command shows, besides the events it causes.
 type Output struct {
-	Type    string                `json:"type"` // rooms, who, switch, help, refresh, sent, kick, unban
+	Type    string                `json:"type"` // rooms, who, switch, help, refresh, sent, kick, unban, edited, reacted
 	Room    string                `json:"room,omitempty"`
 	To      string                `json:"to,omitempty"`
 	Rooms   []protocol.RoomInfo   `json:"rooms,omitempty"`
@@ -106,6 +106,8 @@ type Output struct {
 	Text  string `json:"text,omitempty"`
 	ID    uint64 `json:"id,omitempty"`
 	Count *int   `json:"count,omitempty"`
+	// On, after /react, says whether the reaction is now on.
+	On *bool `json:"on,omitempty"`
 }
 
 // Spec describes one command for help and completion.
@@ -210,6 +212,9 @@ func init() {
 		{Name: "who", Args: "[ROOM]", Help: "list the members of ROOM (default: the current room), online first", run: (*Runner).who},
 		{Name: "history", Args: "[N]", Help: "show N older messages of the current conversation (default 20)", run: (*Runner).history},
 		{Name: "recall", Args: "[ID]", Help: "recall your message ID (default: your last one) within the recall window", run: (*Runner).recall},
+		{Name: "edit", Args: "ID TEXT", Help: "change the text of your message ID to TEXT; everyone sees it marked edited", run: (*Runner).edit},
+		{Name: "reply", Args: "ID TEXT", Help: "send TEXT to the current conversation as a reply to message ID, which it quotes", run: (*Runner).reply},
+		{Name: "react", Args: "ID EMOJI", Help: "put an emoji (:thumbsup: or 👍) on message ID; the same again takes it back", run: (*Runner).react},
 		{Name: "kick", Args: "NAME", Help: "remove NAME from the current room and ban them from it until /unban NAME (owner only)", run: (*Runner).kick, hands: true},
 		{Name: "unban", Args: "NAME", Help: "let NAME, kicked from the current room, join it again (owner only; /who lists the banned)", run: (*Runner).unban, hands: true},
 		{Name: "refresh", Help: "reconnect now, keeping your rooms and unsent messages", run: (*Runner).refresh},
@@ -439,6 +444,76 @@ func (r *Runner) recall(ctx context.Context, args string) (*Output, error) {
 	}
 	_, err := r.Session.Do(ctx, &protocol.Frame{Type: protocol.TypeRecall, Msg: id})
 	return nil, err
+}
+
+// messageID reads a message id, with or without a leading '#'.
+func messageID(s string) (uint64, bool) {
+	v, err := strconv.ParseUint(strings.TrimPrefix(s, "#"), 10, 64)
+	return v, err == nil && v != 0
+}
+
+// edit changes the text of one of the user's messages.
+func (r *Runner) edit(ctx context.Context, args string) (*Output, error) {
+	idText, text, _ := strings.Cut(args, " ")
+	id, ok := messageID(idText)
+	if !ok || strings.TrimSpace(text) == "" {
+		return nil, usage("/edit ID TEXT, with ID the number of your message (shown after it in [ ])")
+	}
+	text = compose.Expand(text)
+	if err := CheckLength(text, r.TextLimit()); err != nil {
+		return nil, err
+	}
+	if _, err := r.Session.Do(ctx, &protocol.Frame{Type: protocol.TypeEdit, Msg: id, Text: text}); err != nil {
+		return nil, err
+	}
+	return &Output{Type: "edited", ID: id}, nil
+}
+
+// reply sends text to the current conversation as a reply to a message.
+func (r *Runner) reply(ctx context.Context, args string) (*Output, error) {
+	idText, text, _ := strings.Cut(args, " ")
+	id, ok := messageID(idText)
+	if !ok || strings.TrimSpace(text) == "" {
+		return nil, usage("/reply ID TEXT, with ID the number of a message (shown after it in [ ])")
+	}
+	return r.SendReply(ctx, r.Current, text, id)
+}
+
+// SendReply is Send of a reply to message id (none if 0).
+func (r *Runner) SendReply(ctx context.Context, to Conv, text string, id uint64) (*Output, error) {
+	text = compose.Expand(text)
+	if err := CheckLength(text, r.TextLimit()); err != nil {
+		return nil, err
+	}
+	f := &protocol.Frame{Type: protocol.TypeSend, Text: text, Key: chat.NewKey(), ReplyTo: id}
+	if to.With != "" {
+		f.To = to.With
+	} else {
+		f.Room = to.Room
+	}
+	return r.do(ctx, f)
+}
+
+// react puts an emoji on a message, or takes it back.
+func (r *Runner) react(ctx context.Context, args string) (*Output, error) {
+	idText, emoji, _ := strings.Cut(args, " ")
+	id, ok := messageID(idText)
+	emoji = strings.TrimSpace(emoji)
+	if !ok || emoji == "" {
+		return nil, usage("/react ID EMOJI, with ID the number of a message and EMOJI one emoji, such as :thumbsup: or 👍")
+	}
+	return r.React(ctx, id, emoji)
+}
+
+// React puts emoji (a :shortcode: or the emoji) on message id, or
+// takes it back if the user's is there.
+func (r *Runner) React(ctx context.Context, id uint64, emoji string) (*Output, error) {
+	reply, err := r.Session.Do(ctx, &protocol.Frame{Type: protocol.TypeReact, Msg: id, Emoji: compose.Expand(emoji)})
+	if err != nil {
+		return nil, err
+	}
+	on := reply.On
+	return &Output{Type: "reacted", ID: id, Text: reply.Emoji, On: &on}, nil
 }
 
 // kick removes someone from the current room, which also bans them from

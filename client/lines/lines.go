@@ -266,6 +266,9 @@ func (p *printer) output(o *command.Output) {
 	if o.Type == "sent" {
 		return // the echo, printed as an event, is the acknowledgement
 	}
+	if !p.json && (o.Type == "edited" || o.Type == "reacted") {
+		return // so are the edit and react events
+	}
 	if p.json {
 		p.writeJSON(o)
 		return
@@ -367,6 +370,14 @@ func (p *printer) frame(f *protocol.Frame, me string) {
 		p.writeText("%s", FormatMessage(f, me))
 	case protocol.TypeRecall:
 		p.writeText("* %s recalled message %d in %s", f.From, f.Msg, command.ConvOf(f, me))
+	case protocol.TypeEdit:
+		p.writeText("* %s edited message %d in %s: %s", f.From, f.Msg, command.ConvOf(f, me), f.Text)
+	case protocol.TypeReact:
+		if f.On {
+			p.writeText("* %s reacted %s to message %d in %s", f.From, f.Emoji, f.Msg, command.ConvOf(f, me))
+		} else {
+			p.writeText("* %s took back %s from message %d in %s", f.From, f.Emoji, f.Msg, command.ConvOf(f, me))
+		}
 	case protocol.TypePresence:
 		if f.Status == protocol.StatusOnline {
 			p.writeText("* %s is online", f.Name)
@@ -415,11 +426,44 @@ func FormatMessage(f *protocol.Frame, me string) string {
 			body = f.Text + " — " + body
 		}
 	}
+	if q := f.Quote; q != nil && f.ReplyTo != 0 {
+		body = fmt.Sprintf("(re %s [%d]) %s", QuoteText(q), f.ReplyTo, body)
+	}
+	if f.Edited {
+		body += " (edited)"
+	}
+	if len(f.Reactions) > 0 {
+		body += " " + ReactionsText(f.Reactions)
+	}
 	hist := ""
 	if f.History {
 		hist = " (history)"
 	}
 	return fmt.Sprintf("%s %s <%s> %s [%d]%s", t, conv, f.From, body, f.ID, hist)
+}
+
+// QuoteText is a reply's quote as text: "alice: first line".
+func QuoteText(q *protocol.Quote) string {
+	switch {
+	case q.Recalled:
+		return q.From + ": (recalled)"
+	case q.Text == "" && q.Kind == protocol.KindFile:
+		return q.From + ": (a file)"
+	}
+	return q.From + ": " + q.Text
+}
+
+// ReactionsText is a message's reactions as text: "{👍 2: bob, carol; 🎉 1: alice}".
+func ReactionsText(rs []protocol.Reaction) string {
+	var parts []string
+	for _, r := range rs {
+		names := strings.Join(r.Names, ", ")
+		if more := r.Count - len(r.Names); more > 0 {
+			names += fmt.Sprintf(" and %d more", more)
+		}
+		parts = append(parts, fmt.Sprintf("%s %d: %s", r.Emoji, r.Count, names))
+	}
+	return "{" + strings.Join(parts, "; ") + "}"
 }
 
 // HumanSize formats a byte count for people: 512 B, 1.5 KiB, 2.0 GiB.

@@ -32,12 +32,18 @@ type entry struct {
 	text     string
 	file     *protocol.File
 	recalled bool
-	own      bool
-	mention  bool
-	history  bool
-	rev      int // bumped on every change that shows
-	cache    []string
-	cacheKey entryKey
+	edited   bool
+	replyTo  uint64
+	quote    *protocol.Quote
+	// reactions, in the order each emoji was first put on; names are
+	// kept as sets, so that an event seen twice changes nothing.
+	reactions []protocol.Reaction
+	own       bool
+	mention   bool
+	history   bool
+	rev       int // bumped on every change that shows
+	cache     []string
+	cacheKey  entryKey
 }
 
 // line is one rendered screen line and the entry it belongs to.
@@ -99,7 +105,13 @@ func (c *conv) insert(e *entry) bool {
 		p := c.entries[i-1]
 		if p.kind == entMessage && p.id == e.id {
 			if e.recalled && !p.recalled {
-				p.recalled, p.file = true, nil
+				p.recalled, p.file, p.reactions = true, nil, nil
+				p.rev++
+				c.dirty = true
+			}
+			if e.history && !p.recalled {
+				// History is the message as it is now.
+				p.text, p.edited, p.quote, p.reactions = e.text, e.edited, e.quote, e.reactions
 				p.rev++
 				c.dirty = true
 			}
@@ -166,6 +178,55 @@ func (c *conv) removeMember(name string) {
 }
 
 // messages are the entries that are messages, oldest first.
+// message returns the entry of message id, or nil.
+func (c *conv) message(id uint64) *entry {
+	for i := len(c.entries) - 1; i >= 0; i-- {
+		if e := c.entries[i]; e.kind == entMessage && e.id == id {
+			return e
+		}
+	}
+	return nil
+}
+
+// lastOwn returns the newest of the user's messages that can be edited:
+// text, not recalled.
+func (c *conv) lastOwn() *entry {
+	for i := len(c.entries) - 1; i >= 0; i-- {
+		if e := c.entries[i]; e.kind == entMessage && e.own && !e.recalled && e.file == nil {
+			return e
+		}
+	}
+	return nil
+}
+
+// react applies a react event to e's reactions.
+func (e *entry) react(emoji, name string, on bool) {
+	for i := range e.reactions {
+		r := &e.reactions[i]
+		if r.Emoji != emoji {
+			continue
+		}
+		j := slices.IndexFunc(r.Names, func(n string) bool { return sameName(n, name) })
+		switch {
+		case on && j < 0:
+			r.Names = append(slices.Clone(r.Names), name)
+			r.Count++
+		case !on && j >= 0:
+			r.Names = slices.Delete(slices.Clone(r.Names), j, j+1)
+			r.Count--
+		}
+		if r.Count <= 0 {
+			e.reactions = slices.Delete(e.reactions, i, i+1)
+		}
+		e.rev++
+		return
+	}
+	if on {
+		e.reactions = append(e.reactions, protocol.Reaction{Emoji: emoji, Count: 1, Names: []string{name}})
+		e.rev++
+	}
+}
+
 func (c *conv) messages() []*entry {
 	var out []*entry
 	for _, e := range c.entries {

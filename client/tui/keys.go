@@ -33,7 +33,7 @@ var localCommands = []command.Spec{
 var keyHelp = [][2]string{
 	{"Enter", "send the line; alt+Enter starts a new line in the message"},
 	{"Tab", "complete a command, name, #room, @name or :emoji: (again: next)"},
-	{"↑ / ↓", "recall earlier lines"},
+	{"↑ / ↓", "recall earlier lines; ↑ on an empty line edits your last message here"},
 	{"PgUp / PgDn, wheel", "scroll; End jumps to the newest"},
 	{"ctrl+n / ctrl+p", "next / previous conversation (also alt+→ / alt+←)"},
 	{"alt+1 … alt+9", "go to conversation 1 … 9"},
@@ -131,6 +131,14 @@ func (m *Model) handleKey(k tea.KeyPressMsg) tea.Cmd {
 		m.complete()
 		return nil
 	case "up":
+		if m.input.Empty() && m.histPos == len(m.history) {
+			// Like other chat programs: ↑ on an empty line edits your
+			// last message here.
+			if e := m.cur.lastOwn(); e != nil {
+				m.startEdit(e)
+				return nil
+			}
+		}
 		m.historyMove(-1)
 		return nil
 	case "down":
@@ -191,6 +199,23 @@ func (m *Model) paneKey(key string, g geometry) (tea.Cmd, bool) {
 		case "r":
 			if e := m.cur.sel; e != nil && e.own && !e.recalled {
 				return m.runCmd(fmt.Sprintf("/recall %d", e.id)), true
+			}
+		case "e":
+			if e := m.cur.sel; e != nil && e.own && !e.recalled && e.file == nil {
+				m.startEdit(e)
+				m.focus = focusInput
+			}
+		case "q":
+			if e := m.cur.sel; e != nil && !e.recalled {
+				m.input.SetValue(fmt.Sprintf("/reply %d ", e.id))
+				m.comp = nil
+				m.focus = focusInput
+			}
+		case "+":
+			if e := m.cur.sel; e != nil && !e.recalled {
+				m.input.SetValue(fmt.Sprintf("/react %d :", e.id))
+				m.comp = nil
+				m.focus = focusInput
 			}
 		default:
 			return nil, false
@@ -262,6 +287,13 @@ func (m *Model) openPrivate(name string) tea.Cmd {
 	m.switchTo(c)
 	m.focus = focusInput
 	return m.opened(c)
+}
+
+// startEdit puts "/edit ID TEXT" for e on the input line, to be changed
+// and sent with Enter (or cleared with ctrl+u to keep the message).
+func (m *Model) startEdit(e *entry) {
+	m.input.SetValue(fmt.Sprintf("/edit %d %s", e.id, e.text))
+	m.comp = nil
 }
 
 func (m *Model) historyMove(d int) {
@@ -552,6 +584,8 @@ func (m *Model) handleCmdDone(msg cmdDoneMsg) tea.Cmd {
 		}
 	case "refresh":
 		m.refresh()
+	case "edited", "reacted":
+		// The edit or react event shows it.
 	default:
 		if out.Text != "" {
 			m.addInfo(c, clean(out.Text, true))

@@ -382,9 +382,22 @@ func (m *Model) handleFrame(f *protocol.Frame) tea.Cmd {
 			if e.kind == entMessage && e.id == f.Msg {
 				e.recalled = true
 				e.rev++
-				e.file = nil
+				e.file, e.reactions = nil, nil
 				c.dirty = true
 			}
+		}
+	case protocol.TypeEdit:
+		c := m.ensureConv(command.ConvOf(f, m.me))
+		if e := c.message(f.Msg); e != nil && !e.recalled {
+			e.text, e.edited = clean(f.Text, true), true
+			e.rev++
+			c.dirty = true
+		}
+	case protocol.TypeReact:
+		c := m.ensureConv(command.ConvOf(f, m.me))
+		if e := c.message(f.Msg); e != nil && !e.recalled {
+			e.react(f.Emoji, clean(f.From, false), f.On)
+			c.dirty = true
 		}
 	case protocol.TypePresence:
 		m.learnName(f.Name)
@@ -505,8 +518,20 @@ func (m *Model) addMessage(f *protocol.Frame) {
 		at:       time.UnixMilli(f.Time),
 		text:     clean(f.Text, true),
 		recalled: f.Recalled,
+		edited:   f.Edited,
+		replyTo:  f.ReplyTo,
 		own:      sameName(f.From, m.me),
 		history:  f.History,
+	}
+	if q := f.Quote; q != nil {
+		e.quote = &protocol.Quote{From: clean(q.From, false), Text: clean(q.Text, false), Kind: q.Kind, Recalled: q.Recalled}
+	}
+	for _, r := range f.Reactions {
+		names := make([]string, len(r.Names))
+		for i, n := range r.Names {
+			names[i] = clean(n, false)
+		}
+		e.reactions = append(e.reactions, protocol.Reaction{Emoji: clean(r.Emoji, false), Count: r.Count, Names: names})
 	}
 	if f.Kind == protocol.KindFile && f.File != nil {
 		file := *f.File

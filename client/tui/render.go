@@ -169,7 +169,7 @@ func (m *Model) messageBody(e *entry, w int, sel bool) []string {
 	if e.recalled {
 		return []string{stRecalled.Render("(message recalled)")}
 	}
-	var out []string
+	out := quoteLine(e, w)
 	if e.file != nil {
 		label := "📎 " + fileLabel(e.file)
 		if name, ok := m.stickerSHA[strings.ToLower(e.file.SHA256)]; ok && e.file.SHA256 != "" {
@@ -205,7 +205,39 @@ func (m *Model) messageBody(e *entry, w int, sel bool) []string {
 	if e.kind == entPending && len(out) > 0 {
 		out[len(out)-1] += stDim.Render(" ⧗")
 	}
+	if e.edited && len(out) > 0 {
+		out[len(out)-1] += stDim.Render(" (edited)")
+	}
+	if len(e.reactions) > 0 {
+		var parts []string
+		for _, r := range e.reactions {
+			parts = append(parts, fmt.Sprintf("%s %d", r.Emoji, r.Count))
+		}
+		for _, l := range wrap(strings.Join(parts, "  "), w) {
+			out = append(out, stDim.Render(l))
+		}
+	}
 	return out
+}
+
+// quoteLine is the line above a reply: who wrote the message it answers,
+// and its first line.
+func quoteLine(e *entry, w int) []string {
+	if e.replyTo == 0 {
+		return nil
+	}
+	text := fmt.Sprintf("↪ [%d]", e.replyTo)
+	if q := e.quote; q != nil {
+		switch {
+		case q.Recalled:
+			text = "↪ " + q.From + ": (message recalled)"
+		case q.Text == "" && q.Kind == protocol.KindFile:
+			text = "↪ " + q.From + ": 📎 a file"
+		default:
+			text = "↪ " + q.From + ": " + q.Text
+		}
+	}
+	return []string{stDim.Render(fit(text, w))}
 }
 
 func nameKey(name string) (string, bool) {

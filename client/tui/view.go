@@ -435,7 +435,7 @@ func (m *Model) hintLine(w int) string {
 	case focusMembers:
 		keys = [][2]string{{"↑↓", "choose"}, {"Enter", "private chat"}, {"Esc", "back to typing"}}
 	case focusMessages:
-		keys = [][2]string{{"↑↓", "choose a message"}, {"Enter/^G", "download file"}, {"r", "recall yours"}, {"Esc", "back to typing"}}
+		keys = [][2]string{{"↑↓", "choose a message"}, {"Enter/^G", "download file"}, {"r", "recall yours"}, {"e", "edit yours"}, {"q", "reply"}, {"+", "react"}, {"Esc", "back to typing"}}
 	default:
 		keys = [][2]string{{"Enter", "send"}, {"Tab", "complete"}, {"↑↓", "history"}, {"PgUp/PgDn", "scroll"},
 			{"^N/^P", "next/prev chat"}, {"F2", "users"}, {"F3", "emoji"}, {"F4", "screenshot"}, {"⇧Tab", "panes"}, {"^G", "download"}, {"^C", "quit"}}

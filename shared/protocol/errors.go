@@ -31,7 +31,9 @@ const (
 	CodeLobby         = "lobby" // the lobby cannot be left and nobody can be kicked from it
 	CodeNotYours      = "not_yours"
 	CodeRecallExpired = "recall_expired"
-	CodeBanned        = "banned" // the owner kicked you from the room; only they can let you back
+	CodeBanned        = "banned"    // the owner kicked you from the room; only they can let you back
+	CodeRecalled      = "recalled"  // editing, reacting or replying to a recalled message
+	CodeBadEmoji      = "bad_emoji" // a reaction that is not one emoji
 
 	// Load.
 	CodeRateLimited = "rate_limited"

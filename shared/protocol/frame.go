@@ -33,9 +33,14 @@ const (
 	TypeFilesToken = "files_token"
 	// TypeSync fetches the rest of a login's catch-up that was cut short.
 	TypeSync = "sync"
-	TypePing = "ping" // also sent by the server, which expects TypePong
-	TypePong = "pong"
-	TypeQuit = "quit"
+	// TypeEdit changes the text of one's own message; also an event.
+	TypeEdit = "edit"
+	// TypeReact puts an emoji on a message, or takes it back; also an
+	// event.
+	TypeReact = "react"
+	TypePing  = "ping" // also sent by the server, which expects TypePong
+	TypePong  = "pong"
+	TypeQuit  = "quit"
 
 	// Replies (server → client).
 	TypeOK    = "ok"
@@ -119,6 +124,18 @@ type Frame struct {
 	History  bool   `json:"history,omitempty"`
 	Before   uint64 `json:"before,omitempty"`
 	Limit    int    `json:"limit,omitempty"`
+	// Edited marks a message whose text was changed by its sender.
+	Edited bool `json:"edited,omitempty"`
+	// ReplyTo, on a send and on a message, is the message it answers;
+	// Quote is that message's sender and first line.
+	ReplyTo uint64 `json:"reply_to,omitempty"`
+	Quote   *Quote `json:"quote,omitempty"`
+	// Emoji and On, on a react request and event: which emoji, and
+	// whether it was put on (true) or taken back.
+	Emoji string `json:"emoji,omitempty"`
+	On    bool   `json:"on,omitempty"`
+	// Reactions, on a message from history, are its reactions.
+	Reactions []Reaction `json:"reactions,omitempty"`
 
 	// presence, member, owner, kicked
 	Status string `json:"status,omitempty"`
@@ -153,6 +170,23 @@ type File struct {
 	Private bool   `json:"private,omitempty"`
 }
 
+// Quote is the part of a message shown above a reply to it: its sender
+// and the first line of its text (at most MaxQuoteBytes), or Recalled.
+type Quote struct {
+	From     string `json:"from"`
+	Text     string `json:"text,omitempty"`
+	Kind     string `json:"kind,omitempty"`
+	Recalled bool   `json:"recalled,omitempty"`
+}
+
+// Reaction is one emoji on a message: how many put it there, and who,
+// in the order they did.
+type Reaction struct {
+	Emoji string   `json:"emoji"`
+	Count int      `json:"count"`
+	Names []string `json:"names"`
+}
+
 // RoomInfo is one entry of a rooms reply, and of the login reply's list of
 // the rooms the user belongs to.
 type RoomInfo struct {
@@ -174,7 +208,8 @@ type MemberInfo struct {
 func IsRequest(t string) bool {
 	switch t {
 	case TypeLogin, TypeJoin, TypeLeave, TypeRooms, TypeWho, TypeSend,
-		TypeHistory, TypeRecall, TypeKick, TypeUnban, TypePing, TypeQuit, TypeFilesToken, TypeSync:
+		TypeHistory, TypeRecall, TypeKick, TypeUnban, TypePing, TypeQuit, TypeFilesToken, TypeSync,
+		TypeEdit, TypeReact:
 		return true
 	}
 	return false

@@ -242,3 +242,39 @@ func checkName(t *testing.T, in string, n protocol.Name) {
 		}
 	}
 }
+
+func FuzzCheckEmoji(f *testing.F) {
+	for _, s := range []string{"👍", "👍\ufe0f", "👍🏽", "👨‍👩‍👧", "🇫🇷", "❤️", "❤", "a", "👍👍", ":+1:", "", " ", "\xff", "1\ufe0f\u20e3"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		e, err := protocol.CheckEmoji(s)
+		if err != nil {
+			if c := code(err); c != protocol.CodeBadEmoji {
+				t.Fatalf("CheckEmoji(%q): %v; want code %s", s, err, protocol.CodeBadEmoji)
+			}
+			return
+		}
+		if e == "" || strings.ContainsAny(e, "\ufe0e\ufe0f") || !utf8.ValidString(e) {
+			t.Fatalf("CheckEmoji(%q) = %q", s, e)
+		}
+		if again, err := protocol.CheckEmoji(e); err != nil || again != e {
+			t.Fatalf("CheckEmoji(%q) = %q, which checks as %q, %v", s, e, again, err)
+		}
+	})
+}
+
+func FuzzFirstLine(f *testing.F) {
+	for _, s := range []string{"hi", "a\nb", "\n\n  x  \ny", strings.Repeat("长", 100), "", "\xff\xfe"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		q := protocol.FirstLine(s)
+		if len(q) > protocol.MaxQuoteBytes+len("…") || strings.Contains(q, "\n") {
+			t.Fatalf("FirstLine(%q) = %q: too long or more than a line", s, q)
+		}
+		if utf8.ValidString(s) && !utf8.ValidString(q) {
+			t.Fatalf("FirstLine(%q) = %q: not UTF-8", s, q)
+		}
+	})
+}

@@ -16,6 +16,9 @@ const (
 	MaxPasswordBytes = 1024
 	// MaxHistory is the most messages one history request returns.
 	MaxHistory = 200
+	// MaxQuoteBytes is the most of a message's first line that a reply's
+	// quote carries, in bytes of UTF-8.
+	MaxQuoteBytes = 200
 )
 
 // Limits is the set of limits a server announces in its welcome frame.

@@ -200,3 +200,42 @@ func TestNameRefusalsSayWhy(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckEmoji(t *testing.T) {
+	for _, tc := range []struct {
+		in, want string
+		ok       bool
+	}{
+		{"👍", "👍", true},
+		{"👍\ufe0f", "👍", true},
+		{"❤️", "❤", true},
+		{"🇫🇷", "🇫🇷", true},
+		{"a", "", false},
+		{"👍👍", "", false},
+		{":+1:", "", false},
+		{"", "", false},
+		{"ok 👍", "", false},
+	} {
+		got, err := protocol.CheckEmoji(tc.in)
+		if tc.ok != (err == nil) || got != tc.want {
+			t.Errorf("CheckEmoji(%q) = %q, %v; want %q, ok %v", tc.in, got, err, tc.want, tc.ok)
+		}
+		if err != nil && err.Code != protocol.CodeBadEmoji {
+			t.Errorf("CheckEmoji(%q) code %s; want %s", tc.in, err.Code, protocol.CodeBadEmoji)
+		}
+	}
+}
+
+func TestFirstLine(t *testing.T) {
+	for in, want := range map[string]string{
+		"hello":                   "hello",
+		"first\nsecond":           "first…",
+		"\n  \n  second  ":        "second",
+		strings.Repeat("ab", 150): strings.Repeat("ab", 100) + "…",
+		strings.Repeat("长", 100):  strings.Repeat("长", 66) + "…",
+	} {
+		if got := protocol.FirstLine(in); got != want {
+			t.Errorf("FirstLine(%q) = %q; want %q", in, got, want)
+		}
+	}
+}

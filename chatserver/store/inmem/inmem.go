@@ -123,6 +123,23 @@ func (s *Store) Apply(_ context.Context, batch []store.Change) error {
 				s.log[i].Recalled = true
 				s.log[i].Text = ""
 				s.log[i].File = ""
+				s.log[i].Reactions = nil
+			}
+			for i := range s.log {
+				if s.log[i].Kind == store.KindEdit && s.log[i].Target == c.Message.Target {
+					s.log[i].Text = ""
+				}
+			}
+			s.log = append(s.log, c.Message)
+		case store.EditMsg:
+			if i, ok := s.find(c.Message.Target); ok {
+				s.log[i].Text = c.Message.Text
+				s.log[i].Edited = true
+			}
+			s.log = append(s.log, c.Message)
+		case store.ReactMsg:
+			if i, ok := s.find(c.Message.Target); ok {
+				s.log[i].Reactions = react(s.log[i].Reactions, c.Message)
 			}
 			s.log = append(s.log, c.Message)
 		case store.CreateRoom:
@@ -163,6 +180,58 @@ func (s *Store) Apply(_ context.Context, batch []store.Change) error {
 	return nil
 }
 
+// react returns rs with e's reaction put on or taken back. It never
+// changes rs, which messages handed out may share.
+func react(rs []store.Reaction, e store.Message) []store.Reaction {
+	out := make([]store.Reaction, 0, len(rs)+1)
+	found := false
+	for _, r := range rs {
+		if r.Emoji != e.Text {
+			out = append(out, r)
+			continue
+		}
+		found = true
+		i := slices.Index(r.Users, e.From)
+		switch {
+		case e.On && i < 0:
+			r.Users = append(slices.Clone(r.Users), e.From)
+			r.Names = append(slices.Clone(r.Names), e.FromName)
+		case !e.On && i >= 0:
+			r.Users = slices.Delete(slices.Clone(r.Users), i, i+1)
+			r.Names = slices.Delete(slices.Clone(r.Names), i, i+1)
+		}
+		if len(r.Users) > 0 {
+			out = append(out, r)
+		}
+	}
+	if !found && e.On {
+		out = append(out, store.Reaction{Emoji: e.Text, Users: []string{e.From}, Names: []string{e.FromName}})
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+// quoted returns m with its quote filled in.
+func (s *Store) quoted(m store.Message) store.Message {
+	if m.ReplyTo == 0 {
+		return m
+	}
+	if i, ok := s.find(m.ReplyTo); ok {
+		r := s.log[i]
+		m.Quote = store.Quote{From: r.FromName, Text: r.Text, Kind: r.Kind, Recalled: r.Recalled}
+	}
+	return m
+}
+
+// bare returns m as Since and PrivateTo return it: with its quote, and
+// without its reactions.
+func (s *Store) bare(m store.Message) store.Message {
+	m.Reactions = nil
+	return s.quoted(m)
+}
+
 func (s *Store) find(id uint64) (int, bool) {
 	return slices.BinarySearchFunc(s.log, id, func(m store.Message, id uint64) int {
 		switch {
@@ -188,7 +257,7 @@ func (s *Store) Message(_ context.Context, id uint64) (store.Message, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if i, ok := s.find(id); ok {
-		return s.log[i], nil
+		return s.quoted(s.log[i]), nil
 	}
 	return store.Message{}, store.ErrNotFound
 }
@@ -198,7 +267,8 @@ func (s *Store) LastBy(_ context.Context, user string, max uint64) (store.Messag
 	defer s.mu.Unlock()
 	for i := len(s.log) - 1; i >= 0; i-- {
 		m := s.log[i]
-		if m.ID <= max && m.From == user && m.Kind != store.KindRecall {
+		if m.ID <= max && m.From == user && store.IsMessage(m.Kind) {
+			m.Reactions = nil
 			return m, nil
 		}
 	}
@@ -211,8 +281,8 @@ func (s *Store) History(_ context.Context, conv string, before uint64, limit int
 	var out []store.Message
 	for i := len(s.log) - 1; i >= 0 && len(out) < limit; i-- {
 		m := s.log[i]
-		if m.ID < before && m.Conv == conv && m.Kind != store.KindRecall {
-			out = append(out, m)
+		if m.ID < before && m.Conv == conv && store.IsMessage(m.Kind) {
+			out = append(out, s.quoted(m))
 		}
 	}
 	slices.Reverse(out)
@@ -231,7 +301,7 @@ func (s *Store) Since(_ context.Context, user string, convs []string, after, upt
 			continue
 		}
 		if slices.Contains(convs, m.Conv) || (m.Room == "" && (m.From == user || m.To == user)) {
-			out = append(out, m)
+			out = append(out, s.bare(m))
 		}
 	}
 	return out, nil
@@ -245,8 +315,8 @@ func (s *Store) PrivateTo(_ context.Context, user string, after, upto uint64, li
 		if len(out) >= limit {
 			break
 		}
-		if m.ID > after && m.ID <= upto && m.Room == "" && m.To == user && m.From != user && m.Kind != store.KindRecall {
-			out = append(out, m)
+		if m.ID > after && m.ID <= upto && m.Room == "" && m.To == user && m.From != user && store.IsMessage(m.Kind) {
+			out = append(out, s.bare(m))
 		}
 	}
 	return out, nil

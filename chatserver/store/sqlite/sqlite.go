@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -81,7 +82,52 @@ CREATE TABLE IF NOT EXISTS messages (
 CREATE INDEX IF NOT EXISTS messages_conv ON messages (conv, id);
 CREATE INDEX IF NOT EXISTS messages_sender ON messages (sender, id);
 CREATE INDEX IF NOT EXISTS messages_recipient ON messages (recipient, id);
+CREATE TABLE IF NOT EXISTS reactions (
+	msg   INTEGER NOT NULL,
+	emoji TEXT NOT NULL,
+	user  TEXT NOT NULL,
+	name  TEXT NOT NULL,
+	seq   INTEGER NOT NULL,
+	PRIMARY KEY (msg, emoji, user)
+);
 `
+
+// added are the columns of messages that databases made before them
+// lack; Open adds them.
+var added = []struct{ column, decl string }{
+	{"edited", "INTEGER NOT NULL DEFAULT 0"},
+	{"reply_to", "INTEGER NOT NULL DEFAULT 0"},
+	{"react_on", "INTEGER NOT NULL DEFAULT 0"},
+}
+
+// migrate adds the columns in added that the messages table lacks.
+func migrate(ctx context.Context, db *sql.DB) error {
+	rows, err := db.QueryContext(ctx, `SELECT name FROM pragma_table_info('messages')`)
+	if err != nil {
+		return err
+	}
+	have := map[string]bool{}
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			rows.Close()
+			return err
+		}
+		have[n] = true
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, a := range added {
+		if !have[a.column] {
+			if _, err := db.ExecContext(ctx, `ALTER TABLE messages ADD COLUMN `+a.column+` `+a.decl); err != nil {
+				return fmt.Errorf("add column %s: %w", a.column, err)
+			}
+		}
+	}
+	return nil
+}
 
 // Open opens or creates the database in dir.
 func Open(ctx context.Context, dir string) (*Store, error) {
@@ -104,6 +150,10 @@ func Open(ctx context.Context, dir string) (*Store, error) {
 	if _, err := w.ExecContext(ctx, schema); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("create schema in %s: %w", path, err)
+	}
+	if err := migrate(ctx, w); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("update schema in %s: %w", path, err)
 	}
 	r, err := sql.Open("sqlite", dsn+"&_pragma=query_only(1)")
 	if err != nil {
@@ -270,26 +320,22 @@ func (s *Store) Apply(ctx context.Context, batch []store.Change) (err error) {
 	var insert *sql.Stmt
 	for _, c := range batch {
 		switch c.Kind {
-		case store.AddMessage, store.RecallMsg:
-			if c.Kind == store.RecallMsg {
-				if _, err = tx.ExecContext(ctx,
-					`UPDATE messages SET recalled = 1, text = '', file = '' WHERE id = ?`,
-					int64(c.Message.Target)); err != nil {
-					return fmt.Errorf("recall %d: %w", c.Message.Target, err)
-				}
+		case store.AddMessage, store.RecallMsg, store.EditMsg, store.ReactMsg:
+			m := c.Message
+			if err = applyTo(ctx, tx, c.Kind, m); err != nil {
+				return err
 			}
 			if insert == nil {
 				insert, err = tx.PrepareContext(ctx, `INSERT INTO messages
-					(id, conv, room, sender, from_name, recipient, to_name, kind, text, file, time, target, recalled, idem)
-					VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+					(id, conv, room, sender, from_name, recipient, to_name, kind, text, file, time, target, recalled, idem, edited, reply_to, react_on)
+					VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 				if err != nil {
 					return fmt.Errorf("prepare insert: %w", err)
 				}
 				defer insert.Close()
 			}
-			m := c.Message
 			if _, err = insert.ExecContext(ctx, int64(m.ID), m.Conv, m.Room, m.From, m.FromName, m.To, m.ToName,
-				m.Kind, m.Text, m.File, ms(m.Time), int64(m.Target), m.Recalled, m.Key); err != nil {
+				m.Kind, m.Text, m.File, ms(m.Time), int64(m.Target), m.Recalled, m.Key, m.Edited, int64(m.ReplyTo), m.On); err != nil {
 				return fmt.Errorf("insert message %d: %w", m.ID, err)
 			}
 		case store.CreateRoom:
@@ -329,13 +375,14 @@ func (s *Store) Apply(ctx context.Context, batch []store.Change) (err error) {
 			}
 		case store.DeleteRoom:
 			for _, q := range []string{
+				`DELETE FROM reactions WHERE msg IN (SELECT id FROM messages WHERE conv = ?)`,
 				`DELETE FROM messages WHERE conv = ?`,
 				`DELETE FROM members WHERE room = ?`,
 				`DELETE FROM bans WHERE room = ?`,
 				`DELETE FROM rooms WHERE key = ?`,
 			} {
 				arg := c.Room.Key
-				if strings.HasPrefix(q, "DELETE FROM messages") {
+				if strings.Contains(q, "FROM messages WHERE conv") {
 					arg = store.RoomConv(c.Room.Key)
 				}
 				if _, err = tx.ExecContext(ctx, q, arg); err != nil {
@@ -352,19 +399,132 @@ func (s *Store) Apply(ctx context.Context, batch []store.Change) (err error) {
 	return nil
 }
 
-const msgColumns = `id, conv, room, sender, from_name, recipient, to_name, kind, text, file, time, target, recalled, idem`
+// applyTo makes what an entry of kind k does to the message it is about.
+func applyTo(ctx context.Context, tx *sql.Tx, k store.ChangeKind, m store.Message) error {
+	var qs []string
+	var args [][]any
+	switch k {
+	case store.RecallMsg:
+		// The recalled text goes from the message, its edits and its
+		// reactions.
+		qs = []string{
+			`UPDATE messages SET recalled = 1, text = '', file = '' WHERE id = ?`,
+			`UPDATE messages SET text = '' WHERE kind = 'edit' AND target = ?`,
+			`DELETE FROM reactions WHERE msg = ?`,
+		}
+		args = [][]any{{int64(m.Target)}, {int64(m.Target)}, {int64(m.Target)}}
+	case store.EditMsg:
+		qs = []string{`UPDATE messages SET text = ?, edited = 1 WHERE id = ?`}
+		args = [][]any{{m.Text, int64(m.Target)}}
+	case store.ReactMsg:
+		if m.On {
+			qs = []string{`INSERT OR IGNORE INTO reactions (msg, emoji, user, name, seq) VALUES (?, ?, ?, ?, ?)`}
+			args = [][]any{{int64(m.Target), m.Text, m.From, m.FromName, int64(m.ID)}}
+		} else {
+			qs = []string{`DELETE FROM reactions WHERE msg = ? AND emoji = ? AND user = ?`}
+			args = [][]any{{int64(m.Target), m.Text, m.From}}
+		}
+	}
+	for i, q := range qs {
+		if _, err := tx.ExecContext(ctx, q, args[i]...); err != nil {
+			return fmt.Errorf("%s of %d by entry %d: %w", m.Kind, m.Target, m.ID, err)
+		}
+	}
+	return nil
+}
+
+const msgColumns = `id, conv, room, sender, from_name, recipient, to_name, kind, text, file, time, target, recalled, idem, edited, reply_to, react_on`
+
+// decorate fills in the quotes of msgs that are replies and, with
+// reactions, every message's reactions.
+func (s *Store) decorate(ctx context.Context, msgs []store.Message, reactions bool) error {
+	var replies, all []any
+	for _, m := range msgs {
+		if m.ReplyTo != 0 {
+			replies = append(replies, int64(m.ReplyTo))
+		}
+		if reactions && store.IsMessage(m.Kind) {
+			all = append(all, int64(m.ID))
+		}
+	}
+	if len(replies) > 0 {
+		quotes := map[uint64]store.Quote{}
+		for part := range slices.Chunk(replies, 500) {
+			rows, err := s.r.QueryContext(ctx, `SELECT id, from_name, text, kind, recalled FROM messages WHERE id IN (`+marks(len(part))+`)`, part...)
+			if err != nil {
+				return err
+			}
+			for rows.Next() {
+				var id int64
+				var q store.Quote
+				if err := rows.Scan(&id, &q.From, &q.Text, &q.Kind, &q.Recalled); err != nil {
+					rows.Close()
+					return err
+				}
+				quotes[uint64(id)] = q
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return err
+			}
+		}
+		for i := range msgs {
+			if msgs[i].ReplyTo != 0 {
+				msgs[i].Quote = quotes[msgs[i].ReplyTo]
+			}
+		}
+	}
+	if len(all) == 0 {
+		return nil
+	}
+	byMsg := map[uint64][]store.Reaction{}
+	for part := range slices.Chunk(all, 500) {
+		rows, err := s.r.QueryContext(ctx, `SELECT msg, emoji, user, name FROM reactions WHERE msg IN (`+marks(len(part))+`) ORDER BY msg, seq`, part...)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var id int64
+			var emoji, user, name string
+			if err := rows.Scan(&id, &emoji, &user, &name); err != nil {
+				rows.Close()
+				return err
+			}
+			rs := byMsg[uint64(id)]
+			i := slices.IndexFunc(rs, func(r store.Reaction) bool { return r.Emoji == emoji })
+			if i < 0 {
+				rs = append(rs, store.Reaction{Emoji: emoji})
+				i = len(rs) - 1
+			}
+			rs[i].Users = append(rs[i].Users, user)
+			rs[i].Names = append(rs[i].Names, name)
+			byMsg[uint64(id)] = rs
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+	}
+	for i := range msgs {
+		msgs[i].Reactions = byMsg[msgs[i].ID]
+	}
+	return nil
+}
+
+// marks returns n comma-separated placeholders.
+func marks(n int) string { return strings.TrimSuffix(strings.Repeat("?,", n), ",") }
 
 func scanMessages(rows *sql.Rows) ([]store.Message, error) {
 	defer rows.Close()
 	var out []store.Message
 	for rows.Next() {
 		var m store.Message
-		var id, t, target int64
+		var id, t, target, replyTo int64
 		if err := rows.Scan(&id, &m.Conv, &m.Room, &m.From, &m.FromName, &m.To, &m.ToName,
-			&m.Kind, &m.Text, &m.File, &t, &target, &m.Recalled, &m.Key); err != nil {
+			&m.Kind, &m.Text, &m.File, &t, &target, &m.Recalled, &m.Key, &m.Edited, &replyTo, &m.On); err != nil {
 			return nil, err
 		}
-		m.ID, m.Time, m.Target = uint64(id), fromMS(t), uint64(target)
+		m.ID, m.Time, m.Target, m.ReplyTo = uint64(id), fromMS(t), uint64(target), uint64(replyTo)
 		out = append(out, m)
 	}
 	return out, rows.Err()
@@ -392,25 +552,32 @@ func (s *Store) LastID(ctx context.Context) (uint64, error) {
 }
 
 func (s *Store) Message(ctx context.Context, msg uint64) (store.Message, error) {
-	return s.one(ctx, `SELECT `+msgColumns+` FROM messages WHERE id = ?`, sqlID(msg))
+	m, err := s.one(ctx, `SELECT `+msgColumns+` FROM messages WHERE id = ?`, sqlID(msg))
+	if err != nil {
+		return m, err
+	}
+	one := []store.Message{m}
+	err = s.decorate(ctx, one, true)
+	return one[0], err
 }
 
 func (s *Store) LastBy(ctx context.Context, user string, max uint64) (store.Message, error) {
 	return s.one(ctx, `SELECT `+msgColumns+` FROM messages
-		WHERE sender = ? AND id <= ? AND kind != 'recall' ORDER BY id DESC LIMIT 1`, user, sqlID(max))
+		WHERE sender = ? AND id <= ? AND kind NOT IN ('recall', 'edit', 'react') ORDER BY id DESC LIMIT 1`, user, sqlID(max))
 }
 
 func (s *Store) History(ctx context.Context, conv string, before uint64, limit int) ([]store.Message, error) {
 	rows, err := s.r.QueryContext(ctx, `SELECT `+msgColumns+` FROM messages
-		WHERE conv = ? AND id < ? AND kind != 'recall' ORDER BY id DESC LIMIT ?`, conv, sqlID(before), limit)
+		WHERE conv = ? AND id < ? AND kind NOT IN ('recall', 'edit', 'react') ORDER BY id DESC LIMIT ?`, conv, sqlID(before), limit)
 	if err != nil {
 		return nil, err
 	}
 	out, err := scanMessages(rows)
-	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
-		out[i], out[j] = out[j], out[i]
+	if err != nil {
+		return nil, err
 	}
-	return out, err
+	slices.Reverse(out)
+	return out, s.decorate(ctx, out, true)
 }
 
 // Since is a union of index range scans: each conversation's by (conv,
@@ -435,7 +602,7 @@ func (s *Store) Since(ctx context.Context, user string, convs []string, after, u
 		}
 		out = mergeByID(out, msgs, limit)
 	}
-	return out, nil
+	return out, s.decorate(ctx, out, false)
 }
 
 // sinceArms is the most conversations one of Since's queries reads; it
@@ -490,12 +657,16 @@ func sinceQuery(user string, convs []string, private bool, after, upto uint64, l
 
 func (s *Store) PrivateTo(ctx context.Context, user string, after, upto uint64, limit int) ([]store.Message, error) {
 	rows, err := s.r.QueryContext(ctx, `SELECT `+msgColumns+` FROM messages
-		WHERE recipient = ? AND id > ? AND id <= ? AND sender != ? AND room = '' AND kind != 'recall'
+		WHERE recipient = ? AND id > ? AND id <= ? AND sender != ? AND room = '' AND kind NOT IN ('recall', 'edit', 'react')
 		ORDER BY id LIMIT ?`, user, sqlID(after), sqlID(upto), user, limit)
 	if err != nil {
 		return nil, err
 	}
-	return scanMessages(rows)
+	out, err := scanMessages(rows)
+	if err != nil {
+		return nil, err
+	}
+	return out, s.decorate(ctx, out, false)
 }
 
 // Prune reads the oldest entries in id order and deletes the leading run
@@ -523,7 +694,17 @@ func (s *Store) Prune(ctx context.Context, before time.Time, limit int) (int, er
 	if err := rows.Err(); err != nil || n == 0 {
 		return 0, err
 	}
-	if _, err := s.w.ExecContext(ctx, `DELETE FROM messages WHERE id <= ?`, last); err != nil {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("prune: %w", err)
+	}
+	defer tx.Rollback()
+	for _, q := range []string{`DELETE FROM reactions WHERE msg <= ?`, `DELETE FROM messages WHERE id <= ?`} {
+		if _, err := tx.ExecContext(ctx, q, last); err != nil {
+			return 0, fmt.Errorf("prune: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
 		return 0, fmt.Errorf("prune: %w", err)
 	}
 	return n, nil

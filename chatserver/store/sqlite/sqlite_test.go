@@ -2,6 +2,7 @@ package sqlite_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"os"
 	"path/filepath"
@@ -195,5 +196,84 @@ func TestOpenFails(t *testing.T) {
 	if s, err := sqlite.Open(context.Background(), notDB); err == nil {
 		s.Close()
 		t.Fatal("Open of a file that is not a database succeeded")
+	}
+}
+
+// TestOpenOlderDatabase opens a database made before edits, replies and
+// reactions: it gains their columns and table, and keeps its messages.
+func TestOpenOlderDatabase(t *testing.T) {
+	dir := t.TempDir()
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, sqlite.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`CREATE TABLE messages (
+		id INTEGER PRIMARY KEY, conv TEXT NOT NULL, room TEXT NOT NULL, sender TEXT NOT NULL,
+		from_name TEXT NOT NULL, recipient TEXT NOT NULL, to_name TEXT NOT NULL, kind TEXT NOT NULL,
+		text TEXT NOT NULL, file TEXT NOT NULL, time INTEGER NOT NULL, target INTEGER NOT NULL,
+		recalled INTEGER NOT NULL, idem TEXT NOT NULL);
+		INSERT INTO messages VALUES (1, '#lobby', 'lobby', 'alice', 'Alice', '', '', '', 'from before', '', 1777888800000, 0, 0, '')`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	s := open(t, dir)
+	defer s.Close()
+	m, err := s.Message(t.Context(), 1)
+	if err != nil || m.Text != "from before" || m.Edited || m.ReplyTo != 0 {
+		t.Fatalf("Message(1) = %+v, %v", m, err)
+	}
+	edit := store.Message{ID: 2, Conv: m.Conv, Room: m.Room, From: "alice", FromName: "Alice", Kind: store.KindEdit, Target: 1, Text: "edited", Time: m.Time}
+	react := store.Message{ID: 3, Conv: m.Conv, Room: m.Room, From: "bob", FromName: "Bob", Kind: store.KindReact, Target: 1, Text: "👍", On: true, Time: m.Time}
+	if err := s.Apply(t.Context(), []store.Change{{Kind: store.EditMsg, Message: edit}, {Kind: store.ReactMsg, Message: react}}); err != nil {
+		t.Fatal(err)
+	}
+	if m, err = s.Message(t.Context(), 1); err != nil || m.Text != "edited" || !m.Edited || len(m.Reactions) != 1 {
+		t.Fatalf("Message(1) after an edit and a reaction = %+v, %v", m, err)
+	}
+}
+
+// TestReactionsGo checks that no reaction outlives its message, whether
+// it goes with its room or is pruned.
+func TestReactionsGo(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir)
+	at := time.UnixMilli(1777888800000)
+	msg := func(id uint64, conv, room string) store.Message {
+		return store.Message{ID: id, Conv: conv, Room: room, From: "alice", FromName: "Alice", Text: "x", Time: at.Add(time.Duration(id) * time.Hour)}
+	}
+	react := func(id uint64, m store.Message) store.Change {
+		return store.Change{Kind: store.ReactMsg, Message: store.Message{ID: id, Conv: m.Conv, Room: m.Room, From: "bob", FromName: "Bob",
+			Kind: store.KindReact, Target: m.ID, Text: "👍", On: true, Time: m.Time}}
+	}
+	inGo, old, kept := msg(1, "#go", "go"), msg(2, "#lobby", "lobby"), msg(10, "#lobby", "lobby")
+	if err := s.Apply(t.Context(), []store.Change{{Kind: store.AddMessage, Message: inGo}, {Kind: store.AddMessage, Message: old},
+		{Kind: store.AddMessage, Message: kept}, react(11, inGo), react(12, old), react(13, kept)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Apply(t.Context(), []store.Change{{Kind: store.DeleteRoom, Room: store.Room{Key: "go"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Prune(t.Context(), at.Add(5*time.Hour), 100); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, sqlite.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var msgs []int64
+	rows, err := db.Query(`SELECT msg FROM reactions ORDER BY msg`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var id int64
+		rows.Scan(&id)
+		msgs = append(msgs, id)
+	}
+	rows.Close()
+	if len(msgs) != 1 || msgs[0] != 10 {
+		t.Fatalf("reactions left for messages %v; want those of message 10 only", msgs)
 	}
 }

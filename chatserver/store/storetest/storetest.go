@@ -15,6 +15,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -54,6 +55,10 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"LastBy", testLastBy},
 		{"RecentKeys", testRecentKeys},
 		{"EmptyBatch", testEmptyBatch},
+		{"Edit", testEdit},
+		{"Reply", testReply},
+		{"React", testReact},
+		{"ReactGoesWithRoomAndPrune", testReactGoes},
 		{"Concurrent", testConcurrent},
 	}
 	for _, tt := range tests {
@@ -134,7 +139,11 @@ func ids(ms []store.Message) []uint64 {
 func sameMessage(a, b store.Message) bool {
 	ta, tb := a.Time, b.Time
 	a.Time, b.Time = time.Time{}, time.Time{}
-	return a == b && ta.Equal(tb)
+	ra, rb := a.Reactions, b.Reactions
+	a.Reactions, b.Reactions = nil, nil
+	return reflect.DeepEqual(a, b) && ta.Equal(tb) && slices.EqualFunc(ra, rb, func(x, y store.Reaction) bool {
+		return x.Emoji == y.Emoji && slices.Equal(x.Users, y.Users) && slices.Equal(x.Names, y.Names)
+	})
 }
 
 func sameUser(a, b store.User) bool {
@@ -963,4 +972,176 @@ func testPrune(t *testing.T, s store.Store) {
 	if n, err := s.Prune(ctx(t), at(9), 100); err != nil || n != 2 {
 		t.Fatalf("Prune before 9 = %d, %v; want 2 (7 and 8)", n, err)
 	}
+}
+
+// editOf returns the log entry, with id, that gives m the text text.
+func editOf(id uint64, m store.Message, text string) store.Message {
+	return store.Message{ID: id, Conv: m.Conv, Room: m.Room, From: m.From, FromName: m.FromName,
+		To: m.To, ToName: m.ToName, Kind: store.KindEdit, Target: m.ID, Text: text, Time: at(id)}
+}
+
+// reactOf returns the log entry, with id, of from's reaction emoji to m.
+func reactOf(id uint64, m store.Message, from, emoji string, on bool) store.Message {
+	return store.Message{ID: id, Conv: m.Conv, Room: m.Room, From: from, FromName: display(from),
+		To: m.To, ToName: m.ToName, Kind: store.KindReact, Target: m.ID, Text: emoji, On: on, Time: at(id)}
+}
+
+func change(k store.ChangeKind, m store.Message) store.Change {
+	return store.Change{Kind: k, Message: m}
+}
+
+func message(t *testing.T, s store.Store, id uint64) store.Message {
+	t.Helper()
+	m, err := s.Message(ctx(t), id)
+	if err != nil {
+		t.Fatalf("Message(%d): %v", id, err)
+	}
+	return m
+}
+
+func testEdit(t *testing.T, s store.Store) {
+	m := roomMsg(1, "go", "alice", "helo")
+	p := privMsg(2, "alice", "bob", "hi bbo")
+	apply(t, s, add(m, p)...)
+	e1 := editOf(3, m, "hello")
+	apply(t, s, change(store.EditMsg, e1), change(store.EditMsg, editOf(4, p, "hi bob")))
+	e2 := editOf(5, m, "hello, world")
+	apply(t, s, change(store.EditMsg, e2))
+
+	got := message(t, s, 1)
+	if got.Text != "hello, world" || !got.Edited {
+		t.Errorf("Message(1) after two edits = %+v; want the last text, edited", got)
+	}
+	if got := message(t, s, 3); !sameMessage(got, e1) {
+		t.Errorf("the edit entry = %+v; want %+v", got, e1)
+	}
+	h, err := s.History(ctx(t), store.RoomConv("go"), 100, 10)
+	if err != nil || len(h) != 1 || h[0].Text != "hello, world" || !h[0].Edited {
+		t.Fatalf("History = %+v, %v; want the message alone, with its new text and edited", h, err)
+	}
+	// A catch-up has the entries, so that a client applies them in turn.
+	since, err := s.Since(ctx(t), "bob", []string{store.RoomConv("go")}, 0, 100, 100)
+	if err != nil || !slices.Equal(ids(since), []uint64{1, 2, 3, 4, 5}) {
+		t.Fatalf("Since = %v, %v; want 1 to 5", ids(since), err)
+	}
+	if since[2].Kind != store.KindEdit || since[2].Target != 1 || since[2].Text != "hello" {
+		t.Errorf("Since's entry 3 = %+v; want the first edit", since[2])
+	}
+	// An edit is not a message: /recall's default and PrivateTo skip it.
+	if last, err := s.LastBy(ctx(t), "alice", 100); err != nil || last.ID != 2 {
+		t.Errorf("LastBy(alice) = %+v, %v; want message 2", last, err)
+	}
+	if pm, err := s.PrivateTo(ctx(t), "bob", 0, 100, 10); err != nil || !slices.Equal(ids(pm), []uint64{2}) {
+		t.Errorf("PrivateTo(bob) = %v, %v; want [2]", ids(pm), err)
+	}
+	// A recall takes the text of the message and of its edits.
+	apply(t, s, add(recallOf(6, m))...)
+	if got := message(t, s, 1); got.Text != "" || !got.Recalled {
+		t.Errorf("Message(1) after its recall = %+v", got)
+	}
+	for _, id := range []uint64{3, 5} {
+		if got := message(t, s, id); got.Text != "" {
+			t.Errorf("edit %d after the recall keeps the text %q", id, got.Text)
+		}
+	}
+}
+
+func testReply(t *testing.T, s store.Store) {
+	m := roomMsg(1, "go", "alice", "first line\nsecond line")
+	r := roomMsg(2, "go", "bob", "agreed")
+	r.ReplyTo = 1
+	apply(t, s, add(m, r)...)
+	want := store.Quote{From: "Alice", Text: "first line\nsecond line"}
+	if got := message(t, s, 2); got.ReplyTo != 1 || got.Quote != want {
+		t.Errorf("Message(2) = %+v; want reply_to 1 with quote %+v", got, want)
+	}
+	h, err := s.History(ctx(t), store.RoomConv("go"), 100, 10)
+	if err != nil || len(h) != 2 || h[1].Quote != want {
+		t.Fatalf("History = %+v, %v; want the reply with its quote", h, err)
+	}
+	since, err := s.Since(ctx(t), "carol", []string{store.RoomConv("go")}, 1, 100, 10)
+	if err != nil || len(since) != 1 || since[0].Quote != want {
+		t.Fatalf("Since = %+v, %v; want the reply with its quote", since, err)
+	}
+	// The quote is the message as it is now: edited, then recalled.
+	apply(t, s, change(store.EditMsg, editOf(3, m, "better")))
+	if got := message(t, s, 2).Quote; got.Text != "better" {
+		t.Errorf("quote after the edit = %+v", got)
+	}
+	apply(t, s, add(recallOf(4, m))...)
+	if got := message(t, s, 2).Quote; got.Text != "" || !got.Recalled || got.From != "Alice" {
+		t.Errorf("quote after the recall = %+v; want no text, recalled", got)
+	}
+}
+
+func reactions(t *testing.T, s store.Store, id uint64) string {
+	t.Helper()
+	var parts []string
+	for _, r := range message(t, s, id).Reactions {
+		if len(r.Users) != len(r.Names) {
+			t.Fatalf("reaction %+v: users and names differ", r)
+		}
+		parts = append(parts, r.Emoji+"="+strings.Join(r.Names, ","))
+	}
+	return strings.Join(parts, " ")
+}
+
+func testReact(t *testing.T, s store.Store) {
+	m := roomMsg(1, "go", "alice", "ship it?")
+	apply(t, s, add(m)...)
+	apply(t, s,
+		change(store.ReactMsg, reactOf(2, m, "bob", "👍", true)),
+		change(store.ReactMsg, reactOf(3, m, "carol", "🎉", true)),
+		change(store.ReactMsg, reactOf(4, m, "carol", "👍", true)))
+	apply(t, s, change(store.ReactMsg, reactOf(5, m, "alice", "👍", true)))
+	if got, want := reactions(t, s, 1), "👍=Bob,Carol,Alice 🎉=Carol"; got != want {
+		t.Fatalf("reactions = %q; want %q", got, want)
+	}
+	// Taking one back, twice, and putting one on twice, count once.
+	apply(t, s, change(store.ReactMsg, reactOf(6, m, "carol", "👍", false)),
+		change(store.ReactMsg, reactOf(7, m, "carol", "👍", false)),
+		change(store.ReactMsg, reactOf(8, m, "bob", "👍", true)))
+	if got, want := reactions(t, s, 1), "👍=Bob,Alice 🎉=Carol"; got != want {
+		t.Fatalf("reactions = %q; want %q", got, want)
+	}
+	apply(t, s, change(store.ReactMsg, reactOf(9, m, "carol", "🎉", false)))
+	h, err := s.History(ctx(t), store.RoomConv("go"), 100, 10)
+	if err != nil || len(h) != 1 || len(h[0].Reactions) != 1 || h[0].Reactions[0].Emoji != "👍" ||
+		!slices.Equal(h[0].Reactions[0].Users, []string{"bob", "alice"}) {
+		t.Fatalf("History = %+v, %v; want message 1 with 👍 by bob and alice", h, err)
+	}
+	since, err := s.Since(ctx(t), "bob", []string{store.RoomConv("go")}, 0, 100, 100)
+	if err != nil || len(since) != 9 || since[1].Kind != store.KindReact || !since[1].On || since[5].On {
+		t.Fatalf("Since = %+v, %v; want the message and its 8 reaction entries", since, err)
+	}
+	if last, err := s.LastBy(ctx(t), "alice", 100); err != nil || last.ID != 1 {
+		t.Errorf("LastBy(alice) = %+v, %v; want message 1", last, err)
+	}
+	// A recall takes the reactions with it.
+	apply(t, s, add(recallOf(10, m))...)
+	if got := reactions(t, s, 1); got != "" {
+		t.Errorf("reactions after the recall = %q; want none", got)
+	}
+}
+
+func testReactGoes(t *testing.T, s store.Store) {
+	apply(t, s, createRoom("go", "Go", "alice", base), addMember("go", "alice", 1))
+	m := roomMsg(1, "go", "alice", "old")
+	l := roomMsg(2, "lobby", "alice", "older")
+	apply(t, s, add(m, l)...)
+	apply(t, s, change(store.ReactMsg, reactOf(3, m, "bob", "👍", true)), change(store.ReactMsg, reactOf(4, l, "bob", "👍", true)))
+	apply(t, s, store.Change{Kind: store.DeleteRoom, Room: store.Room{Key: "go"}})
+	// The room's messages go with their reactions; the lobby's stay.
+	_, err := s.Message(ctx(t), 1)
+	wantNotFound(t, "Message(1) after DeleteRoom", err)
+	if got := reactions(t, s, 2); got != "👍=Bob" {
+		t.Errorf("the lobby message's reactions = %q", got)
+	}
+	// Pruning a message prunes its reactions.
+	n, err := s.Prune(ctx(t), at(5), 10)
+	if err != nil || n == 0 {
+		t.Fatalf("Prune = %d, %v", n, err)
+	}
+	_, err = s.Message(ctx(t), 2)
+	wantNotFound(t, "Message(2) after Prune", err)
 }

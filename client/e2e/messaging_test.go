@@ -1,0 +1,74 @@
+package e2e
+
+import (
+	"fmt"
+	"regexp"
+	"testing"
+)
+
+// Edit, reply and react through line mode with the real binaries, and a
+// later login that sees all three in history.
+func TestEditReplyReactLineMode(t *testing.T) {
+	srv := startChat(t, t.TempDir())
+	alice := connected(t, srv.addr, "alice")
+	bob := connected(t, srv.addr, "bob")
+
+	alice.send("lunch at noon? :pizza:")
+	id := alice.waitEvent("alice's message", isMessage("lunch at noon? 🍕")).num("id")
+	bob.waitEvent("the message", isMessage("lunch at noon? 🍕"))
+
+	alice.do(fmt.Sprintf("/edit %d lunch at 1? :pizza:", id))
+	for _, c := range []*proc{alice, bob} {
+		e := c.waitEvent("edit", func(e event) bool { return e.str("type") == "edit" })
+		if e.num("msg") != id || e.str("text") != "lunch at 1? 🍕" || e.str("from") != "alice" {
+			t.Errorf("%s got %v", c.name, e)
+		}
+	}
+	bob.do(fmt.Sprintf("/edit %d mine now", id))
+	bob.waitEvent("refusal of an edit of alice's message", func(e event) bool {
+		return e.str("type") == "error" && e.str("code") == "not_yours"
+	})
+
+	bob.send(fmt.Sprintf("/reply %d sure, see you", id))
+	r := alice.waitEvent("reply", isMessage("sure, see you"))
+	if r.num("reply_to") != id {
+		t.Errorf("the reply: %v", r)
+	}
+	if q, _ := r["quote"].(map[string]any); q["from"] != "alice" || q["text"] != "lunch at 1? 🍕" {
+		t.Errorf("the reply's quote: %v", r["quote"])
+	}
+
+	bob.do(fmt.Sprintf("/react %d :thumbsup:", id))
+	alice.do(fmt.Sprintf("/react %d 👍", id))
+	alice.do(fmt.Sprintf("/react %d 👍", id)) // taken back
+	ons := 0
+	for _, e := range alice.events() {
+		if e.str("type") == "react" && e.num("msg") == id && e.str("emoji") == "👍" {
+			if e["on"] == true {
+				ons++
+			} else if e.str("from") != "alice" {
+				t.Errorf("a take-back by someone else: %v", e)
+			}
+		}
+	}
+	if ons != 2 {
+		t.Errorf("alice saw %d reactions put on; want 2", ons)
+	}
+	bob.do(fmt.Sprintf("/react %d thumbs", id))
+	bob.waitEvent("refusal of a reaction that is no emoji", func(e event) bool {
+		return e.str("type") == "error" && e.str("code") == "bad_emoji"
+	})
+
+	// Carol, new, sees it all in the lobby's history, in text mode.
+	carol := startProc(t, "client", []string{"PARLEY_PASSWORD=pw-carol"}, "-server", srv.addr, "-name", "carol", "-plain")
+	line := carol.waitLine(regexp.MustCompile(fmt.Sprintf(`<alice> lunch at 1\? 🍕 \(edited\) \{👍 1: bob\} \[%d\] \(history\)`, id)))
+	t.Logf("carol: %s", line)
+	carol.waitLine(regexp.MustCompile(fmt.Sprintf(`<bob> \(re alice: lunch at 1\? 🍕 \[%d\]\) sure, see you \[\d+\] \(history\)`, id)))
+	carol.in.Close()
+	for _, c := range []*proc{alice, bob, carol} {
+		c.in.Close()
+		if code := c.wait(); code != 0 {
+			t.Errorf("%s exited with %d: %s", c.name, code, c.stderr())
+		}
+	}
+}
