@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -91,11 +92,22 @@ CREATE TABLE IF NOT EXISTS messages (
 	time      BIGINT NOT NULL,
 	target    BIGINT NOT NULL,
 	recalled  BOOLEAN NOT NULL,
-	idem      TEXT NOT NULL
+	idem      TEXT NOT NULL,
+	edited    BOOLEAN NOT NULL DEFAULT FALSE,
+	reply_to  BIGINT NOT NULL DEFAULT 0,
+	react_on  BOOLEAN NOT NULL DEFAULT FALSE
 );
 CREATE INDEX IF NOT EXISTS messages_conv ON messages (conv, id);
 CREATE INDEX IF NOT EXISTS messages_sender ON messages (sender, id);
 CREATE INDEX IF NOT EXISTS messages_recipient ON messages (recipient, id);
+CREATE TABLE IF NOT EXISTS reactions (
+	msg      BIGINT NOT NULL,
+	emoji    TEXT NOT NULL,
+	user_key TEXT NOT NULL,
+	name     TEXT NOT NULL,
+	seq      BIGINT NOT NULL,
+	PRIMARY KEY (msg, emoji, user_key)
+);
 `
 
 // Open connects to the database at url (postgres://USER@HOST:PORT/DB,
@@ -296,8 +308,8 @@ func (s *Store) Rooms(ctx context.Context) ([]store.Room, error) {
 }
 
 const insertMessage = `INSERT INTO messages
-	(id, conv, room, sender, from_name, recipient, to_name, kind, text, file, time, target, recalled, idem)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`
+	(id, conv, room, sender, from_name, recipient, to_name, kind, text, file, time, target, recalled, idem, edited, reply_to, react_on)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`
 
 // Apply queues the batch's statements in one pipeline inside one
 // transaction: one round trip to the server, and one durable commit.
@@ -305,13 +317,28 @@ func (s *Store) Apply(ctx context.Context, batch []store.Change) error {
 	var b pgx.Batch
 	for _, c := range batch {
 		switch c.Kind {
-		case store.AddMessage, store.RecallMsg:
-			if c.Kind == store.RecallMsg {
-				b.Queue(`UPDATE messages SET recalled = TRUE, text = '', file = '' WHERE id = $1`, sqlID(c.Message.Target))
-			}
+		case store.AddMessage, store.RecallMsg, store.EditMsg, store.ReactMsg:
 			m := c.Message
+			target := sqlID(m.Target)
+			switch c.Kind {
+			case store.RecallMsg:
+				// The recalled text goes from the message, its edits and
+				// its reactions.
+				b.Queue(`UPDATE messages SET recalled = TRUE, text = '', file = '' WHERE id = $1`, target)
+				b.Queue(`UPDATE messages SET text = '' WHERE kind = 'edit' AND target = $1`, target)
+				b.Queue(`DELETE FROM reactions WHERE msg = $1`, target)
+			case store.EditMsg:
+				b.Queue(`UPDATE messages SET text = $1, edited = TRUE WHERE id = $2`, m.Text, target)
+			case store.ReactMsg:
+				if m.On {
+					b.Queue(`INSERT INTO reactions (msg, emoji, user_key, name, seq) VALUES ($1, $2, $3, $4, $5)
+						ON CONFLICT DO NOTHING`, target, m.Text, m.From, m.FromName, sqlID(m.ID))
+				} else {
+					b.Queue(`DELETE FROM reactions WHERE msg = $1 AND emoji = $2 AND user_key = $3`, target, m.Text, m.From)
+				}
+			}
 			b.Queue(insertMessage, sqlID(m.ID), m.Conv, m.Room, m.From, m.FromName, m.To, m.ToName,
-				m.Kind, m.Text, m.File, ms(m.Time), sqlID(m.Target), m.Recalled, m.Key)
+				m.Kind, m.Text, m.File, ms(m.Time), target, m.Recalled, m.Key, m.Edited, sqlID(m.ReplyTo), m.On)
 		case store.CreateRoom:
 			b.Queue(`INSERT INTO rooms (key, name, owner, created) VALUES ($1, $2, $3, $4)
 				ON CONFLICT (key) DO UPDATE SET name = EXCLUDED.name, owner = EXCLUDED.owner, created = EXCLUDED.created`,
@@ -332,6 +359,7 @@ func (s *Store) Apply(ctx context.Context, batch []store.Change) error {
 		case store.RemoveBan:
 			b.Queue(`DELETE FROM bans WHERE room = $1 AND user_key = $2`, c.Room.Key, c.Member.User)
 		case store.DeleteRoom:
+			b.Queue(`DELETE FROM reactions WHERE msg IN (SELECT id FROM messages WHERE conv = $1)`, store.RoomConv(c.Room.Key))
 			b.Queue(`DELETE FROM messages WHERE conv = $1`, store.RoomConv(c.Room.Key))
 			b.Queue(`DELETE FROM members WHERE room = $1`, c.Room.Key)
 			b.Queue(`DELETE FROM bans WHERE room = $1`, c.Room.Key)
@@ -351,7 +379,81 @@ func (s *Store) Apply(ctx context.Context, batch []store.Change) error {
 	})
 }
 
-const msgColumns = `id, conv, room, sender, from_name, recipient, to_name, kind, text, file, time, target, recalled, idem`
+const msgColumns = `id, conv, room, sender, from_name, recipient, to_name, kind, text, file, time, target, recalled, idem, edited, reply_to, react_on`
+
+// notMessages leaves out the log's entries about messages.
+const notMessages = `kind NOT IN ('recall', 'edit', 'react')`
+
+// decorate fills in the quotes of msgs that are replies and, with
+// reactions, every message's reactions.
+func (s *Store) decorate(ctx context.Context, msgs []store.Message, reactions bool) error {
+	var replies, all []int64
+	for _, m := range msgs {
+		if m.ReplyTo != 0 {
+			replies = append(replies, sqlID(m.ReplyTo))
+		}
+		if reactions && store.IsMessage(m.Kind) {
+			all = append(all, sqlID(m.ID))
+		}
+	}
+	if len(replies) > 0 {
+		quotes := map[uint64]store.Quote{}
+		rows, err := s.db.Query(ctx, `SELECT id, from_name, text, kind, recalled FROM messages WHERE id = ANY($1)`, replies)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var id int64
+			var q store.Quote
+			if err := rows.Scan(&id, &q.From, &q.Text, &q.Kind, &q.Recalled); err != nil {
+				rows.Close()
+				return err
+			}
+			quotes[uint64(id)] = q
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for i := range msgs {
+			if msgs[i].ReplyTo != 0 {
+				msgs[i].Quote = quotes[msgs[i].ReplyTo]
+			}
+		}
+	}
+	if len(all) == 0 {
+		return nil
+	}
+	byMsg := map[uint64][]store.Reaction{}
+	rows, err := s.db.Query(ctx, `SELECT msg, emoji, user_key, name FROM reactions WHERE msg = ANY($1) ORDER BY msg, seq`, all)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var emoji, user, name string
+		if err := rows.Scan(&id, &emoji, &user, &name); err != nil {
+			return err
+		}
+		rs := byMsg[uint64(id)]
+		i := slices.IndexFunc(rs, func(r store.Reaction) bool { return r.Emoji == emoji })
+		if i < 0 {
+			rs = append(rs, store.Reaction{Emoji: emoji})
+			i = len(rs) - 1
+		}
+		rs[i].Users = append(rs[i].Users, user)
+		rs[i].Names = append(rs[i].Names, name)
+		byMsg[uint64(id)] = rs
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for i := range msgs {
+		msgs[i].Reactions = byMsg[msgs[i].ID]
+	}
+	return nil
+}
 
 func scanMessages(rows pgx.Rows, err error) ([]store.Message, error) {
 	if err != nil {
@@ -361,12 +463,12 @@ func scanMessages(rows pgx.Rows, err error) ([]store.Message, error) {
 	var out []store.Message
 	for rows.Next() {
 		var m store.Message
-		var id, t, target int64
+		var id, t, target, replyTo int64
 		if err := rows.Scan(&id, &m.Conv, &m.Room, &m.From, &m.FromName, &m.To, &m.ToName,
-			&m.Kind, &m.Text, &m.File, &t, &target, &m.Recalled, &m.Key); err != nil {
+			&m.Kind, &m.Text, &m.File, &t, &target, &m.Recalled, &m.Key, &m.Edited, &replyTo, &m.On); err != nil {
 			return nil, err
 		}
-		m.ID, m.Time, m.Target = uint64(id), fromMS(t), uint64(target)
+		m.ID, m.Time, m.Target, m.ReplyTo = uint64(id), fromMS(t), uint64(target), uint64(replyTo)
 		out = append(out, m)
 	}
 	return out, rows.Err()
@@ -390,21 +492,28 @@ func (s *Store) LastID(ctx context.Context) (uint64, error) {
 }
 
 func (s *Store) Message(ctx context.Context, msg uint64) (store.Message, error) {
-	return s.one(ctx, `SELECT `+msgColumns+` FROM messages WHERE id = $1`, sqlID(msg))
+	m, err := s.one(ctx, `SELECT `+msgColumns+` FROM messages WHERE id = $1`, sqlID(msg))
+	if err != nil {
+		return m, err
+	}
+	one := []store.Message{m}
+	err = s.decorate(ctx, one, true)
+	return one[0], err
 }
 
 func (s *Store) LastBy(ctx context.Context, user string, max uint64) (store.Message, error) {
 	return s.one(ctx, `SELECT `+msgColumns+` FROM messages
-		WHERE sender = $1 AND id <= $2 AND kind != 'recall' ORDER BY id DESC LIMIT 1`, user, sqlID(max))
+		WHERE sender = $1 AND id <= $2 AND `+notMessages+` ORDER BY id DESC LIMIT 1`, user, sqlID(max))
 }
 
 func (s *Store) History(ctx context.Context, conv string, before uint64, limit int) ([]store.Message, error) {
 	out, err := scanMessages(s.db.Query(ctx, `SELECT `+msgColumns+` FROM messages
-		WHERE conv = $1 AND id < $2 AND kind != 'recall' ORDER BY id DESC LIMIT $3`, conv, sqlID(before), limit))
-	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
-		out[i], out[j] = out[j], out[i]
+		WHERE conv = $1 AND id < $2 AND `+notMessages+` ORDER BY id DESC LIMIT $3`, conv, sqlID(before), limit))
+	if err != nil {
+		return nil, err
 	}
-	return out, err
+	slices.Reverse(out)
+	return out, s.decorate(ctx, out, true)
 }
 
 // sinceArms is the most conversations one of Since's queries reads.
@@ -427,7 +536,7 @@ func (s *Store) Since(ctx context.Context, user string, convs []string, after, u
 		}
 		out = mergeByID(out, msgs, limit)
 	}
-	return out, nil
+	return out, s.decorate(ctx, out, false)
 }
 
 func sinceQuery(user string, convs []string, private bool, after, upto uint64, limit int) (string, []any) {
@@ -468,9 +577,13 @@ func mergeByID(a, b []store.Message, limit int) []store.Message {
 }
 
 func (s *Store) PrivateTo(ctx context.Context, user string, after, upto uint64, limit int) ([]store.Message, error) {
-	return scanMessages(s.db.Query(ctx, `SELECT `+msgColumns+` FROM messages
-		WHERE recipient = $1 AND id > $2 AND id <= $3 AND sender != $1 AND room = '' AND kind != 'recall'
+	out, err := scanMessages(s.db.Query(ctx, `SELECT `+msgColumns+` FROM messages
+		WHERE recipient = $1 AND id > $2 AND id <= $3 AND sender != $1 AND room = '' AND `+notMessages+`
 		ORDER BY id LIMIT $4`, user, sqlID(after), sqlID(upto), limit))
+	if err != nil {
+		return nil, err
+	}
+	return out, s.decorate(ctx, out, false)
 }
 
 // Prune reads the oldest entries in id order and deletes the leading run
@@ -498,7 +611,15 @@ func (s *Store) Prune(ctx context.Context, before time.Time, limit int) (int, er
 	if err := rows.Err(); err != nil || n == 0 {
 		return 0, err
 	}
-	if _, err := s.db.Exec(ctx, `DELETE FROM messages WHERE id <= $1`, last); err != nil {
+	err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		for _, q := range []string{`DELETE FROM reactions WHERE msg <= $1`, `DELETE FROM messages WHERE id <= $1`} {
+			if _, err := tx.Exec(ctx, q, last); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
 		return 0, fmt.Errorf("prune: %w", err)
 	}
 	return n, nil
