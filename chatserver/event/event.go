@@ -29,10 +29,11 @@ const (
 	Welcome                  // the answer to hello
 	Ping                     // the server asks whether the client is there
 	Bye                      // the server closes the connection, saying why
+	Topic                    // a room's topic changed
 )
 
 var kindNames = [...]string{Reply: "reply", Message: "message", Recall: "recall", Presence: "presence",
-	Member: "member", Owner: "owner", Kicked: "kicked", Replaced: "replaced", Welcome: "welcome", Ping: "ping", Bye: "bye"}
+	Member: "member", Owner: "owner", Kicked: "kicked", Replaced: "replaced", Welcome: "welcome", Ping: "ping", Bye: "bye", Topic: "topic"}
 
 func (k Kind) String() string {
 	if int(k) < len(kindNames) && kindNames[k] != "" {

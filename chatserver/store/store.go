@@ -42,6 +42,11 @@ type Room struct {
 	// again until unbanned.
 	Banned  []string
 	Created time.Time
+	// Topic is the room's topic, set by its owner; TopicBy is the
+	// display name of who set it, TopicTime when. Empty when unset.
+	Topic     string
+	TopicBy   string
+	TopicTime time.Time
 }
 
 // Member is one user's membership of a room.
@@ -102,6 +107,9 @@ const (
 	// DeleteRoom removes Room.Key with its members, bans and every entry
 	// of its conversation: a room nobody is in is gone, history and all.
 	DeleteRoom
+	// SetTopic sets Room.Key's topic to Room.Topic, set by Room.TopicBy
+	// at Room.TopicTime; an empty Topic clears it.
+	SetTopic
 )
 
 // Change is one write in a batch.

@@ -16,6 +16,9 @@ const (
 	MaxPasswordBytes = 1024
 	// MaxHistory is the most messages one history request returns.
 	MaxHistory = 200
+	// MaxTopicBytes is the longest room topic, in bytes of UTF-8: what
+	// an IRC line has room for (TOPICLEN).
+	MaxTopicBytes = 390
 )
 
 // Limits is the set of limits a server announces in its welcome frame.
