@@ -90,8 +90,9 @@ func parseFlags(args []string, stderr io.Writer) (cfg server.Config, level slog.
 		fmt.Fprint(stderr, `Usage: chatserver [flags]
 
 Runs Parley's chat server. With no flags it listens on every interface on
-port 7700 (the chat protocol over TCP) and port 7701 (HTTP: WebSocket,
-health, metrics), and keeps its database in ./parley-data/chat.
+port 7700 (the chat protocol over TCP), port 7701 (HTTP: WebSocket,
+health, metrics) and port 6667 (IRC), and keeps its database in
+./parley-data/chat.
 
 Flags:
 `)
@@ -100,6 +101,13 @@ Flags:
 	fs.StringVar(&cfg.Addr, "addr", ":7700", "listen for the chat protocol over TCP on `host:port`")
 	fs.StringVar(&cfg.HTTPAddr, "http", ":7701", "serve HTTP on `host:port`: the chat protocol over WebSocket at /ws, /healthz and /metrics; empty for none")
 	allowOrigins := fs.String("allow-origin", "", "comma-separated `hosts` whose web pages may connect to /ws besides this server's own (patterns such as *.example.org)")
+	fs.StringVar(&cfg.IRC, "irc", ":6667", "speak IRC on `host:port` (irssi, WeeChat, bots): the same accounts, rooms and private messages; empty for none")
+	fs.StringVar(&cfg.IRCTLS, "irc-tls", ":6697", "with -tls-cert, speak IRC over TLS on `host:port`; empty for none")
+	hostName, _ := os.Hostname()
+	fs.StringVar(&cfg.IRCServerName, "irc-server-name", hostName, "the `name` the IRC door announces as its server")
+	fs.BoolVar(&cfg.IRCGuests, "irc-guests", false, "let an IRC connection without PASS or SASL register its nick as an account without a password of its own (for conformance tests and open LAN servers; a name registered with a password stays its owner's)")
+	fs.StringVar(&cfg.IRCGuestPassword, "irc-guest-password", "", "with -irc-guests, the server `password` guests must send with PASS; accounts then log in with SASL PLAIN ($PARLEY_IRC_GUEST_PASSWORD overrides it)")
+	motd := fs.String("irc-motd", "", "a `file` whose lines are the IRC door's message of the day")
 	fs.StringVar(&cfg.DataDir, "data", "parley-data/chat", "keep accounts, rooms and history in this `directory` (SQLite); empty keeps them in memory only")
 	fs.StringVar(&cfg.DB, "db", "", "keep accounts, rooms and history in this PostgreSQL database instead of -data (`URL` postgres://USER[:PASSWORD]@HOST:5432/DB); one database serves one chat server")
 	fs.StringVar(&cfg.TLSCert, "tls-cert", "", "serve TLS with this PEM certificate `file` (needs -tls-key)")
@@ -171,6 +179,22 @@ Flags:
 		if o = strings.TrimSpace(o); o != "" {
 			cfg.AllowOrigins = append(cfg.AllowOrigins, o)
 		}
+	}
+	if v := os.Getenv("PARLEY_IRC_GUEST_PASSWORD"); v != "" {
+		cfg.IRCGuestPassword = v
+	}
+	if cfg.IRCGuestPassword != "" && !cfg.IRCGuests {
+		return cfg, level, pprofAddr, errors.New("-irc-guest-password needs -irc-guests")
+	}
+	if cfg.TLSCert == "" {
+		cfg.IRCTLS = ""
+	}
+	if *motd != "" {
+		b, err := os.ReadFile(*motd)
+		if err != nil {
+			return cfg, level, pprofAddr, fmt.Errorf("-irc-motd: %w", err)
+		}
+		cfg.IRCMOTD = strings.Split(strings.TrimRight(string(b), "\n"), "\n")
 	}
 	if cfg.Retention < 0 {
 		return cfg, level, pprofAddr, errors.New("-retention must not be negative")

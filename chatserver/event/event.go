@@ -31,11 +31,12 @@ const (
 	Bye                      // the server closes the connection, saying why
 	Edit                     // a message's sender changed its text
 	React                    // someone put an emoji on a message, or took it back
+	Topic                    // a room's topic changed
 )
 
 var kindNames = [...]string{Reply: "reply", Message: "message", Recall: "recall", Presence: "presence",
 	Member: "member", Owner: "owner", Kicked: "kicked", Replaced: "replaced", Welcome: "welcome", Ping: "ping", Bye: "bye",
-	Edit: "edit", React: "react"}
+	Edit: "edit", React: "react", Topic: "topic"}
 
 func (k Kind) String() string {
 	if int(k) < len(kindNames) && kindNames[k] != "" {

@@ -272,6 +272,9 @@ type room struct {
 	banned    map[string]bool // keys of users the owner kicked
 	created   time.Time
 	isLobby   bool
+	// topic, set by the owner; topicBy is the setter's display name.
+	topic, topicBy string
+	topicTime      time.Time
 }
 
 // members is an immutable, join-ordered member list. A change makes a new
@@ -392,7 +395,8 @@ func New(ctx context.Context, cfg Config) (*Hub, error) {
 	var empty []store.Change
 	for _, sr := range rooms {
 		mem := &members{seq: make(map[string]uint64, len(sr.Members))}
-		r := &room{key: sr.Key, name: sr.Name, owner: sr.Owner, created: sr.Created, members: mem, banned: map[string]bool{}}
+		r := &room{key: sr.Key, name: sr.Name, owner: sr.Owner, created: sr.Created, members: mem, banned: map[string]bool{},
+			topic: sr.Topic, topicBy: sr.TopicBy, topicTime: sr.TopicTime}
 		for _, b := range sr.Banned {
 			r.banned[b] = true
 		}
@@ -748,6 +752,8 @@ func (h *Hub) handle(s *Session, f *protocol.Frame) {
 		err = h.kick(s, f)
 	case protocol.TypeUnban:
 		err = h.unban(s, f)
+	case protocol.TypeTopic:
+		err = h.setTopic(s, f)
 	case protocol.TypeRooms:
 		err = h.listRooms(s, f)
 	case protocol.TypeWho:

@@ -162,6 +162,8 @@ func kindOf(f *protocol.Frame) event.Kind {
 		return event.Kicked
 	case protocol.TypeReplaced:
 		return event.Replaced
+	case protocol.TypeTopic:
+		return event.Topic
 	}
 	return 0
 }

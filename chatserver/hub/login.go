@@ -310,3 +310,20 @@ func (h *Hub) detach(s *Session) {
 	h.log.Info("logged out", s.logAttrs()...)
 	h.broadcastPresence(u, protocol.StatusOffline)
 }
+
+// Online reports whether the user named name has a session online. A
+// transport that lets a connection take a name without a password asks
+// it first, so that such a connection never takes over a session.
+func (h *Hub) Online(name string) bool {
+	n, perr := protocol.ParseName(name)
+	if perr != nil {
+		return false
+	}
+	online := false
+	h.wait(func() {
+		if u := h.users[n.Key]; u != nil {
+			online = u.sess != nil
+		}
+	})
+	return online
+}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"sort"
+	"strings"
 
 	"github.com/parley-chat/parley/chatserver/event"
 	"github.com/parley-chat/parley/chatserver/store"
@@ -20,7 +21,7 @@ func (h *Hub) sendReply(s *Session, f *protocol.Frame, reply *store.Message) *pr
 	}
 	m := store.Message{From: u.key, FromName: u.name, Kind: f.Kind, Text: f.Text, Key: f.Key}
 	switch f.Kind {
-	case protocol.KindText:
+	case protocol.KindText, protocol.KindNotice:
 		if err := protocol.CheckText(f.Text, h.cfg.MaxText); err != nil {
 			return err
 		}
@@ -182,7 +183,7 @@ func (h *Hub) join(s *Session, f *protocol.Frame) (*historyRead, *protocol.Error
 		// Already in: show the history and the room again.
 		h.hold(s)
 		return &historyRead{conv: store.RoomConv(r.key), room: r.name, before: h.lastPub + 1, limit: h.cfg.JoinHistory,
-			reply: &protocol.Frame{Type: protocol.TypeOK, Re: f.ID, Room: r.name, Owner: h.userName(r.owner)}}, nil
+			reply: withTopic(&protocol.Frame{Type: protocol.TypeOK, Re: f.ID, Room: r.name, Owner: h.userName(r.owner)}, r)}, nil
 	}
 	var changes []store.Change
 	if r == nil {
@@ -210,7 +211,7 @@ func (h *Hub) join(s *Session, f *protocol.Frame) (*historyRead, *protocol.Error
 	mem := r.members
 	owner := r.owner
 	hr := &historyRead{conv: store.RoomConv(r.key), room: r.name, limit: h.cfg.JoinHistory, published: make(chan struct{}),
-		reply: &protocol.Frame{Type: protocol.TypeOK, Re: f.ID, Room: r.name, Owner: h.userName(owner)}}
+		reply: withTopic(&protocol.Frame{Type: protocol.TypeOK, Re: f.ID, Room: r.name, Owner: h.userName(owner)}, r)}
 	h.queue(&record{
 		changes: changes,
 		publish: func() {
@@ -256,8 +257,24 @@ func (h *Hub) leave(s *Session, f *protocol.Frame) *protocol.Error {
 	if !r.members.has(u.key) {
 		return protocol.Errorf(protocol.CodeNotMember, "you are not in %s", r.name)
 	}
-	h.removeMember(r, u, nil, f.ID, s)
+	reason, perr := memberReason(f.Text)
+	if perr != nil {
+		return perr
+	}
+	h.removeMember(r, u, nil, reason, f.ID, s)
 	return nil
+}
+
+// memberReason checks the optional reason of a leave or a kick: one line,
+// as long as a topic at most.
+func memberReason(text string) (string, *protocol.Error) {
+	if strings.TrimSpace(text) == "" {
+		return "", nil
+	}
+	if perr := checkTopic(text); perr != nil {
+		return "", protocol.Errorf(perr.Code, "%s", strings.Replace(perr.Message, "topic", "reason", 1))
+	}
+	return text, nil
 }
 
 // kick removes another member from a room; only the owner may.
@@ -283,7 +300,11 @@ func (h *Hub) kick(s *Session, f *protocol.Frame) *protocol.Error {
 	if !r.members.has(target.key) {
 		return protocol.Errorf(protocol.CodeNotMember, "%s is not in %s", target.name, r.name)
 	}
-	h.removeMember(r, target, u, f.ID, s)
+	reason, perr := memberReason(f.Text)
+	if perr != nil {
+		return perr
+	}
+	h.removeMember(r, target, u, reason, f.ID, s)
 	return nil
 }
 
@@ -321,7 +342,7 @@ func (h *Hub) unban(s *Session, f *protocol.Frame) *protocol.Error {
 // s. A room its last member leaves is deleted with its history and bans:
 // whoever joins that name next makes a new room, and reads nothing of
 // the old one.
-func (h *Hub) removeMember(r *room, u, by *user, re uint64, s *Session) {
+func (h *Hub) removeMember(r *room, u, by *user, reason string, re uint64, s *Session) {
 	before := r.members
 	r.members = r.members.without(u.key)
 	delete(u.rooms, r.key)
@@ -354,7 +375,7 @@ func (h *Hub) removeMember(r *room, u, by *user, re uint64, s *Session) {
 		publish: func() {
 			// Everyone who was in the room, the one leaving included, hears it.
 			h.presenceFirst(u, by)
-			h.fanout(r, before, event.New(event.Member, &protocol.Frame{Type: protocol.TypeMember, Room: r.name, Name: u.name, Action: action, By: byName}))
+			h.fanout(r, before, event.New(event.Member, &protocol.Frame{Type: protocol.TypeMember, Room: r.name, Name: u.name, Action: action, By: byName, Text: reason}))
 			if by != nil && u.sess != nil {
 				h.deliver(u.sess, event.New(event.Kicked, &protocol.Frame{Type: protocol.TypeKicked, Room: r.name, By: byName,
 					Message: byName + " removed you from " + r.name + "; you cannot join it again unless they unban you"}))
@@ -462,7 +483,7 @@ func (h *Hub) roomInfos(u *user, joinedOnly bool) ([]protocol.RoomInfo, int) {
 		if len(r.members.list) == 0 || (joinedOnly && !joined) {
 			continue
 		}
-		rest = append(rest, protocol.RoomInfo{Name: r.name, Members: len(r.members.list), Owner: h.userName(r.owner), Joined: joined})
+		rest = append(rest, protocol.RoomInfo{Name: r.name, Members: len(r.members.list), Owner: h.userName(r.owner), Joined: joined, Topic: r.topic})
 	}
 	sort.Slice(rest, func(i, j int) bool {
 		a, b := rest[i], rest[j]

@@ -12,10 +12,13 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/parley-chat/parley/chatserver/auth"
 	"github.com/parley-chat/parley/chatserver/hub"
+	"github.com/parley-chat/parley/chatserver/irc"
 	"github.com/parley-chat/parley/chatserver/metrics"
 	"github.com/parley-chat/parley/chatserver/session"
 	"github.com/parley-chat/parley/chatserver/store"
@@ -43,6 +46,14 @@ type Config struct {
 	DB      string
 	TLSCert string // certificate file; with TLSKey, serve TLS on both doors
 	TLSKey  string
+
+	// IRC is the IRC door's address; empty for none. IRCTLS, with a
+	// certificate, is its TLS address (irc.Config says the rest).
+	IRC, IRCTLS      string
+	IRCServerName    string
+	IRCGuests        bool
+	IRCGuestPassword string
+	IRCMOTD          []string
 
 	// FilesURL is the file server's address, told to clients. "{host}"
 	// in it becomes the address the client connected to.
@@ -77,6 +88,10 @@ type Server struct {
 	hub     *hub.Hub
 	net     *tcp.Server
 	ws      *ws.Server
+	irc     *irc.Server
+	ircTLS  *irc.Server
+	ircLns  []net.Listener
+	ircDone sync.WaitGroup
 	http    *http.Server
 	ln      net.Listener
 	httpLn  net.Listener
@@ -185,6 +200,10 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 			st := s.ws.Stats()
 			return metrics.Transport{Open: st.Open, Closed: st.Closed}
 		},
+		"irc": func() metrics.Transport {
+			st := s.irc.Stats()
+			return metrics.Transport{Open: st.Open, Closed: st.Closed}
+		},
 	})
 	sessions := session.New(session.Config{
 		Hub:              s.hub,
@@ -213,14 +232,61 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		MaxQueue:     cfg.MaxQueue,
 	})
 
+	filesBase := cfg.FilesURL
+	if strings.Contains(filesBase, "{host}") {
+		host := cfg.IRCServerName
+		if host == "" || !strings.Contains(host, ".") {
+			host = "localhost"
+		}
+		filesBase = strings.ReplaceAll(filesBase, "{host}", host)
+	}
+	s.irc = irc.New(irc.Config{
+		Sessions:      sessions,
+		Logger:        log,
+		ServerName:    cfg.IRCServerName,
+		Online:        s.hub.Online,
+		Guests:        cfg.IRCGuests,
+		GuestPassword: cfg.IRCGuestPassword,
+		FilesURL:      filesBase,
+		MOTD:          cfg.IRCMOTD,
+		MaxQueue:      cfg.MaxQueue,
+	})
+	var ircTLS *irc.Server
 	if s.ln, err = net.Listen("tcp", cfg.Addr); err != nil {
 		st.Close()
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
+	closeAll := func() {
+		s.ln.Close()
+		for _, l := range s.ircLns {
+			l.Close()
+		}
+		st.Close()
+	}
+	if cfg.IRC != "" {
+		l, err := net.Listen("tcp", cfg.IRC)
+		if err != nil {
+			closeAll()
+			return nil, fmt.Errorf("listen on %s (-irc): %w", cfg.IRC, err)
+		}
+		s.ircLns = append(s.ircLns, l)
+	}
+	if cfg.IRCTLS != "" && tlsConf != nil {
+		l, err := net.Listen("tcp", cfg.IRCTLS)
+		if err != nil {
+			closeAll()
+			return nil, fmt.Errorf("listen on %s (-irc-tls): %w", cfg.IRCTLS, err)
+		}
+		s.ircLns = append(s.ircLns, l)
+		ircTLS = irc.New(irc.Config{
+			Sessions: sessions, Logger: log, TLS: tlsConf, ServerName: cfg.IRCServerName, Online: s.hub.Online,
+			Guests: cfg.IRCGuests, GuestPassword: cfg.IRCGuestPassword, FilesURL: filesBase, MOTD: cfg.IRCMOTD, MaxQueue: cfg.MaxQueue,
+		})
+		s.ircTLS = ircTLS
+	}
 	if cfg.HTTPAddr != "" {
 		if s.httpLn, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
-			s.ln.Close()
-			st.Close()
+			closeAll()
 			return nil, fmt.Errorf("listen on %s (-http): %w", cfg.HTTPAddr, err)
 		}
 		s.http = &http.Server{
@@ -236,6 +302,19 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	go func() { s.hub.Run(); close(s.hubDone) }()
 	go func() { s.serveErr = s.net.Serve(s.ln); close(s.serveDone) }()
+	for i, l := range s.ircLns {
+		srv := s.irc
+		if i == 1 || cfg.IRC == "" {
+			srv = ircTLS
+		}
+		s.ircDone.Add(1)
+		go func() {
+			defer s.ircDone.Done()
+			if err := srv.Serve(l); !errors.Is(err, irc.ErrServerClosed) {
+				log.Error("IRC listener failed", "addr", l.Addr().String(), "err", err)
+			}
+		}()
+	}
 	if s.http != nil {
 		go func() {
 			defer close(s.httpDone)
@@ -252,7 +331,8 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	} else {
 		close(s.httpDone)
 	}
-	log.Info("chat server listening", "addr", s.ln.Addr().String(), "http", s.HTTPAddr(), "tls", tlsConf != nil, "data", dataDesc(cfg))
+	log.Info("chat server listening", "addr", s.ln.Addr().String(), "http", s.HTTPAddr(), "irc", s.IRCAddr(), "irc-tls", s.IRCTLSAddr(),
+		"tls", tlsConf != nil, "data", dataDesc(cfg))
 	return s, nil
 }
 
@@ -274,6 +354,23 @@ func (s *Server) HTTPAddr() string {
 		return ""
 	}
 	return s.httpLn.Addr().String()
+}
+
+// IRCAddr is the address of the IRC door, or "" if it has none.
+func (s *Server) IRCAddr() string {
+	if s.cfg.IRC == "" || len(s.ircLns) == 0 {
+		return ""
+	}
+	return s.ircLns[0].Addr().String()
+}
+
+// IRCTLSAddr is the address of the IRC door with TLS, or "" if it has
+// none.
+func (s *Server) IRCTLSAddr() string {
+	if s.ircTLS == nil {
+		return ""
+	}
+	return s.ircLns[len(s.ircLns)-1].Addr().String()
 }
 
 // Stats reports open TCP connections and close reasons.
@@ -303,7 +400,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		httpErr = s.http.Shutdown(ctx)
 	}
 	<-s.httpDone
-	err := errors.Join(s.net.Shutdown(ctx), s.ws.Shutdown(ctx))
+	err := errors.Join(s.net.Shutdown(ctx), s.ws.Shutdown(ctx), s.irc.Shutdown(ctx))
+	if s.ircTLS != nil {
+		err = errors.Join(err, s.ircTLS.Shutdown(ctx))
+	}
+	s.ircDone.Wait()
 	s.hub.Close()
 	<-s.hubDone
 	return errors.Join(err, httpErr, s.Err(), s.store.Close())

@@ -182,6 +182,47 @@ func (s *Session) Idle() {
 // without its terminator. It reports false when the connection is to
 // end.
 func (s *Session) Frame(line []byte) bool {
+	if !s.heard() {
+		var id uint64
+		if f, err := protocol.Decode(line); err == nil {
+			if f.Type == protocol.TypePong {
+				return true
+			}
+			id = f.ID
+		}
+		return s.refuseFlood(id)
+	}
+	f, err := protocol.Decode(line)
+	if err != nil {
+		var id uint64
+		if f != nil && protocol.IsRequest(f.Type) {
+			id = f.ID // the refusal answers the request
+		}
+		s.send(event.Error(err.(*protocol.Error), id))
+		return true
+	}
+	return s.Request(f)
+}
+
+// Input tells the session that the client sent something that is not a
+// frame of ours: a line of a transport that speaks another protocol
+// (IRC), which builds its requests from such lines. It counts against
+// the same rate as frames and shows that the client is there, as Frame
+// does. It reports whether the input is within the rate (ok) and whether
+// the connection goes on: over the rate, the session sends a
+// rate_limited error answering request id, and closes the connection of
+// a client that goes on flooding.
+func (s *Session) Input(id uint64) (ok, goOn bool) {
+	if s.heard() {
+		return true, true
+	}
+	return false, s.refuseFlood(id)
+}
+
+// heard notes that the client sent something: it pushes the idle
+// deadline back and takes a token from the rate limiter, reporting
+// whether there was one.
+func (s *Session) heard() bool {
 	cfg := &s.srv.cfg
 	if s.sess != nil {
 		s.pinged = false
@@ -194,27 +235,12 @@ func (s *Session) Frame(line []byte) bool {
 	if s.limiter == nil {
 		s.limiter = newLimiter(s.srv)
 	}
-	// Every frame counts against the rate, garbage included.
-	if !s.limiter.Allow() {
-		var id uint64
-		if f, err := protocol.Decode(line); err == nil {
-			if f.Type == protocol.TypePong {
-				return true
-			}
-			id = f.ID
-		}
-		return s.refuse(id, s.limiter, fmt.Sprintf("slow down: at most %d requests a second", cfg.Limits.RatePerSec), true)
-	}
-	f, err := protocol.Decode(line)
-	if err != nil {
-		var id uint64
-		if f != nil && protocol.IsRequest(f.Type) {
-			id = f.ID // the refusal answers the request
-		}
-		s.send(event.Error(err.(*protocol.Error), id))
-		return true
-	}
-	return s.Request(f)
+	// Everything counts against the rate, garbage included.
+	return s.limiter.Allow()
+}
+
+func (s *Session) refuseFlood(id uint64) bool {
+	return s.refuse(id, s.limiter, fmt.Sprintf("slow down: at most %d requests a second", s.srv.cfg.Limits.RatePerSec), true)
 }
 
 // Request handles one decoded frame from the client. It reports false

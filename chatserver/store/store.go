@@ -42,6 +42,11 @@ type Room struct {
 	// again until unbanned.
 	Banned  []string
 	Created time.Time
+	// Topic is the room's topic, set by its owner; TopicBy is the
+	// display name of who set it, TopicTime when. Empty when unset.
+	Topic     string
+	TopicBy   string
+	TopicTime time.Time
 }
 
 // Member is one user's membership of a room.
@@ -150,6 +155,9 @@ const (
 	// Message.Target if Message.On, removes it otherwise, and appends
 	// Message.
 	ReactMsg
+	// SetTopic sets Room.Key's topic to Room.Topic, set by Room.TopicBy
+	// at Room.TopicTime; an empty Topic clears it.
+	SetTopic
 )
 
 // Change is one write in a batch.

@@ -28,6 +28,9 @@ const (
 	TypeKick    = "kick"
 	// TypeUnban lets a member the owner kicked join the room again.
 	TypeUnban = "unban"
+	// TypeTopic sets a room's topic (the owner only); also the event
+	// that tells the room.
+	TypeTopic = "topic"
 	// TypeFilesToken asks for a fresh file-access token before the one
 	// from login expires.
 	TypeFilesToken = "files_token"
@@ -60,6 +63,10 @@ const (
 const (
 	KindText = "" // the default; omitted on the wire
 	KindFile = "file"
+	// KindNotice is a text message that asks not to be answered
+	// automatically: IRC's NOTICE, which bots send. Clients show it as
+	// text.
+	KindNotice = "notice"
 )
 
 // Presence statuses.
@@ -143,6 +150,12 @@ type Frame struct {
 	By     string `json:"by,omitempty"`
 	Owner  string `json:"owner,omitempty"`
 
+	// topic: the room's topic in a join reply, with who set it and when
+	// (unix milliseconds); a topic event carries it in Text, By and Time.
+	Topic     string `json:"topic,omitempty"`
+	TopicBy   string `json:"topic_by,omitempty"`
+	TopicTime int64  `json:"topic_time,omitempty"`
+
 	// error, bye
 	Code    string `json:"code,omitempty"`
 	Message string `json:"message,omitempty"`
@@ -194,6 +207,7 @@ type RoomInfo struct {
 	Members int    `json:"members"`
 	Owner   string `json:"owner,omitempty"`
 	Joined  bool   `json:"joined,omitempty"`
+	Topic   string `json:"topic,omitempty"`
 }
 
 // MemberInfo is one entry of a who reply.
@@ -208,7 +222,7 @@ type MemberInfo struct {
 func IsRequest(t string) bool {
 	switch t {
 	case TypeLogin, TypeJoin, TypeLeave, TypeRooms, TypeWho, TypeSend,
-		TypeHistory, TypeRecall, TypeKick, TypeUnban, TypePing, TypeQuit, TypeFilesToken, TypeSync,
+		TypeHistory, TypeRecall, TypeKick, TypeUnban, TypeTopic, TypePing, TypeQuit, TypeFilesToken, TypeSync,
 		TypeEdit, TypeReact:
 		return true
 	}

@@ -19,6 +19,9 @@ const (
 	// MaxQuoteBytes is the most of a message's first line that a reply's
 	// quote carries, in bytes of UTF-8.
 	MaxQuoteBytes = 200
+	// MaxTopicBytes is the longest room topic, in bytes of UTF-8: what
+	// an IRC line has room for (TOPICLEN).
+	MaxTopicBytes = 390
 )
 
 // Limits is the set of limits a server announces in its welcome frame.

@@ -171,6 +171,13 @@ func (s *Store) Apply(_ context.Context, batch []store.Change) error {
 			if r := s.rooms[c.Room.Key]; r != nil {
 				r.Banned = slices.DeleteFunc(r.Banned, func(u string) bool { return u == c.Member.User })
 			}
+		case store.SetTopic:
+			if r := s.rooms[c.Room.Key]; r != nil {
+				r.Topic, r.TopicBy, r.TopicTime = c.Room.Topic, c.Room.TopicBy, c.Room.TopicTime
+				if r.Topic == "" {
+					r.TopicBy, r.TopicTime = "", time.Time{}
+				}
+			}
 		case store.DeleteRoom:
 			delete(s.rooms, c.Room.Key)
 			conv := store.RoomConv(c.Room.Key)

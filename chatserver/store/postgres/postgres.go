@@ -78,6 +78,12 @@ CREATE TABLE IF NOT EXISTS bans (
 	user_key TEXT NOT NULL,
 	PRIMARY KEY (room, user_key)
 );
+CREATE TABLE IF NOT EXISTS topics (
+	room    TEXT PRIMARY KEY,
+	text    TEXT NOT NULL,
+	by_name TEXT NOT NULL,
+	time    BIGINT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS messages (
 	id        BIGINT PRIMARY KEY,
 	conv      TEXT NOT NULL,
@@ -292,14 +298,33 @@ func (s *Store) Rooms(ctx context.Context) ([]store.Room, error) {
 		if err != nil {
 			return err
 		}
-		defer rows.Close()
 		for rows.Next() {
 			var room, user string
 			if err := rows.Scan(&room, &user); err != nil {
+				rows.Close()
 				return err
 			}
 			if i, ok := index[room]; ok {
 				out[i].Banned = append(out[i].Banned, user)
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		rows, err = tx.Query(ctx, `SELECT room, text, by_name, time FROM topics`)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var room, text, by string
+			var t int64
+			if err := rows.Scan(&room, &text, &by, &t); err != nil {
+				return err
+			}
+			if i, ok := index[room]; ok {
+				out[i].Topic, out[i].TopicBy, out[i].TopicTime = text, by, fromMS(t)
 			}
 		}
 		return rows.Err()
@@ -358,11 +383,20 @@ func (s *Store) Apply(ctx context.Context, batch []store.Change) error {
 			b.Queue(`INSERT INTO bans (room, user_key) VALUES ($1, $2) ON CONFLICT DO NOTHING`, c.Room.Key, c.Member.User)
 		case store.RemoveBan:
 			b.Queue(`DELETE FROM bans WHERE room = $1 AND user_key = $2`, c.Room.Key, c.Member.User)
+		case store.SetTopic:
+			if c.Room.Topic == "" {
+				b.Queue(`DELETE FROM topics WHERE room = $1`, c.Room.Key)
+			} else {
+				b.Queue(`INSERT INTO topics (room, text, by_name, time) VALUES ($1, $2, $3, $4)
+					ON CONFLICT (room) DO UPDATE SET text = EXCLUDED.text, by_name = EXCLUDED.by_name, time = EXCLUDED.time`,
+					c.Room.Key, c.Room.Topic, c.Room.TopicBy, ms(c.Room.TopicTime))
+			}
 		case store.DeleteRoom:
 			b.Queue(`DELETE FROM reactions WHERE msg IN (SELECT id FROM messages WHERE conv = $1)`, store.RoomConv(c.Room.Key))
 			b.Queue(`DELETE FROM messages WHERE conv = $1`, store.RoomConv(c.Room.Key))
 			b.Queue(`DELETE FROM members WHERE room = $1`, c.Room.Key)
 			b.Queue(`DELETE FROM bans WHERE room = $1`, c.Room.Key)
+			b.Queue(`DELETE FROM topics WHERE room = $1`, c.Room.Key)
 			b.Queue(`DELETE FROM rooms WHERE key = $1`, c.Room.Key)
 		default:
 			return fmt.Errorf("unknown change kind %d", c.Kind)

@@ -63,6 +63,12 @@ CREATE TABLE IF NOT EXISTS bans (
 	user TEXT NOT NULL,
 	PRIMARY KEY (room, user)
 );
+CREATE TABLE IF NOT EXISTS topics (
+	room    TEXT PRIMARY KEY,
+	text    TEXT NOT NULL,
+	by_name TEXT NOT NULL,
+	time    INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS messages (
 	id        INTEGER PRIMARY KEY,
 	conv      TEXT NOT NULL,
@@ -302,7 +308,25 @@ func (s *Store) Rooms(ctx context.Context) ([]store.Room, error) {
 			out[i].Banned = append(out[i].Banned, user)
 		}
 	}
-	return out, brows.Err()
+	if err := brows.Err(); err != nil {
+		return nil, err
+	}
+	trows, err := s.r.QueryContext(ctx, `SELECT room, text, by_name, time FROM topics`)
+	if err != nil {
+		return nil, err
+	}
+	defer trows.Close()
+	for trows.Next() {
+		var room, text, by string
+		var t int64
+		if err := trows.Scan(&room, &text, &by, &t); err != nil {
+			return nil, err
+		}
+		if i, ok := index[room]; ok {
+			out[i].Topic, out[i].TopicBy, out[i].TopicTime = text, by, fromMS(t)
+		}
+	}
+	return out, trows.Err()
 }
 
 // Apply writes the batch in one immediate transaction. With WAL and
@@ -373,12 +397,23 @@ func (s *Store) Apply(ctx context.Context, batch []store.Change) (err error) {
 				c.Room.Key, c.Member.User); err != nil {
 				return fmt.Errorf("remove ban: %w", err)
 			}
+		case store.SetTopic:
+			if c.Room.Topic == "" {
+				_, err = tx.ExecContext(ctx, `DELETE FROM topics WHERE room = ?`, c.Room.Key)
+			} else {
+				_, err = tx.ExecContext(ctx, `INSERT OR REPLACE INTO topics (room, text, by_name, time) VALUES (?, ?, ?, ?)`,
+					c.Room.Key, c.Room.Topic, c.Room.TopicBy, c.Room.TopicTime.UnixMilli())
+			}
+			if err != nil {
+				return fmt.Errorf("set topic: %w", err)
+			}
 		case store.DeleteRoom:
 			for _, q := range []string{
 				`DELETE FROM reactions WHERE msg IN (SELECT id FROM messages WHERE conv = ?)`,
 				`DELETE FROM messages WHERE conv = ?`,
 				`DELETE FROM members WHERE room = ?`,
 				`DELETE FROM bans WHERE room = ?`,
+				`DELETE FROM topics WHERE room = ?`,
 				`DELETE FROM rooms WHERE key = ?`,
 			} {
 				arg := c.Room.Key

@@ -49,6 +49,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Since", testSince},
 		{"SinceManyRooms", testSinceManyRooms},
 		{"Bans", testBans},
+		{"Topic", testTopic},
 		{"DeleteRoom", testDeleteRoom},
 		{"Prune", testPrune},
 		{"PrivateTo", testPrivateTo},
@@ -898,6 +899,38 @@ func testBans(t *testing.T, s store.Store) {
 		store.Change{Kind: store.RemoveBan, Room: store.Room{Key: "go"}, Member: store.Member{User: "nobody"}})
 	if got := strings.Join(roomsByKey(t, s)["go"].Banned, " "); got != "carol" {
 		t.Errorf("go's bans after lifting bob's = %q, want \"carol\"", got)
+	}
+}
+
+// A room's topic is kept with who set it and when, replaced by the next,
+// cleared by an empty one, and goes with the room.
+func testTopic(t *testing.T, s store.Store) {
+	setTopic := func(room, text, by string, at time.Time) store.Change {
+		return store.Change{Kind: store.SetTopic, Room: store.Room{Key: room, Topic: text, TopicBy: by, TopicTime: at}}
+	}
+	apply(t, s, createRoom("go", "Go", "alice", base), addMember("go", "alice", 1),
+		createRoom("ops", "Ops", "alice", base), addMember("ops", "alice", 2))
+	apply(t, s, setTopic("go", "Go 1.26 is out: 話そう", "Alice", base.Add(time.Minute)))
+	rs := roomsByKey(t, s)
+	if r := rs["go"]; r.Topic != "Go 1.26 is out: 話そう" || r.TopicBy != "Alice" || !r.TopicTime.Equal(base.Add(time.Minute)) {
+		t.Errorf("go's topic = %q by %q at %v; want the one set", r.Topic, r.TopicBy, r.TopicTime)
+	}
+	if r := rs["ops"]; r.Topic != "" || r.TopicBy != "" || !r.TopicTime.IsZero() {
+		t.Errorf("ops has a topic it was never given: %q by %q at %v", r.Topic, r.TopicBy, r.TopicTime)
+	}
+	apply(t, s, setTopic("go", "second", "Bob", base.Add(2*time.Minute)), setTopic("ops", "ops topic", "Alice", base))
+	rs = roomsByKey(t, s)
+	if r := rs["go"]; r.Topic != "second" || r.TopicBy != "Bob" {
+		t.Errorf("go's topic after the second = %q by %q", r.Topic, r.TopicBy)
+	}
+	apply(t, s, setTopic("go", "", "Bob", base.Add(3*time.Minute)))
+	if r := roomsByKey(t, s)["go"]; r.Topic != "" {
+		t.Errorf("go's topic after clearing it = %q", r.Topic)
+	}
+	apply(t, s, removeMember("ops", "alice"), setOwner("ops", ""), store.Change{Kind: store.DeleteRoom, Room: store.Room{Key: "ops"}})
+	apply(t, s, createRoom("ops", "Ops", "bob", base.Add(time.Hour)), addMember("ops", "bob", 3))
+	if r := roomsByKey(t, s)["ops"]; r.Topic != "" {
+		t.Errorf("a room made again after its deletion has the old topic %q", r.Topic)
 	}
 }
 

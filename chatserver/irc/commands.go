@@ -1,0 +1,873 @@
+package irc
+
+import (
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ergochat/irc-go/ircfmt"
+	"github.com/ergochat/irc-go/ircmsg"
+
+	"github.com/parley-chat/parley/chatserver/event"
+	"github.com/parley-chat/parley/shared/protocol"
+)
+
+// curNick is the client's nick: the account's name once logged in, the
+// NICK it asked for before, or "*".
+func (c *conn) curNick() string {
+	c.mu.Lock()
+	n := c.nick
+	c.mu.Unlock()
+	if n == "*" && c.reg.nick != "" && !c.reg.welcomed {
+		return c.reg.nick
+	}
+	return n
+}
+
+// send queues one line and flushes it.
+func (c *conn) send(src, cmd string, params ...string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return
+	}
+	c.out = appendLine(c.out, src, cmd, params...)
+	c.flushLocked()
+}
+
+// numeric sends a numeric reply to the client.
+func (c *conn) numeric(code string, params ...string) {
+	c.send(c.srv.cfg.ServerName, code, append([]string{c.curNick()}, params...)...)
+}
+
+func (c *conn) notice(text string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.noticeLocked(text)
+	c.flushLocked()
+}
+
+func (c *conn) noticeLocked(text string) {
+	if c.closed {
+		return
+	}
+	c.out = appendLine(c.out, c.srv.cfg.ServerName, "NOTICE", c.nick, text)
+}
+
+// command handles one parsed line. It reports false when the connection
+// is to end.
+func (c *conn) command(m *ircmsg.Message) bool {
+	m.Command = strings.ToUpper(m.Command)
+	if !c.reg.welcomed {
+		return c.preWelcome(m)
+	}
+	need := map[string]int{"JOIN": 1, "PART": 1, "PRIVMSG": 1, "NOTICE": 1, "KICK": 2, "TOPIC": 1, "MODE": 1,
+		"WHOIS": 1, "PING": 1, "NICK": 1, "REDACT": 2}
+	if n, ok := need[m.Command]; ok && len(m.Params) < n {
+		if m.Command == "PRIVMSG" || m.Command == "NOTICE" {
+			c.numeric("411", "No recipient given ("+m.Command+")")
+		} else if m.Command == "NICK" {
+			c.numeric("431", "No nickname given")
+		} else {
+			c.numeric("461", m.Command, "Not enough parameters")
+		}
+		return true
+	}
+	switch m.Command {
+	case "PING":
+		c.send(c.srv.cfg.ServerName, "PONG", c.srv.cfg.ServerName, m.Params[0])
+	case "PONG":
+	case "QUIT":
+		c.srv.noteQuit(c.curNick(), quitReason(m))
+		c.request(&protocol.Frame{Type: protocol.TypeQuit})
+		c.Close(protocol.CodeQuit, "Quit: "+quitReason(m))
+		return false
+	case "JOIN":
+		if m.Params[0] == "0" {
+			return c.partAll()
+		}
+		for _, t := range strings.Split(m.Params[0], ",") {
+			if t == "" {
+				continue
+			}
+			if !c.join(t) {
+				return false
+			}
+		}
+	case "PART":
+		reason := ""
+		if len(m.Params) > 1 {
+			reason = ircfmt.Strip(m.Params[1])
+		}
+		for _, t := range strings.Split(m.Params[0], ",") {
+			if t != "" && !c.part(t, reason) {
+				return false
+			}
+		}
+	case "PRIVMSG", "NOTICE":
+		return c.privmsg(m)
+	case "TAGMSG":
+		// Client-only tags (typing and the like) have no place in
+		// Parley's messages yet; they are dropped.
+	case "NAMES":
+		if len(m.Params) == 0 {
+			c.numeric("366", "*", "End of /NAMES list")
+			return true
+		}
+		for _, t := range strings.Split(m.Params[0], ",") {
+			if !c.names(t) {
+				return false
+			}
+		}
+	case "WHO":
+		return c.who(m)
+	case "WHOIS":
+		return c.whois(m)
+	case "LIST":
+		return c.list(m)
+	case "TOPIC":
+		return c.topic(m)
+	case "KICK":
+		return c.kick(m)
+	case "AWAY":
+		if len(m.Params) == 0 || m.Params[0] == "" {
+			c.away = ""
+			c.numeric("305", "You are no longer marked as being away")
+		} else {
+			c.away = ircfmt.Strip(m.Params[0])
+			c.numeric("306", "You have been marked as being away")
+		}
+		c.srv.setAway(c, c.curNick(), c.away)
+	case "MOTD":
+		c.motd()
+	case "MODE":
+		return c.mode(m)
+	case "NICK":
+		n, perr := protocol.ParseName(m.Params[0])
+		me, _ := protocol.ParseName(c.curNick())
+		if perr == nil && n.Key == me.Key {
+			return true
+		}
+		c.numeric("432", m.Params[0], "Your nick is your Parley account's name, "+c.curNick()+"; to use another, log in as that account")
+	case "USER", "PASS":
+		c.numeric("462", "You may not reregister")
+	case "CAP":
+		return c.capCmd(m)
+	case "AUTHENTICATE":
+		c.numeric("907", "You have already authenticated")
+	case "REDACT":
+		return c.redact(m)
+	case "LUSERS":
+		c.numeric("251", "There are users on this server; /who #lobby lists them")
+	case "VERSION":
+		c.numeric("351", "parley", c.srv.cfg.ServerName, "Parley's IRC door")
+	default:
+		c.numeric("421", m.Command, "Unknown command")
+	}
+	return true
+}
+
+// errNumeric answers a refused request with the numeric IRC has for it.
+func (c *conn) errNumeric(cmd, target string, r *protocol.Frame) {
+	switch r.Code {
+	case protocol.CodeNoSuchRoom:
+		c.numeric("403", target, "No such channel")
+	case protocol.CodeNoSuchUser:
+		c.numeric("401", target, "No such nick/channel")
+	case protocol.CodeNotMember:
+		if cmd == "PRIVMSG" || cmd == "NOTICE" {
+			c.numeric("404", target, "Cannot send to channel: join it first")
+		} else {
+			c.numeric("442", target, "You're not on that channel")
+		}
+	case protocol.CodeNotOwner:
+		c.numeric("482", target, "You're not channel operator: "+r.Message)
+	case protocol.CodeBanned:
+		c.numeric("474", target, "Cannot join channel (+b): "+r.Message)
+	case protocol.CodeBadName:
+		if strings.HasPrefix(target, "#") {
+			c.numeric("479", target, "Illegal channel name: "+r.Message)
+		} else {
+			c.numeric("401", target, "No such nick/channel: "+r.Message)
+		}
+	case protocol.CodeRateLimited:
+		c.numeric("263", cmd, "Please wait a while and try again: "+r.Message)
+	default:
+		c.send(c.srv.cfg.ServerName, "FAIL", cmd, strings.ToUpper(r.Code), target, r.Message)
+	}
+}
+
+// roomOf is the room an IRC channel name means, or "" if it is not a
+// channel.
+func roomOf(t string) string {
+	if len(t) < 2 || t[0] != '#' {
+		return ""
+	}
+	return t[1:]
+}
+
+func (c *conn) join(t string) bool {
+	room := roomOf(t)
+	if room == "" {
+		c.numeric("403", t, "No such channel: channels start with #")
+		return true
+	}
+	n, perr := protocol.ParseRoom(room)
+	if perr != nil {
+		c.numeric("479", t, "Illegal channel name: "+perr.Message)
+		return true
+	}
+	c.mu.Lock()
+	for _, ch := range c.channels {
+		if roomKey(ch.name) == n.Key {
+			c.mu.Unlock()
+			return true // already shown: nothing to do, as IRC servers do
+		}
+	}
+	c.joining = n.Key
+	c.mu.Unlock()
+	r, ok := c.request(&protocol.Frame{Type: protocol.TypeJoin, Room: room})
+	if !ok {
+		return false
+	}
+	if r.Type != protocol.TypeOK {
+		c.endJoin()
+		c.errNumeric("JOIN", t, r)
+		return true
+	}
+	return c.showRoom(r.Room, r.Topic, r.TopicBy, r.TopicTime, r.Owner)
+}
+
+// endJoin ends a join that failed, showing what waited for it.
+func (c *conn) endJoin() {
+	c.mu.Lock()
+	held := c.joinHeld
+	c.joining, c.joinHeld = "", nil
+	for _, ev := range held {
+		c.eventLocked(ev)
+	}
+	c.flushLocked()
+	c.mu.Unlock()
+}
+
+func roomKey(name string) string {
+	n, perr := protocol.ParseRoom(name)
+	if perr != nil {
+		return name
+	}
+	return n.Key
+}
+
+// showRoom shows the client that it is in room: JOIN, the topic and the
+// names, then what happened in the room meanwhile (its history first).
+func (c *conn) showRoom(room, topic, topicBy string, topicTime int64, owner string) bool {
+	c.mu.Lock()
+	if c.joining == "" {
+		c.joining = roomKey(room)
+	}
+	c.mu.Unlock()
+	w, ok := c.request(&protocol.Frame{Type: protocol.TypeWho, Room: room})
+	if !ok {
+		return false
+	}
+	ch := &channel{name: room, topic: topic, topicBy: topicBy, topicTime: topicTime, owner: owner, members: map[string]bool{}}
+	if w.Type == protocol.TypeOK {
+		for _, mb := range w.Members {
+			ch.members[mb.Name] = mb.Online
+		}
+	}
+	c.mu.Lock()
+	ch.members[c.nick] = true
+	if c.channels == nil {
+		c.channels = map[string]*channel{}
+	}
+	c.channels[room] = ch
+	c.out = appendLine(c.out, source(c.nick), "JOIN", "#"+room)
+	if topic != "" {
+		c.out = appendLine(c.out, c.srv.cfg.ServerName, "332", c.nick, "#"+room, topic)
+		if topicBy != "" {
+			c.out = appendLine(c.out, c.srv.cfg.ServerName, "333", c.nick, "#"+room, topicBy, strconv.FormatInt(topicTime/1000, 10))
+		}
+	}
+	c.namesLocked(ch)
+	held := c.joinHeld
+	c.joining, c.joinHeld = "", nil
+	c.eventsLocked(held, "#"+room)
+	c.flushLocked()
+	c.mu.Unlock()
+	return true
+}
+
+// namesLocked appends RPL_NAMREPLY lines for ch's online members, the
+// owner marked @, and RPL_ENDOFNAMES.
+func (c *conn) namesLocked(ch *channel) {
+	var names []string
+	for name, online := range ch.members {
+		if !online {
+			continue
+		}
+		shown := name
+		if c.caps.userhostInNames {
+			shown = source(name)
+		}
+		if name == ch.owner {
+			shown = "@" + shown
+		}
+		names = append(names, shown)
+	}
+	sort.Strings(names)
+	prefix := len(c.srv.cfg.ServerName) + len(c.nick) + len(ch.name) + 20
+	var line []string
+	n := 0
+	for _, name := range names {
+		if n+len(name)+1+prefix > maxBody && len(line) > 0 {
+			c.out = appendLine(c.out, c.srv.cfg.ServerName, "353", c.nick, "=", "#"+ch.name, strings.Join(line, " "))
+			line, n = nil, 0
+		}
+		line = append(line, name)
+		n += len(name) + 1
+	}
+	if len(line) > 0 {
+		c.out = appendLine(c.out, c.srv.cfg.ServerName, "353", c.nick, "=", "#"+ch.name, strings.Join(line, " "))
+	}
+	c.out = appendLine(c.out, c.srv.cfg.ServerName, "366", c.nick, "#"+ch.name, "End of /NAMES list")
+}
+
+// shown returns the channel shown for IRC name t, or nil.
+func (c *conn) shownLocked(t string) *channel {
+	room := roomOf(t)
+	if room == "" {
+		return nil
+	}
+	if ch := c.channels[room]; ch != nil {
+		return ch
+	}
+	k := roomKey(room)
+	for _, ch := range c.channels {
+		if roomKey(ch.name) == k {
+			return ch
+		}
+	}
+	return nil
+}
+
+func (c *conn) part(t, reason string) bool {
+	c.mu.Lock()
+	ch := c.shownLocked(t)
+	c.mu.Unlock()
+	room := roomOf(t)
+	if room == "" {
+		c.numeric("403", t, "No such channel")
+		return true
+	}
+	if ch != nil && ch.name == protocol.Lobby {
+		// Everyone stays in the lobby; PART only stops showing it.
+		c.mu.Lock()
+		c.out = appendLine(c.out, source(c.nick), "PART", "#"+ch.name, "The lobby stays in your rooms; JOIN #lobby shows it again")
+		delete(c.channels, ch.name)
+		c.flushLocked()
+		c.mu.Unlock()
+		return true
+	}
+	r, ok := c.request(&protocol.Frame{Type: protocol.TypeLeave, Room: room, Text: reason})
+	if !ok {
+		return false
+	}
+	if r.Type != protocol.TypeOK {
+		c.errNumeric("PART", t, r)
+	}
+	return true
+}
+
+func (c *conn) partAll() bool {
+	c.mu.Lock()
+	var rooms []string
+	for name := range c.channels {
+		rooms = append(rooms, "#"+name)
+	}
+	c.mu.Unlock()
+	for _, t := range rooms {
+		if !c.part(t, "") {
+			return false
+		}
+	}
+	return true
+}
+
+func (c *conn) privmsg(m *ircmsg.Message) bool {
+	notice := m.Command == "NOTICE"
+	if len(m.Params) < 2 || m.Params[1] == "" {
+		if !notice {
+			c.numeric("412", "No text to send")
+		}
+		return true
+	}
+	text := m.Params[1]
+	if strings.HasPrefix(text, "\x01") {
+		body := strings.TrimSuffix(strings.TrimPrefix(text, "\x01"), "\x01")
+		if !strings.HasPrefix(body, "ACTION ") {
+			return true // other CTCP queries have nobody to answer them
+		}
+		text = "* " + strings.TrimPrefix(body, "ACTION ")
+	}
+	text = ircfmt.Strip(text)
+	targets := strings.Split(m.Params[0], ",")
+	if len(targets) > 4 {
+		c.numeric("407", m.Params[0], "Too many targets: at most 4")
+		return true
+	}
+	for _, t := range targets {
+		f := &protocol.Frame{Type: protocol.TypeSend, Text: text}
+		if strings.HasPrefix(t, "#") {
+			f.Room = t[1:]
+		} else {
+			f.To = t
+		}
+		if notice {
+			f.Kind = protocol.KindNotice
+		}
+		r, ok := c.request(f)
+		if !ok {
+			return false
+		}
+		if r.Type != protocol.TypeOK && !notice {
+			c.errNumeric(m.Command, t, r)
+		}
+	}
+	return true
+}
+
+func (c *conn) names(t string) bool {
+	c.mu.Lock()
+	ch := c.shownLocked(t)
+	if ch != nil {
+		c.namesLocked(ch)
+		c.flushLocked()
+		c.mu.Unlock()
+		return true
+	}
+	c.mu.Unlock()
+	// A room the client is not shown as in: its names, if it exists.
+	room := roomOf(t)
+	if room != "" {
+		w, ok := c.request(&protocol.Frame{Type: protocol.TypeWho, Room: room})
+		if !ok {
+			return false
+		}
+		if w.Type == protocol.TypeOK {
+			ch := &channel{name: w.Room, members: map[string]bool{}}
+			for _, mb := range w.Members {
+				ch.members[mb.Name] = mb.Online
+				if mb.Owner {
+					ch.owner = mb.Name
+				}
+			}
+			c.mu.Lock()
+			c.namesLocked(ch)
+			c.flushLocked()
+			c.mu.Unlock()
+			return true
+		}
+	}
+	c.numeric("366", t, "End of /NAMES list")
+	return true
+}
+
+// ident is what the server knows of a user for WHO and WHOIS.
+func (c *conn) identOf(name string) ident {
+	if id, ok := c.srv.ident(name); ok {
+		return id
+	}
+	return ident{user: name, host: "parley", real: name}
+}
+
+func (c *conn) whoLine(channel, name string, op bool) {
+	id := c.identOf(name)
+	flags := "H"
+	if id.away != "" {
+		flags = "G"
+	}
+	if op {
+		flags += "@"
+	}
+	c.numeric("352", channel, id.user, id.host, c.srv.cfg.ServerName, name, flags, "0 "+id.real)
+}
+
+func (c *conn) who(m *ircmsg.Message) bool {
+	if len(m.Params) == 0 {
+		c.numeric("315", "*", "End of WHO list")
+		return true
+	}
+	mask := m.Params[0]
+	if room := roomOf(mask); room != "" {
+		w, ok := c.request(&protocol.Frame{Type: protocol.TypeWho, Room: room})
+		if !ok {
+			return false
+		}
+		if w.Type == protocol.TypeOK {
+			for _, mb := range w.Members {
+				if mb.Online {
+					c.whoLine(mask, mb.Name, mb.Owner)
+				}
+			}
+		}
+		c.numeric("315", mask, "End of WHO list")
+		return true
+	}
+	if mb, ok, goOn := c.findUser(mask); !goOn {
+		return false
+	} else if ok && mb.Online {
+		c.whoLine("*", mb.Name, false)
+	}
+	c.numeric("315", mask, "End of WHO list")
+	return true
+}
+
+// findUser looks a user up by name in the lobby, which everyone is in.
+func (c *conn) findUser(name string) (protocol.MemberInfo, bool, bool) {
+	n, perr := protocol.ParseName(name)
+	if perr != nil {
+		return protocol.MemberInfo{}, false, true
+	}
+	w, ok := c.request(&protocol.Frame{Type: protocol.TypeWho, Room: protocol.Lobby})
+	if !ok {
+		return protocol.MemberInfo{}, false, false
+	}
+	for _, mb := range w.Members {
+		if k, _ := protocol.ParseName(mb.Name); k.Key == n.Key {
+			return mb, true, true
+		}
+	}
+	return protocol.MemberInfo{}, false, true
+}
+
+func (c *conn) whois(m *ircmsg.Message) bool {
+	nick := m.Params[len(m.Params)-1]
+	mb, found, goOn := c.findUser(nick)
+	if !goOn {
+		return false
+	}
+	if !found || !mb.Online {
+		c.numeric("401", nick, "No such nick/channel")
+		c.numeric("318", nick, "End of /WHOIS list")
+		return true
+	}
+	id := c.identOf(mb.Name)
+	c.numeric("311", mb.Name, id.user, id.host, "*", id.real)
+	c.mu.Lock()
+	var chans []string
+	for _, ch := range c.channels {
+		if ch.members[mb.Name] {
+			p := ""
+			if ch.owner == mb.Name {
+				p = "@"
+			}
+			chans = append(chans, p+"#"+ch.name)
+		}
+	}
+	c.mu.Unlock()
+	sort.Strings(chans)
+	if len(chans) > 0 {
+		c.numeric("319", mb.Name, strings.Join(chans, " "))
+	}
+	c.numeric("312", mb.Name, c.srv.cfg.ServerName, "Parley")
+	if id.away != "" {
+		c.numeric("301", mb.Name, id.away)
+	}
+	c.numeric("330", mb.Name, mb.Name, "is logged in as")
+	c.numeric("318", mb.Name, "End of /WHOIS list")
+	return true
+}
+
+func (c *conn) list(m *ircmsg.Message) bool {
+	r, ok := c.request(&protocol.Frame{Type: protocol.TypeRooms})
+	if !ok {
+		return false
+	}
+	var want map[string]bool
+	if len(m.Params) > 0 && strings.HasPrefix(m.Params[0], "#") {
+		want = map[string]bool{}
+		for _, t := range strings.Split(m.Params[0], ",") {
+			want[roomKey(strings.TrimPrefix(t, "#"))] = true
+		}
+	}
+	c.numeric("321", "Channel", "Users  Name")
+	for _, ri := range r.Rooms {
+		if want != nil && !want[roomKey(ri.Name)] {
+			continue
+		}
+		c.numeric("322", "#"+ri.Name, strconv.Itoa(ri.Members), ri.Topic)
+	}
+	c.numeric("323", "End of /LIST")
+	return true
+}
+
+func (c *conn) topic(m *ircmsg.Message) bool {
+	t := m.Params[0]
+	room := roomOf(t)
+	if room == "" {
+		c.numeric("403", t, "No such channel")
+		return true
+	}
+	if len(m.Params) == 1 {
+		c.mu.Lock()
+		ch := c.shownLocked(t)
+		c.mu.Unlock()
+		if ch == nil {
+			// Not shown: the room list has the topic, if it exists.
+			r, ok := c.request(&protocol.Frame{Type: protocol.TypeRooms})
+			if !ok {
+				return false
+			}
+			for _, ri := range r.Rooms {
+				if roomKey(ri.Name) == roomKey(room) {
+					if ri.Topic == "" {
+						c.numeric("331", "#"+ri.Name, "No topic is set")
+					} else {
+						c.numeric("332", "#"+ri.Name, ri.Topic)
+					}
+					return true
+				}
+			}
+			c.numeric("403", t, "No such channel")
+			return true
+		}
+		if ch.topic == "" {
+			c.numeric("331", "#"+ch.name, "No topic is set")
+			return true
+		}
+		c.numeric("332", "#"+ch.name, ch.topic)
+		if ch.topicBy != "" {
+			c.numeric("333", "#"+ch.name, ch.topicBy, strconv.FormatInt(ch.topicTime/1000, 10))
+		}
+		return true
+	}
+	r, ok := c.request(&protocol.Frame{Type: protocol.TypeTopic, Room: room, Text: ircfmt.Strip(m.Params[1])})
+	if !ok {
+		return false
+	}
+	if r.Type != protocol.TypeOK {
+		c.errNumeric("TOPIC", t, r)
+	}
+	return true
+}
+
+func (c *conn) kick(m *ircmsg.Message) bool {
+	t := m.Params[0]
+	room := roomOf(t)
+	if room == "" {
+		c.numeric("403", t, "No such channel")
+		return true
+	}
+	reason := ""
+	if len(m.Params) > 2 {
+		reason = ircfmt.Strip(m.Params[2])
+	}
+	for _, nick := range strings.Split(m.Params[1], ",") {
+		r, ok := c.request(&protocol.Frame{Type: protocol.TypeKick, Room: room, Name: nick, Text: reason})
+		if !ok {
+			return false
+		}
+		if r.Type == protocol.TypeOK {
+			continue
+		}
+		switch r.Code {
+		case protocol.CodeNotMember:
+			c.mu.Lock()
+			in := c.shownLocked(t) != nil
+			c.mu.Unlock()
+			if in {
+				c.numeric("441", nick, t, "They aren't on that channel")
+			} else {
+				c.numeric("442", t, "You're not on that channel")
+			}
+		case protocol.CodeLobby:
+			c.numeric("482", t, "You're not channel operator: "+r.Message)
+		case protocol.CodeBadRequest:
+			c.numeric("482", t, r.Message)
+		default:
+			c.errNumeric("KICK", nick, r)
+		}
+	}
+	return true
+}
+
+func (c *conn) mode(m *ircmsg.Message) bool {
+	t := m.Params[0]
+	if roomOf(t) == "" {
+		me, _ := protocol.ParseName(c.curNick())
+		if n, _ := protocol.ParseName(t); n.Key != me.Key {
+			c.numeric("502", "Can't change mode for other users")
+			return true
+		}
+		if len(m.Params) > 1 {
+			c.numeric("501", "Unknown MODE flag: Parley has no user modes")
+			return true
+		}
+		c.numeric("221", "+")
+		return true
+	}
+	c.mu.Lock()
+	ch := c.shownLocked(t)
+	c.mu.Unlock()
+	if len(m.Params) > 1 {
+		if m.Params[1] == "b" || m.Params[1] == "+b" {
+			c.numeric("368", t, "End of channel ban list")
+			return true
+		}
+		c.numeric("472", m.Params[1], "Channel modes cannot be changed: the owner is the operator, and KICK removes members")
+		return true
+	}
+	if ch == nil {
+		r, ok := c.request(&protocol.Frame{Type: protocol.TypeWho, Room: roomOf(t)})
+		if !ok {
+			return false
+		}
+		if r.Type != protocol.TypeOK {
+			c.errNumeric("MODE", t, r)
+			return true
+		}
+		c.numeric("324", "#"+r.Room, "+")
+		return true
+	}
+	c.numeric("324", "#"+ch.name, "+")
+	return true
+}
+
+// redact recalls a message: draft/message-redaction's REDACT.
+func (c *conn) redact(m *ircmsg.Message) bool {
+	id, err := strconv.ParseUint(m.Params[1], 10, 64)
+	if err != nil {
+		c.send(c.srv.cfg.ServerName, "FAIL", "REDACT", "UNKNOWN_MSGID", m.Params[0], m.Params[1], "No such message")
+		return true
+	}
+	r, ok := c.request(&protocol.Frame{Type: protocol.TypeRecall, Msg: id})
+	if !ok {
+		return false
+	}
+	if r.Type != protocol.TypeOK {
+		code := "REDACT_FORBIDDEN"
+		if r.Code == protocol.CodeNoSuchMessage {
+			code = "UNKNOWN_MSGID"
+		} else if r.Code == protocol.CodeRecallExpired {
+			code = "REDACT_WINDOW_EXPIRED"
+		}
+		c.send(c.srv.cfg.ServerName, "FAIL", "REDACT", code, m.Params[0], m.Params[1], r.Message)
+	}
+	return true
+}
+
+// eventsLocked shows events that waited for a join; history among them
+// goes in a chathistory batch for a client with the batch capability.
+func (c *conn) eventsLocked(evs []*event.Event, target string) {
+	batch := ""
+	for _, ev := range evs {
+		if ev.Kind == event.Message && ev.Frame.History && c.caps.batch && batch == "" {
+			batch = "h" + strconv.FormatInt(time.Now().UnixNano()%1e9, 36)
+			c.out = appendLine(c.out, c.srv.cfg.ServerName, "BATCH", "+"+batch, "chathistory", target)
+		}
+		if batch != "" && !(ev.Kind == event.Message && ev.Frame.History) {
+			c.out = appendLine(c.out, c.srv.cfg.ServerName, "BATCH", "-"+batch)
+			batch = ""
+		}
+		c.eventInBatch(ev, batch)
+	}
+	if batch != "" {
+		c.out = appendLine(c.out, c.srv.cfg.ServerName, "BATCH", "-"+batch)
+	}
+}
+
+func (c *conn) eventLocked(ev *event.Event) { c.eventInBatch(ev, "") }
+
+// eventInBatch encodes one event for this connection. What every
+// connection gets alike comes from the event's cache; this decides
+// whether the client gets it (the channels it is shown, its echoes,
+// its capabilities) and tracks the channels' members.
+func (c *conn) eventInBatch(ev *event.Event, batch string) {
+	f := ev.Frame
+	switch ev.Kind {
+	case event.Message:
+		if f.Room != "" && c.channels[f.Room] == nil || f.Recalled {
+			return
+		}
+		if f.From == c.nick && !f.History {
+			if !c.caps.echo {
+				return
+			}
+		}
+		c.out = appendFiltered(c.out, ev.Encoded(event.IRC, c.srv.encode), c.caps, batch)
+	case event.Recall:
+		if f.Room != "" && c.channels[f.Room] == nil || !c.caps.redaction {
+			return
+		}
+		c.out = appendFiltered(c.out, ev.Encoded(event.IRC, c.srv.encode), c.caps, batch)
+	case event.Member:
+		ch := c.channels[f.Room]
+		if ch == nil || f.Action == protocol.ActionJoin && f.Name == c.nick {
+			return
+		}
+		switch f.Action {
+		case protocol.ActionJoin:
+			ch.members[f.Name] = true
+		default:
+			delete(ch.members, f.Name)
+			if f.Name == c.nick {
+				delete(c.channels, f.Room)
+			}
+		}
+		c.out = append(c.out, ev.Encoded(event.IRC, c.srv.encode)...)
+	case event.Owner:
+		ch := c.channels[f.Room]
+		if ch == nil {
+			return
+		}
+		ch.owner = f.Name
+		c.out = append(c.out, ev.Encoded(event.IRC, c.srv.encode)...)
+	case event.Topic:
+		ch := c.channels[f.Room]
+		if ch == nil {
+			return
+		}
+		ch.topic, ch.topicBy, ch.topicTime = f.Text, f.By, f.Time
+		c.out = append(c.out, ev.Encoded(event.IRC, c.srv.encode)...)
+	case event.Presence:
+		for _, p := range ev.Batch {
+			c.presenceLocked(p)
+		}
+	case event.Ping:
+		c.out = append(c.out, ev.Encoded(event.IRC, c.srv.encode)...)
+	case event.Replaced:
+		c.noticeLocked(f.Message)
+	case event.Welcome, event.Kicked:
+		// The handshake's answer means nothing on IRC; a kick is told by
+		// the member event, which the kicked user gets too.
+	}
+}
+
+// presenceLocked turns a user's coming online into JOINs of the
+// channels the client shares with them, and their going offline into a
+// QUIT.
+func (c *conn) presenceLocked(p *protocol.Frame) {
+	if p.Name == c.nick {
+		return
+	}
+	quit := false
+	for _, ch := range c.channels {
+		online, member := ch.members[p.Name]
+		if !member {
+			continue
+		}
+		switch {
+		case p.Status == protocol.StatusOffline && online:
+			ch.members[p.Name] = false
+			quit = true
+		case p.Status == protocol.StatusOnline && !online:
+			ch.members[p.Name] = true
+			c.out = appendLine(c.out, source(p.Name), "JOIN", "#"+ch.name)
+		}
+	}
+	if quit {
+		c.out = appendLine(c.out, source(p.Name), "QUIT", c.srv.quitReason(p.Name))
+	}
+}

@@ -1,0 +1,257 @@
+package irc
+
+import (
+	"bytes"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/ergochat/irc-go/ircmsg"
+
+	"github.com/parley-chat/parley/chatserver/event"
+	"github.com/parley-chat/parley/shared/protocol"
+)
+
+// maxBody is the most bytes of a line without its tags, CRLF included:
+// RFC 1459's 512.
+const maxBody = 512
+
+// userHost is the user and host part of every Parley user's source.
+const userHost = "@parley"
+
+// source is a user's source, nick!user@host.
+func source(name string) string { return name + "!" + name + userHost }
+
+// appendLine appends one IRC line, serialised by ircmsg, with CRLF.
+// Parameters with characters a line cannot hold (CR, LF, NUL) have them
+// replaced by spaces: the hub's text never has them, but names of other
+// origins are not trusted.
+func appendLine(b []byte, src, cmd string, params ...string) []byte {
+	return appendTagged(b, nil, src, cmd, params...)
+}
+
+func appendTagged(b []byte, tags map[string]string, src, cmd string, params ...string) []byte {
+	for i, p := range params {
+		if strings.ContainsAny(p, "\r\n\x00") {
+			params[i] = strings.Map(func(r rune) rune {
+				if r == '\r' || r == '\n' || r == 0 {
+					return ' '
+				}
+				return r
+			}, p)
+		}
+	}
+	m := ircmsg.MakeMessage(tags, src, cmd, params...)
+	line, err := m.LineBytesStrict(false, 0)
+	if err != nil && len(line) == 0 {
+		return b // ircmsg refuses only what we never build
+	}
+	return append(b, line...)
+}
+
+// encode is the IRC encoding of an event that is the same for every
+// connection that gets it, cached in its IRC slot: messages (with tags
+// that each connection cuts to what it enabled, see appendFiltered),
+// recalls, membership, ownership and topic changes, and the idle ping.
+// Events whose lines depend on the connection return nil.
+func (s *Server) encode(ev *event.Event) []byte {
+	f := ev.Frame
+	switch ev.Kind {
+	case event.Message:
+		return s.encodeMessage(f)
+	case event.Recall:
+		tags := map[string]string{"time": ircTime(f.Time), "msgid": strconv.FormatUint(f.ID, 10)}
+		return appendTagged(nil, tags, source(f.From), "REDACT", target(f), strconv.FormatUint(f.Msg, 10))
+	case event.Member:
+		switch f.Action {
+		case protocol.ActionJoin:
+			return appendLine(nil, source(f.Name), "JOIN", "#"+f.Room)
+		case protocol.ActionLeave:
+			if f.Text == "" {
+				return appendLine(nil, source(f.Name), "PART", "#"+f.Room)
+			}
+			return appendLine(nil, source(f.Name), "PART", "#"+f.Room, f.Text)
+		case protocol.ActionKick:
+			reason := f.Text
+			if reason == "" {
+				reason = f.By
+			}
+			return appendLine(nil, source(f.By), "KICK", "#"+f.Room, f.Name, reason)
+		}
+	case event.Owner:
+		return appendLine(nil, s.cfg.ServerName, "MODE", "#"+f.Room, "+o", f.Name)
+	case event.Topic:
+		return appendLine(nil, source(f.By), "TOPIC", "#"+f.Room, f.Text)
+	case event.Ping:
+		return appendLine(nil, "", "PING", s.cfg.ServerName)
+	}
+	return nil
+}
+
+// target is a message's IRC target: #room, or the recipient's nick.
+func target(f *protocol.Frame) string {
+	if f.Room != "" {
+		return "#" + f.Room
+	}
+	return f.To
+}
+
+func ircTime(ms int64) string {
+	return time.UnixMilli(ms).UTC().Format("2006-01-02T15:04:05.000Z")
+}
+
+// encodeMessage encodes a message as PRIVMSG lines: one per line of its
+// text, each split on UTF-8 boundaries to fit IRC's 512 bytes. A file
+// message is its text, if any, and the file's name, size and URL.
+func (s *Server) encodeMessage(f *protocol.Frame) []byte {
+	text := f.Text
+	if f.Kind == protocol.KindFile && f.File != nil {
+		desc := fmt.Sprintf("[file] %s (%s) %s", f.File.Name, size(f.File.Size), s.fileURL(f.File))
+		if text != "" {
+			text += "\n" + desc
+		} else {
+			text = desc
+		}
+	}
+	cmd := "PRIVMSG"
+	if f.Kind == protocol.KindNotice {
+		cmd = "NOTICE"
+	}
+	return s.messageLines(f, cmd, text)
+}
+
+func (s *Server) messageLines(f *protocol.Frame, cmd, text string) []byte {
+	tags := map[string]string{"time": ircTime(f.Time), "msgid": strconv.FormatUint(f.ID, 10)}
+	src, tgt := source(f.From), target(f)
+	// ":" src " " cmd " " tgt " :" text CRLF
+	room := maxBody - (1 + len(src) + 1 + len(cmd) + 1 + len(tgt) + 2 + 2)
+	var b []byte
+	for _, l := range splitText(text, room) {
+		b = appendTagged(b, tags, src, cmd, tgt, l)
+	}
+	return b
+}
+
+// splitText splits text into lines (at LF, CRLF or CR) of at most max
+// bytes, cutting long ones on UTF-8 boundaries; an empty line becomes
+// one space, which IRC can carry.
+func splitText(text string, max int) []string {
+	max = maxInt(max, utf8.UTFMax)
+	var out []string
+	for _, l := range strings.FieldsFunc(strings.ReplaceAll(text, "\r\n", "\n"), func(r rune) bool { return r == '\n' || r == '\r' }) {
+		for len(l) > max {
+			cut := max
+			for cut > 0 && !utf8.RuneStart(l[cut]) {
+				cut--
+			}
+			out = append(out, l[:cut])
+			l = l[cut:]
+		}
+		if l != "" {
+			out = append(out, l)
+		}
+	}
+	if len(out) == 0 {
+		out = append(out, " ")
+	}
+	return out
+}
+
+func maxInt(a, b int) int {
+	if a > b {
+		return a
+	}
+	return b
+}
+
+func size(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
+// fileURL is where a file message's file can be fetched.
+func (s *Server) fileURL(f *protocol.File) string {
+	p := strings.TrimPrefix(f.Path, "/")
+	var esc []string
+	for _, seg := range strings.Split(p, "/") {
+		esc = append(esc, pathEscape(seg))
+	}
+	base := strings.TrimSuffix(s.cfg.FilesURL, "/")
+	if base == "" {
+		return "/files/" + strings.Join(esc, "/")
+	}
+	return base + "/files/" + strings.Join(esc, "/")
+}
+
+func pathEscape(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("-._~", c) >= 0 || c >= 0x80 {
+			b.WriteByte(c)
+		} else {
+			fmt.Fprintf(&b, "%%%02X", c)
+		}
+	}
+	return b.String()
+}
+
+// appendFiltered appends encoded lines, cutting each line's tags to what
+// the connection enabled: time with server-time, the rest (msgid) with
+// message-tags; batch, if not empty, adds the batch tag. The cached
+// bytes are shared and are only copied.
+func appendFiltered(out, lines []byte, cp caps, batch string) []byte {
+	for len(lines) > 0 {
+		i := bytes.IndexByte(lines, '\n')
+		line := lines[:i+1]
+		lines = lines[i+1:]
+		n := 0
+		if batch != "" {
+			out = append(out, "@batch="...)
+			out = append(out, batch...)
+			n++
+		}
+		if line[0] != '@' {
+			if n > 0 {
+				out = append(out, ' ')
+			}
+			out = append(out, line...)
+			continue
+		}
+		sp := bytes.IndexByte(line, ' ')
+		tags, rest := line[1:sp], line[sp+1:]
+		for len(tags) > 0 {
+			var tag []byte
+			if j := bytes.IndexByte(tags, ';'); j >= 0 {
+				tag, tags = tags[:j], tags[j+1:]
+			} else {
+				tag, tags = tags, nil
+			}
+			isTime := bytes.HasPrefix(tag, []byte("time="))
+			if isTime && !cp.serverTime || !isTime && !cp.messageTags {
+				continue
+			}
+			if n == 0 {
+				out = append(out, '@')
+			} else {
+				out = append(out, ';')
+			}
+			out = append(out, tag...)
+			n++
+		}
+		if n > 0 {
+			out = append(out, ' ')
+		}
+		out = append(out, rest...)
+	}
+	return out
+}
