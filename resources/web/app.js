@@ -613,10 +613,11 @@ function renderFile(c, m) {
   const f = m.file;
   const space = f.private ? c.name : '';
   const card = el('div', { class: 'file' });
-  const label = (f.private ? '🔒 ' : '📄 ') + f.name + ' (' + humanSize(f.size || 0) + ')' + (f.private ? ', private to you two' : '');
-  card.append(el('button', { type: 'button', class: 'link', onclick: () => download(f.path, space) , 'aria-label': 'Download ' + f.name }, label));
+  const sticker = /^sticker-([a-z]+)\.png$/.exec(f.name);
+  const label = sticker ? 'sticker ' + sticker[1] : (f.private ? '🔒 ' : '📄 ') + f.name + ' (' + humanSize(f.size || 0) + ')' + (f.private ? ', private to you two' : '');
+  card.append(el('button', { type: 'button', class: 'link' + (sticker ? ' sticker-label' : ''), onclick: () => download(f.path, space), 'aria-label': 'Download ' + f.name }, label));
   if (imageExt.test(f.name) && (f.size || 0) <= 10 << 20) {
-    const img = el('img', { class: 'thumb', alt: f.name, loading: 'lazy' });
+    const img = el('img', { class: 'thumb' + (sticker ? ' sticker-img' : ''), alt: sticker ? 'sticker ' + sticker[1] : f.name, loading: 'lazy' });
     card.append(img);
     thumbnail(f.path, space).then((url) => { if (url) img.src = url; else img.remove(); });
   }
@@ -1414,7 +1415,6 @@ function switchTo(key) {
   render();
   if (S.panel === 'files') listFiles();
   refreshMembers();
-  location.hash = c.kind === 'room' ? '#' + encodeURIComponent(c.name) : '#@' + encodeURIComponent(c.name);
 }
 
 function showPanel(which) {
@@ -1452,7 +1452,6 @@ function logout() {
   store.removeItem('parley.token');
   if (S.ws && S.ws.readyState === WebSocket.OPEN) S.ws.send(JSON.stringify({ type: 'quit', id: S.nextId++ }));
   F.abort && F.abort.abort();
-  location.hash = '';
   location.reload();
 }
 
@@ -1654,6 +1653,8 @@ function wire() {
   });
   $('reconnect-now').addEventListener('click', reconnectNow);
   $('logout').addEventListener('click', logout);
+  $('logout-narrow').addEventListener('click', logout);
+  $('help-narrow').addEventListener('click', () => { closeDrawer(); showHelp(); });
   $('notify').addEventListener('click', toggleNotify);
   $('help').addEventListener('click', showHelp);
   $('help-close').addEventListener('click', () => $('help-dialog').close());
