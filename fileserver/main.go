@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -124,6 +125,7 @@ Flags:
 	fs.DurationVar(&cfg.UploadExpiry, "upload-expiry", 24*time.Hour, "drop an unfinished resumable upload after this long without progress")
 	fs.DurationVar(&cfg.Settle, "settle", 250*time.Millisecond, "announce a change once its path has been quiet this long; files being written are hidden until then")
 	fs.DurationVar(&cfg.Stall, "stall-timeout", time.Minute, "cut a transfer that moves no data for this long")
+	allowOrigin := fs.String("allow-origin", strings.Join(server.DefaultAllowOrigins, ","), "comma-separated `origins` of web pages that may use this server from a browser (CORS), such as https://chat.example.org:7701; {host} is the host the browser reached this server by, * allows any, and an empty value none. The default allows Parley's web client served by a chat server on this host")
 	fs.TextVar(&level, "log-level", slog.LevelInfo, "log `level`: debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		return cfg, level, err
@@ -131,6 +133,12 @@ Flags:
 	if fs.NArg() > 0 {
 		fs.Usage()
 		return cfg, level, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	cfg.AllowOrigins = []string{}
+	for _, o := range strings.Split(*allowOrigin, ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			cfg.AllowOrigins = append(cfg.AllowOrigins, o)
+		}
 	}
 	secret, err := filetoken.LoadSecret(*secretFile)
 	if err != nil {

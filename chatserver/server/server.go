@@ -290,7 +290,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("listen on %s (-http): %w", cfg.HTTPAddr, err)
 		}
 		s.http = &http.Server{
-			Handler: web.Handler(web.Config{WS: s.ws, Metrics: s.metrics.Handler(), Alive: s.hub.Alive}),
+			Handler: web.Handler(web.Config{WS: s.ws, Metrics: s.metrics.Handler(), Alive: s.hub.Alive, FilesURL: cfg.FilesURL}),
 			// The WebSocket connections, once upgraded, keep their own
 			// deadlines; these bound the requests before that.
 			ReadHeaderTimeout: 10 * time.Second,

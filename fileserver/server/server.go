@@ -82,6 +82,12 @@ type Config struct {
 	// reservation is released (default 2m).
 	ReserveIdle time.Duration
 
+	// AllowOrigins are the web pages that may call the server from a
+	// browser (CORS): origins, with "{host}" for the host the request
+	// reached, or "*". Nil means DefaultAllowOrigins; an empty, non-nil
+	// slice allows none.
+	AllowOrigins []string
+
 	// MaxStreams is how many event streams one person (or, without a
 	// token, one address) may have open at once; 0 for no limit.
 	MaxStreams int
@@ -184,7 +190,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		ln:      ln,
 		tls:     tlsConf != nil,
 		http: &http.Server{
-			Handler:   h,
+			Handler:   withCORS(allowOrigins(cfg.AllowOrigins), h),
 			TLSConfig: tlsConf,
 			// Headers must arrive promptly. Bodies and replies have no
 			// overall limit, since a large file takes as long as it
@@ -247,4 +253,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	<-s.serveDone
 	return errors.Join(err, werr, s.Err(), s.folder.Close())
+}
+
+func allowOrigins(a []string) []string {
+	if a == nil {
+		return DefaultAllowOrigins
+	}
+	return a
 }
