@@ -263,6 +263,8 @@ type user struct {
 	// presenceWaits is set while an event of u's presence waits to be
 	// sent (see broadcastPresence).
 	presenceWaits bool
+	// reads are u's read positions, by conversation (see moveRead).
+	reads map[string]uint64
 }
 
 type room struct {
@@ -383,6 +385,18 @@ func New(ctx context.Context, cfg Config) (*Hub, error) {
 		h.users[u.Key] = &user{key: u.Key, name: u.Name, rooms: map[string]*room{}, pmDelivered: u.PMDelivered}
 		if _, taken := h.userLike[skeleton(u.Key)]; !taken {
 			h.userLike[skeleton(u.Key)] = u.Key
+		}
+	}
+	reads, err := h.store.Reads(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("load read positions: %w", err)
+	}
+	for _, r := range reads {
+		if u := h.users[r.User]; u != nil {
+			if u.reads == nil {
+				u.reads = map[string]uint64{}
+			}
+			u.reads[r.Conv] = r.Msg
 		}
 	}
 	rooms, err := h.store.Rooms(ctx)
@@ -724,7 +738,7 @@ func (h *Hub) Leave(s *Session) {
 // waits until the answer is queued, so replies stay in order.
 func (h *Hub) readSync(s *Session, f *protocol.Frame) error {
 	ok := func() bool { return h.attached(s) }
-	return h.catchUp(context.Background(), s.Key, true, f.Since, ok, func(ra *readAhead) {
+	return h.catchUp(context.Background(), s.Key, false, true, f.Since, ok, func(ra *readAhead) {
 		if h.attached(s) {
 			h.sync(s, f, ra)
 		}
@@ -756,6 +770,8 @@ func (h *Hub) handle(s *Session, f *protocol.Frame) {
 		h.reply(s, &protocol.Frame{Type: protocol.TypeOK, Re: f.ID})
 	case protocol.TypeFilesToken:
 		err = h.filesToken(s, f)
+	case protocol.TypeRead:
+		err = h.markRead(s, f)
 	case protocol.TypeQuit:
 		h.reply(s, &protocol.Frame{Type: protocol.TypeOK, Re: f.ID})
 		s.peer.Close(protocol.CodeQuit, "goodbye")

@@ -69,7 +69,7 @@ func (h *Hub) Login(ctx context.Context, peer Peer, f *protocol.Frame, from neti
 	s := &Session{peer: peer, Key: name.Key}
 	var refused *protocol.Error
 	always := func() bool { return true }
-	err = h.catchUp(ctx, name.Key, f.Resume || f.Since > 0, f.Since, always, func(ra *readAhead) {
+	err = h.catchUp(ctx, name.Key, true, f.Resume || f.Since > 0, f.Since, always, func(ra *readAhead) {
 		refused = h.attach(s, name, registered, seq, ra, ok)
 	})
 	if err != nil {
@@ -260,6 +260,11 @@ func (h *Hub) attach(s *Session, name protocol.Name, registered bool, seq uint64
 
 	ok.Name = u.name
 	ok.Rooms, _ = h.roomInfos(u, true)
+	h.fillCounts(u, ra, ok)
+	if registered {
+		// What the lobby held before is not news to a newcomer.
+		h.queue(&record{changes: h.moveRead(u, store.RoomConv(protocol.Lobby), h.lastPub)})
+	}
 	if h.cfg.FilesToken != nil {
 		// The token names the user as registered, which the file server
 		// records as the uploader.

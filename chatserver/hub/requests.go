@@ -87,7 +87,8 @@ func (h *Hub) sendReply(s *Session, f *protocol.Frame, reply *store.Message) *pr
 	if f.Key != "" {
 		h.keys.put(u.key, f.Key, m.ID)
 	}
-	changes := []store.Change{{Kind: store.AddMessage, Message: m}}
+	// Sending in a conversation is having read it.
+	changes := append([]store.Change{{Kind: store.AddMessage, Message: m}}, h.moveRead(u, m.Conv, m.ID)...)
 	var mem *members
 	if r != nil {
 		mem = r.members
@@ -207,6 +208,8 @@ func (h *Hub) join(s *Session, f *protocol.Frame) (*historyRead, *protocol.Error
 	r.members = r.members.with(mb, u)
 	u.rooms[r.key] = r
 	changes = append(changes, store.Change{Kind: store.AddMember, Room: store.Room{Key: r.key}, Member: mb})
+	// The history a join shows counts as read.
+	changes = append(changes, h.moveRead(u, store.RoomConv(r.key), h.lastPub)...)
 	mem := r.members
 	owner := r.owner
 	hr := &historyRead{conv: store.RoomConv(r.key), room: r.name, limit: h.cfg.JoinHistory, published: make(chan struct{}),

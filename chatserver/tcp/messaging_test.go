@@ -35,6 +35,16 @@ func (c *client) event(typ string) *protocol.Frame {
 	return c.until(func(f *protocol.Frame) bool { return f.Type == typ })
 }
 
+// ctxShutdown shuts s down, failing the test if that takes long.
+func ctxShutdown(t *testing.T, s *server.Server) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func wantCode(t *testing.T, what string, r *protocol.Frame, code string) {
 	t.Helper()
 	if r.Type != protocol.TypeError || r.Code != code {

@@ -157,10 +157,13 @@ type Pages struct {
 	me     string
 	mu     sync.Mutex
 	oldest map[string]uint64
+	newest map[string]uint64
 }
 
 // NewPages returns a Pages for the user named me.
-func NewPages(me string) *Pages { return &Pages{me: me, oldest: map[string]uint64{}} }
+func NewPages(me string) *Pages {
+	return &Pages{me: me, oldest: map[string]uint64{}, newest: map[string]uint64{}}
+}
 
 // Observe records a message event.
 func (p *Pages) Observe(f *protocol.Frame) {
@@ -173,6 +176,14 @@ func (p *Pages) Observe(f *protocol.Frame) {
 	if old, ok := p.oldest[k]; !ok || f.ID < old {
 		p.oldest[k] = f.ID
 	}
+	p.newest[k] = max(p.newest[k], f.ID)
+}
+
+// Newest is the id of the newest message seen in c, or 0.
+func (p *Pages) Newest(c Conv) uint64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.newest[c.Key()]
 }
 
 // Oldest is the id of the oldest message seen in c, or 0.
@@ -215,6 +226,7 @@ func init() {
 		{Name: "edit", Args: "ID TEXT", Help: "change the text of your message ID to TEXT; everyone sees it marked edited", run: (*Runner).edit},
 		{Name: "reply", Args: "ID TEXT", Help: "send TEXT to the current conversation as a reply to message ID, which it quotes", run: (*Runner).reply},
 		{Name: "react", Args: "ID EMOJI", Help: "put an emoji (:thumbsup: or 👍) on message ID; the same again takes it back", run: (*Runner).react},
+		{Name: "read", Args: "[ID]", Help: "mark the current conversation read up to message ID (default: the newest shown), on all your devices", run: (*Runner).read},
 		{Name: "kick", Args: "NAME", Help: "remove NAME from the current room and ban them from it until /unban NAME (owner only)", run: (*Runner).kick, hands: true},
 		{Name: "unban", Args: "NAME", Help: "let NAME, kicked from the current room, join it again (owner only; /who lists the banned)", run: (*Runner).unban, hands: true},
 		{Name: "refresh", Help: "reconnect now, keeping your rooms and unsent messages", run: (*Runner).refresh},
@@ -514,6 +526,34 @@ func (r *Runner) React(ctx context.Context, id uint64, emoji string) (*Output, e
 	}
 	on := reply.On
 	return &Output{Type: "reacted", ID: id, Text: reply.Emoji, On: &on}, nil
+}
+
+// read moves the user's read position in the current conversation.
+func (r *Runner) read(ctx context.Context, args string) (*Output, error) {
+	var id uint64
+	if args != "" {
+		v, ok := messageID(args)
+		if !ok {
+			return nil, usage("/read [ID], with ID a message number")
+		}
+		id = v
+	} else if r.Pages != nil {
+		id = r.Pages.Newest(r.Current)
+	}
+	if id == 0 {
+		return nil, usage("/read: no message of %s has been shown yet; /read ID names one", r.Current)
+	}
+	f := &protocol.Frame{Type: protocol.TypeRead, Msg: id}
+	if r.Current.With != "" {
+		f.To = r.Current.With
+	} else {
+		f.Room = r.Current.Room
+	}
+	reply, err := r.Session.Do(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	return &Output{Type: "read", Room: f.Room, To: f.To, ID: reply.Msg}, nil
 }
 
 // kick removes someone from the current room, which also bans them from

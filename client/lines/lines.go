@@ -240,14 +240,40 @@ func (p *printer) writeText(format string, args ...any) {
 func (p *printer) connected(s *chat.Session, me string) {
 	w, ok := s.Welcome(), s.LoginReply()
 	if p.json {
-		p.writeJSON(map[string]any{"type": "connected", "name": me, "server": w.Server, "rooms": ok.Rooms, "files_url": w.FilesURL})
+		c := map[string]any{"type": "connected", "name": me, "server": w.Server, "rooms": ok.Rooms, "files_url": w.FilesURL}
+		if len(ok.Private) > 0 {
+			c["private"] = ok.Private
+		}
+		p.writeJSON(c)
 		return
 	}
-	var rooms []string
+	var rooms, private []string
 	for _, r := range ok.Rooms {
-		rooms = append(rooms, "#"+r.Name)
+		rooms = append(rooms, "#"+r.Name+unreadText(r.Unread, r.Mentions))
 	}
-	p.writeText("* connected as %s; your rooms: %s. Type /help for commands.", me, strings.Join(rooms, ", "))
+	for _, c := range ok.Private {
+		private = append(private, "@"+c.Name+unreadText(c.Unread, 0))
+	}
+	line := fmt.Sprintf("* connected as %s; your rooms: %s", me, strings.Join(rooms, ", "))
+	if len(private) > 0 {
+		line += "; private conversations: " + strings.Join(private, ", ")
+	}
+	p.writeText("%s. Type /help for commands.", line)
+}
+
+// unreadText is " (3 unread, 1 mentions you)", or "" when nothing is unread.
+func unreadText(unread, mentions int) string {
+	if unread == 0 {
+		return ""
+	}
+	s := fmt.Sprintf(" (%d unread", unread)
+	if unread >= protocol.MaxUnread {
+		s = fmt.Sprintf(" (%d+ unread", unread)
+	}
+	if mentions > 0 {
+		s += fmt.Sprintf(", %d mention you", mentions)
+	}
+	return s + ")"
 }
 
 func (p *printer) err(err error) {
@@ -268,6 +294,10 @@ func (p *printer) output(o *command.Output) {
 	}
 	if !p.json && (o.Type == "edited" || o.Type == "reacted") {
 		return // so are the edit and react events
+	}
+	if !p.json && o.Type == "read" {
+		p.writeText("* %s marked read up to message %d", command.Conv{Room: o.Room, With: o.To}, o.ID)
+		return
 	}
 	if p.json {
 		p.writeJSON(o)

@@ -18,8 +18,12 @@ type Conn interface {
 	// Events delivers server events and connection state changes. It is
 	// closed after the session ends.
 	Events() <-chan chat.Event
-	// Rooms are the rooms the login reply listed, the lobby first.
+	// Rooms are the rooms the login reply listed, the lobby first, with
+	// their unread counts.
 	Rooms() []protocol.RoomInfo
+	// Private are the private conversations the login reply listed,
+	// the newest first, with their unread counts.
+	Private() []protocol.PrivateInfo
 	// Send sends text to a conversation, with :shortcodes: expanded.
 	Send(ctx context.Context, to command.Conv, text string) error
 	// SendFile posts a file message to a conversation.
@@ -89,6 +93,13 @@ func (c *runnerConn) TextLimit() int            { return c.r.TextLimit() }
 func (c *runnerConn) Rooms() []protocol.RoomInfo {
 	if ok := c.s.LoginReply(); ok != nil {
 		return ok.Rooms
+	}
+	return nil
+}
+
+func (c *runnerConn) Private() []protocol.PrivateInfo {
+	if ok := c.s.LoginReply(); ok != nil {
+		return ok.Private
 	}
 	return nil
 }

@@ -13,6 +13,7 @@ package tui
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"sort"
 	"strings"
@@ -171,6 +172,19 @@ func New(cfg Config) *Model {
 		c := m.ensureConv(command.Conv{Room: r.Name})
 		c.joined = true
 		m.rooms[c.key] = r.Name
+		c.unread, c.mention = r.Unread, r.Mentions > 0
+	}
+	// The server's list, so that a new device shows them at once.
+	for _, p := range cfg.Conn.Private() {
+		if sameName(p.Name, m.me) {
+			continue
+		}
+		m.learnName(p.Name)
+		c := m.ensureConv(command.Conv{With: p.Name})
+		c.unread, c.mention = p.Unread, p.Unread > 0
+		if n, err := protocol.ParseName(p.Name); err == nil {
+			m.online[n.Key] = p.Online
+		}
 	}
 	if len(m.convs) == 0 {
 		m.ensureConv(command.Lobby).joined = true
@@ -237,6 +251,45 @@ func (m *Model) Init() tea.Cmd {
 	return tea.Batch(m.waitEvent(), m.opened(m.cur))
 }
 
+// readDelay is how long a conversation stays on screen before its read
+// position moves: flipping through conversations marks none of them
+// read, and a busy one sends at most one read in that time.
+const readDelay = time.Second
+
+type readDueMsg struct{ conv string }
+
+// readLater moves c's read position to its newest message once it has
+// been shown for readDelay, if nothing of the kind waits already.
+func (m *Model) readLater(c *conv) tea.Cmd {
+	if c == nil || c.readWaits || m.ended != nil || c.newest() <= c.readAt {
+		return nil
+	}
+	c.readWaits = true
+	key := c.key
+	return tea.Tick(readDelay, func(time.Time) tea.Msg { return readDueMsg{conv: key} })
+}
+
+// readDue sends the read of a conversation that is still on screen.
+func (m *Model) readDue(msg readDueMsg) tea.Cmd {
+	c := m.convByKey(msg.conv)
+	if c == nil {
+		return nil
+	}
+	c.readWaits = false
+	id := c.newest()
+	if c != m.cur || id <= c.readAt || m.ended != nil {
+		return nil
+	}
+	c.readAt = id
+	conn, ctx, cv := m.conn, m.ctx, c.id
+	return func() tea.Msg {
+		_, _, err := conn.Run(ctx, cv, fmt.Sprintf("/read %d", id))
+		return readDoneMsg{err: err}
+	}
+}
+
+type readDoneMsg struct{ err error }
+
 func (m *Model) waitEvent() tea.Cmd {
 	ch := m.conn.Events()
 	return func() tea.Msg {
@@ -262,6 +315,12 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case eventMsg:
 		cmd := m.handleEvent(msg.ev)
 		return m, tea.Batch(cmd, m.waitEvent())
+	case readDueMsg:
+		return m, m.readDue(msg)
+	case readDoneMsg:
+		// A read that fails changes nothing but the next login's
+		// counts; the next one sent covers it.
+		return m, nil
 	case eventsEndedMsg:
 		if m.ended == nil {
 			m.ended = chat.ErrClosed
@@ -376,6 +435,9 @@ func (m *Model) handleFrame(f *protocol.Frame) tea.Cmd {
 	switch f.Type {
 	case protocol.TypeMessage:
 		m.addMessage(f)
+		if c := m.findConv(command.ConvOf(f, m.me)); c == m.cur {
+			return m.readLater(c)
+		}
 	case protocol.TypeRecall:
 		c := m.ensureConv(command.ConvOf(f, m.me))
 		for _, e := range c.entries {
@@ -678,7 +740,7 @@ func (m *Model) setMembers(c *conv, out *command.Output, since uint64) {
 // need no such request: the server sends their newest messages with each
 // join and each login.)
 func (m *Model) opened(c *conv) tea.Cmd {
-	return tea.Batch(m.loadMembers(c), m.loadRecent(c))
+	return tea.Batch(m.loadMembers(c), m.loadRecent(c), m.readLater(c))
 }
 
 // loadRecent asks, once, for the newest page of a private conversation

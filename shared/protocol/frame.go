@@ -38,9 +38,11 @@ const (
 	// TypeReact puts an emoji on a message, or takes it back; also an
 	// event.
 	TypeReact = "react"
-	TypePing  = "ping" // also sent by the server, which expects TypePong
-	TypePong  = "pong"
-	TypeQuit  = "quit"
+	// TypeRead moves the user's read position in a conversation.
+	TypeRead = "read"
+	TypePing = "ping" // also sent by the server, which expects TypePong
+	TypePong = "pong"
+	TypeQuit = "quit"
 
 	// Replies (server → client).
 	TypeOK    = "ok"
@@ -136,6 +138,9 @@ type Frame struct {
 	On    bool   `json:"on,omitempty"`
 	// Reactions, on a message from history, are its reactions.
 	Reactions []Reaction `json:"reactions,omitempty"`
+	// Private, on the login reply: the user's private conversations,
+	// the newest first.
+	Private []PrivateInfo `json:"private,omitempty"`
 
 	// presence, member, owner, kicked
 	Status string `json:"status,omitempty"`
@@ -194,6 +199,22 @@ type RoomInfo struct {
 	Members int    `json:"members"`
 	Owner   string `json:"owner,omitempty"`
 	Joined  bool   `json:"joined,omitempty"`
+	// Unread and Mentions, in the login reply: messages from others
+	// after the user's read position, and how many of them name the
+	// user; both count up to MaxUnread.
+	Unread   int `json:"unread,omitempty"`
+	Mentions int `json:"mentions,omitempty"`
+}
+
+// PrivateInfo is one of the user's private conversations in the login
+// reply: the other person, whether they are online, the newest message's
+// id (Last), and the counts as in RoomInfo.
+type PrivateInfo struct {
+	Name     string `json:"name"`
+	Online   bool   `json:"online"`
+	Last     uint64 `json:"last"`
+	Unread   int    `json:"unread,omitempty"`
+	Mentions int    `json:"mentions,omitempty"`
 }
 
 // MemberInfo is one entry of a who reply.
@@ -209,7 +230,7 @@ func IsRequest(t string) bool {
 	switch t {
 	case TypeLogin, TypeJoin, TypeLeave, TypeRooms, TypeWho, TypeSend,
 		TypeHistory, TypeRecall, TypeKick, TypeUnban, TypePing, TypeQuit, TypeFilesToken, TypeSync,
-		TypeEdit, TypeReact:
+		TypeEdit, TypeReact, TypeRead:
 		return true
 	}
 	return false

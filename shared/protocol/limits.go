@@ -19,6 +19,11 @@ const (
 	// MaxQuoteBytes is the most of a message's first line that a reply's
 	// quote carries, in bytes of UTF-8.
 	MaxQuoteBytes = 200
+	// MaxUnread is the most a login reply's unread and mention counts
+	// count; a count of MaxUnread means that many or more.
+	MaxUnread = 1000
+	// MaxPrivate is the most private conversations a login reply lists.
+	MaxPrivate = 100
 )
 
 // Limits is the set of limits a server announces in its welcome frame.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/parley-chat/parley/chatserver/store"
+	"github.com/parley-chat/parley/shared/protocol"
 )
 
 // Store is an in-memory store.Store. The zero value is not usable; call New.
@@ -19,6 +20,7 @@ type Store struct {
 	tokens map[string]token
 	rooms  map[string]*store.Room
 	log    []store.Message // in id order
+	reads  map[[2]string]uint64
 }
 
 type token struct {
@@ -34,6 +36,7 @@ func New() *Store {
 		users:  make(map[string]store.User),
 		tokens: make(map[string]token),
 		rooms:  make(map[string]*store.Room),
+		reads:  make(map[[2]string]uint64),
 	}
 }
 
@@ -171,9 +174,17 @@ func (s *Store) Apply(_ context.Context, batch []store.Change) error {
 			if r := s.rooms[c.Room.Key]; r != nil {
 				r.Banned = slices.DeleteFunc(r.Banned, func(u string) bool { return u == c.Member.User })
 			}
+		case store.SetRead:
+			k := [2]string{c.Read.User, c.Read.Conv}
+			s.reads[k] = max(s.reads[k], c.Read.Msg)
 		case store.DeleteRoom:
 			delete(s.rooms, c.Room.Key)
 			conv := store.RoomConv(c.Room.Key)
+			for k := range s.reads {
+				if k[1] == conv {
+					delete(s.reads, k)
+				}
+			}
 			s.log = slices.DeleteFunc(s.log, func(m store.Message) bool { return m.Conv == conv })
 		}
 	}
@@ -318,6 +329,70 @@ func (s *Store) PrivateTo(_ context.Context, user string, after, upto uint64, li
 		if m.ID > after && m.ID <= upto && m.Room == "" && m.To == user && m.From != user && store.IsMessage(m.Kind) {
 			out = append(out, s.bare(m))
 		}
+	}
+	return out, nil
+}
+
+func (s *Store) Reads(_ context.Context) ([]store.Read, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []store.Read
+	for k, v := range s.reads {
+		out = append(out, store.Read{User: k[0], Conv: k[1], Msg: v})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].User != out[j].User {
+			return out[i].User < out[j].User
+		}
+		return out[i].Conv < out[j].Conv
+	})
+	return out, nil
+}
+
+func (s *Store) Counts(_ context.Context, user, name string, convs []store.Unread, upto uint64, limit int) ([]store.Count, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]store.Count, len(convs))
+	for i, u := range convs {
+		out[i].Conv = u.Conv
+		if u.After == 0 {
+			for _, m := range s.log {
+				if m.Conv == u.Conv && m.From == user && store.IsMessage(m.Kind) {
+					u.After = m.ID
+				}
+			}
+		}
+		for _, m := range s.log {
+			if m.ID <= u.After || m.ID > upto || m.Conv != u.Conv || m.From == user || m.Recalled || !store.IsMessage(m.Kind) {
+				continue
+			}
+			if out[i].Unread < limit {
+				out[i].Unread++
+			}
+			if out[i].Mentions < limit && protocol.Mentions(m.Text, name) {
+				out[i].Mentions++
+			}
+		}
+	}
+	return out, nil
+}
+
+func (s *Store) PrivateConvs(_ context.Context, user string, upto uint64, limit int) ([]store.Private, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []store.Private
+	seen := map[string]bool{}
+	for i := len(s.log) - 1; i >= 0 && len(out) < limit; i-- {
+		m := s.log[i]
+		if m.ID > upto || m.Room != "" || (m.From != user && m.To != user) || !store.IsMessage(m.Kind) || seen[m.Conv] {
+			continue
+		}
+		seen[m.Conv] = true
+		pc := store.Private{Conv: m.Conv, With: m.To, WithName: m.ToName, Last: m.ID}
+		if m.To == user {
+			pc.With, pc.WithName = m.From, m.FromName
+		}
+		out = append(out, pc)
 	}
 	return out, nil
 }

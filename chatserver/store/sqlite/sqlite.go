@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/parley-chat/parley/chatserver/store"
+	"github.com/parley-chat/parley/shared/protocol"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
@@ -89,6 +90,12 @@ CREATE TABLE IF NOT EXISTS reactions (
 	name  TEXT NOT NULL,
 	seq   INTEGER NOT NULL,
 	PRIMARY KEY (msg, emoji, user)
+);
+CREATE TABLE IF NOT EXISTS reads (
+	user TEXT NOT NULL,
+	conv TEXT NOT NULL,
+	msg  INTEGER NOT NULL,
+	PRIMARY KEY (user, conv)
 );
 `
 
@@ -373,8 +380,15 @@ func (s *Store) Apply(ctx context.Context, batch []store.Change) (err error) {
 				c.Room.Key, c.Member.User); err != nil {
 				return fmt.Errorf("remove ban: %w", err)
 			}
+		case store.SetRead:
+			if _, err = tx.ExecContext(ctx, `INSERT INTO reads (user, conv, msg) VALUES (?, ?, ?)
+				ON CONFLICT (user, conv) DO UPDATE SET msg = MAX(msg, excluded.msg)`,
+				c.Read.User, c.Read.Conv, sqlID(c.Read.Msg)); err != nil {
+				return fmt.Errorf("set read: %w", err)
+			}
 		case store.DeleteRoom:
 			for _, q := range []string{
+				`DELETE FROM reads WHERE conv = ?`,
 				`DELETE FROM reactions WHERE msg IN (SELECT id FROM messages WHERE conv = ?)`,
 				`DELETE FROM messages WHERE conv = ?`,
 				`DELETE FROM members WHERE room = ?`,
@@ -382,7 +396,7 @@ func (s *Store) Apply(ctx context.Context, batch []store.Change) (err error) {
 				`DELETE FROM rooms WHERE key = ?`,
 			} {
 				arg := c.Room.Key
-				if strings.Contains(q, "FROM messages WHERE conv") {
+				if strings.Contains(q, "WHERE conv") {
 					arg = store.RoomConv(c.Room.Key)
 				}
 				if _, err = tx.ExecContext(ctx, q, arg); err != nil {
@@ -708,6 +722,101 @@ func (s *Store) Prune(ctx context.Context, before time.Time, limit int) (int, er
 		return 0, fmt.Errorf("prune: %w", err)
 	}
 	return n, nil
+}
+
+func (s *Store) Reads(ctx context.Context) ([]store.Read, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT user, conv, msg FROM reads ORDER BY user, conv`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Read
+	for rows.Next() {
+		var r store.Read
+		var msg int64
+		if err := rows.Scan(&r.User, &r.Conv, &msg); err != nil {
+			return nil, err
+		}
+		r.Msg = uint64(msg)
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// Counts reads each conversation's index range after its position: a
+// count, and the texts that may mention the user (LIKE finds the name in
+// any ASCII case; protocol.Mentions decides).
+func (s *Store) Counts(ctx context.Context, user, name string, convs []store.Unread, upto uint64, limit int) ([]store.Count, error) {
+	out := make([]store.Count, len(convs))
+	like := "%" + strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(name) + "%"
+	for i, u := range convs {
+		out[i].Conv = u.Conv
+		if u.After == 0 {
+			var own sql.NullInt64
+			if err := s.r.QueryRowContext(ctx, `SELECT MAX(id) FROM messages WHERE sender = ? AND conv = ? AND kind NOT IN ('recall', 'edit', 'react')`,
+				user, u.Conv).Scan(&own); err != nil {
+				return nil, err
+			}
+			u.After = uint64(own.Int64)
+		}
+		const where = `conv = ? AND id > ? AND id <= ? AND sender != ? AND recalled = 0 AND kind NOT IN ('recall', 'edit', 'react')`
+		args := []any{u.Conv, sqlID(u.After), sqlID(upto), user}
+		if err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM messages WHERE `+where+` LIMIT ?)`,
+			append(args, limit)...).Scan(&out[i].Unread); err != nil {
+			return nil, err
+		}
+		if out[i].Unread == 0 {
+			continue
+		}
+		rows, err := s.r.QueryContext(ctx, `SELECT text FROM messages WHERE `+where+` AND text LIKE ? ESCAPE '\' ORDER BY id LIMIT ?`,
+			append(args, like, limit*4)...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() && out[i].Mentions < limit {
+			var text string
+			if err := rows.Scan(&text); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			if protocol.Mentions(text, name) {
+				out[i].Mentions++
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// PrivateConvs groups the user's private messages, read by the sender
+// and the recipient indexes, by conversation; SQLite takes the other
+// columns of a MAX() aggregate from the row with the maximum.
+func (s *Store) PrivateConvs(ctx context.Context, user string, upto uint64, limit int) ([]store.Private, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT conv, MAX(id), sender, from_name, recipient, to_name FROM messages
+		WHERE room = '' AND (sender = ? OR recipient = ?) AND id <= ? AND kind NOT IN ('recall', 'edit', 'react')
+		GROUP BY conv ORDER BY 2 DESC LIMIT ?`, user, user, sqlID(upto), limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Private
+	for rows.Next() {
+		var pc store.Private
+		var last int64
+		var from, fromName, to, toName string
+		if err := rows.Scan(&pc.Conv, &last, &from, &fromName, &to, &toName); err != nil {
+			return nil, err
+		}
+		pc.Last, pc.With, pc.WithName = uint64(last), to, toName
+		if to == user {
+			pc.With, pc.WithName = from, fromName
+		}
+		out = append(out, pc)
+	}
+	return out, rows.Err()
 }
 
 func (s *Store) RecentKeys(ctx context.Context, n int) ([]store.Message, error) {

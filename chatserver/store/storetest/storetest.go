@@ -59,6 +59,9 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Reply", testReply},
 		{"React", testReact},
 		{"ReactGoesWithRoomAndPrune", testReactGoes},
+		{"Reads", testReads},
+		{"Counts", testCounts},
+		{"PrivateConvs", testPrivateConvs},
 		{"Concurrent", testConcurrent},
 	}
 	for _, tt := range tests {
@@ -1142,4 +1145,100 @@ func testReactGoes(t *testing.T, s store.Store) {
 	}
 	_, err = s.Message(ctx(t), 2)
 	wantNotFound(t, "Message(2) after Prune", err)
+}
+
+func setRead(user, conv string, msg uint64) store.Change {
+	return store.Change{Kind: store.SetRead, Read: store.Read{User: user, Conv: conv, Msg: msg}}
+}
+
+func testReads(t *testing.T, s store.Store) {
+	lobby, goConv := store.RoomConv("lobby"), store.RoomConv("go")
+	apply(t, s, setRead("alice", lobby, 5), setRead("alice", goConv, 3), setRead("bob", lobby, 9))
+	apply(t, s, setRead("alice", lobby, 4)) // never goes down
+	apply(t, s, setRead("alice", goConv, 7))
+	got, err := s.Reads(ctx(t))
+	want := []store.Read{rd("alice", goConv, 7), rd("alice", lobby, 5), rd("bob", lobby, 9)}
+	if err != nil || !slices.Equal(got, want) {
+		t.Fatalf("Reads = %v, %v; want %v", got, err, want)
+	}
+	apply(t, s, store.Change{Kind: store.DeleteRoom, Room: store.Room{Key: "go"}})
+	got, err = s.Reads(ctx(t))
+	want = []store.Read{rd("alice", lobby, 5), rd("bob", lobby, 9)}
+	if err != nil || !slices.Equal(got, want) {
+		t.Fatalf("Reads after the room went = %v, %v; want %v", got, err, want)
+	}
+}
+
+func testCounts(t *testing.T, s store.Store) {
+	lobby := store.RoomConv("lobby")
+	pm := store.PrivateConv("alice", "bob")
+	gone := roomMsg(4, "lobby", "bob", "alice, sorry")
+	f := roomMsg(6, "lobby", "carol", "")
+	f.Kind, f.File = "file", `{"name":"a","size":1,"path":"a"}`
+	apply(t, s, add(
+		roomMsg(1, "lobby", "bob", "hello alice"),
+		roomMsg(2, "lobby", "alice", "hi, alice here"), // her own
+		roomMsg(3, "lobby", "carol", "malice aforethought"),
+		gone,
+		roomMsg(5, "lobby", "bob", "@ALICE look"),
+		f,
+		privMsg(7, "bob", "alice", "psst"),
+		privMsg(8, "alice", "bob", "what"),
+		privMsg(9, "bob", "alice", "alice?"),
+	)...)
+	apply(t, s, add(recallOf(10, gone))...)
+	apply(t, s, change(store.ReactMsg, reactOf(11, roomMsg(1, "lobby", "bob", ""), "bob", "👍", true)),
+		change(store.EditMsg, editOf(12, roomMsg(5, "lobby", "bob", ""), "@alice look!")))
+	got, err := s.Counts(ctx(t), "alice", "Alice", []store.Unread{un(lobby, 1), un(pm, 7), un(store.RoomConv("none"), 0)}, 100, 100)
+	want := []store.Count{cnt(lobby, 3, 1), cnt(pm, 1, 1), cnt(store.RoomConv("none"), 0, 0)}
+	if err != nil || !slices.Equal(got, want) {
+		t.Fatalf("Counts = %v, %v; want %v", got, err, want)
+	}
+	// Bounded above by upto, and each count by the limit.
+	got, err = s.Counts(ctx(t), "alice", "alice", []store.Unread{un(lobby, 1)}, 5, 100)
+	if want := []store.Count{cnt(lobby, 2, 1)}; err != nil || !slices.Equal(got, want) {
+		t.Fatalf("Counts up to 5 = %v, %v; want %v", got, err, want)
+	}
+	// No position: her own newest message there stands for it.
+	got, err = s.Counts(ctx(t), "alice", "alice", []store.Unread{un(lobby, 0), un(pm, 0)}, 100, 100)
+	if want := []store.Count{cnt(lobby, 3, 1), cnt(pm, 1, 1)}; err != nil || !slices.Equal(got, want) {
+		t.Fatalf("Counts without positions = %v, %v; want %v", got, err, want)
+	}
+	got, err = s.Counts(ctx(t), "alice", "alice", []store.Unread{un(lobby, 1)}, 100, 1)
+	if want := []store.Count{cnt(lobby, 1, 1)}; err != nil || !slices.Equal(got, want) {
+		t.Fatalf("Counts with limit 1 = %v, %v; want %v", got, err, want)
+	}
+}
+
+func testPrivateConvs(t *testing.T, s store.Store) {
+	apply(t, s, add(
+		privMsg(1, "bob", "alice", "hi"),
+		privMsg(2, "alice", "carol", "hey carol"),
+		roomMsg(3, "lobby", "alice", "room"),
+		privMsg(4, "alice", "bob", "back to bob"),
+		privMsg(5, "dave", "erin", "not hers"),
+		privMsg(6, "alice", "alice", "note to self"),
+	)...)
+	apply(t, s, change(store.ReactMsg, reactOf(7, privMsg(2, "alice", "carol", ""), "carol", "👍", true)))
+	got, err := s.PrivateConvs(ctx(t), "alice", 100, 10)
+	want := []store.Private{
+		store.Private{Conv: store.PrivateConv("alice", "alice"), With: "alice", WithName: "Alice", Last: 6},
+		store.Private{Conv: store.PrivateConv("alice", "bob"), With: "bob", WithName: "Bob", Last: 4},
+		store.Private{Conv: store.PrivateConv("alice", "carol"), With: "carol", WithName: "Carol", Last: 2},
+	}
+	if err != nil || !slices.Equal(got, want) {
+		t.Fatalf("PrivateConvs = %+v, %v\nwant %+v", got, err, want)
+	}
+	got, err = s.PrivateConvs(ctx(t), "alice", 3, 1)
+	if want := want[2:]; err != nil || !slices.Equal(got, want) {
+		t.Fatalf("PrivateConvs up to 3, 1 of them = %+v, %v; want %+v", got, err, want)
+	}
+}
+
+func rd(user, conv string, msg uint64) store.Read {
+	return store.Read{User: user, Conv: conv, Msg: msg}
+}
+func un(conv string, after uint64) store.Unread { return store.Unread{Conv: conv, After: after} }
+func cnt(conv string, unread, mentions int) store.Count {
+	return store.Count{Conv: conv, Unread: unread, Mentions: mentions}
 }
