@@ -20,7 +20,7 @@ func (h *Hub) sendReply(s *Session, f *protocol.Frame, reply *store.Message) *pr
 	}
 	m := store.Message{From: u.key, FromName: u.name, Kind: f.Kind, Text: f.Text, Key: f.Key}
 	switch f.Kind {
-	case protocol.KindText:
+	case protocol.KindText, protocol.KindAction:
 		if err := protocol.CheckText(f.Text, h.cfg.MaxText); err != nil {
 			return err
 		}

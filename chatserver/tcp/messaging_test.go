@@ -279,3 +279,20 @@ func TestReact(t *testing.T) {
 		t.Fatalf("reactions in history: %s; want %+v", js(m), want)
 	}
 }
+
+func TestAction(t *testing.T) {
+	s := start(t, nil)
+	alice, bob := login(t, s.Addr(), "alice"), login(t, s.Addr(), "bob")
+	id := sendText(t, alice, &protocol.Frame{Room: "lobby", Kind: protocol.KindAction, Text: "waves"})
+	if m := bob.until(func(f *protocol.Frame) bool { return f.Type == protocol.TypeMessage && f.ID == id }); m.Kind != protocol.KindAction || m.Text != "waves" {
+		t.Fatalf("the action: %s", js(m))
+	}
+	if r, _ := alice.doSee(&protocol.Frame{Type: protocol.TypeEdit, Msg: id, Text: "waves at bob"}, protocol.TypeEdit); r.Type != protocol.TypeOK {
+		t.Fatalf("editing an action: %s", js(r))
+	}
+	if h := find(t, historyOf(t, bob, &protocol.Frame{Room: "lobby"}), id); h.Kind != protocol.KindAction || h.Text != "waves at bob" || !h.Edited {
+		t.Fatalf("the action in history: %s", js(h))
+	}
+	wantCode(t, "an empty action", alice.do(&protocol.Frame{Type: protocol.TypeSend, Kind: protocol.KindAction, Text: " "}), protocol.CodeBadText)
+	wantCode(t, "an unknown kind", alice.do(&protocol.Frame{Type: protocol.TypeSend, Kind: "dance", Text: "x"}), protocol.CodeBadRequest)
+}

@@ -223,6 +223,7 @@ func init() {
 		{Name: "who", Args: "[ROOM]", Help: "list the members of ROOM (default: the current room), online first", run: (*Runner).who},
 		{Name: "history", Args: "[N]", Help: "show N older messages of the current conversation (default 20)", run: (*Runner).history},
 		{Name: "recall", Args: "[ID]", Help: "recall your message ID (default: your last one) within the recall window", run: (*Runner).recall},
+		{Name: "me", Args: "TEXT", Help: "send an action to the current conversation: /me waves shows as * you waves", run: (*Runner).me},
 		{Name: "edit", Args: "ID TEXT", Help: "change the text of your message ID to TEXT; everyone sees it marked edited", run: (*Runner).edit},
 		{Name: "reply", Args: "ID TEXT", Help: "send TEXT to the current conversation as a reply to message ID, which it quotes", run: (*Runner).reply},
 		{Name: "react", Args: "ID EMOJI", Help: "put an emoji (:thumbsup: or 👍) on message ID; the same again takes it back", run: (*Runner).react},
@@ -479,6 +480,24 @@ func (r *Runner) edit(ctx context.Context, args string) (*Output, error) {
 		return nil, err
 	}
 	return &Output{Type: "edited", ID: id}, nil
+}
+
+// me sends an action to the current conversation.
+func (r *Runner) me(ctx context.Context, args string) (*Output, error) {
+	if strings.TrimSpace(args) == "" {
+		return nil, usage("/me TEXT, such as /me waves")
+	}
+	text := compose.Expand(args)
+	if err := CheckLength(text, r.TextLimit()); err != nil {
+		return nil, err
+	}
+	f := &protocol.Frame{Type: protocol.TypeSend, Kind: protocol.KindAction, Text: text, Key: chat.NewKey()}
+	if r.Current.With != "" {
+		f.To = r.Current.With
+	} else {
+		f.Room = r.Current.Room
+	}
+	return r.do(ctx, f)
 }
 
 // reply sends text to the current conversation as a reply to a message.

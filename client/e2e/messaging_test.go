@@ -59,11 +59,17 @@ func TestEditReplyReactLineMode(t *testing.T) {
 		return e.str("type") == "error" && e.str("code") == "bad_emoji"
 	})
 
+	alice.do("/me waves :wave:")
+	if e := bob.waitEvent("the action", isMessage("waves 👋")); e.str("kind") != "action" {
+		t.Errorf("the action: %v", e)
+	}
+
 	// Carol, new, sees it all in the lobby's history, in text mode.
 	carol := startProc(t, "client", []string{"PARLEY_PASSWORD=pw-carol"}, "-server", srv.addr, "-name", "carol", "-plain")
 	line := carol.waitLine(regexp.MustCompile(fmt.Sprintf(`<alice> lunch at 1\? 🍕 \(edited\) \{👍 1: bob\} \[%d\] \(history\)`, id)))
 	t.Logf("carol: %s", line)
 	carol.waitLine(regexp.MustCompile(fmt.Sprintf(`<bob> \(re alice: lunch at 1\? 🍕 \[%d\]\) sure, see you \[\d+\] \(history\)`, id)))
+	carol.waitLine(regexp.MustCompile(`#lobby \* alice waves 👋 \[\d+\] \(history\)`))
 	carol.in.Close()
 	for _, c := range []*proc{alice, bob, carol} {
 		c.in.Close()

@@ -469,6 +469,9 @@ func FormatMessage(f *protocol.Frame, me string) string {
 	if f.History {
 		hist = " (history)"
 	}
+	if f.Kind == protocol.KindAction && !f.Recalled {
+		return fmt.Sprintf("%s %s * %s %s [%d]%s", t, conv, f.From, body, f.ID, hist)
+	}
 	return fmt.Sprintf("%s %s <%s> %s [%d]%s", t, conv, f.From, body, f.ID, hist)
 }
 
@@ -479,6 +482,8 @@ func QuoteText(q *protocol.Quote) string {
 		return q.From + ": (recalled)"
 	case q.Text == "" && q.Kind == protocol.KindFile:
 		return q.From + ": (a file)"
+	case q.Kind == protocol.KindAction:
+		return "* " + q.From + " " + q.Text
 	}
 	return q.From + ": " + q.Text
 }

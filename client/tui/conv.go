@@ -33,6 +33,7 @@ type entry struct {
 	file     *protocol.File
 	recalled bool
 	edited   bool
+	action   bool // sent with /me
 	replyTo  uint64
 	quote    *protocol.Quote
 	// reactions, in the order each emoji was first put on; names are

@@ -581,6 +581,7 @@ func (m *Model) addMessage(f *protocol.Frame) {
 		text:     clean(f.Text, true),
 		recalled: f.Recalled,
 		edited:   f.Edited,
+		action:   f.Kind == protocol.KindAction,
 		replyTo:  f.ReplyTo,
 		own:      sameName(f.From, m.me),
 		history:  f.History,

@@ -62,6 +62,8 @@ const (
 const (
 	KindText = "" // the default; omitted on the wire
 	KindFile = "file"
+	// KindAction is an action, sent with /me: "* alice waves".
+	KindAction = "action"
 )
 
 // Presence statuses.
