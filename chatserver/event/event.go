@@ -31,11 +31,12 @@ const (
 	Bye                      // the server closes the connection, saying why
 	Edit                     // a message's sender changed its text
 	React                    // someone put an emoji on a message, or took it back
+	Nick                     // a user changed how they are shown
 )
 
 var kindNames = [...]string{Reply: "reply", Message: "message", Recall: "recall", Presence: "presence",
 	Member: "member", Owner: "owner", Kicked: "kicked", Replaced: "replaced", Welcome: "welcome", Ping: "ping", Bye: "bye",
-	Edit: "edit", React: "react"}
+	Edit: "edit", React: "react", Nick: "nick"}
 
 func (k Kind) String() string {
 	if int(k) < len(kindNames) && kindNames[k] != "" {

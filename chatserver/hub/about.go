@@ -227,7 +227,7 @@ func eventReactions(rs []store.Reaction) []protocol.Reaction {
 func aboutFrame(f *protocol.Frame, m *store.Message) (*event.Event, bool) {
 	switch m.Kind {
 	case store.KindEdit, store.KindReact:
-		f.Kind, f.File, f.Recalled, f.Edited, f.ReplyTo, f.Quote, f.Reactions = "", nil, false, false, 0, nil, nil
+		f.Nick, f.Kind, f.File, f.Recalled, f.Edited, f.ReplyTo, f.Quote, f.Reactions = "", "", nil, false, false, 0, nil, nil
 	}
 	switch m.Kind {
 	case store.KindEdit:

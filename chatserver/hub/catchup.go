@@ -167,7 +167,10 @@ func (h *Hub) snapshot(key string, login, resume bool, after uint64) *readAhead 
 		rooms: map[string]string{}, upto: h.lastPub, budget: h.cfg.CatchUpBytes}
 	ra.unread.skip = u == nil || !login // a sync counts nothing; registering, nothing is unread
 	if u != nil {
-		ra.unread.name = u.name
+		ra.unread.names = []string{u.name}
+		if u.nick != "" {
+			ra.unread.names = append(ra.unread.names, u.nick)
+		}
 		ra.unread.reads = make(map[string]uint64, len(u.reads))
 		for k, v := range u.reads {
 			ra.unread.reads[k] = v

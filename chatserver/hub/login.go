@@ -189,7 +189,7 @@ func (h *Hub) claimName(name protocol.Name) error {
 			h.userLike[like] = name.Key
 		case other != name.Key:
 			refused = protocol.Errorf(protocol.CodeBadName, "%s looks too much like %s, who is registered already; pick another name",
-				name.Display, h.userName(other))
+				name.Display, h.likeName(other, like))
 		}
 	}); err != nil {
 		return err
@@ -258,7 +258,7 @@ func (h *Hub) attach(s *Session, name protocol.Name, registered bool, seq uint64
 	h.online[s] = struct{}{}
 	h.log.Info("logged in", s.logAttrs("registered", registered, "resume", ra.resume, "takeover", takeover)...)
 
-	ok.Name = u.name
+	ok.Name, ok.Nick = u.name, u.nick
 	ok.Rooms, _ = h.roomInfos(u, true)
 	h.fillCounts(u, ra, ok)
 	if registered {

@@ -18,7 +18,7 @@ func (h *Hub) sendReply(s *Session, f *protocol.Frame, reply *store.Message) *pr
 	if len(f.Key) > protocol.MaxKeyBytes {
 		return protocol.Errorf(protocol.CodeBadRequest, "idempotency key is longer than %d bytes", protocol.MaxKeyBytes)
 	}
-	m := store.Message{From: u.key, FromName: u.name, Kind: f.Kind, Text: f.Text, Key: f.Key}
+	m := store.Message{From: u.key, FromName: u.name, FromNick: u.nick, Kind: f.Kind, Text: f.Text, Key: f.Key}
 	switch f.Kind {
 	case protocol.KindText, protocol.KindAction:
 		if err := protocol.CheckText(f.Text, h.cfg.MaxText); err != nil {
@@ -505,7 +505,7 @@ func (h *Hub) who(s *Session, f *protocol.Frame) *protocol.Error {
 	var list []protocol.MemberInfo
 	if r.isLobby {
 		for _, u := range h.users {
-			list = append(list, protocol.MemberInfo{Name: u.name, Online: u.sess != nil})
+			list = append(list, protocol.MemberInfo{Name: u.name, Online: u.sess != nil, Nick: u.nick})
 		}
 		sort.Slice(list, func(i, j int) bool {
 			if list[i].Online != list[j].Online {
@@ -516,7 +516,7 @@ func (h *Hub) who(s *Session, f *protocol.Frame) *protocol.Error {
 	} else {
 		for _, mb := range r.members.list { // join order
 			u := h.users[mb.User]
-			list = append(list, protocol.MemberInfo{Name: u.name, Online: u.sess != nil, Owner: mb.User == r.owner})
+			list = append(list, protocol.MemberInfo{Name: u.name, Online: u.sess != nil, Owner: mb.User == r.owner, Nick: u.nick})
 		}
 		sort.SliceStable(list, func(i, j int) bool { return list[i].Online && !list[j].Online })
 	}

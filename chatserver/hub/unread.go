@@ -68,7 +68,7 @@ func (h *Hub) markRead(s *Session, f *protocol.Frame) *protocol.Error {
 // unreadRead is what a login's catch-up read counts: the positions as
 // they were when it began, and what it found.
 type unreadRead struct {
-	name    string            // the user's name, for mentions
+	names   []string          // the user's name and nick, for mentions
 	reads   map[string]uint64 // copied from the user
 	skip    bool              // a new user: nothing is unread
 	upto    uint64            // counted up to this id
@@ -97,7 +97,7 @@ func (h *Hub) countUnread(ctx context.Context, ra *readAhead) {
 	for _, p := range private {
 		ask = append(ask, store.Unread{Conv: p.Conv, After: ur.reads[p.Conv]})
 	}
-	counts, err := h.store.Counts(ctx, ra.key, ur.name, ask, ra.upto, protocol.MaxUnread)
+	counts, err := h.store.Counts(ctx, ra.key, ur.names, ask, ra.upto, protocol.MaxUnread)
 	if err != nil {
 		h.log.Error("unread counts", "user", ra.key, "err", err)
 		return
@@ -143,7 +143,7 @@ func (h *Hub) fillCounts(u *user, ra *readAhead, ok *protocol.Frame) {
 		}
 		c := ur.counts[m.Conv]
 		c.Unread = min(c.Unread+1, protocol.MaxUnread)
-		if protocol.Mentions(m.Text, u.name) {
+		if h.mentions(u, m.Text) {
 			c.Mentions = min(c.Mentions+1, protocol.MaxUnread)
 		}
 		ur.counts[m.Conv] = c

@@ -30,6 +30,9 @@ type User struct {
 	// delivered at the next login.
 	PMDelivered uint64
 	Created     time.Time
+	// Nick is how the user is shown, if they chose a name for that (see
+	// SetNick); empty shows Name.
+	Nick string
 }
 
 // Room is a named room with its members in the order they joined.
@@ -69,6 +72,7 @@ type Message struct {
 	Target   uint64 // for a recall: the id of the recalled message
 	Recalled bool   // the message was recalled: text and file are gone
 	Key      string // the sender's idempotency key, if any
+	FromNick string // the sender's nick when they sent it, if any
 	// Edited marks a message whose text its sender changed (see EditMsg).
 	Edited bool
 	// ReplyTo is the message this one answers, in the same conversation.
@@ -150,6 +154,8 @@ const (
 	// Message.Target if Message.On, removes it otherwise, and appends
 	// Message.
 	ReactMsg
+	// SetNick sets User.Key's nick to User.Nick (empty: none).
+	SetNick
 	// SetRead raises Read.User's read position in Read.Conv to Read.Msg;
 	// it never goes down.
 	SetRead
@@ -248,7 +254,8 @@ type Store interface {
 	// An After of 0 is a conversation without a position kept (a
 	// database from before they were): the user's own newest message
 	// there stands for it.
-	Counts(ctx context.Context, user, name string, convs []Unread, upto uint64, limit int) ([]Count, error)
+	// A message mentions the user if it names one of names.
+	Counts(ctx context.Context, user string, names []string, convs []Unread, upto uint64, limit int) ([]Count, error)
 	// PrivateConvs returns up to limit of user's private conversations
 	// with a message (see IsMessage) at most upto, newest first.
 	PrivateConvs(ctx context.Context, user string, upto uint64, limit int) ([]Private, error)

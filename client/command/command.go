@@ -224,6 +224,7 @@ func init() {
 		{Name: "history", Args: "[N]", Help: "show N older messages of the current conversation (default 20)", run: (*Runner).history},
 		{Name: "recall", Args: "[ID]", Help: "recall your message ID (default: your last one) within the recall window", run: (*Runner).recall},
 		{Name: "me", Args: "TEXT", Help: "send an action to the current conversation: /me waves shows as * you waves", run: (*Runner).me},
+		{Name: "nick", Args: "[NAME]", Help: "be shown as NAME, keeping your login name (without NAME: shown by your login name again)", run: (*Runner).nick},
 		{Name: "edit", Args: "ID TEXT", Help: "change the text of your message ID to TEXT; everyone sees it marked edited", run: (*Runner).edit},
 		{Name: "reply", Args: "ID TEXT", Help: "send TEXT to the current conversation as a reply to message ID, which it quotes", run: (*Runner).reply},
 		{Name: "react", Args: "ID EMOJI", Help: "put an emoji (:thumbsup: or 👍) on message ID; the same again takes it back", run: (*Runner).react},
@@ -480,6 +481,18 @@ func (r *Runner) edit(ctx context.Context, args string) (*Output, error) {
 		return nil, err
 	}
 	return &Output{Type: "edited", ID: id}, nil
+}
+
+// nick changes how the user is shown.
+func (r *Runner) nick(ctx context.Context, args string) (*Output, error) {
+	if strings.Contains(args, " ") {
+		return nil, usage("/nick NAME: a name has no spaces")
+	}
+	reply, err := r.Session.Do(ctx, &protocol.Frame{Type: protocol.TypeNick, Nick: args})
+	if err != nil {
+		return nil, err
+	}
+	return &Output{Type: "nick", Name: reply.Name, Text: reply.Nick}, nil
 }
 
 // me sends an action to the current conversation.

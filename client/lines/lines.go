@@ -295,6 +295,9 @@ func (p *printer) output(o *command.Output) {
 	if !p.json && (o.Type == "edited" || o.Type == "reacted") {
 		return // so are the edit and react events
 	}
+	if !p.json && o.Type == "nick" {
+		return // the nick event says it
+	}
 	if !p.json && o.Type == "read" {
 		p.writeText("* %s marked read up to message %d", command.Conv{Room: o.Room, With: o.To}, o.ID)
 		return
@@ -400,6 +403,12 @@ func (p *printer) frame(f *protocol.Frame, me string) {
 		p.writeText("%s", FormatMessage(f, me))
 	case protocol.TypeRecall:
 		p.writeText("* %s recalled message %d in %s", f.From, f.Msg, command.ConvOf(f, me))
+	case protocol.TypeNick:
+		if f.Nick == "" {
+			p.writeText("* %s is shown by their login name again", f.Name)
+		} else {
+			p.writeText("* %s is now shown as %s", f.Name, f.Nick)
+		}
 	case protocol.TypeEdit:
 		p.writeText("* %s edited message %d in %s: %s", f.From, f.Msg, command.ConvOf(f, me), f.Text)
 	case protocol.TypeReact:
@@ -469,10 +478,14 @@ func FormatMessage(f *protocol.Frame, me string) string {
 	if f.History {
 		hist = " (history)"
 	}
-	if f.Kind == protocol.KindAction && !f.Recalled {
-		return fmt.Sprintf("%s %s * %s %s [%d]%s", t, conv, f.From, body, f.ID, hist)
+	from := f.From
+	if f.Nick != "" {
+		from = f.Nick + " (" + f.From + ")"
 	}
-	return fmt.Sprintf("%s %s <%s> %s [%d]%s", t, conv, f.From, body, f.ID, hist)
+	if f.Kind == protocol.KindAction && !f.Recalled {
+		return fmt.Sprintf("%s %s * %s %s [%d]%s", t, conv, from, body, f.ID, hist)
+	}
+	return fmt.Sprintf("%s %s <%s> %s [%d]%s", t, conv, from, body, f.ID, hist)
 }
 
 // QuoteText is a reply's quote as text: "alice: first line".

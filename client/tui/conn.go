@@ -21,6 +21,8 @@ type Conn interface {
 	// Rooms are the rooms the login reply listed, the lobby first, with
 	// their unread counts.
 	Rooms() []protocol.RoomInfo
+	// Nick is how the user is shown, if they chose a nick.
+	Nick() string
 	// Private are the private conversations the login reply listed,
 	// the newest first, with their unread counts.
 	Private() []protocol.PrivateInfo
@@ -95,6 +97,13 @@ func (c *runnerConn) Rooms() []protocol.RoomInfo {
 		return ok.Rooms
 	}
 	return nil
+}
+
+func (c *runnerConn) Nick() string {
+	if ok := c.s.LoginReply(); ok != nil {
+		return ok.Nick
+	}
+	return ""
 }
 
 func (c *runnerConn) Private() []protocol.PrivateInfo {

@@ -64,6 +64,7 @@ func newFakeConn(me string) *fakeConn {
 func (f *fakeConn) Me() string                 { return f.me }
 func (f *fakeConn) Events() <-chan chat.Event  { return f.events }
 func (f *fakeConn) Rooms() []protocol.RoomInfo { return f.rooms }
+func (f *fakeConn) Nick() string               { return "" }
 func (f *fakeConn) Private() []protocol.PrivateInfo {
 	return f.private
 }

@@ -79,7 +79,9 @@ type Model struct {
 	conn Conn
 	ctx  context.Context
 	me   string
-	meN  protocol.Name
+	// myNick is how the user is shown, if they chose a nick.
+	myNick string
+	meN    protocol.Name
 
 	width, height int
 	geo           geometry // as last drawn
@@ -166,6 +168,7 @@ func New(cfg Config) *Model {
 		height:     24,
 	}
 	m.meN, _ = protocol.ParseName(m.me)
+	m.myNick = cfg.Conn.Nick()
 	m.learnName(m.me)
 	m.online[m.meN.Key] = true
 	for _, r := range cfg.Conn.Rooms() {
@@ -491,6 +494,15 @@ func (m *Model) handleFrame(f *protocol.Frame) tea.Cmd {
 				m.addInfo(c, clean(f.Name, false)+" went offline")
 			}
 		}
+	case protocol.TypeNick:
+		if sameName(f.Name, m.me) {
+			m.myNick = f.Nick
+		}
+		if f.Nick == "" {
+			m.addInfo(m.cur, clean(f.Name, false)+" is shown by their login name again")
+		} else {
+			m.addInfo(m.cur, clean(f.Name, false)+" is now shown as "+clean(f.Nick, false))
+		}
 	case protocol.TypeMember:
 		m.handleMember(f)
 	case protocol.TypeOwner:
@@ -573,10 +585,14 @@ func (m *Model) addMessage(f *protocol.Frame) {
 		m.rooms[c.key] = cv.Room
 	}
 	m.learnName(f.From)
+	from := f.From
+	if f.Nick != "" {
+		from = f.Nick
+	}
 	e := &entry{
 		kind:     entMessage,
 		id:       f.ID,
-		from:     clean(f.From, false),
+		from:     clean(from, false),
 		at:       time.UnixMilli(f.Time),
 		text:     clean(f.Text, true),
 		recalled: f.Recalled,
@@ -620,28 +636,10 @@ func (m *Model) addMessage(f *protocol.Frame) {
 	}
 }
 
-// mentions reports whether text names the user as a whole word.
+// mentions reports whether text names the user, by name or nick, as
+// the server counts mentions (protocol.Mentions).
 func (m *Model) mentions(text string) bool {
-	if m.me == "" {
-		return false
-	}
-	lt, lm := strings.ToLower(text), strings.ToLower(m.me)
-	for i := 0; ; {
-		j := strings.Index(lt[i:], lm)
-		if j < 0 {
-			return false
-		}
-		j += i
-		end := j + len(lm)
-		if (j == 0 || !isWordByte(lt[j-1])) && (end == len(lt) || !isWordByte(lt[end])) {
-			return true
-		}
-		i = j + 1
-	}
-}
-
-func isWordByte(b byte) bool {
-	return b == '_' || b == '-' || (b >= '0' && b <= '9') || (b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z')
+	return protocol.Mentions(text, m.me) || (m.myNick != "" && protocol.Mentions(text, m.myNick))
 }
 
 func (m *Model) handleSent(msg sentMsg) {

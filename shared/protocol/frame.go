@@ -40,6 +40,8 @@ const (
 	TypeReact = "react"
 	// TypeRead moves the user's read position in a conversation.
 	TypeRead = "read"
+	// TypeNick changes how the user is shown; also an event.
+	TypeNick = "nick"
 	TypePing = "ping" // also sent by the server, which expects TypePong
 	TypePong = "pong"
 	TypeQuit = "quit"
@@ -140,6 +142,10 @@ type Frame struct {
 	On    bool   `json:"on,omitempty"`
 	// Reactions, on a message from history, are its reactions.
 	Reactions []Reaction `json:"reactions,omitempty"`
+	// Nick, on a nick request and event, a login reply, a message and a
+	// who entry: the name the user chose to be shown by (see Name for
+	// their login name).
+	Nick string `json:"nick,omitempty"`
 	// Private, on the login reply: the user's private conversations,
 	// the newest first.
 	Private []PrivateInfo `json:"private,omitempty"`
@@ -224,6 +230,7 @@ type MemberInfo struct {
 	Name   string `json:"name"`
 	Online bool   `json:"online"`
 	Owner  bool   `json:"owner,omitempty"`
+	Nick   string `json:"nick,omitempty"`
 }
 
 // IsRequest reports whether a frame of type t sent by a client is a request
@@ -232,7 +239,7 @@ func IsRequest(t string) bool {
 	switch t {
 	case TypeLogin, TypeJoin, TypeLeave, TypeRooms, TypeWho, TypeSend,
 		TypeHistory, TypeRecall, TypeKick, TypeUnban, TypePing, TypeQuit, TypeFilesToken, TypeSync,
-		TypeEdit, TypeReact, TypeRead:
+		TypeEdit, TypeReact, TypeRead, TypeNick:
 		return true
 	}
 	return false

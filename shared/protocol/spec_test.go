@@ -301,7 +301,7 @@ func TestSpecExamples(t *testing.T) {
 			t.Errorf("%s:%d: an error without a code", specPath, ex.line)
 		case f.Type == protocol.TypeBye && f.Code == "":
 			t.Errorf("%s:%d: a bye without a code", specPath, ex.line)
-		case protocol.IsRequest(f.Type) && f.Type != protocol.TypeRecall && f.Type != protocol.TypePing && f.ID == 0:
+		case protocol.IsRequest(f.Type) && f.Type != protocol.TypeRecall && f.Type != protocol.TypePing && f.Type != protocol.TypeNick && f.ID == 0:
 			t.Errorf("%s:%d: a %s request without an id", specPath, ex.line, f.Type)
 		}
 	}

@@ -174,6 +174,11 @@ func (s *Store) Apply(_ context.Context, batch []store.Change) error {
 			if r := s.rooms[c.Room.Key]; r != nil {
 				r.Banned = slices.DeleteFunc(r.Banned, func(u string) bool { return u == c.Member.User })
 			}
+		case store.SetNick:
+			if u, ok := s.users[c.User.Key]; ok {
+				u.Nick = c.User.Nick
+				s.users[c.User.Key] = u
+			}
 		case store.SetRead:
 			k := [2]string{c.Read.User, c.Read.Conv}
 			s.reads[k] = max(s.reads[k], c.Read.Msg)
@@ -349,7 +354,7 @@ func (s *Store) Reads(_ context.Context) ([]store.Read, error) {
 	return out, nil
 }
 
-func (s *Store) Counts(_ context.Context, user, name string, convs []store.Unread, upto uint64, limit int) ([]store.Count, error) {
+func (s *Store) Counts(_ context.Context, user string, names []string, convs []store.Unread, upto uint64, limit int) ([]store.Count, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := make([]store.Count, len(convs))
@@ -369,7 +374,7 @@ func (s *Store) Counts(_ context.Context, user, name string, convs []store.Unrea
 			if out[i].Unread < limit {
 				out[i].Unread++
 			}
-			if out[i].Mentions < limit && protocol.Mentions(m.Text, name) {
+			if out[i].Mentions < limit && slices.ContainsFunc(names, func(n string) bool { return protocol.Mentions(m.Text, n) }) {
 				out[i].Mentions++
 			}
 		}

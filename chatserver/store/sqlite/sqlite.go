@@ -101,35 +101,37 @@ CREATE TABLE IF NOT EXISTS reads (
 
 // added are the columns of messages that databases made before them
 // lack; Open adds them.
-var added = []struct{ column, decl string }{
-	{"edited", "INTEGER NOT NULL DEFAULT 0"},
-	{"reply_to", "INTEGER NOT NULL DEFAULT 0"},
-	{"react_on", "INTEGER NOT NULL DEFAULT 0"},
+var added = []struct{ table, column, decl string }{
+	{"messages", "edited", "INTEGER NOT NULL DEFAULT 0"},
+	{"messages", "reply_to", "INTEGER NOT NULL DEFAULT 0"},
+	{"messages", "react_on", "INTEGER NOT NULL DEFAULT 0"},
+	{"messages", "nick", "TEXT NOT NULL DEFAULT ''"},
+	{"users", "nick", "TEXT NOT NULL DEFAULT ''"},
 }
 
-// migrate adds the columns in added that the messages table lacks.
+// migrate adds the columns in added that their tables lack.
 func migrate(ctx context.Context, db *sql.DB) error {
-	rows, err := db.QueryContext(ctx, `SELECT name FROM pragma_table_info('messages')`)
+	rows, err := db.QueryContext(ctx, `SELECT m.name, p.name FROM sqlite_master m, pragma_table_info(m.name) p WHERE m.type = 'table'`)
 	if err != nil {
 		return err
 	}
-	have := map[string]bool{}
+	have := map[[2]string]bool{}
 	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
+		var t, c string
+		if err := rows.Scan(&t, &c); err != nil {
 			rows.Close()
 			return err
 		}
-		have[n] = true
+		have[[2]string{t, c}] = true
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return err
 	}
 	for _, a := range added {
-		if !have[a.column] {
-			if _, err := db.ExecContext(ctx, `ALTER TABLE messages ADD COLUMN `+a.column+` `+a.decl); err != nil {
-				return fmt.Errorf("add column %s: %w", a.column, err)
+		if !have[[2]string{a.table, a.column}] {
+			if _, err := db.ExecContext(ctx, `ALTER TABLE `+a.table+` ADD COLUMN `+a.column+` `+a.decl); err != nil {
+				return fmt.Errorf("add column %s to %s: %w", a.column, a.table, err)
 			}
 		}
 	}
@@ -204,8 +206,8 @@ func (s *Store) User(ctx context.Context, key string) (store.User, error) {
 	var u store.User
 	var pm, created int64
 	err := s.r.QueryRowContext(ctx,
-		`SELECT key, name, hash, pm_delivered, created FROM users WHERE key = ?`, key).
-		Scan(&u.Key, &u.Name, &u.Hash, &pm, &created)
+		`SELECT key, name, hash, pm_delivered, created, nick FROM users WHERE key = ?`, key).
+		Scan(&u.Key, &u.Name, &u.Hash, &pm, &created, &u.Nick)
 	if errors.Is(err, sql.ErrNoRows) {
 		return u, store.ErrNotFound
 	}
@@ -214,7 +216,7 @@ func (s *Store) User(ctx context.Context, key string) (store.User, error) {
 }
 
 func (s *Store) Users(ctx context.Context) ([]store.User, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT key, name, hash, pm_delivered, created FROM users ORDER BY key`)
+	rows, err := s.r.QueryContext(ctx, `SELECT key, name, hash, pm_delivered, created, nick FROM users ORDER BY key`)
 	if err != nil {
 		return nil, err
 	}
@@ -223,7 +225,7 @@ func (s *Store) Users(ctx context.Context) ([]store.User, error) {
 	for rows.Next() {
 		var u store.User
 		var pm, created int64
-		if err := rows.Scan(&u.Key, &u.Name, &u.Hash, &pm, &created); err != nil {
+		if err := rows.Scan(&u.Key, &u.Name, &u.Hash, &pm, &created, &u.Nick); err != nil {
 			return nil, err
 		}
 		u.PMDelivered, u.Created = uint64(pm), fromMS(created)
@@ -334,15 +336,15 @@ func (s *Store) Apply(ctx context.Context, batch []store.Change) (err error) {
 			}
 			if insert == nil {
 				insert, err = tx.PrepareContext(ctx, `INSERT INTO messages
-					(id, conv, room, sender, from_name, recipient, to_name, kind, text, file, time, target, recalled, idem, edited, reply_to, react_on)
-					VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+					(id, conv, room, sender, from_name, recipient, to_name, kind, text, file, time, target, recalled, idem, edited, reply_to, react_on, nick)
+					VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 				if err != nil {
 					return fmt.Errorf("prepare insert: %w", err)
 				}
 				defer insert.Close()
 			}
 			if _, err = insert.ExecContext(ctx, int64(m.ID), m.Conv, m.Room, m.From, m.FromName, m.To, m.ToName,
-				m.Kind, m.Text, m.File, ms(m.Time), int64(m.Target), m.Recalled, m.Key, m.Edited, int64(m.ReplyTo), m.On); err != nil {
+				m.Kind, m.Text, m.File, ms(m.Time), int64(m.Target), m.Recalled, m.Key, m.Edited, int64(m.ReplyTo), m.On, m.FromNick); err != nil {
 				return fmt.Errorf("insert message %d: %w", m.ID, err)
 			}
 		case store.CreateRoom:
@@ -379,6 +381,10 @@ func (s *Store) Apply(ctx context.Context, batch []store.Change) (err error) {
 			if _, err = tx.ExecContext(ctx, `DELETE FROM bans WHERE room = ? AND user = ?`,
 				c.Room.Key, c.Member.User); err != nil {
 				return fmt.Errorf("remove ban: %w", err)
+			}
+		case store.SetNick:
+			if _, err = tx.ExecContext(ctx, `UPDATE users SET nick = ? WHERE key = ?`, c.User.Nick, c.User.Key); err != nil {
+				return fmt.Errorf("set nick: %w", err)
 			}
 		case store.SetRead:
 			if _, err = tx.ExecContext(ctx, `INSERT INTO reads (user, conv, msg) VALUES (?, ?, ?)
@@ -447,7 +453,7 @@ func applyTo(ctx context.Context, tx *sql.Tx, k store.ChangeKind, m store.Messag
 	return nil
 }
 
-const msgColumns = `id, conv, room, sender, from_name, recipient, to_name, kind, text, file, time, target, recalled, idem, edited, reply_to, react_on`
+const msgColumns = `id, conv, room, sender, from_name, recipient, to_name, kind, text, file, time, target, recalled, idem, edited, reply_to, react_on, nick`
 
 // decorate fills in the quotes of msgs that are replies and, with
 // reactions, every message's reactions.
@@ -535,7 +541,7 @@ func scanMessages(rows *sql.Rows) ([]store.Message, error) {
 		var m store.Message
 		var id, t, target, replyTo int64
 		if err := rows.Scan(&id, &m.Conv, &m.Room, &m.From, &m.FromName, &m.To, &m.ToName,
-			&m.Kind, &m.Text, &m.File, &t, &target, &m.Recalled, &m.Key, &m.Edited, &replyTo, &m.On); err != nil {
+			&m.Kind, &m.Text, &m.File, &t, &target, &m.Recalled, &m.Key, &m.Edited, &replyTo, &m.On, &m.FromNick); err != nil {
 			return nil, err
 		}
 		m.ID, m.Time, m.Target, m.ReplyTo = uint64(id), fromMS(t), uint64(target), uint64(replyTo)
@@ -746,9 +752,17 @@ func (s *Store) Reads(ctx context.Context) ([]store.Read, error) {
 // Counts reads each conversation's index range after its position: a
 // count, and the texts that may mention the user (LIKE finds the name in
 // any ASCII case; protocol.Mentions decides).
-func (s *Store) Counts(ctx context.Context, user, name string, convs []store.Unread, upto uint64, limit int) ([]store.Count, error) {
+func (s *Store) Counts(ctx context.Context, user string, names []string, convs []store.Unread, upto uint64, limit int) ([]store.Count, error) {
 	out := make([]store.Count, len(convs))
-	like := "%" + strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(name) + "%"
+	var likes []string
+	var likeArgs []any
+	for _, n := range names {
+		likes = append(likes, `text LIKE ? ESCAPE '\'`)
+		likeArgs = append(likeArgs, "%"+strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(n)+"%")
+	}
+	if len(likes) == 0 {
+		likes = []string{"0"}
+	}
 	for i, u := range convs {
 		out[i].Conv = u.Conv
 		if u.After == 0 {
@@ -768,8 +782,8 @@ func (s *Store) Counts(ctx context.Context, user, name string, convs []store.Unr
 		if out[i].Unread == 0 {
 			continue
 		}
-		rows, err := s.r.QueryContext(ctx, `SELECT text FROM messages WHERE `+where+` AND text LIKE ? ESCAPE '\' ORDER BY id LIMIT ?`,
-			append(args, like, limit*4)...)
+		rows, err := s.r.QueryContext(ctx, `SELECT text FROM messages WHERE `+where+` AND (`+strings.Join(likes, " OR ")+`) ORDER BY id LIMIT ?`,
+			append(append(args, likeArgs...), limit*4)...)
 		if err != nil {
 			return nil, err
 		}
@@ -779,7 +793,7 @@ func (s *Store) Counts(ctx context.Context, user, name string, convs []store.Unr
 				rows.Close()
 				return nil, err
 			}
-			if protocol.Mentions(text, name) {
+			if slices.ContainsFunc(names, func(n string) bool { return protocol.Mentions(text, n) }) {
 				out[i].Mentions++
 			}
 		}

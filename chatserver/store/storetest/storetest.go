@@ -60,6 +60,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"React", testReact},
 		{"ReactGoesWithRoomAndPrune", testReactGoes},
 		{"Reads", testReads},
+		{"Nicks", testNicks},
 		{"Counts", testCounts},
 		{"PrivateConvs", testPrivateConvs},
 		{"Concurrent", testConcurrent},
@@ -1189,22 +1190,22 @@ func testCounts(t *testing.T, s store.Store) {
 	apply(t, s, add(recallOf(10, gone))...)
 	apply(t, s, change(store.ReactMsg, reactOf(11, roomMsg(1, "lobby", "bob", ""), "bob", "👍", true)),
 		change(store.EditMsg, editOf(12, roomMsg(5, "lobby", "bob", ""), "@alice look!")))
-	got, err := s.Counts(ctx(t), "alice", "Alice", []store.Unread{un(lobby, 1), un(pm, 7), un(store.RoomConv("none"), 0)}, 100, 100)
+	got, err := s.Counts(ctx(t), "alice", []string{"Alice"}, []store.Unread{un(lobby, 1), un(pm, 7), un(store.RoomConv("none"), 0)}, 100, 100)
 	want := []store.Count{cnt(lobby, 3, 1), cnt(pm, 1, 1), cnt(store.RoomConv("none"), 0, 0)}
 	if err != nil || !slices.Equal(got, want) {
 		t.Fatalf("Counts = %v, %v; want %v", got, err, want)
 	}
 	// Bounded above by upto, and each count by the limit.
-	got, err = s.Counts(ctx(t), "alice", "alice", []store.Unread{un(lobby, 1)}, 5, 100)
+	got, err = s.Counts(ctx(t), "alice", []string{"alice"}, []store.Unread{un(lobby, 1)}, 5, 100)
 	if want := []store.Count{cnt(lobby, 2, 1)}; err != nil || !slices.Equal(got, want) {
 		t.Fatalf("Counts up to 5 = %v, %v; want %v", got, err, want)
 	}
 	// No position: her own newest message there stands for it.
-	got, err = s.Counts(ctx(t), "alice", "alice", []store.Unread{un(lobby, 0), un(pm, 0)}, 100, 100)
+	got, err = s.Counts(ctx(t), "alice", []string{"alice"}, []store.Unread{un(lobby, 0), un(pm, 0)}, 100, 100)
 	if want := []store.Count{cnt(lobby, 3, 1), cnt(pm, 1, 1)}; err != nil || !slices.Equal(got, want) {
 		t.Fatalf("Counts without positions = %v, %v; want %v", got, err, want)
 	}
-	got, err = s.Counts(ctx(t), "alice", "alice", []store.Unread{un(lobby, 1)}, 100, 1)
+	got, err = s.Counts(ctx(t), "alice", []string{"alice"}, []store.Unread{un(lobby, 1)}, 100, 1)
 	if want := []store.Count{cnt(lobby, 1, 1)}; err != nil || !slices.Equal(got, want) {
 		t.Fatalf("Counts with limit 1 = %v, %v; want %v", got, err, want)
 	}
@@ -1241,4 +1242,35 @@ func rd(user, conv string, msg uint64) store.Read {
 func un(conv string, after uint64) store.Unread { return store.Unread{Conv: conv, After: after} }
 func cnt(conv string, unread, mentions int) store.Count {
 	return store.Count{Conv: conv, Unread: unread, Mentions: mentions}
+}
+
+func testNicks(t *testing.T, s store.Store) {
+	if err := s.CreateUser(ctx(t), store.User{Key: "alice", Name: "Alice", Hash: "h", Created: base}); err != nil {
+		t.Fatal(err)
+	}
+	nick := func(n string) store.Change {
+		return store.Change{Kind: store.SetNick, User: store.User{Key: "alice", Nick: n}}
+	}
+	for _, n := range []string{"Ally 🌸", "", "Аля"} {
+		apply(t, s, nick(n))
+		u, err := s.User(ctx(t), "alice")
+		if err != nil || u.Nick != n || u.Name != "Alice" {
+			t.Fatalf("User after SetNick(%q) = %+v, %v", n, u, err)
+		}
+		us, err := s.Users(ctx(t))
+		if err != nil || len(us) != 1 || us[0].Nick != n {
+			t.Fatalf("Users after SetNick(%q) = %+v, %v", n, us, err)
+		}
+	}
+	m := roomMsg(1, "lobby", "alice", "hi")
+	m.FromNick = "Аля"
+	apply(t, s, add(m)...)
+	if got := message(t, s, 1); got.FromNick != "Аля" {
+		t.Errorf("a message's nick = %q", got.FromNick)
+	}
+	apply(t, s, add(roomMsg(2, "lobby", "bob", "ally, look"), roomMsg(3, "lobby", "bob", "alice!"))...)
+	got, err := s.Counts(ctx(t), "alice", []string{"Alice", "Ally"}, []store.Unread{un(store.RoomConv("lobby"), 1)}, 10, 10)
+	if want := []store.Count{cnt(store.RoomConv("lobby"), 2, 2)}; err != nil || !slices.Equal(got, want) {
+		t.Errorf("Counts with a name and a nick = %v, %v; want %v", got, err, want)
+	}
 }
