@@ -702,6 +702,8 @@ func (h *Hub) Handle(s *Session, f *protocol.Frame) {
 		err = h.handleHistory(s, f)
 	case protocol.TypeRecall:
 		err = h.handleRecall(s, f)
+	case protocol.TypeSearch:
+		err = h.handleSearch(s, f)
 	case protocol.TypeEdit:
 		err = h.handleEdit(s, f)
 	case protocol.TypeReact:

@@ -260,6 +260,14 @@ type Store interface {
 	// with a message (see IsMessage) at most upto, newest first.
 	PrivateConvs(ctx context.Context, user string, upto uint64, limit int) ([]Private, error)
 
+	// Search returns, newest first, up to limit messages (see IsMessage;
+	// not recalled) whose text has every one of words, as words (in any
+	// case; each word of a script written without spaces, such as
+	// Chinese, matches where its characters stand in a row), in the
+	// conversations convs or, with private, in user's private
+	// conversations; with their quotes.
+	Search(ctx context.Context, user string, convs []string, private bool, words []string, limit int) ([]Message, error)
+
 	// RecentKeys returns the idempotency keys of the last n keyed messages.
 	RecentKeys(ctx context.Context, n int) ([]Message, error)
 

@@ -82,6 +82,9 @@ func Run(ctx context.Context, cfg Config) error {
 	go func() {
 		defer close(printed)
 		for ev := range s.Events() {
+			if ev.Kind == chat.EvFrame && ev.Frame != nil && ev.Frame.Search {
+				cfg.Runner.Found(ev.Frame)
+			}
 			p.event(ev, me)
 		}
 	}()
@@ -298,6 +301,18 @@ func (p *printer) output(o *command.Output) {
 	if !p.json && o.Type == "nick" {
 		return // the nick event says it
 	}
+	if !p.json && o.Type == "search" && o.Count != nil {
+		switch *o.Count {
+		case 0:
+			p.writeText("* no message has %s", o.Text)
+		default:
+			p.writeText("* %d matches of %s above, newest first; /context ID shows one where it was said", *o.Count, o.Text)
+		}
+		return
+	}
+	if !p.json && o.Type == "context" {
+		return // the messages are printed
+	}
 	if !p.json && o.Type == "read" {
 		p.writeText("* %s marked read up to message %d", command.Conv{Room: o.Room, With: o.To}, o.ID)
 		return
@@ -475,7 +490,10 @@ func FormatMessage(f *protocol.Frame, me string) string {
 		body += " " + ReactionsText(f.Reactions)
 	}
 	hist := ""
-	if f.History {
+	switch {
+	case f.Search:
+		hist = " (search)"
+	case f.History:
 		hist = " (history)"
 	}
 	from := f.From

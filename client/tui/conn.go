@@ -124,6 +124,19 @@ func (c *runnerConn) SendFile(ctx context.Context, to command.Conv, f protocol.F
 }
 
 func (c *runnerConn) Run(ctx context.Context, cur command.Conv, line string) (*command.Output, command.Conv, error) {
+	out, now, err := c.run(ctx, cur, line)
+	if err == nil && out != nil && out.Type == "search" {
+		// The matches came as events before the reply: the screen has
+		// them all once it has handled what came before the reply.
+		select {
+		case <-c.s.Barrier():
+		case <-ctx.Done():
+		}
+	}
+	return out, now, err
+}
+
+func (c *runnerConn) run(ctx context.Context, cur command.Conv, line string) (*command.Output, command.Conv, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.r.Current = cur

@@ -81,7 +81,11 @@ type Model struct {
 	me   string
 	// myNick is how the user is shown, if they chose a nick.
 	myNick string
-	meN    protocol.Name
+	// searchHits gathers the matches of a search until its reply;
+	// hits are the conversations of the last search's, for /jump.
+	searchHits []*protocol.Frame
+	hits       map[uint64]command.Conv
+	meN        protocol.Name
 
 	width, height int
 	geo           geometry // as last drawn
@@ -435,6 +439,10 @@ func (m *Model) handleEvent(ev chat.Event) tea.Cmd {
 }
 
 func (m *Model) handleFrame(f *protocol.Frame) tea.Cmd {
+	if f.Type == protocol.TypeMessage && f.Search {
+		m.searchHits = append(m.searchHits, f)
+		return nil
+	}
 	switch f.Type {
 	case protocol.TypeMessage:
 		m.addMessage(f)

@@ -35,6 +35,7 @@ const (
 	CodeRecalled      = "recalled"   // editing, reacting or replying to a recalled message
 	CodeBadEmoji      = "bad_emoji"  // a reaction that is not one emoji
 	CodeNameTaken     = "name_taken" // a nick that is someone else's name or nick, or looks like one
+	CodeBadSearch     = "bad_search" // a search with no words to look for, or too long
 
 	// Load.
 	CodeRateLimited = "rate_limited"

@@ -42,9 +42,11 @@ const (
 	TypeRead = "read"
 	// TypeNick changes how the user is shown; also an event.
 	TypeNick = "nick"
-	TypePing = "ping" // also sent by the server, which expects TypePong
-	TypePong = "pong"
-	TypeQuit = "quit"
+	// TypeSearch finds messages by their words.
+	TypeSearch = "search"
+	TypePing   = "ping" // also sent by the server, which expects TypePong
+	TypePong   = "pong"
+	TypeQuit   = "quit"
 
 	// Replies (server → client).
 	TypeOK    = "ok"
@@ -130,6 +132,8 @@ type Frame struct {
 	History  bool   `json:"history,omitempty"`
 	Before   uint64 `json:"before,omitempty"`
 	Limit    int    `json:"limit,omitempty"`
+	// Search marks a message sent as a match of a search request.
+	Search bool `json:"search,omitempty"`
 	// Edited marks a message whose text was changed by its sender.
 	Edited bool `json:"edited,omitempty"`
 	// ReplyTo, on a send and on a message, is the message it answers;
@@ -239,7 +243,7 @@ func IsRequest(t string) bool {
 	switch t {
 	case TypeLogin, TypeJoin, TypeLeave, TypeRooms, TypeWho, TypeSend,
 		TypeHistory, TypeRecall, TypeKick, TypeUnban, TypePing, TypeQuit, TypeFilesToken, TypeSync,
-		TypeEdit, TypeReact, TypeRead, TypeNick:
+		TypeEdit, TypeReact, TypeRead, TypeNick, TypeSearch:
 		return true
 	}
 	return false

@@ -24,6 +24,10 @@ const (
 	MaxUnread = 1000
 	// MaxPrivate is the most private conversations a login reply lists.
 	MaxPrivate = 100
+	// MaxSearchBytes is the longest search, in bytes of UTF-8, and
+	// SearchResults the most matches one returns.
+	MaxSearchBytes = 500
+	SearchResults  = 20
 )
 
 // Limits is the set of limits a server announces in its welcome frame.

@@ -6,8 +6,12 @@ import (
 	"context"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
+	"unicode"
+
+	"golang.org/x/text/unicode/norm"
 
 	"github.com/parley-chat/parley/chatserver/store"
 	"github.com/parley-chat/parley/shared/protocol"
@@ -400,6 +404,60 @@ func (s *Store) PrivateConvs(_ context.Context, user string, upto uint64, limit 
 		out = append(out, pc)
 	}
 	return out, nil
+}
+
+func (s *Store) Search(_ context.Context, user string, convs []string, private bool, words []string, limit int) ([]store.Message, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []store.Message
+	for i := len(s.log) - 1; i >= 0 && len(out) < limit; i-- {
+		m := s.log[i]
+		if !store.IsMessage(m.Kind) || m.Recalled || m.Text == "" {
+			continue
+		}
+		if !slices.Contains(convs, m.Conv) && !(private && m.Room == "" && (m.From == user || m.To == user)) {
+			continue
+		}
+		if matches(m.Text, words) {
+			out = append(out, s.bare(m))
+		}
+	}
+	return out, nil
+}
+
+// matches reports whether text has every word (each as SearchWords
+// makes them: one or more tokens in a row), in any case.
+func matches(text string, words []string) bool {
+	tokens := tokenize(store.SearchForm(text))
+	for _, w := range words {
+		want := tokenize(w)
+		found := len(want) > 0
+		if found {
+			found = false
+			for i := 0; i+len(want) <= len(tokens); i++ {
+				if slices.Equal(tokens[i:i+len(want)], want) {
+					found = true
+					break
+				}
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return len(words) > 0
+}
+
+// tokenize splits s into lower-case runs of letters and digits, as
+// SQLite's unicode61 tokenizer does, closely enough for tests.
+func tokenize(s string) []string {
+	var b strings.Builder
+	for _, r := range norm.NFD.String(strings.ToLower(s)) {
+		if !unicode.Is(unicode.Mn, r) { // diacritics go, as with remove_diacritics
+			b.WriteRune(r)
+		}
+	}
+	return strings.FieldsFunc(b.String(), func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) })
 }
 
 func (s *Store) RecentKeys(_ context.Context, n int) ([]store.Message, error) {

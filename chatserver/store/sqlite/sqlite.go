@@ -91,6 +91,7 @@ CREATE TABLE IF NOT EXISTS reactions (
 	seq   INTEGER NOT NULL,
 	PRIMARY KEY (msg, emoji, user)
 );
+CREATE VIRTUAL TABLE IF NOT EXISTS search USING fts5 (text, tokenize = 'unicode61 remove_diacritics 2');
 CREATE TABLE IF NOT EXISTS reads (
 	user TEXT NOT NULL,
 	conv TEXT NOT NULL,
@@ -109,8 +110,18 @@ var added = []struct{ table, column, decl string }{
 	{"users", "nick", "TEXT NOT NULL DEFAULT ''"},
 }
 
-// migrate adds the columns in added that their tables lack.
+// migrate adds the columns in added that their tables lack, and fills
+// the search index of a database made before it.
 func migrate(ctx context.Context, db *sql.DB) error {
+	var indexed int
+	if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM search LIMIT 1)`).Scan(&indexed); err != nil {
+		return err
+	}
+	if indexed == 0 {
+		if err := indexAll(ctx, db); err != nil {
+			return fmt.Errorf("fill the search index: %w", err)
+		}
+	}
 	rows, err := db.QueryContext(ctx, `SELECT m.name, p.name FROM sqlite_master m, pragma_table_info(m.name) p WHERE m.type = 'table'`)
 	if err != nil {
 		return err
@@ -396,6 +407,7 @@ func (s *Store) Apply(ctx context.Context, batch []store.Change) (err error) {
 			for _, q := range []string{
 				`DELETE FROM reads WHERE conv = ?`,
 				`DELETE FROM reactions WHERE msg IN (SELECT id FROM messages WHERE conv = ?)`,
+				`DELETE FROM search WHERE rowid IN (SELECT id FROM messages WHERE conv = ?)`,
 				`DELETE FROM messages WHERE conv = ?`,
 				`DELETE FROM members WHERE room = ?`,
 				`DELETE FROM bans WHERE room = ?`,
@@ -419,11 +431,57 @@ func (s *Store) Apply(ctx context.Context, batch []store.Change) (err error) {
 	return nil
 }
 
+// searchable reports whether m goes in the search index.
+func searchable(m store.Message) bool {
+	return store.IsMessage(m.Kind) && !m.Recalled && strings.TrimSpace(m.Text) != ""
+}
+
+// indexAll puts every message in the search index.
+func indexAll(ctx context.Context, db *sql.DB) error {
+	rows, err := db.QueryContext(ctx, `SELECT id, text FROM messages WHERE kind NOT IN ('recall', 'edit', 'react') AND recalled = 0 AND text != ''`)
+	if err != nil {
+		return err
+	}
+	type doc struct {
+		id   int64
+		text string
+	}
+	var docs []doc
+	for rows.Next() {
+		var d doc
+		if err := rows.Scan(&d.id, &d.text); err != nil {
+			rows.Close()
+			return err
+		}
+		docs = append(docs, d)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil || len(docs) == 0 {
+		return err
+	}
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	for _, d := range docs {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO search (rowid, text) VALUES (?, ?)`, d.id, store.SearchForm(d.text)); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
+}
+
 // applyTo makes what an entry of kind k does to the message it is about.
 func applyTo(ctx context.Context, tx *sql.Tx, k store.ChangeKind, m store.Message) error {
 	var qs []string
 	var args [][]any
 	switch k {
+	case store.AddMessage:
+		if searchable(m) {
+			qs = []string{`INSERT INTO search (rowid, text) VALUES (?, ?)`}
+			args = [][]any{{int64(m.ID), store.SearchForm(m.Text)}}
+		}
 	case store.RecallMsg:
 		// The recalled text goes from the message, its edits and its
 		// reactions.
@@ -431,11 +489,13 @@ func applyTo(ctx context.Context, tx *sql.Tx, k store.ChangeKind, m store.Messag
 			`UPDATE messages SET recalled = 1, text = '', file = '' WHERE id = ?`,
 			`UPDATE messages SET text = '' WHERE kind = 'edit' AND target = ?`,
 			`DELETE FROM reactions WHERE msg = ?`,
+			`DELETE FROM search WHERE rowid = ?`,
 		}
-		args = [][]any{{int64(m.Target)}, {int64(m.Target)}, {int64(m.Target)}}
+		args = [][]any{{int64(m.Target)}, {int64(m.Target)}, {int64(m.Target)}, {int64(m.Target)}}
 	case store.EditMsg:
-		qs = []string{`UPDATE messages SET text = ?, edited = 1 WHERE id = ?`}
-		args = [][]any{{m.Text, int64(m.Target)}}
+		qs = []string{`UPDATE messages SET text = ?, edited = 1 WHERE id = ?`, `DELETE FROM search WHERE rowid = ?`,
+			`INSERT INTO search (rowid, text) VALUES (?, ?)`}
+		args = [][]any{{m.Text, int64(m.Target)}, {int64(m.Target)}, {int64(m.Target), store.SearchForm(m.Text)}}
 	case store.ReactMsg:
 		if m.On {
 			qs = []string{`INSERT OR IGNORE INTO reactions (msg, emoji, user, name, seq) VALUES (?, ?, ?, ?, ?)`}
@@ -719,7 +779,7 @@ func (s *Store) Prune(ctx context.Context, before time.Time, limit int) (int, er
 		return 0, fmt.Errorf("prune: %w", err)
 	}
 	defer tx.Rollback()
-	for _, q := range []string{`DELETE FROM reactions WHERE msg <= ?`, `DELETE FROM messages WHERE id <= ?`} {
+	for _, q := range []string{`DELETE FROM reactions WHERE msg <= ?`, `DELETE FROM search WHERE rowid <= ?`, `DELETE FROM messages WHERE id <= ?`} {
 		if _, err := tx.ExecContext(ctx, q, last); err != nil {
 			return 0, fmt.Errorf("prune: %w", err)
 		}
@@ -831,6 +891,46 @@ func (s *Store) PrivateConvs(ctx context.Context, user string, upto uint64, limi
 		out = append(out, pc)
 	}
 	return out, rows.Err()
+}
+
+// Search matches the index with every word as a quoted phrase, so that
+// nothing typed is FTS5 syntax ("OR", "NEAR", "*", quotes), and reads
+// the messages of the matches in the conversations allowed, newest
+// first.
+func (s *Store) Search(ctx context.Context, user string, convs []string, private bool, words []string, limit int) ([]store.Message, error) {
+	var phrases []string
+	for _, w := range words {
+		phrases = append(phrases, `"`+strings.ReplaceAll(w, `"`, `""`)+`"`)
+	}
+	if len(phrases) == 0 {
+		return nil, nil
+	}
+	var where []string
+	args := []any{strings.Join(phrases, " AND ")}
+	if len(convs) > 0 {
+		where = append(where, `m.conv IN (`+marks(len(convs))+`)`)
+		for _, c := range convs {
+			args = append(args, c)
+		}
+	}
+	if private {
+		where = append(where, `(m.room = '' AND (m.sender = ? OR m.recipient = ?))`)
+		args = append(args, user, user)
+	}
+	if len(where) == 0 {
+		return nil, nil
+	}
+	cols := "m." + strings.ReplaceAll(msgColumns, ", ", ", m.")
+	rows, err := s.r.QueryContext(ctx, `SELECT `+cols+` FROM search JOIN messages m ON m.id = search.rowid
+		WHERE search MATCH ? AND m.recalled = 0 AND (`+strings.Join(where, " OR ")+`) ORDER BY m.id DESC LIMIT ?`, append(args, limit)...)
+	if err != nil {
+		return nil, err
+	}
+	out, err := scanMessages(rows)
+	if err != nil {
+		return nil, err
+	}
+	return out, s.decorate(ctx, out, false)
 }
 
 func (s *Store) RecentKeys(ctx context.Context, n int) ([]store.Message, error) {

@@ -61,6 +61,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ReactGoesWithRoomAndPrune", testReactGoes},
 		{"Reads", testReads},
 		{"Nicks", testNicks},
+		{"Search", testSearch},
 		{"Counts", testCounts},
 		{"PrivateConvs", testPrivateConvs},
 		{"Concurrent", testConcurrent},
@@ -1272,5 +1273,58 @@ func testNicks(t *testing.T, s store.Store) {
 	got, err := s.Counts(ctx(t), "alice", []string{"Alice", "Ally"}, []store.Unread{un(store.RoomConv("lobby"), 1)}, 10, 10)
 	if want := []store.Count{cnt(store.RoomConv("lobby"), 2, 2)}; err != nil || !slices.Equal(got, want) {
 		t.Errorf("Counts with a name and a nick = %v, %v; want %v", got, err, want)
+	}
+}
+
+func testSearch(t *testing.T, s store.Store) {
+	lobby, goConv := store.RoomConv("lobby"), store.RoomConv("go")
+	gone := roomMsg(5, "lobby", "bob", "the deploy failed")
+	edited := roomMsg(6, "lobby", "bob", "nothing here")
+	apply(t, s, add(
+		roomMsg(1, "lobby", "alice", "The deploy is done"),
+		roomMsg(2, "go", "bob", "deploy the Go service"),
+		privMsg(3, "bob", "alice", "secret deploy plan"),
+		privMsg(4, "bob", "carol", "carol's deploy"),
+		gone, edited,
+		roomMsg(7, "lobby", "carol", "部署完成了, Zoë"),
+		roomMsg(8, "lobby", "carol", `say "OR" NEAR * me`),
+	)...)
+	apply(t, s, add(recallOf(9, gone))...)
+	apply(t, s, change(store.EditMsg, editOf(10, edited, "now a DEPLOY note")))
+	search := func(convs []string, private bool, q string) []uint64 {
+		t.Helper()
+		got, err := s.Search(ctx(t), "alice", convs, private, store.SearchWords(q), 20)
+		if err != nil {
+			t.Fatalf("Search(%q): %v", q, err)
+		}
+		return ids(got)
+	}
+	for _, tc := range []struct {
+		convs   []string
+		private bool
+		q       string
+		want    []uint64
+	}{
+		{[]string{lobby}, true, "deploy", []uint64{6, 3, 1}}, // the edit counts; the recall and others' private ones do not
+		{[]string{lobby, goConv}, false, "DEPLOY", []uint64{6, 2, 1}},
+		{[]string{lobby}, false, "deploy done", []uint64{1}},
+		{[]string{lobby}, false, "deploy failed", nil},
+		{[]string{lobby}, false, "部署", []uint64{7}},
+		{[]string{lobby}, false, "完成", []uint64{7}},
+		{[]string{lobby}, false, "部完", nil},
+		{[]string{lobby}, false, "zoe", []uint64{7}},
+		{[]string{lobby}, false, `"OR"`, []uint64{8}},
+		{[]string{lobby}, false, "NEAR", []uint64{8}},
+		{[]string{lobby}, false, `deploy OR nothing`, nil},
+		{[]string{lobby}, false, `*`, nil},
+		{[]string{lobby}, false, `"`, nil},
+		{nil, true, "deploy", []uint64{3}},
+	} {
+		if got := search(tc.convs, tc.private, tc.q); !slices.Equal(got, tc.want) {
+			t.Errorf("Search(%v, %v, %q) = %v; want %v", tc.convs, tc.private, tc.q, got, tc.want)
+		}
+	}
+	if got, err := s.Search(ctx(t), "alice", []string{lobby}, true, store.SearchWords("deploy"), 2); err != nil || !slices.Equal(ids(got), []uint64{6, 3}) {
+		t.Errorf("Search with limit 2 = %v, %v", ids(got), err)
 	}
 }
