@@ -32,11 +32,12 @@ const (
 	Edit                     // a message's sender changed its text
 	React                    // someone put an emoji on a message, or took it back
 	Topic                    // a room's topic changed
+	Nick                     // a user changed how they are shown
 )
 
 var kindNames = [...]string{Reply: "reply", Message: "message", Recall: "recall", Presence: "presence",
 	Member: "member", Owner: "owner", Kicked: "kicked", Replaced: "replaced", Welcome: "welcome", Ping: "ping", Bye: "bye",
-	Edit: "edit", React: "react", Topic: "topic"}
+	Edit: "edit", React: "react", Topic: "topic", Nick: "nick"}
 
 func (k Kind) String() string {
 	if int(k) < len(kindNames) && kindNames[k] != "" {

@@ -148,7 +148,7 @@ func (h *Hub) handleEdit(s *Session, f *protocol.Frame) error {
 		if m.From != u.key {
 			return protocol.Errorf(protocol.CodeNotYours, "message %d is not yours; you can only edit your own", m.ID)
 		}
-		if m.Kind != protocol.KindText {
+		if m.Kind != protocol.KindText && m.Kind != protocol.KindAction {
 			return protocol.Errorf(protocol.CodeBadRequest, "message %d is a file; only the text of a text message can be edited", m.ID)
 		}
 		if perr := protocol.CheckText(f.Text, h.cfg.MaxText); perr != nil {
@@ -227,7 +227,7 @@ func eventReactions(rs []store.Reaction) []protocol.Reaction {
 func aboutFrame(f *protocol.Frame, m *store.Message) (*event.Event, bool) {
 	switch m.Kind {
 	case store.KindEdit, store.KindReact:
-		f.Kind, f.File, f.Recalled, f.Edited, f.ReplyTo, f.Quote, f.Reactions = "", nil, false, false, 0, nil, nil
+		f.Nick, f.Kind, f.File, f.Recalled, f.Edited, f.ReplyTo, f.Quote, f.Reactions = "", "", nil, false, false, 0, nil, nil
 	}
 	switch m.Kind {
 	case store.KindEdit:

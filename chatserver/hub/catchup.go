@@ -11,7 +11,7 @@ import (
 )
 
 // catchUp reads a catch-up for user key off the hub goroutine (see
-// readAhead), then runs finish with it on the hub goroutine and waits for
+// readAhead), with the unread counts for a login, then runs finish with it on the hub goroutine and waits for
 // that. ok, run on the hub goroutine first, says whether the catch-up is
 // still wanted. The hub never reads the store for it:
 //
@@ -24,9 +24,9 @@ import (
 //
 // Each round reads only what was published during the one before, so
 // it ends unless the user's rooms keep changing under it.
-func (h *Hub) catchUp(ctx context.Context, key string, resume bool, after uint64, ok func() bool, finish func(*readAhead)) error {
+func (h *Hub) catchUp(ctx context.Context, key string, login, resume bool, after uint64, ok func() bool, finish func(*readAhead)) error {
 	for {
-		ra, err := h.readAhead(ctx, key, resume, after, ok)
+		ra, err := h.readAhead(ctx, key, login, resume, after, ok)
 		if err != nil || ra == nil {
 			return err
 		}
@@ -97,6 +97,7 @@ type readAhead struct {
 	sent     []store.Message // entries among frames, for markDelivered
 	budget   int             // bytes frames may still take
 	complete bool            // nothing after after up to upto was left out
+	unread   unreadRead      // for a login: the unread counts
 }
 
 // readAhead has the bulk of a catch-up for user key read, off the hub
@@ -106,11 +107,11 @@ type readAhead struct {
 // The store is read by the hub's readers (see onReader), which never wait
 // for the hub, so that a busy hub does not slow the reads down. What was
 // published after the snapshot is read by the hub (see finishCatchUp).
-func (h *Hub) readAhead(ctx context.Context, key string, resume bool, after uint64, ok func() bool) (*readAhead, error) {
+func (h *Hub) readAhead(ctx context.Context, key string, login, resume bool, after uint64, ok func() bool) (*readAhead, error) {
 	var ra *readAhead
 	if err := h.wait(func() {
 		if ok() {
-			ra = h.snapshot(key, resume, after)
+			ra = h.snapshot(key, login, resume, after)
 		}
 	}); err != nil || ra == nil {
 		return nil, err
@@ -160,11 +161,20 @@ func (h *Hub) reader(reads chan func()) {
 }
 
 // snapshot starts a catch-up for user key; it runs on the hub goroutine.
-func (h *Hub) snapshot(key string, resume bool, after uint64) *readAhead {
+func (h *Hub) snapshot(key string, login, resume bool, after uint64) *readAhead {
 	u := h.users[key]
 	ra := &readAhead{key: key, resume: resume, after: after, convs: h.convs(u),
 		rooms: map[string]string{}, upto: h.lastPub, budget: h.cfg.CatchUpBytes}
+	ra.unread.skip = u == nil || !login // a sync counts nothing; registering, nothing is unread
 	if u != nil {
+		ra.unread.names = []string{u.name}
+		if u.nick != "" {
+			ra.unread.names = append(ra.unread.names, u.nick)
+		}
+		ra.unread.reads = make(map[string]uint64, len(u.reads))
+		for k, v := range u.reads {
+			ra.unread.reads[k] = v
+		}
 		ra.pmAfter, ra.pmCaughtUp = u.pmDelivered, u.pmCaughtUp
 		for k, r := range u.rooms {
 			ra.rooms[k] = r.name
@@ -190,6 +200,7 @@ func (h *Hub) current(ra *readAhead, u *user) bool {
 // read reads and encodes ra's part of a catch-up. It uses only the store,
 // so it may run on any goroutine.
 func (h *Hub) read(ctx context.Context, ra *readAhead) {
+	h.countUnread(ctx, ra)
 	if ra.resume {
 		ra.readSince(ctx, h, ra.after, ra.upto, h.cfg.CatchUp)
 		return

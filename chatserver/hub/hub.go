@@ -233,21 +233,23 @@ type Hub struct {
 	// Skeletons (see skeleton) of every user's and room's key, to the
 	// key: a new name that looks like one of them is refused.
 	userLike, roomLike map[string]string
-	lobby              *room
-	online             map[*Session]struct{}
-	nextID             uint64 // last assigned message id
-	lastPub            uint64 // last published message id
-	seq                uint64 // last membership sequence number
-	pending            []*record
-	inflight           bool
-	keys               idemCache
-	recalls            recallSet // messages recalled while they could still be
-	recent             recentLog // what was published last
-	nextSess           uint64
-	dirty              []*Session        // sessions with frames queued since the last flush
-	presence           []*protocol.Frame // presence events not yet sent
-	presenceBytes      int               // about what they take encoded
-	presenceOf         []*user           // the users they are about
+	// nicks are the users with a nick, by the nick's comparison key.
+	nicks         map[string]*user
+	lobby         *room
+	online        map[*Session]struct{}
+	nextID        uint64 // last assigned message id
+	lastPub       uint64 // last published message id
+	seq           uint64 // last membership sequence number
+	pending       []*record
+	inflight      bool
+	keys          idemCache
+	recalls       recallSet // messages recalled while they could still be
+	recent        recentLog // what was published last
+	nextSess      uint64
+	dirty         []*Session        // sessions with frames queued since the last flush
+	presence      []*protocol.Frame // presence events not yet sent
+	presenceBytes int               // about what they take encoded
+	presenceOf    []*user           // the users they are about
 }
 
 type user struct {
@@ -263,6 +265,10 @@ type user struct {
 	// presenceWaits is set while an event of u's presence waits to be
 	// sent (see broadcastPresence).
 	presenceWaits bool
+	// reads are u's read positions, by conversation (see moveRead).
+	reads map[string]uint64
+	// nick is how u is shown, if they chose a name for that (see setNick).
+	nick string
 }
 
 type room struct {
@@ -372,6 +378,7 @@ func New(ctx context.Context, cfg Config) (*Hub, error) {
 		rooms:     make(map[string]*room),
 		userLike:  make(map[string]string),
 		roomLike:  make(map[string]string),
+		nicks:     make(map[string]*user),
 		online:    make(map[*Session]struct{}),
 		keys:      newIdemCache(cfg.IdemKeys),
 		recalls:   recallSet{ids: make(map[uint64]bool)},
@@ -383,9 +390,24 @@ func New(ctx context.Context, cfg Config) (*Hub, error) {
 		return nil, fmt.Errorf("load users: %w", err)
 	}
 	for _, u := range users {
-		h.users[u.Key] = &user{key: u.Key, name: u.Name, rooms: map[string]*room{}, pmDelivered: u.PMDelivered}
+		h.users[u.Key] = &user{key: u.Key, name: u.Name, rooms: map[string]*room{}, pmDelivered: u.PMDelivered, nick: u.Nick}
 		if _, taken := h.userLike[skeleton(u.Key)]; !taken {
 			h.userLike[skeleton(u.Key)] = u.Key
+		}
+	}
+	for _, u := range h.users {
+		h.loadNick(u)
+	}
+	reads, err := h.store.Reads(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("load read positions: %w", err)
+	}
+	for _, r := range reads {
+		if u := h.users[r.User]; u != nil {
+			if u.reads == nil {
+				u.reads = map[string]uint64{}
+			}
+			u.reads[r.Conv] = r.Msg
 		}
 	}
 	rooms, err := h.store.Rooms(ctx)
@@ -684,6 +706,8 @@ func (h *Hub) Handle(s *Session, f *protocol.Frame) {
 		err = h.handleHistory(s, f)
 	case protocol.TypeRecall:
 		err = h.handleRecall(s, f)
+	case protocol.TypeSearch:
+		err = h.handleSearch(s, f)
 	case protocol.TypeEdit:
 		err = h.handleEdit(s, f)
 	case protocol.TypeReact:
@@ -728,7 +752,7 @@ func (h *Hub) Leave(s *Session) {
 // waits until the answer is queued, so replies stay in order.
 func (h *Hub) readSync(s *Session, f *protocol.Frame) error {
 	ok := func() bool { return h.attached(s) }
-	return h.catchUp(context.Background(), s.Key, true, f.Since, ok, func(ra *readAhead) {
+	return h.catchUp(context.Background(), s.Key, false, true, f.Since, ok, func(ra *readAhead) {
 		if h.attached(s) {
 			h.sync(s, f, ra)
 		}
@@ -762,6 +786,10 @@ func (h *Hub) handle(s *Session, f *protocol.Frame) {
 		h.reply(s, &protocol.Frame{Type: protocol.TypeOK, Re: f.ID})
 	case protocol.TypeFilesToken:
 		err = h.filesToken(s, f)
+	case protocol.TypeRead:
+		err = h.markRead(s, f)
+	case protocol.TypeNick:
+		err = h.setNick(s, f)
 	case protocol.TypeQuit:
 		h.reply(s, &protocol.Frame{Type: protocol.TypeOK, Re: f.ID})
 		s.peer.Close(protocol.CodeQuit, "goodbye")
@@ -843,6 +871,9 @@ func (h *Hub) userFor(name string) (*user, *protocol.Error) {
 	}
 	u := h.users[n.Key]
 	if u == nil {
+		u = h.nicks[n.Key] // someone may be named by their nick
+	}
+	if u == nil {
 		return nil, protocol.Errorf(protocol.CodeNoSuchUser, "there is no user %q", name)
 	}
 	return u, nil
@@ -890,7 +921,7 @@ func approxSize(ev *event.Event) int { return len(ev.JSON()) }
 // entryFrame is the event for a log entry, given its room's display name
 // if it is a room's.
 func entryFrame(m *store.Message, room string, history bool) *protocol.Frame {
-	f := &protocol.Frame{ID: m.ID, From: m.FromName, Time: m.Time.UnixMilli(), History: history}
+	f := &protocol.Frame{ID: m.ID, From: m.FromName, Nick: m.FromNick, Time: m.Time.UnixMilli(), History: history}
 	if m.Room != "" {
 		f.Room = room
 	} else {

@@ -69,7 +69,7 @@ func (h *Hub) Login(ctx context.Context, peer Peer, f *protocol.Frame, from neti
 	s := &Session{peer: peer, Key: name.Key}
 	var refused *protocol.Error
 	always := func() bool { return true }
-	err = h.catchUp(ctx, name.Key, f.Resume || f.Since > 0, f.Since, always, func(ra *readAhead) {
+	err = h.catchUp(ctx, name.Key, true, f.Resume || f.Since > 0, f.Since, always, func(ra *readAhead) {
 		refused = h.attach(s, name, registered, seq, ra, ok)
 	})
 	if err != nil {
@@ -189,7 +189,7 @@ func (h *Hub) claimName(name protocol.Name) error {
 			h.userLike[like] = name.Key
 		case other != name.Key:
 			refused = protocol.Errorf(protocol.CodeBadName, "%s looks too much like %s, who is registered already; pick another name",
-				name.Display, h.userName(other))
+				name.Display, h.likeName(other, like))
 		}
 	}); err != nil {
 		return err
@@ -258,8 +258,13 @@ func (h *Hub) attach(s *Session, name protocol.Name, registered bool, seq uint64
 	h.online[s] = struct{}{}
 	h.log.Info("logged in", s.logAttrs("registered", registered, "resume", ra.resume, "takeover", takeover)...)
 
-	ok.Name = u.name
+	ok.Name, ok.Nick = u.name, u.nick
 	ok.Rooms, _ = h.roomInfos(u, true)
+	h.fillCounts(u, ra, ok)
+	if registered {
+		// What the lobby held before is not news to a newcomer.
+		h.queue(&record{changes: h.moveRead(u, store.RoomConv(protocol.Lobby), h.lastPub)})
+	}
 	if h.cfg.FilesToken != nil {
 		// The token names the user as registered, which the file server
 		// records as the uploader.

@@ -19,9 +19,9 @@ func (h *Hub) sendReply(s *Session, f *protocol.Frame, reply *store.Message) *pr
 	if len(f.Key) > protocol.MaxKeyBytes {
 		return protocol.Errorf(protocol.CodeBadRequest, "idempotency key is longer than %d bytes", protocol.MaxKeyBytes)
 	}
-	m := store.Message{From: u.key, FromName: u.name, Kind: f.Kind, Text: f.Text, Key: f.Key}
+	m := store.Message{From: u.key, FromName: u.name, FromNick: u.nick, Kind: f.Kind, Text: f.Text, Key: f.Key}
 	switch f.Kind {
-	case protocol.KindText, protocol.KindNotice:
+	case protocol.KindText, protocol.KindNotice, protocol.KindAction:
 		if err := protocol.CheckText(f.Text, h.cfg.MaxText); err != nil {
 			return err
 		}
@@ -88,7 +88,8 @@ func (h *Hub) sendReply(s *Session, f *protocol.Frame, reply *store.Message) *pr
 	if f.Key != "" {
 		h.keys.put(u.key, f.Key, m.ID)
 	}
-	changes := []store.Change{{Kind: store.AddMessage, Message: m}}
+	// Sending in a conversation is having read it.
+	changes := append([]store.Change{{Kind: store.AddMessage, Message: m}}, h.moveRead(u, m.Conv, m.ID)...)
 	var mem *members
 	if r != nil {
 		mem = r.members
@@ -208,6 +209,8 @@ func (h *Hub) join(s *Session, f *protocol.Frame) (*historyRead, *protocol.Error
 	r.members = r.members.with(mb, u)
 	u.rooms[r.key] = r
 	changes = append(changes, store.Change{Kind: store.AddMember, Room: store.Room{Key: r.key}, Member: mb})
+	// The history a join shows counts as read.
+	changes = append(changes, h.moveRead(u, store.RoomConv(r.key), h.lastPub)...)
 	mem := r.members
 	owner := r.owner
 	hr := &historyRead{conv: store.RoomConv(r.key), room: r.name, limit: h.cfg.JoinHistory, published: make(chan struct{}),
@@ -523,7 +526,7 @@ func (h *Hub) who(s *Session, f *protocol.Frame) *protocol.Error {
 	var list []protocol.MemberInfo
 	if r.isLobby {
 		for _, u := range h.users {
-			list = append(list, protocol.MemberInfo{Name: u.name, Online: u.sess != nil})
+			list = append(list, protocol.MemberInfo{Name: u.name, Online: u.sess != nil, Nick: u.nick})
 		}
 		sort.Slice(list, func(i, j int) bool {
 			if list[i].Online != list[j].Online {
@@ -534,7 +537,7 @@ func (h *Hub) who(s *Session, f *protocol.Frame) *protocol.Error {
 	} else {
 		for _, mb := range r.members.list { // join order
 			u := h.users[mb.User]
-			list = append(list, protocol.MemberInfo{Name: u.name, Online: u.sess != nil, Owner: mb.User == r.owner})
+			list = append(list, protocol.MemberInfo{Name: u.name, Online: u.sess != nil, Owner: mb.User == r.owner, Nick: u.nick})
 		}
 		sort.SliceStable(list, func(i, j int) bool { return list[i].Online && !list[j].Online })
 	}

@@ -278,7 +278,7 @@ func (s *Session) Request(f *protocol.Frame) bool {
 			if !s.reads.Allow() {
 				// Not counted as flooding: the frame itself was within
 				// the rate, and refusing it costs next to nothing.
-				return s.refuse(f.ID, s.reads, fmt.Sprintf("slow down: at most %d history pages or joins a second", cfg.ReadRate), false)
+				return s.refuse(f.ID, s.reads, fmt.Sprintf("slow down: at most %d history pages, joins or searches a second", cfg.ReadRate), false)
 			}
 		}
 		cfg.Hub.Handle(s.sess, f)
@@ -290,7 +290,9 @@ func (s *Session) Request(f *protocol.Frame) bool {
 // its answer, and counts against Config.ReadRate. (A sync reads too, but
 // it is the next part of a catch-up, which the client must get, and
 // comes only after a cut-short login.)
-func readsStore(t string) bool { return t == protocol.TypeHistory || t == protocol.TypeJoin }
+func readsStore(t string) bool {
+	return t == protocol.TypeHistory || t == protocol.TypeJoin || t == protocol.TypeSearch
+}
 
 // refuse answers request id with rate_limited, saying when l has room
 // again. Refusals of frames over the rate have a small budget of their

@@ -30,6 +30,9 @@ type User struct {
 	// delivered at the next login.
 	PMDelivered uint64
 	Created     time.Time
+	// Nick is how the user is shown, if they chose a name for that (see
+	// SetNick); empty shows Name.
+	Nick string
 }
 
 // Room is a named room with its members in the order they joined.
@@ -74,6 +77,7 @@ type Message struct {
 	Target   uint64 // for a recall: the id of the recalled message
 	Recalled bool   // the message was recalled: text and file are gone
 	Key      string // the sender's idempotency key, if any
+	FromNick string // the sender's nick when they sent it, if any
 	// Edited marks a message whose text its sender changed (see EditMsg).
 	Edited bool
 	// ReplyTo is the message this one answers, in the same conversation.
@@ -158,7 +162,43 @@ const (
 	// SetTopic sets Room.Key's topic to Room.Topic, set by Room.TopicBy
 	// at Room.TopicTime; an empty Topic clears it.
 	SetTopic
+	// SetNick sets User.Key's nick to User.Nick (empty: none).
+	SetNick
+	// SetRead raises Read.User's read position in Read.Conv to Read.Msg;
+	// it never goes down.
+	SetRead
 )
+
+// Read is a user's read position in a conversation: the id of the
+// newest message they have seen there.
+type Read struct {
+	User string // user key
+	Conv string
+	Msg  uint64
+}
+
+// Unread asks for the unread messages of one conversation: those after
+// After, up to the read's upper bound.
+type Unread struct {
+	Conv  string
+	After uint64
+}
+
+// Count is what Counts found in one conversation: messages from others
+// (see IsMessage; not recalled), and how many of them mention the user
+// (protocol.Mentions), each at most the limit.
+type Count struct {
+	Conv             string
+	Unread, Mentions int
+}
+
+// Private is one of a user's private conversations.
+type Private struct {
+	Conv     string
+	With     string // the other person's key (the user's own, for notes to oneself)
+	WithName string
+	Last     uint64 // the newest message's id
+}
 
 // Change is one write in a batch.
 type Change struct {
@@ -167,6 +207,7 @@ type Change struct {
 	Room    Room
 	Member  Member
 	User    User
+	Read    Read
 }
 
 // Store is the persistence the chat server needs. Methods are safe for
@@ -213,6 +254,28 @@ type Store interface {
 	// PrivateTo returns, oldest first, up to limit private messages (see
 	// IsMessage), with their quotes, sent to user by someone else, with after < id <= upto.
 	PrivateTo(ctx context.Context, user string, after, upto uint64, limit int) ([]Message, error)
+	// Reads returns every read position.
+	Reads(ctx context.Context) ([]Read, error)
+	// Counts counts, in each conversation of convs, the messages with
+	// After < id <= upto that were not sent by user and are not
+	// recalled, and those of them that mention name, each up to limit.
+	// An After of 0 is a conversation without a position kept (a
+	// database from before they were): the user's own newest message
+	// there stands for it.
+	// A message mentions the user if it names one of names.
+	Counts(ctx context.Context, user string, names []string, convs []Unread, upto uint64, limit int) ([]Count, error)
+	// PrivateConvs returns up to limit of user's private conversations
+	// with a message (see IsMessage) at most upto, newest first.
+	PrivateConvs(ctx context.Context, user string, upto uint64, limit int) ([]Private, error)
+
+	// Search returns, newest first, up to limit messages (see IsMessage;
+	// not recalled) whose text has every one of words, as words (in any
+	// case; each word of a script written without spaces, such as
+	// Chinese, matches where its characters stand in a row), in the
+	// conversations convs or, with private, in user's private
+	// conversations; with their quotes.
+	Search(ctx context.Context, user string, convs []string, private bool, words []string, limit int) ([]Message, error)
+
 	// RecentKeys returns the idempotency keys of the last n keyed messages.
 	RecentKeys(ctx context.Context, n int) ([]Message, error)
 

@@ -35,6 +35,16 @@ func (c *client) event(typ string) *protocol.Frame {
 	return c.until(func(f *protocol.Frame) bool { return f.Type == typ })
 }
 
+// ctxShutdown shuts s down, failing the test if that takes long.
+func ctxShutdown(t *testing.T, s *server.Server) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func wantCode(t *testing.T, what string, r *protocol.Frame, code string) {
 	t.Helper()
 	if r.Type != protocol.TypeError || r.Code != code {
@@ -268,4 +278,21 @@ func TestReact(t *testing.T) {
 	}) {
 		t.Fatalf("reactions in history: %s; want %+v", js(m), want)
 	}
+}
+
+func TestAction(t *testing.T) {
+	s := start(t, nil)
+	alice, bob := login(t, s.Addr(), "alice"), login(t, s.Addr(), "bob")
+	id := sendText(t, alice, &protocol.Frame{Room: "lobby", Kind: protocol.KindAction, Text: "waves"})
+	if m := bob.until(func(f *protocol.Frame) bool { return f.Type == protocol.TypeMessage && f.ID == id }); m.Kind != protocol.KindAction || m.Text != "waves" {
+		t.Fatalf("the action: %s", js(m))
+	}
+	if r, _ := alice.doSee(&protocol.Frame{Type: protocol.TypeEdit, Msg: id, Text: "waves at bob"}, protocol.TypeEdit); r.Type != protocol.TypeOK {
+		t.Fatalf("editing an action: %s", js(r))
+	}
+	if h := find(t, historyOf(t, bob, &protocol.Frame{Room: "lobby"}), id); h.Kind != protocol.KindAction || h.Text != "waves at bob" || !h.Edited {
+		t.Fatalf("the action in history: %s", js(h))
+	}
+	wantCode(t, "an empty action", alice.do(&protocol.Frame{Type: protocol.TypeSend, Kind: protocol.KindAction, Text: " "}), protocol.CodeBadText)
+	wantCode(t, "an unknown kind", alice.do(&protocol.Frame{Type: protocol.TypeSend, Kind: "dance", Text: "x"}), protocol.CodeBadRequest)
 }

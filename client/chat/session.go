@@ -679,6 +679,12 @@ func (s *Session) readLoop(c *conn) error {
 			s.emit(Event{Kind: EvFrame, Frame: f})
 			return ErrReplaced
 		case protocol.TypeMessage, protocol.TypeRecall, protocol.TypeEdit, protocol.TypeReact:
+			if f.Search {
+				// A match of a search: neither live nor a page of
+				// history, so it is not noted as shown.
+				s.emit(Event{Kind: EvFrame, Frame: f})
+				continue
+			}
 			if !observed && !s.note(f, false) {
 				continue
 			}

@@ -132,6 +132,22 @@ type Runner struct {
 	Pages *Pages
 	// pages is where /history got to in each conversation, by Conv.Key.
 	pages map[string]uint64
+	// found are the conversations of the last searches' matches, by id,
+	// for /context; Found may write it from another goroutine.
+	foundMu sync.Mutex
+	found   map[uint64]Conv
+}
+
+// Found records the conversation of a search match, for /context. Feed
+// it every message event with Search (chat.Options.Observe does not see
+// them), from any goroutine.
+func (r *Runner) Found(f *protocol.Frame) {
+	r.foundMu.Lock()
+	defer r.foundMu.Unlock()
+	if r.found == nil || len(r.found) > 1000 {
+		r.found = map[uint64]Conv{}
+	}
+	r.found[f.ID] = ConvOf(f, r.Session.Me())
 }
 
 func (r *Runner) oldest(c Conv) uint64 {
@@ -157,10 +173,13 @@ type Pages struct {
 	me     string
 	mu     sync.Mutex
 	oldest map[string]uint64
+	newest map[string]uint64
 }
 
 // NewPages returns a Pages for the user named me.
-func NewPages(me string) *Pages { return &Pages{me: me, oldest: map[string]uint64{}} }
+func NewPages(me string) *Pages {
+	return &Pages{me: me, oldest: map[string]uint64{}, newest: map[string]uint64{}}
+}
 
 // Observe records a message event.
 func (p *Pages) Observe(f *protocol.Frame) {
@@ -173,6 +192,14 @@ func (p *Pages) Observe(f *protocol.Frame) {
 	if old, ok := p.oldest[k]; !ok || f.ID < old {
 		p.oldest[k] = f.ID
 	}
+	p.newest[k] = max(p.newest[k], f.ID)
+}
+
+// Newest is the id of the newest message seen in c, or 0.
+func (p *Pages) Newest(c Conv) uint64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.newest[c.Key()]
 }
 
 // Oldest is the id of the oldest message seen in c, or 0.
@@ -212,9 +239,14 @@ func init() {
 		{Name: "who", Args: "[ROOM]", Help: "list the members of ROOM (default: the current room), online first", run: (*Runner).who},
 		{Name: "history", Args: "[N]", Help: "show N older messages of the current conversation (default 20)", run: (*Runner).history},
 		{Name: "recall", Args: "[ID]", Help: "recall your message ID (default: your last one) within the recall window", run: (*Runner).recall},
+		{Name: "me", Args: "TEXT", Help: "send an action to the current conversation: /me waves shows as * you waves", run: (*Runner).me},
+		{Name: "nick", Args: "[NAME]", Help: "be shown as NAME, keeping your login name (without NAME: shown by your login name again)", run: (*Runner).nick},
 		{Name: "edit", Args: "ID TEXT", Help: "change the text of your message ID to TEXT; everyone sees it marked edited", run: (*Runner).edit},
 		{Name: "reply", Args: "ID TEXT", Help: "send TEXT to the current conversation as a reply to message ID, which it quotes", run: (*Runner).reply},
 		{Name: "react", Args: "ID EMOJI", Help: "put an emoji (:thumbsup: or 👍) on message ID; the same again takes it back", run: (*Runner).react},
+		{Name: "search", Args: "WORDS [in #ROOM|@NAME]", Help: "find the newest 20 messages with all of WORDS in your conversations (or in one); /context ID shows one where it was said", run: (*Runner).search},
+		{Name: "context", Args: "ID", Help: "show message ID (a search match, say) with the 20 messages before it in its conversation", run: (*Runner).context},
+		{Name: "read", Args: "[ID]", Help: "mark the current conversation read up to message ID (default: the newest shown), on all your devices", run: (*Runner).read},
 		{Name: "kick", Args: "NAME", Help: "remove NAME from the current room and ban them from it until /unban NAME (owner only)", run: (*Runner).kick, hands: true},
 		{Name: "unban", Args: "NAME", Help: "let NAME, kicked from the current room, join it again (owner only; /who lists the banned)", run: (*Runner).unban, hands: true},
 		{Name: "refresh", Help: "reconnect now, keeping your rooms and unsent messages", run: (*Runner).refresh},
@@ -469,6 +501,36 @@ func (r *Runner) edit(ctx context.Context, args string) (*Output, error) {
 	return &Output{Type: "edited", ID: id}, nil
 }
 
+// nick changes how the user is shown.
+func (r *Runner) nick(ctx context.Context, args string) (*Output, error) {
+	if strings.Contains(args, " ") {
+		return nil, usage("/nick NAME: a name has no spaces")
+	}
+	reply, err := r.Session.Do(ctx, &protocol.Frame{Type: protocol.TypeNick, Nick: args})
+	if err != nil {
+		return nil, err
+	}
+	return &Output{Type: "nick", Name: reply.Name, Text: reply.Nick}, nil
+}
+
+// me sends an action to the current conversation.
+func (r *Runner) me(ctx context.Context, args string) (*Output, error) {
+	if strings.TrimSpace(args) == "" {
+		return nil, usage("/me TEXT, such as /me waves")
+	}
+	text := compose.Expand(args)
+	if err := CheckLength(text, r.TextLimit()); err != nil {
+		return nil, err
+	}
+	f := &protocol.Frame{Type: protocol.TypeSend, Kind: protocol.KindAction, Text: text, Key: chat.NewKey()}
+	if r.Current.With != "" {
+		f.To = r.Current.With
+	} else {
+		f.Room = r.Current.Room
+	}
+	return r.do(ctx, f)
+}
+
 // reply sends text to the current conversation as a reply to a message.
 func (r *Runner) reply(ctx context.Context, args string) (*Output, error) {
 	idText, text, _ := strings.Cut(args, " ")
@@ -514,6 +576,89 @@ func (r *Runner) React(ctx context.Context, id uint64, emoji string) (*Output, e
 	}
 	on := reply.On
 	return &Output{Type: "reacted", ID: id, Text: reply.Emoji, On: &on}, nil
+}
+
+// search finds messages by their words: "WORDS" or "WORDS in #room" or
+// "WORDS in @name".
+func (r *Runner) search(ctx context.Context, args string) (*Output, error) {
+	words, in := args, ""
+	if i := strings.LastIndex(args, " in "); i >= 0 {
+		if rest := strings.TrimSpace(args[i+4:]); !strings.Contains(rest, " ") && (strings.HasPrefix(rest, "#") || strings.HasPrefix(rest, "@")) {
+			words, in = args[:i], rest
+		}
+	}
+	if strings.TrimSpace(words) == "" {
+		return nil, usage("/search WORDS [in #ROOM|@NAME]")
+	}
+	f := &protocol.Frame{Type: protocol.TypeSearch, Text: words}
+	if in != "" {
+		c, err := ParseConv(in)
+		if err != nil {
+			return nil, err
+		}
+		f.Room, f.To = c.Room, c.With
+	}
+	reply, err := r.Session.Do(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	count := reply.Limit
+	return &Output{Type: "search", Text: words, Room: f.Room, To: f.To, Count: &count}, nil
+}
+
+// context shows a message with what came before it in its
+// conversation: the conversation of a search match, or the current one.
+func (r *Runner) context(ctx context.Context, args string) (*Output, error) {
+	id, ok := messageID(args)
+	if !ok {
+		return nil, usage("/context ID, with ID a message number (of a /search match, say)")
+	}
+	r.foundMu.Lock()
+	c, known := r.found[id]
+	r.foundMu.Unlock()
+	if !known {
+		c = r.Current
+	}
+	f := &protocol.Frame{Type: protocol.TypeHistory, Before: id + 1, Limit: 21}
+	if c.With != "" {
+		f.To = c.With
+	} else {
+		f.Room = c.Room
+	}
+	reply, err := r.Session.Do(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	count := reply.Limit
+	return &Output{Type: "context", Room: f.Room, To: f.To, ID: id, Count: &count}, nil
+}
+
+// read moves the user's read position in the current conversation.
+func (r *Runner) read(ctx context.Context, args string) (*Output, error) {
+	var id uint64
+	if args != "" {
+		v, ok := messageID(args)
+		if !ok {
+			return nil, usage("/read [ID], with ID a message number")
+		}
+		id = v
+	} else if r.Pages != nil {
+		id = r.Pages.Newest(r.Current)
+	}
+	if id == 0 {
+		return nil, usage("/read: no message of %s has been shown yet; /read ID names one", r.Current)
+	}
+	f := &protocol.Frame{Type: protocol.TypeRead, Msg: id}
+	if r.Current.With != "" {
+		f.To = r.Current.With
+	} else {
+		f.Room = r.Current.Room
+	}
+	reply, err := r.Session.Do(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	return &Output{Type: "read", Room: f.Room, To: f.To, ID: reply.Msg}, nil
 }
 
 // kick removes someone from the current room, which also bans them from

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"path/filepath"
 	"regexp"
 	"testing"
 )
@@ -59,16 +60,61 @@ func TestEditReplyReactLineMode(t *testing.T) {
 		return e.str("type") == "error" && e.str("code") == "bad_emoji"
 	})
 
+	alice.do("/me waves :wave:")
+	if e := bob.waitEvent("the action", isMessage("waves 👋")); e.str("kind") != "action" {
+		t.Errorf("the action: %v", e)
+	}
+
 	// Carol, new, sees it all in the lobby's history, in text mode.
 	carol := startProc(t, "client", []string{"PARLEY_PASSWORD=pw-carol"}, "-server", srv.addr, "-name", "carol", "-plain")
 	line := carol.waitLine(regexp.MustCompile(fmt.Sprintf(`<alice> lunch at 1\? 🍕 \(edited\) \{👍 1: bob\} \[%d\] \(history\)`, id)))
 	t.Logf("carol: %s", line)
 	carol.waitLine(regexp.MustCompile(fmt.Sprintf(`<bob> \(re alice: lunch at 1\? 🍕 \[%d\]\) sure, see you \[\d+\] \(history\)`, id)))
+	carol.waitLine(regexp.MustCompile(`#lobby \* alice waves 👋 \[\d+\] \(history\)`))
 	carol.in.Close()
 	for _, c := range []*proc{alice, bob, carol} {
 		c.in.Close()
 		if code := c.wait(); code != 0 {
 			t.Errorf("%s exited with %d: %s", c.name, code, c.stderr())
+		}
+	}
+}
+
+// /nick through line mode, and the full-screen client showing it.
+func TestNickBothFaces(t *testing.T) {
+	needTool(t, "tmux")
+	srv := startChat(t, t.TempDir())
+	alice := connected(t, srv.addr, "alice")
+	bob := connected(t, srv.addr, "bob")
+	alice.do("/nick Ally")
+	if e := bob.waitEvent("the nick", func(e event) bool { return e.str("type") == "nick" }); e.str("name") != "alice" || e.str("nick") != "Ally" {
+		t.Errorf("bob got %v", e)
+	}
+	bob.do("/nick ally")
+	bob.waitEvent("the refusal", func(e event) bool { return e.str("type") == "error" && e.str("code") == "name_taken" })
+	alice.send("hello from Ally")
+	bob.waitEvent("the message", func(e event) bool { return e.str("text") == "hello from Ally" && e.str("nick") == "Ally" })
+	bob.send("ally: hi")
+
+	home := t.TempDir()
+	env := []string{"HOME=" + home, "XDG_CONFIG_HOME=" + filepath.Join(home, "config"), "LANG=C.UTF-8"}
+	tm := tuiStartTmux(t, home)
+	tm.run(append(env, "PARLEY_PASSWORD=pw-carol"), "-server", srv.addr, "-name", "carol")
+	tm.waitScreen("Ally │ hello from Ally")
+	alice.do("/nick")
+	tm.waitScreen("alice is shown by their login name again")
+	tm.typeText("/quit")
+	tm.keys("Enter")
+	tm.waitExit(0)
+
+	// In text mode, a message under a nick shows both names.
+	dave := startProc(t, "client", []string{"PARLEY_PASSWORD=pw-dave"}, "-server", srv.addr, "-name", "dave", "-plain")
+	dave.waitLine(regexp.MustCompile(`<Ally \(alice\)> hello from Ally \[\d+\] \(history\)`))
+	dave.in.Close()
+	for _, c := range []*proc{alice, bob, dave} {
+		c.in.Close()
+		if code := c.wait(); code != 0 {
+			t.Errorf("%s exited with %d", c.name, code)
 		}
 	}
 }

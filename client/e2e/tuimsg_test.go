@@ -52,6 +52,14 @@ func TestTUIEditReplyReact(t *testing.T) {
 	bob.do(fmt.Sprintf("/edit %d fine by me, see you", reply))
 	tm.waitScreen("fine by me, see you (edited)")
 
+	// An action.
+	tm.typeText("/me waves")
+	tm.keys("Enter")
+	if e := bob.waitEvent("the action", isMessage("waves")); e.str("kind") != "action" {
+		t.Errorf("the action: %v", e)
+	}
+	tm.waitScreen("* alice waves")
+
 	// A refusal is shown, not swallowed.
 	tm.typeText(fmt.Sprintf("/edit %d mine now", reply))
 	tm.keys("Enter")

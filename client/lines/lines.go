@@ -82,6 +82,9 @@ func Run(ctx context.Context, cfg Config) error {
 	go func() {
 		defer close(printed)
 		for ev := range s.Events() {
+			if ev.Kind == chat.EvFrame && ev.Frame != nil && ev.Frame.Search {
+				cfg.Runner.Found(ev.Frame)
+			}
 			p.event(ev, me)
 		}
 	}()
@@ -240,14 +243,40 @@ func (p *printer) writeText(format string, args ...any) {
 func (p *printer) connected(s *chat.Session, me string) {
 	w, ok := s.Welcome(), s.LoginReply()
 	if p.json {
-		p.writeJSON(map[string]any{"type": "connected", "name": me, "server": w.Server, "rooms": ok.Rooms, "files_url": w.FilesURL})
+		c := map[string]any{"type": "connected", "name": me, "server": w.Server, "rooms": ok.Rooms, "files_url": w.FilesURL}
+		if len(ok.Private) > 0 {
+			c["private"] = ok.Private
+		}
+		p.writeJSON(c)
 		return
 	}
-	var rooms []string
+	var rooms, private []string
 	for _, r := range ok.Rooms {
-		rooms = append(rooms, "#"+r.Name)
+		rooms = append(rooms, "#"+r.Name+unreadText(r.Unread, r.Mentions))
 	}
-	p.writeText("* connected as %s; your rooms: %s. Type /help for commands.", me, strings.Join(rooms, ", "))
+	for _, c := range ok.Private {
+		private = append(private, "@"+c.Name+unreadText(c.Unread, 0))
+	}
+	line := fmt.Sprintf("* connected as %s; your rooms: %s", me, strings.Join(rooms, ", "))
+	if len(private) > 0 {
+		line += "; private conversations: " + strings.Join(private, ", ")
+	}
+	p.writeText("%s. Type /help for commands.", line)
+}
+
+// unreadText is " (3 unread, 1 mentions you)", or "" when nothing is unread.
+func unreadText(unread, mentions int) string {
+	if unread == 0 {
+		return ""
+	}
+	s := fmt.Sprintf(" (%d unread", unread)
+	if unread >= protocol.MaxUnread {
+		s = fmt.Sprintf(" (%d+ unread", unread)
+	}
+	if mentions > 0 {
+		s += fmt.Sprintf(", %d mention you", mentions)
+	}
+	return s + ")"
 }
 
 func (p *printer) err(err error) {
@@ -268,6 +297,25 @@ func (p *printer) output(o *command.Output) {
 	}
 	if !p.json && (o.Type == "edited" || o.Type == "reacted") {
 		return // so are the edit and react events
+	}
+	if !p.json && o.Type == "nick" {
+		return // the nick event says it
+	}
+	if !p.json && o.Type == "search" && o.Count != nil {
+		switch *o.Count {
+		case 0:
+			p.writeText("* no message has %s", o.Text)
+		default:
+			p.writeText("* %d matches of %s above, newest first; /context ID shows one where it was said", *o.Count, o.Text)
+		}
+		return
+	}
+	if !p.json && o.Type == "context" {
+		return // the messages are printed
+	}
+	if !p.json && o.Type == "read" {
+		p.writeText("* %s marked read up to message %d", command.Conv{Room: o.Room, With: o.To}, o.ID)
+		return
 	}
 	if p.json {
 		p.writeJSON(o)
@@ -370,6 +418,12 @@ func (p *printer) frame(f *protocol.Frame, me string) {
 		p.writeText("%s", FormatMessage(f, me))
 	case protocol.TypeRecall:
 		p.writeText("* %s recalled message %d in %s", f.From, f.Msg, command.ConvOf(f, me))
+	case protocol.TypeNick:
+		if f.Nick == "" {
+			p.writeText("* %s is shown by their login name again", f.Name)
+		} else {
+			p.writeText("* %s is now shown as %s", f.Name, f.Nick)
+		}
 	case protocol.TypeEdit:
 		p.writeText("* %s edited message %d in %s: %s", f.From, f.Msg, command.ConvOf(f, me), f.Text)
 	case protocol.TypeReact:
@@ -436,10 +490,20 @@ func FormatMessage(f *protocol.Frame, me string) string {
 		body += " " + ReactionsText(f.Reactions)
 	}
 	hist := ""
-	if f.History {
+	switch {
+	case f.Search:
+		hist = " (search)"
+	case f.History:
 		hist = " (history)"
 	}
-	return fmt.Sprintf("%s %s <%s> %s [%d]%s", t, conv, f.From, body, f.ID, hist)
+	from := f.From
+	if f.Nick != "" {
+		from = f.Nick + " (" + f.From + ")"
+	}
+	if f.Kind == protocol.KindAction && !f.Recalled {
+		return fmt.Sprintf("%s %s * %s %s [%d]%s", t, conv, from, body, f.ID, hist)
+	}
+	return fmt.Sprintf("%s %s <%s> %s [%d]%s", t, conv, from, body, f.ID, hist)
 }
 
 // QuoteText is a reply's quote as text: "alice: first line".
@@ -449,6 +513,8 @@ func QuoteText(q *protocol.Quote) string {
 		return q.From + ": (recalled)"
 	case q.Text == "" && q.Kind == protocol.KindFile:
 		return q.From + ": (a file)"
+	case q.Kind == protocol.KindAction:
+		return "* " + q.From + " " + q.Text
 	}
 	return q.From + ": " + q.Text
 }

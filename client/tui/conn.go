@@ -18,8 +18,14 @@ type Conn interface {
 	// Events delivers server events and connection state changes. It is
 	// closed after the session ends.
 	Events() <-chan chat.Event
-	// Rooms are the rooms the login reply listed, the lobby first.
+	// Rooms are the rooms the login reply listed, the lobby first, with
+	// their unread counts.
 	Rooms() []protocol.RoomInfo
+	// Nick is how the user is shown, if they chose a nick.
+	Nick() string
+	// Private are the private conversations the login reply listed,
+	// the newest first, with their unread counts.
+	Private() []protocol.PrivateInfo
 	// Send sends text to a conversation, with :shortcodes: expanded.
 	Send(ctx context.Context, to command.Conv, text string) error
 	// SendFile posts a file message to a conversation.
@@ -93,6 +99,20 @@ func (c *runnerConn) Rooms() []protocol.RoomInfo {
 	return nil
 }
 
+func (c *runnerConn) Nick() string {
+	if ok := c.s.LoginReply(); ok != nil {
+		return ok.Nick
+	}
+	return ""
+}
+
+func (c *runnerConn) Private() []protocol.PrivateInfo {
+	if ok := c.s.LoginReply(); ok != nil {
+		return ok.Private
+	}
+	return nil
+}
+
 func (c *runnerConn) Send(ctx context.Context, to command.Conv, text string) error {
 	_, err := c.r.Send(ctx, to, text)
 	return err
@@ -104,6 +124,19 @@ func (c *runnerConn) SendFile(ctx context.Context, to command.Conv, f protocol.F
 }
 
 func (c *runnerConn) Run(ctx context.Context, cur command.Conv, line string) (*command.Output, command.Conv, error) {
+	out, now, err := c.run(ctx, cur, line)
+	if err == nil && out != nil && out.Type == "search" {
+		// The matches came as events before the reply: the screen has
+		// them all once it has handled what came before the reply.
+		select {
+		case <-c.s.Barrier():
+		case <-ctx.Done():
+		}
+	}
+	return out, now, err
+}
+
+func (c *runnerConn) run(ctx context.Context, cur command.Conv, line string) (*command.Output, command.Conv, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.r.Current = cur

@@ -33,6 +33,7 @@ type entry struct {
 	file     *protocol.File
 	recalled bool
 	edited   bool
+	action   bool // sent with /me
 	replyTo  uint64
 	quote    *protocol.Quote
 	// reactions, in the order each emoji was first put on; names are
@@ -86,6 +87,22 @@ type conv struct {
 	// noneYet is the note that there were no messages; the first message
 	// to come takes its place.
 	noneYet *entry
+
+	// readAt is the read position last sent; readWaits is set while a
+	// read waits to be sent (see readLater).
+	readAt    uint64
+	readWaits bool
+}
+
+// newest is the id of the newest message shown, or 0.
+func (c *conv) newest() uint64 {
+	var id uint64
+	for _, e := range c.entries {
+		if e.kind == entMessage {
+			id = max(id, e.id)
+		}
+	}
+	return id
 }
 
 func newConv(id command.Conv) *conv {

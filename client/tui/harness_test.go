@@ -23,6 +23,8 @@ type fakeConn struct {
 	me     string
 	events chan chat.Event
 	rooms  []protocol.RoomInfo
+	// private are the login reply's private conversations.
+	private []protocol.PrivateInfo
 
 	mu    sync.Mutex
 	sent  []sentText
@@ -62,8 +64,12 @@ func newFakeConn(me string) *fakeConn {
 func (f *fakeConn) Me() string                 { return f.me }
 func (f *fakeConn) Events() <-chan chat.Event  { return f.events }
 func (f *fakeConn) Rooms() []protocol.RoomInfo { return f.rooms }
-func (f *fakeConn) Commands() []command.Spec   { return command.NewRunner(nil).Commands() }
-func (f *fakeConn) Refresh()                   { f.mu.Lock(); f.refreshed++; f.mu.Unlock() }
+func (f *fakeConn) Nick() string               { return "" }
+func (f *fakeConn) Private() []protocol.PrivateInfo {
+	return f.private
+}
+func (f *fakeConn) Commands() []command.Spec { return command.NewRunner(nil).Commands() }
+func (f *fakeConn) Refresh()                 { f.mu.Lock(); f.refreshed++; f.mu.Unlock() }
 func (f *fakeConn) TextLimit() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	tea "charm.land/bubbletea/v2"
 
@@ -394,10 +395,54 @@ func (m *Model) dispatch(line string) tea.Cmd {
 		return m.switchCmd(args)
 	case "refresh":
 		m.refresh()
+	case "jump":
+		return m.jump(args)
+	case "search":
+		m.searchHits = nil
+		return m.runCmd(line)
 	default:
 		return m.runCmd(line)
 	}
 	return nil
+}
+
+// jump shows a match of the last search where it was said: it opens
+// its conversation, loads the messages before it, and selects it.
+func (m *Model) jump(args string) tea.Cmd {
+	id, err := strconv.ParseUint(strings.TrimPrefix(args, "#"), 10, 64)
+	cv, ok := m.hits[id]
+	if err != nil || !ok {
+		m.addError(m.cur, errors.New("/jump ID, with ID a match of the last /search"))
+		return nil
+	}
+	c := m.ensureConv(cv)
+	m.switchTo(c)
+	return tea.Batch(m.opened(c), m.runCmd(fmt.Sprintf("/context %d", id)))
+}
+
+// showHits lists the matches of a search in the current conversation.
+func (m *Model) showHits(out *command.Output, c *conv) {
+	hits := m.searchHits
+	m.searchHits = nil
+	if len(hits) == 0 {
+		m.addInfo(c, "no message has "+clean(out.Text, false))
+		return
+	}
+	m.hits = map[uint64]command.Conv{}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d matches of %s, newest first; /jump ID shows one where it was said:", len(hits), clean(out.Text, false))
+	for _, f := range hits {
+		cv := command.ConvOf(f, m.me)
+		m.hits[f.ID] = cv
+		from := f.From
+		if f.Nick != "" {
+			from = f.Nick
+		}
+		fmt.Fprintf(&b, "\n  [%d] %s %s %s: %s", f.ID, time.UnixMilli(f.Time).Format("2 Jan 15:04"), clean(cv.String(), false),
+			clean(from, false), clean(protocol.FirstLine(f.Text), false))
+	}
+	m.addInfo(c, b.String())
+	m.cur.follow, m.cur.anchor = true, nil
 }
 
 // refresh reconnects now, and says so in the status line and in the
@@ -586,6 +631,23 @@ func (m *Model) handleCmdDone(msg cmdDoneMsg) tea.Cmd {
 		m.refresh()
 	case "edited", "reacted":
 		// The edit or react event shows it.
+	case "search":
+		m.showHits(out, c)
+	case "context":
+		cc := m.findConv(command.Conv{Room: out.Room, With: out.To})
+		if cc == nil {
+			break
+		}
+		if e := cc.message(out.ID); e != nil {
+			cc.sel = e
+			cc.dirty = true
+			if cc == m.cur {
+				m.focus = focusMessages
+				g := m.layout()
+				m.render(cc, max(1, g.msgW-4))
+				cc.reveal(e, g.innerH)
+			}
+		}
 	default:
 		if out.Text != "" {
 			m.addInfo(c, clean(out.Text, true))

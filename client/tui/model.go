@@ -13,6 +13,7 @@ package tui
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"sort"
 	"strings"
@@ -78,7 +79,13 @@ type Model struct {
 	conn Conn
 	ctx  context.Context
 	me   string
-	meN  protocol.Name
+	// myNick is how the user is shown, if they chose a nick.
+	myNick string
+	// searchHits gathers the matches of a search until its reply;
+	// hits are the conversations of the last search's, for /jump.
+	searchHits []*protocol.Frame
+	hits       map[uint64]command.Conv
+	meN        protocol.Name
 
 	width, height int
 	geo           geometry // as last drawn
@@ -165,12 +172,26 @@ func New(cfg Config) *Model {
 		height:     24,
 	}
 	m.meN, _ = protocol.ParseName(m.me)
+	m.myNick = cfg.Conn.Nick()
 	m.learnName(m.me)
 	m.online[m.meN.Key] = true
 	for _, r := range cfg.Conn.Rooms() {
 		c := m.ensureConv(command.Conv{Room: r.Name})
 		c.joined = true
 		m.rooms[c.key] = r.Name
+		c.unread, c.mention = r.Unread, r.Mentions > 0
+	}
+	// The server's list, so that a new device shows them at once.
+	for _, p := range cfg.Conn.Private() {
+		if sameName(p.Name, m.me) {
+			continue
+		}
+		m.learnName(p.Name)
+		c := m.ensureConv(command.Conv{With: p.Name})
+		c.unread, c.mention = p.Unread, p.Unread > 0
+		if n, err := protocol.ParseName(p.Name); err == nil {
+			m.online[n.Key] = p.Online
+		}
 	}
 	if len(m.convs) == 0 {
 		m.ensureConv(command.Lobby).joined = true
@@ -237,6 +258,45 @@ func (m *Model) Init() tea.Cmd {
 	return tea.Batch(m.waitEvent(), m.opened(m.cur))
 }
 
+// readDelay is how long a conversation stays on screen before its read
+// position moves: flipping through conversations marks none of them
+// read, and a busy one sends at most one read in that time.
+const readDelay = time.Second
+
+type readDueMsg struct{ conv string }
+
+// readLater moves c's read position to its newest message once it has
+// been shown for readDelay, if nothing of the kind waits already.
+func (m *Model) readLater(c *conv) tea.Cmd {
+	if c == nil || c.readWaits || m.ended != nil || c.newest() <= c.readAt {
+		return nil
+	}
+	c.readWaits = true
+	key := c.key
+	return tea.Tick(readDelay, func(time.Time) tea.Msg { return readDueMsg{conv: key} })
+}
+
+// readDue sends the read of a conversation that is still on screen.
+func (m *Model) readDue(msg readDueMsg) tea.Cmd {
+	c := m.convByKey(msg.conv)
+	if c == nil {
+		return nil
+	}
+	c.readWaits = false
+	id := c.newest()
+	if c != m.cur || id <= c.readAt || m.ended != nil {
+		return nil
+	}
+	c.readAt = id
+	conn, ctx, cv := m.conn, m.ctx, c.id
+	return func() tea.Msg {
+		_, _, err := conn.Run(ctx, cv, fmt.Sprintf("/read %d", id))
+		return readDoneMsg{err: err}
+	}
+}
+
+type readDoneMsg struct{ err error }
+
 func (m *Model) waitEvent() tea.Cmd {
 	ch := m.conn.Events()
 	return func() tea.Msg {
@@ -262,6 +322,12 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case eventMsg:
 		cmd := m.handleEvent(msg.ev)
 		return m, tea.Batch(cmd, m.waitEvent())
+	case readDueMsg:
+		return m, m.readDue(msg)
+	case readDoneMsg:
+		// A read that fails changes nothing but the next login's
+		// counts; the next one sent covers it.
+		return m, nil
 	case eventsEndedMsg:
 		if m.ended == nil {
 			m.ended = chat.ErrClosed
@@ -373,9 +439,16 @@ func (m *Model) handleEvent(ev chat.Event) tea.Cmd {
 }
 
 func (m *Model) handleFrame(f *protocol.Frame) tea.Cmd {
+	if f.Type == protocol.TypeMessage && f.Search {
+		m.searchHits = append(m.searchHits, f)
+		return nil
+	}
 	switch f.Type {
 	case protocol.TypeMessage:
 		m.addMessage(f)
+		if c := m.findConv(command.ConvOf(f, m.me)); c == m.cur {
+			return m.readLater(c)
+		}
 	case protocol.TypeRecall:
 		c := m.ensureConv(command.ConvOf(f, m.me))
 		for _, e := range c.entries {
@@ -428,6 +501,15 @@ func (m *Model) handleFrame(f *protocol.Frame) tea.Cmd {
 			} else {
 				m.addInfo(c, clean(f.Name, false)+" went offline")
 			}
+		}
+	case protocol.TypeNick:
+		if sameName(f.Name, m.me) {
+			m.myNick = f.Nick
+		}
+		if f.Nick == "" {
+			m.addInfo(m.cur, clean(f.Name, false)+" is shown by their login name again")
+		} else {
+			m.addInfo(m.cur, clean(f.Name, false)+" is now shown as "+clean(f.Nick, false))
 		}
 	case protocol.TypeMember:
 		m.handleMember(f)
@@ -511,14 +593,19 @@ func (m *Model) addMessage(f *protocol.Frame) {
 		m.rooms[c.key] = cv.Room
 	}
 	m.learnName(f.From)
+	from := f.From
+	if f.Nick != "" {
+		from = f.Nick
+	}
 	e := &entry{
 		kind:     entMessage,
 		id:       f.ID,
-		from:     clean(f.From, false),
+		from:     clean(from, false),
 		at:       time.UnixMilli(f.Time),
 		text:     clean(f.Text, true),
 		recalled: f.Recalled,
 		edited:   f.Edited,
+		action:   f.Kind == protocol.KindAction,
 		replyTo:  f.ReplyTo,
 		own:      sameName(f.From, m.me),
 		history:  f.History,
@@ -557,28 +644,10 @@ func (m *Model) addMessage(f *protocol.Frame) {
 	}
 }
 
-// mentions reports whether text names the user as a whole word.
+// mentions reports whether text names the user, by name or nick, as
+// the server counts mentions (protocol.Mentions).
 func (m *Model) mentions(text string) bool {
-	if m.me == "" {
-		return false
-	}
-	lt, lm := strings.ToLower(text), strings.ToLower(m.me)
-	for i := 0; ; {
-		j := strings.Index(lt[i:], lm)
-		if j < 0 {
-			return false
-		}
-		j += i
-		end := j + len(lm)
-		if (j == 0 || !isWordByte(lt[j-1])) && (end == len(lt) || !isWordByte(lt[end])) {
-			return true
-		}
-		i = j + 1
-	}
-}
-
-func isWordByte(b byte) bool {
-	return b == '_' || b == '-' || (b >= '0' && b <= '9') || (b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z')
+	return protocol.Mentions(text, m.me) || (m.myNick != "" && protocol.Mentions(text, m.myNick))
 }
 
 func (m *Model) handleSent(msg sentMsg) {
@@ -678,7 +747,7 @@ func (m *Model) setMembers(c *conv, out *command.Output, since uint64) {
 // need no such request: the server sends their newest messages with each
 // join and each login.)
 func (m *Model) opened(c *conv) tea.Cmd {
-	return tea.Batch(m.loadMembers(c), m.loadRecent(c))
+	return tea.Batch(m.loadMembers(c), m.loadRecent(c), m.readLater(c))
 }
 
 // loadRecent asks, once, for the newest page of a private conversation

@@ -199,7 +199,11 @@ func (m *Model) messageBody(e *entry, w int, sel bool) []string {
 	if e.kind == entPending {
 		style = stDim
 	}
-	for _, l := range wrap(e.text, w) {
+	text := e.text
+	if e.action {
+		text, style = "* "+e.from+" "+e.text, style.Italic(true)
+	}
+	for _, l := range wrap(text, w) {
 		out = append(out, style.Render(l))
 	}
 	if e.kind == entPending && len(out) > 0 {
@@ -233,6 +237,8 @@ func quoteLine(e *entry, w int) []string {
 			text = "↪ " + q.From + ": (message recalled)"
 		case q.Text == "" && q.Kind == protocol.KindFile:
 			text = "↪ " + q.From + ": 📎 a file"
+		case q.Kind == protocol.KindAction:
+			text = "↪ * " + q.From + " " + q.Text
 		default:
 			text = "↪ " + q.From + ": " + q.Text
 		}

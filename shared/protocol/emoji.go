@@ -3,6 +3,7 @@ package protocol
 import (
 	"strings"
 	"sync"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/kyokomi/emoji/v2"
@@ -72,4 +73,40 @@ func FirstLine(text string) string {
 		line += "…"
 	}
 	return line
+}
+
+// Mentions reports whether text names name as a whole word, in any
+// case, with or without a leading '@': "@Alice", "alice:" and "ALICE"
+// mention Alice; "malice" does not. Letters, digits, '_' and '-' make a
+// word.
+func Mentions(text, name string) bool {
+	if name == "" {
+		return false
+	}
+	lt, ln := strings.ToLower(text), strings.ToLower(name)
+	for i := 0; i <= len(lt); {
+		j := strings.Index(lt[i:], ln)
+		if j < 0 {
+			return false
+		}
+		j += i
+		end := j + len(ln)
+		before, _ := utf8.DecodeLastRuneInString(lt[:j])
+		after, _ := utf8.DecodeRuneInString(lt[end:])
+		if (j == 0 || !isWordRune(before)) && (end == len(lt) || !isWordRune(after)) {
+			return true
+		}
+		i = j + 1
+	}
+	return false
+}
+
+// isWordRune reports whether r joins the name next to it into a longer
+// word. Scripts written without spaces between words (Chinese, Japanese,
+// Thai) have no such boundary: 李雷 is mentioned in 李雷你好.
+func isWordRune(r rune) bool {
+	if unicode.In(r, unicode.Han, unicode.Hiragana, unicode.Katakana, unicode.Thai, unicode.Hangul) {
+		return false
+	}
+	return r == '_' || r == '-' || unicode.IsLetter(r) || unicode.IsDigit(r)
 }

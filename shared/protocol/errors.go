@@ -31,9 +31,11 @@ const (
 	CodeLobby         = "lobby" // the lobby cannot be left and nobody can be kicked from it
 	CodeNotYours      = "not_yours"
 	CodeRecallExpired = "recall_expired"
-	CodeBanned        = "banned"    // the owner kicked you from the room; only they can let you back
-	CodeRecalled      = "recalled"  // editing, reacting or replying to a recalled message
-	CodeBadEmoji      = "bad_emoji" // a reaction that is not one emoji
+	CodeBanned        = "banned"     // the owner kicked you from the room; only they can let you back
+	CodeRecalled      = "recalled"   // editing, reacting or replying to a recalled message
+	CodeBadEmoji      = "bad_emoji"  // a reaction that is not one emoji
+	CodeNameTaken     = "name_taken" // a nick that is someone else's name or nick, or looks like one
+	CodeBadSearch     = "bad_search" // a search with no words to look for, or too long
 
 	// Load.
 	CodeRateLimited = "rate_limited"

@@ -41,9 +41,15 @@ const (
 	// TypeReact puts an emoji on a message, or takes it back; also an
 	// event.
 	TypeReact = "react"
-	TypePing  = "ping" // also sent by the server, which expects TypePong
-	TypePong  = "pong"
-	TypeQuit  = "quit"
+	// TypeRead moves the user's read position in a conversation.
+	TypeRead = "read"
+	// TypeNick changes how the user is shown; also an event.
+	TypeNick = "nick"
+	// TypeSearch finds messages by their words.
+	TypeSearch = "search"
+	TypePing   = "ping" // also sent by the server, which expects TypePong
+	TypePong   = "pong"
+	TypeQuit   = "quit"
 
 	// Replies (server → client).
 	TypeOK    = "ok"
@@ -67,6 +73,8 @@ const (
 	// automatically: IRC's NOTICE, which bots send. Clients show it as
 	// text.
 	KindNotice = "notice"
+	// KindAction is an action, sent with /me: "* alice waves".
+	KindAction = "action"
 )
 
 // Presence statuses.
@@ -131,6 +139,8 @@ type Frame struct {
 	History  bool   `json:"history,omitempty"`
 	Before   uint64 `json:"before,omitempty"`
 	Limit    int    `json:"limit,omitempty"`
+	// Search marks a message sent as a match of a search request.
+	Search bool `json:"search,omitempty"`
 	// Edited marks a message whose text was changed by its sender.
 	Edited bool `json:"edited,omitempty"`
 	// ReplyTo, on a send and on a message, is the message it answers;
@@ -143,6 +153,13 @@ type Frame struct {
 	On    bool   `json:"on,omitempty"`
 	// Reactions, on a message from history, are its reactions.
 	Reactions []Reaction `json:"reactions,omitempty"`
+	// Nick, on a nick request and event, a login reply, a message and a
+	// who entry: the name the user chose to be shown by (see Name for
+	// their login name).
+	Nick string `json:"nick,omitempty"`
+	// Private, on the login reply: the user's private conversations,
+	// the newest first.
+	Private []PrivateInfo `json:"private,omitempty"`
 
 	// presence, member, owner, kicked
 	Status string `json:"status,omitempty"`
@@ -208,6 +225,22 @@ type RoomInfo struct {
 	Owner   string `json:"owner,omitempty"`
 	Joined  bool   `json:"joined,omitempty"`
 	Topic   string `json:"topic,omitempty"`
+	// Unread and Mentions, in the login reply: messages from others
+	// after the user's read position, and how many of them name the
+	// user; both count up to MaxUnread.
+	Unread   int `json:"unread,omitempty"`
+	Mentions int `json:"mentions,omitempty"`
+}
+
+// PrivateInfo is one of the user's private conversations in the login
+// reply: the other person, whether they are online, the newest message's
+// id (Last), and the counts as in RoomInfo.
+type PrivateInfo struct {
+	Name     string `json:"name"`
+	Online   bool   `json:"online"`
+	Last     uint64 `json:"last"`
+	Unread   int    `json:"unread,omitempty"`
+	Mentions int    `json:"mentions,omitempty"`
 }
 
 // MemberInfo is one entry of a who reply.
@@ -215,6 +248,7 @@ type MemberInfo struct {
 	Name   string `json:"name"`
 	Online bool   `json:"online"`
 	Owner  bool   `json:"owner,omitempty"`
+	Nick   string `json:"nick,omitempty"`
 }
 
 // IsRequest reports whether a frame of type t sent by a client is a request
@@ -223,7 +257,7 @@ func IsRequest(t string) bool {
 	switch t {
 	case TypeLogin, TypeJoin, TypeLeave, TypeRooms, TypeWho, TypeSend,
 		TypeHistory, TypeRecall, TypeKick, TypeUnban, TypeTopic, TypePing, TypeQuit, TypeFilesToken, TypeSync,
-		TypeEdit, TypeReact:
+		TypeEdit, TypeReact, TypeRead, TypeNick, TypeSearch:
 		return true
 	}
 	return false

@@ -22,6 +22,15 @@ const (
 	// MaxTopicBytes is the longest room topic, in bytes of UTF-8: what
 	// an IRC line has room for (TOPICLEN).
 	MaxTopicBytes = 390
+	// MaxUnread is the most a login reply's unread and mention counts
+	// count; a count of MaxUnread means that many or more.
+	MaxUnread = 1000
+	// MaxPrivate is the most private conversations a login reply lists.
+	MaxPrivate = 100
+	// MaxSearchBytes is the longest search, in bytes of UTF-8, and
+	// SearchResults the most matches one returns.
+	MaxSearchBytes = 500
+	SearchResults  = 20
 )
 
 // Limits is the set of limits a server announces in its welcome frame.

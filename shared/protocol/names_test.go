@@ -239,3 +239,26 @@ func TestFirstLine(t *testing.T) {
 		}
 	}
 }
+
+func TestMentions(t *testing.T) {
+	for _, tc := range []struct {
+		text, name string
+		want       bool
+	}{
+		{"hi alice", "Alice", true},
+		{"@ALICE: look", "alice", true},
+		{"malice", "alice", false},
+		{"alice_b here", "alice", false},
+		{"alice-b here", "alice", false},
+		{"Zoë!", "zoë", true},
+		{"Zoëy", "zoë", false},
+		{"李雷你好", "李雷", true},
+		{"nobody", "alice", false},
+		{"", "alice", false},
+		{"alice", "", false},
+	} {
+		if got := protocol.Mentions(tc.text, tc.name); got != tc.want {
+			t.Errorf("Mentions(%q, %q) = %v; want %v", tc.text, tc.name, got, tc.want)
+		}
+	}
+}

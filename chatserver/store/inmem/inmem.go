@@ -6,10 +6,15 @@ import (
 	"context"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
+	"unicode"
+
+	"golang.org/x/text/unicode/norm"
 
 	"github.com/parley-chat/parley/chatserver/store"
+	"github.com/parley-chat/parley/shared/protocol"
 )
 
 // Store is an in-memory store.Store. The zero value is not usable; call New.
@@ -19,6 +24,7 @@ type Store struct {
 	tokens map[string]token
 	rooms  map[string]*store.Room
 	log    []store.Message // in id order
+	reads  map[[2]string]uint64
 }
 
 type token struct {
@@ -34,6 +40,7 @@ func New() *Store {
 		users:  make(map[string]store.User),
 		tokens: make(map[string]token),
 		rooms:  make(map[string]*store.Room),
+		reads:  make(map[[2]string]uint64),
 	}
 }
 
@@ -178,9 +185,22 @@ func (s *Store) Apply(_ context.Context, batch []store.Change) error {
 					r.TopicBy, r.TopicTime = "", time.Time{}
 				}
 			}
+		case store.SetNick:
+			if u, ok := s.users[c.User.Key]; ok {
+				u.Nick = c.User.Nick
+				s.users[c.User.Key] = u
+			}
+		case store.SetRead:
+			k := [2]string{c.Read.User, c.Read.Conv}
+			s.reads[k] = max(s.reads[k], c.Read.Msg)
 		case store.DeleteRoom:
 			delete(s.rooms, c.Room.Key)
 			conv := store.RoomConv(c.Room.Key)
+			for k := range s.reads {
+				if k[1] == conv {
+					delete(s.reads, k)
+				}
+			}
 			s.log = slices.DeleteFunc(s.log, func(m store.Message) bool { return m.Conv == conv })
 		}
 	}
@@ -327,6 +347,124 @@ func (s *Store) PrivateTo(_ context.Context, user string, after, upto uint64, li
 		}
 	}
 	return out, nil
+}
+
+func (s *Store) Reads(_ context.Context) ([]store.Read, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []store.Read
+	for k, v := range s.reads {
+		out = append(out, store.Read{User: k[0], Conv: k[1], Msg: v})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].User != out[j].User {
+			return out[i].User < out[j].User
+		}
+		return out[i].Conv < out[j].Conv
+	})
+	return out, nil
+}
+
+func (s *Store) Counts(_ context.Context, user string, names []string, convs []store.Unread, upto uint64, limit int) ([]store.Count, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]store.Count, len(convs))
+	for i, u := range convs {
+		out[i].Conv = u.Conv
+		if u.After == 0 {
+			for _, m := range s.log {
+				if m.Conv == u.Conv && m.From == user && store.IsMessage(m.Kind) {
+					u.After = m.ID
+				}
+			}
+		}
+		for _, m := range s.log {
+			if m.ID <= u.After || m.ID > upto || m.Conv != u.Conv || m.From == user || m.Recalled || !store.IsMessage(m.Kind) {
+				continue
+			}
+			if out[i].Unread < limit {
+				out[i].Unread++
+			}
+			if out[i].Mentions < limit && slices.ContainsFunc(names, func(n string) bool { return protocol.Mentions(m.Text, n) }) {
+				out[i].Mentions++
+			}
+		}
+	}
+	return out, nil
+}
+
+func (s *Store) PrivateConvs(_ context.Context, user string, upto uint64, limit int) ([]store.Private, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []store.Private
+	seen := map[string]bool{}
+	for i := len(s.log) - 1; i >= 0 && len(out) < limit; i-- {
+		m := s.log[i]
+		if m.ID > upto || m.Room != "" || (m.From != user && m.To != user) || !store.IsMessage(m.Kind) || seen[m.Conv] {
+			continue
+		}
+		seen[m.Conv] = true
+		pc := store.Private{Conv: m.Conv, With: m.To, WithName: m.ToName, Last: m.ID}
+		if m.To == user {
+			pc.With, pc.WithName = m.From, m.FromName
+		}
+		out = append(out, pc)
+	}
+	return out, nil
+}
+
+func (s *Store) Search(_ context.Context, user string, convs []string, private bool, words []string, limit int) ([]store.Message, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []store.Message
+	for i := len(s.log) - 1; i >= 0 && len(out) < limit; i-- {
+		m := s.log[i]
+		if !store.IsMessage(m.Kind) || m.Recalled || m.Text == "" {
+			continue
+		}
+		if !slices.Contains(convs, m.Conv) && !(private && m.Room == "" && (m.From == user || m.To == user)) {
+			continue
+		}
+		if matches(m.Text, words) {
+			out = append(out, s.bare(m))
+		}
+	}
+	return out, nil
+}
+
+// matches reports whether text has every word (each as SearchWords
+// makes them: one or more tokens in a row), in any case.
+func matches(text string, words []string) bool {
+	tokens := tokenize(store.SearchForm(text))
+	for _, w := range words {
+		want := tokenize(w)
+		found := len(want) > 0
+		if found {
+			found = false
+			for i := 0; i+len(want) <= len(tokens); i++ {
+				if slices.Equal(tokens[i:i+len(want)], want) {
+					found = true
+					break
+				}
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return len(words) > 0
+}
+
+// tokenize splits s into lower-case runs of letters and digits, as
+// SQLite's unicode61 tokenizer does, closely enough for tests.
+func tokenize(s string) []string {
+	var b strings.Builder
+	for _, r := range norm.NFD.String(strings.ToLower(s)) {
+		if !unicode.Is(unicode.Mn, r) { // diacritics go, as with remove_diacritics
+			b.WriteRune(r)
+		}
+	}
+	return strings.FieldsFunc(b.String(), func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) })
 }
 
 func (s *Store) RecentKeys(_ context.Context, n int) ([]store.Message, error) {

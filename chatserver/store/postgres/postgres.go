@@ -22,6 +22,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/parley-chat/parley/chatserver/store"
+	"github.com/parley-chat/parley/shared/protocol"
 )
 
 // Store is a store.Store backed by PostgreSQL.
@@ -54,7 +55,8 @@ CREATE TABLE IF NOT EXISTS users (
 	name         TEXT NOT NULL,
 	hash         TEXT NOT NULL,
 	pm_delivered BIGINT NOT NULL DEFAULT 0,
-	created      BIGINT NOT NULL
+	created      BIGINT NOT NULL,
+	nick         TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS tokens (
 	hash     BYTEA PRIMARY KEY,
@@ -101,7 +103,8 @@ CREATE TABLE IF NOT EXISTS messages (
 	idem      TEXT NOT NULL,
 	edited    BOOLEAN NOT NULL DEFAULT FALSE,
 	reply_to  BIGINT NOT NULL DEFAULT 0,
-	react_on  BOOLEAN NOT NULL DEFAULT FALSE
+	react_on  BOOLEAN NOT NULL DEFAULT FALSE,
+	nick      TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS messages_conv ON messages (conv, id);
 CREATE INDEX IF NOT EXISTS messages_sender ON messages (sender, id);
@@ -113,6 +116,17 @@ CREATE TABLE IF NOT EXISTS reactions (
 	name     TEXT NOT NULL,
 	seq      BIGINT NOT NULL,
 	PRIMARY KEY (msg, emoji, user_key)
+);
+CREATE TABLE IF NOT EXISTS search (
+	msg BIGINT PRIMARY KEY,
+	doc TSVECTOR NOT NULL
+);
+CREATE INDEX IF NOT EXISTS search_doc ON search USING GIN (doc);
+CREATE TABLE IF NOT EXISTS reads (
+	user_key TEXT NOT NULL,
+	conv     TEXT NOT NULL,
+	msg      BIGINT NOT NULL,
+	PRIMARY KEY (user_key, conv)
 );
 `
 
@@ -197,8 +211,8 @@ func (s *Store) User(ctx context.Context, key string) (store.User, error) {
 	var u store.User
 	var pm, created int64
 	err := s.db.QueryRow(ctx,
-		`SELECT key, name, hash, pm_delivered, created FROM users WHERE key = $1`, key).
-		Scan(&u.Key, &u.Name, &u.Hash, &pm, &created)
+		`SELECT key, name, hash, pm_delivered, created, nick FROM users WHERE key = $1`, key).
+		Scan(&u.Key, &u.Name, &u.Hash, &pm, &created, &u.Nick)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return store.User{}, store.ErrNotFound
 	}
@@ -207,7 +221,7 @@ func (s *Store) User(ctx context.Context, key string) (store.User, error) {
 }
 
 func (s *Store) Users(ctx context.Context) ([]store.User, error) {
-	rows, err := s.db.Query(ctx, `SELECT key, name, hash, pm_delivered, created FROM users ORDER BY key`)
+	rows, err := s.db.Query(ctx, `SELECT key, name, hash, pm_delivered, created, nick FROM users ORDER BY key`)
 	if err != nil {
 		return nil, err
 	}
@@ -216,7 +230,7 @@ func (s *Store) Users(ctx context.Context) ([]store.User, error) {
 	for rows.Next() {
 		var u store.User
 		var pm, created int64
-		if err := rows.Scan(&u.Key, &u.Name, &u.Hash, &pm, &created); err != nil {
+		if err := rows.Scan(&u.Key, &u.Name, &u.Hash, &pm, &created, &u.Nick); err != nil {
 			return nil, err
 		}
 		u.PMDelivered, u.Created = uint64(pm), fromMS(created)
@@ -333,8 +347,8 @@ func (s *Store) Rooms(ctx context.Context) ([]store.Room, error) {
 }
 
 const insertMessage = `INSERT INTO messages
-	(id, conv, room, sender, from_name, recipient, to_name, kind, text, file, time, target, recalled, idem, edited, reply_to, react_on)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`
+	(id, conv, room, sender, from_name, recipient, to_name, kind, text, file, time, target, recalled, idem, edited, reply_to, react_on, nick)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`
 
 // Apply queues the batch's statements in one pipeline inside one
 // transaction: one round trip to the server, and one durable commit.
@@ -346,14 +360,21 @@ func (s *Store) Apply(ctx context.Context, batch []store.Change) error {
 			m := c.Message
 			target := sqlID(m.Target)
 			switch c.Kind {
+			case store.AddMessage:
+				if searchable(m) {
+					b.Queue(`INSERT INTO search (msg, doc) VALUES ($1, $2::tsvector)`, sqlID(m.ID), document(m.Text))
+				}
 			case store.RecallMsg:
 				// The recalled text goes from the message, its edits and
 				// its reactions.
 				b.Queue(`UPDATE messages SET recalled = TRUE, text = '', file = '' WHERE id = $1`, target)
 				b.Queue(`UPDATE messages SET text = '' WHERE kind = 'edit' AND target = $1`, target)
 				b.Queue(`DELETE FROM reactions WHERE msg = $1`, target)
+				b.Queue(`DELETE FROM search WHERE msg = $1`, target)
 			case store.EditMsg:
 				b.Queue(`UPDATE messages SET text = $1, edited = TRUE WHERE id = $2`, m.Text, target)
+				b.Queue(`DELETE FROM search WHERE msg = $1`, target)
+				b.Queue(`INSERT INTO search (msg, doc) VALUES ($1, $2::tsvector)`, target, document(m.Text))
 			case store.ReactMsg:
 				if m.On {
 					b.Queue(`INSERT INTO reactions (msg, emoji, user_key, name, seq) VALUES ($1, $2, $3, $4, $5)
@@ -363,7 +384,7 @@ func (s *Store) Apply(ctx context.Context, batch []store.Change) error {
 				}
 			}
 			b.Queue(insertMessage, sqlID(m.ID), m.Conv, m.Room, m.From, m.FromName, m.To, m.ToName,
-				m.Kind, m.Text, m.File, ms(m.Time), target, m.Recalled, m.Key, m.Edited, sqlID(m.ReplyTo), m.On)
+				m.Kind, m.Text, m.File, ms(m.Time), target, m.Recalled, m.Key, m.Edited, sqlID(m.ReplyTo), m.On, m.FromNick)
 		case store.CreateRoom:
 			b.Queue(`INSERT INTO rooms (key, name, owner, created) VALUES ($1, $2, $3, $4)
 				ON CONFLICT (key) DO UPDATE SET name = EXCLUDED.name, owner = EXCLUDED.owner, created = EXCLUDED.created`,
@@ -383,6 +404,12 @@ func (s *Store) Apply(ctx context.Context, batch []store.Change) error {
 			b.Queue(`INSERT INTO bans (room, user_key) VALUES ($1, $2) ON CONFLICT DO NOTHING`, c.Room.Key, c.Member.User)
 		case store.RemoveBan:
 			b.Queue(`DELETE FROM bans WHERE room = $1 AND user_key = $2`, c.Room.Key, c.Member.User)
+		case store.SetNick:
+			b.Queue(`UPDATE users SET nick = $1 WHERE key = $2`, c.User.Nick, c.User.Key)
+		case store.SetRead:
+			b.Queue(`INSERT INTO reads (user_key, conv, msg) VALUES ($1, $2, $3)
+				ON CONFLICT (user_key, conv) DO UPDATE SET msg = GREATEST(reads.msg, EXCLUDED.msg)`,
+				c.Read.User, c.Read.Conv, sqlID(c.Read.Msg))
 		case store.SetTopic:
 			if c.Room.Topic == "" {
 				b.Queue(`DELETE FROM topics WHERE room = $1`, c.Room.Key)
@@ -392,7 +419,9 @@ func (s *Store) Apply(ctx context.Context, batch []store.Change) error {
 					c.Room.Key, c.Room.Topic, c.Room.TopicBy, ms(c.Room.TopicTime))
 			}
 		case store.DeleteRoom:
+			b.Queue(`DELETE FROM reads WHERE conv = $1`, store.RoomConv(c.Room.Key))
 			b.Queue(`DELETE FROM reactions WHERE msg IN (SELECT id FROM messages WHERE conv = $1)`, store.RoomConv(c.Room.Key))
+			b.Queue(`DELETE FROM search WHERE msg IN (SELECT id FROM messages WHERE conv = $1)`, store.RoomConv(c.Room.Key))
 			b.Queue(`DELETE FROM messages WHERE conv = $1`, store.RoomConv(c.Room.Key))
 			b.Queue(`DELETE FROM members WHERE room = $1`, c.Room.Key)
 			b.Queue(`DELETE FROM bans WHERE room = $1`, c.Room.Key)
@@ -413,7 +442,12 @@ func (s *Store) Apply(ctx context.Context, batch []store.Change) error {
 	})
 }
 
-const msgColumns = `id, conv, room, sender, from_name, recipient, to_name, kind, text, file, time, target, recalled, idem, edited, reply_to, react_on`
+const msgColumns = `id, conv, room, sender, from_name, recipient, to_name, kind, text, file, time, target, recalled, idem, edited, reply_to, react_on, nick`
+
+// searchable reports whether m goes in the search index.
+func searchable(m store.Message) bool {
+	return store.IsMessage(m.Kind) && !m.Recalled && strings.TrimSpace(m.Text) != ""
+}
 
 // notMessages leaves out the log's entries about messages.
 const notMessages = `kind NOT IN ('recall', 'edit', 'react')`
@@ -499,7 +533,7 @@ func scanMessages(rows pgx.Rows, err error) ([]store.Message, error) {
 		var m store.Message
 		var id, t, target, replyTo int64
 		if err := rows.Scan(&id, &m.Conv, &m.Room, &m.From, &m.FromName, &m.To, &m.ToName,
-			&m.Kind, &m.Text, &m.File, &t, &target, &m.Recalled, &m.Key, &m.Edited, &replyTo, &m.On); err != nil {
+			&m.Kind, &m.Text, &m.File, &t, &target, &m.Recalled, &m.Key, &m.Edited, &replyTo, &m.On, &m.FromNick); err != nil {
 			return nil, err
 		}
 		m.ID, m.Time, m.Target, m.ReplyTo = uint64(id), fromMS(t), uint64(target), uint64(replyTo)
@@ -646,7 +680,7 @@ func (s *Store) Prune(ctx context.Context, before time.Time, limit int) (int, er
 		return 0, err
 	}
 	err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
-		for _, q := range []string{`DELETE FROM reactions WHERE msg <= $1`, `DELETE FROM messages WHERE id <= $1`} {
+		for _, q := range []string{`DELETE FROM reactions WHERE msg <= $1`, `DELETE FROM search WHERE msg <= $1`, `DELETE FROM messages WHERE id <= $1`} {
 			if _, err := tx.Exec(ctx, q, last); err != nil {
 				return err
 			}
@@ -662,4 +696,121 @@ func (s *Store) Prune(ctx context.Context, before time.Time, limit int) (int, er
 func (s *Store) RecentKeys(ctx context.Context, n int) ([]store.Message, error) {
 	return scanMessages(s.db.Query(ctx, `SELECT `+msgColumns+` FROM
 		(SELECT * FROM messages WHERE idem != '' ORDER BY id DESC LIMIT $1) AS recent ORDER BY id`, n))
+}
+
+func (s *Store) Reads(ctx context.Context) ([]store.Read, error) {
+	rows, err := s.db.Query(ctx, `SELECT user_key, conv, msg FROM reads ORDER BY user_key, conv`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Read
+	for rows.Next() {
+		var r store.Read
+		var msg int64
+		if err := rows.Scan(&r.User, &r.Conv, &msg); err != nil {
+			return nil, err
+		}
+		r.Msg = uint64(msg)
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// Counts reads each conversation's index range after its position: a
+// count, and the texts that may mention the user (ILIKE finds a name in
+// any case; protocol.Mentions decides).
+func (s *Store) Counts(ctx context.Context, user string, names []string, convs []store.Unread, upto uint64, limit int) ([]store.Count, error) {
+	out := make([]store.Count, len(convs))
+	patterns := make([]string, 0, len(names))
+	for _, n := range names {
+		patterns = append(patterns, "%"+strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(n)+"%")
+	}
+	const where = `conv = $1 AND id > $2 AND id <= $3 AND sender != $4 AND NOT recalled AND ` + notMessages
+	for i, u := range convs {
+		out[i].Conv = u.Conv
+		if u.After == 0 {
+			var own int64
+			if err := s.db.QueryRow(ctx, `SELECT COALESCE(MAX(id), 0) FROM messages WHERE sender = $1 AND conv = $2 AND `+notMessages,
+				user, u.Conv).Scan(&own); err != nil {
+				return nil, err
+			}
+			u.After = uint64(own)
+		}
+		args := []any{u.Conv, sqlID(u.After), sqlID(upto), user}
+		if err := s.db.QueryRow(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM messages WHERE `+where+` LIMIT $5) AS page`,
+			append(args, limit)...).Scan(&out[i].Unread); err != nil {
+			return nil, err
+		}
+		if out[i].Unread == 0 || len(patterns) == 0 {
+			continue
+		}
+		rows, err := s.db.Query(ctx, `SELECT text FROM messages WHERE `+where+` AND text ILIKE ANY ($5) ORDER BY id LIMIT $6`,
+			append(args, patterns, limit*4)...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() && out[i].Mentions < limit {
+			var text string
+			if err := rows.Scan(&text); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			if slices.ContainsFunc(names, func(n string) bool { return protocol.Mentions(text, n) }) {
+				out[i].Mentions++
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// PrivateConvs takes the newest message of each of the user's private
+// conversations (DISTINCT ON keeps the first row of each), newest first.
+func (s *Store) PrivateConvs(ctx context.Context, user string, upto uint64, limit int) ([]store.Private, error) {
+	rows, err := s.db.Query(ctx, `SELECT conv, id, sender, from_name, recipient, to_name FROM (
+		SELECT DISTINCT ON (conv) conv, id, sender, from_name, recipient, to_name FROM messages
+		WHERE room = '' AND (sender = $1 OR recipient = $1) AND id <= $2 AND `+notMessages+`
+		ORDER BY conv, id DESC) AS newest ORDER BY id DESC LIMIT $3`, user, sqlID(upto), limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Private
+	for rows.Next() {
+		var pc store.Private
+		var last int64
+		var from, fromName, to, toName string
+		if err := rows.Scan(&pc.Conv, &last, &from, &fromName, &to, &toName); err != nil {
+			return nil, err
+		}
+		pc.Last, pc.With, pc.WithName = uint64(last), to, toName
+		if to == user {
+			pc.With, pc.WithName = from, fromName
+		}
+		out = append(out, pc)
+	}
+	return out, rows.Err()
+}
+
+// Search matches the index with a query this package builds from the
+// words (see query), so nothing typed is tsquery syntax, and reads the
+// messages of the matches in the conversations allowed, newest first.
+func (s *Store) Search(ctx context.Context, user string, convs []string, private bool, words []string, limit int) ([]store.Message, error) {
+	q := query(words)
+	if q == "" || len(convs) == 0 && !private {
+		return nil, nil
+	}
+	cols := "m." + strings.ReplaceAll(msgColumns, ", ", ", m.")
+	out, err := scanMessages(s.db.Query(ctx, `SELECT `+cols+` FROM search JOIN messages m ON m.id = search.msg
+		WHERE search.doc @@ $1::tsquery AND NOT m.recalled
+		AND (m.conv = ANY ($2) OR $3 AND m.room = '' AND (m.sender = $4 OR m.recipient = $4))
+		ORDER BY m.id DESC LIMIT $5`, q, convs, private, user, limit))
+	if err != nil {
+		return nil, err
+	}
+	return out, s.decorate(ctx, out, false)
 }

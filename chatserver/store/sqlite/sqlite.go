@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/parley-chat/parley/chatserver/store"
+	"github.com/parley-chat/parley/shared/protocol"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
@@ -96,39 +97,58 @@ CREATE TABLE IF NOT EXISTS reactions (
 	seq   INTEGER NOT NULL,
 	PRIMARY KEY (msg, emoji, user)
 );
+CREATE VIRTUAL TABLE IF NOT EXISTS search USING fts5 (text, tokenize = 'unicode61 remove_diacritics 2');
+CREATE TABLE IF NOT EXISTS reads (
+	user TEXT NOT NULL,
+	conv TEXT NOT NULL,
+	msg  INTEGER NOT NULL,
+	PRIMARY KEY (user, conv)
+);
 `
 
 // added are the columns of messages that databases made before them
 // lack; Open adds them.
-var added = []struct{ column, decl string }{
-	{"edited", "INTEGER NOT NULL DEFAULT 0"},
-	{"reply_to", "INTEGER NOT NULL DEFAULT 0"},
-	{"react_on", "INTEGER NOT NULL DEFAULT 0"},
+var added = []struct{ table, column, decl string }{
+	{"messages", "edited", "INTEGER NOT NULL DEFAULT 0"},
+	{"messages", "reply_to", "INTEGER NOT NULL DEFAULT 0"},
+	{"messages", "react_on", "INTEGER NOT NULL DEFAULT 0"},
+	{"messages", "nick", "TEXT NOT NULL DEFAULT ''"},
+	{"users", "nick", "TEXT NOT NULL DEFAULT ''"},
 }
 
-// migrate adds the columns in added that the messages table lacks.
+// migrate adds the columns in added that their tables lack, and fills
+// the search index of a database made before it.
 func migrate(ctx context.Context, db *sql.DB) error {
-	rows, err := db.QueryContext(ctx, `SELECT name FROM pragma_table_info('messages')`)
+	var indexed int
+	if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM search LIMIT 1)`).Scan(&indexed); err != nil {
+		return err
+	}
+	if indexed == 0 {
+		if err := indexAll(ctx, db); err != nil {
+			return fmt.Errorf("fill the search index: %w", err)
+		}
+	}
+	rows, err := db.QueryContext(ctx, `SELECT m.name, p.name FROM sqlite_master m, pragma_table_info(m.name) p WHERE m.type = 'table'`)
 	if err != nil {
 		return err
 	}
-	have := map[string]bool{}
+	have := map[[2]string]bool{}
 	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
+		var t, c string
+		if err := rows.Scan(&t, &c); err != nil {
 			rows.Close()
 			return err
 		}
-		have[n] = true
+		have[[2]string{t, c}] = true
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return err
 	}
 	for _, a := range added {
-		if !have[a.column] {
-			if _, err := db.ExecContext(ctx, `ALTER TABLE messages ADD COLUMN `+a.column+` `+a.decl); err != nil {
-				return fmt.Errorf("add column %s: %w", a.column, err)
+		if !have[[2]string{a.table, a.column}] {
+			if _, err := db.ExecContext(ctx, `ALTER TABLE `+a.table+` ADD COLUMN `+a.column+` `+a.decl); err != nil {
+				return fmt.Errorf("add column %s to %s: %w", a.column, a.table, err)
 			}
 		}
 	}
@@ -203,8 +223,8 @@ func (s *Store) User(ctx context.Context, key string) (store.User, error) {
 	var u store.User
 	var pm, created int64
 	err := s.r.QueryRowContext(ctx,
-		`SELECT key, name, hash, pm_delivered, created FROM users WHERE key = ?`, key).
-		Scan(&u.Key, &u.Name, &u.Hash, &pm, &created)
+		`SELECT key, name, hash, pm_delivered, created, nick FROM users WHERE key = ?`, key).
+		Scan(&u.Key, &u.Name, &u.Hash, &pm, &created, &u.Nick)
 	if errors.Is(err, sql.ErrNoRows) {
 		return u, store.ErrNotFound
 	}
@@ -213,7 +233,7 @@ func (s *Store) User(ctx context.Context, key string) (store.User, error) {
 }
 
 func (s *Store) Users(ctx context.Context) ([]store.User, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT key, name, hash, pm_delivered, created FROM users ORDER BY key`)
+	rows, err := s.r.QueryContext(ctx, `SELECT key, name, hash, pm_delivered, created, nick FROM users ORDER BY key`)
 	if err != nil {
 		return nil, err
 	}
@@ -222,7 +242,7 @@ func (s *Store) Users(ctx context.Context) ([]store.User, error) {
 	for rows.Next() {
 		var u store.User
 		var pm, created int64
-		if err := rows.Scan(&u.Key, &u.Name, &u.Hash, &pm, &created); err != nil {
+		if err := rows.Scan(&u.Key, &u.Name, &u.Hash, &pm, &created, &u.Nick); err != nil {
 			return nil, err
 		}
 		u.PMDelivered, u.Created = uint64(pm), fromMS(created)
@@ -351,15 +371,15 @@ func (s *Store) Apply(ctx context.Context, batch []store.Change) (err error) {
 			}
 			if insert == nil {
 				insert, err = tx.PrepareContext(ctx, `INSERT INTO messages
-					(id, conv, room, sender, from_name, recipient, to_name, kind, text, file, time, target, recalled, idem, edited, reply_to, react_on)
-					VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+					(id, conv, room, sender, from_name, recipient, to_name, kind, text, file, time, target, recalled, idem, edited, reply_to, react_on, nick)
+					VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 				if err != nil {
 					return fmt.Errorf("prepare insert: %w", err)
 				}
 				defer insert.Close()
 			}
 			if _, err = insert.ExecContext(ctx, int64(m.ID), m.Conv, m.Room, m.From, m.FromName, m.To, m.ToName,
-				m.Kind, m.Text, m.File, ms(m.Time), int64(m.Target), m.Recalled, m.Key, m.Edited, int64(m.ReplyTo), m.On); err != nil {
+				m.Kind, m.Text, m.File, ms(m.Time), int64(m.Target), m.Recalled, m.Key, m.Edited, int64(m.ReplyTo), m.On, m.FromNick); err != nil {
 				return fmt.Errorf("insert message %d: %w", m.ID, err)
 			}
 		case store.CreateRoom:
@@ -407,9 +427,21 @@ func (s *Store) Apply(ctx context.Context, batch []store.Change) (err error) {
 			if err != nil {
 				return fmt.Errorf("set topic: %w", err)
 			}
+		case store.SetNick:
+			if _, err = tx.ExecContext(ctx, `UPDATE users SET nick = ? WHERE key = ?`, c.User.Nick, c.User.Key); err != nil {
+				return fmt.Errorf("set nick: %w", err)
+			}
+		case store.SetRead:
+			if _, err = tx.ExecContext(ctx, `INSERT INTO reads (user, conv, msg) VALUES (?, ?, ?)
+				ON CONFLICT (user, conv) DO UPDATE SET msg = MAX(msg, excluded.msg)`,
+				c.Read.User, c.Read.Conv, sqlID(c.Read.Msg)); err != nil {
+				return fmt.Errorf("set read: %w", err)
+			}
 		case store.DeleteRoom:
 			for _, q := range []string{
+				`DELETE FROM reads WHERE conv = ?`,
 				`DELETE FROM reactions WHERE msg IN (SELECT id FROM messages WHERE conv = ?)`,
+				`DELETE FROM search WHERE rowid IN (SELECT id FROM messages WHERE conv = ?)`,
 				`DELETE FROM messages WHERE conv = ?`,
 				`DELETE FROM members WHERE room = ?`,
 				`DELETE FROM bans WHERE room = ?`,
@@ -417,7 +449,7 @@ func (s *Store) Apply(ctx context.Context, batch []store.Change) (err error) {
 				`DELETE FROM rooms WHERE key = ?`,
 			} {
 				arg := c.Room.Key
-				if strings.Contains(q, "FROM messages WHERE conv") {
+				if strings.Contains(q, "WHERE conv") {
 					arg = store.RoomConv(c.Room.Key)
 				}
 				if _, err = tx.ExecContext(ctx, q, arg); err != nil {
@@ -434,11 +466,57 @@ func (s *Store) Apply(ctx context.Context, batch []store.Change) (err error) {
 	return nil
 }
 
+// searchable reports whether m goes in the search index.
+func searchable(m store.Message) bool {
+	return store.IsMessage(m.Kind) && !m.Recalled && strings.TrimSpace(m.Text) != ""
+}
+
+// indexAll puts every message in the search index.
+func indexAll(ctx context.Context, db *sql.DB) error {
+	rows, err := db.QueryContext(ctx, `SELECT id, text FROM messages WHERE kind NOT IN ('recall', 'edit', 'react') AND recalled = 0 AND text != ''`)
+	if err != nil {
+		return err
+	}
+	type doc struct {
+		id   int64
+		text string
+	}
+	var docs []doc
+	for rows.Next() {
+		var d doc
+		if err := rows.Scan(&d.id, &d.text); err != nil {
+			rows.Close()
+			return err
+		}
+		docs = append(docs, d)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil || len(docs) == 0 {
+		return err
+	}
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	for _, d := range docs {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO search (rowid, text) VALUES (?, ?)`, d.id, store.SearchForm(d.text)); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
+}
+
 // applyTo makes what an entry of kind k does to the message it is about.
 func applyTo(ctx context.Context, tx *sql.Tx, k store.ChangeKind, m store.Message) error {
 	var qs []string
 	var args [][]any
 	switch k {
+	case store.AddMessage:
+		if searchable(m) {
+			qs = []string{`INSERT INTO search (rowid, text) VALUES (?, ?)`}
+			args = [][]any{{int64(m.ID), store.SearchForm(m.Text)}}
+		}
 	case store.RecallMsg:
 		// The recalled text goes from the message, its edits and its
 		// reactions.
@@ -446,11 +524,13 @@ func applyTo(ctx context.Context, tx *sql.Tx, k store.ChangeKind, m store.Messag
 			`UPDATE messages SET recalled = 1, text = '', file = '' WHERE id = ?`,
 			`UPDATE messages SET text = '' WHERE kind = 'edit' AND target = ?`,
 			`DELETE FROM reactions WHERE msg = ?`,
+			`DELETE FROM search WHERE rowid = ?`,
 		}
-		args = [][]any{{int64(m.Target)}, {int64(m.Target)}, {int64(m.Target)}}
+		args = [][]any{{int64(m.Target)}, {int64(m.Target)}, {int64(m.Target)}, {int64(m.Target)}}
 	case store.EditMsg:
-		qs = []string{`UPDATE messages SET text = ?, edited = 1 WHERE id = ?`}
-		args = [][]any{{m.Text, int64(m.Target)}}
+		qs = []string{`UPDATE messages SET text = ?, edited = 1 WHERE id = ?`, `DELETE FROM search WHERE rowid = ?`,
+			`INSERT INTO search (rowid, text) VALUES (?, ?)`}
+		args = [][]any{{m.Text, int64(m.Target)}, {int64(m.Target)}, {int64(m.Target), store.SearchForm(m.Text)}}
 	case store.ReactMsg:
 		if m.On {
 			qs = []string{`INSERT OR IGNORE INTO reactions (msg, emoji, user, name, seq) VALUES (?, ?, ?, ?, ?)`}
@@ -468,7 +548,7 @@ func applyTo(ctx context.Context, tx *sql.Tx, k store.ChangeKind, m store.Messag
 	return nil
 }
 
-const msgColumns = `id, conv, room, sender, from_name, recipient, to_name, kind, text, file, time, target, recalled, idem, edited, reply_to, react_on`
+const msgColumns = `id, conv, room, sender, from_name, recipient, to_name, kind, text, file, time, target, recalled, idem, edited, reply_to, react_on, nick`
 
 // decorate fills in the quotes of msgs that are replies and, with
 // reactions, every message's reactions.
@@ -556,7 +636,7 @@ func scanMessages(rows *sql.Rows) ([]store.Message, error) {
 		var m store.Message
 		var id, t, target, replyTo int64
 		if err := rows.Scan(&id, &m.Conv, &m.Room, &m.From, &m.FromName, &m.To, &m.ToName,
-			&m.Kind, &m.Text, &m.File, &t, &target, &m.Recalled, &m.Key, &m.Edited, &replyTo, &m.On); err != nil {
+			&m.Kind, &m.Text, &m.File, &t, &target, &m.Recalled, &m.Key, &m.Edited, &replyTo, &m.On, &m.FromNick); err != nil {
 			return nil, err
 		}
 		m.ID, m.Time, m.Target, m.ReplyTo = uint64(id), fromMS(t), uint64(target), uint64(replyTo)
@@ -734,7 +814,7 @@ func (s *Store) Prune(ctx context.Context, before time.Time, limit int) (int, er
 		return 0, fmt.Errorf("prune: %w", err)
 	}
 	defer tx.Rollback()
-	for _, q := range []string{`DELETE FROM reactions WHERE msg <= ?`, `DELETE FROM messages WHERE id <= ?`} {
+	for _, q := range []string{`DELETE FROM reactions WHERE msg <= ?`, `DELETE FROM search WHERE rowid <= ?`, `DELETE FROM messages WHERE id <= ?`} {
 		if _, err := tx.ExecContext(ctx, q, last); err != nil {
 			return 0, fmt.Errorf("prune: %w", err)
 		}
@@ -743,6 +823,149 @@ func (s *Store) Prune(ctx context.Context, before time.Time, limit int) (int, er
 		return 0, fmt.Errorf("prune: %w", err)
 	}
 	return n, nil
+}
+
+func (s *Store) Reads(ctx context.Context) ([]store.Read, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT user, conv, msg FROM reads ORDER BY user, conv`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Read
+	for rows.Next() {
+		var r store.Read
+		var msg int64
+		if err := rows.Scan(&r.User, &r.Conv, &msg); err != nil {
+			return nil, err
+		}
+		r.Msg = uint64(msg)
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// Counts reads each conversation's index range after its position: a
+// count, and the texts that may mention the user (LIKE finds the name in
+// any ASCII case; protocol.Mentions decides).
+func (s *Store) Counts(ctx context.Context, user string, names []string, convs []store.Unread, upto uint64, limit int) ([]store.Count, error) {
+	out := make([]store.Count, len(convs))
+	var likes []string
+	var likeArgs []any
+	for _, n := range names {
+		likes = append(likes, `text LIKE ? ESCAPE '\'`)
+		likeArgs = append(likeArgs, "%"+strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(n)+"%")
+	}
+	if len(likes) == 0 {
+		likes = []string{"0"}
+	}
+	for i, u := range convs {
+		out[i].Conv = u.Conv
+		if u.After == 0 {
+			var own sql.NullInt64
+			if err := s.r.QueryRowContext(ctx, `SELECT MAX(id) FROM messages WHERE sender = ? AND conv = ? AND kind NOT IN ('recall', 'edit', 'react')`,
+				user, u.Conv).Scan(&own); err != nil {
+				return nil, err
+			}
+			u.After = uint64(own.Int64)
+		}
+		const where = `conv = ? AND id > ? AND id <= ? AND sender != ? AND recalled = 0 AND kind NOT IN ('recall', 'edit', 'react')`
+		args := []any{u.Conv, sqlID(u.After), sqlID(upto), user}
+		if err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM messages WHERE `+where+` LIMIT ?)`,
+			append(args, limit)...).Scan(&out[i].Unread); err != nil {
+			return nil, err
+		}
+		if out[i].Unread == 0 {
+			continue
+		}
+		rows, err := s.r.QueryContext(ctx, `SELECT text FROM messages WHERE `+where+` AND (`+strings.Join(likes, " OR ")+`) ORDER BY id LIMIT ?`,
+			append(append(args, likeArgs...), limit*4)...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() && out[i].Mentions < limit {
+			var text string
+			if err := rows.Scan(&text); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			if slices.ContainsFunc(names, func(n string) bool { return protocol.Mentions(text, n) }) {
+				out[i].Mentions++
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// PrivateConvs groups the user's private messages, read by the sender
+// and the recipient indexes, by conversation; SQLite takes the other
+// columns of a MAX() aggregate from the row with the maximum.
+func (s *Store) PrivateConvs(ctx context.Context, user string, upto uint64, limit int) ([]store.Private, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT conv, MAX(id), sender, from_name, recipient, to_name FROM messages
+		WHERE room = '' AND (sender = ? OR recipient = ?) AND id <= ? AND kind NOT IN ('recall', 'edit', 'react')
+		GROUP BY conv ORDER BY 2 DESC LIMIT ?`, user, user, sqlID(upto), limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Private
+	for rows.Next() {
+		var pc store.Private
+		var last int64
+		var from, fromName, to, toName string
+		if err := rows.Scan(&pc.Conv, &last, &from, &fromName, &to, &toName); err != nil {
+			return nil, err
+		}
+		pc.Last, pc.With, pc.WithName = uint64(last), to, toName
+		if to == user {
+			pc.With, pc.WithName = from, fromName
+		}
+		out = append(out, pc)
+	}
+	return out, rows.Err()
+}
+
+// Search matches the index with every word as a quoted phrase, so that
+// nothing typed is FTS5 syntax ("OR", "NEAR", "*", quotes), and reads
+// the messages of the matches in the conversations allowed, newest
+// first.
+func (s *Store) Search(ctx context.Context, user string, convs []string, private bool, words []string, limit int) ([]store.Message, error) {
+	var phrases []string
+	for _, w := range words {
+		phrases = append(phrases, `"`+strings.ReplaceAll(w, `"`, `""`)+`"`)
+	}
+	if len(phrases) == 0 {
+		return nil, nil
+	}
+	var where []string
+	args := []any{strings.Join(phrases, " AND ")}
+	if len(convs) > 0 {
+		where = append(where, `m.conv IN (`+marks(len(convs))+`)`)
+		for _, c := range convs {
+			args = append(args, c)
+		}
+	}
+	if private {
+		where = append(where, `(m.room = '' AND (m.sender = ? OR m.recipient = ?))`)
+		args = append(args, user, user)
+	}
+	if len(where) == 0 {
+		return nil, nil
+	}
+	cols := "m." + strings.ReplaceAll(msgColumns, ", ", ", m.")
+	rows, err := s.r.QueryContext(ctx, `SELECT `+cols+` FROM search JOIN messages m ON m.id = search.rowid
+		WHERE search MATCH ? AND m.recalled = 0 AND (`+strings.Join(where, " OR ")+`) ORDER BY m.id DESC LIMIT ?`, append(args, limit)...)
+	if err != nil {
+		return nil, err
+	}
+	out, err := scanMessages(rows)
+	if err != nil {
+		return nil, err
+	}
+	return out, s.decorate(ctx, out, false)
 }
 
 func (s *Store) RecentKeys(ctx context.Context, n int) ([]store.Message, error) {

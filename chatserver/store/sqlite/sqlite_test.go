@@ -230,6 +230,10 @@ func TestOpenOlderDatabase(t *testing.T) {
 	if m, err = s.Message(t.Context(), 1); err != nil || m.Text != "edited" || !m.Edited || len(m.Reactions) != 1 {
 		t.Fatalf("Message(1) after an edit and a reaction = %+v, %v", m, err)
 	}
+	// The messages from before the search index are in it.
+	if got, err := s.Search(t.Context(), "bob", []string{"#lobby"}, false, store.SearchWords("edited"), 5); err != nil || len(got) != 1 {
+		t.Fatalf("Search of an older database = %+v, %v", got, err)
+	}
 }
 
 // TestReactionsGo checks that no reaction outlives its message, whether

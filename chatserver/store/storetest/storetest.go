@@ -60,6 +60,11 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Reply", testReply},
 		{"React", testReact},
 		{"ReactGoesWithRoomAndPrune", testReactGoes},
+		{"Reads", testReads},
+		{"Nicks", testNicks},
+		{"Search", testSearch},
+		{"Counts", testCounts},
+		{"PrivateConvs", testPrivateConvs},
 		{"Concurrent", testConcurrent},
 	}
 	for _, tt := range tests {
@@ -1177,4 +1182,184 @@ func testReactGoes(t *testing.T, s store.Store) {
 	}
 	_, err = s.Message(ctx(t), 2)
 	wantNotFound(t, "Message(2) after Prune", err)
+}
+
+func setRead(user, conv string, msg uint64) store.Change {
+	return store.Change{Kind: store.SetRead, Read: store.Read{User: user, Conv: conv, Msg: msg}}
+}
+
+func testReads(t *testing.T, s store.Store) {
+	lobby, goConv := store.RoomConv("lobby"), store.RoomConv("go")
+	apply(t, s, setRead("alice", lobby, 5), setRead("alice", goConv, 3), setRead("bob", lobby, 9))
+	apply(t, s, setRead("alice", lobby, 4)) // never goes down
+	apply(t, s, setRead("alice", goConv, 7))
+	got, err := s.Reads(ctx(t))
+	want := []store.Read{rd("alice", goConv, 7), rd("alice", lobby, 5), rd("bob", lobby, 9)}
+	if err != nil || !slices.Equal(got, want) {
+		t.Fatalf("Reads = %v, %v; want %v", got, err, want)
+	}
+	apply(t, s, store.Change{Kind: store.DeleteRoom, Room: store.Room{Key: "go"}})
+	got, err = s.Reads(ctx(t))
+	want = []store.Read{rd("alice", lobby, 5), rd("bob", lobby, 9)}
+	if err != nil || !slices.Equal(got, want) {
+		t.Fatalf("Reads after the room went = %v, %v; want %v", got, err, want)
+	}
+}
+
+func testCounts(t *testing.T, s store.Store) {
+	lobby := store.RoomConv("lobby")
+	pm := store.PrivateConv("alice", "bob")
+	gone := roomMsg(4, "lobby", "bob", "alice, sorry")
+	f := roomMsg(6, "lobby", "carol", "")
+	f.Kind, f.File = "file", `{"name":"a","size":1,"path":"a"}`
+	apply(t, s, add(
+		roomMsg(1, "lobby", "bob", "hello alice"),
+		roomMsg(2, "lobby", "alice", "hi, alice here"), // her own
+		roomMsg(3, "lobby", "carol", "malice aforethought"),
+		gone,
+		roomMsg(5, "lobby", "bob", "@ALICE look"),
+		f,
+		privMsg(7, "bob", "alice", "psst"),
+		privMsg(8, "alice", "bob", "what"),
+		privMsg(9, "bob", "alice", "alice?"),
+	)...)
+	apply(t, s, add(recallOf(10, gone))...)
+	apply(t, s, change(store.ReactMsg, reactOf(11, roomMsg(1, "lobby", "bob", ""), "bob", "👍", true)),
+		change(store.EditMsg, editOf(12, roomMsg(5, "lobby", "bob", ""), "@alice look!")))
+	got, err := s.Counts(ctx(t), "alice", []string{"Alice"}, []store.Unread{un(lobby, 1), un(pm, 7), un(store.RoomConv("none"), 0)}, 100, 100)
+	want := []store.Count{cnt(lobby, 3, 1), cnt(pm, 1, 1), cnt(store.RoomConv("none"), 0, 0)}
+	if err != nil || !slices.Equal(got, want) {
+		t.Fatalf("Counts = %v, %v; want %v", got, err, want)
+	}
+	// Bounded above by upto, and each count by the limit.
+	got, err = s.Counts(ctx(t), "alice", []string{"alice"}, []store.Unread{un(lobby, 1)}, 5, 100)
+	if want := []store.Count{cnt(lobby, 2, 1)}; err != nil || !slices.Equal(got, want) {
+		t.Fatalf("Counts up to 5 = %v, %v; want %v", got, err, want)
+	}
+	// No position: her own newest message there stands for it.
+	got, err = s.Counts(ctx(t), "alice", []string{"alice"}, []store.Unread{un(lobby, 0), un(pm, 0)}, 100, 100)
+	if want := []store.Count{cnt(lobby, 3, 1), cnt(pm, 1, 1)}; err != nil || !slices.Equal(got, want) {
+		t.Fatalf("Counts without positions = %v, %v; want %v", got, err, want)
+	}
+	got, err = s.Counts(ctx(t), "alice", []string{"alice"}, []store.Unread{un(lobby, 1)}, 100, 1)
+	if want := []store.Count{cnt(lobby, 1, 1)}; err != nil || !slices.Equal(got, want) {
+		t.Fatalf("Counts with limit 1 = %v, %v; want %v", got, err, want)
+	}
+}
+
+func testPrivateConvs(t *testing.T, s store.Store) {
+	apply(t, s, add(
+		privMsg(1, "bob", "alice", "hi"),
+		privMsg(2, "alice", "carol", "hey carol"),
+		roomMsg(3, "lobby", "alice", "room"),
+		privMsg(4, "alice", "bob", "back to bob"),
+		privMsg(5, "dave", "erin", "not hers"),
+		privMsg(6, "alice", "alice", "note to self"),
+	)...)
+	apply(t, s, change(store.ReactMsg, reactOf(7, privMsg(2, "alice", "carol", ""), "carol", "👍", true)))
+	got, err := s.PrivateConvs(ctx(t), "alice", 100, 10)
+	want := []store.Private{
+		store.Private{Conv: store.PrivateConv("alice", "alice"), With: "alice", WithName: "Alice", Last: 6},
+		store.Private{Conv: store.PrivateConv("alice", "bob"), With: "bob", WithName: "Bob", Last: 4},
+		store.Private{Conv: store.PrivateConv("alice", "carol"), With: "carol", WithName: "Carol", Last: 2},
+	}
+	if err != nil || !slices.Equal(got, want) {
+		t.Fatalf("PrivateConvs = %+v, %v\nwant %+v", got, err, want)
+	}
+	got, err = s.PrivateConvs(ctx(t), "alice", 3, 1)
+	if want := want[2:]; err != nil || !slices.Equal(got, want) {
+		t.Fatalf("PrivateConvs up to 3, 1 of them = %+v, %v; want %+v", got, err, want)
+	}
+}
+
+func rd(user, conv string, msg uint64) store.Read {
+	return store.Read{User: user, Conv: conv, Msg: msg}
+}
+func un(conv string, after uint64) store.Unread { return store.Unread{Conv: conv, After: after} }
+func cnt(conv string, unread, mentions int) store.Count {
+	return store.Count{Conv: conv, Unread: unread, Mentions: mentions}
+}
+
+func testNicks(t *testing.T, s store.Store) {
+	if err := s.CreateUser(ctx(t), store.User{Key: "alice", Name: "Alice", Hash: "h", Created: base}); err != nil {
+		t.Fatal(err)
+	}
+	nick := func(n string) store.Change {
+		return store.Change{Kind: store.SetNick, User: store.User{Key: "alice", Nick: n}}
+	}
+	for _, n := range []string{"Ally 🌸", "", "Аля"} {
+		apply(t, s, nick(n))
+		u, err := s.User(ctx(t), "alice")
+		if err != nil || u.Nick != n || u.Name != "Alice" {
+			t.Fatalf("User after SetNick(%q) = %+v, %v", n, u, err)
+		}
+		us, err := s.Users(ctx(t))
+		if err != nil || len(us) != 1 || us[0].Nick != n {
+			t.Fatalf("Users after SetNick(%q) = %+v, %v", n, us, err)
+		}
+	}
+	m := roomMsg(1, "lobby", "alice", "hi")
+	m.FromNick = "Аля"
+	apply(t, s, add(m)...)
+	if got := message(t, s, 1); got.FromNick != "Аля" {
+		t.Errorf("a message's nick = %q", got.FromNick)
+	}
+	apply(t, s, add(roomMsg(2, "lobby", "bob", "ally, look"), roomMsg(3, "lobby", "bob", "alice!"))...)
+	got, err := s.Counts(ctx(t), "alice", []string{"Alice", "Ally"}, []store.Unread{un(store.RoomConv("lobby"), 1)}, 10, 10)
+	if want := []store.Count{cnt(store.RoomConv("lobby"), 2, 2)}; err != nil || !slices.Equal(got, want) {
+		t.Errorf("Counts with a name and a nick = %v, %v; want %v", got, err, want)
+	}
+}
+
+func testSearch(t *testing.T, s store.Store) {
+	lobby, goConv := store.RoomConv("lobby"), store.RoomConv("go")
+	gone := roomMsg(5, "lobby", "bob", "the deploy failed")
+	edited := roomMsg(6, "lobby", "bob", "nothing here")
+	apply(t, s, add(
+		roomMsg(1, "lobby", "alice", "The deploy is done"),
+		roomMsg(2, "go", "bob", "deploy the Go service"),
+		privMsg(3, "bob", "alice", "secret deploy plan"),
+		privMsg(4, "bob", "carol", "carol's deploy"),
+		gone, edited,
+		roomMsg(7, "lobby", "carol", "部署完成了, Zoë"),
+		roomMsg(8, "lobby", "carol", `say "OR" NEAR * me`),
+	)...)
+	apply(t, s, add(recallOf(9, gone))...)
+	apply(t, s, change(store.EditMsg, editOf(10, edited, "now a DEPLOY note")))
+	search := func(convs []string, private bool, q string) []uint64 {
+		t.Helper()
+		got, err := s.Search(ctx(t), "alice", convs, private, store.SearchWords(q), 20)
+		if err != nil {
+			t.Fatalf("Search(%q): %v", q, err)
+		}
+		return ids(got)
+	}
+	for _, tc := range []struct {
+		convs   []string
+		private bool
+		q       string
+		want    []uint64
+	}{
+		{[]string{lobby}, true, "deploy", []uint64{6, 3, 1}}, // the edit counts; the recall and others' private ones do not
+		{[]string{lobby, goConv}, false, "DEPLOY", []uint64{6, 2, 1}},
+		{[]string{lobby}, false, "deploy done", []uint64{1}},
+		{[]string{lobby}, false, "deploy failed", nil},
+		{[]string{lobby}, false, "部署", []uint64{7}},
+		{[]string{lobby}, false, "完成", []uint64{7}},
+		{[]string{lobby}, false, "部完", nil},
+		{[]string{lobby}, false, "zoe", []uint64{7}},
+		{[]string{lobby}, false, `"OR"`, []uint64{8}},
+		{[]string{lobby}, false, "NEAR", []uint64{8}},
+		{[]string{lobby}, false, `deploy OR nothing`, nil},
+		{[]string{lobby}, false, `*`, nil},
+		{[]string{lobby}, false, `"`, nil},
+		{nil, true, "deploy", []uint64{3}},
+	} {
+		if got := search(tc.convs, tc.private, tc.q); !slices.Equal(got, tc.want) {
+			t.Errorf("Search(%v, %v, %q) = %v; want %v", tc.convs, tc.private, tc.q, got, tc.want)
+		}
+	}
+	if got, err := s.Search(ctx(t), "alice", []string{lobby}, true, store.SearchWords("deploy"), 2); err != nil || !slices.Equal(ids(got), []uint64{6, 3}) {
+		t.Errorf("Search with limit 2 = %v, %v", ids(got), err)
+	}
 }
