@@ -155,7 +155,9 @@ func (c *conn) command(m *ircmsg.Message) bool {
 	case "CAP":
 		return c.capCmd(m)
 	case "AUTHENTICATE":
-		c.numeric("907", "You have already authenticated")
+		// A connection is one Parley session, logged in once: changing
+		// accounts means connecting again.
+		c.numeric("462", "You may not reregister: this connection is logged in as "+c.curNick()+"; connect again to log in as someone else")
 	case "REDACT":
 		return c.redact(m)
 	case "LUSERS":
@@ -508,20 +510,76 @@ func (c *conn) who(m *ircmsg.Message) bool {
 		if w.Type == protocol.TypeOK {
 			for _, mb := range w.Members {
 				if mb.Online {
-					c.whoLine(mask, mb.Name, mb.Owner)
+					c.whoLine("#"+w.Room, mb.Name, mb.Owner)
 				}
 			}
 		}
 		c.numeric("315", mask, "End of WHO list")
 		return true
 	}
-	if mb, ok, goOn := c.findUser(mask); !goOn {
+	// A nick, or a mask with * and ? of nicks, user names, hosts or
+	// real names: online users who match.
+	w, ok := c.request(&protocol.Frame{Type: protocol.TypeWho, Room: protocol.Lobby})
+	if !ok {
 		return false
-	} else if ok && mb.Online {
-		c.whoLine("*", mb.Name, false)
+	}
+	lmask := strings.ToLower(mask)
+	exact := !strings.ContainsAny(mask, "*?")
+	for _, mb := range w.Members {
+		if !mb.Online {
+			continue
+		}
+		id := c.identOf(mb.Name)
+		if id.invisible && !exact && !c.sharesChannel(mb.Name) {
+			continue
+		}
+		for _, s := range []string{mb.Name, id.user, id.host, id.real} {
+			if glob(lmask, strings.ToLower(s)) {
+				c.whoLine("*", mb.Name, false)
+				break
+			}
+		}
 	}
 	c.numeric("315", mask, "End of WHO list")
 	return true
+}
+
+func (c *conn) sharesChannel(name string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, ch := range c.channels {
+		if ch.members[name] {
+			return true
+		}
+	}
+	return false
+}
+
+// glob reports whether s matches pattern, in which * stands for any
+// run of characters and ? for one.
+func glob(pattern, s string) bool {
+	p, t := []rune(pattern), []rune(s)
+	pi, ti, star, mark := 0, 0, -1, 0
+	for ti < len(t) {
+		switch {
+		case pi < len(p) && (p[pi] == '?' || p[pi] == t[ti]):
+			pi++
+			ti++
+		case pi < len(p) && p[pi] == '*':
+			star, mark = pi, ti
+			pi++
+		case star >= 0:
+			pi = star + 1
+			mark++
+			ti = mark
+		default:
+			return false
+		}
+	}
+	for pi < len(p) && p[pi] == '*' {
+		pi++
+	}
+	return pi == len(p)
 }
 
 // findUser looks a user up by name in the lobby, which everyone is in.
@@ -702,10 +760,21 @@ func (c *conn) mode(m *ircmsg.Message) bool {
 			return true
 		}
 		if len(m.Params) > 1 {
-			c.numeric("501", "Unknown MODE flag: Parley has no user modes")
+			switch m.Params[1] {
+			case "+i", "-i":
+				c.invisible = m.Params[1] == "+i"
+				c.srv.setInvisible(c, c.curNick(), c.invisible)
+				c.send(source(c.curNick()), "MODE", c.curNick(), m.Params[1])
+			default:
+				c.numeric("501", "Unknown MODE flag: the only user mode is +i (invisible to WHO masks)")
+			}
 			return true
 		}
-		c.numeric("221", "+")
+		if c.invisible {
+			c.numeric("221", "+i")
+		} else {
+			c.numeric("221", "+")
+		}
 		return true
 	}
 	c.mu.Lock()
@@ -714,6 +783,11 @@ func (c *conn) mode(m *ircmsg.Message) bool {
 	if len(m.Params) > 1 {
 		if m.Params[1] == "b" || m.Params[1] == "+b" {
 			c.numeric("368", t, "End of channel ban list")
+			return true
+		}
+		if m.Params[1] == "+t" {
+			// Always so: only the owner sets the topic.
+			c.numeric("324", t, "+t")
 			return true
 		}
 		c.numeric("472", m.Params[1], "Channel modes cannot be changed: the owner is the operator, and KICK removes members")
@@ -728,10 +802,10 @@ func (c *conn) mode(m *ircmsg.Message) bool {
 			c.errNumeric("MODE", t, r)
 			return true
 		}
-		c.numeric("324", "#"+r.Room, "+")
+		c.numeric("324", "#"+r.Room, "+t")
 		return true
 	}
-	c.numeric("324", "#"+ch.name, "+")
+	c.numeric("324", "#"+ch.name, "+t")
 	return true
 }
 

@@ -44,16 +44,17 @@ type channel struct {
 // fields marked so; mu guards the rest, which the hub's goroutine
 // touches through Queue.
 type conn struct {
-	srv    *Server
-	nc     net.Conn
-	id     uint64
-	remote netip.Addr
-	host   string
-	rd     ircreader.Reader // reader's
-	s      *session.Session // reader's
-	reg    registration     // reader's
-	reqID  uint64           // reader's
-	away   string           // reader's
+	srv       *Server
+	nc        net.Conn
+	id        uint64
+	remote    netip.Addr
+	host      string
+	rd        ircreader.Reader // reader's
+	s         *session.Session // reader's
+	reg       registration     // reader's
+	reqID     uint64           // reader's
+	away      string           // reader's
+	invisible bool             // reader's
 
 	replyCh chan *protocol.Frame // the reply the reader waits for
 	ended   chan struct{}        // closed once the socket is closed
@@ -167,9 +168,16 @@ func (c *conn) line(line []byte) bool {
 	}
 	body := line
 	if body[0] == '@' {
-		if i := bytes.IndexByte(body, ' '); i >= 0 {
-			body = body[i+1:]
+		i := bytes.IndexByte(body, ' ')
+		if i < 0 {
+			i = len(body)
 		}
+		// IRCv3 message-tags: at most 4094 bytes of tags from a client.
+		if i-1 > 4094 {
+			c.numeric("417", "Input line was too long: at most 4094 bytes of tags")
+			return true
+		}
+		body = body[min(i+1, len(body)):]
 	}
 	if len(body) > maxBody-2 {
 		c.numeric("417", "Input line was too long: at most 512 bytes besides tags")

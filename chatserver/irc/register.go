@@ -247,9 +247,14 @@ func (c *conn) authenticate(m *ircmsg.Message) bool {
 	if p != "+" {
 		c.reg.saslBuf.WriteString(p)
 	}
-	if c.reg.saslBuf.Len() > 1200 {
+	if len(p) > 400 {
 		c.reg.saslMech = ""
-		c.numeric("905", "SASL message too long")
+		c.numeric("905", "SASL message too long: send it in chunks of 400 bytes")
+		return true
+	}
+	if c.reg.saslBuf.Len() > 4096 {
+		c.reg.saslMech = ""
+		c.numeric("904", "SASL authentication failed: the response is too long")
 		return true
 	}
 	if len(p) == 400 {

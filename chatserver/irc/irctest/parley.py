@@ -95,8 +95,12 @@ class ParleyController(BaseServerController, DirectoryBasedController):
         case.sendLine(client, "USER r e g :user")
         case.sendLine(client, "CAP REQ :sasl")
         case.sendLine(client, "AUTHENTICATE PLAIN")
-        plain = "\0{}\0{}".format(username, password).encode()
-        case.sendLine(client, "AUTHENTICATE " + base64.b64encode(plain).decode())
+        plain = base64.b64encode("\0{}\0{}".format(username, password).encode()).decode()
+        chunks = [plain[i:i + 400] for i in range(0, len(plain), 400)]
+        if len(chunks[-1]) == 400:
+            chunks.append("+")
+        for chunk in chunks:
+            case.sendLine(client, "AUTHENTICATE " + chunk)
         case.sendLine(client, "CAP END")
         while case.getRegistrationMessage(client).command != "001":
             pass
