@@ -893,8 +893,8 @@ func (c *conn) eventInBatch(ev *event.Event, batch string) {
 		c.out = append(c.out, ev.Encoded(event.IRC, c.srv.encode)...)
 	case event.Owner:
 		ch := c.channels[f.Room]
-		if ch == nil {
-			return
+		if ch == nil || ch.owner == f.Name {
+			return // not shown, or shown already (a creator's join)
 		}
 		ch.owner = f.Name
 		c.out = append(c.out, ev.Encoded(event.IRC, c.srv.encode)...)
