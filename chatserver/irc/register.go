@@ -25,6 +25,7 @@ type registration struct {
 	saslMech  string       // AUTHENTICATE's mechanism while an exchange runs
 	saslBuf   bytes.Buffer // its payload so far
 	saslDone  bool         // logged in with SASL
+	guest     bool         // logged in as a guest, without a password
 	loggedIn  *protocol.Frame
 	welcomed  bool
 }
@@ -349,6 +350,7 @@ func (c *conn) tryRegister() bool {
 				return true
 			}
 			g.loggedIn = r
+			g.guest = true
 			c.mu.Lock()
 			c.nick = r.Name
 			c.mu.Unlock()
@@ -373,7 +375,7 @@ func (c *conn) welcome() bool {
 	g.welcomed = true
 	g.pass = ""
 	nick := c.curNick()
-	c.srv.setIdent(nick, ident{user: "~" + g.username, host: "parley", real: g.realname, c: c})
+	c.srv.setIdent(nick, ident{user: "~" + g.username, host: "parley", real: g.realname, guest: g.guest, c: c})
 	name := c.srv.cfg.ServerName
 	c.numeric("001", fmt.Sprintf("Welcome to Parley, %s", source(nick)))
 	c.numeric("002", fmt.Sprintf("Your host is %s, running Parley", name))
@@ -449,8 +451,9 @@ func isupport(l protocol.Limits) []string {
 		"NETWORK=Parley",
 		"NICKLEN=" + strconv.Itoa(protocol.MaxNameRunes*4),
 		"PREFIX=(ov)@+", // the owner is @; nobody is given voice (+), which clients expect to exist
-		"TARGMAX=JOIN:,KICK:1,NAMES:1,NOTICE:4,PART:,PRIVMSG:4,WHOIS:1",
+		"TARGMAX=JOIN:,KICK:4,NAMES:4,NOTICE:4,PART:,PRIVMSG:4,WHOIS:1",
 		"TOPICLEN=" + strconv.Itoa(protocol.MaxTopicBytes),
 		"UTF8ONLY",
+		"WHOX",
 	}
 }

@@ -251,6 +251,7 @@ type ident struct {
 	user, host, real string
 	away             string
 	invisible        bool
+	guest            bool // logged in with -irc-guests, without a password
 	c                *conn
 }
 
