@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/ergochat/irc-go/ircmsg"
 
@@ -288,7 +289,7 @@ func (c *conn) authenticate(m *ircmsg.Message) bool {
 // decides the numerics of a refusal. It reports whether the login
 // succeeded, and whether the connection goes on.
 func (c *conn) login(name, password string, sasl bool) (ok, goOn bool) {
-	r, goOn := c.request(&protocol.Frame{Type: protocol.TypeLogin, Name: name, Password: password})
+	r, goOn := c.loginRequest(name, password)
 	if !goOn {
 		return false, false
 	}
@@ -316,6 +317,27 @@ func (c *conn) login(name, password string, sasl bool) (ok, goOn bool) {
 	return false, true
 }
 
+// loginRequest asks the session to log in. A login the server is too
+// busy for just now (a wave of logins waiting for password checks) is
+// tried again after the wait the refusal says, a few times: an IRC
+// client would not know to.
+func (c *conn) loginRequest(name, password string) (*protocol.Frame, bool) {
+	for attempt := 0; ; attempt++ {
+		r, ok := c.request(&protocol.Frame{Type: protocol.TypeLogin, Name: name, Password: password})
+		if !ok || r.Type == protocol.TypeOK || r.Code != protocol.CodeBusy || attempt == 5 {
+			return r, ok
+		}
+		wait := time.Duration(max(r.RetryMS, 50)) * time.Millisecond
+		t := time.NewTimer(min(wait, 5*time.Second))
+		select {
+		case <-t.C:
+		case <-c.ended:
+			t.Stop()
+			return nil, false
+		}
+	}
+}
+
 // tryRegister logs in and welcomes the client once it has said NICK and
 // USER and ended any capability negotiation.
 func (c *conn) tryRegister() bool {
@@ -337,7 +359,7 @@ func (c *conn) tryRegister() bool {
 				c.numeric("433", g.nick, "Nickname is already in use")
 				return true
 			}
-			r, goOn := c.request(&protocol.Frame{Type: protocol.TypeLogin, Name: g.nick, Password: c.srv.guestPassword(n.Key)})
+			r, goOn := c.loginRequest(g.nick, c.srv.guestPassword(n.Key))
 			if !goOn {
 				return false
 			}

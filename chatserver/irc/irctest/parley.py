@@ -33,6 +33,19 @@ class ParleyController(BaseServerController, DirectoryBasedController):
     software_name = "Parley"
     supported_sasl_mechanisms: Set[str] = {"PLAIN"}
     supports_sts = False
+    # The ISUPPORT tokens the server must send, with their values: what
+    # chatserver/irc/register.go's isupport promises (None: no value).
+    isupport = {
+        "CASEMAPPING": "rfc8265",
+        "CHANTYPES": "#",
+        "PREFIX": "(ov)@+",
+        "UTF8ONLY": None,
+        "WHOX": None,
+        "NICKLEN": "128",
+        "CHANNELLEN": "129",
+        "TOPICLEN": "390",
+        "TARGMAX": "JOIN:,KICK:4,NAMES:4,NOTICE:4,PART:,PRIVMSG:4,WHOIS:1",
+    }
 
     def run(
         self,

@@ -51,7 +51,7 @@ for m in "${modules[@]}"; do
 		status=1
 		continue
 	fi
-	grep -E '^SKIPPED' "$out" | sed -E 's/^SKIPPED \[[0-9]+\] [^:]+:[0-9]+: /    skipped: /' | sort | uniq -c | sed 's/^ */    /'
+	grep -E '^SKIPPED' "$out" | sed -E 's/^SKIPPED \[([0-9]+)\] [^:]+:[0-9]+: /    skipped (\1): /'
 	while read -r id; do
 		if grep -qF -- "$id " "$known"; then
 			echo "    known failure: $id: $(grep -F -- "$id " "$known" | cut -d' ' -f2- | sed 's/^ *//')"
