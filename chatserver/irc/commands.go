@@ -115,10 +115,14 @@ func (c *conn) command(m *ircmsg.Message) bool {
 			c.numeric("366", "*", "End of /NAMES list")
 			return true
 		}
-		for _, t := range strings.Split(m.Params[0], ",") {
-			if !c.names(t) {
+		targets := strings.Split(m.Params[0], ",")
+		for _, t := range targets {
+			if !c.names(t, len(targets) == 1) {
 				return false
 			}
+		}
+		if len(targets) > 1 {
+			c.numeric("366", m.Params[0], "End of /NAMES list")
 		}
 	case "WHO":
 		return c.who(m)
@@ -155,7 +159,9 @@ func (c *conn) command(m *ircmsg.Message) bool {
 	case "CAP":
 		return c.capCmd(m)
 	case "AUTHENTICATE":
-		c.numeric("907", "You have already authenticated")
+		// A connection is one Parley session, logged in once: changing
+		// accounts means connecting again.
+		c.numeric("462", "You may not reregister: this connection is logged in as "+c.curNick()+"; connect again to log in as someone else")
 	case "REDACT":
 		return c.redact(m)
 	case "LUSERS":
@@ -290,7 +296,7 @@ func (c *conn) showRoom(room, topic, topicBy string, topicTime int64, owner stri
 			c.out = appendLine(c.out, c.srv.cfg.ServerName, "333", c.nick, "#"+room, topicBy, strconv.FormatInt(topicTime/1000, 10))
 		}
 	}
-	c.namesLocked(ch)
+	c.namesLocked(ch, true)
 	held := c.joinHeld
 	c.joining, c.joinHeld = "", nil
 	c.eventsLocked(held, "#"+room)
@@ -300,8 +306,8 @@ func (c *conn) showRoom(room, topic, topicBy string, topicTime int64, owner stri
 }
 
 // namesLocked appends RPL_NAMREPLY lines for ch's online members, the
-// owner marked @, and RPL_ENDOFNAMES.
-func (c *conn) namesLocked(ch *channel) {
+// owner marked @, and with end RPL_ENDOFNAMES.
+func (c *conn) namesLocked(ch *channel, end bool) {
 	var names []string
 	for name, online := range ch.members {
 		if !online {
@@ -331,7 +337,9 @@ func (c *conn) namesLocked(ch *channel) {
 	if len(line) > 0 {
 		c.out = appendLine(c.out, c.srv.cfg.ServerName, "353", c.nick, "=", "#"+ch.name, strings.Join(line, " "))
 	}
-	c.out = appendLine(c.out, c.srv.cfg.ServerName, "366", c.nick, "#"+ch.name, "End of /NAMES list")
+	if end {
+		c.out = appendLine(c.out, c.srv.cfg.ServerName, "366", c.nick, "#"+ch.name, "End of /NAMES list")
+	}
 }
 
 // shown returns the channel shown for IRC name t, or nil.
@@ -438,11 +446,13 @@ func (c *conn) privmsg(m *ircmsg.Message) bool {
 	return true
 }
 
-func (c *conn) names(t string) bool {
+// names answers NAMES for t; end says whether to end with
+// RPL_ENDOFNAMES, which a NAMES of several channels sends once.
+func (c *conn) names(t string, end bool) bool {
 	c.mu.Lock()
 	ch := c.shownLocked(t)
 	if ch != nil {
-		c.namesLocked(ch)
+		c.namesLocked(ch, end)
 		c.flushLocked()
 		c.mu.Unlock()
 		return true
@@ -464,13 +474,15 @@ func (c *conn) names(t string) bool {
 				}
 			}
 			c.mu.Lock()
-			c.namesLocked(ch)
+			c.namesLocked(ch, end)
 			c.flushLocked()
 			c.mu.Unlock()
 			return true
 		}
 	}
-	c.numeric("366", t, "End of /NAMES list")
+	if end {
+		c.numeric("366", t, "End of /NAMES list")
+	}
 	return true
 }
 
@@ -482,7 +494,10 @@ func (c *conn) identOf(name string) ident {
 	return ident{user: name, host: "parley", real: name}
 }
 
-func (c *conn) whoLine(channel, name string, op bool) {
+// whoLine answers WHO for one user: RPL_WHOREPLY, or with WHOX fields
+// (IRCv3 WHOX: a % and field letters, then optionally a comma and a
+// token) RPL_WHOSPCRPL with those fields in the spec's order.
+func (c *conn) whoLine(channel, name string, op bool, whox string) {
 	id := c.identOf(name)
 	flags := "H"
 	if id.away != "" {
@@ -491,7 +506,50 @@ func (c *conn) whoLine(channel, name string, op bool) {
 	if op {
 		flags += "@"
 	}
-	c.numeric("352", channel, id.user, id.host, c.srv.cfg.ServerName, name, flags, "0 "+id.real)
+	if whox == "" {
+		c.numeric("352", channel, id.user, id.host, c.srv.cfg.ServerName, name, flags, "0 "+id.real)
+		return
+	}
+	fields, token, _ := strings.Cut(whox, ",")
+	account := name
+	if id.guest {
+		account = "0"
+	}
+	var params []string
+	for _, f := range "tcuihsnfdlaor" {
+		if !strings.ContainsRune(fields, f) {
+			continue
+		}
+		switch f {
+		case 't':
+			params = append(params, token)
+		case 'c':
+			params = append(params, channel)
+		case 'u':
+			params = append(params, id.user)
+		case 'i':
+			params = append(params, "255.255.255.255") // not shown
+		case 'h':
+			params = append(params, id.host)
+		case 's':
+			params = append(params, c.srv.cfg.ServerName)
+		case 'n':
+			params = append(params, name)
+		case 'f':
+			params = append(params, flags)
+		case 'd':
+			params = append(params, "0")
+		case 'l':
+			params = append(params, "0")
+		case 'a':
+			params = append(params, account)
+		case 'o':
+			params = append(params, "n/a")
+		case 'r':
+			params = append(params, id.real)
+		}
+	}
+	c.numeric("354", params...)
 }
 
 func (c *conn) who(m *ircmsg.Message) bool {
@@ -500,6 +558,15 @@ func (c *conn) who(m *ircmsg.Message) bool {
 		return true
 	}
 	mask := m.Params[0]
+	whox := ""
+	if len(m.Params) > 1 {
+		if _, x, ok := strings.Cut(m.Params[1], "%"); ok {
+			whox = x
+			if whox == "" {
+				whox = ","
+			}
+		}
+	}
 	if room := roomOf(mask); room != "" {
 		w, ok := c.request(&protocol.Frame{Type: protocol.TypeWho, Room: room})
 		if !ok {
@@ -508,20 +575,76 @@ func (c *conn) who(m *ircmsg.Message) bool {
 		if w.Type == protocol.TypeOK {
 			for _, mb := range w.Members {
 				if mb.Online {
-					c.whoLine(mask, mb.Name, mb.Owner)
+					c.whoLine("#"+w.Room, mb.Name, mb.Owner, whox)
 				}
 			}
 		}
 		c.numeric("315", mask, "End of WHO list")
 		return true
 	}
-	if mb, ok, goOn := c.findUser(mask); !goOn {
+	// A nick, or a mask with * and ? of nicks, user names, hosts or
+	// real names: online users who match.
+	w, ok := c.request(&protocol.Frame{Type: protocol.TypeWho, Room: protocol.Lobby})
+	if !ok {
 		return false
-	} else if ok && mb.Online {
-		c.whoLine("*", mb.Name, false)
+	}
+	lmask := strings.ToLower(mask)
+	exact := !strings.ContainsAny(mask, "*?")
+	for _, mb := range w.Members {
+		if !mb.Online {
+			continue
+		}
+		id := c.identOf(mb.Name)
+		if id.invisible && !exact && !c.sharesChannel(mb.Name) {
+			continue
+		}
+		for _, s := range []string{mb.Name, id.user, id.host, id.real} {
+			if glob(lmask, strings.ToLower(s)) {
+				c.whoLine("*", mb.Name, false, whox)
+				break
+			}
+		}
 	}
 	c.numeric("315", mask, "End of WHO list")
 	return true
+}
+
+func (c *conn) sharesChannel(name string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, ch := range c.channels {
+		if ch.members[name] {
+			return true
+		}
+	}
+	return false
+}
+
+// glob reports whether s matches pattern, in which * stands for any
+// run of characters and ? for one.
+func glob(pattern, s string) bool {
+	p, t := []rune(pattern), []rune(s)
+	pi, ti, star, mark := 0, 0, -1, 0
+	for ti < len(t) {
+		switch {
+		case pi < len(p) && (p[pi] == '?' || p[pi] == t[ti]):
+			pi++
+			ti++
+		case pi < len(p) && p[pi] == '*':
+			star, mark = pi, ti
+			pi++
+		case star >= 0:
+			pi = star + 1
+			mark++
+			ti = mark
+		default:
+			return false
+		}
+	}
+	for pi < len(p) && p[pi] == '*' {
+		pi++
+	}
+	return pi == len(p)
 }
 
 // findUser looks a user up by name in the lobby, which everyone is in.
@@ -653,42 +776,59 @@ func (c *conn) topic(m *ircmsg.Message) bool {
 	return true
 }
 
+// kick handles KICK: one channel and several nicks, or as many channels
+// as nicks, in pairs.
 func (c *conn) kick(m *ircmsg.Message) bool {
-	t := m.Params[0]
-	room := roomOf(t)
-	if room == "" {
-		c.numeric("403", t, "No such channel")
+	chans, nicks := strings.Split(m.Params[0], ","), strings.Split(m.Params[1], ",")
+	if len(chans) != 1 && len(chans) != len(nicks) {
+		c.numeric("461", "KICK", "Give one channel, or one for each nick")
 		return true
 	}
 	reason := ""
 	if len(m.Params) > 2 {
 		reason = ircfmt.Strip(m.Params[2])
 	}
-	for _, nick := range strings.Split(m.Params[1], ",") {
-		r, ok := c.request(&protocol.Frame{Type: protocol.TypeKick, Room: room, Name: nick, Text: reason})
-		if !ok {
+	for i, nick := range nicks {
+		t := chans[0]
+		if len(chans) > 1 {
+			t = chans[i]
+		}
+		if !c.kickOne(t, nick, reason) {
 			return false
 		}
-		if r.Type == protocol.TypeOK {
-			continue
+	}
+	return true
+}
+
+func (c *conn) kickOne(t, nick, reason string) bool {
+	room := roomOf(t)
+	if room == "" {
+		c.numeric("403", t, "No such channel")
+		return true
+	}
+	r, ok := c.request(&protocol.Frame{Type: protocol.TypeKick, Room: room, Name: nick, Text: reason})
+	if !ok {
+		return false
+	}
+	if r.Type == protocol.TypeOK {
+		return true
+	}
+	switch r.Code {
+	case protocol.CodeNotMember:
+		c.mu.Lock()
+		in := c.shownLocked(t) != nil
+		c.mu.Unlock()
+		if in {
+			c.numeric("441", nick, t, "They aren't on that channel")
+		} else {
+			c.numeric("442", t, "You're not on that channel")
 		}
-		switch r.Code {
-		case protocol.CodeNotMember:
-			c.mu.Lock()
-			in := c.shownLocked(t) != nil
-			c.mu.Unlock()
-			if in {
-				c.numeric("441", nick, t, "They aren't on that channel")
-			} else {
-				c.numeric("442", t, "You're not on that channel")
-			}
-		case protocol.CodeLobby:
-			c.numeric("482", t, "You're not channel operator: "+r.Message)
-		case protocol.CodeBadRequest:
-			c.numeric("482", t, r.Message)
-		default:
-			c.errNumeric("KICK", nick, r)
-		}
+	case protocol.CodeLobby:
+		c.numeric("482", t, "You're not channel operator: "+r.Message)
+	case protocol.CodeBadRequest:
+		c.numeric("482", t, r.Message)
+	default:
+		c.errNumeric("KICK", nick, r)
 	}
 	return true
 }
@@ -702,10 +842,21 @@ func (c *conn) mode(m *ircmsg.Message) bool {
 			return true
 		}
 		if len(m.Params) > 1 {
-			c.numeric("501", "Unknown MODE flag: Parley has no user modes")
+			switch m.Params[1] {
+			case "+i", "-i":
+				c.invisible = m.Params[1] == "+i"
+				c.srv.setInvisible(c, c.curNick(), c.invisible)
+				c.send(source(c.curNick()), "MODE", c.curNick(), m.Params[1])
+			default:
+				c.numeric("501", "Unknown MODE flag: the only user mode is +i (invisible to WHO masks)")
+			}
 			return true
 		}
-		c.numeric("221", "+")
+		if c.invisible {
+			c.numeric("221", "+i")
+		} else {
+			c.numeric("221", "+")
+		}
 		return true
 	}
 	c.mu.Lock()
@@ -714,6 +865,11 @@ func (c *conn) mode(m *ircmsg.Message) bool {
 	if len(m.Params) > 1 {
 		if m.Params[1] == "b" || m.Params[1] == "+b" {
 			c.numeric("368", t, "End of channel ban list")
+			return true
+		}
+		if m.Params[1] == "+t" {
+			// Always so: only the owner sets the topic.
+			c.numeric("324", t, "+t")
 			return true
 		}
 		c.numeric("472", m.Params[1], "Channel modes cannot be changed: the owner is the operator, and KICK removes members")
@@ -728,10 +884,10 @@ func (c *conn) mode(m *ircmsg.Message) bool {
 			c.errNumeric("MODE", t, r)
 			return true
 		}
-		c.numeric("324", "#"+r.Room, "+")
+		c.numeric("324", "#"+r.Room, "+t")
 		return true
 	}
-	c.numeric("324", "#"+ch.name, "+")
+	c.numeric("324", "#"+ch.name, "+t")
 	return true
 }
 
@@ -819,8 +975,8 @@ func (c *conn) eventInBatch(ev *event.Event, batch string) {
 		c.out = append(c.out, ev.Encoded(event.IRC, c.srv.encode)...)
 	case event.Owner:
 		ch := c.channels[f.Room]
-		if ch == nil {
-			return
+		if ch == nil || ch.owner == f.Name {
+			return // not shown, or shown already (a creator's join)
 		}
 		ch.owner = f.Name
 		c.out = append(c.out, ev.Encoded(event.IRC, c.srv.encode)...)

@@ -44,16 +44,17 @@ type channel struct {
 // fields marked so; mu guards the rest, which the hub's goroutine
 // touches through Queue.
 type conn struct {
-	srv    *Server
-	nc     net.Conn
-	id     uint64
-	remote netip.Addr
-	host   string
-	rd     ircreader.Reader // reader's
-	s      *session.Session // reader's
-	reg    registration     // reader's
-	reqID  uint64           // reader's
-	away   string           // reader's
+	srv       *Server
+	nc        net.Conn
+	id        uint64
+	remote    netip.Addr
+	host      string
+	rd        ircreader.Reader // reader's
+	s         *session.Session // reader's
+	reg       registration     // reader's
+	reqID     uint64           // reader's
+	away      string           // reader's
+	invisible bool             // reader's
 
 	replyCh chan *protocol.Frame // the reply the reader waits for
 	ended   chan struct{}        // closed once the socket is closed
@@ -165,26 +166,18 @@ func (c *conn) line(line []byte) bool {
 	} else if !ok {
 		return true // refused; the session said why
 	}
-	body := line
-	if body[0] == '@' {
-		if i := bytes.IndexByte(body, ' '); i >= 0 {
-			body = body[i+1:]
-		}
-	}
-	if len(body) > maxBody-2 {
-		c.numeric("417", "Input line was too long: at most 512 bytes besides tags")
+	msg, refusal, err := parse(line)
+	switch {
+	case refusal != "":
+		c.numeric("417", refusal)
 		return true
-	}
-	msg, err := ircmsg.ParseLineStrict(string(line), true, 0)
-	if err != nil {
-		switch {
-		case errors.Is(err, ircmsg.ErrorLineIsEmpty):
-			return true
-		case errors.Is(err, ircmsg.ErrorBadParam), errors.Is(err, ircmsg.ErrorLineContainsBadChar):
-			c.numeric("421", "*", "Malformed line: "+err.Error())
-		default:
-			c.notice("Could not parse that line: " + err.Error())
-		}
+	case errors.Is(err, ircmsg.ErrorLineIsEmpty):
+		return true
+	case errors.Is(err, ircmsg.ErrorBadParam), errors.Is(err, ircmsg.ErrorLineContainsBadChar):
+		c.numeric("421", "*", "Malformed line: "+err.Error())
+		return true
+	case err != nil:
+		c.notice("Could not parse that line: " + err.Error())
 		return true
 	}
 	return c.command(&msg)
@@ -377,4 +370,27 @@ func (c *conn) writeLoop() {
 		close(c.ended)
 		return
 	}
+}
+
+// parse parses one line from a client (without its CRLF) with ircmsg.
+// A line whose tags or body are over IRCv3's limits is refused with the
+// text of ERR_INPUTTOOLONG, and is not parsed.
+func parse(line []byte) (msg ircmsg.Message, refusal string, err error) {
+	body := line
+	if len(body) > 0 && body[0] == '@' {
+		i := bytes.IndexByte(body, ' ')
+		if i < 0 {
+			i = len(body)
+		}
+		// message-tags: at most 4094 bytes of tags from a client.
+		if i-1 > 4094 {
+			return msg, "Input line was too long: at most 4094 bytes of tags", nil
+		}
+		body = body[min(i+1, len(body)):]
+	}
+	if len(body) > maxBody-2 {
+		return msg, "Input line was too long: at most 512 bytes besides tags", nil
+	}
+	msg, err = ircmsg.ParseLineStrict(string(line), true, 0)
+	return msg, "", err
 }

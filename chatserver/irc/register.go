@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/ergochat/irc-go/ircmsg"
 
@@ -25,6 +26,7 @@ type registration struct {
 	saslMech  string       // AUTHENTICATE's mechanism while an exchange runs
 	saslBuf   bytes.Buffer // its payload so far
 	saslDone  bool         // logged in with SASL
+	guest     bool         // logged in as a guest, without a password
 	loggedIn  *protocol.Frame
 	welcomed  bool
 }
@@ -247,9 +249,14 @@ func (c *conn) authenticate(m *ircmsg.Message) bool {
 	if p != "+" {
 		c.reg.saslBuf.WriteString(p)
 	}
-	if c.reg.saslBuf.Len() > 1200 {
+	if len(p) > 400 {
 		c.reg.saslMech = ""
-		c.numeric("905", "SASL message too long")
+		c.numeric("905", "SASL message too long: send it in chunks of 400 bytes")
+		return true
+	}
+	if c.reg.saslBuf.Len() > 4096 {
+		c.reg.saslMech = ""
+		c.numeric("904", "SASL authentication failed: the response is too long")
 		return true
 	}
 	if len(p) == 400 {
@@ -282,7 +289,7 @@ func (c *conn) authenticate(m *ircmsg.Message) bool {
 // decides the numerics of a refusal. It reports whether the login
 // succeeded, and whether the connection goes on.
 func (c *conn) login(name, password string, sasl bool) (ok, goOn bool) {
-	r, goOn := c.request(&protocol.Frame{Type: protocol.TypeLogin, Name: name, Password: password})
+	r, goOn := c.loginRequest(name, password)
 	if !goOn {
 		return false, false
 	}
@@ -310,6 +317,27 @@ func (c *conn) login(name, password string, sasl bool) (ok, goOn bool) {
 	return false, true
 }
 
+// loginRequest asks the session to log in. A login the server is too
+// busy for just now (a wave of logins waiting for password checks) is
+// tried again after the wait the refusal says, a few times: an IRC
+// client would not know to.
+func (c *conn) loginRequest(name, password string) (*protocol.Frame, bool) {
+	for attempt := 0; ; attempt++ {
+		r, ok := c.request(&protocol.Frame{Type: protocol.TypeLogin, Name: name, Password: password})
+		if !ok || r.Type == protocol.TypeOK || r.Code != protocol.CodeBusy || attempt == 5 {
+			return r, ok
+		}
+		wait := time.Duration(max(r.RetryMS, 50)) * time.Millisecond
+		t := time.NewTimer(min(wait, 5*time.Second))
+		select {
+		case <-t.C:
+		case <-c.ended:
+			t.Stop()
+			return nil, false
+		}
+	}
+}
+
 // tryRegister logs in and welcomes the client once it has said NICK and
 // USER and ended any capability negotiation.
 func (c *conn) tryRegister() bool {
@@ -331,7 +359,7 @@ func (c *conn) tryRegister() bool {
 				c.numeric("433", g.nick, "Nickname is already in use")
 				return true
 			}
-			r, goOn := c.request(&protocol.Frame{Type: protocol.TypeLogin, Name: g.nick, Password: c.srv.guestPassword(n.Key)})
+			r, goOn := c.loginRequest(g.nick, c.srv.guestPassword(n.Key))
 			if !goOn {
 				return false
 			}
@@ -344,6 +372,7 @@ func (c *conn) tryRegister() bool {
 				return true
 			}
 			g.loggedIn = r
+			g.guest = true
 			c.mu.Lock()
 			c.nick = r.Name
 			c.mu.Unlock()
@@ -368,7 +397,7 @@ func (c *conn) welcome() bool {
 	g.welcomed = true
 	g.pass = ""
 	nick := c.curNick()
-	c.srv.setIdent(nick, ident{user: "~" + g.username, host: "parley", real: g.realname, c: c})
+	c.srv.setIdent(nick, ident{user: "~" + g.username, host: "parley", real: g.realname, guest: g.guest, c: c})
 	name := c.srv.cfg.ServerName
 	c.numeric("001", fmt.Sprintf("Welcome to Parley, %s", source(nick)))
 	c.numeric("002", fmt.Sprintf("Your host is %s, running Parley", name))
@@ -444,8 +473,9 @@ func isupport(l protocol.Limits) []string {
 		"NETWORK=Parley",
 		"NICKLEN=" + strconv.Itoa(protocol.MaxNameRunes*4),
 		"PREFIX=(ov)@+", // the owner is @; nobody is given voice (+), which clients expect to exist
-		"TARGMAX=JOIN:,KICK:1,NAMES:1,NOTICE:4,PART:,PRIVMSG:4,WHOIS:1",
+		"TARGMAX=JOIN:,KICK:4,NAMES:4,NOTICE:4,PART:,PRIVMSG:4,WHOIS:1",
 		"TOPICLEN=" + strconv.Itoa(protocol.MaxTopicBytes),
 		"UTF8ONLY",
+		"WHOX",
 	}
 }

@@ -250,6 +250,8 @@ func localHost(nc net.Conn) string {
 type ident struct {
 	user, host, real string
 	away             string
+	invisible        bool
+	guest            bool // logged in with -irc-guests, without a password
 	c                *conn
 }
 
@@ -279,6 +281,15 @@ func (s *Server) quitReason(name string) string {
 		return q.reason
 	}
 	return "Offline"
+}
+
+func (s *Server) setInvisible(c *conn, name string, on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if id, ok := s.idents[name]; ok && id.c == c {
+		id.invisible = on
+		s.idents[name] = id
+	}
 }
 
 // setAway records c's away message and tells the IRC clients that share

@@ -5,8 +5,9 @@
 #
 # Usage: chatserver/loadtest/compare.sh [ERGO_BINARY]
 #
-# For each server (Parley built from this checkout, over TCP and, as
-# parley-ws, over WebSocket; ngircd and InspIRCd from Debian's packages;
+# For each server (Parley built from this checkout, over TCP, as
+# parley-ws over WebSocket, and as parley-irc over its IRC door, with the
+# same IRC load as the IRC servers; ngircd and InspIRCd from Debian's packages;
 # and Ergo if the path to an ergo binary is given) it runs
 #
 #   a) fan-out: one room of FANOUT_CONNS members, SENDERS of them sending
@@ -50,7 +51,7 @@
 #                  in flight overflow its accept queue and the kernel resets
 #                  some; 1000 for the others, since InspIRCd completes
 #                  registrations only on its once-a-second timer]
-#   SERVERS        which servers to run ["parley parley-ws ngircd inspircd ergo"]
+#   SERVERS        which servers to run ["parley parley-ws parley-irc ngircd inspircd ergo"]
 #   RESULTS        where results go [${TMPDIR:-/tmp}/parley-compare-DATE]
 #   PARLEY_BIN     a chatserver binary to use instead of building one
 #   PARLEY_FLAGS   extra chatserver flags, e.g. "-max-queue 16777216"
@@ -114,7 +115,7 @@ WARMUP=${WARMUP:-3}
 IDLE_PER_PROC=${IDLE_PER_PROC:-9000}
 IDLE_SETTLE=${IDLE_SETTLE:-5}
 DIAL_PARALLEL=${DIAL_PARALLEL:-}
-SERVERS=${SERVERS:-"parley parley-ws ngircd inspircd ergo"}
+SERVERS=${SERVERS:-"parley parley-ws parley-irc ngircd inspircd ergo"}
 RESULTS=${RESULTS:-${TMPDIR:-/tmp}/parley-compare-$(date +%Y%m%d-%H%M%S)}
 PARLEY_BIN=${PARLEY_BIN:-}
 PARLEY_FLAGS=${PARLEY_FLAGS:-}
@@ -209,7 +210,7 @@ rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 log "building the load tool"
 LOADTEST=$WORK/loadtest
 go build -o "$LOADTEST" ./chatserver/loadtest
-if want parley || want parley-ws; then
+if want parley || want parley-ws || want parley-irc; then
 	if [[ -n $PARLEY_BIN ]]; then
 		[[ -x $PARLEY_BIN ]] || die "PARLEY_BIN=$PARLEY_BIN is not an executable file"
 		PARLEY=$PARLEY_BIN
@@ -228,6 +229,7 @@ version() {
 		[[ -n $PARLEY_BIN ]] && v="$(basename "$PARLEY_BIN")"
 		if [[ $1 == parley-ws ]]; then echo "Parley $v WS"; else echo "Parley $v"; fi
 		;;
+	parley-irc) echo "Parley $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown) IRC" ;;
 	ngircd) ngircd --version 2>/dev/null | head -1 | sed 's/^ngIRCd \([^-]*\).*/ngircd \1/' ;;
 	inspircd) inspircd --version 2>/dev/null | head -1 | sed 's/^InspIRCd-/InspIRCd /' ;;
 	ergo) "$ERGO_BIN" --version 2>/dev/null | head -1 | sed 's/^ergo-/Ergo /' ;;
@@ -277,6 +279,27 @@ start_parley() {
 }
 
 start_parley-ws() { start_parley "$1" ws; }
+
+# start_parley-irc RUN: the load reaches Parley over its IRC door, as an
+# IRC server's load, registering with NICK and USER: -irc-guests lets it.
+start_parley-irc() {
+	local dir=$WORK/parley-irc-$1 port iport pport
+	mkdir -p "$dir"
+	port=$(free_port)
+	iport=$(free_port)
+	pport=$(free_port)
+	SERVER_LOG=$RESULTS/logs/parley-irc-$1.log
+	# shellcheck disable=SC2086
+	"$PARLEY" -addr "127.0.0.1:$port" -http "" -irc "127.0.0.1:$iport" -irc-guests -irc-server-name bench.parley.test \
+		-data "$dir/data" -secret-file "$dir/secret" -rate 1000000 -burst 1000000 -read-rate 1000000 \
+		-login-rate 0 -register-rate 0 -hash-memory 64 -log-level warn \
+		-pprof "127.0.0.1:$pport" $PARLEY_FLAGS >"$SERVER_LOG" 2>&1 &
+	SERVER_PID=$!
+	PIDS+=("$SERVER_PID")
+	SERVER_ADDR=127.0.0.1:$iport
+	PPROF_ADDR=127.0.0.1:$pport
+	wait_listen "$SERVER_PID" "$iport" "Parley's IRC door" "$SERVER_LOG"
+}
 
 start_ngircd() {
 	local dir port
@@ -589,7 +612,7 @@ run_fanout() {
 loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
 LOAD_BEFORE=$(loadavg)
 RAN=()
-for s in parley parley-ws ngircd inspircd ergo; do
+for s in parley parley-ws parley-irc ngircd inspircd ergo; do
 	want "$s" || continue
 	RAN+=("$s")
 done

@@ -33,6 +33,19 @@ class ParleyController(BaseServerController, DirectoryBasedController):
     software_name = "Parley"
     supported_sasl_mechanisms: Set[str] = {"PLAIN"}
     supports_sts = False
+    # The ISUPPORT tokens the server must send, with their values: what
+    # chatserver/irc/register.go's isupport promises (None: no value).
+    isupport = {
+        "CASEMAPPING": "rfc8265",
+        "CHANTYPES": "#",
+        "PREFIX": "(ov)@+",
+        "UTF8ONLY": None,
+        "WHOX": None,
+        "NICKLEN": "128",
+        "CHANNELLEN": "129",
+        "TOPICLEN": "390",
+        "TARGMAX": "JOIN:,KICK:4,NAMES:4,NOTICE:4,PART:,PRIVMSG:4,WHOIS:1",
+    }
 
     def run(
         self,
@@ -95,8 +108,12 @@ class ParleyController(BaseServerController, DirectoryBasedController):
         case.sendLine(client, "USER r e g :user")
         case.sendLine(client, "CAP REQ :sasl")
         case.sendLine(client, "AUTHENTICATE PLAIN")
-        plain = "\0{}\0{}".format(username, password).encode()
-        case.sendLine(client, "AUTHENTICATE " + base64.b64encode(plain).decode())
+        plain = base64.b64encode("\0{}\0{}".format(username, password).encode()).decode()
+        chunks = [plain[i:i + 400] for i in range(0, len(plain), 400)]
+        if len(chunks[-1]) == 400:
+            chunks.append("+")
+        for chunk in chunks:
+            case.sendLine(client, "AUTHENTICATE " + chunk)
         case.sendLine(client, "CAP END")
         while case.getRegistrationMessage(client).command != "001":
             pass

@@ -1,0 +1,112 @@
+package irc
+
+import (
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/ergochat/irc-go/ircmsg"
+)
+
+// FuzzParse feeds arbitrary lines to the parser as the reader does: it
+// must never panic, must refuse lines over the limits without parsing
+// them, and what it parses must survive being written back out by
+// appendLine and parsed again.
+func FuzzParse(f *testing.F) {
+	for _, s := range []string{
+		"NICK alice", "USER a 0 * :Alice Liddell", "PRIVMSG #go :hello, world",
+		"@+typing=active;label=x TAGMSG #go", ":alice PRIVMSG bob :hi", "CAP REQ :server-time echo-message",
+		"AUTHENTICATE AGFsaWNlAHNlc2FtZQ==", "PING :12345", "JOIN #a,#b,#c", "PRIVMSG #go :\x01ACTION waves\x01",
+		"@" + strings.Repeat("a", 5000) + " PRIVMSG #x hi", "PRIVMSG #x :" + strings.Repeat("é", 300),
+		"", " ", ":", "@", "@ ", "PRIVMSG #go :\x00", "TOPIC #go :", "KICK #go bob :spam and eggs",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, line []byte) {
+		msg, refusal, err := parse(line)
+		if refusal != "" {
+			return
+		}
+		if err != nil {
+			return
+		}
+		if msg.Command == "" {
+			t.Fatalf("parsed %q with no command", line)
+		}
+		for _, r := range msg.Command {
+			if !(r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9') {
+				return // no command of IRC's: the reader answers 421
+			}
+		}
+		out := appendTagged(nil, msg.AllTags(), msg.Source, msg.Command, append([]string(nil), msg.Params...)...)
+		if len(out) == 0 {
+			return // ircmsg would not write it (a tag it cannot carry)
+		}
+		again, err := ircmsg.ParseLine(strings.TrimSuffix(string(out), "\r\n"))
+		if err != nil {
+			t.Fatalf("%q written as %q does not parse: %v", line, out, err)
+		}
+		if again.Command != msg.Command || len(again.Params) != len(msg.Params) {
+			t.Fatalf("%q written as %q parses as %q %q", line, out, again.Command, again.Params)
+		}
+	})
+}
+
+// FuzzSplitText checks the splitting of a message into IRC lines: each
+// piece fits, is valid UTF-8 if the text was, has no line break, and
+// together they hold the text without its line breaks.
+func FuzzSplitText(f *testing.F) {
+	f.Add("hello", 20)
+	f.Add("line one\nline two\r\nline three\rfour", 8)
+	f.Add(strings.Repeat("你好", 200), 10)
+	f.Add("", 5)
+	f.Add("\n\n", 5)
+	f.Fuzz(func(t *testing.T, text string, max int) {
+		if max < 1 || max > 4096 {
+			return
+		}
+		pieces := splitText(text, max)
+		if len(pieces) == 0 {
+			t.Fatal("no pieces")
+		}
+		var joined strings.Builder
+		for _, p := range pieces {
+			if len(p) > max && len(p) > utf8.UTFMax {
+				t.Fatalf("piece %q is over %d bytes", p, max)
+			}
+			if strings.ContainsAny(p, "\r\n") {
+				t.Fatalf("piece %q has a line break", p)
+			}
+			if utf8.ValidString(text) && !utf8.ValidString(p) {
+				t.Fatalf("piece %q of valid text is not valid UTF-8", p)
+			}
+			joined.WriteString(p)
+		}
+		want := strings.NewReplacer("\r", "", "\n", "").Replace(text)
+		if got := joined.String(); got != want && !(want == "" && got == " ") {
+			t.Fatalf("pieces of %q join to %q", text, got)
+		}
+	})
+}
+
+// The tags a connection gets are those its capabilities allow.
+func TestAppendFiltered(t *testing.T) {
+	line := []byte("@time=2026-01-01T00:00:00.000Z;msgid=7 :a!a@parley PRIVMSG #go :hi\r\n")
+	for _, c := range []struct {
+		caps  caps
+		batch string
+		want  string
+	}{
+		{caps{}, "", ":a!a@parley PRIVMSG #go :hi\r\n"},
+		{caps{serverTime: true}, "", "@time=2026-01-01T00:00:00.000Z :a!a@parley PRIVMSG #go :hi\r\n"},
+		{caps{messageTags: true}, "", "@msgid=7 :a!a@parley PRIVMSG #go :hi\r\n"},
+		{caps{serverTime: true, messageTags: true}, "b1", "@batch=b1;time=2026-01-01T00:00:00.000Z;msgid=7 :a!a@parley PRIVMSG #go :hi\r\n"},
+	} {
+		if got := string(appendFiltered(nil, line, c.caps, c.batch)); got != c.want {
+			t.Errorf("%+v: got %q, want %q", c.caps, got, c.want)
+		}
+	}
+	if got := string(appendFiltered(nil, []byte(":s PING s\r\n"), caps{}, "b")); got != "@batch=b :s PING s\r\n" {
+		t.Errorf("untagged line in a batch: %q", got)
+	}
+}
