@@ -8,6 +8,7 @@ package web_test
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -110,11 +111,22 @@ type env struct {
 	httpLn  string // the chat server's HTTP address, kept across restarts
 	tcpLn   string
 	mod     func(*server.Config)
+	// cert and key, if set, make both servers speak TLS.
+	cert, key string
 }
 
 func newEnv(t *testing.T, mod func(*server.Config)) *env {
 	t.Helper()
-	e := &env{t: t, secret: []byte("0123456789abcdef0123456789abcdef"), dir: t.TempDir(), mod: mod}
+	return startEnv(t, &env{mod: mod})
+}
+
+func startEnv(t *testing.T, e *env) *env {
+	t.Helper()
+	e.t, e.secret, e.dir = t, []byte("0123456789abcdef0123456789abcdef"), t.TempDir()
+	scheme := "http://"
+	if e.cert != "" {
+		scheme = "https://"
+	}
 	e.dataDir = t.TempDir()
 	state := t.TempDir()
 	// The chat server's HTTP port is chosen first, so that the file
@@ -124,7 +136,8 @@ func newEnv(t *testing.T, mod func(*server.Config)) *env {
 	e.files, err = fileserver.Start(context.Background(), fileserver.Config{
 		Addr: "127.0.0.1:0", Dir: e.dir, State: state, Secret: e.secret,
 		Settle:       20 * time.Millisecond,
-		AllowOrigins: []string{"http://" + e.httpLn},
+		AllowOrigins: []string{scheme + e.httpLn},
+		TLSCert:      e.cert, TLSKey: e.key,
 		MinFree:      1,
 		DiskFree:     func(string) (int64, bool) { return 1 << 40, true },
 	})
@@ -147,6 +160,10 @@ func (e *env) startChat() {
 		c.DataDir = e.dataDir
 		c.FilesSecret = e.secret
 		c.FilesURL = "http://" + e.files.Addr()
+		if e.cert != "" {
+			c.FilesURL = "https://" + e.files.Addr()
+			c.TLSCert, c.TLSKey = e.cert, e.key
+		}
 		if e.mod != nil {
 			e.mod(c)
 		}
@@ -166,7 +183,12 @@ func (e *env) restartChat() {
 	e.startChat()
 }
 
-func (e *env) url() string { return "http://" + e.httpLn + "/" }
+func (e *env) url() string {
+	if e.cert != "" {
+		return "https://" + e.httpLn + "/"
+	}
+	return "http://" + e.httpLn + "/"
+}
 
 // peer is a terminal-client session (the client's protocol package).
 type peer struct {
@@ -178,7 +200,11 @@ func (e *env) peer(name string) *peer {
 	e.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
 	defer cancel()
-	s, err := chat.Connect(ctx, chat.Options{Addr: e.tcpLn, Name: name, Password: "pw-" + name, Reconnect: true})
+	opts := chat.Options{Addr: e.tcpLn, Name: name, Password: "pw-" + name, Reconnect: true}
+	if e.cert != "" {
+		opts.TLS = &tls.Config{InsecureSkipVerify: true} // the test's own certificate
+	}
+	s, err := chat.Connect(ctx, opts)
 	if err != nil {
 		e.t.Fatal(err)
 	}
