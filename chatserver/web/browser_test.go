@@ -138,8 +138,8 @@ func startEnv(t *testing.T, e *env) *env {
 		Settle:       20 * time.Millisecond,
 		AllowOrigins: []string{scheme + e.httpLn},
 		TLSCert:      e.cert, TLSKey: e.key,
-		MinFree:      1,
-		DiskFree:     func(string) (int64, bool) { return 1 << 40, true },
+		MinFree:  1,
+		DiskFree: func(string) (int64, bool) { return 1 << 40, true },
 	})
 	if err != nil {
 		t.Fatal(err)
