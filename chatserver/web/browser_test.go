@@ -647,3 +647,40 @@ func freePort(t *testing.T) string {
 	defer ln.Close()
 	return ln.Addr().String()
 }
+
+// What is typed faster than the server's rate limit waits its turn: every
+// line is stored once, in order, and the connection is never closed as a
+// flood.
+func TestPacedToRateLimit(t *testing.T) {
+	e := newEnv(t, func(c *server.Config) { c.Limits = protocol.Limits{RatePerSec: 4, RateBurst: 4} })
+	bob := e.peer("bob")
+	ctx := tab(t, 1280, 800)
+	login(t, ctx, e, "mia")
+	const n = 20
+	do(t, ctx, `(() => {
+		const input = document.getElementById('input');
+		for (let i = 1; i <= `+fmt.Sprint(n)+`; i++) {
+			input.value = 'line ' + i;
+			input.dispatchEvent(new KeyboardEvent('keydown', {key: 'Enter', bubbles: true, cancelable: true}));
+		}
+	})()`)
+	for i := 1; i <= n; i++ {
+		got := bob.waitMessage(func(f *protocol.Frame) bool { return f.From == "mia" })
+		if want := fmt.Sprintf("line %d", i); got.Text != want {
+			t.Fatalf("bob got %q, want %q", got.Text, want)
+		}
+	}
+	waitJS(t, ctx, messageShown(fmt.Sprintf("line %d", n)))
+	waitJS(t, ctx, `document.getElementById('outbox').textContent === ''`)
+	if s := eval[string](t, ctx, `document.getElementById('conn-text').textContent`); s != "online" {
+		t.Fatalf("connection: %s", s)
+	}
+	if notes := eval[string](t, ctx, `[...document.querySelectorAll('#messages .notice')].map(n => n.textContent).join('\n')`); strings.Contains(notes, "Not sent") || strings.Contains(notes, "Reconnect") {
+		t.Fatalf("notices: %s", notes)
+	}
+	for i := 1; i <= n; i++ {
+		if c := countShown(t, ctx, fmt.Sprintf("line %d", i)); c != 1 {
+			t.Fatalf("line %d shown %d times", i, c)
+		}
+	}
+}

@@ -153,6 +153,10 @@ function connect() {
   let byeCode = '';
   let byeMessage = '';
   ws.onopen = () => {
+    // A new connection has a full bucket at the server.
+    S.bucket = { tokens: S.limits.burst || 50, at: performance.now() };
+    S.sentOnConn = 0;
+    S.holdUntil = 0;
     writeNow({ type: 'hello', version: 1, client: 'parley-web/1' });
   };
   ws.onmessage = (ev) => {
@@ -186,7 +190,7 @@ function refill() {
   S.bucket.at = now;
 }
 
-function takeToken() { refill(); S.bucket.tokens -= 1; }
+function takeToken() { refill(); S.bucket.tokens -= 1; S.sentOnConn = (S.sentOnConn || 0) + 1; }
 
 // request queues a frame and resolves with its ok reply, or rejects with
 // {code, message} for an error reply. Frames wait in the queue while the
@@ -194,7 +198,7 @@ function takeToken() { refill(); S.bucket.tokens -= 1; }
 // may or may not have arrived is sent again safely after a reconnect.
 function request(frame, opts = {}) {
   return new Promise((resolve, reject) => {
-    const job = { frame, resolve, reject, onQueue: opts.onQueue };
+    const job = { frame, resolve, reject, seq: (S.seq = (S.seq || 0) + 1) };
     S.queue.push(job);
     pump();
   });
@@ -204,6 +208,13 @@ function pump() {
   clearTimeout(S.pumpTimer);
   S.pumpTimer = 0;
   while (S.queue.length && S.loggedIn && S.ws && S.ws.readyState === WebSocket.OPEN) {
+    const hold = (S.holdUntil || 0) - performance.now();
+    if (hold > 0) {
+      // The server said to wait: nothing goes out before then, so that
+      // what it refused keeps its place.
+      S.pumpTimer = setTimeout(pump, Math.ceil(hold));
+      break;
+    }
     refill();
     if (S.bucket.tokens < 1) {
       // Pace to the server's rate: wait until the bucket holds a token.
@@ -227,10 +238,10 @@ function lostConnection(code, message) {
   // What was sent and not answered goes back to the front of the queue,
   // in its order: sends have keys, and the other requests are safe to
   // repeat.
-  const unanswered = [...S.pending.values()].filter((j) => !j.login).sort((a, b) => a.id - b.id);
+  const unanswered = [...S.pending.values()].filter((j) => !j.login);
   for (const j of S.pending.values()) if (j.login) j.reject({ code: 'not_acknowledged', message: 'the connection closed before the login was answered' });
   S.pending.clear();
-  S.queue.unshift(...unanswered);
+  for (const j of unanswered) requeue(j);
   if (code === 'replaced') {
     setConn('replaced', message || 'You logged in somewhere else, so this tab was disconnected. It will not reconnect by itself.');
     return;
@@ -267,12 +278,12 @@ function reconnectNow() {
 
 function login() {
   const f = { type: 'login', name: S.me };
-  if (S.token) {
-    f.token = S.token;
-    if (S.resumed) { f.resume = true; f.since = S.lastSeen; }
-  } else {
-    f.password = S.password;
-  }
+  if (S.token) f.token = S.token;
+  else f.password = S.password;
+  // After a first login in this page, every login continues it, with a
+  // password too (after the token expired): the catch-up brings what
+  // was missed.
+  if (S.resumed) { f.resume = true; f.since = S.lastSeen; }
   const id = S.nextId++;
   const job = {
     login: true, id,
@@ -346,15 +357,24 @@ async function syncRest() {
   }
 }
 
+// requeue puts a job back in the queue in the order it was made.
+function requeue(job) {
+  let i = 0;
+  while (i < S.queue.length && S.queue[i].seq < job.seq) i++;
+  S.queue.splice(i, 0, job);
+}
+
 function handleReply(f) {
   const job = S.pending.get(f.re);
   if (!job) return;
   S.pending.delete(f.re);
   if (f.type === 'ok') { job.resolve(f); pump(); return; }
   if (f.code === 'rate_limited' && !job.login) {
-    // Not processed: send it again after the wait the server names,
-    // ahead of what came after it.
-    setTimeout(() => { S.queue.unshift(job); pump(); }, Math.max(f.retry_ms || 100, 10));
+    // Not processed: send it again after the wait the server names, in
+    // its place among what has not gone out yet.
+    S.holdUntil = Math.max(S.holdUntil || 0, performance.now() + Math.max(f.retry_ms || 100, 10));
+    requeue(job);
+    pump();
     return;
   }
   job.reject({ code: f.code, message: f.message, retry_ms: f.retry_ms });
@@ -366,7 +386,9 @@ function handleReply(f) {
 const onEvent = {
   welcome(f) {
     Object.assign(S.limits, f.limits || {});
-    S.bucket.tokens = Math.min(S.bucket.tokens, S.limits.burst || 50);
+    // The server's bucket is its burst less what this connection sent.
+    refill();
+    S.bucket.tokens = Math.min(S.bucket.tokens, (S.limits.burst || 50) - S.sentOnConn);
     S.filesURL = (f.files_url || '').replace(/\/+$/, '');
     login();
   },
@@ -985,7 +1007,9 @@ async function download(path, space) {
   if (S.filesExpires && S.filesExpires - Date.now() < 60000) await renewFilesToken();
   // A browser cannot set a header on a download it saves itself, so
   // the short-lived file token goes in the URL here, and only here.
-  const a = el('a', { href: filesEndpoint('/files/' + encodePath(path), { with: space, access_token: S.filesToken }), download: path.split('/').pop(), target: '_blank', rel: 'noopener noreferrer' });
+  // The file server answers with Content-Disposition: attachment, so the
+  // page stays where it is.
+  const a = el('a', { href: filesEndpoint('/files/' + encodePath(path), { with: space, access_token: S.filesToken }), download: path.split('/').pop(), rel: 'noopener noreferrer' });
   document.body.append(a);
   a.click();
   a.remove();
@@ -1190,23 +1214,29 @@ async function upload(blob, name, c) {
     t.state = 'uploading';
     let offset = 0;
     let failures = 0;
+    let ask = false; // whether to ask the server how much it has first
     while (t.url && offset < blob.size) {
       if (t.cancelled) throw { aborted: true };
       try {
+        if (ask) {
+          const h = await filesFetch(t.url, { method: 'HEAD', headers: { 'Tus-Resumable': '1.0.0' } });
+          offset = Number(h.headers.get('Upload-Offset')) || 0;
+          ask = false;
+          t.state = 'uploading';
+        }
         offset = await xhrPatch(t, t.url, offset, blob.slice(offset, offset + CHUNK));
         failures = 0;
       } catch (e) {
         if (e.aborted || t.cancelled) throw { aborted: true };
-        if (!e.network && e.status !== 401 && !(e.status >= 500)) throw e;
+        // A dropped connection, a restarting server or an offset the
+        // server disagrees with: wait, ask where it got to, go on.
+        const retry = e.network || e instanceof TypeError || e.status >= 500 || e.status === 401 || (e.status === 409 && e.code !== 'exists') || e.status === 423;
+        if (!retry || ++failures > 10) throw e;
         if (e.status === 401) await renewFilesToken();
-        if (++failures > 8) throw e;
         t.state = 'retrying';
         renderTransfer(t);
-        await sleep(Math.min(30000, 1000 * 2 ** failures));
-        // Ask the server how much it has, and go on from there.
-        const h = await filesFetch(t.url, { method: 'HEAD', headers: { 'Tus-Resumable': '1.0.0' } });
-        offset = Number(h.headers.get('Upload-Offset')) || 0;
-        t.state = 'uploading';
+        await sleep(Math.min(30000, 500 * 2 ** failures));
+        ask = true;
       }
       t.done = offset;
       renderTransfer(t);
