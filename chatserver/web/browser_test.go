@@ -597,7 +597,16 @@ func TestHostileContent(t *testing.T) {
 	} {
 		mallory.do(&protocol.Frame{Type: protocol.TypeSend, Room: "lobby", Text: text, Key: chat.NewKey()})
 	}
-	mallory.do(&protocol.Frame{Type: protocol.TypeJoin, Room: "<b>bold</b>room"})
+	// Names, room names and topics are the server's strings too.
+	evil := e.peer("<img/src=x/onerror=__pwned=1>")
+	evil.do(&protocol.Frame{Type: protocol.TypeSend, Room: "lobby", Text: "hi from a name", Key: chat.NewKey()})
+	evil.do(&protocol.Frame{Type: protocol.TypeSend, To: "henry", Text: "and privately", Key: chat.NewKey()})
+	say(t, ctx, "/join <svg/onload=__pwned=2>")
+	waitJS(t, ctx, `document.getElementById('conv-title').textContent === '#<svg/onload=__pwned=2>'`)
+	say(t, ctx, "/switch #lobby")
+	waitJS(t, ctx, `document.getElementById('conv-title').textContent === '#lobby'`)
+	waitJS(t, ctx, `[...document.querySelectorAll('#conv-list .name')].some(n => n.textContent === '@<img/src=x/onerror=__pwned=1>')`)
+	waitJS(t, ctx, messageShown("hi from a name"))
 	waitJS(t, ctx, messageShown(long))
 	waitJS(t, ctx, messageShown(`<img src=x onerror="window.__pwned='img'">`))
 	type result struct {
@@ -612,8 +621,8 @@ func TestHostileContent(t *testing.T) {
 	}
 	res := eval[result](t, ctx, `({
 		pwned: window.__pwned ?? null,
-		imgs: document.querySelectorAll('#messages img:not(.thumb)').length,
-		scripts: document.querySelectorAll('#messages script, #messages b').length,
+		imgs: document.querySelectorAll('#app img:not(.thumb):not(#sticker-grid img), #app svg').length,
+		scripts: document.querySelectorAll('#app script, #app b').length,
 		hrefs: [...document.querySelectorAll('#messages a')].map(a => a.href),
 		pageW: document.documentElement.scrollWidth,
 		viewW: window.innerWidth,

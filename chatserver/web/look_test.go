@@ -160,3 +160,40 @@ func TestKeyboard(t *testing.T) {
 	run(t, ctx, chromedp.SendKeys(chromedp.ID("input"), "\t"))
 	waitJS(t, ctx, `document.getElementById('input').value === 'yay 🎉'`)
 }
+
+// The emoji picker, /help, /rooms, /who and /leave, as a person uses them.
+func TestPickerAndCommands(t *testing.T) {
+	e := newEnv(t, nil)
+	bob := e.peer("bob")
+	bob.do(&protocol.Frame{Type: protocol.TypeJoin, Room: "ops"})
+	ctx := tab(t, 1280, 800)
+	login(t, ctx, e, "otto")
+	run(t, ctx, chromedp.Click(chromedp.ID("emoji-button")))
+	waitJS(t, ctx, `!document.getElementById('emoji-picker').hidden && document.activeElement.id === 'emoji-search'`)
+	run(t, ctx, chromedp.SendKeys(chromedp.ID("emoji-search"), "rocke"))
+	waitJS(t, ctx, `document.querySelector('#emoji-grid button') && document.querySelector('#emoji-grid button').textContent === '🚀'`)
+	run(t, ctx, chromedp.Click(chromedp.CSS(`#emoji-grid button`)))
+	waitJS(t, ctx, `document.getElementById('emoji-picker').hidden && document.getElementById('input').value === '🚀'`)
+	run(t, ctx, chromedp.SendKeys(chromedp.ID("input"), " launch\r"))
+	if got := bob.waitMessage(func(f *protocol.Frame) bool { return f.From == "otto" }); got.Text != "🚀 launch" {
+		t.Fatalf("bob got %q", got.Text)
+	}
+	say(t, ctx, "/rooms")
+	waitJS(t, ctx, `[...document.querySelectorAll('#messages .notice')].some(n => n.textContent.includes('ops (1, owner bob)'))`)
+	say(t, ctx, "/join ops")
+	waitJS(t, ctx, `document.getElementById('conv-title').textContent === '#ops'`)
+	say(t, ctx, "/who")
+	waitJS(t, ctx, `[...document.querySelectorAll('#messages .notice')].some(n => n.textContent.startsWith('In ops: bob (owner), otto') || n.textContent.includes('In ops: bob (owner), otto'))`)
+	say(t, ctx, "/nonsense")
+	waitJS(t, ctx, `[...document.querySelectorAll('#messages .notice')].some(n => n.textContent.includes('unknown command /nonsense; /help lists them'))`)
+	// Leave from the header's button: back to the lobby, and ops is no
+	// longer listed.
+	run(t, ctx, chromedp.Click(chromedp.ID("leave-room")))
+	waitJS(t, ctx, `document.getElementById('conv-title').textContent === '#lobby' && ![...document.querySelectorAll('#conv-list .name')].some(n => n.textContent === '#ops')`)
+	// (Typed and sent with the Send button: chromedp's Enter would land
+	// on the dialog's focused Close button too.)
+	run(t, ctx, chromedp.SetValue(chromedp.ID("input"), "/help"), chromedp.Click(chromedp.ID("send")))
+	waitJS(t, ctx, `document.getElementById('help-dialog').open && document.getElementById('help-body').textContent.includes('/recall [ID]')`)
+	run(t, ctx, chromedp.Click(chromedp.ID("help-close")))
+	waitJS(t, ctx, `!document.getElementById('help-dialog').open`)
+}

@@ -12,6 +12,8 @@ import (
 	cdpbrowser "github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
+
+	"github.com/parley-chat/parley/shared/protocol"
 )
 
 // throttle limits, or cuts off, what the tab sends to the file server's
@@ -124,4 +126,35 @@ func TestDropAndDownload(t *testing.T) {
 	if u := eval[string](t, ctx, `location.href`); u != e.url() {
 		t.Fatalf("the download navigated to %s", u)
 	}
+}
+
+// In a private conversation files go to the private space of the two
+// people, and are posted as private.
+func TestPrivateFiles(t *testing.T) {
+	e := newEnv(t, nil)
+	bob := e.peer("bob")
+	ctx := tab(t, 1280, 800)
+	login(t, ctx, e, "nia")
+	say(t, ctx, "/query bob")
+	waitJS(t, ctx, `document.getElementById('conv-title').textContent === '@bob' && document.getElementById('conv-sub').textContent.includes('only you two')`)
+	run(t, ctx, chromedp.Click(chromedp.ID("toggle-files")))
+	waitJS(t, ctx, `document.getElementById('files-title').textContent === 'Private files with bob'`)
+	src, data := randomFile(t, "secret.bin", 1000)
+	run(t, ctx, chromedp.SetUploadFiles(chromedp.ID("file-input"), []string{src}))
+	waitJS(t, ctx, `[...document.querySelectorAll('#messages .file button')].some(b => b.textContent === '🔒 secret.bin (1000 B), private to you two')`)
+	waitJS(t, ctx, `[...document.querySelectorAll('#file-list button')].some(b => b.textContent === 'secret.bin')`)
+	got := bob.waitMessage(func(f *protocol.Frame) bool { return f.Kind == protocol.KindFile })
+	if got.To != "bob" || got.File == nil || !got.File.Private || got.File.Path != "secret.bin" || got.File.Size != int64(len(data)) {
+		t.Fatalf("bob got %+v %+v", got, got.File)
+	}
+	if _, err := os.Stat(filepath.Join(e.dir, "secret.bin")); err == nil {
+		t.Fatal("the private file is in the shared folder")
+	}
+	// A sticker in a private conversation is private too, and shows.
+	run(t, ctx, chromedp.Click(chromedp.ID("sticker-button")))
+	run(t, ctx, chromedp.Click(chromedp.CSS(`#sticker-grid button[aria-label="Send the heart sticker"]`)))
+	waitJS(t, ctx, `[...document.querySelectorAll('#messages img.thumb')].some(i => i.alt === 'sticker heart' && i.complete && i.naturalWidth > 0)`)
+	// The shared folder, from the lobby, does not list them.
+	run(t, ctx, chromedp.Click(chromedp.CSS(`#conv-list li:first-child button`)))
+	waitJS(t, ctx, `document.getElementById('files-title').textContent === 'Shared folder' && document.getElementById('file-list').textContent.includes('Nothing here yet')`)
 }
