@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	"go.uber.org/goleak"
 
@@ -692,4 +693,53 @@ func TestPacedToRateLimit(t *testing.T) {
 			t.Fatalf("line %d shown %d times", i, c)
 		}
 	}
+}
+
+// A wrong password is refused with the server's reason and the form
+// stays; the right one logs in. A reload of the tab logs back in with
+// its token, shows the history, and Log out forgets the token.
+func TestLoginErrorsReloadLogout(t *testing.T) {
+	e := newEnv(t, nil)
+	e.peer("pat") // registers pat with the password "pw-pat"
+	ctx := tab(t, 1280, 800)
+	run(t, ctx,
+		chromedp.Navigate(e.url()),
+		chromedp.WaitVisible(chromedp.ID("login-name")),
+		chromedp.Click(chromedp.ID("login-submit")),
+	)
+	waitJS(t, ctx, `document.getElementById('login-error').textContent === 'Type a name and a password.'`)
+	run(t, ctx,
+		chromedp.SendKeys(chromedp.ID("login-name"), "pat"),
+		chromedp.SendKeys(chromedp.ID("login-password"), "not-the-password"),
+		chromedp.Click(chromedp.ID("login-submit")),
+	)
+	waitJS(t, ctx, `document.getElementById('login-error').textContent.includes('wrong password') && !document.getElementById('login').hidden`)
+	if v := eval[string](t, ctx, `document.getElementById('login-name').value`); v != "pat" {
+		t.Fatalf("the name field holds %q after the refusal", v)
+	}
+	run(t, ctx,
+		chromedp.SendKeys(chromedp.ID("login-password"), "pw-pat"),
+		chromedp.Click(chromedp.ID("login-submit")),
+	)
+	waitJS(t, ctx, `document.getElementById('conn-text').textContent === 'online'`)
+	say(t, ctx, "said before the reload")
+	waitJS(t, ctx, messageShown("said before the reload"))
+	if tok := eval[string](t, ctx, `sessionStorage.getItem('parley.token') || ''`); tok == "" || strings.Contains(eval[string](t, ctx, `location.href`), tok) {
+		t.Fatal("the token is not in sessionStorage, or is in the URL")
+	}
+
+	run(t, ctx, chromedp.Reload())
+	waitJS(t, ctx, `document.getElementById('login').hidden && document.getElementById('conn-text').textContent === 'online'`)
+	waitJS(t, ctx, messageShown("said before the reload"))
+	if n := countShown(t, ctx, "said before the reload"); n != 1 {
+		t.Fatalf("shown %d times after the reload", n)
+	}
+
+	// Log out reloads the page: wait for the new one's form.
+	lctx, cancel := context.WithTimeout(ctx, waitLimit)
+	defer cancel()
+	if _, err := chromedp.Run(lctx, chromedp.WaitEvent(page.LoadEventFired, nil, chromedp.Click(chromedp.ID("logout")))); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, ctx, `!document.getElementById('login').hidden && sessionStorage.getItem('parley.token') === null`)
 }

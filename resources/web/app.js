@@ -536,7 +536,8 @@ function renderMessages(keepPlace) {
   const stick = nearBottom(box);
   const frag = document.createDocumentFragment();
   if (c.atStart) frag.append(el('p', { class: 'start muted' }, 'This is the start of the conversation.'));
-  else if (c.msgs.length) frag.append(el('p', { class: 'start muted' }, c.loadingHistory ? 'Loading older messages…' : 'Scroll up for older messages.'));
+  else if (c.loadingHistory) frag.append(el('p', { class: 'start muted' }, 'Loading older messages…'));
+  else if (c.msgs.length) frag.append(el('p', { class: 'start' }, el('button', { type: 'button', class: 'link', onclick: () => loadHistory(c, 50) }, 'Load older messages')));
   let prev = null;
   for (const m of c.msgs) {
     if (!prev || dayKey(prev.time) !== dayKey(m.time)) frag.append(daySeparator(m.time));
@@ -1443,6 +1444,10 @@ function switchTo(key) {
   c.mentions = 0;
   closePickers();
   render();
+  // A conversation too short to scroll cannot be scrolled up: fetch
+  // what came before, once, so that it shows where it starts.
+  const box = $('messages');
+  if (c.msgs.length && !c.atStart && box.scrollHeight <= box.clientHeight && S.loggedIn) loadHistory(c, 50);
   if (S.panel === 'files') listFiles();
   refreshMembers();
 }
