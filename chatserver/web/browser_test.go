@@ -568,6 +568,28 @@ func TestReconnectAfterRestart(t *testing.T) {
 	if n != 1 {
 		t.Fatalf("the message typed while the server was down reached the peer %d times", n)
 	}
+
+	// /refresh reconnects at once; a message sent just before it, not
+	// yet answered, goes again on the new connection and is stored once.
+	do(t, ctx, `(() => {
+		const input = document.getElementById('input');
+		for (const line of ['sent as the refresh began', '/refresh']) {
+			input.value = line;
+			input.dispatchEvent(new KeyboardEvent('keydown', {key: 'Enter', bubbles: true, cancelable: true}));
+		}
+	})()`)
+	got := frank.waitMessage(func(f *protocol.Frame) bool { return f.From == "erin" })
+	if got.Text != "sent as the refresh began" {
+		t.Fatalf("frank got %q", got.Text)
+	}
+	waitJS(t, ctx, `[...document.querySelectorAll('#messages .notice .text')].filter(n => n.textContent === 'Reconnected.').length === 2`)
+	say(t, ctx, "after the refresh")
+	if got := frank.waitMessage(func(f *protocol.Frame) bool { return f.From == "erin" }); got.Text != "after the refresh" {
+		t.Fatalf("frank got %q after the refresh: the message before it came twice?", got.Text)
+	}
+	if n := countShown(t, ctx, "sent as the refresh began"); n != 1 {
+		t.Fatalf("shown %d times", n)
+	}
 }
 
 func TestTakeover(t *testing.T) {

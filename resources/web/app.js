@@ -146,7 +146,16 @@ function wsURL() {
 function connect() {
   clearTimeout(S.retryTimer);
   clearInterval(S.countdownTimer);
-  if (S.ws) { try { S.ws.close(); } catch (e) { /* already closed */ } }
+  if (S.ws) {
+    // A reconnect now (/refresh): what the old connection had not had
+    // answered goes again on the new one.
+    const old = S.ws;
+    S.ws = null;
+    old.onclose = null;
+    try { old.close(); } catch (e) { /* already closed */ }
+    S.loggedIn = false;
+    requeuePending();
+  }
   setConn('connecting');
   const ws = new WebSocket(wsURL());
   S.ws = ws;
@@ -235,13 +244,7 @@ function pump() {
 function lostConnection(code, message) {
   const wasOnline = S.loggedIn;
   S.loggedIn = false;
-  // What was sent and not answered goes back to the front of the queue,
-  // in its order: sends have keys, and the other requests are safe to
-  // repeat.
-  const unanswered = [...S.pending.values()].filter((j) => !j.login);
-  for (const j of S.pending.values()) if (j.login) j.reject({ code: 'not_acknowledged', message: 'the connection closed before the login was answered' });
-  S.pending.clear();
-  for (const j of unanswered) requeue(j);
+  requeuePending();
   if (code === 'replaced') {
     setConn('replaced', message || 'You logged in somewhere else, so this tab was disconnected. It will not reconnect by itself.');
     return;
@@ -355,6 +358,17 @@ async function syncRest() {
     if (ok.since) { S.lastSeen = Math.max(S.lastSeen, ok.since); return; }
     if (!ok.more) return;
   }
+}
+
+// requeuePending puts what was sent and not answered back in the queue,
+// in its order: sends have keys, and the other requests are safe to
+// repeat. A login waiting for its answer is dropped: the next connection
+// logs in again.
+function requeuePending() {
+  const unanswered = [...S.pending.values()].filter((j) => !j.login);
+  for (const j of S.pending.values()) if (j.login) j.reject({ code: 'not_acknowledged', message: 'the connection closed before the login was answered' });
+  S.pending.clear();
+  for (const j of unanswered) requeue(j);
 }
 
 // requeue puts a job back in the queue in the order it was made.
