@@ -490,9 +490,23 @@ func TestUploadAndFolder(t *testing.T) {
 	run(t, ctx, chromedp.SetUploadFiles(chromedp.ID("file-input"), []string{src}))
 	waitJS(t, ctx, `[...document.querySelectorAll('#messages .file button')].some(b => b.textContent.startsWith('📄 notes.txt'))`)
 	waitJS(t, ctx, `[...document.querySelectorAll('#file-list button')].some(b => b.textContent === 'notes.txt')`)
-	b, err := os.ReadFile(filepath.Join(e.dir, "notes.txt"))
-	if err != nil || string(b) != strings.Repeat("parley notes\n", 1000) {
+	if b, err := os.ReadFile(filepath.Join(e.dir, "notes.txt")); err != nil || string(b) != strings.Repeat("parley notes\n", 1000) {
 		t.Fatalf("the file server holds %d bytes, %v", len(b), err)
+	}
+
+	// The same name again gets a free name; /upload -f replaces one's own.
+	os.WriteFile(src, []byte("second version"), 0o644)
+	run(t, ctx, chromedp.SetUploadFiles(chromedp.ID("file-input"), []string{src}))
+	waitJS(t, ctx, `[...document.querySelectorAll('#file-list button')].some(b => b.textContent === 'notes (1).txt')`)
+	say(t, ctx, "/upload -f")
+	os.WriteFile(src, []byte("third version"), 0o644)
+	run(t, ctx, chromedp.SetUploadFiles(chromedp.ID("file-input"), []string{src}))
+	waitJS(t, ctx, `[...document.querySelectorAll('#messages .file button')].filter(b => b.textContent.startsWith('📄 notes.txt')).length === 2`)
+	if b, _ := os.ReadFile(filepath.Join(e.dir, "notes.txt")); string(b) != "third version" {
+		t.Fatalf("after /upload -f the folder holds %q", b)
+	}
+	if b, _ := os.ReadFile(filepath.Join(e.dir, "notes (1).txt")); string(b) != "second version" {
+		t.Fatalf("notes (1).txt holds %q", b)
 	}
 
 	// A file copied into the folder by hand appears live, through the

@@ -722,12 +722,14 @@ const commands = [
   { name: 'recall', args: '[ID]', help: 'recall your message ID (default: your last one), within the recall window' },
   { name: 'kick', args: 'NAME', help: 'remove NAME from the current room and ban them (owner only)' },
   { name: 'unban', args: 'NAME', help: 'let NAME join the current room again (owner only)' },
-  { name: 'files', args: '', help: 'show the files of this conversation (shared folder, or your private space in a private conversation)' },
-  { name: 'upload', args: '', help: 'choose files to upload (or drop them, or paste an image)' },
+  { name: 'files', args: '[FOLDER]', help: 'show the files of this conversation (the shared folder, or in a private conversation the private space of you two)' },
+  { name: 'upload', args: '[-f]', help: 'choose files to upload and post here (or drop them, or paste an image); -f replaces your own file of the same name' },
+  { name: 'cancel', args: '', help: 'cancel the newest upload' },
   { name: 'download', args: 'NAME | ID', help: 'download a file by name or by the id of its message' },
   { name: 'rm', args: 'NAME', help: 'delete a file you uploaded' },
   { name: 'sticker', args: 'NAME', help: 'post a sticker' },
   { name: 'emoji', args: '', help: 'open the emoji picker' },
+  { name: 'users', args: '', help: 'show or hide the member list' },
   { name: 'refresh', args: '', help: 'reconnect now, keeping unsent messages' },
   { name: 'clear', args: '', help: 'clear the notices of this conversation' },
   { name: 'help', args: '', help: 'list the commands and keys' },
@@ -804,8 +806,24 @@ async function runCommand(c, line) {
         refreshMembers();
         break;
       }
-      case 'files': showPanel('files'); break;
-      case 'upload': $('file-input').click(); break;
+      case 'files':
+        F.path = args[0] ? rest.trim().replace(/^\/+|\/+$/g, '') : '';
+        F.space = filesSpace();
+        if (S.panel === 'files') listFiles(); else showPanel('files');
+        break;
+      case 'upload':
+        S.overwriteNext = args[0] === '-f';
+        $('file-input').click();
+        break;
+      case 'cancel': {
+        const live = [...transfers].filter((x) => ['starting', 'uploading', 'retrying'].includes(x.state));
+        const last = live[live.length - 1];
+        if (!last) throw { message: 'no upload in progress' };
+        last.cancelled = true;
+        last.xhr && last.xhr.abort();
+        break;
+      }
+      case 'users': showPanel('members'); break;
       case 'download': {
         if (!args[0]) throw { message: 'usage: /download NAME or ID' };
         const id = Number(args[0].replace(/^#/, ''));
@@ -1191,7 +1209,7 @@ function xhrPatch(t, url, offset, chunk) {
   });
 }
 
-async function upload(blob, name, c) {
+async function upload(blob, name, c, overwrite) {
   if (!S.filesURL) { notice(c, 'This chat server has no file server.'); return; }
   const space = c.kind === 'dm' ? c.name : '';
   const t = { name, size: blob.size, done: 0, state: 'starting', cancelled: false, xhr: null, url: '' };
@@ -1216,12 +1234,12 @@ async function upload(blob, name, c) {
       try {
         const res = await filesFetch(filesEndpoint('/uploads/'), {
           method: 'POST',
-          headers: { 'Tus-Resumable': '1.0.0', 'Upload-Length': String(blob.size), 'Upload-Metadata': tusMeta({ path, filename: path, sha256: sum, with: space }) },
+          headers: { 'Tus-Resumable': '1.0.0', 'Upload-Length': String(blob.size), 'Upload-Metadata': tusMeta({ path, filename: path, sha256: sum, with: space, overwrite: overwrite ? '1' : '' }) },
         });
         t.url = new URL(res.headers.get('Location'), S.filesURL + '/uploads/').href;
         break;
       } catch (e) {
-        if (e.code === 'exists' && n < 100) continue;
+        if (e.code === 'exists' && n < 100 && !overwrite) continue;
         throw e;
       }
     }
@@ -1292,7 +1310,7 @@ function renderTransfer(t) {
   t.row.dataset.state = t.state;
 }
 
-function uploadFiles(files) {
+function uploadFiles(files, overwrite) {
   const c = S.convs.get(S.current);
   for (const f of files) {
     let name = f.name || 'file';
@@ -1302,7 +1320,7 @@ function uploadFiles(files) {
       const p = (n) => String(n).padStart(2, '0');
       name = 'screenshot-' + d.getFullYear() + p(d.getMonth() + 1) + p(d.getDate()) + '-' + p(d.getHours()) + p(d.getMinutes()) + p(d.getSeconds()) + '.' + ((f.type.split('/')[1] || 'png').replace('jpeg', 'jpg'));
     }
-    upload(f, name, c);
+    upload(f, name, c, overwrite);
   }
 }
 
@@ -1675,7 +1693,7 @@ function wire() {
   main.addEventListener('dragleave', (e) => { if (!main.contains(e.relatedTarget)) $('drop-hint').hidden = true; });
   main.addEventListener('drop', (e) => { e.preventDefault(); $('drop-hint').hidden = true; if (e.dataTransfer.files.length) uploadFiles(e.dataTransfer.files); });
   $('attach').addEventListener('click', () => $('file-input').click());
-  $('file-input').addEventListener('change', (e) => { uploadFiles(e.target.files); e.target.value = ''; });
+  $('file-input').addEventListener('change', (e) => { uploadFiles(e.target.files, S.overwriteNext); S.overwriteNext = false; e.target.value = ''; });
   $('messages').addEventListener('scroll', () => {
     const box = $('messages');
     const c = S.convs.get(S.current);
