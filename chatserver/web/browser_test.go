@@ -446,6 +446,11 @@ func TestLoginSendReceivePrivate(t *testing.T) {
 	waitJS(t, ctx, `!document.querySelector('#banned button')`)
 	bob.do(&protocol.Frame{Type: protocol.TypeJoin, Room: "webroom"})
 	waitJS(t, ctx, `[...document.querySelectorAll('#member-list button')].some(b => b.textContent === 'bob')`)
+
+	// Presence is live: bob's going offline shows in the member list.
+	waitJS(t, ctx, `!!document.querySelector('#member-list button[aria-label="Private conversation with bob, online"]')`)
+	bob.s.Close()
+	waitJS(t, ctx, `!!document.querySelector('#member-list button[aria-label="Private conversation with bob, offline"]')`)
 }
 
 func TestHistoryOnScroll(t *testing.T) {
@@ -470,6 +475,10 @@ func TestHistoryOnScroll(t *testing.T) {
 	}
 	waitJS(t, ctx, messageShown("old message 1"))
 	waitJS(t, ctx, `document.querySelector('#messages .start').textContent === 'This is the start of the conversation.'`)
+	// One day, one separator, above the first message.
+	if n := eval[int](t, ctx, `document.querySelectorAll('#messages .day').length`); n != 1 {
+		t.Fatalf("%d day separators", n)
+	}
 	for _, text := range []string{"old message 1", "old message 40", "old message 80"} {
 		if n := countShown(t, ctx, text); n != 1 {
 			t.Fatalf("%q shown %d times", text, n)

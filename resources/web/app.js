@@ -99,6 +99,7 @@ const S = {
   stickers: [],
   notify: false,
   panel: '', // 'members', 'files' or ''
+  outbox: [], // messages not yet stored, shown under the conversation
 };
 
 // A conversation: a room ("#name" key, the lobby as "lobby") or a
@@ -205,7 +206,7 @@ function takeToken() { refill(); S.bucket.tokens -= 1; S.sentOnConn = (S.sentOnC
 // {code, message} for an error reply. Frames wait in the queue while the
 // connection is down; sends carry an idempotency key, so a send that
 // may or may not have arrived is sent again safely after a reconnect.
-function request(frame, opts = {}) {
+function request(frame) {
   return new Promise((resolve, reject) => {
     const job = { frame, resolve, reject, seq: (S.seq = (S.seq || 0) + 1) };
     S.queue.push(job);
@@ -572,9 +573,8 @@ function appendMessage(c, m) {
   const box = $('messages');
   const stick = nearBottom(box) || fold(m.from) === fold(S.me);
   const prev = c.msgs[c.msgs.length - 2];
-  const before = box.querySelector('.notice-first');
-  if (!prev || dayKey(prev.time) !== dayKey(m.time)) box.insertBefore(daySeparator(m.time), before);
-  box.insertBefore(renderMessage(c, m), before);
+  if (!prev || dayKey(prev.time) !== dayKey(m.time)) box.append(daySeparator(m.time));
+  box.append(renderMessage(c, m));
   if (stick) box.scrollTop = box.scrollHeight;
 }
 
@@ -671,7 +671,7 @@ function expandEmoji(text) {
 
 function utf8Len(s) { return new TextEncoder().encode(s).length; }
 
-// sendText queues a message for c. It shows in the outbox until the
+// sendMessage queues a message for c. It shows in the outbox until the
 // server has stored it (its echo comes back as a message).
 function sendMessage(c, extra) {
   const frame = { type: 'send', ...convTarget(c), ...extra, key: newKey() };
@@ -689,8 +689,6 @@ function sendMessage(c, extra) {
     throw err;
   });
 }
-S.outbox = [];
-
 function sendText(c, raw) {
   const text = expandEmoji(raw);
   const n = utf8Len(text);
