@@ -158,3 +158,21 @@ func TestPrivateFiles(t *testing.T) {
 	run(t, ctx, chromedp.Click(chromedp.CSS(`#conv-list li:first-child button`)))
 	waitJS(t, ctx, `document.getElementById('files-title').textContent === 'Shared folder' && document.getElementById('file-list').textContent.includes('Nothing here yet')`)
 }
+
+// A file copied into the folder just as the panel opens is listed,
+// whether its event comes before the listing or while it is on its way.
+func TestFolderChangingAsItOpens(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := tab(t, 1280, 800)
+	login(t, ctx, e, "pia")
+	os.WriteFile(filepath.Join(e.dir, "report.pdf"), []byte("x"), 0o644)
+	os.Mkdir(filepath.Join(e.dir, "talks"), 0o755)
+	run(t, ctx, chromedp.Click(chromedp.ID("toggle-files")))
+	waitJS(t, ctx, `[...document.querySelectorAll('#file-list button')].some(b => b.textContent === 'report.pdf') && [...document.querySelectorAll('#file-list button')].some(b => b.textContent === '📁 talks/')`)
+	// Into the folder and back.
+	os.WriteFile(filepath.Join(e.dir, "talks", "slides.pdf"), []byte("slides"), 0o644)
+	run(t, ctx, chromedp.Click(chromedp.CSS(`#file-list li:first-child button`)))
+	waitJS(t, ctx, `document.getElementById('files-path').textContent === '/talks' && [...document.querySelectorAll('#file-list button')].some(b => b.textContent === 'slides.pdf')`)
+	run(t, ctx, chromedp.Click(chromedp.ID("files-up")))
+	waitJS(t, ctx, `document.getElementById('files-path').textContent === '/' && [...document.querySelectorAll('#file-list button')].some(b => b.textContent === 'report.pdf')`)
+}

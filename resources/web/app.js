@@ -1066,16 +1066,23 @@ async function listFiles() {
   $('files-path').textContent = space ? 'Only you two see these.' : (F.path ? '/' + F.path : '/');
   $('files-up').hidden = !F.path;
   $('files-error').textContent = '';
+  // Events that arrive while the listing is on its way may be newer than
+  // it: they are applied again on top of it.
+  const during = [];
+  F.during = during;
   try {
     const res = await filesFetch(filesEndpoint('/api/files', { path: F.path, with: space }));
     const body = await res.json();
     if (want !== F.space + '\u0000' + F.path) return;
     F.entries = body.entries || [];
     F.listed = want;
+    if (F.during === during) F.during = null;
+    for (const [type, data] of during) applyFileEvent(type, data);
   } catch (e) {
     F.entries = [];
     $('files-error').textContent = 'Could not list the files: ' + e.message;
   }
+  if (F.during === during) F.during = null;
   renderFiles();
 }
 
@@ -1103,6 +1110,7 @@ function parentOf(p) { const i = p.lastIndexOf('/'); return i < 0 ? '' : p.slice
 
 function applyFileEvent(type, data) {
   if (type === 'reset') { if (!F.space) listFiles(); return; }
+  if (F.during) F.during.push([type, data]);
   if (F.space || !data.path) return; // the stream shows the shared folder only
   if (parentOf(data.path) !== F.path) {
     if (data.dir && type === 'removed' && (F.path + '/').startsWith(data.path + '/')) { F.path = ''; listFiles(); }
