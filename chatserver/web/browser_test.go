@@ -91,7 +91,7 @@ func startBrowser() (context.Context, func(), error) {
 
 // needBrowser skips a test when chromium is not installed, unless
 // PARLEY_CI is set: CI installs it, and there a missing one fails.
-func needBrowser(t *testing.T) {
+func needBrowser(t testing.TB) {
 	t.Helper()
 	if browserErr != nil {
 		if os.Getenv("PARLEY_CI") != "" {
@@ -244,7 +244,7 @@ func (p *peer) waitMessage(ok func(*protocol.Frame) bool) *protocol.Frame {
 }
 
 // tab opens a tab of the shared browser at width×height.
-func tab(t *testing.T, width, height int64) context.Context {
+func tab(t testing.TB, width, height int64) context.Context {
 	t.Helper()
 	needBrowser(t)
 	ctx, cancel := chromedp.NewContext(browser)
@@ -265,7 +265,7 @@ func tab(t *testing.T, width, height int64) context.Context {
 }
 
 // shot saves a screenshot of the tab and logs where.
-func shot(t *testing.T, ctx context.Context, name string) string {
+func shot(t testing.TB, ctx context.Context, name string) string {
 	dir := os.Getenv("PARLEY_SCREENSHOTS")
 	if dir == "" {
 		dir = filepath.Join(os.TempDir(), "parley-web-screenshots")
@@ -299,7 +299,7 @@ func run(t *testing.T, ctx context.Context, actions ...chromedp.Action[chromedp.
 
 // eval evaluates a JavaScript expression (awaiting a promise) and
 // decodes its value.
-func eval[T any](t *testing.T, ctx context.Context, expr string) T {
+func eval[T any](t testing.TB, ctx context.Context, expr string) T {
 	t.Helper()
 	rctx, cancel := context.WithTimeout(ctx, waitLimit)
 	defer cancel()

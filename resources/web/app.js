@@ -13,7 +13,7 @@
 // tab only); the file token in memory, and in a download's URL as
 // access_token only (it lives 15 minutes by default).
 
-'use strict';
+import { SSEDecoder } from './sse.js';
 
 // ---------------------------------------------------------------------
 // Small helpers
@@ -1136,34 +1136,16 @@ async function startFileEvents() {
       const res = await filesFetch(filesEndpoint('/api/events'), { headers, signal: ctl.signal, cache: 'no-store' });
       failures = 0;
       const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
-      let buf = '';
-      let ev = { type: 'message', data: [], id: '' };
+      const dec = new SSEDecoder();
       for (;;) {
         const { value, done } = await reader.read();
         if (done) break;
-        buf += value;
-        let nl;
-        while ((nl = buf.search(/\r\n|\n|\r/)) >= 0) {
-          const line = buf.slice(0, nl);
-          buf = buf.slice(nl + (buf.startsWith('\r\n', nl) ? 2 : 1));
-          if (line === '') {
-            if (ev.data.length) {
-              if (ev.id) F.lastEvent = ev.id;
-              let data = {};
-              try { data = JSON.parse(ev.data.join('\n')); } catch (e) { /* ignore */ }
-              applyFileEvent(ev.type, data);
-            }
-            ev = { type: 'message', data: [], id: '' };
-            continue;
-          }
-          if (line.startsWith(':')) continue;
-          const i = line.indexOf(':');
-          const field = i < 0 ? line : line.slice(0, i);
-          const val = i < 0 ? '' : line.slice(i + 1).replace(/^ /, '');
-          if (field === 'event') ev.type = val;
-          else if (field === 'data') ev.data.push(val);
-          else if (field === 'id') ev.id = val;
+        for (const ev of dec.push(value)) {
+          let data = {};
+          try { data = JSON.parse(ev.data); } catch (e) { continue; }
+          applyFileEvent(ev.type, data);
         }
+        if (dec.lastId) F.lastEvent = dec.lastId;
       }
     } catch (e) {
       if (ctl.signal.aborted) break;
