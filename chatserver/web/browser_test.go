@@ -11,6 +11,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	mathrand "math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -787,4 +788,42 @@ func TestLoginErrorsReloadLogout(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitJS(t, ctx, `!document.getElementById('login').hidden && sessionStorage.getItem('parley.token') === null`)
+}
+
+// Whatever the text, the page shows exactly it: random strings from
+// scripts of every direction, combining marks, joiners, markup and
+// entities come back from the page's text as they were sent.
+func TestTextShownAsSent(t *testing.T) {
+	e := newEnv(t, nil)
+	quinn := e.peer("quinn")
+	ctx := tab(t, 1280, 800)
+	login(t, ctx, e, "rosa")
+	pieces := []string{"<", ">", "&amp;", "&lt;b&gt;", "\"", "'", "`", "</div>", "<!--", "-->", "${x}", "\\", "\u202e", "\u200d",
+		"\u0301", "ﷺ", "مرحبا", "שלום", "李雷", "👩‍👩‍👧", "🏳️‍🌈", "e\u0301", " ", "  ", "\t", "\n", "x", "javascript:", "http://", "https://a.b/c?d=e&f=<g>",
+		"<svg onload=alert(1)>", "\u00a0", "\ufeff", "𝕏", "ǅ", "İ", "ß", ":tada", ":", "/"}
+	rng := mathrand.New(mathrand.NewPCG(17, 29))
+	var sent []string
+	for i := 0; i < 40; i++ {
+		var b strings.Builder
+		b.WriteString(fmt.Sprintf("m%d ", i))
+		for j := rng.IntN(12); j >= 0; j-- {
+			b.WriteString(pieces[rng.IntN(len(pieces))])
+		}
+		text := b.String()
+		quinn.do(&protocol.Frame{Type: protocol.TypeSend, Room: "lobby", Text: text, Key: chat.NewKey()})
+		sent = append(sent, text)
+	}
+	waitJS(t, ctx, messageShown(sent[len(sent)-1]))
+	shown := eval[[]string](t, ctx, `[...document.querySelectorAll('#messages .msg:not(.notice) .text')].map(e => e.textContent)`)
+	if len(shown) != len(sent) {
+		t.Fatalf("%d messages shown, %d sent", len(shown), len(sent))
+	}
+	for i := range sent {
+		if shown[i] != sent[i] {
+			t.Errorf("message %d: shown %q, sent %q", i, shown[i], sent[i])
+		}
+	}
+	if n := eval[int](t, ctx, `document.querySelectorAll('#messages svg, #messages script, #messages div:not(.msg):not(.head):not(.body):not(.day):not(.file)').length`); n != 0 {
+		t.Errorf("%d elements made from the text", n)
+	}
 }
