@@ -262,6 +262,12 @@ func tab(t testing.TB, width, height int64) context.Context {
 	if err := chromedp.Do(ctx, chromedp.EmulateViewport(width, height, opts...)); err != nil {
 		t.Fatal(err)
 	}
+	// Every page records what its Content-Security-Policy blocked.
+	if _, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{
+		Source: `window.__csp = []; document.addEventListener('securitypolicyviolation', e => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI));`,
+	}); err != nil {
+		t.Fatal(err)
+	}
 	return ctx
 }
 
@@ -541,6 +547,10 @@ func TestUploadAndFolder(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(e.dir, "notes.txt")); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("notes.txt is still there: %v", err)
 	}
+	// Uploads, the event stream and thumbnails all keep to the policy.
+	if v := eval[[]string](t, ctx, `window.__csp`); len(v) > 0 {
+		t.Errorf("Content-Security-Policy violations: %q", v)
+	}
 }
 
 func TestReconnectAfterRestart(t *testing.T) {
@@ -692,6 +702,7 @@ func TestHostileContent(t *testing.T) {
 	if pwned != nil {
 		t.Fatalf("an inline script ran: %v", pwned)
 	}
+	waitJS(t, ctx, `window.__csp.some(v => v.startsWith('script-src') && v.endsWith(' inline'))`)
 }
 
 // freePort finds a port for a server that must come back on the same one.

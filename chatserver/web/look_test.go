@@ -113,6 +113,10 @@ func TestLook(t *testing.T) {
 			if w := eval[int](t, ctx, `document.documentElement.scrollWidth`); w > int(tc.width) {
 				t.Errorf("the page is %d px wide on a %d px screen", w, tc.width)
 			}
+			// The client itself never trips its own policy.
+			if v := eval[[]string](t, ctx, `window.__csp`); len(v) > 0 {
+				t.Errorf("Content-Security-Policy violations: %q", v)
+			}
 			save(t, ctx, tc.name)
 			if tc.width < 800 {
 				// On a phone the conversation list is a drawer.
