@@ -757,7 +757,7 @@ func TestPacedToRateLimit(t *testing.T) {
 // its token, shows the history, and Log out forgets the token.
 func TestLoginErrorsReloadLogout(t *testing.T) {
 	e := newEnv(t, nil)
-	e.peer("pat") // registers pat with the password "pw-pat"
+	e.peer("pat").s.Close() // registers pat with the password "pw-pat"
 	ctx := tab(t, 1280, 800)
 	run(t, ctx,
 		chromedp.Navigate(e.url()),
@@ -765,6 +765,21 @@ func TestLoginErrorsReloadLogout(t *testing.T) {
 		chromedp.Click(chromedp.ID("login-submit")),
 	)
 	waitJS(t, ctx, `document.getElementById('login-error').textContent === 'Type a name and a password.'`)
+
+	// With the chat server down, the form says it cannot reach it.
+	ctxS, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	if err := e.chat.Shutdown(ctxS); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	run(t, ctx,
+		chromedp.SendKeys(chromedp.ID("login-name"), "pat"),
+		chromedp.SendKeys(chromedp.ID("login-password"), "pw-pat"),
+		chromedp.Click(chromedp.ID("login-submit")),
+	)
+	waitJS(t, ctx, `document.getElementById('login-error').textContent.startsWith('Could not reach the chat server at ') && !document.getElementById('login-submit').disabled`)
+	e.startChat()
+	do(t, ctx, `document.getElementById('login-name').value = ''`)
 	run(t, ctx,
 		chromedp.SendKeys(chromedp.ID("login-name"), "pat"),
 		chromedp.SendKeys(chromedp.ID("login-password"), "not-the-password"),

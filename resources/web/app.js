@@ -251,6 +251,14 @@ function lostConnection(code, message) {
     return;
   }
   if (S.connState === 'stopped') return;
+  if (!$('login').hidden) {
+    // Logging in from the form: say so, and let the person try again.
+    S.connState = 'offline';
+    S.password = '';
+    showLogin(code ? 'The server closed the connection (' + code + (message ? ': ' + message : '') + '). Try again.'
+      : 'Could not reach the chat server at ' + location.host + '. Check that it is running, then try again.');
+    return;
+  }
   if (['flood', 'frame_too_large', 'bad_version'].includes(code)) {
     setConn('waiting', 'The server closed the connection (' + code + ': ' + (message || '') + ').');
     scheduleReconnect(30000);
