@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/chromedp/cdproto/emulation"
@@ -24,12 +25,7 @@ func scene(t *testing.T, width, height int64, scheme string) context.Context {
 		p.do(&protocol.Frame{Type: protocol.TypeJoin, Room: "general"})
 	}
 	ctx := tab(t, width, height)
-	if _, err := chromedp.Run(ctx, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-		_, err := chromedp.Call(ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: scheme}}})
-		return err
-	})); err != nil {
-		t.Fatal(err)
-	}
+	setScheme(t, ctx, scheme)
 	login(t, ctx, e, "alice")
 	say(t, ctx, "/join general")
 	waitJS(t, ctx, `document.getElementById('conv-title').textContent === '#general'`)
@@ -69,8 +65,13 @@ func save(t *testing.T, ctx context.Context, name string) {
 	t.Logf("screenshot: %s", path)
 }
 
-// contrast is a script that finds text whose colour against its
-// background is below WCAG AA's 4.5:1, and returns what it found.
+// contrastIn is a script that finds text under the elements that match
+// root whose colour against its background is below WCAG AA's 4.5:1,
+// and returns what it found.
+func contrastIn(root string) string {
+	return strings.Replace(contrast, "#app *", root, 1)
+}
+
 const contrast = `(() => {
   const parse = (c) => { const m = c.match(/rgba?\(([^)]+)\)/); if (!m) return null; const v = m[1].split(/[ ,\/]+/).filter(Boolean).map(Number); return {r: v[0], g: v[1], b: v[2], a: v.length > 3 ? v[3] : 1}; };
   const lum = ({r, g, b}) => { const f = (x) => { x /= 255; return x <= 0.03928 ? x / 12.92 : ((x + 0.055) / 1.055) ** 2.4; }; return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b); };
@@ -128,6 +129,29 @@ func TestLook(t *testing.T) {
 				save(t, ctx, tc.name+"-drawer")
 			}
 		})
+	}
+}
+
+func TestLoginLook(t *testing.T) {
+	e := newEnv(t, nil)
+	for _, scheme := range []string{"light", "dark"} {
+		ctx := tab(t, 390, 844)
+		setScheme(t, ctx, scheme)
+		run(t, ctx, chromedp.Navigate(e.url()), chromedp.WaitVisible(chromedp.ID("login-name")), chromedp.Click(chromedp.ID("login-submit")))
+		waitJS(t, ctx, `document.getElementById('login-error').textContent !== ''`)
+		if bad := eval[[]string](t, ctx, contrastIn("#login *")); len(bad) > 0 {
+			t.Errorf("login form text below 4.5:1 contrast in the %s theme: %q", scheme, bad)
+		}
+	}
+}
+
+func setScheme(t *testing.T, ctx context.Context, scheme string) {
+	t.Helper()
+	if _, err := chromedp.Run(ctx, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := chromedp.Call(ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: scheme}}})
+		return err
+	})); err != nil {
+		t.Fatal(err)
 	}
 }
 
