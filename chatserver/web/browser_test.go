@@ -8,8 +8,10 @@ package web_test
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
+	mathrand "math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -18,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	"go.uber.org/goleak"
 
@@ -89,7 +92,7 @@ func startBrowser() (context.Context, func(), error) {
 
 // needBrowser skips a test when chromium is not installed, unless
 // PARLEY_CI is set: CI installs it, and there a missing one fails.
-func needBrowser(t *testing.T) {
+func needBrowser(t testing.TB) {
 	t.Helper()
 	if browserErr != nil {
 		if os.Getenv("PARLEY_CI") != "" {
@@ -110,11 +113,22 @@ type env struct {
 	httpLn  string // the chat server's HTTP address, kept across restarts
 	tcpLn   string
 	mod     func(*server.Config)
+	// cert and key, if set, make both servers speak TLS.
+	cert, key string
 }
 
 func newEnv(t *testing.T, mod func(*server.Config)) *env {
 	t.Helper()
-	e := &env{t: t, secret: []byte("0123456789abcdef0123456789abcdef"), dir: t.TempDir(), mod: mod}
+	return startEnv(t, &env{mod: mod})
+}
+
+func startEnv(t *testing.T, e *env) *env {
+	t.Helper()
+	e.t, e.secret, e.dir = t, []byte("0123456789abcdef0123456789abcdef"), t.TempDir()
+	scheme := "http://"
+	if e.cert != "" {
+		scheme = "https://"
+	}
 	e.dataDir = t.TempDir()
 	state := t.TempDir()
 	// The chat server's HTTP port is chosen first, so that the file
@@ -124,9 +138,10 @@ func newEnv(t *testing.T, mod func(*server.Config)) *env {
 	e.files, err = fileserver.Start(context.Background(), fileserver.Config{
 		Addr: "127.0.0.1:0", Dir: e.dir, State: state, Secret: e.secret,
 		Settle:       20 * time.Millisecond,
-		AllowOrigins: []string{"http://" + e.httpLn},
-		MinFree:      1,
-		DiskFree:     func(string) (int64, bool) { return 1 << 40, true },
+		AllowOrigins: []string{scheme + e.httpLn},
+		TLSCert:      e.cert, TLSKey: e.key,
+		MinFree:  1,
+		DiskFree: func(string) (int64, bool) { return 1 << 40, true },
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -147,6 +162,10 @@ func (e *env) startChat() {
 		c.DataDir = e.dataDir
 		c.FilesSecret = e.secret
 		c.FilesURL = "http://" + e.files.Addr()
+		if e.cert != "" {
+			c.FilesURL = "https://" + e.files.Addr()
+			c.TLSCert, c.TLSKey = e.cert, e.key
+		}
 		if e.mod != nil {
 			e.mod(c)
 		}
@@ -166,7 +185,12 @@ func (e *env) restartChat() {
 	e.startChat()
 }
 
-func (e *env) url() string { return "http://" + e.httpLn + "/" }
+func (e *env) url() string {
+	if e.cert != "" {
+		return "https://" + e.httpLn + "/"
+	}
+	return "http://" + e.httpLn + "/"
+}
 
 // peer is a terminal-client session (the client's protocol package).
 type peer struct {
@@ -178,7 +202,11 @@ func (e *env) peer(name string) *peer {
 	e.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
 	defer cancel()
-	s, err := chat.Connect(ctx, chat.Options{Addr: e.tcpLn, Name: name, Password: "pw-" + name, Reconnect: true})
+	opts := chat.Options{Addr: e.tcpLn, Name: name, Password: "pw-" + name, Reconnect: true}
+	if e.cert != "" {
+		opts.TLS = &tls.Config{InsecureSkipVerify: true} // the test's own certificate
+	}
+	s, err := chat.Connect(ctx, opts)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -217,7 +245,7 @@ func (p *peer) waitMessage(ok func(*protocol.Frame) bool) *protocol.Frame {
 }
 
 // tab opens a tab of the shared browser at width×height.
-func tab(t *testing.T, width, height int64) context.Context {
+func tab(t testing.TB, width, height int64) context.Context {
 	t.Helper()
 	needBrowser(t)
 	ctx, cancel := chromedp.NewContext(browser)
@@ -234,11 +262,17 @@ func tab(t *testing.T, width, height int64) context.Context {
 	if err := chromedp.Do(ctx, chromedp.EmulateViewport(width, height, opts...)); err != nil {
 		t.Fatal(err)
 	}
+	// Every page records what its Content-Security-Policy blocked.
+	if _, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{
+		Source: `window.__csp = []; document.addEventListener('securitypolicyviolation', e => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI));`,
+	}); err != nil {
+		t.Fatal(err)
+	}
 	return ctx
 }
 
 // shot saves a screenshot of the tab and logs where.
-func shot(t *testing.T, ctx context.Context, name string) string {
+func shot(t testing.TB, ctx context.Context, name string) string {
 	dir := os.Getenv("PARLEY_SCREENSHOTS")
 	if dir == "" {
 		dir = filepath.Join(os.TempDir(), "parley-web-screenshots")
@@ -272,7 +306,7 @@ func run(t *testing.T, ctx context.Context, actions ...chromedp.Action[chromedp.
 
 // eval evaluates a JavaScript expression (awaiting a promise) and
 // decodes its value.
-func eval[T any](t *testing.T, ctx context.Context, expr string) T {
+func eval[T any](t testing.TB, ctx context.Context, expr string) T {
 	t.Helper()
 	rctx, cancel := context.WithTimeout(ctx, waitLimit)
 	defer cancel()
@@ -419,6 +453,11 @@ func TestLoginSendReceivePrivate(t *testing.T) {
 	waitJS(t, ctx, `!document.querySelector('#banned button')`)
 	bob.do(&protocol.Frame{Type: protocol.TypeJoin, Room: "webroom"})
 	waitJS(t, ctx, `[...document.querySelectorAll('#member-list button')].some(b => b.textContent === 'bob')`)
+
+	// Presence is live: bob's going offline shows in the member list.
+	waitJS(t, ctx, `!!document.querySelector('#member-list button[aria-label="Private conversation with bob, online"]')`)
+	bob.s.Close()
+	waitJS(t, ctx, `!!document.querySelector('#member-list button[aria-label="Private conversation with bob, offline"]')`)
 }
 
 func TestHistoryOnScroll(t *testing.T) {
@@ -443,6 +482,10 @@ func TestHistoryOnScroll(t *testing.T) {
 	}
 	waitJS(t, ctx, messageShown("old message 1"))
 	waitJS(t, ctx, `document.querySelector('#messages .start').textContent === 'This is the start of the conversation.'`)
+	// One day, one separator, above the first message.
+	if n := eval[int](t, ctx, `document.querySelectorAll('#messages .day').length`); n != 1 {
+		t.Fatalf("%d day separators", n)
+	}
 	for _, text := range []string{"old message 1", "old message 40", "old message 80"} {
 		if n := countShown(t, ctx, text); n != 1 {
 			t.Fatalf("%q shown %d times", text, n)
@@ -463,9 +506,23 @@ func TestUploadAndFolder(t *testing.T) {
 	run(t, ctx, chromedp.SetUploadFiles(chromedp.ID("file-input"), []string{src}))
 	waitJS(t, ctx, `[...document.querySelectorAll('#messages .file button')].some(b => b.textContent.startsWith('📄 notes.txt'))`)
 	waitJS(t, ctx, `[...document.querySelectorAll('#file-list button')].some(b => b.textContent === 'notes.txt')`)
-	b, err := os.ReadFile(filepath.Join(e.dir, "notes.txt"))
-	if err != nil || string(b) != strings.Repeat("parley notes\n", 1000) {
+	if b, err := os.ReadFile(filepath.Join(e.dir, "notes.txt")); err != nil || string(b) != strings.Repeat("parley notes\n", 1000) {
 		t.Fatalf("the file server holds %d bytes, %v", len(b), err)
+	}
+
+	// The same name again gets a free name; /upload -f replaces one's own.
+	os.WriteFile(src, []byte("second version"), 0o644)
+	run(t, ctx, chromedp.SetUploadFiles(chromedp.ID("file-input"), []string{src}))
+	waitJS(t, ctx, `[...document.querySelectorAll('#file-list button')].some(b => b.textContent === 'notes (1).txt')`)
+	say(t, ctx, "/upload -f")
+	os.WriteFile(src, []byte("third version"), 0o644)
+	run(t, ctx, chromedp.SetUploadFiles(chromedp.ID("file-input"), []string{src}))
+	waitJS(t, ctx, `[...document.querySelectorAll('#messages .file button')].filter(b => b.textContent.startsWith('📄 notes.txt')).length === 2`)
+	if b, _ := os.ReadFile(filepath.Join(e.dir, "notes.txt")); string(b) != "third version" {
+		t.Fatalf("after /upload -f the folder holds %q", b)
+	}
+	if b, _ := os.ReadFile(filepath.Join(e.dir, "notes (1).txt")); string(b) != "second version" {
+		t.Fatalf("notes (1).txt holds %q", b)
 	}
 
 	// A file copied into the folder by hand appears live, through the
@@ -489,6 +546,10 @@ func TestUploadAndFolder(t *testing.T) {
 	waitJS(t, ctx, `![...document.querySelectorAll('#file-list button')].some(b => b.textContent === 'notes.txt')`)
 	if _, err := os.Stat(filepath.Join(e.dir, "notes.txt")); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("notes.txt is still there: %v", err)
+	}
+	// Uploads, the event stream and thumbnails all keep to the policy.
+	if v := eval[[]string](t, ctx, `window.__csp`); len(v) > 0 {
+		t.Errorf("Content-Security-Policy violations: %q", v)
 	}
 }
 
@@ -541,6 +602,28 @@ func TestReconnectAfterRestart(t *testing.T) {
 	if n != 1 {
 		t.Fatalf("the message typed while the server was down reached the peer %d times", n)
 	}
+
+	// /refresh reconnects at once; a message sent just before it, not
+	// yet answered, goes again on the new connection and is stored once.
+	do(t, ctx, `(() => {
+		const input = document.getElementById('input');
+		for (const line of ['sent as the refresh began', '/refresh']) {
+			input.value = line;
+			input.dispatchEvent(new KeyboardEvent('keydown', {key: 'Enter', bubbles: true, cancelable: true}));
+		}
+	})()`)
+	got := frank.waitMessage(func(f *protocol.Frame) bool { return f.From == "erin" })
+	if got.Text != "sent as the refresh began" {
+		t.Fatalf("frank got %q", got.Text)
+	}
+	waitJS(t, ctx, `[...document.querySelectorAll('#messages .notice .text')].filter(n => n.textContent === 'Reconnected.').length === 2`)
+	say(t, ctx, "after the refresh")
+	if got := frank.waitMessage(func(f *protocol.Frame) bool { return f.From == "erin" }); got.Text != "after the refresh" {
+		t.Fatalf("frank got %q after the refresh: the message before it came twice?", got.Text)
+	}
+	if n := countShown(t, ctx, "sent as the refresh began"); n != 1 {
+		t.Fatalf("shown %d times", n)
+	}
 }
 
 func TestTakeover(t *testing.T) {
@@ -571,7 +654,16 @@ func TestHostileContent(t *testing.T) {
 	} {
 		mallory.do(&protocol.Frame{Type: protocol.TypeSend, Room: "lobby", Text: text, Key: chat.NewKey()})
 	}
-	mallory.do(&protocol.Frame{Type: protocol.TypeJoin, Room: "<b>bold</b>room"})
+	// Names, room names and topics are the server's strings too.
+	evil := e.peer("<img/src=x/onerror=__pwned=1>")
+	evil.do(&protocol.Frame{Type: protocol.TypeSend, Room: "lobby", Text: "hi from a name", Key: chat.NewKey()})
+	evil.do(&protocol.Frame{Type: protocol.TypeSend, To: "henry", Text: "and privately", Key: chat.NewKey()})
+	say(t, ctx, "/join <svg/onload=__pwned=2>")
+	waitJS(t, ctx, `document.getElementById('conv-title').textContent === '#<svg/onload=__pwned=2>'`)
+	say(t, ctx, "/switch #lobby")
+	waitJS(t, ctx, `document.getElementById('conv-title').textContent === '#lobby'`)
+	waitJS(t, ctx, `[...document.querySelectorAll('#conv-list .name')].some(n => n.textContent === '@<img/src=x/onerror=__pwned=1>')`)
+	waitJS(t, ctx, messageShown("hi from a name"))
 	waitJS(t, ctx, messageShown(long))
 	waitJS(t, ctx, messageShown(`<img src=x onerror="window.__pwned='img'">`))
 	type result struct {
@@ -586,8 +678,8 @@ func TestHostileContent(t *testing.T) {
 	}
 	res := eval[result](t, ctx, `({
 		pwned: window.__pwned ?? null,
-		imgs: document.querySelectorAll('#messages img:not(.thumb)').length,
-		scripts: document.querySelectorAll('#messages script, #messages b').length,
+		imgs: document.querySelectorAll('#app img:not(.thumb):not(#sticker-grid img), #app svg').length,
+		scripts: document.querySelectorAll('#app script, #app b').length,
 		hrefs: [...document.querySelectorAll('#messages a')].map(a => a.href),
 		pageW: document.documentElement.scrollWidth,
 		viewW: window.innerWidth,
@@ -610,6 +702,7 @@ func TestHostileContent(t *testing.T) {
 	if pwned != nil {
 		t.Fatalf("an inline script ran: %v", pwned)
 	}
+	waitJS(t, ctx, `window.__csp.some(v => v.startsWith('script-src') && v.endsWith(' inline'))`)
 }
 
 // freePort finds a port for a server that must come back on the same one.
@@ -620,4 +713,143 @@ func freePort(t *testing.T) string {
 	}
 	defer ln.Close()
 	return ln.Addr().String()
+}
+
+// What is typed faster than the server's rate limit waits its turn: every
+// line is stored once, in order, and the connection is never closed as a
+// flood.
+func TestPacedToRateLimit(t *testing.T) {
+	e := newEnv(t, func(c *server.Config) { c.Limits = protocol.Limits{RatePerSec: 4, RateBurst: 4} })
+	bob := e.peer("bob")
+	ctx := tab(t, 1280, 800)
+	login(t, ctx, e, "mia")
+	const n = 20
+	do(t, ctx, `(() => {
+		const input = document.getElementById('input');
+		for (let i = 1; i <= `+fmt.Sprint(n)+`; i++) {
+			input.value = 'line ' + i;
+			input.dispatchEvent(new KeyboardEvent('keydown', {key: 'Enter', bubbles: true, cancelable: true}));
+		}
+	})()`)
+	for i := 1; i <= n; i++ {
+		got := bob.waitMessage(func(f *protocol.Frame) bool { return f.From == "mia" })
+		if want := fmt.Sprintf("line %d", i); got.Text != want {
+			t.Fatalf("bob got %q, want %q", got.Text, want)
+		}
+	}
+	waitJS(t, ctx, messageShown(fmt.Sprintf("line %d", n)))
+	waitJS(t, ctx, `document.getElementById('outbox').textContent === ''`)
+	if s := eval[string](t, ctx, `document.getElementById('conn-text').textContent`); s != "online" {
+		t.Fatalf("connection: %s", s)
+	}
+	if notes := eval[string](t, ctx, `[...document.querySelectorAll('#messages .notice')].map(n => n.textContent).join('\n')`); strings.Contains(notes, "Not sent") || strings.Contains(notes, "Reconnect") {
+		t.Fatalf("notices: %s", notes)
+	}
+	for i := 1; i <= n; i++ {
+		if c := countShown(t, ctx, fmt.Sprintf("line %d", i)); c != 1 {
+			t.Fatalf("line %d shown %d times", i, c)
+		}
+	}
+}
+
+// A wrong password is refused with the server's reason and the form
+// stays; the right one logs in. A reload of the tab logs back in with
+// its token, shows the history, and Log out forgets the token.
+func TestLoginErrorsReloadLogout(t *testing.T) {
+	e := newEnv(t, nil)
+	e.peer("pat").s.Close() // registers pat with the password "pw-pat"
+	ctx := tab(t, 1280, 800)
+	run(t, ctx,
+		chromedp.Navigate(e.url()),
+		chromedp.WaitVisible(chromedp.ID("login-name")),
+		chromedp.Click(chromedp.ID("login-submit")),
+	)
+	waitJS(t, ctx, `document.getElementById('login-error').textContent === 'Type a name and a password.'`)
+
+	// With the chat server down, the form says it cannot reach it.
+	ctxS, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	if err := e.chat.Shutdown(ctxS); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	run(t, ctx,
+		chromedp.SendKeys(chromedp.ID("login-name"), "pat"),
+		chromedp.SendKeys(chromedp.ID("login-password"), "pw-pat"),
+		chromedp.Click(chromedp.ID("login-submit")),
+	)
+	waitJS(t, ctx, `document.getElementById('login-error').textContent.startsWith('Could not reach the chat server at ') && !document.getElementById('login-submit').disabled`)
+	e.startChat()
+	do(t, ctx, `document.getElementById('login-name').value = ''`)
+	run(t, ctx,
+		chromedp.SendKeys(chromedp.ID("login-name"), "pat"),
+		chromedp.SendKeys(chromedp.ID("login-password"), "not-the-password"),
+		chromedp.Click(chromedp.ID("login-submit")),
+	)
+	waitJS(t, ctx, `document.getElementById('login-error').textContent.includes('wrong password') && !document.getElementById('login').hidden`)
+	if v := eval[string](t, ctx, `document.getElementById('login-name').value`); v != "pat" {
+		t.Fatalf("the name field holds %q after the refusal", v)
+	}
+	run(t, ctx,
+		chromedp.SendKeys(chromedp.ID("login-password"), "pw-pat"),
+		chromedp.Click(chromedp.ID("login-submit")),
+	)
+	waitJS(t, ctx, `document.getElementById('conn-text').textContent === 'online'`)
+	say(t, ctx, "said before the reload")
+	waitJS(t, ctx, messageShown("said before the reload"))
+	if tok := eval[string](t, ctx, `sessionStorage.getItem('parley.token') || ''`); tok == "" || strings.Contains(eval[string](t, ctx, `location.href`), tok) {
+		t.Fatal("the token is not in sessionStorage, or is in the URL")
+	}
+
+	run(t, ctx, chromedp.Reload())
+	waitJS(t, ctx, `document.getElementById('login').hidden && document.getElementById('conn-text').textContent === 'online'`)
+	waitJS(t, ctx, messageShown("said before the reload"))
+	if n := countShown(t, ctx, "said before the reload"); n != 1 {
+		t.Fatalf("shown %d times after the reload", n)
+	}
+
+	// Log out reloads the page: wait for the new one's form.
+	lctx, cancel := context.WithTimeout(ctx, waitLimit)
+	defer cancel()
+	if _, err := chromedp.Run(lctx, chromedp.WaitEvent(page.LoadEventFired, nil, chromedp.Click(chromedp.ID("logout")))); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, ctx, `!document.getElementById('login').hidden && sessionStorage.getItem('parley.token') === null`)
+}
+
+// Whatever the text, the page shows exactly it: random strings from
+// scripts of every direction, combining marks, joiners, markup and
+// entities come back from the page's text as they were sent.
+func TestTextShownAsSent(t *testing.T) {
+	e := newEnv(t, nil)
+	quinn := e.peer("quinn")
+	ctx := tab(t, 1280, 800)
+	login(t, ctx, e, "rosa")
+	pieces := []string{"<", ">", "&amp;", "&lt;b&gt;", "\"", "'", "`", "</div>", "<!--", "-->", "${x}", "\\", "\u202e", "\u200d",
+		"\u0301", "ﷺ", "مرحبا", "שלום", "李雷", "👩‍👩‍👧", "🏳️‍🌈", "e\u0301", " ", "  ", "\t", "\n", "x", "javascript:", "http://", "https://a.b/c?d=e&f=<g>",
+		"<svg onload=alert(1)>", "\u00a0", "\ufeff", "𝕏", "ǅ", "İ", "ß", ":tada", ":", "/"}
+	rng := mathrand.New(mathrand.NewPCG(17, 29))
+	var sent []string
+	for i := 0; i < 40; i++ {
+		var b strings.Builder
+		b.WriteString(fmt.Sprintf("m%d ", i))
+		for j := rng.IntN(12); j >= 0; j-- {
+			b.WriteString(pieces[rng.IntN(len(pieces))])
+		}
+		text := b.String()
+		quinn.do(&protocol.Frame{Type: protocol.TypeSend, Room: "lobby", Text: text, Key: chat.NewKey()})
+		sent = append(sent, text)
+	}
+	waitJS(t, ctx, messageShown(sent[len(sent)-1]))
+	shown := eval[[]string](t, ctx, `[...document.querySelectorAll('#messages .msg:not(.notice) .text')].map(e => e.textContent)`)
+	if len(shown) != len(sent) {
+		t.Fatalf("%d messages shown, %d sent", len(shown), len(sent))
+	}
+	for i := range sent {
+		if shown[i] != sent[i] {
+			t.Errorf("message %d: shown %q, sent %q", i, shown[i], sent[i])
+		}
+	}
+	if n := eval[int](t, ctx, `document.querySelectorAll('#messages svg, #messages script, #messages div:not(.msg):not(.head):not(.body):not(.day):not(.file)').length`); n != 0 {
+		t.Errorf("%d elements made from the text", n)
+	}
 }

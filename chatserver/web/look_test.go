@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/chromedp/cdproto/emulation"
@@ -24,12 +25,7 @@ func scene(t *testing.T, width, height int64, scheme string) context.Context {
 		p.do(&protocol.Frame{Type: protocol.TypeJoin, Room: "general"})
 	}
 	ctx := tab(t, width, height)
-	if _, err := chromedp.Run(ctx, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-		_, err := chromedp.Call(ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: scheme}}})
-		return err
-	})); err != nil {
-		t.Fatal(err)
-	}
+	setScheme(t, ctx, scheme)
 	login(t, ctx, e, "alice")
 	say(t, ctx, "/join general")
 	waitJS(t, ctx, `document.getElementById('conv-title').textContent === '#general'`)
@@ -69,8 +65,13 @@ func save(t *testing.T, ctx context.Context, name string) {
 	t.Logf("screenshot: %s", path)
 }
 
-// contrast is a script that finds text whose colour against its
-// background is below WCAG AA's 4.5:1, and returns what it found.
+// contrastIn is a script that finds text under the elements that match
+// root whose colour against its background is below WCAG AA's 4.5:1,
+// and returns what it found.
+func contrastIn(root string) string {
+	return strings.Replace(contrast, "#app *", root, 1)
+}
+
 const contrast = `(() => {
   const parse = (c) => { const m = c.match(/rgba?\(([^)]+)\)/); if (!m) return null; const v = m[1].split(/[ ,\/]+/).filter(Boolean).map(Number); return {r: v[0], g: v[1], b: v[2], a: v.length > 3 ? v[3] : 1}; };
   const lum = ({r, g, b}) => { const f = (x) => { x /= 255; return x <= 0.03928 ? x / 12.92 : ((x + 0.055) / 1.055) ** 2.4; }; return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b); };
@@ -113,6 +114,10 @@ func TestLook(t *testing.T) {
 			if w := eval[int](t, ctx, `document.documentElement.scrollWidth`); w > int(tc.width) {
 				t.Errorf("the page is %d px wide on a %d px screen", w, tc.width)
 			}
+			// The client itself never trips its own policy.
+			if v := eval[[]string](t, ctx, `window.__csp`); len(v) > 0 {
+				t.Errorf("Content-Security-Policy violations: %q", v)
+			}
 			save(t, ctx, tc.name)
 			if tc.width < 800 {
 				// On a phone the conversation list is a drawer.
@@ -124,6 +129,29 @@ func TestLook(t *testing.T) {
 				save(t, ctx, tc.name+"-drawer")
 			}
 		})
+	}
+}
+
+func TestLoginLook(t *testing.T) {
+	e := newEnv(t, nil)
+	for _, scheme := range []string{"light", "dark"} {
+		ctx := tab(t, 390, 844)
+		setScheme(t, ctx, scheme)
+		run(t, ctx, chromedp.Navigate(e.url()), chromedp.WaitVisible(chromedp.ID("login-name")), chromedp.Click(chromedp.ID("login-submit")))
+		waitJS(t, ctx, `document.getElementById('login-error').textContent !== ''`)
+		if bad := eval[[]string](t, ctx, contrastIn("#login *")); len(bad) > 0 {
+			t.Errorf("login form text below 4.5:1 contrast in the %s theme: %q", scheme, bad)
+		}
+	}
+}
+
+func setScheme(t *testing.T, ctx context.Context, scheme string) {
+	t.Helper()
+	if _, err := chromedp.Run(ctx, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := chromedp.Call(ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: scheme}}})
+		return err
+	})); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -159,4 +187,41 @@ func TestKeyboard(t *testing.T) {
 	waitJS(t, ctx, `document.getElementById('completions').textContent.includes(':tada:')`)
 	run(t, ctx, chromedp.SendKeys(chromedp.ID("input"), "\t"))
 	waitJS(t, ctx, `document.getElementById('input').value === 'yay 🎉'`)
+}
+
+// The emoji picker, /help, /rooms, /who and /leave, as a person uses them.
+func TestPickerAndCommands(t *testing.T) {
+	e := newEnv(t, nil)
+	bob := e.peer("bob")
+	bob.do(&protocol.Frame{Type: protocol.TypeJoin, Room: "ops"})
+	ctx := tab(t, 1280, 800)
+	login(t, ctx, e, "otto")
+	run(t, ctx, chromedp.Click(chromedp.ID("emoji-button")))
+	waitJS(t, ctx, `!document.getElementById('emoji-picker').hidden && document.activeElement.id === 'emoji-search'`)
+	run(t, ctx, chromedp.SendKeys(chromedp.ID("emoji-search"), "rocke"))
+	waitJS(t, ctx, `document.querySelector('#emoji-grid button') && document.querySelector('#emoji-grid button').textContent === '🚀'`)
+	run(t, ctx, chromedp.Click(chromedp.CSS(`#emoji-grid button`)))
+	waitJS(t, ctx, `document.getElementById('emoji-picker').hidden && document.getElementById('input').value === '🚀'`)
+	run(t, ctx, chromedp.SendKeys(chromedp.ID("input"), " launch\r"))
+	if got := bob.waitMessage(func(f *protocol.Frame) bool { return f.From == "otto" }); got.Text != "🚀 launch" {
+		t.Fatalf("bob got %q", got.Text)
+	}
+	say(t, ctx, "/rooms")
+	waitJS(t, ctx, `[...document.querySelectorAll('#messages .notice')].some(n => n.textContent.includes('ops (1, owner bob)'))`)
+	say(t, ctx, "/join ops")
+	waitJS(t, ctx, `document.getElementById('conv-title').textContent === '#ops'`)
+	say(t, ctx, "/who")
+	waitJS(t, ctx, `[...document.querySelectorAll('#messages .notice')].some(n => n.textContent.startsWith('In ops: bob (owner), otto') || n.textContent.includes('In ops: bob (owner), otto'))`)
+	say(t, ctx, "/nonsense")
+	waitJS(t, ctx, `[...document.querySelectorAll('#messages .notice')].some(n => n.textContent.includes('unknown command /nonsense; /help lists them'))`)
+	// Leave from the header's button: back to the lobby, and ops is no
+	// longer listed.
+	run(t, ctx, chromedp.Click(chromedp.ID("leave-room")))
+	waitJS(t, ctx, `document.getElementById('conv-title').textContent === '#lobby' && ![...document.querySelectorAll('#conv-list .name')].some(n => n.textContent === '#ops')`)
+	// (Typed and sent with the Send button: chromedp's Enter would land
+	// on the dialog's focused Close button too.)
+	run(t, ctx, chromedp.SetValue(chromedp.ID("input"), "/help"), chromedp.Click(chromedp.ID("send")))
+	waitJS(t, ctx, `document.getElementById('help-dialog').open && document.getElementById('help-body').textContent.includes('/recall [ID]')`)
+	run(t, ctx, chromedp.Click(chromedp.ID("help-close")))
+	waitJS(t, ctx, `!document.getElementById('help-dialog').open`)
 }

@@ -13,7 +13,7 @@
 // tab only); the file token in memory, and in a download's URL as
 // access_token only (it lives 15 minutes by default).
 
-'use strict';
+import { SSEDecoder } from './sse.js';
 
 // ---------------------------------------------------------------------
 // Small helpers
@@ -99,6 +99,7 @@ const S = {
   stickers: [],
   notify: false,
   panel: '', // 'members', 'files' or ''
+  outbox: [], // messages not yet stored, shown under the conversation
 };
 
 // A conversation: a room ("#name" key, the lobby as "lobby") or a
@@ -146,13 +147,26 @@ function wsURL() {
 function connect() {
   clearTimeout(S.retryTimer);
   clearInterval(S.countdownTimer);
-  if (S.ws) { try { S.ws.close(); } catch (e) { /* already closed */ } }
+  if (S.ws) {
+    // A reconnect now (/refresh): what the old connection had not had
+    // answered goes again on the new one.
+    const old = S.ws;
+    S.ws = null;
+    old.onclose = null;
+    try { old.close(); } catch (e) { /* already closed */ }
+    S.loggedIn = false;
+    requeuePending();
+  }
   setConn('connecting');
   const ws = new WebSocket(wsURL());
   S.ws = ws;
   let byeCode = '';
   let byeMessage = '';
   ws.onopen = () => {
+    // A new connection has a full bucket at the server.
+    S.bucket = { tokens: S.limits.burst || 50, at: performance.now() };
+    S.sentOnConn = 0;
+    S.holdUntil = 0;
     writeNow({ type: 'hello', version: 1, client: 'parley-web/1' });
   };
   ws.onmessage = (ev) => {
@@ -186,15 +200,15 @@ function refill() {
   S.bucket.at = now;
 }
 
-function takeToken() { refill(); S.bucket.tokens -= 1; }
+function takeToken() { refill(); S.bucket.tokens -= 1; S.sentOnConn = (S.sentOnConn || 0) + 1; }
 
 // request queues a frame and resolves with its ok reply, or rejects with
 // {code, message} for an error reply. Frames wait in the queue while the
 // connection is down; sends carry an idempotency key, so a send that
 // may or may not have arrived is sent again safely after a reconnect.
-function request(frame, opts = {}) {
+function request(frame) {
   return new Promise((resolve, reject) => {
-    const job = { frame, resolve, reject, onQueue: opts.onQueue };
+    const job = { frame, resolve, reject, seq: (S.seq = (S.seq || 0) + 1) };
     S.queue.push(job);
     pump();
   });
@@ -204,6 +218,13 @@ function pump() {
   clearTimeout(S.pumpTimer);
   S.pumpTimer = 0;
   while (S.queue.length && S.loggedIn && S.ws && S.ws.readyState === WebSocket.OPEN) {
+    const hold = (S.holdUntil || 0) - performance.now();
+    if (hold > 0) {
+      // The server said to wait: nothing goes out before then, so that
+      // what it refused keeps its place.
+      S.pumpTimer = setTimeout(pump, Math.ceil(hold));
+      break;
+    }
     refill();
     if (S.bucket.tokens < 1) {
       // Pace to the server's rate: wait until the bucket holds a token.
@@ -224,18 +245,20 @@ function pump() {
 function lostConnection(code, message) {
   const wasOnline = S.loggedIn;
   S.loggedIn = false;
-  // What was sent and not answered goes back to the front of the queue,
-  // in its order: sends have keys, and the other requests are safe to
-  // repeat.
-  const unanswered = [...S.pending.values()].filter((j) => !j.login).sort((a, b) => a.id - b.id);
-  for (const j of S.pending.values()) if (j.login) j.reject({ code: 'not_acknowledged', message: 'the connection closed before the login was answered' });
-  S.pending.clear();
-  S.queue.unshift(...unanswered);
+  requeuePending();
   if (code === 'replaced') {
     setConn('replaced', message || 'You logged in somewhere else, so this tab was disconnected. It will not reconnect by itself.');
     return;
   }
   if (S.connState === 'stopped') return;
+  if (!$('login').hidden) {
+    // Logging in from the form: say so, and let the person try again.
+    S.connState = 'offline';
+    S.password = '';
+    showLogin(code ? 'The server closed the connection (' + code + (message ? ': ' + message : '') + '). Try again.'
+      : 'Could not reach the chat server at ' + location.host + '. Check that it is running, then try again.');
+    return;
+  }
   if (['flood', 'frame_too_large', 'bad_version'].includes(code)) {
     setConn('waiting', 'The server closed the connection (' + code + ': ' + (message || '') + ').');
     scheduleReconnect(30000);
@@ -267,12 +290,12 @@ function reconnectNow() {
 
 function login() {
   const f = { type: 'login', name: S.me };
-  if (S.token) {
-    f.token = S.token;
-    if (S.resumed) { f.resume = true; f.since = S.lastSeen; }
-  } else {
-    f.password = S.password;
-  }
+  if (S.token) f.token = S.token;
+  else f.password = S.password;
+  // After a first login in this page, every login continues it, with a
+  // password too (after the token expired): the catch-up brings what
+  // was missed.
+  if (S.resumed) { f.resume = true; f.since = S.lastSeen; }
   const id = S.nextId++;
   const job = {
     login: true, id,
@@ -346,15 +369,35 @@ async function syncRest() {
   }
 }
 
+// requeuePending puts what was sent and not answered back in the queue,
+// in its order: sends have keys, and the other requests are safe to
+// repeat. A login waiting for its answer is dropped: the next connection
+// logs in again.
+function requeuePending() {
+  const unanswered = [...S.pending.values()].filter((j) => !j.login);
+  for (const j of S.pending.values()) if (j.login) j.reject({ code: 'not_acknowledged', message: 'the connection closed before the login was answered' });
+  S.pending.clear();
+  for (const j of unanswered) requeue(j);
+}
+
+// requeue puts a job back in the queue in the order it was made.
+function requeue(job) {
+  let i = 0;
+  while (i < S.queue.length && S.queue[i].seq < job.seq) i++;
+  S.queue.splice(i, 0, job);
+}
+
 function handleReply(f) {
   const job = S.pending.get(f.re);
   if (!job) return;
   S.pending.delete(f.re);
   if (f.type === 'ok') { job.resolve(f); pump(); return; }
   if (f.code === 'rate_limited' && !job.login) {
-    // Not processed: send it again after the wait the server names,
-    // ahead of what came after it.
-    setTimeout(() => { S.queue.unshift(job); pump(); }, Math.max(f.retry_ms || 100, 10));
+    // Not processed: send it again after the wait the server names, in
+    // its place among what has not gone out yet.
+    S.holdUntil = Math.max(S.holdUntil || 0, performance.now() + Math.max(f.retry_ms || 100, 10));
+    requeue(job);
+    pump();
     return;
   }
   job.reject({ code: f.code, message: f.message, retry_ms: f.retry_ms });
@@ -366,7 +409,9 @@ function handleReply(f) {
 const onEvent = {
   welcome(f) {
     Object.assign(S.limits, f.limits || {});
-    S.bucket.tokens = Math.min(S.bucket.tokens, S.limits.burst || 50);
+    // The server's bucket is its burst less what this connection sent.
+    refill();
+    S.bucket.tokens = Math.min(S.bucket.tokens, (S.limits.burst || 50) - S.sentOnConn);
     S.filesURL = (f.files_url || '').replace(/\/+$/, '');
     login();
   },
@@ -514,7 +559,8 @@ function renderMessages(keepPlace) {
   const stick = nearBottom(box);
   const frag = document.createDocumentFragment();
   if (c.atStart) frag.append(el('p', { class: 'start muted' }, 'This is the start of the conversation.'));
-  else if (c.msgs.length) frag.append(el('p', { class: 'start muted' }, c.loadingHistory ? 'Loading older messages…' : 'Scroll up for older messages.'));
+  else if (c.loadingHistory) frag.append(el('p', { class: 'start muted' }, 'Loading older messages…'));
+  else if (c.msgs.length) frag.append(el('p', { class: 'start' }, el('button', { type: 'button', class: 'link', onclick: () => loadHistory(c, 50) }, 'Load older messages')));
   let prev = null;
   for (const m of c.msgs) {
     if (!prev || dayKey(prev.time) !== dayKey(m.time)) frag.append(daySeparator(m.time));
@@ -535,9 +581,8 @@ function appendMessage(c, m) {
   const box = $('messages');
   const stick = nearBottom(box) || fold(m.from) === fold(S.me);
   const prev = c.msgs[c.msgs.length - 2];
-  const before = box.querySelector('.notice-first');
-  if (!prev || dayKey(prev.time) !== dayKey(m.time)) box.insertBefore(daySeparator(m.time), before);
-  box.insertBefore(renderMessage(c, m), before);
+  if (!prev || dayKey(prev.time) !== dayKey(m.time)) box.append(daySeparator(m.time));
+  box.append(renderMessage(c, m));
   if (stick) box.scrollTop = box.scrollHeight;
 }
 
@@ -634,7 +679,7 @@ function expandEmoji(text) {
 
 function utf8Len(s) { return new TextEncoder().encode(s).length; }
 
-// sendText queues a message for c. It shows in the outbox until the
+// sendMessage queues a message for c. It shows in the outbox until the
 // server has stored it (its echo comes back as a message).
 function sendMessage(c, extra) {
   const frame = { type: 'send', ...convTarget(c), ...extra, key: newKey() };
@@ -652,8 +697,6 @@ function sendMessage(c, extra) {
     throw err;
   });
 }
-S.outbox = [];
-
 function sendText(c, raw) {
   const text = expandEmoji(raw);
   const n = utf8Len(text);
@@ -685,12 +728,14 @@ const commands = [
   { name: 'recall', args: '[ID]', help: 'recall your message ID (default: your last one), within the recall window' },
   { name: 'kick', args: 'NAME', help: 'remove NAME from the current room and ban them (owner only)' },
   { name: 'unban', args: 'NAME', help: 'let NAME join the current room again (owner only)' },
-  { name: 'files', args: '', help: 'show the files of this conversation (shared folder, or your private space in a private conversation)' },
-  { name: 'upload', args: '', help: 'choose files to upload (or drop them, or paste an image)' },
+  { name: 'files', args: '[FOLDER]', help: 'show the files of this conversation (the shared folder, or in a private conversation the private space of you two)' },
+  { name: 'upload', args: '[-f]', help: 'choose files to upload and post here (or drop them, or paste an image); -f replaces your own file of the same name' },
+  { name: 'cancel', args: '', help: 'cancel the newest upload' },
   { name: 'download', args: 'NAME | ID', help: 'download a file by name or by the id of its message' },
   { name: 'rm', args: 'NAME', help: 'delete a file you uploaded' },
   { name: 'sticker', args: 'NAME', help: 'post a sticker' },
   { name: 'emoji', args: '', help: 'open the emoji picker' },
+  { name: 'users', args: '', help: 'show or hide the member list' },
   { name: 'refresh', args: '', help: 'reconnect now, keeping unsent messages' },
   { name: 'clear', args: '', help: 'clear the notices of this conversation' },
   { name: 'help', args: '', help: 'list the commands and keys' },
@@ -767,8 +812,24 @@ async function runCommand(c, line) {
         refreshMembers();
         break;
       }
-      case 'files': showPanel('files'); break;
-      case 'upload': $('file-input').click(); break;
+      case 'files':
+        F.path = args[0] ? rest.trim().replace(/^\/+|\/+$/g, '') : '';
+        F.space = filesSpace();
+        if (S.panel === 'files') listFiles(); else showPanel('files');
+        break;
+      case 'upload':
+        S.overwriteNext = args[0] === '-f';
+        $('file-input').click();
+        break;
+      case 'cancel': {
+        const live = [...transfers].filter((x) => ['starting', 'uploading', 'retrying'].includes(x.state));
+        const last = live[live.length - 1];
+        if (!last) throw { message: 'no upload in progress' };
+        last.cancelled = true;
+        last.xhr && last.xhr.abort();
+        break;
+      }
+      case 'users': showPanel('members'); break;
       case 'download': {
         if (!args[0]) throw { message: 'usage: /download NAME or ID' };
         const id = Number(args[0].replace(/^#/, ''));
@@ -985,7 +1046,9 @@ async function download(path, space) {
   if (S.filesExpires && S.filesExpires - Date.now() < 60000) await renewFilesToken();
   // A browser cannot set a header on a download it saves itself, so
   // the short-lived file token goes in the URL here, and only here.
-  const a = el('a', { href: filesEndpoint('/files/' + encodePath(path), { with: space, access_token: S.filesToken }), download: path.split('/').pop(), target: '_blank', rel: 'noopener noreferrer' });
+  // The file server answers with Content-Disposition: attachment, so the
+  // page stays where it is.
+  const a = el('a', { href: filesEndpoint('/files/' + encodePath(path), { with: space, access_token: S.filesToken }), download: path.split('/').pop(), rel: 'noopener noreferrer' });
   document.body.append(a);
   a.click();
   a.remove();
@@ -1011,16 +1074,23 @@ async function listFiles() {
   $('files-path').textContent = space ? 'Only you two see these.' : (F.path ? '/' + F.path : '/');
   $('files-up').hidden = !F.path;
   $('files-error').textContent = '';
+  // Events that arrive while the listing is on its way may be newer than
+  // it: they are applied again on top of it.
+  const during = [];
+  F.during = during;
   try {
     const res = await filesFetch(filesEndpoint('/api/files', { path: F.path, with: space }));
     const body = await res.json();
     if (want !== F.space + '\u0000' + F.path) return;
     F.entries = body.entries || [];
     F.listed = want;
+    if (F.during === during) F.during = null;
+    for (const [type, data] of during) applyFileEvent(type, data);
   } catch (e) {
     F.entries = [];
     $('files-error').textContent = 'Could not list the files: ' + e.message;
   }
+  if (F.during === during) F.during = null;
   renderFiles();
 }
 
@@ -1048,6 +1118,7 @@ function parentOf(p) { const i = p.lastIndexOf('/'); return i < 0 ? '' : p.slice
 
 function applyFileEvent(type, data) {
   if (type === 'reset') { if (!F.space) listFiles(); return; }
+  if (F.during) F.during.push([type, data]);
   if (F.space || !data.path) return; // the stream shows the shared folder only
   if (parentOf(data.path) !== F.path) {
     if (data.dir && type === 'removed' && (F.path + '/').startsWith(data.path + '/')) { F.path = ''; listFiles(); }
@@ -1073,34 +1144,16 @@ async function startFileEvents() {
       const res = await filesFetch(filesEndpoint('/api/events'), { headers, signal: ctl.signal, cache: 'no-store' });
       failures = 0;
       const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
-      let buf = '';
-      let ev = { type: 'message', data: [], id: '' };
+      const dec = new SSEDecoder();
       for (;;) {
         const { value, done } = await reader.read();
         if (done) break;
-        buf += value;
-        let nl;
-        while ((nl = buf.search(/\r\n|\n|\r/)) >= 0) {
-          const line = buf.slice(0, nl);
-          buf = buf.slice(nl + (buf.startsWith('\r\n', nl) ? 2 : 1));
-          if (line === '') {
-            if (ev.data.length) {
-              if (ev.id) F.lastEvent = ev.id;
-              let data = {};
-              try { data = JSON.parse(ev.data.join('\n')); } catch (e) { /* ignore */ }
-              applyFileEvent(ev.type, data);
-            }
-            ev = { type: 'message', data: [], id: '' };
-            continue;
-          }
-          if (line.startsWith(':')) continue;
-          const i = line.indexOf(':');
-          const field = i < 0 ? line : line.slice(0, i);
-          const val = i < 0 ? '' : line.slice(i + 1).replace(/^ /, '');
-          if (field === 'event') ev.type = val;
-          else if (field === 'data') ev.data.push(val);
-          else if (field === 'id') ev.id = val;
+        for (const ev of dec.push(value)) {
+          let data = {};
+          try { data = JSON.parse(ev.data); } catch (e) { continue; }
+          applyFileEvent(ev.type, data);
         }
+        if (dec.lastId) F.lastEvent = dec.lastId;
       }
     } catch (e) {
       if (ctl.signal.aborted) break;
@@ -1152,7 +1205,7 @@ function xhrPatch(t, url, offset, chunk) {
   });
 }
 
-async function upload(blob, name, c) {
+async function upload(blob, name, c, overwrite) {
   if (!S.filesURL) { notice(c, 'This chat server has no file server.'); return; }
   const space = c.kind === 'dm' ? c.name : '';
   const t = { name, size: blob.size, done: 0, state: 'starting', cancelled: false, xhr: null, url: '' };
@@ -1177,12 +1230,12 @@ async function upload(blob, name, c) {
       try {
         const res = await filesFetch(filesEndpoint('/uploads/'), {
           method: 'POST',
-          headers: { 'Tus-Resumable': '1.0.0', 'Upload-Length': String(blob.size), 'Upload-Metadata': tusMeta({ path, filename: path, sha256: sum, with: space }) },
+          headers: { 'Tus-Resumable': '1.0.0', 'Upload-Length': String(blob.size), 'Upload-Metadata': tusMeta({ path, filename: path, sha256: sum, with: space, overwrite: overwrite ? '1' : '' }) },
         });
         t.url = new URL(res.headers.get('Location'), S.filesURL + '/uploads/').href;
         break;
       } catch (e) {
-        if (e.code === 'exists' && n < 100) continue;
+        if (e.code === 'exists' && n < 100 && !overwrite) continue;
         throw e;
       }
     }
@@ -1190,23 +1243,29 @@ async function upload(blob, name, c) {
     t.state = 'uploading';
     let offset = 0;
     let failures = 0;
+    let ask = false; // whether to ask the server how much it has first
     while (t.url && offset < blob.size) {
       if (t.cancelled) throw { aborted: true };
       try {
+        if (ask) {
+          const h = await filesFetch(t.url, { method: 'HEAD', headers: { 'Tus-Resumable': '1.0.0' } });
+          offset = Number(h.headers.get('Upload-Offset')) || 0;
+          ask = false;
+          t.state = 'uploading';
+        }
         offset = await xhrPatch(t, t.url, offset, blob.slice(offset, offset + CHUNK));
         failures = 0;
       } catch (e) {
         if (e.aborted || t.cancelled) throw { aborted: true };
-        if (!e.network && e.status !== 401 && !(e.status >= 500)) throw e;
+        // A dropped connection, a restarting server or an offset the
+        // server disagrees with: wait, ask where it got to, go on.
+        const retry = e.network || e instanceof TypeError || e.status >= 500 || e.status === 401 || (e.status === 409 && e.code !== 'exists') || e.status === 423;
+        if (!retry || ++failures > 10) throw e;
         if (e.status === 401) await renewFilesToken();
-        if (++failures > 8) throw e;
         t.state = 'retrying';
         renderTransfer(t);
-        await sleep(Math.min(30000, 1000 * 2 ** failures));
-        // Ask the server how much it has, and go on from there.
-        const h = await filesFetch(t.url, { method: 'HEAD', headers: { 'Tus-Resumable': '1.0.0' } });
-        offset = Number(h.headers.get('Upload-Offset')) || 0;
-        t.state = 'uploading';
+        await sleep(Math.min(30000, 500 * 2 ** failures));
+        ask = true;
       }
       t.done = offset;
       renderTransfer(t);
@@ -1247,7 +1306,7 @@ function renderTransfer(t) {
   t.row.dataset.state = t.state;
 }
 
-function uploadFiles(files) {
+function uploadFiles(files, overwrite) {
   const c = S.convs.get(S.current);
   for (const f of files) {
     let name = f.name || 'file';
@@ -1257,7 +1316,7 @@ function uploadFiles(files) {
       const p = (n) => String(n).padStart(2, '0');
       name = 'screenshot-' + d.getFullYear() + p(d.getMonth() + 1) + p(d.getDate()) + '-' + p(d.getHours()) + p(d.getMinutes()) + p(d.getSeconds()) + '.' + ((f.type.split('/')[1] || 'png').replace('jpeg', 'jpg'));
     }
-    upload(f, name, c);
+    upload(f, name, c, overwrite);
   }
 }
 
@@ -1413,6 +1472,10 @@ function switchTo(key) {
   c.mentions = 0;
   closePickers();
   render();
+  // A conversation too short to scroll cannot be scrolled up: fetch
+  // what came before, once, so that it shows where it starts.
+  const box = $('messages');
+  if (c.msgs.length && !c.atStart && box.scrollHeight <= box.clientHeight && S.loggedIn) loadHistory(c, 50);
   if (S.panel === 'files') listFiles();
   refreshMembers();
 }
@@ -1626,7 +1689,7 @@ function wire() {
   main.addEventListener('dragleave', (e) => { if (!main.contains(e.relatedTarget)) $('drop-hint').hidden = true; });
   main.addEventListener('drop', (e) => { e.preventDefault(); $('drop-hint').hidden = true; if (e.dataTransfer.files.length) uploadFiles(e.dataTransfer.files); });
   $('attach').addEventListener('click', () => $('file-input').click());
-  $('file-input').addEventListener('change', (e) => { uploadFiles(e.target.files); e.target.value = ''; });
+  $('file-input').addEventListener('change', (e) => { uploadFiles(e.target.files, S.overwriteNext); S.overwriteNext = false; e.target.value = ''; });
   $('messages').addEventListener('scroll', () => {
     const box = $('messages');
     const c = S.convs.get(S.current);
