@@ -82,7 +82,7 @@ func TestTUIRefreshAndLongText(t *testing.T) {
 	tm.waitScreen("● connected · reconnected")
 
 	long := strings.Repeat("abcdefghij", 410)
-	tm.typeText(long)
+	tm.paste(long)
 	tm.keys("Enter")
 	tm.waitScreen("4100 bytes, and the server takes at most 4000")
 	// The input line, the last, holds it; nothing above repeats it.

@@ -307,6 +307,15 @@ func (tm *tuiTmux) typeText(s string) {
 	tm.tmux("send-keys", "-t", "parley", "-l", s)
 }
 
+// paste pastes s as a terminal pastes what a person copied: in one
+// bracketed paste, which the client takes as one input, rather than
+// key by key.
+func (tm *tuiTmux) paste(s string) {
+	tm.t.Helper()
+	tm.tmux("set-buffer", "-b", "e2e", "--", s)
+	tm.tmux("paste-buffer", "-p", "-d", "-b", "e2e", "-t", "parley")
+}
+
 // keys presses keys by tmux's names (Enter, F4, C-c).
 func (tm *tuiTmux) keys(keys ...string) {
 	tm.t.Helper()
