@@ -32,11 +32,12 @@ const (
 	Edit                     // a message's sender changed its text
 	React                    // someone put an emoji on a message, or took it back
 	Nick                     // a user changed how they are shown
+	Typing                   // someone is typing in a conversation; offered, never queued past a backlog
 )
 
 var kindNames = [...]string{Reply: "reply", Message: "message", Recall: "recall", Presence: "presence",
 	Member: "member", Owner: "owner", Kicked: "kicked", Replaced: "replaced", Welcome: "welcome", Ping: "ping", Bye: "bye",
-	Edit: "edit", React: "react", Nick: "nick"}
+	Edit: "edit", React: "react", Nick: "nick", Typing: "typing"}
 
 func (k Kind) String() string {
 	if int(k) < len(kindNames) && kindNames[k] != "" {

@@ -92,6 +92,8 @@ type conv struct {
 	// read waits to be sent (see readLater).
 	readAt    uint64
 	readWaits bool
+	// typedAt is when the user's typing here was last told.
+	typedAt time.Time
 }
 
 // newest is the id of the newest message shown, or 0.
