@@ -335,6 +335,9 @@ func (m *Model) switchTo(c *conv) {
 	}
 	m.cur = c
 	c.unread, c.mention = 0, false
+	if m.alertConv == c.key {
+		m.alert, m.alertConv = "", ""
+	}
 	m.comp = nil
 	m.memberSel = 0
 	for i, x := range m.convs {

@@ -81,6 +81,11 @@ type Model struct {
 	me   string
 	// myNick is how the user is shown, if they chose a nick.
 	myNick string
+	// alert says what calls for the user's attention (see notify), in
+	// the window title until conversation alertConv is shown; bellAt is
+	// when the bell last rang.
+	alert, alertConv string
+	bellAt           time.Time
 	// typing are the people typing, by conversation key and name key,
 	// each until a time (see handleTyping).
 	typing map[string]map[string]typist
@@ -550,9 +555,12 @@ func (m *Model) handleFrame(f *protocol.Frame) tea.Cmd {
 	}
 	switch f.Type {
 	case protocol.TypeMessage:
-		m.addMessage(f)
+		alert := m.addMessage(f)
 		if c := m.findConv(command.ConvOf(f, m.me)); c == m.cur {
 			return m.readLater(c)
+		}
+		if alert {
+			return m.notify(f)
 		}
 	case protocol.TypeRecall:
 		c := m.ensureConv(command.ConvOf(f, m.me))
@@ -688,10 +696,41 @@ func (m *Model) handleMember(f *protocol.Frame) {
 }
 
 // addMessage files a message event under its conversation.
-func (m *Model) addMessage(f *protocol.Frame) {
+// bellEvery is the least time between two bells: a burst of mentions
+// (a catch-up, say) rings once.
+const bellEvery = 2 * time.Second
+
+// notify calls the user's attention to f, a mention of them or a
+// private message in a conversation not on screen: the window title
+// says who and where until that conversation is shown, and the terminal
+// bell rings.
+func (m *Model) notify(f *protocol.Frame) tea.Cmd {
+	from := f.From
+	if f.Nick != "" {
+		from = f.Nick
+	}
+	cv := command.ConvOf(f, m.me)
+	if cv.With != "" {
+		m.alert = clean(from, false) + " wrote to you"
+	} else {
+		m.alert = clean(from, false) + " mentioned you in #" + clean(cv.Room, false)
+	}
+	m.alertConv = cv.Key()
+	now := m.cfg.Now()
+	if now.Sub(m.bellAt) < bellEvery {
+		return nil
+	}
+	m.bellAt = now
+	return tea.Raw("\a")
+}
+
+// addMessage files a message event under its conversation, and reports
+// whether it calls for the user's attention: a new mention or private
+// message from someone else, in a conversation not on screen.
+func (m *Model) addMessage(f *protocol.Frame) bool {
 	cv := command.ConvOf(f, m.me)
 	if cv.Room == "" && cv.With == "" {
-		return // names no conversation
+		return false // names no conversation
 	}
 	c := m.ensureConv(cv)
 	if cv.Room != "" {
@@ -734,19 +773,21 @@ func (m *Model) addMessage(f *protocol.Frame) {
 		e.mention = true
 	}
 	if !c.insert(e) {
-		return // already shown
+		return false // already shown
 	}
 	if e.own || e.history {
-		return
+		return false
 	}
 	if c != m.cur {
 		c.unread++
 		if e.mention {
 			c.mention = true
 		}
+		return e.mention
 	} else if !c.follow {
 		c.newBelow++
 	}
+	return false
 }
 
 // mentions reports whether text names the user, by name or nick, as

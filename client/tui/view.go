@@ -124,6 +124,9 @@ func (m *Model) windowTitle() string {
 		unread += c.unread
 	}
 	t := "Parley · " + m.cur.title()
+	if m.alert != "" {
+		t = m.alert + " · " + t
+	}
 	if unread > 0 {
 		t = fmt.Sprintf("(%d) %s", unread, t)
 	}
