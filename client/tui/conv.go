@@ -233,6 +233,8 @@ func (e *entry) react(emoji, name string, on bool) {
 		case !on && j >= 0:
 			r.Names = slices.Delete(slices.Clone(r.Names), j, j+1)
 			r.Count--
+		case !on && r.Count > len(r.Names):
+			r.Count-- // one of those the server did not list
 		}
 		if r.Count <= 0 {
 			e.reactions = slices.Delete(e.reactions, i, i+1)
