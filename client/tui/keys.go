@@ -154,7 +154,7 @@ func (m *Model) handleKey(k tea.KeyPressMsg) tea.Cmd {
 	}
 	if m.input.Update(k) {
 		m.comp = nil
-		return m.typed(m.cur)
+		return m.typedIn(m.cur)
 	}
 	return nil
 }

@@ -86,9 +86,8 @@ type Model struct {
 	// when the bell last rang.
 	alert, alertConv string
 	bellAt           time.Time
-	// typing are the people typing, by conversation key and name key,
-	// each until a time (see handleTyping).
-	typing map[string]map[string]typist
+	// typing shows who else is typing (see typists).
+	typing typists
 	// searchHits gathers the matches of a search until its reply;
 	// hits are the conversations of the last search's, for /jump.
 	searchHits []*protocol.Frame
@@ -266,99 +265,6 @@ func (m *Model) Init() tea.Cmd {
 	return tea.Batch(m.waitEvent(), m.opened(m.cur))
 }
 
-// Typing. The client says the user is typing at most every typingEvery
-// while they type text (not a command) in a conversation, and shows who
-// else is for typingShown after the last word of it, or until their
-// message comes.
-const (
-	typingEvery = 3 * time.Second
-	typingShown = 5 * time.Second
-)
-
-type typist struct {
-	name  string
-	until time.Time
-}
-
-type typingExpiredMsg struct{}
-
-// handleTyping notes that someone is typing, and wakes the screen when
-// that note expires.
-func (m *Model) handleTyping(f *protocol.Frame) tea.Cmd {
-	n, err := protocol.ParseName(f.From)
-	if err != nil || sameName(f.From, m.me) {
-		return nil
-	}
-	key := command.ConvOf(f, m.me).Key()
-	if m.typing == nil {
-		m.typing = map[string]map[string]typist{}
-	}
-	if m.typing[key] == nil {
-		m.typing[key] = map[string]typist{}
-	}
-	name := f.From
-	if f.Nick != "" {
-		name = f.Nick
-	}
-	m.typing[key][n.Key] = typist{name: clean(name, false), until: m.cfg.Now().Add(typingShown)}
-	return tea.Tick(typingShown, func(time.Time) tea.Msg { return typingExpiredMsg{} })
-}
-
-// stopTyping forgets that name is typing in conversation key.
-func (m *Model) stopTyping(key, name string) {
-	if n, err := protocol.ParseName(name); err == nil && m.typing[key] != nil {
-		delete(m.typing[key], n.Key)
-	}
-}
-
-// expireTyping forgets the notes that have expired.
-func (m *Model) expireTyping() {
-	now := m.cfg.Now()
-	for k, who := range m.typing {
-		for n, t := range who {
-			if !now.Before(t.until) {
-				delete(who, n)
-			}
-		}
-		if len(who) == 0 {
-			delete(m.typing, k)
-		}
-	}
-}
-
-// typingText is "bob is typing…" for the conversation on screen.
-func (m *Model) typingText() string {
-	var names []string
-	for _, t := range m.typing[m.cur.key] {
-		names = append(names, t.name)
-	}
-	sort.Strings(names)
-	switch len(names) {
-	case 0:
-		return ""
-	case 1:
-		return names[0] + " is typing…"
-	case 2, 3:
-		return strings.Join(names, ", ") + " are typing…"
-	}
-	return fmt.Sprintf("%d people are typing…", len(names))
-}
-
-// typed tells the others, now and then, that the user is typing in c.
-func (m *Model) typed(c *conv) tea.Cmd {
-	v := m.input.Value()
-	if c == nil || m.ended != nil || strings.TrimSpace(v) == "" || strings.HasPrefix(v, "/") && !strings.HasPrefix(v, "//") {
-		return nil
-	}
-	now := m.cfg.Now()
-	if now.Sub(c.typedAt) < typingEvery {
-		return nil
-	}
-	c.typedAt = now
-	conn, id := m.conn, c.id
-	return func() tea.Msg { conn.Typing(id); return nil }
-}
-
 // readDelay is how long a conversation stays on screen before its read
 // position moves: flipping through conversations marks none of them
 // read, and a busy one sends at most one read in that time.
@@ -426,7 +332,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case readDueMsg:
 		return m, m.readDue(msg)
 	case typingExpiredMsg:
-		m.expireTyping()
+		m.typing.expire(m.cfg.Now())
 		return m, nil
 	case readDoneMsg:
 		// A read that fails changes nothing but the next login's
@@ -544,10 +450,10 @@ func (m *Model) handleEvent(ev chat.Event) tea.Cmd {
 
 func (m *Model) handleFrame(f *protocol.Frame) tea.Cmd {
 	if f.Type == protocol.TypeTyping {
-		return m.handleTyping(f)
+		return m.typing.typed(f, m.me, m.cfg.Now())
 	}
 	if f.Type == protocol.TypeMessage && !f.History {
-		m.stopTyping(command.ConvOf(f, m.me).Key(), f.From)
+		m.typing.stop(command.ConvOf(f, m.me).Key(), f.From)
 	}
 	if f.Type == protocol.TypeMessage && f.Search {
 		m.searchHits = append(m.searchHits, f)

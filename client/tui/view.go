@@ -440,7 +440,7 @@ func (m *Model) hintLine(w int) string {
 	case focusMessages:
 		keys = [][2]string{{"↑↓", "choose a message"}, {"Enter/^G", "download file"}, {"r", "recall yours"}, {"e", "edit yours"}, {"q", "reply"}, {"+", "react"}, {"Esc", "back to typing"}}
 	default:
-		if t := m.typingText(); t != "" {
+		if t := m.typing.view(m.cur.key); t != "" {
 			return fit(stDim.Italic(true).Render(t), w)
 		}
 		keys = [][2]string{{"Enter", "send"}, {"Tab", "complete"}, {"↑↓", "history"}, {"PgUp/PgDn", "scroll"},
