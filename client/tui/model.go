@@ -477,6 +477,11 @@ func (m *Model) handleFrame(f *protocol.Frame) tea.Cmd {
 				e.file, e.reactions = nil, nil
 				c.dirty = true
 			}
+			if e.kind == entMessage && e.replyTo == f.Msg && e.quote != nil {
+				e.quote = &protocol.Quote{From: e.quote.From, Recalled: true}
+				e.rev++
+				c.dirty = true
+			}
 		}
 	case protocol.TypeEdit:
 		c := m.ensureConv(command.ConvOf(f, m.me))
@@ -484,6 +489,13 @@ func (m *Model) handleFrame(f *protocol.Frame) tea.Cmd {
 			e.text, e.edited = clean(f.Text, true), true
 			e.rev++
 			c.dirty = true
+		}
+		for _, e := range c.entries {
+			if e.kind == entMessage && e.replyTo == f.Msg && e.quote != nil && !e.quote.Recalled {
+				e.quote = &protocol.Quote{From: e.quote.From, Kind: e.quote.Kind, Text: clean(protocol.FirstLine(f.Text), false)}
+				e.rev++
+				c.dirty = true
+			}
 		}
 	case protocol.TypeReact:
 		c := m.ensureConv(command.ConvOf(f, m.me))
