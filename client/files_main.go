@@ -44,7 +44,7 @@ func addFileCommands(ctx context.Context, s *chat.Session, r *command.Runner, cf
 				if err != nil {
 					return nil, protocol.Errorf(command.CodeUsage, "%v", err)
 				}
-				return nil, cmds.Publish(ctx, "sticker-"+name+".png", png)
+				return nil, cmds.Publish(ctx, files.StickerName(name), png)
 			}),
 		command.NewSpec("screenshot", "", "capture every display, upload it and post it in the conversation (in a private one, to the private space only you two can see)",
 			func(ctx context.Context, _ string) (*command.Output, error) {
@@ -52,8 +52,7 @@ func addFileCommands(ctx context.Context, s *chat.Session, r *command.Runner, cf
 				if err != nil {
 					return nil, protocol.Errorf("no_display", "%v", err)
 				}
-				name := "screenshot-" + time.Now().Format("20060102-150405") + ".png"
-				return nil, cmds.Publish(ctx, name, png)
+				return nil, cmds.Publish(ctx, files.ScreenshotName(time.Now()), png)
 			}),
 	)
 }

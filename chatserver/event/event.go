@@ -33,11 +33,12 @@ const (
 	React                    // someone put an emoji on a message, or took it back
 	Topic                    // a room's topic changed
 	Nick                     // a user changed how they are shown
+	Typing                   // someone is typing in a conversation; offered, never queued past a backlog
 )
 
 var kindNames = [...]string{Reply: "reply", Message: "message", Recall: "recall", Presence: "presence",
 	Member: "member", Owner: "owner", Kicked: "kicked", Replaced: "replaced", Welcome: "welcome", Ping: "ping", Bye: "bye",
-	Edit: "edit", React: "react", Topic: "topic", Nick: "nick"}
+	Edit: "edit", React: "react", Topic: "topic", Nick: "nick", Typing: "typing"}
 
 func (k Kind) String() string {
 	if int(k) < len(kindNames) && kindNames[k] != "" {

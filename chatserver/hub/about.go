@@ -17,9 +17,9 @@ import (
 // goroutine, the request is checked against it and queued.
 
 // maxReactions bounds the different emoji on one message, and
-// maxReactionNames the names a message event lists for each (its count
-// says how many there are), so that a message with its reactions stays
-// well under the frame limit.
+// maxReactionNames the names a message event lists of all its reactions
+// (each one's count says how many there are), so that a message with
+// its reactions stays well under the frame limit.
 const (
 	maxReactions     = 20
 	maxReactionNames = 50
@@ -213,11 +213,17 @@ func eventQuote(q store.Quote) *protocol.Quote {
 	return &protocol.Quote{From: q.From, Text: protocol.FirstLine(q.Text), Kind: q.Kind, Recalled: q.Recalled}
 }
 
-// eventReactions are the reactions a message event carries.
+// eventReactions are the reactions a message event carries: every
+// emoji with its count, and the first maxReactionNames names of all of
+// them, so that the frame stays small (20 emoji of 50 names each would
+// pass the frame limit).
 func eventReactions(rs []store.Reaction) []protocol.Reaction {
 	var out []protocol.Reaction
+	left := maxReactionNames
 	for _, r := range rs {
-		out = append(out, protocol.Reaction{Emoji: r.Emoji, Count: len(r.Names), Names: r.Names[:min(len(r.Names), maxReactionNames)]})
+		n := min(len(r.Names), left)
+		left -= n
+		out = append(out, protocol.Reaction{Emoji: r.Emoji, Count: len(r.Names), Names: append([]string{}, r.Names[:n]...)})
 	}
 	return out
 }

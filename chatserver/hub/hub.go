@@ -352,6 +352,9 @@ type Session struct {
 	heldBytes int
 	// Name is the user's display name; Key its comparison key.
 	Name, Key string
+	// typed is when the session's typing was last passed on, by
+	// conversation (see typing); owned by run.
+	typed map[string]time.Time
 }
 
 // logAttrs identify the session in logs.
@@ -708,6 +711,8 @@ func (h *Hub) Handle(s *Session, f *protocol.Frame) {
 		err = h.handleRecall(s, f)
 	case protocol.TypeSearch:
 		err = h.handleSearch(s, f)
+	case protocol.TypeTyping:
+		err = h.do(func() { h.typing(s, f) })
 	case protocol.TypeEdit:
 		err = h.handleEdit(s, f)
 	case protocol.TypeReact:

@@ -164,6 +164,14 @@ func kindOf(f *protocol.Frame) event.Kind {
 		return event.Replaced
 	case protocol.TypeTopic:
 		return event.Topic
+	case protocol.TypeEdit:
+		return event.Edit
+	case protocol.TypeReact:
+		return event.React
+	case protocol.TypeNick:
+		return event.Nick
+	case protocol.TypeTyping:
+		return event.Typing
 	}
 	return 0
 }

@@ -3,6 +3,7 @@ package hub_test
 import (
 	"context"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/parley-chat/parley/chatserver/hub"
@@ -165,5 +166,31 @@ func TestCatchUpFromRecentLogHasTombstones(t *testing.T) {
 	}
 	if f, _ := back.find(0, func(f *protocol.Frame) bool { return f.ID == id }); !f.Recalled {
 		t.Errorf("the recalled message came as %s, want a tombstone", protocol.Encode(f))
+	}
+}
+
+// A message recalled while a catch-up was read takes its text from the
+// edits and the quotes of replies that the catch-up carries from the
+// hub's recent log.
+func TestCatchUpFromRecentLogForgetsRecalledText(t *testing.T) {
+	g := &gated{Store: inmem.New()}
+	e := newEnv(t, g)
+	bob, token, last := awayFromRoom(e)
+	back := newPeer(t, e.hub, "alice")
+	var id uint64
+	loginWhileReading(t, g, "Since", back, &protocol.Frame{Type: protocol.TypeLogin, ID: 1, Name: "alice", Token: token, Since: last}, func() {
+		id = bob.say("r", "regretted")
+		bob.mustDo(&protocol.Frame{Type: protocol.TypeEdit, Msg: id, Text: "regretted more"})
+		bob.mustDo(&protocol.Frame{Type: protocol.TypeSend, Room: "r", Text: "a reply", ReplyTo: id})
+		bob.mustDo(&protocol.Frame{Type: protocol.TypeRecall, Msg: id})
+	})
+	reply, _ := back.find(0, func(f *protocol.Frame) bool { return f.Text == "a reply" })
+	if reply.Quote == nil || !reply.Quote.Recalled || reply.Quote.Text != "" {
+		t.Errorf("the reply came as %s; want its quote recalled", protocol.Encode(reply))
+	}
+	for _, f := range back.received() {
+		if strings.Contains(string(protocol.Encode(f)), "regretted") {
+			t.Errorf("the catch-up carried the recalled text: %s", protocol.Encode(f))
+		}
 	}
 }

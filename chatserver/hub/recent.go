@@ -62,11 +62,16 @@ func (l *recentLog) recalled(id uint64) {
 		l.size -= len(m.Text) + len(m.File)
 		m.Recalled, m.Text, m.File = true, "", ""
 	}
-	// Its edits come after it, and their text goes too.
+	// Its edits come after it, and their text goes too, and so does
+	// what replies to it quote of it.
 	for j := i; j < len(kept); j++ {
-		if e := &kept[j]; e.Kind == store.KindEdit && e.Target == id {
+		e := &kept[j]
+		if e.Kind == store.KindEdit && e.Target == id {
 			l.size -= len(e.Text)
 			e.Text = ""
+		}
+		if e.ReplyTo == id {
+			e.Quote.Text, e.Quote.Recalled = "", true
 		}
 	}
 }

@@ -102,6 +102,24 @@ func (c *conn) logAttrs(args ...any) []any {
 // does.
 func (c *conn) Queue(ev *event.Event) bool { return c.queue(ev.JSON()) }
 
+// offerBacklog is the queue past which a connection is offered nothing
+// more (see hub.Offerer): a reader that far behind is not keeping up.
+const offerBacklog = 16 << 10
+
+// Offer queues ev if the queue holds less than offerBacklog, and drops
+// it otherwise; it never closes the connection (see hub.Offerer).
+func (c *conn) Offer(ev *event.Event) bool {
+	b := ev.JSON()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed || c.q.bytes+len(b) > min(offerBacklog, c.srv.cfg.MaxQueue) {
+		return false
+	}
+	c.q.push(b)
+	c.fed = true
+	return true
+}
+
 // queue adds encoded frames to the outbound queue. If the queue would
 // grow past the limit, the client is not keeping up: it is disconnected
 // with slow_consumer, and nobody else waits for it.

@@ -296,3 +296,17 @@ func TestAction(t *testing.T) {
 	wantCode(t, "an empty action", alice.do(&protocol.Frame{Type: protocol.TypeSend, Kind: protocol.KindAction, Text: " "}), protocol.CodeBadText)
 	wantCode(t, "an unknown kind", alice.do(&protocol.Frame{Type: protocol.TypeSend, Kind: "dance", Text: "x"}), protocol.CodeBadRequest)
 }
+
+// Typing over real sockets: passed on, never answered.
+func TestTypingOverTCP(t *testing.T) {
+	s := start(t, nil)
+	alice, bob := login(t, s.Addr(), "alice"), login(t, s.Addr(), "bob")
+	alice.send(&protocol.Frame{Type: protocol.TypeTyping, Room: "lobby"})
+	if e := bob.event(protocol.TypeTyping); e.From != "alice" || e.Room != "lobby" {
+		t.Fatalf("bob's typing event: %s", js(e))
+	}
+	id := alice.send(&protocol.Frame{Type: protocol.TypePing})
+	if r := alice.nextReply(); r.Type != protocol.TypeOK || r.Re != id {
+		t.Fatalf("after a typing frame, the next reply is %s; want the ping's ok", js(r))
+	}
+}

@@ -342,6 +342,22 @@ func (c *conn) Queue(ev *event.Event) bool {
 	return true
 }
 
+// offerBacklog is the queue past which a connection is offered nothing
+// more (see hub.Offerer).
+const offerBacklog = 16 << 10
+
+// Offer queues ev if the queue holds less than offerBacklog, and drops
+// it otherwise; it never closes the connection (see hub.Offerer).
+func (c *conn) Offer(ev *event.Event) bool {
+	c.mu.Lock()
+	closed, full := c.closed, c.qBytes+len(ev.JSON()) > min(offerBacklog, c.srv.cfg.MaxQueue)
+	c.mu.Unlock()
+	if closed || full {
+		return false
+	}
+	return c.Queue(ev)
+}
+
 // Flush starts the writer if something is queued.
 func (c *conn) Flush() {
 	c.mu.Lock()

@@ -227,6 +227,18 @@ func (s *Session) connect(ctx context.Context) (*conn, error) {
 	return c, nil
 }
 
+// Notify sends a frame that gets no reply, such as typing, if the
+// session is connected; it is dropped otherwise, never kept for a
+// reconnect. It is paced with the requests.
+func (s *Session) Notify(f *protocol.Frame) {
+	s.mu.Lock()
+	c, up := s.c, s.state == Connected
+	s.mu.Unlock()
+	if c != nil && up {
+		c.send(f)
+	}
+}
+
 // IsLogEntry reports whether events of type t are entries of the
 // server's message log, whose ids count for catch-up: messages, recalls,
 // edits and reactions.

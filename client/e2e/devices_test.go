@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 // A second device: what bob read on his first (line mode), the second
@@ -70,7 +71,26 @@ func TestSecondDevice(t *testing.T) {
 	if !strings.Contains(screen, "@alice") || regexp.MustCompile(`@alice\s+@?\d`).MatchString(screen) {
 		t.Errorf("the second device shows alice's conversation missing or unread:\n%s", screen)
 	}
+	// Shown on this device for more than a second each, the lobby and
+	// carol's conversation are read on the next.
+	time.Sleep(2 * time.Second)
+	tm.typeText("/switch @carol")
+	tm.keys("Enter")
+	tm.waitScreen("are you there?")
+	time.Sleep(2 * time.Second) // on screen for more than a second
 	tm.typeText("/quit")
 	tm.keys("Enter")
 	tm.waitExit(0)
+	three := connected(t, srv.addr, "bob")
+	c = three.waitEvent("connected", func(e event) bool { return e.str("type") == "connected" })
+	for _, p := range c["private"].([]any) {
+		if p := p.(map[string]any); p["unread"] != nil {
+			t.Errorf("after the full-screen client showed them, a conversation is unread: %v", c["private"])
+		}
+	}
+	if rooms := c["rooms"].([]any); rooms[0].(map[string]any)["unread"] != nil {
+		t.Errorf("after the full-screen client showed it, the lobby is unread: %v", rooms)
+	}
+	three.in.Close()
+	three.wait()
 }

@@ -140,7 +140,7 @@ func TestStickerAndScreenshotInLineMode(t *testing.T) {
 	msg := bob.waitEvent("screenshot message", func(e event) bool {
 		f, _ := e["file"].(map[string]any)
 		name, _ := f["name"].(string)
-		return e.str("type") == "message" && regexp.MustCompile(`^screenshot-\d{8}-\d{6}\.png$`).MatchString(name)
+		return e.str("type") == "message" && regexp.MustCompile(`^screenshot-\d{8}-\d{6}-[0-9a-f]{4}\.png$`).MatchString(name)
 	})
 	name := msg["file"].(map[string]any)["name"].(string)
 	png, err := os.ReadFile(filepath.Join(folder, name))

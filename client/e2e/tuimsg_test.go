@@ -47,6 +47,11 @@ func TestTUIEditReplyReact(t *testing.T) {
 	tm.waitScreen("👍 2")
 	bob.waitEvent("alice's reaction", func(e event) bool { return e.str("type") == "react" && e.str("from") == "alice" })
 
+	// Alice edits the message replied to: the quote follows.
+	tm.typeText(fmt.Sprintf("/edit %d see you at two", id))
+	tm.keys("Enter")
+	tm.waitScreen("↪ alice: see you at two")
+
 	// Bob edits his reply; the screen follows.
 	reply := bob.waitEvent("bob's reply", isMessage("fine by me")).num("id")
 	bob.do(fmt.Sprintf("/edit %d fine by me, see you", reply))

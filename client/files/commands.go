@@ -101,26 +101,13 @@ func expandHome(p string) string {
 }
 
 func (c *Commands) upload(ctx context.Context, args string) (*command.Output, error) {
-	a, err := SplitArgs(args)
+	u, err := ParseUpload(args)
 	if err != nil {
-		return nil, usage("/upload [-f] PATH [NAME]: %v", err)
-	}
-	var opts UploadOptions
-	if len(a) > 0 && (a[0] == "-f" || a[0] == "--overwrite") {
-		opts.Overwrite = true
-		a = a[1:]
-	}
-	if len(a) < 1 || len(a) > 2 {
-		return nil, usage("/upload [-f] PATH [NAME]; put a path with spaces in quotes")
-	}
-	src := expandHome(a[0])
-	name := filepath.Base(src)
-	if len(a) == 2 {
-		name = strings.Trim(a[1], "/")
+		return nil, err
 	}
 	conv := c.Runner.Current
 	cl := c.in(conv)
-	e, err := cl.Upload(ctx, src, name, opts)
+	e, err := cl.Upload(ctx, u.Path, u.Name, UploadOptions{Overwrite: u.Overwrite})
 	if err != nil {
 		return nil, UserError(err)
 	}
@@ -205,19 +192,15 @@ func (c *Commands) resolve(ctx context.Context, arg string) (cl *Client, path, s
 }
 
 func (c *Commands) download(ctx context.Context, args string) (*command.Output, error) {
-	a, err := SplitArgs(args)
-	if err != nil || len(a) < 1 || len(a) > 2 {
-		return nil, usage("/download NAME|ID [DEST]; put a name with spaces in quotes")
-	}
-	cl, path, sha, err := c.resolve(ctx, a[0])
+	a, err := ParseDownload(args, true)
 	if err != nil {
 		return nil, err
 	}
-	dest := ""
-	if len(a) == 2 {
-		dest = expandHome(a[1])
+	cl, path, sha, err := c.resolve(ctx, a.What)
+	if err != nil {
+		return nil, err
 	}
-	d, err := cl.Download(ctx, path, dest, DownloadOptions{SHA256: sha})
+	d, err := cl.Download(ctx, path, a.Dest, DownloadOptions{SHA256: sha})
 	if err != nil {
 		return nil, UserError(err)
 	}

@@ -40,6 +40,8 @@ type Conn interface {
 	TextLimit() int
 	// Refresh reconnects now.
 	Refresh()
+	// Typing tells the others in a conversation that the user is typing.
+	Typing(to command.Conv)
 }
 
 // Transfers moves files between this machine and the file server: its
@@ -97,6 +99,10 @@ func (c *runnerConn) Rooms() []protocol.RoomInfo {
 		return ok.Rooms
 	}
 	return nil
+}
+
+func (c *runnerConn) Typing(to command.Conv) {
+	c.s.Notify(&protocol.Frame{Type: protocol.TypeTyping, Room: to.Room, To: to.With})
 }
 
 func (c *runnerConn) Nick() string {

@@ -92,6 +92,8 @@ type conv struct {
 	// read waits to be sent (see readLater).
 	readAt    uint64
 	readWaits bool
+	// typedAt is when the user's typing here was last told.
+	typedAt time.Time
 }
 
 // newest is the id of the newest message shown, or 0.
@@ -231,6 +233,8 @@ func (e *entry) react(emoji, name string, on bool) {
 		case !on && j >= 0:
 			r.Names = slices.Delete(slices.Clone(r.Names), j, j+1)
 			r.Count--
+		case !on && r.Count > len(r.Names):
+			r.Count-- // one of those the server did not list
 		}
 		if r.Count <= 0 {
 			e.reactions = slices.Delete(e.reactions, i, i+1)
@@ -333,6 +337,9 @@ func (m *Model) switchTo(c *conv) {
 	}
 	m.cur = c
 	c.unread, c.mention = 0, false
+	if m.alertConv == c.key {
+		m.alert, m.alertConv = "", ""
+	}
 	m.comp = nil
 	m.memberSel = 0
 	for i, x := range m.convs {

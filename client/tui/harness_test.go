@@ -25,6 +25,7 @@ type fakeConn struct {
 	rooms  []protocol.RoomInfo
 	// private are the login reply's private conversations.
 	private []protocol.PrivateInfo
+	typed   []command.Conv // where Typing said the user types
 
 	mu    sync.Mutex
 	sent  []sentText
@@ -65,6 +66,11 @@ func (f *fakeConn) Me() string                 { return f.me }
 func (f *fakeConn) Events() <-chan chat.Event  { return f.events }
 func (f *fakeConn) Rooms() []protocol.RoomInfo { return f.rooms }
 func (f *fakeConn) Nick() string               { return "" }
+func (f *fakeConn) Typing(to command.Conv) {
+	f.mu.Lock()
+	f.typed = append(f.typed, to)
+	f.mu.Unlock()
+}
 func (f *fakeConn) Private() []protocol.PrivateInfo {
 	return f.private
 }

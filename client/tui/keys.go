@@ -28,6 +28,7 @@ var localCommands = []command.Spec{
 	{Name: "query", Args: "NAME", Help: "open a private conversation with NAME"},
 	{Name: "users", Help: "show or hide the member list (F2)"},
 	{Name: "clear", Help: "clear this conversation's screen"},
+	{Name: "jump", Args: "ID", Help: "open the conversation of match ID of the last /search at that message"},
 }
 
 // keyHelp lists the key bindings for /help.
@@ -153,6 +154,7 @@ func (m *Model) handleKey(k tea.KeyPressMsg) tea.Cmd {
 	}
 	if m.input.Update(k) {
 		m.comp = nil
+		return m.typedIn(m.cur)
 	}
 	return nil
 }

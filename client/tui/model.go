@@ -81,6 +81,13 @@ type Model struct {
 	me   string
 	// myNick is how the user is shown, if they chose a nick.
 	myNick string
+	// alert says what calls for the user's attention (see notify), in
+	// the window title until conversation alertConv is shown; bellAt is
+	// when the bell last rang.
+	alert, alertConv string
+	bellAt           time.Time
+	// typing shows who else is typing (see typists).
+	typing typists
 	// searchHits gathers the matches of a search until its reply;
 	// hits are the conversations of the last search's, for /jump.
 	searchHits []*protocol.Frame
@@ -324,6 +331,9 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, tea.Batch(cmd, m.waitEvent())
 	case readDueMsg:
 		return m, m.readDue(msg)
+	case typingExpiredMsg:
+		m.typing.expire(m.cfg.Now())
+		return m, nil
 	case readDoneMsg:
 		// A read that fails changes nothing but the next login's
 		// counts; the next one sent covers it.
@@ -439,15 +449,24 @@ func (m *Model) handleEvent(ev chat.Event) tea.Cmd {
 }
 
 func (m *Model) handleFrame(f *protocol.Frame) tea.Cmd {
+	if f.Type == protocol.TypeTyping {
+		return m.typing.typed(f, m.me, m.cfg.Now())
+	}
+	if f.Type == protocol.TypeMessage && !f.History {
+		m.typing.stop(command.ConvOf(f, m.me).Key(), f.From)
+	}
 	if f.Type == protocol.TypeMessage && f.Search {
 		m.searchHits = append(m.searchHits, f)
 		return nil
 	}
 	switch f.Type {
 	case protocol.TypeMessage:
-		m.addMessage(f)
+		alert := m.addMessage(f)
 		if c := m.findConv(command.ConvOf(f, m.me)); c == m.cur {
 			return m.readLater(c)
+		}
+		if alert {
+			return m.notify(f)
 		}
 	case protocol.TypeRecall:
 		c := m.ensureConv(command.ConvOf(f, m.me))
@@ -458,6 +477,11 @@ func (m *Model) handleFrame(f *protocol.Frame) tea.Cmd {
 				e.file, e.reactions = nil, nil
 				c.dirty = true
 			}
+			if e.kind == entMessage && e.replyTo == f.Msg && e.quote != nil {
+				e.quote = &protocol.Quote{From: e.quote.From, Recalled: true}
+				e.rev++
+				c.dirty = true
+			}
 		}
 	case protocol.TypeEdit:
 		c := m.ensureConv(command.ConvOf(f, m.me))
@@ -465,6 +489,13 @@ func (m *Model) handleFrame(f *protocol.Frame) tea.Cmd {
 			e.text, e.edited = clean(f.Text, true), true
 			e.rev++
 			c.dirty = true
+		}
+		for _, e := range c.entries {
+			if e.kind == entMessage && e.replyTo == f.Msg && e.quote != nil && !e.quote.Recalled {
+				e.quote = &protocol.Quote{From: e.quote.From, Kind: e.quote.Kind, Text: clean(protocol.FirstLine(f.Text), false)}
+				e.rev++
+				c.dirty = true
+			}
 		}
 	case protocol.TypeReact:
 		c := m.ensureConv(command.ConvOf(f, m.me))
@@ -583,10 +614,41 @@ func (m *Model) handleMember(f *protocol.Frame) {
 }
 
 // addMessage files a message event under its conversation.
-func (m *Model) addMessage(f *protocol.Frame) {
+// bellEvery is the least time between two bells: a burst of mentions
+// (a catch-up, say) rings once.
+const bellEvery = 2 * time.Second
+
+// notify calls the user's attention to f, a mention of them or a
+// private message in a conversation not on screen: the window title
+// says who and where until that conversation is shown, and the terminal
+// bell rings.
+func (m *Model) notify(f *protocol.Frame) tea.Cmd {
+	from := f.From
+	if f.Nick != "" {
+		from = f.Nick
+	}
+	cv := command.ConvOf(f, m.me)
+	if cv.With != "" {
+		m.alert = clean(from, false) + " wrote to you"
+	} else {
+		m.alert = clean(from, false) + " mentioned you in #" + clean(cv.Room, false)
+	}
+	m.alertConv = cv.Key()
+	now := m.cfg.Now()
+	if now.Sub(m.bellAt) < bellEvery {
+		return nil
+	}
+	m.bellAt = now
+	return tea.Raw("\a")
+}
+
+// addMessage files a message event under its conversation, and reports
+// whether it calls for the user's attention: a new mention or private
+// message from someone else, in a conversation not on screen.
+func (m *Model) addMessage(f *protocol.Frame) bool {
 	cv := command.ConvOf(f, m.me)
 	if cv.Room == "" && cv.With == "" {
-		return // names no conversation
+		return false // names no conversation
 	}
 	c := m.ensureConv(cv)
 	if cv.Room != "" {
@@ -629,19 +691,21 @@ func (m *Model) addMessage(f *protocol.Frame) {
 		e.mention = true
 	}
 	if !c.insert(e) {
-		return // already shown
+		return false // already shown
 	}
 	if e.own || e.history {
-		return
+		return false
 	}
 	if c != m.cur {
 		c.unread++
 		if e.mention {
 			c.mention = true
 		}
+		return e.mention
 	} else if !c.follow {
 		c.newBelow++
 	}
+	return false
 }
 
 // mentions reports whether text names the user, by name or nick, as

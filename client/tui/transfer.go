@@ -3,7 +3,6 @@ package tui
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -175,20 +174,12 @@ func (m *Model) upload(c *conv, args string) tea.Cmd {
 		m.addError(c, errNoFiles)
 		return nil
 	}
-	a, err := files.SplitArgs(args)
-	overwrite := false
-	if err == nil && len(a) > 0 && (a[0] == "-f" || a[0] == "--overwrite") {
-		overwrite, a = true, a[1:]
-	}
-	if err != nil || len(a) < 1 || len(a) > 2 {
-		m.addError(c, errors.New("/upload [-f] PATH [NAME]; put a path with spaces in quotes"))
+	u, err := files.ParseUpload(args)
+	if err != nil {
+		m.addError(c, err)
 		return nil
 	}
-	path := expandHome(a[0])
-	name := filepath.Base(path)
-	if len(a) == 2 {
-		name = strings.Trim(a[1], "/")
-	}
+	path, name, overwrite := u.Path, u.Name, u.Overwrite
 	xf, with := m.cfg.Transfers, c.id.With // a private conversation's files go to its private space
 	return m.startTransfer(&transfer{up: true, name: name, conv: c.key},
 		func(ctx context.Context, report func(int64, int64)) (protocol.File, string, error) {
@@ -239,7 +230,7 @@ func (m *Model) sendSticker(c *conv, name string) tea.Cmd {
 		m.addError(c, err)
 		return nil
 	}
-	return m.uploadBytes(c, "sticker-"+strings.ToLower(strings.TrimSpace(name))+".png", data, "")
+	return m.uploadBytes(c, files.StickerName(name), data, "")
 }
 
 // screenshot captures every display, then uploads and posts the image.
@@ -262,10 +253,7 @@ func (m *Model) handleCapture(msg captureMsg) tea.Cmd {
 		m.addError(c, fmt.Errorf("screenshot failed: %s", errText(msg.err)))
 		return nil
 	}
-	var r [2]byte
-	rand.Read(r[:])
-	name := fmt.Sprintf("screenshot-%s-%s.png", m.cfg.Now().In(m.cfg.Location).Format("20060102-150405"), hex.EncodeToString(r[:]))
-	return m.uploadBytes(c, name, msg.data, "")
+	return m.uploadBytes(c, files.ScreenshotName(m.cfg.Now().In(m.cfg.Location)), msg.data, "")
 }
 
 // download saves a file: /download [ID|NAME] [DEST], as in line mode.
@@ -275,10 +263,14 @@ func (m *Model) handleCapture(msg captureMsg) tea.Cmd {
 // two; a message's private file is in the private space of that
 // message's two people.
 func (m *Model) download(c *conv, arg string) tea.Cmd {
-	a, err := files.SplitArgs(arg)
-	if err != nil || len(a) > 2 {
-		m.addError(c, errors.New("/download [ID|NAME] [DEST]; put a name with spaces in quotes"))
+	da, err := files.ParseDownload(arg, false)
+	if err != nil {
+		m.addError(c, err)
 		return nil
+	}
+	var a []string
+	if da.What != "" {
+		a = []string{da.What}
 	}
 	var e *entry
 	var file protocol.File
@@ -332,8 +324,8 @@ func (m *Model) download(c *conv, arg string) tea.Cmd {
 		return nil
 	}
 	dest := m.cfg.DownloadDir
-	if len(a) == 2 {
-		dest = expandHome(a[1])
+	if da.Dest != "" {
+		dest = da.Dest
 	}
 	xf := m.cfg.Transfers
 	return m.startTransfer(&transfer{name: file.Name, conv: c.key, msgID: msgID},

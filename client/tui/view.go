@@ -124,6 +124,9 @@ func (m *Model) windowTitle() string {
 		unread += c.unread
 	}
 	t := "Parley · " + m.cur.title()
+	if m.alert != "" {
+		t = m.alert + " · " + t
+	}
 	if unread > 0 {
 		t = fmt.Sprintf("(%d) %s", unread, t)
 	}
@@ -437,6 +440,9 @@ func (m *Model) hintLine(w int) string {
 	case focusMessages:
 		keys = [][2]string{{"↑↓", "choose a message"}, {"Enter/^G", "download file"}, {"r", "recall yours"}, {"e", "edit yours"}, {"q", "reply"}, {"+", "react"}, {"Esc", "back to typing"}}
 	default:
+		if t := m.typing.view(m.cur.key); t != "" {
+			return fit(stDim.Italic(true).Render(t), w)
+		}
 		keys = [][2]string{{"Enter", "send"}, {"Tab", "complete"}, {"↑↓", "history"}, {"PgUp/PgDn", "scroll"},
 			{"^N/^P", "next/prev chat"}, {"F2", "users"}, {"F3", "emoji"}, {"F4", "screenshot"}, {"⇧Tab", "panes"}, {"^G", "download"}, {"^C", "quit"}}
 		if len(m.transfers) > 0 {

@@ -157,6 +157,8 @@ func Decode(b []byte) (*Frame, error) {
 		return &f, Errorf(CodeBadRequest, "%s has the wrong type: %s where %s belongs", te.Field, te.Value, te.Type)
 	case err != nil:
 		return nil, Errorf(CodeBadFrame, "not a JSON object: %v", err)
+	case !utf8.Valid(b) && f.Type == "":
+		return nil, Errorf(CodeBadFrame, "frame is not valid UTF-8")
 	case !utf8.Valid(b):
 		// encoding/json would have replaced the bad bytes silently.
 		return &f, Errorf(CodeBadFrame, "frame is not valid UTF-8")

@@ -47,6 +47,10 @@ const (
 	TypeNick = "nick"
 	// TypeSearch finds messages by their words.
 	TypeSearch = "search"
+	// TypeTyping says the user is typing in a conversation: sent by a
+	// client without an id and never answered, and sent on by the server
+	// as an event.
+	TypeTyping = "typing"
 	TypePing   = "ping" // also sent by the server, which expects TypePong
 	TypePong   = "pong"
 	TypeQuit   = "quit"

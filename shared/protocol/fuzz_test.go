@@ -120,6 +120,15 @@ func normalize(f protocol.Frame) protocol.Frame {
 	if len(f.Members) == 0 {
 		f.Members = nil
 	}
+	if len(f.Banned) == 0 {
+		f.Banned = nil
+	}
+	if len(f.Reactions) == 0 {
+		f.Reactions = nil
+	}
+	if len(f.Private) == 0 {
+		f.Private = nil
+	}
 	return f
 }
 

@@ -849,9 +849,16 @@ func (s *Store) Reads(ctx context.Context) ([]store.Read, error) {
 // any ASCII case; protocol.Mentions decides).
 func (s *Store) Counts(ctx context.Context, user string, names []string, convs []store.Unread, upto uint64, limit int) ([]store.Count, error) {
 	out := make([]store.Count, len(convs))
+	// LIKE narrows the texts to read to those with a name in them; it
+	// folds the case of ASCII letters only, so a name with others (Zoë)
+	// is looked for in every unread text.
 	var likes []string
 	var likeArgs []any
 	for _, n := range names {
+		if strings.IndexFunc(n, func(r rune) bool { return r >= 0x80 }) >= 0 {
+			likes, likeArgs = []string{"1"}, nil
+			break
+		}
 		likes = append(likes, `text LIKE ? ESCAPE '\'`)
 		likeArgs = append(likeArgs, "%"+strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(n)+"%")
 	}

@@ -1309,6 +1309,16 @@ func testNicks(t *testing.T, s store.Store) {
 	if want := []store.Count{cnt(store.RoomConv("lobby"), 2, 2)}; err != nil || !slices.Equal(got, want) {
 		t.Errorf("Counts with a name and a nick = %v, %v; want %v", got, err, want)
 	}
+	// Names beyond ASCII are found in any case too.
+	apply(t, s, add(roomMsg(4, "lobby", "bob", "ZOË? ΑΛΙΚΗ!"))...)
+	got, err = s.Counts(ctx(t), "alice", []string{"Zoë"}, []store.Unread{un(store.RoomConv("lobby"), 3)}, 10, 10)
+	if want := []store.Count{cnt(store.RoomConv("lobby"), 1, 1)}; err != nil || !slices.Equal(got, want) {
+		t.Errorf("Counts of Zoë = %v, %v; want %v", got, err, want)
+	}
+	got, err = s.Counts(ctx(t), "alice", []string{"αλίκη", "Αλικη"}, []store.Unread{un(store.RoomConv("lobby"), 3)}, 10, 10)
+	if want := []store.Count{cnt(store.RoomConv("lobby"), 1, 1)}; err != nil || !slices.Equal(got, want) {
+		t.Errorf("Counts of Αλικη = %v, %v; want %v", got, err, want)
+	}
 }
 
 func testSearch(t *testing.T, s store.Store) {
