@@ -494,3 +494,22 @@ func TestHistoryRecallAndFiles(t *testing.T) {
 		t.Errorf("file line %q", m.Params[1])
 	}
 }
+
+// Deadlines: a connection that does not register in time is closed; a
+// silent one is pinged, kept while it answers, and closed when it stops.
+func TestDeadlines(t *testing.T) {
+	s := start(t, func(c *server.Config) {
+		c.HandshakeTimeout = 300 * time.Millisecond
+		c.PingInterval, c.PingTimeout = 300*time.Millisecond, 300*time.Millisecond
+	})
+	slow := dial(t, s, "sam")
+	slow.send("NICK sam")
+	slow.expect("ERROR", "no login in time")
+
+	c := dial(t, s, "pat")
+	c.register("pw")
+	ping := c.expect("PING")
+	c.send("PONG :" + ping.Params[0])
+	c.expect("PING") // answered, so pinged again after the next silence
+	c.expect("ERROR", "no answer to ping")
+}
