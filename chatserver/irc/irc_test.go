@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"net"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -317,7 +318,12 @@ func TestGuests(t *testing.T) {
 	g.expect("ERROR")
 	owner.send("QUIT")
 	owner.expect("ERROR")
-	watch.next(protocol.TypePresence, func(f *protocol.Frame) bool { return f.Name == "frank" && f.Status == protocol.StatusOffline })
+	// Both are offline once the watcher hears so, in either order.
+	offline := map[string]bool{}
+	for !offline["guest1"] || !offline["frank"] {
+		f := watch.next(protocol.TypePresence, func(f *protocol.Frame) bool { return f.Status == protocol.StatusOffline })
+		offline[f.Name] = true
+	}
 	// The owner is offline now; the name is still theirs.
 	g2 := dial(t, s, "frank")
 	g2.send("NICK frank", "USER f 0 * :F")
@@ -436,4 +442,79 @@ func TestSlowConsumer(t *testing.T) {
 	if last.Command != "ERROR" || !strings.Contains(last.Params[0], "SendQ") {
 		t.Errorf("the slow consumer's last line: %+v", last)
 	}
+}
+
+// A join plays the room's history back (in a chathistory batch with the
+// batch capability, with the messages' times); a recall reaches a client
+// with draft/message-redaction as REDACT, and REDACT recalls; a file
+// message arrives as text with the file's URL.
+func TestHistoryRecallAndFiles(t *testing.T) {
+	s := start(t, func(c *server.Config) { c.FilesURL = "http://files.test:7780" })
+	carol := dialNDJSON(t, s, "carol")
+	carol.do(&protocol.Frame{Type: protocol.TypeJoin, Room: "notes"})
+	carol.do(&protocol.Frame{Type: protocol.TypeSend, Room: "notes", Text: "first"})
+	carol.do(&protocol.Frame{Type: protocol.TypeSend, Room: "notes", Text: "second"})
+
+	c := dial(t, s, "nina")
+	c.send("CAP LS 302", "CAP REQ :batch server-time message-tags draft/message-redaction echo-message",
+		"PASS pw", "NICK nina", "USER n 0 * :N", "CAP END")
+	c.expect("001")
+	c.send("JOIN #notes")
+	c.expect("366")
+	b := c.expect("BATCH")
+	if len(b.Params) < 3 || !strings.HasPrefix(b.Params[0], "+") || b.Params[1] != "chathistory" || b.Params[2] != "#notes" {
+		t.Fatalf("batch start %+v", b)
+	}
+	ref := b.Params[0][1:]
+	for _, want := range []string{"first", "second"} {
+		m := c.expect("PRIVMSG", want)
+		if _, v := m.GetTag("batch"); v != ref || !m.HasTag("time") || m.Nick() != "carol" {
+			t.Errorf("history line %+v %v", m, m.AllTags())
+		}
+	}
+	if end := c.expect("BATCH"); end.Params[0] != "-"+ref {
+		t.Errorf("batch end %+v", end)
+	}
+
+	// nina's own message, recalled with REDACT by its msgid.
+	c.send("PRIVMSG #notes :oops")
+	echo := c.expect("PRIVMSG", "oops")
+	_, id := echo.GetTag("msgid")
+	c.send("REDACT #notes " + id)
+	if r := c.expect("REDACT"); r.Params[1] != id || r.Nick() != "nina" {
+		t.Errorf("redact %+v", r)
+	}
+	if f := carol.next(protocol.TypeRecall, nil); strconv.FormatUint(f.Msg, 10) != id {
+		t.Errorf("carol's recall %+v", f)
+	}
+	c.send("REDACT #notes 999999")
+	c.expect("FAIL", "UNKNOWN_MSGID")
+
+	// A file message.
+	carol.do(&protocol.Frame{Type: protocol.TypeSend, Room: "notes", Kind: protocol.KindFile, Text: "the menu",
+		File: &protocol.File{Name: "menu card.pdf", Size: 2048, Path: "food/menu card.pdf"}})
+	c.expect("PRIVMSG", "the menu")
+	if m := c.expect("PRIVMSG", "[file]"); !strings.Contains(m.Params[1], "http://files.test:7780/files/food/menu%20card.pdf") ||
+		!strings.Contains(m.Params[1], "2.0 KiB") {
+		t.Errorf("file line %q", m.Params[1])
+	}
+}
+
+// Deadlines: a connection that does not register in time is closed; a
+// silent one is pinged, kept while it answers, and closed when it stops.
+func TestDeadlines(t *testing.T) {
+	s := start(t, func(c *server.Config) {
+		c.HandshakeTimeout = 300 * time.Millisecond
+		c.PingInterval, c.PingTimeout = 300*time.Millisecond, 300*time.Millisecond
+	})
+	slow := dial(t, s, "sam")
+	slow.send("NICK sam")
+	slow.expect("ERROR", "no login in time")
+
+	c := dial(t, s, "pat")
+	c.register("pw")
+	ping := c.expect("PING")
+	c.send("PONG :" + ping.Params[0])
+	c.expect("PING") // answered, so pinged again after the next silence
+	c.expect("ERROR", "no answer to ping")
 }

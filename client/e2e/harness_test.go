@@ -277,7 +277,7 @@ func startChat(t *testing.T, data string, args ...string) *chatServer {
 		data = t.TempDir()
 	}
 	secret := filepath.Join(data, "secret")
-	all := append([]string{"-addr", "127.0.0.1:0", "-http", "127.0.0.1:0", "-irc", "", "-data", data, "-secret-file", secret, "-hash-memory", "64"}, args...)
+	all := append([]string{"-addr", "127.0.0.1:0", "-http", "127.0.0.1:0", "-irc", "127.0.0.1:0", "-irc-tls", "127.0.0.1:0", "-data", data, "-secret-file", secret, "-hash-memory", "64"}, args...)
 	p := startProc(t, "chatserver", nil, all...)
 	m := p.waitStderr(listening)
 	return &chatServer{proc: p, addr: m[1], data: data}
@@ -287,7 +287,7 @@ func startChat(t *testing.T, data string, args ...string) *chatServer {
 func startChatAt(t *testing.T, addr, data string, args ...string) *chatServer {
 	t.Helper()
 	secret := filepath.Join(data, "secret")
-	all := append([]string{"-addr", addr, "-http", "127.0.0.1:0", "-irc", "", "-data", data, "-secret-file", secret, "-hash-memory", "64"}, args...)
+	all := append([]string{"-addr", addr, "-http", "127.0.0.1:0", "-irc", "127.0.0.1:0", "-irc-tls", "127.0.0.1:0", "-data", data, "-secret-file", secret, "-hash-memory", "64"}, args...)
 	p := startProc(t, "chatserver", nil, all...)
 	p.waitStderr(listening)
 	return &chatServer{proc: p, addr: addr, data: data}
