@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	"go.uber.org/goleak"
@@ -384,8 +385,28 @@ func say(t *testing.T, ctx context.Context, text string) {
 	run(t, ctx,
 		chromedp.Focus(chromedp.ID("input")),
 		chromedp.SetValue(chromedp.ID("input"), text),
-		chromedp.SendKeys(chromedp.ID("input"), "\r"),
+		pressEnter(),
 	)
+}
+
+// pressEnter presses and releases Enter as a keyboard does: a keyDown
+// that carries the text, which the page may cancel, and a keyUp.
+// (chromedp.SendKeys adds a separate "char" event, which types a newline
+// even after the page cancelled the key, and lands on whatever has the
+// focus by then.)
+func pressEnter() chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		for _, typ := range []input.DispatchKeyEventType{input.DispatchKeyEventTypeKeyDown, input.DispatchKeyEventTypeKeyUp} {
+			p := input.DispatchKeyEventParams{Type: typ, Key: "Enter", Code: "Enter", WindowsVirtualKeyCode: 13, NativeVirtualKeyCode: 13}
+			if typ == input.DispatchKeyEventTypeKeyDown {
+				p.Text, p.UnmodifiedText = "\r", "\r"
+			}
+			if _, err := chromedp.Call(ctx, input.DispatchKeyEvent, p); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 func TestLoginSendReceivePrivate(t *testing.T) {
@@ -400,6 +421,9 @@ func TestLoginSendReceivePrivate(t *testing.T) {
 		t.Fatalf("bob got %+v", got)
 	}
 	waitJS(t, ctx, messageShown("hello from the browser 🎉"))
+	if v := eval[string](t, ctx, `document.getElementById('input').value`); v != "" {
+		t.Fatalf("the message box holds %q after sending", v)
+	}
 
 	// The peer answers; the browser shows it once.
 	bob.do(&protocol.Frame{Type: protocol.TypeSend, Room: "lobby", Text: "hi alice, from the terminal", Key: chat.NewKey()})
