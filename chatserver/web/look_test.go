@@ -200,9 +200,9 @@ func TestPickerAndCommands(t *testing.T) {
 	waitJS(t, ctx, `!document.getElementById('emoji-picker').hidden && document.activeElement.id === 'emoji-search'`)
 	run(t, ctx, chromedp.SendKeys(chromedp.ID("emoji-search"), "rocke"))
 	waitJS(t, ctx, `document.querySelector('#emoji-grid button') && document.querySelector('#emoji-grid button').textContent === '🚀'`)
-	run(t, ctx, chromedp.Click(chromedp.CSS(`#emoji-grid button`)))
+	run(t, ctx, pressEnter()) // Enter takes the first match
 	waitJS(t, ctx, `document.getElementById('emoji-picker').hidden && document.getElementById('input').value === '🚀'`)
-	run(t, ctx, chromedp.SendKeys(chromedp.ID("input"), " launch\r"))
+	run(t, ctx, chromedp.SendKeys(chromedp.ID("input"), " launch"), pressEnter())
 	if got := bob.waitMessage(func(f *protocol.Frame) bool { return f.From == "otto" }); got.Text != "🚀 launch" {
 		t.Fatalf("bob got %q", got.Text)
 	}
@@ -218,9 +218,7 @@ func TestPickerAndCommands(t *testing.T) {
 	// longer listed.
 	run(t, ctx, chromedp.Click(chromedp.ID("leave-room")))
 	waitJS(t, ctx, `document.getElementById('conv-title').textContent === '#lobby' && ![...document.querySelectorAll('#conv-list .name')].some(n => n.textContent === '#ops')`)
-	// (Typed and sent with the Send button: chromedp's Enter would land
-	// on the dialog's focused Close button too.)
-	run(t, ctx, chromedp.SetValue(chromedp.ID("input"), "/help"), chromedp.Click(chromedp.ID("send")))
+	say(t, ctx, "/help")
 	waitJS(t, ctx, `document.getElementById('help-dialog').open && document.getElementById('help-body').textContent.includes('/recall [ID]')`)
 	run(t, ctx, chromedp.Click(chromedp.ID("help-close")))
 	waitJS(t, ctx, `!document.getElementById('help-dialog').open`)
