@@ -718,12 +718,20 @@ func (s *Store) Reads(ctx context.Context) ([]store.Read, error) {
 }
 
 // Counts reads each conversation's index range after its position: a
-// count, and the texts that may mention the user (ILIKE finds a name in
-// any case; protocol.Mentions decides).
+// count, and the texts that may mention the user (protocol.Mentions
+// decides).
 func (s *Store) Counts(ctx context.Context, user string, names []string, convs []store.Unread, upto uint64, limit int) ([]store.Count, error) {
 	out := make([]store.Count, len(convs))
+	// ILIKE narrows the texts to read to those with a name in them. It
+	// folds case by the database's locale, which under C folds ASCII
+	// only, so a name with other letters (Zoë) is looked for in every
+	// unread text.
 	patterns := make([]string, 0, len(names))
 	for _, n := range names {
+		if strings.IndexFunc(n, func(r rune) bool { return r >= 0x80 }) >= 0 {
+			patterns = []string{"%"}
+			break
+		}
 		patterns = append(patterns, "%"+strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(n)+"%")
 	}
 	const where = `conv = $1 AND id > $2 AND id <= $3 AND sender != $4 AND NOT recalled AND ` + notMessages
