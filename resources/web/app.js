@@ -14,6 +14,7 @@
 // access_token only (it lives 15 minutes by default).
 
 import { SSEDecoder } from './sse.js';
+import { expand } from './emoji.js';
 
 // ---------------------------------------------------------------------
 // Small helpers
@@ -673,8 +674,7 @@ function renderFile(c, m) {
 // Sending, commands, completion
 
 function expandEmoji(text) {
-  if (!S.emoji || !text.includes(':')) return text;
-  return text.replace(/:([^:\s]+):/g, (all, code) => S.emoji[code] || all);
+  return expand(S.emoji, text);
 }
 
 function utf8Len(s) { return new TextEncoder().encode(s).length; }
