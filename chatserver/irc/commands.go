@@ -1,6 +1,7 @@
 package irc
 
 import (
+	"bytes"
 	"sort"
 	"strconv"
 	"strings"
@@ -988,8 +989,17 @@ func (c *conn) eventInBatch(ev *event.Event, batch string) {
 		ch.topic, ch.topicBy, ch.topicTime = f.Text, f.By, f.Time
 		c.out = append(c.out, ev.Encoded(event.IRC, c.srv.encode)...)
 	case event.Presence:
+		var quits []byte // the cached QUIT lines, one per user going offline
 		for _, p := range ev.Batch {
-			c.presenceLocked(p)
+			var quit []byte
+			if p.Status == protocol.StatusOffline {
+				if quits == nil {
+					quits = ev.Encoded(event.IRC, c.srv.encode)
+				}
+				i := bytes.IndexByte(quits, '\n')
+				quit, quits = quits[:i+1], quits[i+1:]
+			}
+			c.presenceLocked(p, quit)
 		}
 	case event.Ping:
 		c.out = append(c.out, ev.Encoded(event.IRC, c.srv.encode)...)
@@ -1003,12 +1013,12 @@ func (c *conn) eventInBatch(ev *event.Event, batch string) {
 
 // presenceLocked turns a user's coming online into JOINs of the
 // channels the client shares with them, and their going offline into a
-// QUIT.
-func (c *conn) presenceLocked(p *protocol.Frame) {
+// QUIT: quit, the line encoded once for every connection.
+func (c *conn) presenceLocked(p *protocol.Frame, quit []byte) {
 	if p.Name == c.nick {
 		return
 	}
-	quit := false
+	gone := false
 	for _, ch := range c.channels {
 		online, member := ch.members[p.Name]
 		if !member {
@@ -1017,13 +1027,13 @@ func (c *conn) presenceLocked(p *protocol.Frame) {
 		switch {
 		case p.Status == protocol.StatusOffline && online:
 			ch.members[p.Name] = false
-			quit = true
+			gone = true
 		case p.Status == protocol.StatusOnline && !online:
 			ch.members[p.Name] = true
 			c.out = appendLine(c.out, source(p.Name), "JOIN", "#"+ch.name)
 		}
 	}
-	if quit {
-		c.out = appendLine(c.out, source(p.Name), "QUIT", c.srv.quitReason(p.Name))
+	if gone {
+		c.out = append(c.out, quit...)
 	}
 }

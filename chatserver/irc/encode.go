@@ -86,6 +86,17 @@ func (s *Server) encode(ev *event.Event) []byte {
 		return appendLine(nil, source(f.By), "TOPIC", "#"+f.Room, f.Text)
 	case event.Ping:
 		return appendLine(nil, "", "PING", s.cfg.ServerName)
+	case event.Presence:
+		// One QUIT line for each user going offline, in the batch's
+		// order; each connection picks those it shares a channel with
+		// (see presenceLocked).
+		var b []byte
+		for _, p := range ev.Batch {
+			if p.Status == protocol.StatusOffline {
+				b = appendLine(b, source(p.Name), "QUIT", s.quitReason(p.Name))
+			}
+		}
+		return b
 	}
 	return nil
 }

@@ -518,3 +518,37 @@ func TestDeadlines(t *testing.T) {
 	c.expect("PING") // answered, so pinged again after the next silence
 	c.expect("ERROR", "no answer to ping")
 }
+
+// Someone who shares a channel and goes offline is a QUIT, with the
+// reason an IRC user gave; one who comes back is a JOIN again.
+func TestQuitAndReturn(t *testing.T) {
+	s := start(t, nil)
+	a, b := dial(t, s, "quinn"), dial(t, s, "rosa")
+	a.register("pw")
+	b.register("pw")
+	a.send("JOIN #den")
+	a.expect("366")
+	b.send("JOIN #den")
+	b.expect("366")
+	a.expect("JOIN", "#den")
+	carol := dialNDJSON(t, s, "carol")
+	carol.do(&protocol.Frame{Type: protocol.TypeJoin, Room: "den"})
+	a.expect("JOIN", "#den")
+
+	b.send("QUIT :off to bed")
+	b.expect("ERROR")
+	if m := a.expect("QUIT"); m.Nick() != "rosa" || m.Params[0] != "Quit: off to bed" {
+		t.Errorf("quit %+v", m)
+	}
+	carol.c.Close()
+	if m := a.expect("QUIT"); m.Nick() != "carol" || m.Params[0] != "Offline" {
+		t.Errorf("quit %+v", m)
+	}
+	// rosa is still a member, offline: her next login shows her joining.
+	b2 := dial(t, s, "rosa")
+	b2.register("pw")
+	if m := a.expect("JOIN", "#den"); m.Nick() != "rosa" {
+		t.Errorf("rejoin %+v", m)
+	}
+	b2.expect("JOIN", "#den") // the rooms she belongs to are shown at login
+}
