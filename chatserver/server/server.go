@@ -296,8 +296,11 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 			ReadHeaderTimeout: 10 * time.Second,
 			IdleTimeout:       2 * time.Minute,
 			MaxHeaderBytes:    64 << 10,
-			TLSConfig:         tlsConf,
-			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+			// A copy of its own: the HTTP server adds its protocols
+			// (h2) to the configuration it is given, while the other
+			// doors read theirs.
+			TLSConfig: tlsConf.Clone(),
+			ErrorLog:  slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 		}
 	}
 	go func() { s.hub.Run(); close(s.hubDone) }()
