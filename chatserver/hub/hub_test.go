@@ -1090,3 +1090,48 @@ func TestPresenceGoesBeforeMembership(t *testing.T) {
 	// before the leave.
 	before(protocol.StatusOnline, protocol.ActionLeave)
 }
+
+// A login with no_takeover is refused while the name is online, and the
+// online session is left alone; of several such logins at once, of a name
+// not yet registered, exactly one gets in.
+func TestLoginWithoutTakeover(t *testing.T) {
+	e := newEnv(t, nil)
+	first := newPeer(t, e.hub, "alice")
+	first.mustLogin("right")
+	second := newPeer(t, e.hub, "alice")
+	_, err := second.loginFrame(&protocol.Frame{Type: protocol.TypeLogin, ID: 1, Name: "alice", Password: "right", NoTakeover: true})
+	if pe, ok := err.(*protocol.Error); !ok || pe.Code != protocol.CodeNameTaken {
+		t.Fatalf("a login without takeover of an online name: %v, want name_taken", err)
+	}
+	first.say("lobby", "still mine")
+	first.next(isMsg("still mine"))
+	if closed := first.closedWith(); closed != "" {
+		t.Fatalf("the online session was closed: %s", closed)
+	}
+
+	const n = 8
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	in, taken := 0, 0
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p := newPeer(t, e.hub, "guest")
+			_, err := p.loginFrame(&protocol.Frame{Type: protocol.TypeLogin, ID: 1, Name: "guest", Password: "pw", NoTakeover: true})
+			mu.Lock()
+			defer mu.Unlock()
+			if pe, ok := err.(*protocol.Error); ok && pe.Code == protocol.CodeNameTaken {
+				taken++
+			} else if err == nil {
+				in++
+			} else {
+				t.Errorf("login: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	if in != 1 || taken != n-1 {
+		t.Fatalf("%d logins without takeover at once: %d in and %d refused as taken, want 1 and %d", n, in, taken, n-1)
+	}
+}

@@ -70,7 +70,7 @@ func (h *Hub) Login(ctx context.Context, peer Peer, f *protocol.Frame, from neti
 	var refused *protocol.Error
 	always := func() bool { return true }
 	err = h.catchUp(ctx, name.Key, true, f.Resume || f.Since > 0, f.Since, always, func(ra *readAhead) {
-		refused = h.attach(s, name, registered, seq, ra, ok)
+		refused = h.attach(s, name, registered, seq, f.NoTakeover, ra, ok)
 	})
 	if err != nil {
 		return nil, err
@@ -225,12 +225,21 @@ func (h *Hub) hashErr(err error) error {
 // attach runs on the hub goroutine: it takes over any older session of the
 // user, replies to the login, and sends the catch-up, most of which ra
 // has read already. seq numbers the login as it arrived: a login that
-// arrived before the one attached last is refused, not attached.
-func (h *Hub) attach(s *Session, name protocol.Name, registered bool, seq uint64, ra *readAhead, ok *protocol.Frame) *protocol.Error {
+// arrived before the one attached last is refused, not attached. With
+// noTakeover, a login for a name that is online is refused instead: the
+// check and the attach happen together, here, so two such logins of one
+// name cannot both succeed.
+func (h *Hub) attach(s *Session, name protocol.Name, registered bool, seq uint64, noTakeover bool, ra *readAhead, ok *protocol.Frame) *protocol.Error {
 	u := h.users[name.Key]
 	if u == nil {
 		u = &user{key: name.Key, name: name.Display, rooms: map[string]*room{}}
 		h.users[name.Key] = u
+	}
+	if noTakeover && u.sess != nil {
+		if registered {
+			h.announceRegistered(u)
+		}
+		return protocol.Errorf(protocol.CodeNameTaken, "%s is logged in already", u.name)
 	}
 	if seq < u.login {
 		h.log.Info("login overtaken", "user", u.name)

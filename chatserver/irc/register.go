@@ -289,7 +289,7 @@ func (c *conn) authenticate(m *ircmsg.Message) bool {
 // decides the numerics of a refusal. It reports whether the login
 // succeeded, and whether the connection goes on.
 func (c *conn) login(name, password string, sasl bool) (ok, goOn bool) {
-	r, goOn := c.loginRequest(name, password)
+	r, goOn := c.loginRequest(name, password, false)
 	if !goOn {
 		return false, false
 	}
@@ -321,9 +321,9 @@ func (c *conn) login(name, password string, sasl bool) (ok, goOn bool) {
 // busy for just now (a wave of logins waiting for password checks) is
 // tried again after the wait the refusal says, a few times: an IRC
 // client would not know to.
-func (c *conn) loginRequest(name, password string) (*protocol.Frame, bool) {
+func (c *conn) loginRequest(name, password string, noTakeover bool) (*protocol.Frame, bool) {
 	for attempt := 0; ; attempt++ {
-		r, ok := c.request(&protocol.Frame{Type: protocol.TypeLogin, Name: name, Password: password})
+		r, ok := c.request(&protocol.Frame{Type: protocol.TypeLogin, Name: name, Password: password, NoTakeover: noTakeover})
 		if !ok || r.Type == protocol.TypeOK || r.Code != protocol.CodeBusy || attempt == 5 {
 			return r, ok
 		}
@@ -359,12 +359,16 @@ func (c *conn) tryRegister() bool {
 				c.numeric("433", g.nick, "Nickname is already in use")
 				return true
 			}
-			r, goOn := c.loginRequest(g.nick, c.srv.guestPassword(n.Key))
+			// A guest never takes a nick over: two connections that
+			// register the same nick at once get 001 and 433.
+			r, goOn := c.loginRequest(g.nick, c.srv.guestPassword(n.Key), true)
 			if !goOn {
 				return false
 			}
 			if r.Type != protocol.TypeOK {
-				if r.Code == protocol.CodeBadCredentials {
+				if r.Code == protocol.CodeNameTaken {
+					c.numeric("433", g.nick, "Nickname is already in use")
+				} else if r.Code == protocol.CodeBadCredentials {
 					c.numeric("433", g.nick, "Nickname is a registered account: log in with SASL or PASS")
 				} else {
 					c.numeric("432", g.nick, "Cannot use that nick: "+r.Message)

@@ -125,7 +125,10 @@ type Frame struct {
 	Since uint64 `json:"since,omitempty"`
 	// Resume marks a login that continues an earlier session: it gets
 	// every message after Since instead of recent history.
-	Resume     bool   `json:"resume,omitempty"`
+	Resume bool `json:"resume,omitempty"`
+	// NoTakeover, in a login, refuses it with name_taken while the name
+	// is online, rather than taking the older session over.
+	NoTakeover bool   `json:"no_takeover,omitempty"`
 	FilesToken string `json:"files_token,omitempty"`
 	Expires    int64  `json:"expires,omitempty"` // unix milliseconds
 
