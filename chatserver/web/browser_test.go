@@ -849,7 +849,7 @@ func TestTextShownAsSent(t *testing.T) {
 			t.Errorf("message %d: shown %q, sent %q", i, shown[i], sent[i])
 		}
 	}
-	if n := eval[int](t, ctx, `document.querySelectorAll('#messages svg, #messages script, #messages div:not(.msg):not(.head):not(.body):not(.day):not(.file)').length`); n != 0 {
+	if n := eval[int](t, ctx, `document.querySelectorAll('#messages svg, #messages script, #messages div:not(.msg):not(.head):not(.body):not(.day):not(.file):not(.menu):not(.reactions)').length`); n != 0 {
 		t.Errorf("%d elements made from the text", n)
 	}
 }
