@@ -313,6 +313,9 @@ func TestSearch(t *testing.T) {
 	// "in #room" on the command line.
 	say(t, ctx, "/search deploy in #ops")
 	waitJS(t, ctx, results+` === "the deploy is done"`)
+	if where := eval[string](t, ctx, `document.getElementById('search-where').selectedOptions[0].textContent`); where != "in #ops" {
+		t.Errorf("search place shown as %q", where)
+	}
 	do(t, ctx, `document.getElementById('search-dialog').close()`)
 	say(t, ctx, "/search")
 	waitJS(t, ctx, `[...document.querySelectorAll('#messages .notice')].some(n => n.textContent.includes('usage: /search WORDS'))`)
@@ -399,5 +402,67 @@ func TestNickActionTopic(t *testing.T) {
 	waitJS(t, ctx, `document.getElementById('conv-topic').textContent === 'Friday <script>party</script>'`)
 	if csp := eval[[]string](t, ctx, `window.__csp`); len(csp) != 0 {
 		t.Fatalf("the Content-Security-Policy blocked %v", csp)
+	}
+}
+
+// The features at the two sizes: a reply with its quote, reactions, an
+// edited message, an action and a topic fit the page, nothing runs out
+// of its message or of the screen. Set PARLEY_SCREENSHOTS to keep the
+// pictures (features-1280x800.png, features-390x844.png).
+func TestFeaturesLook(t *testing.T) {
+	for _, size := range []struct{ w, h int64 }{{1280, 800}, {390, 844}} {
+		t.Run(fmt.Sprintf("%dx%d", size.w, size.h), func(t *testing.T) {
+			e := newEnv(t, nil)
+			bob, zoe := e.peer("bob"), e.peer("Zoë")
+			bob.do(&protocol.Frame{Type: protocol.TypeJoin, Room: "general"})
+			zoe.do(&protocol.Frame{Type: protocol.TypeJoin, Room: "general"})
+			bob.do(&protocol.Frame{Type: protocol.TypeTopic, Room: "general", Text: "Release party on Friday at five, bring snacks and a long, long, long topic that has to be cut"})
+			ctx := tab(t, size.w, size.h)
+			login(t, ctx, e, "alice")
+			say(t, ctx, "/join general")
+			waitJS(t, ctx, `document.getElementById('conv-topic').textContent.startsWith('Release party')`)
+			q := bob.send(&protocol.Frame{Room: "general", Text: "who is bringing the cake for the release party on Friday? someone said they would but I forget who it was, so please say"})
+			zoe.do(&protocol.Frame{Type: protocol.TypeNick, Nick: "Zoe_the_baker"})
+			zoe.send(&protocol.Frame{Room: "general", Text: "me! chocolate 🎂", ReplyTo: q})
+			zoe.do(&protocol.Frame{Type: protocol.TypeReact, Msg: q, Emoji: "👍"})
+			bob.do(&protocol.Frame{Type: protocol.TypeReact, Msg: q, Emoji: "👍"})
+			zoe.do(&protocol.Frame{Type: protocol.TypeReact, Msg: q, Emoji: "🎉"})
+			say(t, ctx, "/me cheers")
+			say(t, ctx, "count me in")
+			mine := bob.waitMessage(func(f *protocol.Frame) bool { return f.Text == "count me in" }).ID
+			say(t, ctx, fmt.Sprintf("/edit %d count me in, I bring plates", mine))
+			waitJS(t, ctx, textOf(mine)+` === 'count me in, I bring plates (edited)'`)
+			waitJS(t, ctx, `document.querySelectorAll('`+row(q)+` .reaction').length === 2`)
+			do(t, ctx, `document.getElementById("input").value = ""`)
+			overflow := eval[[]string](t, ctx, `(() => {
+				const out = [], box = document.getElementById('messages').getBoundingClientRect();
+				if (document.documentElement.scrollWidth > innerWidth) out.push('page ' + document.documentElement.scrollWidth);
+				for (const e of document.querySelectorAll('#messages .quote, #messages .reactions, #messages .text, #conv-topic, #search-button')) {
+					const r = e.getBoundingClientRect();
+					if (r.width && (r.right > Math.min(box.right, innerWidth) + 1 || r.left < 0)) out.push(e.className || e.id);
+				}
+				return out; })()`)
+			if len(overflow) != 0 {
+				t.Errorf("out of bounds: %v", overflow)
+			}
+			save(t, ctx, fmt.Sprintf("features-%dx%d", size.w, size.h))
+			// The menu of someone else's message: Reply and React.
+			run(t, ctx, chromedp.Click(chromedp.CSS(row(q)+` button.actions`)))
+			if items := eval[string](t, ctx, `[...document.querySelectorAll('`+row(q)+` .menu button')].map(b => b.textContent).join(',')`); items != "Reply,React" {
+				t.Errorf("menu of bob's message: %s", items)
+			}
+			save(t, ctx, fmt.Sprintf("features-menu-%dx%d", size.w, size.h))
+			do(t, ctx, `document.querySelector('`+row(q)+` .menu').hidden = true`)
+			// The search dialog fits the screen.
+			say(t, ctx, "/search cake")
+			waitJS(t, ctx, `document.querySelectorAll('#search-results .result').length === 1`)
+			if where := eval[string](t, ctx, `document.getElementById('search-where').selectedOptions[0].textContent`); where != "everywhere" {
+				t.Errorf("search place shown as %q", where)
+			}
+			if out := eval[bool](t, ctx, `(() => { const r = document.getElementById('search-dialog').getBoundingClientRect(); return r.left < 0 || r.right > innerWidth || r.top < 0 || r.bottom > innerHeight; })()`); out {
+				t.Error("the search dialog is larger than the screen")
+			}
+			save(t, ctx, fmt.Sprintf("features-search-%dx%d", size.w, size.h))
+		})
 	}
 }

@@ -239,6 +239,15 @@ function renderHeaderTopic(c) {
   t.textContent = c.kind === 'room' && c.topic ? c.topic : '';
   t.title = c.topic ? 'Topic' + (c.topicBy ? ', set by ' + c.topicBy : '') + ': ' + c.topic : '';
   t.hidden = !t.textContent;
+  // On a phone the top bar has no room for it: a line above the
+  // messages shows it there (style.css shows one or the other).
+  let line = $('topic-line');
+  if (!line) {
+    line = el('p', { id: 'topic-line', class: 'topic-line', 'aria-hidden': 'true' });
+    $('messages').before(line);
+  }
+  line.textContent = t.textContent;
+  line.hidden = t.hidden;
 }
 
 hooks.who = (c, ok) => {
@@ -427,7 +436,10 @@ function openSearch(text, target) {
   const convs = [...S.convs.values()].filter((c) => c.kind === 'dm' || c.joined);
   where.replaceChildren(el('option', { value: '' }, 'everywhere'),
     ...convs.map((c) => el('option', { value: (c.kind === 'room' ? '#' : '@') + c.name }, 'in ' + (c.kind === 'room' ? '#' : '@') + c.name)));
-  if (target) where.value = target.to ? '@' + target.to : '#' + target.room;
+  const want = target && target.to ? '@' + target.to : target && target.room ? '#' + target.room : '';
+  // A conversation typed after "in" that is not in the list is still
+  // searched (the server checks it); the list then says everywhere.
+  where.value = [...where.options].some((o) => fold(o.value) === fold(want)) ? [...where.options].find((o) => fold(o.value) === fold(want)).value : '';
   if (!d.open) d.showModal();
   if (text !== undefined) { $('search-text').value = text; runSearch(text, target || {}); }
   $('search-text').focus();
@@ -463,6 +475,8 @@ async function runSearch(text, target) {
 
 // The search button sits with the other tools in the header.
 $('help').before(el('button', { id: 'search-button', class: 'icon', type: 'button', 'aria-label': 'Search messages', onclick: () => openSearch() }, '🔍'));
+// On a phone it is in the conversation drawer, with Help and Log out.
+$('help-narrow').before(el('button', { id: 'search-narrow', type: 'button', onclick: () => { $('app').classList.remove('drawer-open'); $('toggle-convs').setAttribute('aria-expanded', 'false'); openSearch(); } }, 'Search'));
 
 // ---------------------------------------------------------------------
 // Commands
