@@ -1633,7 +1633,7 @@ function showHelp() {
       el('li', {}, el('kbd', {}, 'Enter'), ' send; ', el('kbd', {}, 'Shift+Enter'), ' new line'),
       el('li', {}, el('kbd', {}, 'Tab'), ' complete a command, @name, #room or :emoji:'),
       el('li', {}, el('kbd', {}, 'Alt+1'), '…', el('kbd', {}, 'Alt+9'), ' go to a conversation; ', el('kbd', {}, 'Alt+↑'), ' ', el('kbd', {}, 'Alt+↓'), ' previous and next'),
-      el('li', {}, el('kbd', {}, '↑'), ' ', el('kbd', {}, '↓'), ' in an empty message box: what you typed before'),
+      el('li', {}, el('kbd', {}, '↑'), ' in an empty message box: edit your last message here (/edit); without one, and ', el('kbd', {}, '↓'), ', what you typed before'),
       el('li', {}, el('kbd', {}, 'Ctrl+V'), ' paste an image (a screenshot) to upload it'),
       el('li', {}, el('kbd', {}, 'Escape'), ' close a picker or menu')));
   $('help-dialog').showModal();
