@@ -188,7 +188,7 @@ func TestQuoteOpensOlderMessage(t *testing.T) {
 		t.Fatal("the original is shown already; the test needs it out of the first page")
 	}
 	run(t, ctx, chromedp.Click(chromedp.CSS(row(reply)+` .quote`)))
-	waitJS(t, ctx, `!!document.querySelector('`+row(original)+`.found')`)
+	waitJS(t, ctx, `!!document.querySelector('`+row(original)+`.found') && document.activeElement === document.querySelector('`+row(original)+`')`)
 	// It is on screen, and the conversation is whole from it to the newest.
 	waitJS(t, ctx, `(() => { const r = document.querySelector('`+row(original)+`').getBoundingClientRect(), b = document.getElementById('messages').getBoundingClientRect(); return r.top >= b.top && r.bottom <= b.bottom; })()`)
 	for i := 0; i < 120; i++ {

@@ -329,6 +329,8 @@ async function openAt(c, id) {
   row.classList.remove('found');
   void row.offsetWidth; // restart the highlight's animation
   row.classList.add('found');
+  // Keyboard and screen reader users land on it too.
+  row.tabIndex = -1;
   row.focus({ preventScroll: true });
 }
 
