@@ -446,6 +446,16 @@ func TestFeaturesLook(t *testing.T) {
 				t.Errorf("out of bounds: %v", overflow)
 			}
 			save(t, ctx, fmt.Sprintf("features-%dx%d", size.w, size.h))
+			// Quotes, reactions, ids and the topic meet WCAG AA in both themes.
+			for _, scheme := range []string{"dark", "light"} {
+				setScheme(t, ctx, scheme)
+				if bad := eval[[]string](t, ctx, contrast); len(bad) > 0 {
+					t.Errorf("text below 4.5:1 contrast in the %s theme: %q", scheme, bad)
+				}
+				if scheme == "dark" {
+					save(t, ctx, fmt.Sprintf("features-%dx%d-dark", size.w, size.h))
+				}
+			}
 			// The menu of someone else's message: Reply and React.
 			run(t, ctx, chromedp.Click(chromedp.CSS(row(q)+` button.actions`)))
 			if items := eval[string](t, ctx, `[...document.querySelectorAll('`+row(q)+` .menu button')].map(b => b.textContent).join(',')`); items != "Reply,React" {
@@ -461,6 +471,9 @@ func TestFeaturesLook(t *testing.T) {
 			}
 			if out := eval[bool](t, ctx, `(() => { const r = document.getElementById('search-dialog').getBoundingClientRect(); return r.left < 0 || r.right > innerWidth || r.top < 0 || r.bottom > innerHeight; })()`); out {
 				t.Error("the search dialog is larger than the screen")
+			}
+			if bad := eval[[]string](t, ctx, contrastIn("#search-dialog *")); len(bad) > 0 {
+				t.Errorf("text below 4.5:1 contrast in the search: %q", bad)
 			}
 			save(t, ctx, fmt.Sprintf("features-search-%dx%d", size.w, size.h))
 		})
