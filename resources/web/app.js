@@ -64,6 +64,13 @@ function newKey() {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+// hooks lets features.js (edits, replies, reactions, read positions,
+// search, nicks, actions, topics) join in where app.js builds a
+// message, runs a command, handles a login reply, shows a conversation
+// or its header, and reads a member list. Each hook is optional.
+export const hooks = {};
+const shown = (name) => (hooks.name ? hooks.name(name) : name);
+
 // ---------------------------------------------------------------------
 // State
 
@@ -351,6 +358,7 @@ function loggedIn(ok) {
     rooms.add(c.key);
   }
   for (const c of S.convs.values()) if (c.kind === 'room' && !rooms.has(c.key)) c.joined = false;
+  if (hooks.login) hooks.login(ok);
   showApp();
   setConn('online', wasResumed ? 'Reconnected.' : '');
   if (ok.more) syncRest();
@@ -485,13 +493,15 @@ function handleFrame(f) {
 function isMention(f) {
   if (!f.text || !S.me) return false;
   const t = fold(f.text);
-  const me = fold(S.me);
-  let i = t.indexOf(me);
-  while (i >= 0) {
-    const before = i === 0 ? ' ' : t[i - 1];
-    const after = t[i + me.length] || ' ';
-    if (!/[\p{L}\p{N}_]/u.test(before) && !/[\p{L}\p{N}_]/u.test(after)) return true;
-    i = t.indexOf(me, i + 1);
+  // The login name and the nick (S.nick, set by features.js) both count.
+  for (const me of [S.me, S.nick].filter(Boolean).map(fold)) {
+    let i = t.indexOf(me);
+    while (i >= 0) {
+      const before = i === 0 ? ' ' : t[i - 1];
+      const after = t[i + me.length] || ' ';
+      if (!/[\p{L}\p{N}_]/u.test(before) && !/[\p{L}\p{N}_]/u.test(after)) return true;
+      i = t.indexOf(me, i + 1);
+    }
   }
   return false;
 }
@@ -624,7 +634,7 @@ function renderMessage(c, m) {
   const mine = fold(m.from) === fold(S.me);
   const row = el('article', { class: 'msg' + (mine ? ' mine' : '') + (m.mention ? ' mention' : ''), 'data-id': m.id, 'aria-label': 'Message from ' + m.from });
   const head = el('div', { class: 'head' },
-    el('span', { class: 'from' }, m.from),
+    el('span', { class: 'from' }, shown(m.from)),
     el('time', { class: 'time', datetime: new Date(m.time).toISOString(), title: new Date(m.time).toLocaleString() }, timeFmt.format(new Date(m.time))));
   row.append(head);
   const body = el('div', { class: 'body' });
@@ -635,11 +645,15 @@ function renderMessage(c, m) {
     if (m.text) { const p = el('p', { class: 'text' }); linkify(p, m.text); body.append(p); }
   }
   row.append(body);
+  const items = [];
   if (mine && !m.recalled && Date.now() - m.time < (S.limits.recall_secs || 120) * 1000) {
-    const menu = el('div', { class: 'menu', hidden: true, role: 'menu' },
-      el('button', { type: 'button', role: 'menuitem', onclick: () => recall(m.id) }, 'Recall'));
+    items.push(el('button', { type: 'button', role: 'menuitem', onclick: () => recall(m.id) }, 'Recall'));
+  }
+  if (hooks.message) hooks.message(c, m, row, items);
+  if (items.length) {
+    const menu = el('div', { class: 'menu', hidden: true, role: 'menu' }, ...items);
     const btn = el('button', {
-      type: 'button', class: 'icon actions', 'aria-label': 'Actions for your message', 'aria-haspopup': 'menu', 'aria-expanded': 'false',
+      type: 'button', class: 'icon actions', 'aria-label': mine ? 'Actions for your message' : 'Actions for the message from ' + shown(m.from), 'aria-haspopup': 'menu', 'aria-expanded': 'false',
       onclick: () => {
         const open = menu.hidden;
         menu.hidden = !open;
@@ -750,6 +764,7 @@ async function runCommand(c, line) {
   const args = rest.trim().split(/\s+/).filter(Boolean);
   const fail = (e) => notice(S.convs.get(S.current) || c, (e.code ? e.code + ': ' : '') + (e.message || e));
   try {
+    if (hooks.command && await hooks.command(c, (name || '').toLowerCase(), rest, args)) return;
     switch ((name || '').toLowerCase()) {
       case 'join': {
         if (!args[0]) throw { message: 'usage: /join ROOM' };
@@ -866,6 +881,7 @@ async function joinRoom(room) {
   c.name = ok.room || room;
   c.owner = ok.owner || '';
   c.joined = true;
+  if (hooks.joined) hooks.joined(c, ok);
   switchTo(c.key);
   refreshMembers();
 }
@@ -1373,6 +1389,7 @@ function renderHeader() {
   $('conv-title').textContent = (c.kind === 'room' ? '#' : '@') + c.name;
   $('conv-sub').textContent = c.kind === 'dm' ? 'private: only you two see this' : (c.owner ? 'owner: ' + c.owner : (c.key === 'lobby' ? 'everyone is here' : ''));
   $('leave-room').hidden = !(c.kind === 'room' && c.key !== 'lobby' && c.joined);
+  if (hooks.header) hooks.header(c);
 }
 
 function renderMembers() {
@@ -1393,7 +1410,7 @@ function renderMembers() {
     const me = fold(m.name) === fold(S.me);
     return el('li', {},
       el('span', { class: 'dot' + (m.online ? ' on' : ''), 'aria-hidden': 'true' }),
-      me ? el('span', {}, m.name + ' (you)') : el('button', { type: 'button', class: 'link', 'aria-label': 'Private conversation with ' + m.name + (m.online ? ', online' : ', offline'), onclick: () => { openDM(m.name); closeDrawer(); } }, m.name),
+      me ? el('span', {}, shown(m.name) + ' (you)') : el('button', { type: 'button', class: 'link', 'aria-label': 'Private conversation with ' + m.name + (m.online ? ', online' : ', offline'), onclick: () => { openDM(m.name); closeDrawer(); } }, shown(m.name)),
       m.owner ? el('span', { class: 'owner', title: 'owner', 'aria-label': 'owner' }, ' ★ owner') : null,
       el('span', { class: 'visually-hidden' }, m.online ? ', online' : ', offline'),
       iOwn && !me && c.key !== 'lobby' ? el('button', { type: 'button', class: 'small danger', 'aria-label': 'Kick ' + m.name, onclick: () => runCommand(c, '/kick ' + m.name) }, 'Kick') : null);
@@ -1414,6 +1431,7 @@ async function refreshMembers() {
       if (m.owner) c.owner = m.name;
     }
     c.banned = ok.banned || [];
+    if (hooks.who) hooks.who(c, ok);
     renderMembers();
     renderHeader();
     renderConvList();
@@ -1478,6 +1496,7 @@ function switchTo(key) {
   if (c.msgs.length && !c.atStart && box.scrollHeight <= box.clientHeight && S.loggedIn) loadHistory(c, 50);
   if (S.panel === 'files') listFiles();
   refreshMembers();
+  if (hooks.shown) hooks.shown(c);
 }
 
 function showPanel(which) {
@@ -1614,7 +1633,7 @@ function showHelp() {
       el('li', {}, el('kbd', {}, 'Enter'), ' send; ', el('kbd', {}, 'Shift+Enter'), ' new line'),
       el('li', {}, el('kbd', {}, 'Tab'), ' complete a command, @name, #room or :emoji:'),
       el('li', {}, el('kbd', {}, 'Alt+1'), '…', el('kbd', {}, 'Alt+9'), ' go to a conversation; ', el('kbd', {}, 'Alt+↑'), ' ', el('kbd', {}, 'Alt+↓'), ' previous and next'),
-      el('li', {}, el('kbd', {}, '↑'), ' ', el('kbd', {}, '↓'), ' in an empty message box: what you typed before'),
+      el('li', {}, el('kbd', {}, '↑'), ' in an empty message box: edit your last message here (/edit); without one, and ', el('kbd', {}, '↓'), ', what you typed before'),
       el('li', {}, el('kbd', {}, 'Ctrl+V'), ' paste an image (a screenshot) to upload it'),
       el('li', {}, el('kbd', {}, 'Escape'), ' close a picker or menu')));
   $('help-dialog').showModal();
@@ -1767,3 +1786,10 @@ function start() {
 }
 
 start();
+
+// What features.js uses.
+export {
+  S, el, fold, onEvent, request, getConv, convOfMessage, convTarget, notice, switchTo, render,
+  renderMessages, rerenderMessage, renderConvList, renderMembers, renderTitle, commands,
+  expandEmoji, sendMessage, togglePicker, closePickers, autosize,
+};
