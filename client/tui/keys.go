@@ -51,7 +51,7 @@ var keyHelp = [][2]string{
 
 func (m *Model) handleKey(k tea.KeyPressMsg) tea.Cmd {
 	key := k.String()
-	m.link.note = ""
+	m.status.link.note = ""
 	if m.picker != nil {
 		return m.pickerKey(k)
 	}
@@ -63,12 +63,11 @@ func (m *Model) handleKey(k tea.KeyPressMsg) tea.Cmd {
 		m.showHelp()
 		return nil
 	case "f2", "alt+u":
-		m.showMembers = !m.showMembers
-		if !m.showMembers && m.focus == focusMembers {
-			m.focus = focusInput
-		}
-		if m.showMembers {
+		if m.members.toggle() {
 			return m.loadMembers(m.cur) // if an earlier load failed
+		}
+		if m.focus == focusMembers {
+			m.focus = focusInput
 		}
 		return nil
 	case "f3", "alt+e":
@@ -108,7 +107,7 @@ func (m *Model) handleKey(k tea.KeyPressMsg) tea.Cmd {
 		m.cancelTransfer("")
 		return nil
 	case "esc":
-		m.comp = nil
+		m.input.comp = nil
 		m.focus = focusInput
 		if m.cur.sel != nil {
 			m.cur.sel = nil
@@ -118,7 +117,7 @@ func (m *Model) handleKey(k tea.KeyPressMsg) tea.Cmd {
 	}
 	switch m.focus {
 	case focusChats, focusMembers, focusMessages:
-		if cmd, used := m.paneKey(key, g); used {
+		if cmd, used := m.paneKey(k, g); used {
 			return cmd
 		}
 		if k.Text == "" {
@@ -129,11 +128,8 @@ func (m *Model) handleKey(k tea.KeyPressMsg) tea.Cmd {
 	switch key {
 	case "enter":
 		return m.submit()
-	case "tab":
-		m.complete()
-		return nil
 	case "up":
-		if m.input.Empty() && m.histPos == len(m.history) {
+		if m.input.Empty() && !m.input.browsing() {
 			// Like other chat programs: ↑ on an empty line edits your
 			// last message here.
 			if e := m.cur.lastOwn(); e != nil {
@@ -141,56 +137,36 @@ func (m *Model) handleKey(k tea.KeyPressMsg) tea.Cmd {
 				return nil
 			}
 		}
-		m.historyMove(-1)
-		return nil
-	case "down":
-		m.historyMove(1)
-		return nil
 	case "end":
 		if m.input.pos == len(m.input.text) {
 			m.cur.scroll(len(m.cur.lines), g.innerH)
 			return nil
 		}
 	}
-	if m.input.Update(k) {
-		m.comp = nil
+	if m.input.Update(k, m.candidates) {
 		return m.typedIn(m.cur)
 	}
 	return nil
 }
 
 // paneKey handles keys while a pane has the focus.
-func (m *Model) paneKey(key string, g geometry) (tea.Cmd, bool) {
+func (m *Model) paneKey(k tea.KeyPressMsg, g geometry) (tea.Cmd, bool) {
+	key := k.String()
 	switch m.focus {
 	case focusChats:
-		switch key {
-		case "up", "k":
-			m.chatSel = max(0, m.chatSel-1)
-		case "down", "j":
-			m.chatSel = min(len(m.convs)-1, m.chatSel+1)
-		case "enter", "space":
-			m.switchTo(m.convs[m.chatSel])
-			m.focus = focusInput
-			return m.opened(m.cur), true
-		default:
-			return nil, false
+		i, used := m.chats.Update(k, len(m.convs))
+		if i < 0 || i >= len(m.convs) {
+			return nil, used
 		}
-		return nil, true
+		m.switchTo(m.convs[i])
+		m.focus = focusInput
+		return m.opened(m.cur), true
 	case focusMembers:
-		list := m.memberList()
-		switch key {
-		case "up", "k":
-			m.memberSel = max(0, m.memberSel-1)
-		case "down", "j":
-			m.memberSel = max(0, min(len(list)-1, m.memberSel+1))
-		case "enter", "space":
-			if m.memberSel < len(list) {
-				return m.openPrivate(list[m.memberSel].Name), true
-			}
-		default:
-			return nil, false
+		name, used := m.members.Update(k, m.memberList())
+		if name != "" {
+			return m.openPrivate(name), true
 		}
-		return nil, true
+		return nil, used
 	case focusMessages:
 		switch key {
 		case "up", "k":
@@ -211,13 +187,11 @@ func (m *Model) paneKey(key string, g geometry) (tea.Cmd, bool) {
 		case "q":
 			if e := m.cur.sel; e != nil && !e.recalled {
 				m.input.SetValue(fmt.Sprintf("/reply %d ", e.id))
-				m.comp = nil
 				m.focus = focusInput
 			}
 		case "+":
 			if e := m.cur.sel; e != nil && !e.recalled {
 				m.input.SetValue(fmt.Sprintf("/react %d :", e.id))
-				m.comp = nil
 				m.focus = focusInput
 			}
 		default:
@@ -246,7 +220,7 @@ func (m *Model) cycleFocus() {
 	m.focus = next
 	switch next {
 	case focusChats:
-		m.chatSel = m.convIndex(m.cur)
+		m.chats.sel = m.convIndex(m.cur)
 	case focusMessages:
 		if m.cur.sel == nil {
 			msgs := m.cur.messages()
@@ -296,27 +270,6 @@ func (m *Model) openPrivate(name string) tea.Cmd {
 // and sent with Enter (or cleared with ctrl+u to keep the message).
 func (m *Model) startEdit(e *entry) {
 	m.input.SetValue(fmt.Sprintf("/edit %d %s", e.id, e.text))
-	m.comp = nil
-}
-
-func (m *Model) historyMove(d int) {
-	if len(m.history) == 0 {
-		return
-	}
-	if m.histPos == len(m.history) {
-		m.histDraft = m.input.Value()
-	}
-	p := max(0, min(len(m.history), m.histPos+d))
-	if p == m.histPos {
-		return
-	}
-	m.histPos = p
-	if p == len(m.history) {
-		m.input.SetValue(m.histDraft)
-	} else {
-		m.input.SetValue(m.history[p])
-	}
-	m.comp = nil
 }
 
 func (m *Model) quit() tea.Cmd {
@@ -341,16 +294,7 @@ func (m *Model) submit() tea.Cmd {
 			return nil
 		}
 	}
-	if n := len(m.history); n == 0 || m.history[n-1] != line {
-		m.history = append(m.history, line)
-		if len(m.history) > 500 {
-			m.history = m.history[1:]
-		}
-	}
-	m.histPos, m.histDraft = len(m.history), ""
-	m.input.Reset()
-	m.comp = nil
-	return m.dispatch(line)
+	return m.dispatch(m.input.take())
 }
 
 // dispatch runs one line: a command, or text for the current
@@ -379,7 +323,7 @@ func (m *Model) dispatch(line string) tea.Cmd {
 	case "cancel":
 		m.cancelTransfer(args)
 	case "users", "members":
-		m.showMembers = !m.showMembers
+		m.members.toggle()
 	case "clear":
 		m.cur.entries = nil
 		m.cur.sel = nil
@@ -456,7 +400,7 @@ func (m *Model) refresh() {
 	}
 	m.conn.Refresh()
 	m.refreshing = m.cur.key
-	m.link = linkState{state: chat.Reconnecting, refresh: true, retryAt: m.cfg.Now()}
+	m.status.refreshing(m.cfg.Now())
 	m.addInfo(m.cur, "reconnecting to "+clean(m.cfg.Server, false)+" now…")
 }
 
@@ -475,7 +419,6 @@ func plainText(line string) (string, bool) {
 func (m *Model) restoreInput(c *conv, line string, err error) {
 	if chat.IsCode(err, protocol.CodeTooLong) && c == m.cur && m.input.Empty() {
 		m.input.SetValue(line)
-		m.comp = nil
 	}
 }
 
@@ -722,17 +665,14 @@ func (m *Model) handleClick(msg tea.MouseClickMsg) tea.Cmd {
 	}
 	switch {
 	case msg.X < g.sideW:
-		i := row + g.sideOffset
-		if i < len(g.sideRows) && g.sideRows[i] != nil {
-			m.switchTo(g.sideRows[i])
+		if c := m.chats.clicked(row); c != nil {
+			m.switchTo(c)
 			m.focus = focusInput
 			return m.opened(m.cur)
 		}
 	case g.memW > 0 && msg.X >= g.memX:
-		list := m.memberList()
-		if i := row + g.memberOffset; i < len(list) {
-			m.memberSel = i
-			return m.openPrivate(list[i].Name)
+		if name := m.members.clicked(row, m.memberList()); name != "" {
+			return m.openPrivate(name)
 		}
 	default:
 		i := g.msgTop + row - g.msgPad

@@ -74,7 +74,6 @@ func (m *Model) pickerKey(k tea.KeyPressMsg) tea.Cmd {
 	case "enter", "tab":
 		if p.sel >= 0 && p.sel < len(p.results) {
 			m.input.Insert(p.results[p.sel].Char)
-			m.comp = nil
 		}
 		if k.String() == "enter" {
 			m.picker = nil

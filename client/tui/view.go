@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"image/color"
 	"strings"
-	"time"
 
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
@@ -12,7 +11,6 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/parley-chat/parley/client/chat"
-	"github.com/parley-chat/parley/shared/protocol"
 )
 
 // geometry is where each part of the screen is, for drawing and for the
@@ -25,10 +23,7 @@ type geometry struct {
 	xferH            int
 	hintY, inputY    int
 	innerH           int // lines inside a pane's border
-	sideRows         []*conv
-	sideOffset       int
 	msgPad, msgTop   int // blank lines above the messages; first line shown
-	memberOffset     int
 	pickerX, pickerY int
 	pickerW, pickerH int
 }
@@ -46,13 +41,15 @@ func (m *Model) layout() geometry {
 	if w >= 60 {
 		g.sideW = max(14, min(24, w/6))
 	}
-	if m.showMembers && w-g.sideW >= 44 {
+	if m.members.shown && w-g.sideW >= 44 {
 		g.memW = max(14, min(24, w/6))
 	}
 	g.msgX = g.sideW
 	g.msgW = w - g.sideW - g.memW
 	g.memX = g.msgX + g.msgW
-	m.input.SetWidth(max(1, w-width(m.prompt())))
+	m.chats.SetSize(g.sideW, g.mainH)
+	m.members.SetSize(g.memW, g.mainH)
+	m.input.SetSize(max(1, w-width(m.prompt())))
 	return g
 }
 
@@ -65,15 +62,16 @@ func (m *Model) View() tea.View {
 	g := m.layout()
 	w := max(m.width, 20)
 	var rows []string
-	rows = append(rows, m.statusLine(w))
+	m.status.SetSize(w)
+	rows = append(rows, m.status.View(m.cfg.Now()))
 
 	msgs := m.messagePane(&g)
 	var side, mem []string
 	if g.sideW > 0 {
-		side = m.chatPane(&g)
+		side = m.chats.View(m.convs, m.cur, m.focus == focusChats)
 	}
 	if g.memW > 0 {
-		mem = m.memberPane(&g)
+		mem = m.members.View(m.memberList(), m.cur.membersMore, m.me, m.focus == focusMembers)
 	}
 	for i := 0; i < g.mainH; i++ {
 		var b strings.Builder
@@ -131,62 +129,6 @@ func (m *Model) windowTitle() string {
 		t = fmt.Sprintf("(%d) %s", unread, t)
 	}
 	return t
-}
-
-// statusLine shows the server, the name, TLS and the connection state.
-func (m *Model) statusLine(w int) string {
-	left := stBarTitle.Render(" Parley ") + stBar.Render(" "+clean(m.me, false)+" @ "+clean(m.cfg.Server, false)+" ")
-	if m.cfg.TLS {
-		left += stBar.Render("│ ") + lipgloss.NewStyle().Foreground(colOK).Background(colBarBg).Render("TLS 🔒") + stBar.Render(" ")
-	} else {
-		left += stBar.Render("│ ") + lipgloss.NewStyle().Foreground(colWarn).Background(colBarBg).Render("no TLS") + stBar.Render(" ")
-	}
-	left += stBar.Render("│ ") + m.linkText()
-	right := stBar.Render(" F1 help ")
-	if width(left)+width(right) > w {
-		right = ""
-	}
-	room := w - width(right)
-	if width(left) > room {
-		left = ansiTruncate(left, room)
-	}
-	return left + stBar.Render(strings.Repeat(" ", max(0, room-width(left)))) + right
-}
-
-// linkText is the connection state, with a countdown while reconnecting.
-func (m *Model) linkText() string {
-	bar := func(c color.Color, s string) string {
-		return lipgloss.NewStyle().Foreground(c).Background(colBarBg).Render(s)
-	}
-	switch m.link.state {
-	case chat.Reconnecting:
-		if m.link.refresh {
-			return bar(colWarn, "◌ reconnecting now (/refresh) ")
-		}
-		left := m.link.retryAt.Sub(m.cfg.Now())
-		var s string
-		if left > 0 {
-			secs := int((left + time.Second - 1) / time.Second)
-			s = fmt.Sprintf("◌ reconnecting in %ds (attempt %d)", secs, m.link.attempt)
-		} else {
-			s = fmt.Sprintf("◌ reconnecting… (attempt %d)", m.link.attempt)
-		}
-		if m.link.err != nil {
-			s += ": " + clean(m.link.err.Error(), false)
-		}
-		return bar(colWarn, s+" ")
-	case chat.Closed:
-		s := "✖ disconnected"
-		if m.link.err != nil {
-			s += ": " + clean(m.link.err.Error(), false)
-		}
-		return bar(colError, s+" ")
-	}
-	s := "● connected"
-	if m.link.note != "" {
-		s += " · " + m.link.note
-	}
-	return bar(colOK, s+" ")
 }
 
 // box draws lines inside a rounded border of exactly w×h cells, with a
@@ -277,123 +219,6 @@ func (m *Model) messagePane(g *geometry) []string {
 	return box(title, note, body, g.msgW, g.mainH, border, m.focus == focusMessages)
 }
 
-// chatPane draws the list of conversations.
-func (m *Model) chatPane(g *geometry) []string {
-	inner := g.sideW - 2
-	var rows []string
-	g.sideRows = nil
-	privHeader := false
-	for i, c := range m.convs {
-		if c.private() && !privHeader {
-			privHeader = true
-			rows = append(rows, stDim.Render(fit(" private", inner)))
-			g.sideRows = append(g.sideRows, nil)
-		}
-		name := c.title()
-		style := stRoom
-		if c.private() {
-			style = stPrivate
-		}
-		mark := " "
-		if c == m.cur {
-			mark = "▸"
-		}
-		badge := ""
-		switch {
-		case c.mention && c.unread > 0:
-			badge = stMention.Render(fmt.Sprintf(" @%d ", c.unread))
-		case c.unread > 0:
-			badge = stBadge.Render(fmt.Sprintf(" %d ", c.unread))
-		case !c.joined && !c.private():
-			badge = stDim.Render("out")
-		}
-		num := "  "
-		if i < 9 {
-			num = stDim.Render(fmt.Sprintf("%d ", i+1))
-		}
-		left := num + mark + style.Render(name)
-		if c == m.cur {
-			left = num + mark + style.Bold(true).Render(name)
-		}
-		row := fit(left, max(0, inner-width(badge))) + badge
-		if m.focus == focusChats && i == m.chatSel {
-			row = stSelected.Render(fit(ansiStrip(num+mark+name), max(0, inner-width(badge)))) + badge
-		}
-		rows = append(rows, row)
-		g.sideRows = append(g.sideRows, c)
-	}
-	// Keep the selection in view.
-	g.sideOffset = 0
-	if len(rows) > g.innerH {
-		sel := m.chatSel
-		for i, c := range g.sideRows {
-			if c == m.convs[min(sel, len(m.convs)-1)] {
-				sel = i
-			}
-		}
-		g.sideOffset = max(0, min(len(rows)-g.innerH, sel-g.innerH/2))
-		rows = rows[g.sideOffset:]
-	}
-	border := colDim
-	if m.focus == focusChats {
-		border = colAccent
-	}
-	unread := 0
-	for _, c := range m.convs {
-		unread += c.unread
-	}
-	note := ""
-	if unread > 0 {
-		note = fmt.Sprintf("%d unread", unread)
-	}
-	return box("Chats", note, rows, g.sideW, g.mainH, border, m.focus == focusChats)
-}
-
-// memberPane draws the member list, online first.
-func (m *Model) memberPane(g *geometry) []string {
-	inner := g.memW - 2
-	list := m.memberList()
-	on := 0
-	var rows []string
-	for i, mi := range list {
-		dot := stDim.Render("○ ")
-		if mi.Online {
-			dot = stOK.Render("● ")
-			on++
-		}
-		name := clean(mi.Name, false)
-		style := lipgloss.NewStyle()
-		if sameName(mi.Name, m.me) {
-			style = stMe
-		} else if !mi.Online {
-			style = stDim
-		}
-		owner := ""
-		if mi.Owner {
-			owner = stOwnerMark.Render(" ★")
-		}
-		row := fit(dot+style.Render(name)+owner, inner)
-		if m.focus == focusMembers && i == m.memberSel {
-			row = stSelected.Render(fit(ansiStrip(dot+name+owner), inner))
-		}
-		rows = append(rows, row)
-	}
-	if m.cur.membersMore > 0 {
-		rows = append(rows, stDim.Render(fmt.Sprintf(" and %d more", m.cur.membersMore)))
-	}
-	g.memberOffset = 0
-	if len(rows) > g.innerH {
-		g.memberOffset = max(0, min(len(rows)-g.innerH, m.memberSel-g.innerH/2))
-		rows = rows[g.memberOffset:]
-	}
-	border := colDim
-	if m.focus == focusMembers {
-		border = colAccent
-	}
-	title := fmt.Sprintf("Online %d/%d", on, len(list)+m.cur.membersMore)
-	return box(title, "F2 hide", rows, g.memW, g.mainH, border, m.focus == focusMembers)
-}
-
 // memberList is who the member pane lists for the current conversation.
 func (m *Model) memberList() []memberRow {
 	c := m.cur
@@ -402,7 +227,7 @@ func (m *Model) memberList() []memberRow {
 		if k, ok := nameKey(c.id.With); ok {
 			other.Online = m.online[k]
 		}
-		return []memberRow{{Name: m.me, Online: m.link.state == chat.Connected}, other}
+		return []memberRow{{Name: m.me, Online: m.status.link.state == chat.Connected}, other}
 	}
 	out := make([]memberRow, 0, len(c.members))
 	for _, mi := range c.members {
@@ -413,23 +238,10 @@ func (m *Model) memberList() []memberRow {
 
 func ansiStrip(s string) string { return ansi.Strip(s) }
 
-// memberRow is one line of the member pane.
-type memberRow = protocol.MemberInfo
-
 // hintLine shows completion candidates, or the keys that matter now.
 func (m *Model) hintLine(w int) string {
-	if m.comp != nil && len(m.comp.cands) > 1 {
-		var b strings.Builder
-		b.WriteString(stDim.Render("Tab: "))
-		for i, cand := range m.comp.cands {
-			if i == m.comp.idx {
-				b.WriteString(stSelected.Render(strings.TrimSpace(cand)))
-			} else {
-				b.WriteString(strings.TrimSpace(cand))
-			}
-			b.WriteString(" ")
-		}
-		return fit(b.String(), w)
+	if h := m.input.hint(w); h != "" {
+		return h
 	}
 	var keys [][2]string
 	switch m.focus {
@@ -448,7 +260,7 @@ func (m *Model) hintLine(w int) string {
 		if len(m.transfers) > 0 {
 			keys = append([][2]string{{"^X", "cancel transfer"}}, keys...)
 		}
-		if m.link.state == chat.Reconnecting {
+		if m.status.link.state == chat.Reconnecting {
 			keys = append([][2]string{{"/refresh", "reconnect now"}}, keys...)
 		}
 	}
