@@ -357,8 +357,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, m.handleTransferDone(msg)
 	case tea.PasteMsg:
 		if m.picker != nil {
-			m.picker.query.Update(msg)
-			m.picker.search()
+			m.picker.Update(msg)
 			return m, nil
 		}
 		m.focus = focusInput

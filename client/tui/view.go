@@ -108,8 +108,8 @@ func (m *Model) View() tea.View {
 	v.MouseMode = tea.MouseModeCellMotion
 	v.WindowTitle = m.windowTitle()
 	if m.picker != nil {
-		_, pc := m.picker.query.View()
-		v.Cursor = tea.NewCursor(g.pickerX+2+width(pickerPrompt)+pc, g.pickerY+1)
+		x, y := m.picker.cursor()
+		v.Cursor = tea.NewCursor(g.pickerX+x, g.pickerY+y)
 	} else if m.focus == focusInput {
 		v.Cursor = tea.NewCursor(width(prompt)+cur, g.inputY)
 	}
