@@ -50,74 +50,16 @@ var keyHelp = [][2]string{
 }
 
 func (m *Model) handleKey(k tea.KeyPressMsg) tea.Cmd {
-	key := k.String()
 	m.status.link.note = ""
 	if m.picker != nil {
 		return m.pickerKey(k)
 	}
-	g := m.layout()
-	switch key {
-	case "ctrl+c":
-		return m.quit()
-	case "f1":
-		m.showHelp()
-		return nil
-	case "f2", "alt+u":
-		if m.members.toggle() {
-			return m.loadMembers(m.cur) // if an earlier load failed
-		}
-		if m.focus == focusMembers {
-			m.focus = focusInput
-		}
-		return nil
-	case "f3", "alt+e":
-		m.openPicker("")
-		return nil
-	case "f4", "alt+s":
-		return m.screenshot(m.cur)
-	case "pgup":
-		m.cur.scroll(-max(1, g.innerH-1), g.innerH)
-		return nil
-	case "pgdown":
-		m.cur.scroll(max(1, g.innerH-1), g.innerH)
-		return nil
-	case "ctrl+end":
-		m.cur.scroll(len(m.cur.lines), g.innerH)
-		return nil
-	case "ctrl+home":
-		m.cur.scroll(-len(m.cur.lines), g.innerH)
-		return nil
-	case "ctrl+n", "alt+right":
-		m.switchBy(1)
-		return m.opened(m.cur)
-	case "ctrl+p", "alt+left":
-		m.switchBy(-1)
-		return m.opened(m.cur)
-	case "alt+1", "alt+2", "alt+3", "alt+4", "alt+5", "alt+6", "alt+7", "alt+8", "alt+9":
-		if i := int(key[4] - '1'); i < len(m.convs) {
-			m.switchTo(m.convs[i])
-		}
-		return m.opened(m.cur)
-	case "shift+tab", "f6":
-		m.cycleFocus()
-		return nil
-	case "ctrl+g":
-		return m.download(m.cur, "")
-	case "ctrl+x":
-		m.cancelTransfer("")
-		return nil
-	case "esc":
-		m.input.comp = nil
-		m.focus = focusInput
-		if m.cur.sel != nil {
-			m.cur.sel = nil
-			m.cur.dirty = true
-		}
-		return nil
+	m.layout()
+	if cmd, used := m.globalKey(k); used {
+		return cmd
 	}
-	switch m.focus {
-	case focusChats, focusMembers, focusMessages:
-		if cmd, used := m.paneKey(k, g); used {
+	if m.focus != focusInput {
+		if cmd, used := m.paneKey(k); used {
 			return cmd
 		}
 		if k.Text == "" {
@@ -125,7 +67,64 @@ func (m *Model) handleKey(k tea.KeyPressMsg) tea.Cmd {
 		}
 		m.focus = focusInput // typing goes to the input line
 	}
+	return m.inputKey(k)
+}
+
+// globalKey handles the keys that work whatever has the focus.
+func (m *Model) globalKey(k tea.KeyPressMsg) (tea.Cmd, bool) {
+	key := k.String()
+	if m.msgs.scrollKey(key, m.cur) {
+		return nil, true
+	}
 	switch key {
+	case "ctrl+c":
+		return m.quit(), true
+	case "f1":
+		m.showHelp()
+	case "f2", "alt+u":
+		if m.members.toggle() {
+			return m.loadMembers(m.cur), true // if an earlier load failed
+		}
+		if m.focus == focusMembers {
+			m.focus = focusInput
+		}
+	case "f3", "alt+e":
+		m.openPicker("")
+	case "f4", "alt+s":
+		return m.screenshot(m.cur), true
+	case "ctrl+n", "alt+right":
+		m.switchBy(1)
+		return m.opened(m.cur), true
+	case "ctrl+p", "alt+left":
+		m.switchBy(-1)
+		return m.opened(m.cur), true
+	case "alt+1", "alt+2", "alt+3", "alt+4", "alt+5", "alt+6", "alt+7", "alt+8", "alt+9":
+		if i := int(key[4] - '1'); i < len(m.convs) {
+			m.switchTo(m.convs[i])
+		}
+		return m.opened(m.cur), true
+	case "shift+tab", "f6":
+		m.cycleFocus()
+	case "ctrl+g":
+		return m.download(m.cur, ""), true
+	case "ctrl+x":
+		m.cancelTransfer("")
+	case "esc":
+		m.input.comp = nil
+		m.focus = focusInput
+		if m.cur.sel != nil {
+			m.cur.sel = nil
+			m.cur.dirty = true
+		}
+	default:
+		return nil, false
+	}
+	return nil, true
+}
+
+// inputKey gives a key to the input line.
+func (m *Model) inputKey(k tea.KeyPressMsg) tea.Cmd {
+	switch k.String() {
 	case "enter":
 		return m.submit()
 	case "up":
@@ -139,7 +138,7 @@ func (m *Model) handleKey(k tea.KeyPressMsg) tea.Cmd {
 		}
 	case "end":
 		if m.input.pos == len(m.input.text) {
-			m.cur.scroll(len(m.cur.lines), g.innerH)
+			m.cur.scroll(len(m.cur.lines), m.msgs.innerH())
 			return nil
 		}
 	}
@@ -149,9 +148,9 @@ func (m *Model) handleKey(k tea.KeyPressMsg) tea.Cmd {
 	return nil
 }
 
-// paneKey handles keys while a pane has the focus.
-func (m *Model) paneKey(k tea.KeyPressMsg, g geometry) (tea.Cmd, bool) {
-	key := k.String()
+// paneKey gives a key to the pane that has the focus, and reports
+// whether the pane took it.
+func (m *Model) paneKey(k tea.KeyPressMsg) (tea.Cmd, bool) {
 	switch m.focus {
 	case focusChats:
 		i, used := m.chats.Update(k, len(m.convs))
@@ -168,38 +167,30 @@ func (m *Model) paneKey(k tea.KeyPressMsg, g geometry) (tea.Cmd, bool) {
 		}
 		return nil, used
 	case focusMessages:
-		switch key {
-		case "up", "k":
-			m.selectMessage(-1, g)
-		case "down", "j":
-			m.selectMessage(1, g)
-		case "enter", "d":
-			return m.download(m.cur, ""), true
-		case "r":
-			if e := m.cur.sel; e != nil && e.own && !e.recalled {
-				return m.runCmd(fmt.Sprintf("/recall %d", e.id)), true
-			}
-		case "e":
-			if e := m.cur.sel; e != nil && e.own && !e.recalled && e.file == nil {
-				m.startEdit(e)
-				m.focus = focusInput
-			}
-		case "q":
-			if e := m.cur.sel; e != nil && !e.recalled {
-				m.input.SetValue(fmt.Sprintf("/reply %d ", e.id))
-				m.focus = focusInput
-			}
-		case "+":
-			if e := m.cur.sel; e != nil && !e.recalled {
-				m.input.SetValue(fmt.Sprintf("/react %d :", e.id))
-				m.focus = focusInput
-			}
-		default:
-			return nil, false
-		}
-		return nil, true
+		act, e, used := m.msgs.Update(k, m.cur, m.render)
+		return m.messageAction(act, e), used
 	}
 	return nil, false
+}
+
+// messageAction does what the message pane asked for with message e.
+func (m *Model) messageAction(act msgAction, e *entry) tea.Cmd {
+	switch act {
+	case actDownload:
+		return m.download(m.cur, "")
+	case actRecall:
+		return m.runCmd(fmt.Sprintf("/recall %d", e.id))
+	case actEdit:
+		m.startEdit(e)
+		m.focus = focusInput
+	case actReply:
+		m.input.SetValue(fmt.Sprintf("/reply %d ", e.id))
+		m.focus = focusInput
+	case actReact:
+		m.input.SetValue(fmt.Sprintf("/react %d :", e.id))
+		m.focus = focusInput
+	}
+	return nil
 }
 
 func (m *Model) cycleFocus() {
@@ -222,33 +213,8 @@ func (m *Model) cycleFocus() {
 	case focusChats:
 		m.chats.sel = m.convIndex(m.cur)
 	case focusMessages:
-		if m.cur.sel == nil {
-			msgs := m.cur.messages()
-			if len(msgs) > 0 {
-				m.cur.sel = msgs[len(msgs)-1]
-				m.cur.dirty = true
-			}
-		}
+		m.msgs.selectFirst(m.cur)
 	}
-}
-
-// selectMessage moves the selected message by d.
-func (m *Model) selectMessage(d int, g geometry) {
-	msgs := m.cur.messages()
-	if len(msgs) == 0 {
-		return
-	}
-	i := len(msgs) - 1
-	for j, e := range msgs {
-		if e == m.cur.sel {
-			i = j + d
-		}
-	}
-	i = max(0, min(len(msgs)-1, i))
-	m.cur.sel = msgs[i]
-	m.cur.dirty = true
-	m.render(m.cur, max(1, g.msgW-4))
-	m.cur.reveal(m.cur.sel, g.innerH)
 }
 
 func (m *Model) switchBy(d int) {
@@ -588,9 +554,8 @@ func (m *Model) handleCmdDone(msg cmdDoneMsg) tea.Cmd {
 			cc.dirty = true
 			if cc == m.cur {
 				m.focus = focusMessages
-				g := m.layout()
-				m.render(cc, max(1, g.msgW-4))
-				cc.reveal(e, g.innerH)
+				m.layout()
+				m.msgs.reveal(cc, e, m.render)
 			}
 		}
 	default:
@@ -675,12 +640,8 @@ func (m *Model) handleClick(msg tea.MouseClickMsg) tea.Cmd {
 			return m.openPrivate(name)
 		}
 	default:
-		i := g.msgTop + row - g.msgPad
-		if row < g.msgPad || i >= len(m.cur.lines) {
-			return nil
-		}
-		e := m.cur.lines[i].e
-		if e == nil || e.kind != entMessage {
+		e := m.msgs.clicked(row, m.cur)
+		if e == nil {
 			return nil
 		}
 		m.cur.sel = e

@@ -95,6 +95,7 @@ type Model struct {
 
 	focus   focusArea
 	chats   chatList
+	msgs    messagePane
 	members memberPane
 
 	status statusBar

@@ -23,7 +23,6 @@ type geometry struct {
 	xferH            int
 	hintY, inputY    int
 	innerH           int // lines inside a pane's border
-	msgPad, msgTop   int // blank lines above the messages; first line shown
 	pickerX, pickerY int
 	pickerW, pickerH int
 }
@@ -48,6 +47,7 @@ func (m *Model) layout() geometry {
 	g.msgW = w - g.sideW - g.memW
 	g.memX = g.msgX + g.msgW
 	m.chats.SetSize(g.sideW, g.mainH)
+	m.msgs.SetSize(g.msgW, g.mainH)
 	m.members.SetSize(g.memW, g.mainH)
 	m.input.SetSize(max(1, w-width(m.prompt())))
 	return g
@@ -65,7 +65,7 @@ func (m *Model) View() tea.View {
 	m.status.SetSize(w)
 	rows = append(rows, m.status.View(m.cfg.Now()))
 
-	msgs := m.messagePane(&g)
+	msgs := m.msgs.View(m.cur, m.otherOnline(m.cur), m.focus == focusMessages, m.render)
 	var side, mem []string
 	if g.sideW > 0 {
 		side = m.chats.View(m.convs, m.cur, m.focus == focusChats)
@@ -167,56 +167,11 @@ func ansiTruncate(s string, w int) string {
 	return fit(s, w)
 }
 
-// messagePane draws the current conversation.
-func (m *Model) messagePane(g *geometry) []string {
-	c := m.cur
-	inner := max(1, g.msgW-2)
-	m.render(c, max(1, inner-2))
-	h := g.innerH
-	top := c.top(h)
-	end := min(len(c.lines), top+h)
-	g.msgTop = top
-	g.msgPad = max(0, h-(end-top))
-	body := make([]string, 0, h)
-	for i := 0; i < g.msgPad; i++ {
-		body = append(body, "")
-	}
-	for _, l := range c.lines[top:end] {
-		body = append(body, " "+l.s)
-	}
-	var title string
-	border := colAccent
-	if c.private() {
-		border = colPrivate
-		state := stDim.Render("○ offline")
-		if k, ok := nameKey(c.id.With); ok && m.online[k] {
-			state = stOK.Render("● online")
-		}
-		title = stPrivate.Render("✉ private · "+clean(c.id.With, false)) + " " + state + stDim.Render(" · only you two see this")
-	} else {
-		title = stRoom.Bold(true).Render(c.title())
-		if c.membersLoaded && len(c.members) > 0 {
-			on := 0
-			for _, mi := range c.members {
-				if mi.Online {
-					on++
-				}
-			}
-			title += stDim.Render(fmt.Sprintf(" · %s, %d online", plural(len(c.members)+c.membersMore, "member"), on))
-		}
-		if !c.joined {
-			title += stError.Render(" · not a member")
-		}
-	}
-	note := ""
-	if !c.follow {
-		if c.newBelow > 0 {
-			note = stWarn.Render(fmt.Sprintf("↓ %d new · End: jump to the newest", c.newBelow))
-		} else {
-			note = stDim.Render("↑ scrolled back · End: jump to the newest")
-		}
-	}
-	return box(title, note, body, g.msgW, g.mainH, border, m.focus == focusMessages)
+// otherOnline reports whether the other person of private conversation
+// c is online.
+func (m *Model) otherOnline(c *conv) bool {
+	k, ok := nameKey(c.id.With)
+	return ok && m.online[k]
 }
 
 // memberList is who the member pane lists for the current conversation.
