@@ -239,9 +239,7 @@ func (m *Model) startEdit(e *entry) {
 }
 
 func (m *Model) quit() tea.Cmd {
-	for _, t := range m.transfers {
-		t.cancel()
-	}
+	m.xfers.cancelAll()
 	return tea.Quit
 }
 

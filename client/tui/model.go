@@ -114,8 +114,7 @@ type Model struct {
 	seq       uint64
 	presentAt map[string]uint64 // key → seq of its last presence change
 
-	transfers  []*transfer
-	nextXfer   int
+	xfers      transferList
 	downloads  map[uint64]string // message id → where it was saved
 	pending    int               // local id of the last pending send
 	stickerSHA map[string]string // sha256 → sticker name
@@ -353,7 +352,8 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case captureMsg:
 		return m, m.handleCapture(msg)
 	case transferProgressMsg:
-		return m, m.handleTransferProgress(msg)
+		_, cmd := m.xfers.Update(msg)
+		return m, cmd
 	case transferDoneMsg:
 		return m, m.handleTransferDone(msg)
 	case tea.PasteMsg:

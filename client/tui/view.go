@@ -31,7 +31,7 @@ type geometry struct {
 func (m *Model) layout() geometry {
 	var g geometry
 	w, h := max(m.width, 20), max(m.height, 8)
-	g.xferH = min(len(m.transfers), 3, max(0, h-6))
+	g.xferH = min(len(m.xfers.list), 3, max(0, h-6))
 	g.mainY = 1
 	g.mainH = max(3, h-1-g.xferH-2)
 	g.hintY = g.mainY + g.mainH + g.xferH
@@ -48,6 +48,7 @@ func (m *Model) layout() geometry {
 	g.memX = g.msgX + g.msgW
 	m.chats.SetSize(g.sideW, g.mainH)
 	m.msgs.SetSize(g.msgW, g.mainH)
+	m.xfers.SetSize(w, g.xferH)
 	m.members.SetSize(g.memW, g.mainH)
 	m.input.SetSize(max(1, w-width(m.prompt())))
 	return g
@@ -87,12 +88,7 @@ func (m *Model) View() tea.View {
 	if m.picker != nil {
 		m.drawPicker(rows, &g, w)
 	}
-	for i, t := range m.transfers {
-		if i >= g.xferH {
-			break
-		}
-		rows = append(rows, m.transferLine(t, w))
-	}
+	rows = append(rows, m.xfers.View()...)
 	rows = append(rows, m.hintLine(w))
 	prompt := m.prompt()
 	promptStyle := stRoom
@@ -212,7 +208,7 @@ func (m *Model) hintLine(w int) string {
 		}
 		keys = [][2]string{{"Enter", "send"}, {"Tab", "complete"}, {"↑↓", "history"}, {"PgUp/PgDn", "scroll"},
 			{"^N/^P", "next/prev chat"}, {"F2", "users"}, {"F3", "emoji"}, {"F4", "screenshot"}, {"⇧Tab", "panes"}, {"^G", "download"}, {"^C", "quit"}}
-		if len(m.transfers) > 0 {
+		if len(m.xfers.list) > 0 {
 			keys = append([][2]string{{"^X", "cancel transfer"}}, keys...)
 		}
 		if m.status.link.state == chat.Reconnecting {
