@@ -48,6 +48,7 @@ type (
 	}
 	captureMsg struct {
 		conv string
+		name string // the file name to post it under
 		data []byte
 		err  error
 	}
@@ -160,12 +161,12 @@ func (m *Model) sendSticker(c *conv, name string) tea.Cmd {
 		m.addInfo(c, "stickers: "+strings.Join(m.cfg.StickerNames(), ", ")+"; send one with /sticker NAME")
 		return nil
 	}
-	data, err := m.cfg.Sticker(name)
+	file, data, err := files.Sticker(name, m.cfg.Sticker)
 	if err != nil {
 		m.addError(c, err)
 		return nil
 	}
-	return m.uploadBytes(c, files.StickerName(name), data, "")
+	return m.uploadBytes(c, file, data, "")
 }
 
 // screenshot captures every display, then uploads and posts the image.
@@ -175,10 +176,10 @@ func (m *Model) screenshot(c *conv) tea.Cmd {
 		return nil
 	}
 	m.addInfo(c, "taking a screenshot…")
-	capture, key := m.cfg.Capture, c.key
+	capture, key, at := m.cfg.Capture, c.key, m.cfg.Now().In(m.cfg.Location)
 	return func() tea.Msg {
-		data, err := capture()
-		return captureMsg{conv: key, data: data, err: err}
+		name, data, err := files.Screenshot(capture, at)
+		return captureMsg{conv: key, name: name, data: data, err: err}
 	}
 }
 
@@ -188,7 +189,7 @@ func (m *Model) handleCapture(msg captureMsg) tea.Cmd {
 		m.addError(c, fmt.Errorf("screenshot failed: %s", errText(msg.err)))
 		return nil
 	}
-	return m.uploadBytes(c, files.ScreenshotName(m.cfg.Now().In(m.cfg.Location)), msg.data, "")
+	return m.uploadBytes(c, msg.name, msg.data, "")
 }
 
 // download saves a file: /download [ID|NAME] [DEST], as in line mode.
