@@ -14,7 +14,6 @@ import (
 	"github.com/parley-chat/parley/client/files"
 	"github.com/parley-chat/parley/client/lines"
 	"github.com/parley-chat/parley/resources"
-	"github.com/parley-chat/parley/shared/protocol"
 )
 
 // addFileCommands adds the file commands (/files, /upload, /download, /rm,
@@ -39,20 +38,19 @@ func addFileCommands(ctx context.Context, s *chat.Session, r *command.Runner, cf
 	r.Extra = append(r.Extra,
 		command.NewSpec("sticker", "NAME", "post a sticker ("+strings.Join(resources.StickerNames(), ", ")+"); in a private conversation it goes to the private space only you two can see",
 			func(ctx context.Context, args string) (*command.Output, error) {
-				name := strings.ToLower(strings.TrimSpace(args))
-				png, err := resources.Sticker(name)
+				name, png, err := files.Sticker(args, resources.Sticker)
 				if err != nil {
-					return nil, protocol.Errorf(command.CodeUsage, "%v", err)
+					return nil, err
 				}
-				return nil, cmds.Publish(ctx, files.StickerName(name), png)
+				return nil, cmds.Publish(ctx, name, png)
 			}),
 		command.NewSpec("screenshot", "", "capture every display, upload it and post it in the conversation (in a private one, to the private space only you two can see)",
 			func(ctx context.Context, _ string) (*command.Output, error) {
-				png, err := capture.PNG()
+				name, png, err := files.Screenshot(capture.PNG, time.Now())
 				if err != nil {
-					return nil, protocol.Errorf("no_display", "%v", err)
+					return nil, err
 				}
-				return nil, cmds.Publish(ctx, files.ScreenshotName(time.Now()), png)
+				return nil, cmds.Publish(ctx, name, png)
 			}),
 	)
 }

@@ -6,6 +6,9 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/parley-chat/parley/client/command"
+	"github.com/parley-chat/parley/shared/protocol"
 )
 
 // The file commands' arguments and the names of the files the client
@@ -87,4 +90,27 @@ func ScreenshotName(t time.Time) string {
 	var r [2]byte
 	rand.Read(r[:])
 	return "screenshot-" + t.Format("20060102-150405") + "-" + hex.EncodeToString(r[:]) + ".png"
+}
+
+// Sticker reads /sticker's argument, the name of a sticker in any case,
+// and returns the file name to post it under and its PNG, from load. A
+// name load does not know is a usage error with load's message.
+func Sticker(args string, load func(name string) ([]byte, error)) (file string, png []byte, err error) {
+	name := strings.ToLower(strings.TrimSpace(args))
+	png, err = load(name)
+	if err != nil {
+		return "", nil, protocol.Errorf(command.CodeUsage, "%v", err)
+	}
+	return StickerName(name), png, nil
+}
+
+// Screenshot runs /screenshot's capture and returns the file name to
+// post the image under, for the time at (see ScreenshotName), and the
+// PNG. A capture that fails, as without a display, is a no_display error.
+func Screenshot(capture func() ([]byte, error), at time.Time) (file string, png []byte, err error) {
+	png, err = capture()
+	if err != nil {
+		return "", nil, protocol.Errorf("no_display", "%v", err)
+	}
+	return ScreenshotName(at), png, nil
 }

@@ -1,11 +1,15 @@
 package files_test
 
 import (
+	"errors"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/parley-chat/parley/client/command"
 	"github.com/parley-chat/parley/client/files"
+	"github.com/parley-chat/parley/shared/protocol"
 )
 
 func TestParseUpload(t *testing.T) {
@@ -58,5 +62,35 @@ func TestMadeNames(t *testing.T) {
 	}
 	if a == b {
 		t.Errorf("two screenshots of one second are both %q", a)
+	}
+}
+
+func TestStickerAndScreenshotCommands(t *testing.T) {
+	var asked string
+	load := func(name string) ([]byte, error) {
+		asked = name
+		if name != "heart" {
+			return nil, errors.New("no such sticker: " + name)
+		}
+		return []byte("png of a heart"), nil
+	}
+	name, png, err := files.Sticker("  Heart ", load)
+	if err != nil || name != "sticker-heart.png" || string(png) != "png of a heart" || asked != "heart" {
+		t.Fatalf("Sticker = %q, %q, %v (asked for %q)", name, png, err, asked)
+	}
+	_, _, err = files.Sticker("nope", load)
+	var pe *protocol.Error
+	if !errors.As(err, &pe) || pe.Code != command.CodeUsage || pe.Message != "no such sticker: nope" {
+		t.Errorf("an unknown sticker: %v", err)
+	}
+
+	at := time.Date(2026, 12, 2, 15, 4, 5, 0, time.UTC)
+	name, png, err = files.Screenshot(func() ([]byte, error) { return []byte("pixels"), nil }, at)
+	if err != nil || !strings.HasPrefix(name, "screenshot-20261202-150405-") || string(png) != "pixels" {
+		t.Errorf("Screenshot = %q, %q, %v", name, png, err)
+	}
+	_, _, err = files.Screenshot(func() ([]byte, error) { return nil, errors.New("no display") }, at)
+	if !errors.As(err, &pe) || pe.Code != "no_display" || pe.Message != "no display" {
+		t.Errorf("a capture that fails: %v", err)
 	}
 }

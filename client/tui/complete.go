@@ -20,31 +20,6 @@ type completion struct {
 	idx   int
 }
 
-// complete completes the word before the cursor, or moves to the next
-// candidate if the last key was Tab too.
-func (m *Model) complete() {
-	if c := m.comp; c != nil && len(c.cands) > 1 {
-		c.idx = (c.idx + 1) % len(c.cands)
-		m.input.Replace(c.start, c.end, c.cands[c.idx])
-		c.end = c.start + len(graphemes(c.cands[c.idx]))
-		return
-	}
-	text := m.input.text[:m.input.pos]
-	start := len(text)
-	for start > 0 && !isSpace(text[start-1]) {
-		start--
-	}
-	word := strings.Join(text[start:], "")
-	before := strings.Join(text[:start], "")
-	cands := m.candidates(before, word)
-	if len(cands) == 0 {
-		m.comp = nil
-		return
-	}
-	m.input.Replace(start, m.input.pos, cands[0])
-	m.comp = &completion{start: start, end: start + len(graphemes(cands[0])), cands: cands}
-}
-
 // candidates lists what word can become, given the text before it.
 func (m *Model) candidates(before, word string) []string {
 	fields := strings.Fields(before)

@@ -327,7 +327,7 @@ func (m *Model) removeConv(c *conv) {
 	if m.cur == c {
 		m.switchTo(m.convs[0])
 	}
-	m.chatSel = min(m.chatSel, len(m.convs)-1)
+	m.chats.sel = min(m.chats.sel, len(m.convs)-1)
 }
 
 // switchTo makes c the current conversation and marks it read.
@@ -340,11 +340,11 @@ func (m *Model) switchTo(c *conv) {
 	if m.alertConv == c.key {
 		m.alert, m.alertConv = "", ""
 	}
-	m.comp = nil
-	m.memberSel = 0
+	m.input.comp = nil
+	m.members.reset()
 	for i, x := range m.convs {
 		if x == c {
-			m.chatSel = i
+			m.chats.sel = i
 		}
 	}
 }

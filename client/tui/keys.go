@@ -50,75 +50,16 @@ var keyHelp = [][2]string{
 }
 
 func (m *Model) handleKey(k tea.KeyPressMsg) tea.Cmd {
-	key := k.String()
-	m.link.note = ""
+	m.status.link.note = ""
 	if m.picker != nil {
 		return m.pickerKey(k)
 	}
-	g := m.layout()
-	switch key {
-	case "ctrl+c":
-		return m.quit()
-	case "f1":
-		m.showHelp()
-		return nil
-	case "f2", "alt+u":
-		m.showMembers = !m.showMembers
-		if !m.showMembers && m.focus == focusMembers {
-			m.focus = focusInput
-		}
-		if m.showMembers {
-			return m.loadMembers(m.cur) // if an earlier load failed
-		}
-		return nil
-	case "f3", "alt+e":
-		m.openPicker("")
-		return nil
-	case "f4", "alt+s":
-		return m.screenshot(m.cur)
-	case "pgup":
-		m.cur.scroll(-max(1, g.innerH-1), g.innerH)
-		return nil
-	case "pgdown":
-		m.cur.scroll(max(1, g.innerH-1), g.innerH)
-		return nil
-	case "ctrl+end":
-		m.cur.scroll(len(m.cur.lines), g.innerH)
-		return nil
-	case "ctrl+home":
-		m.cur.scroll(-len(m.cur.lines), g.innerH)
-		return nil
-	case "ctrl+n", "alt+right":
-		m.switchBy(1)
-		return m.opened(m.cur)
-	case "ctrl+p", "alt+left":
-		m.switchBy(-1)
-		return m.opened(m.cur)
-	case "alt+1", "alt+2", "alt+3", "alt+4", "alt+5", "alt+6", "alt+7", "alt+8", "alt+9":
-		if i := int(key[4] - '1'); i < len(m.convs) {
-			m.switchTo(m.convs[i])
-		}
-		return m.opened(m.cur)
-	case "shift+tab", "f6":
-		m.cycleFocus()
-		return nil
-	case "ctrl+g":
-		return m.download(m.cur, "")
-	case "ctrl+x":
-		m.cancelTransfer("")
-		return nil
-	case "esc":
-		m.comp = nil
-		m.focus = focusInput
-		if m.cur.sel != nil {
-			m.cur.sel = nil
-			m.cur.dirty = true
-		}
-		return nil
+	m.layout()
+	if cmd, used := m.globalKey(k); used {
+		return cmd
 	}
-	switch m.focus {
-	case focusChats, focusMembers, focusMessages:
-		if cmd, used := m.paneKey(key, g); used {
+	if m.focus != focusInput {
+		if cmd, used := m.paneKey(k); used {
 			return cmd
 		}
 		if k.Text == "" {
@@ -126,14 +67,68 @@ func (m *Model) handleKey(k tea.KeyPressMsg) tea.Cmd {
 		}
 		m.focus = focusInput // typing goes to the input line
 	}
+	return m.inputKey(k)
+}
+
+// globalKey handles the keys that work whatever has the focus.
+func (m *Model) globalKey(k tea.KeyPressMsg) (tea.Cmd, bool) {
+	key := k.String()
+	if m.msgs.scrollKey(key, m.cur) {
+		return nil, true
+	}
 	switch key {
+	case "ctrl+c":
+		return m.quit(), true
+	case "f1":
+		m.showHelp()
+	case "f2", "alt+u":
+		if m.members.toggle() {
+			return m.loadMembers(m.cur), true // if an earlier load failed
+		}
+		if m.focus == focusMembers {
+			m.focus = focusInput
+		}
+	case "f3", "alt+e":
+		m.openPicker("")
+	case "f4", "alt+s":
+		return m.screenshot(m.cur), true
+	case "ctrl+n", "alt+right":
+		m.switchBy(1)
+		return m.opened(m.cur), true
+	case "ctrl+p", "alt+left":
+		m.switchBy(-1)
+		return m.opened(m.cur), true
+	case "alt+1", "alt+2", "alt+3", "alt+4", "alt+5", "alt+6", "alt+7", "alt+8", "alt+9":
+		if i := int(key[4] - '1'); i < len(m.convs) {
+			m.switchTo(m.convs[i])
+		}
+		return m.opened(m.cur), true
+	case "shift+tab", "f6":
+		m.cycleFocus()
+	case "ctrl+g":
+		return m.download(m.cur, ""), true
+	case "ctrl+x":
+		m.cancelTransfer("")
+	case "esc":
+		m.input.comp = nil
+		m.focus = focusInput
+		if m.cur.sel != nil {
+			m.cur.sel = nil
+			m.cur.dirty = true
+		}
+	default:
+		return nil, false
+	}
+	return nil, true
+}
+
+// inputKey gives a key to the input line.
+func (m *Model) inputKey(k tea.KeyPressMsg) tea.Cmd {
+	switch k.String() {
 	case "enter":
 		return m.submit()
-	case "tab":
-		m.complete()
-		return nil
 	case "up":
-		if m.input.Empty() && m.histPos == len(m.history) {
+		if m.input.Empty() && !m.input.browsing() {
 			// Like other chat programs: ↑ on an empty line edits your
 			// last message here.
 			if e := m.cur.lastOwn(); e != nil {
@@ -141,91 +136,61 @@ func (m *Model) handleKey(k tea.KeyPressMsg) tea.Cmd {
 				return nil
 			}
 		}
-		m.historyMove(-1)
-		return nil
-	case "down":
-		m.historyMove(1)
-		return nil
 	case "end":
 		if m.input.pos == len(m.input.text) {
-			m.cur.scroll(len(m.cur.lines), g.innerH)
+			m.cur.scroll(len(m.cur.lines), m.msgs.innerH())
 			return nil
 		}
 	}
-	if m.input.Update(k) {
-		m.comp = nil
+	if m.input.Update(k, m.candidates) {
 		return m.typedIn(m.cur)
 	}
 	return nil
 }
 
-// paneKey handles keys while a pane has the focus.
-func (m *Model) paneKey(key string, g geometry) (tea.Cmd, bool) {
+// paneKey gives a key to the pane that has the focus, and reports
+// whether the pane took it.
+func (m *Model) paneKey(k tea.KeyPressMsg) (tea.Cmd, bool) {
 	switch m.focus {
 	case focusChats:
-		switch key {
-		case "up", "k":
-			m.chatSel = max(0, m.chatSel-1)
-		case "down", "j":
-			m.chatSel = min(len(m.convs)-1, m.chatSel+1)
-		case "enter", "space":
-			m.switchTo(m.convs[m.chatSel])
-			m.focus = focusInput
-			return m.opened(m.cur), true
-		default:
-			return nil, false
+		i, used := m.chats.Update(k, len(m.convs))
+		if i < 0 || i >= len(m.convs) {
+			return nil, used
 		}
-		return nil, true
+		m.switchTo(m.convs[i])
+		m.focus = focusInput
+		return m.opened(m.cur), true
 	case focusMembers:
-		list := m.memberList()
-		switch key {
-		case "up", "k":
-			m.memberSel = max(0, m.memberSel-1)
-		case "down", "j":
-			m.memberSel = max(0, min(len(list)-1, m.memberSel+1))
-		case "enter", "space":
-			if m.memberSel < len(list) {
-				return m.openPrivate(list[m.memberSel].Name), true
-			}
-		default:
-			return nil, false
+		name, used := m.members.Update(k, m.memberList())
+		if name != "" {
+			return m.openPrivate(name), true
 		}
-		return nil, true
+		return nil, used
 	case focusMessages:
-		switch key {
-		case "up", "k":
-			m.selectMessage(-1, g)
-		case "down", "j":
-			m.selectMessage(1, g)
-		case "enter", "d":
-			return m.download(m.cur, ""), true
-		case "r":
-			if e := m.cur.sel; e != nil && e.own && !e.recalled {
-				return m.runCmd(fmt.Sprintf("/recall %d", e.id)), true
-			}
-		case "e":
-			if e := m.cur.sel; e != nil && e.own && !e.recalled && e.file == nil {
-				m.startEdit(e)
-				m.focus = focusInput
-			}
-		case "q":
-			if e := m.cur.sel; e != nil && !e.recalled {
-				m.input.SetValue(fmt.Sprintf("/reply %d ", e.id))
-				m.comp = nil
-				m.focus = focusInput
-			}
-		case "+":
-			if e := m.cur.sel; e != nil && !e.recalled {
-				m.input.SetValue(fmt.Sprintf("/react %d :", e.id))
-				m.comp = nil
-				m.focus = focusInput
-			}
-		default:
-			return nil, false
-		}
-		return nil, true
+		act, e, used := m.msgs.Update(k, m.cur, m.render)
+		return m.messageAction(act, e), used
 	}
 	return nil, false
+}
+
+// messageAction does what the message pane asked for with message e.
+func (m *Model) messageAction(act msgAction, e *entry) tea.Cmd {
+	switch act {
+	case actDownload:
+		return m.download(m.cur, "")
+	case actRecall:
+		return m.runCmd(fmt.Sprintf("/recall %d", e.id))
+	case actEdit:
+		m.startEdit(e)
+		m.focus = focusInput
+	case actReply:
+		m.input.SetValue(fmt.Sprintf("/reply %d ", e.id))
+		m.focus = focusInput
+	case actReact:
+		m.input.SetValue(fmt.Sprintf("/react %d :", e.id))
+		m.focus = focusInput
+	}
+	return nil
 }
 
 func (m *Model) cycleFocus() {
@@ -246,35 +211,10 @@ func (m *Model) cycleFocus() {
 	m.focus = next
 	switch next {
 	case focusChats:
-		m.chatSel = m.convIndex(m.cur)
+		m.chats.sel = m.convIndex(m.cur)
 	case focusMessages:
-		if m.cur.sel == nil {
-			msgs := m.cur.messages()
-			if len(msgs) > 0 {
-				m.cur.sel = msgs[len(msgs)-1]
-				m.cur.dirty = true
-			}
-		}
+		m.msgs.selectFirst(m.cur)
 	}
-}
-
-// selectMessage moves the selected message by d.
-func (m *Model) selectMessage(d int, g geometry) {
-	msgs := m.cur.messages()
-	if len(msgs) == 0 {
-		return
-	}
-	i := len(msgs) - 1
-	for j, e := range msgs {
-		if e == m.cur.sel {
-			i = j + d
-		}
-	}
-	i = max(0, min(len(msgs)-1, i))
-	m.cur.sel = msgs[i]
-	m.cur.dirty = true
-	m.render(m.cur, max(1, g.msgW-4))
-	m.cur.reveal(m.cur.sel, g.innerH)
 }
 
 func (m *Model) switchBy(d int) {
@@ -296,33 +236,10 @@ func (m *Model) openPrivate(name string) tea.Cmd {
 // and sent with Enter (or cleared with ctrl+u to keep the message).
 func (m *Model) startEdit(e *entry) {
 	m.input.SetValue(fmt.Sprintf("/edit %d %s", e.id, e.text))
-	m.comp = nil
-}
-
-func (m *Model) historyMove(d int) {
-	if len(m.history) == 0 {
-		return
-	}
-	if m.histPos == len(m.history) {
-		m.histDraft = m.input.Value()
-	}
-	p := max(0, min(len(m.history), m.histPos+d))
-	if p == m.histPos {
-		return
-	}
-	m.histPos = p
-	if p == len(m.history) {
-		m.input.SetValue(m.histDraft)
-	} else {
-		m.input.SetValue(m.history[p])
-	}
-	m.comp = nil
 }
 
 func (m *Model) quit() tea.Cmd {
-	for _, t := range m.transfers {
-		t.cancel()
-	}
+	m.xfers.cancelAll()
 	return tea.Quit
 }
 
@@ -341,16 +258,7 @@ func (m *Model) submit() tea.Cmd {
 			return nil
 		}
 	}
-	if n := len(m.history); n == 0 || m.history[n-1] != line {
-		m.history = append(m.history, line)
-		if len(m.history) > 500 {
-			m.history = m.history[1:]
-		}
-	}
-	m.histPos, m.histDraft = len(m.history), ""
-	m.input.Reset()
-	m.comp = nil
-	return m.dispatch(line)
+	return m.dispatch(m.input.take())
 }
 
 // dispatch runs one line: a command, or text for the current
@@ -379,7 +287,7 @@ func (m *Model) dispatch(line string) tea.Cmd {
 	case "cancel":
 		m.cancelTransfer(args)
 	case "users", "members":
-		m.showMembers = !m.showMembers
+		m.members.toggle()
 	case "clear":
 		m.cur.entries = nil
 		m.cur.sel = nil
@@ -456,7 +364,7 @@ func (m *Model) refresh() {
 	}
 	m.conn.Refresh()
 	m.refreshing = m.cur.key
-	m.link = linkState{state: chat.Reconnecting, refresh: true, retryAt: m.cfg.Now()}
+	m.status.refreshing(m.cfg.Now())
 	m.addInfo(m.cur, "reconnecting to "+clean(m.cfg.Server, false)+" now…")
 }
 
@@ -475,7 +383,6 @@ func plainText(line string) (string, bool) {
 func (m *Model) restoreInput(c *conv, line string, err error) {
 	if chat.IsCode(err, protocol.CodeTooLong) && c == m.cur && m.input.Empty() {
 		m.input.SetValue(line)
-		m.comp = nil
 	}
 }
 
@@ -645,9 +552,8 @@ func (m *Model) handleCmdDone(msg cmdDoneMsg) tea.Cmd {
 			cc.dirty = true
 			if cc == m.cur {
 				m.focus = focusMessages
-				g := m.layout()
-				m.render(cc, max(1, g.msgW-4))
-				cc.reveal(e, g.innerH)
+				m.layout()
+				m.msgs.reveal(cc, e, m.render)
 			}
 		}
 	default:
@@ -722,25 +628,18 @@ func (m *Model) handleClick(msg tea.MouseClickMsg) tea.Cmd {
 	}
 	switch {
 	case msg.X < g.sideW:
-		i := row + g.sideOffset
-		if i < len(g.sideRows) && g.sideRows[i] != nil {
-			m.switchTo(g.sideRows[i])
+		if c := m.chats.clicked(row); c != nil {
+			m.switchTo(c)
 			m.focus = focusInput
 			return m.opened(m.cur)
 		}
 	case g.memW > 0 && msg.X >= g.memX:
-		list := m.memberList()
-		if i := row + g.memberOffset; i < len(list) {
-			m.memberSel = i
-			return m.openPrivate(list[i].Name)
+		if name := m.members.clicked(row, m.memberList()); name != "" {
+			return m.openPrivate(name)
 		}
 	default:
-		i := g.msgTop + row - g.msgPad
-		if row < g.msgPad || i >= len(m.cur.lines) {
-			return nil
-		}
-		e := m.cur.lines[i].e
-		if e == nil || e.kind != entMessage {
+		e := m.msgs.clicked(row, m.cur)
+		if e == nil {
 			return nil
 		}
 		m.cur.sel = e

@@ -63,16 +63,6 @@ const (
 	focusMembers
 )
 
-// linkState is the connection as the status line shows it.
-type linkState struct {
-	state   chat.State
-	attempt int
-	retryAt time.Time
-	err     error
-	note    string // a short note, such as "reconnected"
-	refresh bool   // reconnecting because of /refresh
-}
-
 // Model is the chat screen.
 type Model struct {
 	cfg  Config
@@ -100,20 +90,15 @@ type Model struct {
 	convs []*conv
 	cur   *conv
 
-	input     editor
-	history   []string
-	histPos   int // len(history) when not browsing
-	histDraft string
-	comp      *completion
-	picker    *picker
+	input  inputLine
+	picker *picker
 
-	focus       focusArea
-	chatSel     int
-	memberSel   int
-	showMembers bool
+	focus   focusArea
+	chats   chatList
+	msgs    messagePane
+	members memberPane
 
-	link    linkState
-	ticking bool
+	status statusBar
 	// refreshing is the key of the conversation /refresh was typed in,
 	// until the session is back; "" otherwise.
 	refreshing string
@@ -129,8 +114,7 @@ type Model struct {
 	seq       uint64
 	presentAt map[string]uint64 // key → seq of its last presence change
 
-	transfers  []*transfer
-	nextXfer   int
+	xfers      transferList
 	downloads  map[uint64]string // message id → where it was saved
 	pending    int               // local id of the last pending send
 	stickerSHA map[string]string // sha256 → sticker name
@@ -174,7 +158,7 @@ func New(cfg Config) *Model {
 		downloads:  map[uint64]string{},
 		artCache:   map[string][]string{},
 		stickerSHA: map[string]string{},
-		link:       linkState{state: chat.Connected},
+		status:     statusBar{me: cfg.Conn.Me(), server: cfg.Server, tls: cfg.TLS, link: linkState{state: chat.Connected}},
 		width:      80,
 		height:     24,
 	}
@@ -342,14 +326,10 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		if m.ended == nil {
 			m.ended = chat.ErrClosed
 		}
-		m.link.state = chat.Closed
+		m.status.link.state = chat.Closed
 		return m, nil
 	case tickMsg:
-		if m.link.state == chat.Reconnecting {
-			return m, m.tick()
-		}
-		m.ticking = false
-		return m, nil
+		return m, m.status.Update(msg)
 	case sentMsg:
 		m.handleSent(msg)
 		return m, nil
@@ -372,18 +352,18 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case captureMsg:
 		return m, m.handleCapture(msg)
 	case transferProgressMsg:
-		return m, m.handleTransferProgress(msg)
+		_, cmd := m.xfers.Update(msg)
+		return m, cmd
 	case transferDoneMsg:
 		return m, m.handleTransferDone(msg)
 	case tea.PasteMsg:
 		if m.picker != nil {
-			m.picker.query.Update(msg)
-			m.picker.search()
+			m.picker.Update(msg)
 			return m, nil
 		}
 		m.focus = focusInput
-		m.input.Update(msg)
-		m.comp = nil
+		m.input.Update(msg, m.candidates)
+		m.input.comp = nil
 		return m, nil
 	case tea.MouseWheelMsg:
 		return m, m.handleWheel(msg)
@@ -395,25 +375,14 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	return m, nil
 }
 
-func (m *Model) tick() tea.Cmd {
-	m.ticking = true
-	return tea.Tick(time.Second, func(t time.Time) tea.Msg { return tickMsg(t) })
-}
-
 // handleEvent applies one session event.
 func (m *Model) handleEvent(ev chat.Event) tea.Cmd {
 	switch ev.Kind {
 	case chat.EvReconnecting:
-		m.link = linkState{state: chat.Reconnecting, attempt: ev.Attempt, retryAt: m.cfg.Now().Add(ev.Wait), err: ev.Err}
-		if m.refreshing != "" && ev.Attempt <= 1 {
-			// The refresh's own reconnect, whose cause is the refresh.
-			m.link.refresh, m.link.err = true, nil
-		}
-		if !m.ticking {
-			return m.tick()
-		}
+		// A refresh's own first reconnect has the refresh as its cause.
+		return m.status.reconnecting(ev, m.cfg.Now(), m.refreshing != "" && ev.Attempt <= 1)
 	case chat.EvReconnected:
-		m.link = linkState{state: chat.Connected, note: "reconnected"}
+		m.status.reconnected()
 		if m.refreshing != "" {
 			m.addInfo(m.convByKey(m.refreshing), "reconnected to "+clean(m.cfg.Server, false))
 			m.refreshing = ""
@@ -424,8 +393,7 @@ func (m *Model) handleEvent(ev chat.Event) tea.Cmd {
 		return m.loadMembers(m.cur)
 	case chat.EvClosed:
 		m.refreshing = ""
-		m.link.state = chat.Closed
-		m.link.err = ev.Err
+		m.status.closed(ev.Err)
 		m.ended = ev.Err
 		if m.ended == nil {
 			m.ended = chat.ErrClosed

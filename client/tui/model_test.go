@@ -265,7 +265,7 @@ func TestCompletion(t *testing.T) {
 	}
 	for _, c := range cases {
 		h.m.input.Reset()
-		h.m.comp = nil
+		h.m.input.comp = nil
 		h.typeText(c.typed)
 		for range c.tabs {
 			h.key("tab")
@@ -280,7 +280,7 @@ func TestCompletion(t *testing.T) {
 	}
 	// The candidates show while cycling.
 	h.m.input.Reset()
-	h.m.comp = nil
+	h.m.input.comp = nil
 	h.typeText("b")
 	h.key("tab")
 	h.wantScreen("Tab: bella: bob:")

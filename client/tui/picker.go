@@ -10,11 +10,15 @@ import (
 )
 
 // picker is the emoji picker: a search field over a grid of emoji.
+//
+// Its update takes keys and pastes while it is open; its view is its
+// box, which the screen draws over the panes.
 type picker struct {
 	query   editor
 	results []compose.Emoji
 	sel     int
 	cols    int
+	w, h    int
 }
 
 const pickerPrompt = "🔍 "
@@ -63,22 +67,28 @@ func simpleEmoji(s string) bool {
 	return len(r) == 1 || (len(r) == 2 && r[1] == '\ufe0f')
 }
 
-func (m *Model) pickerKey(k tea.KeyPressMsg) tea.Cmd {
-	p := m.picker
+// Update takes a key or a paste while the picker is open: arrows move
+// the selection over the grid, Enter inserts the emoji selected and
+// closes, Tab inserts it and stays open, Esc (or F3 again) closes, and
+// anything else edits the search. insert is the emoji to put on the
+// input line, if any; done says that the picker closes.
+func (p *picker) Update(msg tea.Msg) (insert string, done bool) {
+	k, ok := msg.(tea.KeyPressMsg)
+	if !ok {
+		if p.query.Update(msg) {
+			p.search()
+		}
+		return "", false
+	}
 	cols := max(1, p.cols)
 	switch k.String() {
 	case "esc", "f3", "alt+e":
-		m.picker = nil
-	case "ctrl+c":
-		return m.quit()
+		return "", true
 	case "enter", "tab":
 		if p.sel >= 0 && p.sel < len(p.results) {
-			m.input.Insert(p.results[p.sel].Char)
-			m.comp = nil
+			insert = p.results[p.sel].Char
 		}
-		if k.String() == "enter" {
-			m.picker = nil
-		}
+		return insert, k.String() == "enter"
 	case "left":
 		p.sel = max(0, p.sel-1)
 	case "right":
@@ -100,24 +110,37 @@ func (m *Model) pickerKey(k tea.KeyPressMsg) tea.Cmd {
 			p.search()
 		}
 	}
-	return nil
+	return "", false
 }
 
-// drawPicker puts the picker over the lower middle of the panes.
-func (m *Model) drawPicker(rows []string, g *geometry, w int) {
-	p := m.picker
-	bw := min(w-2, 64)
-	bh := min(g.mainH, 12)
-	g.pickerW, g.pickerH = bw, bh
-	g.pickerX = max(0, (w-bw)/2)
-	g.pickerY = g.mainY + g.mainH - bh
-	inner := bw - 2
-	const cellW = 20
-	p.cols = max(1, inner/cellW)
-	qv, _ := p.query.View()
+// pickerCellW is the width of one emoji and its name in the grid.
+const pickerCellW = 20
+
+// SetSize sets the size of the picker's box, borders included.
+func (p *picker) SetSize(w, h int) {
+	p.w, p.h = w, h
+	inner := w - 2
+	p.cols = max(1, inner/pickerCellW)
 	p.query.SetWidth(max(1, inner-2-width(pickerPrompt)))
+}
+
+// cursor is where the search field's cursor is, from the box's top
+// left corner.
+func (p *picker) cursor() (x, y int) {
+	_, c := p.query.View()
+	return 2 + width(pickerPrompt) + c, 1
+}
+
+// View draws the picker's box: the search field over a grid of the
+// emoji found, the selected one highlighted and kept in view.
+func (p *picker) View() []string {
+	inner := p.w - 2
+	qv, _ := p.query.View()
 	body := []string{" " + pickerPrompt + qv, stDim.Render(strings.Repeat("─", inner))}
-	gridH := bh - 2 - len(body)
+	if len(p.results) == 0 {
+		body = append(body, stDim.Render(" no emoji match"))
+	}
+	gridH := p.h - 2 - len(body)
 	firstRow := 0
 	if selRow := p.sel / p.cols; selRow >= gridH {
 		firstRow = selRow - gridH + 1
@@ -130,7 +153,7 @@ func (m *Model) drawPicker(rows []string, g *geometry, w int) {
 				break
 			}
 			e := p.results[i]
-			cell := fit(" "+e.Char+" "+strings.Trim(e.Code, ":"), cellW)
+			cell := fit(" "+e.Char+" "+strings.Trim(e.Code, ":"), pickerCellW)
 			if i == p.sel {
 				cell = stSelected.Render(cell)
 			}
@@ -138,12 +161,34 @@ func (m *Model) drawPicker(rows []string, g *geometry, w int) {
 		}
 		body = append(body, b.String())
 	}
-	if len(p.results) == 0 {
-		body = append(body, stDim.Render(" no emoji match"))
-	}
 	note := "↑↓←→ choose · Enter insert · Tab insert more · Esc close"
-	lines := box(lipgloss.NewStyle().Bold(true).Render("Emoji"), stDim.Render(note), body, bw, bh, colAccent, true)
-	for i, l := range lines {
+	return box(lipgloss.NewStyle().Bold(true).Render("Emoji"), stDim.Render(note), body, p.w, p.h, colAccent, true)
+}
+
+// pickerKey gives a key to the open picker.
+func (m *Model) pickerKey(k tea.KeyPressMsg) tea.Cmd {
+	if k.String() == "ctrl+c" {
+		return m.quit()
+	}
+	insert, done := m.picker.Update(k)
+	if insert != "" {
+		m.input.Insert(insert)
+	}
+	if done {
+		m.picker = nil
+	}
+	return nil
+}
+
+// drawPicker puts the picker over the lower middle of the panes.
+func (m *Model) drawPicker(rows []string, g *geometry, w int) {
+	bw := min(w-2, 64)
+	bh := min(g.mainH, 12)
+	g.pickerW, g.pickerH = bw, bh
+	g.pickerX = max(0, (w-bw)/2)
+	g.pickerY = g.mainY + g.mainH - bh
+	m.picker.SetSize(bw, bh)
+	for i, l := range m.picker.View() {
 		y := g.pickerY + i
 		if y < len(rows) {
 			rows[y] = overlay(rows[y], l, g.pickerX, w)

@@ -17,7 +17,6 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/parley-chat/parley/client/files"
-	"github.com/parley-chat/parley/client/lines"
 	"github.com/parley-chat/parley/shared/protocol"
 )
 
@@ -49,6 +48,7 @@ type (
 	}
 	captureMsg struct {
 		conv string
+		name string // the file name to post it under
 		data []byte
 		err  error
 	}
@@ -59,78 +59,14 @@ var errNoFiles = errors.New("file transfers are not available: this client has n
 
 // startTransfer runs work in a command and reports its progress.
 func (m *Model) startTransfer(t *transfer, work func(ctx context.Context, progress func(done, total int64)) (protocol.File, string, error)) tea.Cmd {
-	m.nextXfer++
-	t.id = m.nextXfer
-	ctx, cancel := context.WithCancel(m.ctx)
-	t.cancel = cancel
-	t.updates = make(chan [2]int64, 1)
-	t.bar = progress.New(progress.WithWidth(20), progress.WithoutPercentage(), progress.WithColors(colAccent))
-	m.transfers = append(m.transfers, t)
-	ch := t.updates
-	report := func(done, total int64) {
-		// Keep only the newest value: the screen need not see them all.
-		select {
-		case ch <- [2]int64{done, total}:
-		default:
-			select {
-			case <-ch:
-			default:
-			}
-			select {
-			case ch <- [2]int64{done, total}:
-			default:
-			}
-		}
-	}
-	id := t.id
-	run := func() tea.Msg {
-		defer close(ch)
-		f, path, err := work(ctx, report)
-		return transferDoneMsg{id: id, file: f, path: path, err: err}
-	}
-	return tea.Batch(run, waitProgress(t.id, ch))
-}
-
-func waitProgress(id int, ch <-chan [2]int64) tea.Cmd {
-	return func() tea.Msg {
-		p, ok := <-ch
-		if !ok {
-			return nil
-		}
-		return transferProgressMsg{id: id, done: p[0], total: p[1]}
-	}
-}
-
-func (m *Model) findTransfer(id int) *transfer {
-	for _, t := range m.transfers {
-		if t.id == id {
-			return t
-		}
-	}
-	return nil
-}
-
-func (m *Model) handleTransferProgress(msg transferProgressMsg) tea.Cmd {
-	t := m.findTransfer(msg.id)
-	if t == nil {
-		return nil
-	}
-	t.done, t.total = msg.done, msg.total
-	return waitProgress(t.id, t.updates)
+	return m.xfers.start(m.ctx, t, work)
 }
 
 func (m *Model) handleTransferDone(msg transferDoneMsg) tea.Cmd {
-	t := m.findTransfer(msg.id)
+	t, _ := m.xfers.Update(msg)
 	if t == nil {
 		return nil
 	}
-	for i, x := range m.transfers {
-		if x == t {
-			m.transfers = append(m.transfers[:i], m.transfers[i+1:]...)
-			break
-		}
-	}
-	t.cancel()
 	c := m.convByKey(t.conv)
 	verb := "download of "
 	if t.up {
@@ -225,12 +161,12 @@ func (m *Model) sendSticker(c *conv, name string) tea.Cmd {
 		m.addInfo(c, "stickers: "+strings.Join(m.cfg.StickerNames(), ", ")+"; send one with /sticker NAME")
 		return nil
 	}
-	data, err := m.cfg.Sticker(name)
+	file, data, err := files.Sticker(name, m.cfg.Sticker)
 	if err != nil {
 		m.addError(c, err)
 		return nil
 	}
-	return m.uploadBytes(c, files.StickerName(name), data, "")
+	return m.uploadBytes(c, file, data, "")
 }
 
 // screenshot captures every display, then uploads and posts the image.
@@ -240,10 +176,10 @@ func (m *Model) screenshot(c *conv) tea.Cmd {
 		return nil
 	}
 	m.addInfo(c, "taking a screenshot…")
-	capture, key := m.cfg.Capture, c.key
+	capture, key, at := m.cfg.Capture, c.key, m.cfg.Now().In(m.cfg.Location)
 	return func() tea.Msg {
-		data, err := capture()
-		return captureMsg{conv: key, data: data, err: err}
+		name, data, err := files.Screenshot(capture, at)
+		return captureMsg{conv: key, name: name, data: data, err: err}
 	}
 }
 
@@ -253,7 +189,7 @@ func (m *Model) handleCapture(msg captureMsg) tea.Cmd {
 		m.addError(c, fmt.Errorf("screenshot failed: %s", errText(msg.err)))
 		return nil
 	}
-	return m.uploadBytes(c, files.ScreenshotName(m.cfg.Now().In(m.cfg.Location)), msg.data, "")
+	return m.uploadBytes(c, msg.name, msg.data, "")
 }
 
 // download saves a file: /download [ID|NAME] [DEST], as in line mode.
@@ -369,17 +305,9 @@ func freePath(dir, name string) (string, error) {
 
 // cancelTransfer cancels the newest transfer, or the one numbered n.
 func (m *Model) cancelTransfer(arg string) {
-	if len(m.transfers) == 0 {
+	if !m.xfers.cancel(arg) {
 		m.addInfo(m.cur, "no transfer to cancel")
-		return
 	}
-	t := m.transfers[len(m.transfers)-1]
-	if n, err := strconv.Atoi(strings.TrimSpace(arg)); err == nil {
-		if x := m.findTransfer(n); x != nil {
-			t = x
-		}
-	}
-	t.cancel()
 }
 
 func expandHome(p string) string {
@@ -389,23 +317,4 @@ func expandHome(p string) string {
 		}
 	}
 	return p
-}
-
-// transferLine draws one transfer with its progress bar.
-func (m *Model) transferLine(t *transfer, w int) string {
-	arrow := stOK.Render("↑ ")
-	if !t.up {
-		arrow = stRoom.Render("↓ ")
-	}
-	pct := 0.0
-	if t.total > 0 {
-		pct = float64(t.done) / float64(t.total)
-	}
-	size := lines.HumanSize(t.done)
-	if t.total > 0 {
-		size += " / " + lines.HumanSize(t.total)
-	}
-	right := fmt.Sprintf(" %3.0f%%  %s  ", pct*100, size) + stKey.Render("^X") + stDim.Render(" cancel")
-	nameW := max(6, w-2-22-width(right))
-	return fit(arrow+fit(t.name, nameW)+" "+t.bar.ViewAs(pct)+right, w)
 }
