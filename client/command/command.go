@@ -240,6 +240,7 @@ func init() {
 		{Name: "history", Args: "[N]", Help: "show N older messages of the current conversation (default 20)", run: (*Runner).history},
 		{Name: "recall", Args: "[ID]", Help: "recall your message ID (default: your last one) within the recall window", run: (*Runner).recall},
 		{Name: "me", Args: "TEXT", Help: "send an action to the current conversation: /me waves shows as * you waves", run: (*Runner).me},
+		{Name: "topic", Args: "[TEXT]", Help: "set the current room's topic to TEXT, shown to everyone in its header and in /rooms (owner only; without TEXT: clear it)", run: (*Runner).topic},
 		{Name: "nick", Args: "[NAME]", Help: "be shown as NAME, keeping your login name (without NAME: shown by your login name again)", run: (*Runner).nick},
 		{Name: "edit", Args: "ID TEXT", Help: "change the text of your message ID to TEXT; everyone sees it marked edited", run: (*Runner).edit},
 		{Name: "reply", Args: "ID TEXT", Help: "send TEXT to the current conversation as a reply to message ID, which it quotes", run: (*Runner).reply},
@@ -358,7 +359,22 @@ func (r *Runner) join(ctx context.Context, args string) (*Output, error) {
 		return nil, err
 	}
 	r.Current = Conv{Room: reply.Room}
-	return &Output{Type: "switch", Room: reply.Room}, nil
+	return &Output{Type: "switch", Room: reply.Room, Text: reply.Topic}, nil
+}
+
+// topic sets or clears the current room's topic.
+func (r *Runner) topic(ctx context.Context, args string) (*Output, error) {
+	if r.Current.With != "" {
+		return nil, usage("/topic TEXT: a private conversation has no topic")
+	}
+	if len(args) > protocol.MaxTopicBytes {
+		return nil, usage("/topic: a topic is at most %d bytes; this one is %d", protocol.MaxTopicBytes, len(args))
+	}
+	reply, err := r.Session.Do(ctx, &protocol.Frame{Type: protocol.TypeTopic, Room: r.Current.Room, Text: args})
+	if err != nil {
+		return nil, err
+	}
+	return &Output{Type: "topic", Room: reply.Room, Text: args}, nil
 }
 
 func (r *Runner) leave(ctx context.Context, args string) (*Output, error) {

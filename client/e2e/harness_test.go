@@ -202,6 +202,18 @@ func (e event) str(k string) string {
 	return s
 }
 
+// list is a member that holds a list of objects.
+func (e event) list(k string) []map[string]any {
+	var out []map[string]any
+	l, _ := e[k].([]any)
+	for _, v := range l {
+		if m, ok := v.(map[string]any); ok {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
 func (e event) num(k string) uint64 {
 	f, _ := e[k].(float64)
 	return uint64(f)

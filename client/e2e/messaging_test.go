@@ -118,3 +118,52 @@ func TestNickBothFaces(t *testing.T) {
 		}
 	}
 }
+
+// A room's owner sets its topic in line mode; the others get the topic
+// event, /rooms lists it, someone else's /topic is refused, and the
+// full-screen client shows it in the room's header from the join on, and
+// live.
+func TestTopicBothFaces(t *testing.T) {
+	needTool(t, "tmux")
+	srv := startChat(t, t.TempDir())
+	alice := connected(t, srv.addr, "alice")
+	bob := connected(t, srv.addr, "bob")
+	alice.do("/join plans")
+	bob.do("/join plans")
+	alice.do("/topic Friday: the release party")
+	if e := bob.waitEvent("the topic", func(e event) bool { return e.str("type") == "topic" }); e.str("room") != "plans" || e.str("text") != "Friday: the release party" || e.str("by") != "alice" {
+		t.Errorf("bob got %v", e)
+	}
+	bob.do("/topic mine now")
+	bob.waitEvent("the refusal", func(e event) bool { return e.str("type") == "error" && e.str("code") == "not_owner" })
+	bob.do("/rooms")
+	bob.waitEvent("the rooms", func(e event) bool {
+		for _, r := range e.list("rooms") {
+			if r["name"] == "plans" && r["topic"] == "Friday: the release party" {
+				return true
+			}
+		}
+		return false
+	})
+
+	home := t.TempDir()
+	env := []string{"HOME=" + home, "XDG_CONFIG_HOME=" + filepath.Join(home, "config"), "LANG=C.UTF-8"}
+	tm := tuiStartTmux(t, home)
+	tm.run(append(env, "PARLEY_PASSWORD=pw-carol"), "-server", srv.addr, "-name", "carol")
+	tm.waitScreen("● connected")
+	tm.typeText("/join plans")
+	tm.keys("Enter")
+	tm.waitScreen("· Friday: the release party") // from the join's reply
+	alice.do("/topic Saturday instead")
+	tm.waitScreen("alice set the topic: Saturday instead")
+	tm.waitScreen("· Saturday instead")
+	tm.typeText("/quit")
+	tm.keys("Enter")
+	tm.waitExit(0)
+	for _, c := range []*proc{alice, bob} {
+		c.in.Close()
+		if code := c.wait(); code != 0 {
+			t.Errorf("%s exited with %d", c.name, code)
+		}
+	}
+}

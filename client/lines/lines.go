@@ -298,8 +298,8 @@ func (p *printer) output(o *command.Output) {
 	if !p.json && (o.Type == "edited" || o.Type == "reacted") {
 		return // so are the edit and react events
 	}
-	if !p.json && o.Type == "nick" {
-		return // the nick event says it
+	if !p.json && (o.Type == "nick" || o.Type == "topic") {
+		return // the nick or topic event says it
 	}
 	if !p.json && o.Type == "search" && o.Count != nil {
 		switch *o.Count {
@@ -334,6 +334,9 @@ func (p *printer) output(o *command.Output) {
 			}
 			if r.Joined {
 				s += ", joined"
+			}
+			if r.Topic != "" {
+				s += ", topic: " + r.Topic
 			}
 			parts = append(parts, s+")")
 		}
@@ -418,6 +421,12 @@ func (p *printer) frame(f *protocol.Frame, me string) {
 		p.writeText("%s", FormatMessage(f, me))
 	case protocol.TypeRecall:
 		p.writeText("* %s recalled message %d in %s", f.From, f.Msg, command.ConvOf(f, me))
+	case protocol.TypeTopic:
+		if f.Text == "" {
+			p.writeText("* %s cleared the topic of #%s", f.By, f.Room)
+		} else {
+			p.writeText("* %s set the topic of #%s: %s", f.By, f.Room, f.Text)
+		}
 	case protocol.TypeNick:
 		if f.Nick == "" {
 			p.writeText("* %s is shown by their login name again", f.Name)

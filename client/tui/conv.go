@@ -61,7 +61,8 @@ type conv struct {
 
 	unread  int
 	mention bool
-	joined  bool // for rooms: still a member
+	joined  bool   // for rooms: still a member
+	topic   string // for rooms: the topic, shown in the header
 
 	// Scrolling: follow keeps the newest line at the bottom; otherwise
 	// the first visible line is line anchorOff of anchor's block.

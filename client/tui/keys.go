@@ -479,6 +479,9 @@ func (m *Model) handleCmdDone(msg cmdDoneMsg) tea.Cmd {
 		if id.Room != "" {
 			nc.joined = true
 			nc.membersLoaded = false
+			if strings.EqualFold(strings.SplitN(strings.TrimPrefix(msg.line, "/"), " ", 2)[0], "join") {
+				nc.topic = out.Text // a join's reply carries the topic
+			}
 		}
 		m.switchTo(nc)
 		return m.opened(nc)
@@ -493,6 +496,12 @@ func (m *Model) handleCmdDone(msg cmdDoneMsg) tea.Cmd {
 			}
 			if r.Joined {
 				b.WriteString(", joined")
+			}
+			if r.Topic != "" {
+				b.WriteString(" · " + clean(r.Topic, false))
+			}
+			if c := m.findConv(command.Conv{Room: r.Name}); c != nil {
+				c.topic = r.Topic
 			}
 		}
 		if len(out.Rooms) == 0 {
@@ -538,8 +547,8 @@ func (m *Model) handleCmdDone(msg cmdDoneMsg) tea.Cmd {
 		}
 	case "refresh":
 		m.refresh()
-	case "edited", "reacted":
-		// The edit or react event shows it.
+	case "edited", "reacted", "topic":
+		// The edit, react or topic event shows it.
 	case "search":
 		m.showHits(out, c)
 	case "context":

@@ -181,6 +181,9 @@ func (p *messagePane) View(c *conv, otherOnline, focused bool, render func(*conv
 		if !c.joined {
 			title += stError.Render(" · not a member")
 		}
+		if c.topic != "" {
+			title += stDim.Render(" · " + clean(c.topic, false))
+		}
 	}
 	note := ""
 	if !c.follow {

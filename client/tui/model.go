@@ -171,6 +171,7 @@ func New(cfg Config) *Model {
 		c.joined = true
 		m.rooms[c.key] = r.Name
 		c.unread, c.mention = r.Unread, r.Mentions > 0
+		c.topic = r.Topic
 	}
 	// The server's list, so that a new device shows them at once.
 	for _, p := range cfg.Conn.Private() {
@@ -500,6 +501,18 @@ func (m *Model) handleFrame(f *protocol.Frame) tea.Cmd {
 			} else {
 				m.addInfo(c, clean(f.Name, false)+" went offline")
 			}
+		}
+	case protocol.TypeTopic:
+		c := m.findConv(command.Conv{Room: f.Room})
+		if c == nil {
+			break
+		}
+		c.topic = f.Text
+		c.dirty = true
+		if f.Text == "" {
+			m.addInfo(c, clean(f.By, false)+" cleared the topic")
+		} else {
+			m.addInfo(c, clean(f.By, false)+" set the topic: "+clean(f.Text, false))
 		}
 	case protocol.TypeNick:
 		if sameName(f.Name, m.me) {
