@@ -62,7 +62,8 @@ type conn struct {
 	readDone chan struct{}
 
 	mu         sync.Mutex
-	nick       string // the account's display name once logged in; "*" before
+	nick       string // the account's login name once logged in; "*" before
+	told       string // the nick the client was told it has: its Parley nick, or nick
 	caps       caps
 	registered bool           // the welcome was sent: events are shown
 	preReg     []*event.Event // events that came before the welcome
@@ -80,7 +81,7 @@ type conn struct {
 
 func newConn(s *Server, nc net.Conn, id uint64) *conn {
 	c := &conn{srv: s, nc: nc, id: id, remote: remoteOf(nc), host: localHost(nc),
-		replyCh: make(chan *protocol.Frame, 1), ended: make(chan struct{}), readDone: make(chan struct{}), nick: "*"}
+		replyCh: make(chan *protocol.Frame, 1), ended: make(chan struct{}), readDone: make(chan struct{}), nick: "*", told: "*"}
 	if s.cfg.TLS != nil {
 		c.nc = tls.Server(nc, s.cfg.TLS)
 	}
@@ -103,7 +104,7 @@ func (c *conn) serve() {
 			c.s.End()
 		}
 		if c.reg.welcomed {
-			c.srv.dropIdent(c.curNick(), c)
+			c.srv.dropIdent(c.loginName(), c)
 		}
 		c.srv.log.Info("connection closed", c.logAttrs("reason", reason)...)
 	}()
@@ -234,6 +235,11 @@ func (c *conn) Queue(ev *event.Event) bool {
 	defer c.mu.Unlock()
 	if c.closed {
 		return false
+	}
+	if ev.Kind == event.Nick {
+		// Encode it now, in the hub's order: the encoding reads and
+		// updates the nick the door knows the user by.
+		ev.Encoded(event.IRC, c.srv.encode)
 	}
 	if ev.Kind == event.Reply {
 		f := ev.Frame

@@ -21,9 +21,6 @@ const maxBody = 512
 // userHost is the user and host part of every Parley user's source.
 const userHost = "@parley"
 
-// source is a user's source, nick!user@host.
-func source(name string) string { return name + "!" + name + userHost }
-
 // appendLine appends one IRC line, serialised by ircmsg, with CRLF.
 // Parameters with characters a line cannot hold (CR, LF, NUL) have them
 // replaced by spaces: the hub's text never has them, but names of other
@@ -63,29 +60,45 @@ func (s *Server) encode(ev *event.Event) []byte {
 		return s.encodeMessage(f)
 	case event.Recall:
 		tags := map[string]string{"time": ircTime(f.Time), "msgid": strconv.FormatUint(f.ID, 10)}
-		return appendTagged(nil, tags, source(f.From), "REDACT", target(f), strconv.FormatUint(f.Msg, 10))
+		return appendTagged(nil, tags, s.src(f.From), "REDACT", s.target(f), strconv.FormatUint(f.Msg, 10))
 	case event.Member:
 		switch f.Action {
 		case protocol.ActionJoin:
-			return appendLine(nil, source(f.Name), "JOIN", "#"+f.Room)
+			if f.Nick != "" {
+				s.noteNick(f.Name, f.Nick)
+			}
+			return appendLine(nil, s.src(f.Name), "JOIN", "#"+f.Room)
 		case protocol.ActionLeave:
 			if f.Text == "" {
-				return appendLine(nil, source(f.Name), "PART", "#"+f.Room)
+				return appendLine(nil, s.src(f.Name), "PART", "#"+f.Room)
 			}
-			return appendLine(nil, source(f.Name), "PART", "#"+f.Room, f.Text)
+			return appendLine(nil, s.src(f.Name), "PART", "#"+f.Room, f.Text)
 		case protocol.ActionKick:
 			reason := f.Text
 			if reason == "" {
-				reason = f.By
+				reason = s.shown(f.By)
 			}
-			return appendLine(nil, source(f.By), "KICK", "#"+f.Room, f.Name, reason)
+			return appendLine(nil, s.src(f.By), "KICK", "#"+f.Room, s.shown(f.Name), reason)
 		}
 	case event.Owner:
-		return appendLine(nil, s.cfg.ServerName, "MODE", "#"+f.Room, "+o", f.Name)
+		return appendLine(nil, s.cfg.ServerName, "MODE", "#"+f.Room, "+o", s.shown(f.Name))
 	case event.Topic:
-		return appendLine(nil, source(f.By), "TOPIC", "#"+f.Room, f.Text)
+		return appendLine(nil, s.src(f.By), "TOPIC", "#"+f.Room, f.Text)
 	case event.Ping:
 		return appendLine(nil, "", "PING", s.cfg.ServerName)
+	case event.Nick:
+		// Encoded once, when the hub hands the event to the first IRC
+		// connection (see conn.Queue): the nick the user had is what
+		// the door knew until then.
+		old := s.noteNick(f.Name, f.Nick)
+		shown := f.Nick
+		if shown == "" {
+			shown = f.Name
+		}
+		if old == shown {
+			return []byte{}
+		}
+		return appendLine(nil, old+"!"+f.Name+userHost, "NICK", shown)
 	case event.Presence:
 		// One QUIT line for each user going offline, in the batch's
 		// order; each connection picks those it shares a channel with
@@ -93,7 +106,7 @@ func (s *Server) encode(ev *event.Event) []byte {
 		var b []byte
 		for _, p := range ev.Batch {
 			if p.Status == protocol.StatusOffline {
-				b = appendLine(b, source(p.Name), "QUIT", s.quitReason(p.Name))
+				b = appendLine(b, s.src(p.Name), "QUIT", s.quitReason(p.Name))
 			}
 		}
 		return b
@@ -102,11 +115,11 @@ func (s *Server) encode(ev *event.Event) []byte {
 }
 
 // target is a message's IRC target: #room, or the recipient's nick.
-func target(f *protocol.Frame) string {
+func (s *Server) target(f *protocol.Frame) string {
 	if f.Room != "" {
 		return "#" + f.Room
 	}
-	return f.To
+	return s.shown(f.To)
 }
 
 func ircTime(ms int64) string {
@@ -135,7 +148,11 @@ func (s *Server) encodeMessage(f *protocol.Frame) []byte {
 
 func (s *Server) messageLines(f *protocol.Frame, cmd, text string) []byte {
 	tags := map[string]string{"time": ircTime(f.Time), "msgid": strconv.FormatUint(f.ID, 10)}
-	src, tgt := source(f.From), target(f)
+	nick := f.Nick
+	if nick == "" {
+		nick = f.From
+	}
+	src, tgt := nick+"!"+f.From+userHost, s.target(f)
 	// ":" src " " cmd " " tgt " :" text CRLF
 	room := maxBody - (1 + len(src) + 1 + len(cmd) + 1 + len(tgt) + 2 + 2)
 	var b []byte
