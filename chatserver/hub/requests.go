@@ -99,6 +99,7 @@ func (h *Hub) sendReply(s *Session, f *protocol.Frame, reply *store.Message) *pr
 		publish: func() {
 			h.published(m)
 			b := h.messageEvent(&m, false)
+			b.Frame.ClientTags = f.ClientTags
 			h.presenceFirst(u, nil)
 			if r != nil {
 				h.fanoutLog(r, mem, b)

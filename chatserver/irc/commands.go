@@ -123,8 +123,7 @@ func (c *conn) command(m *ircmsg.Message) bool {
 	case "PRIVMSG", "NOTICE":
 		return c.privmsg(m)
 	case "TAGMSG":
-		// Client-only tags (typing and the like) have no place in
-		// Parley's messages yet; they are dropped.
+		return c.tagmsg(m)
 	case "NAMES":
 		if len(m.Params) == 0 {
 			c.numeric("366", "*", "End of /NAMES list")
@@ -423,32 +422,53 @@ func (c *conn) privmsg(m *ircmsg.Message) bool {
 		return true
 	}
 	text := m.Params[1]
+	kind := ""
+	if notice {
+		kind = protocol.KindNotice
+	}
 	if strings.HasPrefix(text, "\x01") {
 		body := strings.TrimSuffix(strings.TrimPrefix(text, "\x01"), "\x01")
 		if !strings.HasPrefix(body, "ACTION ") {
 			return true // other CTCP queries have nobody to answer them
 		}
-		text = "* " + strings.TrimPrefix(body, "ACTION ")
+		text, kind = strings.TrimPrefix(body, "ACTION "), protocol.KindAction
 	}
 	text = ircfmt.Strip(text)
+	// Client-only tags go with the message to IRC clients; +draft/reply
+	// is Parley's reply_to.
+	tags := m.ClientOnlyTags()
+	var replyTo uint64
+	if v, ok := tags[tagReply]; ok {
+		replyTo, _ = strconv.ParseUint(v, 10, 64)
+		delete(tags, tagReply)
+	}
+	if len(tags) == 0 {
+		tags = nil
+	}
 	targets := strings.Split(m.Params[0], ",")
 	if len(targets) > 4 {
 		c.numeric("407", m.Params[0], "Too many targets: at most 4")
 		return true
 	}
 	for _, t := range targets {
-		f := &protocol.Frame{Type: protocol.TypeSend, Text: text}
+		f := &protocol.Frame{Type: protocol.TypeSend, Text: text, Kind: kind, ReplyTo: replyTo, ClientTags: tags}
 		if strings.HasPrefix(t, "#") {
 			f.Room = t[1:]
 		} else {
 			f.To = t
 		}
-		if notice {
-			f.Kind = protocol.KindNotice
-		}
 		r, ok := c.request(f)
 		if !ok {
 			return false
+		}
+		if r.Type != protocol.TypeOK && replyTo != 0 && (r.Code == protocol.CodeNoSuchMessage || r.Code == protocol.CodeRecalled) {
+			// A reply to a message Parley cannot answer (another
+			// conversation's, or gone) is sent as a plain message
+			// rather than lost.
+			f.ReplyTo = 0
+			if r, ok = c.request(f); !ok {
+				return false
+			}
 		}
 		if r.Type != protocol.TypeOK && !notice {
 			c.errNumeric(m.Command, t, r)
@@ -975,6 +995,19 @@ func (c *conn) eventInBatch(ev *event.Event, batch string) {
 			if !c.caps.echo {
 				return
 			}
+		}
+		c.out = appendFiltered(c.out, ev.Encoded(event.IRC, c.srv.encode), c.caps, batch)
+	case event.Edit:
+		if f.Room != "" && c.channels[f.Room] == nil {
+			return
+		}
+		c.out = appendFiltered(c.out, ev.Encoded(event.IRC, c.srv.encode), c.caps, batch)
+	case event.React:
+		if f.Room != "" && c.channels[f.Room] == nil || !c.caps.messageTags {
+			return
+		}
+		if f.From == c.nick && !c.caps.echo {
+			return
 		}
 		c.out = appendFiltered(c.out, ev.Encoded(event.IRC, c.srv.encode), c.caps, batch)
 	case event.Recall:

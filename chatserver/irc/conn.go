@@ -272,7 +272,7 @@ func eventRoom(ev *event.Event) string {
 		return ""
 	}
 	switch ev.Kind {
-	case event.Message, event.Recall, event.Member, event.Owner, event.Kicked, event.Topic:
+	case event.Message, event.Recall, event.Edit, event.React, event.Member, event.Owner, event.Kicked, event.Topic:
 		return ev.Frame.Room
 	}
 	return ""

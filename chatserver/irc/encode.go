@@ -86,6 +86,16 @@ func (s *Server) encode(ev *event.Event) []byte {
 		return appendLine(nil, s.src(f.By), "TOPIC", "#"+f.Room, f.Text)
 	case event.Ping:
 		return appendLine(nil, "", "PING", s.cfg.ServerName)
+	case event.Typing:
+		return s.encodeTyping(f)
+	case event.React:
+		return s.encodeReact(f)
+	case event.Edit:
+		// An edit arrives as a message with the new text, marked so,
+		// with its own msgid and +draft/reply naming the message edited.
+		g := *f
+		g.ReplyTo, g.ClientTags, g.Kind = f.Msg, nil, ""
+		return s.messageLines(&g, "PRIVMSG", "(edited) "+f.Text)
 	case event.Nick:
 		// Encoded once, when the hub hands the event to the first IRC
 		// connection (see conn.Queue): the nick the user had is what
@@ -146,8 +156,18 @@ func (s *Server) encodeMessage(f *protocol.Frame) []byte {
 	return s.messageLines(f, cmd, text)
 }
 
+// messageLines encodes a message's text as cmd lines. The tags are the
+// time, the msgid, +draft/reply for a reply, and the client-only tags it
+// came with from IRC; an action is a CTCP ACTION on each line.
 func (s *Server) messageLines(f *protocol.Frame, cmd, text string) []byte {
 	tags := map[string]string{"time": ircTime(f.Time), "msgid": strconv.FormatUint(f.ID, 10)}
+	for k, v := range f.ClientTags {
+		tags[k] = v
+	}
+	if f.ReplyTo != 0 {
+		tags[tagReply] = strconv.FormatUint(f.ReplyTo, 10)
+	}
+	action := f.Kind == protocol.KindAction
 	nick := f.Nick
 	if nick == "" {
 		nick = f.From
@@ -155,8 +175,14 @@ func (s *Server) messageLines(f *protocol.Frame, cmd, text string) []byte {
 	src, tgt := nick+"!"+f.From+userHost, s.target(f)
 	// ":" src " " cmd " " tgt " :" text CRLF
 	room := maxBody - (1 + len(src) + 1 + len(cmd) + 1 + len(tgt) + 2 + 2)
+	if action {
+		room -= len("\x01ACTION \x01")
+	}
 	var b []byte
 	for _, l := range splitText(text, room) {
+		if action {
+			l = "\x01ACTION " + l + "\x01"
+		}
 		b = appendTagged(b, tags, src, cmd, tgt, l)
 	}
 	return b

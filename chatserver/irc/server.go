@@ -90,6 +90,7 @@ type Server struct {
 	idents  map[string]ident // of the users on IRC, by display name
 	quits   map[string]quit
 	nextID  uint64
+	tagSeq  uint64 // the last msgid given to a relayed TAGMSG
 
 	// nicks maps login names to the Parley nicks (display names) that
 	// IRC shows in their place, as far as this door has heard: from
