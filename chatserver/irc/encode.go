@@ -183,7 +183,16 @@ func (s *Server) messageLines(f *protocol.Frame, cmd, text string) []byte {
 		if action {
 			l = "\x01ACTION " + l + "\x01"
 		}
-		b = appendTagged(b, tags, src, cmd, tgt, l)
+		n := len(b)
+		if b = appendTagged(b, tags, src, cmd, tgt, l); len(b) == n && len(f.ClientTags) > 0 {
+			// Client-only tags over the 4094 bytes IRC allows them
+			// (with +draft/reply): the message goes without them.
+			tags = map[string]string{"time": tags["time"], "msgid": tags["msgid"]}
+			if f.ReplyTo != 0 {
+				tags[tagReply] = strconv.FormatUint(f.ReplyTo, 10)
+			}
+			b = appendTagged(b, tags, src, cmd, tgt, l)
+		}
 	}
 	return b
 }
