@@ -99,6 +99,7 @@ func (h *Hub) sendReply(s *Session, f *protocol.Frame, reply *store.Message) *pr
 		publish: func() {
 			h.published(m)
 			b := h.messageEvent(&m, false)
+			b.Frame.ClientTags = f.ClientTags
 			h.presenceFirst(u, nil)
 			if r != nil {
 				h.fanoutLog(r, mem, b)
@@ -220,7 +221,7 @@ func (h *Hub) join(s *Session, f *protocol.Frame) (*historyRead, *protocol.Error
 		publish: func() {
 			defer close(hr.published)
 			h.presenceFirst(u, nil)
-			h.fanout(r, mem, event.New(event.Member, &protocol.Frame{Type: protocol.TypeMember, Room: r.name, Name: u.name, Action: protocol.ActionJoin}))
+			h.fanout(r, mem, event.New(event.Member, &protocol.Frame{Type: protocol.TypeMember, Room: r.name, Name: u.name, Nick: u.nick, Action: protocol.ActionJoin}))
 			if ownerChanged {
 				h.fanout(r, mem, event.New(event.Owner, &protocol.Frame{Type: protocol.TypeOwner, Room: r.name, Name: u.name}))
 			}

@@ -14,17 +14,31 @@ import (
 	"github.com/parley-chat/parley/shared/protocol"
 )
 
-// curNick is the client's nick: the account's name once logged in, the
-// NICK it asked for before, or "*".
+// curNick is the client's nick: the one it was told (the account's
+// Parley nick, or its login name) once welcomed, the NICK it asked for
+// before, or "*".
 func (c *conn) curNick() string {
-	c.mu.Lock()
-	n := c.nick
-	c.mu.Unlock()
-	if n == "*" && c.reg.nick != "" && !c.reg.welcomed {
-		return c.reg.nick
+	if !c.reg.welcomed {
+		if c.reg.nick != "" {
+			return c.reg.nick
+		}
+		return "*"
 	}
-	return n
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.told
 }
+
+// loginName is the account's login name, or "*" before the login.
+func (c *conn) loginName() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.nick
+}
+
+// selfSrcLocked is the client's own source: its nick, with the login
+// name as the user part.
+func (c *conn) selfSrcLocked() string { return c.told + "!" + c.nick + userHost }
 
 // send queues one line and flushes it.
 func (c *conn) send(src, cmd string, params ...string) {
@@ -53,7 +67,7 @@ func (c *conn) noticeLocked(text string) {
 	if c.closed {
 		return
 	}
-	c.out = appendLine(c.out, c.srv.cfg.ServerName, "NOTICE", c.nick, text)
+	c.out = appendLine(c.out, c.srv.cfg.ServerName, "NOTICE", c.told, text)
 }
 
 // command handles one parsed line. It reports false when the connection
@@ -80,7 +94,7 @@ func (c *conn) command(m *ircmsg.Message) bool {
 		c.send(c.srv.cfg.ServerName, "PONG", c.srv.cfg.ServerName, m.Params[0])
 	case "PONG":
 	case "QUIT":
-		c.srv.noteQuit(c.curNick(), quitReason(m))
+		c.srv.noteQuit(c.loginName(), quitReason(m))
 		c.request(&protocol.Frame{Type: protocol.TypeQuit})
 		c.Close(protocol.CodeQuit, "Quit: "+quitReason(m))
 		return false
@@ -109,8 +123,7 @@ func (c *conn) command(m *ircmsg.Message) bool {
 	case "PRIVMSG", "NOTICE":
 		return c.privmsg(m)
 	case "TAGMSG":
-		// Client-only tags (typing and the like) have no place in
-		// Parley's messages yet; they are dropped.
+		return c.tagmsg(m)
 	case "NAMES":
 		if len(m.Params) == 0 {
 			c.numeric("366", "*", "End of /NAMES list")
@@ -143,18 +156,13 @@ func (c *conn) command(m *ircmsg.Message) bool {
 			c.away = ircfmt.Strip(m.Params[0])
 			c.numeric("306", "You have been marked as being away")
 		}
-		c.srv.setAway(c, c.curNick(), c.away)
+		c.srv.setAway(c, c.loginName(), c.away)
 	case "MOTD":
 		c.motd()
 	case "MODE":
 		return c.mode(m)
 	case "NICK":
-		n, perr := protocol.ParseName(m.Params[0])
-		me, _ := protocol.ParseName(c.curNick())
-		if perr == nil && n.Key == me.Key {
-			return true
-		}
-		c.numeric("432", m.Params[0], "Your nick is your Parley account's name, "+c.curNick()+"; to use another, log in as that account")
+		return c.nickCmd(m.Params[0])
 	case "USER", "PASS":
 		c.numeric("462", "You may not reregister")
 	case "CAP":
@@ -280,6 +288,7 @@ func (c *conn) showRoom(room, topic, topicBy string, topicTime int64, owner stri
 	}
 	ch := &channel{name: room, topic: topic, topicBy: topicBy, topicTime: topicTime, owner: owner, members: map[string]bool{}}
 	if w.Type == protocol.TypeOK {
+		c.srv.noteMembers(w.Members)
 		for _, mb := range w.Members {
 			ch.members[mb.Name] = mb.Online
 		}
@@ -290,11 +299,11 @@ func (c *conn) showRoom(room, topic, topicBy string, topicTime int64, owner stri
 		c.channels = map[string]*channel{}
 	}
 	c.channels[room] = ch
-	c.out = appendLine(c.out, source(c.nick), "JOIN", "#"+room)
+	c.out = appendLine(c.out, c.selfSrcLocked(), "JOIN", "#"+room)
 	if topic != "" {
-		c.out = appendLine(c.out, c.srv.cfg.ServerName, "332", c.nick, "#"+room, topic)
+		c.out = appendLine(c.out, c.srv.cfg.ServerName, "332", c.told, "#"+room, topic)
 		if topicBy != "" {
-			c.out = appendLine(c.out, c.srv.cfg.ServerName, "333", c.nick, "#"+room, topicBy, strconv.FormatInt(topicTime/1000, 10))
+			c.out = appendLine(c.out, c.srv.cfg.ServerName, "333", c.told, "#"+room, c.srv.shown(topicBy), strconv.FormatInt(topicTime/1000, 10))
 		}
 	}
 	c.namesLocked(ch, true)
@@ -314,9 +323,9 @@ func (c *conn) namesLocked(ch *channel, end bool) {
 		if !online {
 			continue
 		}
-		shown := name
+		shown := c.srv.shown(name)
 		if c.caps.userhostInNames {
-			shown = source(name)
+			shown = c.srv.src(name)
 		}
 		if name == ch.owner {
 			shown = "@" + shown
@@ -324,22 +333,22 @@ func (c *conn) namesLocked(ch *channel, end bool) {
 		names = append(names, shown)
 	}
 	sort.Strings(names)
-	prefix := len(c.srv.cfg.ServerName) + len(c.nick) + len(ch.name) + 20
+	prefix := len(c.srv.cfg.ServerName) + len(c.told) + len(ch.name) + 20
 	var line []string
 	n := 0
 	for _, name := range names {
 		if n+len(name)+1+prefix > maxBody && len(line) > 0 {
-			c.out = appendLine(c.out, c.srv.cfg.ServerName, "353", c.nick, "=", "#"+ch.name, strings.Join(line, " "))
+			c.out = appendLine(c.out, c.srv.cfg.ServerName, "353", c.told, "=", "#"+ch.name, strings.Join(line, " "))
 			line, n = nil, 0
 		}
 		line = append(line, name)
 		n += len(name) + 1
 	}
 	if len(line) > 0 {
-		c.out = appendLine(c.out, c.srv.cfg.ServerName, "353", c.nick, "=", "#"+ch.name, strings.Join(line, " "))
+		c.out = appendLine(c.out, c.srv.cfg.ServerName, "353", c.told, "=", "#"+ch.name, strings.Join(line, " "))
 	}
 	if end {
-		c.out = appendLine(c.out, c.srv.cfg.ServerName, "366", c.nick, "#"+ch.name, "End of /NAMES list")
+		c.out = appendLine(c.out, c.srv.cfg.ServerName, "366", c.told, "#"+ch.name, "End of /NAMES list")
 	}
 }
 
@@ -373,7 +382,7 @@ func (c *conn) part(t, reason string) bool {
 	if ch != nil && ch.name == protocol.Lobby {
 		// Everyone stays in the lobby; PART only stops showing it.
 		c.mu.Lock()
-		c.out = appendLine(c.out, source(c.nick), "PART", "#"+ch.name, "The lobby stays in your rooms; JOIN #lobby shows it again")
+		c.out = appendLine(c.out, c.selfSrcLocked(), "PART", "#"+ch.name, "The lobby stays in your rooms; JOIN #lobby shows it again")
 		delete(c.channels, ch.name)
 		c.flushLocked()
 		c.mu.Unlock()
@@ -413,32 +422,53 @@ func (c *conn) privmsg(m *ircmsg.Message) bool {
 		return true
 	}
 	text := m.Params[1]
+	kind := ""
+	if notice {
+		kind = protocol.KindNotice
+	}
 	if strings.HasPrefix(text, "\x01") {
 		body := strings.TrimSuffix(strings.TrimPrefix(text, "\x01"), "\x01")
 		if !strings.HasPrefix(body, "ACTION ") {
 			return true // other CTCP queries have nobody to answer them
 		}
-		text = "* " + strings.TrimPrefix(body, "ACTION ")
+		text, kind = strings.TrimPrefix(body, "ACTION "), protocol.KindAction
 	}
 	text = ircfmt.Strip(text)
+	// Client-only tags go with the message to IRC clients; +draft/reply
+	// is Parley's reply_to.
+	tags := m.ClientOnlyTags()
+	var replyTo uint64
+	if v, ok := tags[tagReply]; ok {
+		replyTo, _ = strconv.ParseUint(v, 10, 64)
+		delete(tags, tagReply)
+	}
+	if len(tags) == 0 {
+		tags = nil
+	}
 	targets := strings.Split(m.Params[0], ",")
 	if len(targets) > 4 {
 		c.numeric("407", m.Params[0], "Too many targets: at most 4")
 		return true
 	}
 	for _, t := range targets {
-		f := &protocol.Frame{Type: protocol.TypeSend, Text: text}
+		f := &protocol.Frame{Type: protocol.TypeSend, Text: text, Kind: kind, ReplyTo: replyTo, ClientTags: tags}
 		if strings.HasPrefix(t, "#") {
 			f.Room = t[1:]
 		} else {
 			f.To = t
 		}
-		if notice {
-			f.Kind = protocol.KindNotice
-		}
 		r, ok := c.request(f)
 		if !ok {
 			return false
+		}
+		if r.Type != protocol.TypeOK && replyTo != 0 && (r.Code == protocol.CodeNoSuchMessage || r.Code == protocol.CodeRecalled) {
+			// A reply to a message Parley cannot answer (another
+			// conversation's, or gone) is sent as a plain message
+			// rather than lost.
+			f.ReplyTo = 0
+			if r, ok = c.request(f); !ok {
+				return false
+			}
 		}
 		if r.Type != protocol.TypeOK && !notice {
 			c.errNumeric(m.Command, t, r)
@@ -467,6 +497,7 @@ func (c *conn) names(t string, end bool) bool {
 			return false
 		}
 		if w.Type == protocol.TypeOK {
+			c.srv.noteMembers(w.Members)
 			ch := &channel{name: w.Room, members: map[string]bool{}}
 			for _, mb := range w.Members {
 				ch.members[mb.Name] = mb.Online
@@ -507,8 +538,9 @@ func (c *conn) whoLine(channel, name string, op bool, whox string) {
 	if op {
 		flags += "@"
 	}
+	nick := c.srv.shown(name)
 	if whox == "" {
-		c.numeric("352", channel, id.user, id.host, c.srv.cfg.ServerName, name, flags, "0 "+id.real)
+		c.numeric("352", channel, id.user, id.host, c.srv.cfg.ServerName, nick, flags, "0 "+id.real)
 		return
 	}
 	fields, token, _ := strings.Cut(whox, ",")
@@ -535,7 +567,7 @@ func (c *conn) whoLine(channel, name string, op bool, whox string) {
 		case 's':
 			params = append(params, c.srv.cfg.ServerName)
 		case 'n':
-			params = append(params, name)
+			params = append(params, nick)
 		case 'f':
 			params = append(params, flags)
 		case 'd':
@@ -574,6 +606,7 @@ func (c *conn) who(m *ircmsg.Message) bool {
 			return false
 		}
 		if w.Type == protocol.TypeOK {
+			c.srv.noteMembers(w.Members)
 			for _, mb := range w.Members {
 				if mb.Online {
 					c.whoLine("#"+w.Room, mb.Name, mb.Owner, whox)
@@ -589,6 +622,7 @@ func (c *conn) who(m *ircmsg.Message) bool {
 	if !ok {
 		return false
 	}
+	c.srv.noteMembers(w.Members)
 	lmask := strings.ToLower(mask)
 	exact := !strings.ContainsAny(mask, "*?")
 	for _, mb := range w.Members {
@@ -599,7 +633,7 @@ func (c *conn) who(m *ircmsg.Message) bool {
 		if id.invisible && !exact && !c.sharesChannel(mb.Name) {
 			continue
 		}
-		for _, s := range []string{mb.Name, id.user, id.host, id.real} {
+		for _, s := range []string{c.srv.shown(mb.Name), mb.Name, id.user, id.host, id.real} {
 			if glob(lmask, strings.ToLower(s)) {
 				c.whoLine("*", mb.Name, false, whox)
 				break
@@ -658,8 +692,12 @@ func (c *conn) findUser(name string) (protocol.MemberInfo, bool, bool) {
 	if !ok {
 		return protocol.MemberInfo{}, false, false
 	}
+	c.srv.noteMembers(w.Members)
 	for _, mb := range w.Members {
 		if k, _ := protocol.ParseName(mb.Name); k.Key == n.Key {
+			return mb, true, true
+		}
+		if k, perr := protocol.ParseName(mb.Nick); mb.Nick != "" && perr == nil && k.Key == n.Key {
 			return mb, true, true
 		}
 	}
@@ -678,7 +716,8 @@ func (c *conn) whois(m *ircmsg.Message) bool {
 		return true
 	}
 	id := c.identOf(mb.Name)
-	c.numeric("311", mb.Name, id.user, id.host, "*", id.real)
+	nick = c.srv.shown(mb.Name)
+	c.numeric("311", nick, id.user, id.host, "*", id.real)
 	c.mu.Lock()
 	var chans []string
 	for _, ch := range c.channels {
@@ -693,14 +732,14 @@ func (c *conn) whois(m *ircmsg.Message) bool {
 	c.mu.Unlock()
 	sort.Strings(chans)
 	if len(chans) > 0 {
-		c.numeric("319", mb.Name, strings.Join(chans, " "))
+		c.numeric("319", nick, strings.Join(chans, " "))
 	}
-	c.numeric("312", mb.Name, c.srv.cfg.ServerName, "Parley")
+	c.numeric("312", nick, c.srv.cfg.ServerName, "Parley")
 	if id.away != "" {
-		c.numeric("301", mb.Name, id.away)
+		c.numeric("301", nick, id.away)
 	}
-	c.numeric("330", mb.Name, mb.Name, "is logged in as")
-	c.numeric("318", mb.Name, "End of /WHOIS list")
+	c.numeric("330", nick, mb.Name, "is logged in as")
+	c.numeric("318", nick, "End of /WHOIS list")
 	return true
 }
 
@@ -763,7 +802,7 @@ func (c *conn) topic(m *ircmsg.Message) bool {
 		}
 		c.numeric("332", "#"+ch.name, ch.topic)
 		if ch.topicBy != "" {
-			c.numeric("333", "#"+ch.name, ch.topicBy, strconv.FormatInt(ch.topicTime/1000, 10))
+			c.numeric("333", "#"+ch.name, c.srv.shown(ch.topicBy), strconv.FormatInt(ch.topicTime/1000, 10))
 		}
 		return true
 	}
@@ -838,7 +877,8 @@ func (c *conn) mode(m *ircmsg.Message) bool {
 	t := m.Params[0]
 	if roomOf(t) == "" {
 		me, _ := protocol.ParseName(c.curNick())
-		if n, _ := protocol.ParseName(t); n.Key != me.Key {
+		acct, _ := protocol.ParseName(c.loginName())
+		if n, _ := protocol.ParseName(t); n.Key != me.Key && n.Key != acct.Key {
 			c.numeric("502", "Can't change mode for other users")
 			return true
 		}
@@ -846,8 +886,11 @@ func (c *conn) mode(m *ircmsg.Message) bool {
 			switch m.Params[1] {
 			case "+i", "-i":
 				c.invisible = m.Params[1] == "+i"
-				c.srv.setInvisible(c, c.curNick(), c.invisible)
-				c.send(source(c.curNick()), "MODE", c.curNick(), m.Params[1])
+				c.srv.setInvisible(c, c.loginName(), c.invisible)
+				c.mu.Lock()
+				src := c.selfSrcLocked()
+				c.mu.Unlock()
+				c.send(src, "MODE", c.curNick(), m.Params[1])
 			default:
 				c.numeric("501", "Unknown MODE flag: the only user mode is +i (invisible to WHO masks)")
 			}
@@ -954,6 +997,19 @@ func (c *conn) eventInBatch(ev *event.Event, batch string) {
 			}
 		}
 		c.out = appendFiltered(c.out, ev.Encoded(event.IRC, c.srv.encode), c.caps, batch)
+	case event.Edit:
+		if f.Room != "" && c.channels[f.Room] == nil {
+			return
+		}
+		c.out = appendFiltered(c.out, ev.Encoded(event.IRC, c.srv.encode), c.caps, batch)
+	case event.React:
+		if f.Room != "" && c.channels[f.Room] == nil || !c.caps.messageTags {
+			return
+		}
+		if f.From == c.nick && !c.caps.echo {
+			return
+		}
+		c.out = appendFiltered(c.out, ev.Encoded(event.IRC, c.srv.encode), c.caps, batch)
 	case event.Recall:
 		if f.Room != "" && c.channels[f.Room] == nil || !c.caps.redaction {
 			return
@@ -1003,6 +1059,8 @@ func (c *conn) eventInBatch(ev *event.Event, batch string) {
 		}
 	case event.Ping:
 		c.out = append(c.out, ev.Encoded(event.IRC, c.srv.encode)...)
+	case event.Nick:
+		c.nickLocked(ev)
 	case event.Replaced:
 		c.noticeLocked(f.Message)
 	case event.Welcome, event.Kicked:
@@ -1030,10 +1088,68 @@ func (c *conn) presenceLocked(p *protocol.Frame, quit []byte) {
 			gone = true
 		case p.Status == protocol.StatusOnline && !online:
 			ch.members[p.Name] = true
-			c.out = appendLine(c.out, source(p.Name), "JOIN", "#"+ch.name)
+			c.out = appendLine(c.out, c.srv.src(p.Name), "JOIN", "#"+ch.name)
 		}
 	}
 	if gone {
 		c.out = append(c.out, quit...)
+	}
+}
+
+// nickCmd handles NICK after the welcome: the nick becomes the account's
+// Parley nick, as the other clients show it; the login name itself goes
+// back to having none. The nick event that follows tells the client and
+// those who share a channel with it.
+func (c *conn) nickCmd(want string) bool {
+	if why := badNick(want); why != "" {
+		c.numeric("432", want, "Erroneous nickname: "+why)
+		return true
+	}
+	if want == c.curNick() {
+		return true
+	}
+	r, ok := c.request(&protocol.Frame{Type: protocol.TypeNick, Nick: want})
+	if !ok {
+		return false
+	}
+	if r.Type == protocol.TypeOK {
+		return true
+	}
+	switch r.Code {
+	case protocol.CodeNameTaken:
+		c.numeric("433", want, "Nickname is already in use: "+r.Message)
+	case protocol.CodeBadName:
+		c.numeric("432", want, "Erroneous nickname: "+r.Message)
+	default:
+		c.errNumeric("NICK", want, r)
+	}
+	return true
+}
+
+// nickLocked shows a nick event: to the user it is about as a NICK from
+// the nick the client was told, and to the others who share a channel
+// with them as the event's cached NICK line.
+func (c *conn) nickLocked(ev *event.Event) {
+	f := ev.Frame
+	line := ev.Encoded(event.IRC, c.srv.encode)
+	if f.Name == c.nick {
+		shown := f.Nick
+		if shown == "" {
+			shown = f.Name
+		}
+		if shown != c.told {
+			c.out = appendLine(c.out, c.selfSrcLocked(), "NICK", shown)
+			c.told = shown
+		}
+		return
+	}
+	if len(line) == 0 {
+		return
+	}
+	for _, ch := range c.channels {
+		if _, member := ch.members[f.Name]; member {
+			c.out = append(c.out, line...)
+			return
+		}
 	}
 }

@@ -62,7 +62,8 @@ type conn struct {
 	readDone chan struct{}
 
 	mu         sync.Mutex
-	nick       string // the account's display name once logged in; "*" before
+	nick       string // the account's login name once logged in; "*" before
+	told       string // the nick the client was told it has: its Parley nick, or nick
 	caps       caps
 	registered bool           // the welcome was sent: events are shown
 	preReg     []*event.Event // events that came before the welcome
@@ -80,7 +81,7 @@ type conn struct {
 
 func newConn(s *Server, nc net.Conn, id uint64) *conn {
 	c := &conn{srv: s, nc: nc, id: id, remote: remoteOf(nc), host: localHost(nc),
-		replyCh: make(chan *protocol.Frame, 1), ended: make(chan struct{}), readDone: make(chan struct{}), nick: "*"}
+		replyCh: make(chan *protocol.Frame, 1), ended: make(chan struct{}), readDone: make(chan struct{}), nick: "*", told: "*"}
 	if s.cfg.TLS != nil {
 		c.nc = tls.Server(nc, s.cfg.TLS)
 	}
@@ -103,7 +104,7 @@ func (c *conn) serve() {
 			c.s.End()
 		}
 		if c.reg.welcomed {
-			c.srv.dropIdent(c.curNick(), c)
+			c.srv.dropIdent(c.loginName(), c)
 		}
 		c.srv.log.Info("connection closed", c.logAttrs("reason", reason)...)
 	}()
@@ -235,6 +236,11 @@ func (c *conn) Queue(ev *event.Event) bool {
 	if c.closed {
 		return false
 	}
+	if ev.Kind == event.Nick {
+		// Encode it now, in the hub's order: the encoding reads and
+		// updates the nick the door knows the user by.
+		ev.Encoded(event.IRC, c.srv.encode)
+	}
 	if ev.Kind == event.Reply {
 		f := ev.Frame
 		if f.Re != 0 && f.Re == c.waitID {
@@ -266,7 +272,7 @@ func eventRoom(ev *event.Event) string {
 		return ""
 	}
 	switch ev.Kind {
-	case event.Message, event.Recall, event.Member, event.Owner, event.Kicked, event.Topic:
+	case event.Message, event.Recall, event.Edit, event.React, event.Member, event.Owner, event.Kicked, event.Topic:
 		return ev.Frame.Room
 	}
 	return ""

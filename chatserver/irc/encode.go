@@ -21,9 +21,6 @@ const maxBody = 512
 // userHost is the user and host part of every Parley user's source.
 const userHost = "@parley"
 
-// source is a user's source, nick!user@host.
-func source(name string) string { return name + "!" + name + userHost }
-
 // appendLine appends one IRC line, serialised by ircmsg, with CRLF.
 // Parameters with characters a line cannot hold (CR, LF, NUL) have them
 // replaced by spaces: the hub's text never has them, but names of other
@@ -63,29 +60,55 @@ func (s *Server) encode(ev *event.Event) []byte {
 		return s.encodeMessage(f)
 	case event.Recall:
 		tags := map[string]string{"time": ircTime(f.Time), "msgid": strconv.FormatUint(f.ID, 10)}
-		return appendTagged(nil, tags, source(f.From), "REDACT", target(f), strconv.FormatUint(f.Msg, 10))
+		return appendTagged(nil, tags, s.src(f.From), "REDACT", s.target(f), strconv.FormatUint(f.Msg, 10))
 	case event.Member:
 		switch f.Action {
 		case protocol.ActionJoin:
-			return appendLine(nil, source(f.Name), "JOIN", "#"+f.Room)
+			if f.Nick != "" {
+				s.noteNick(f.Name, f.Nick)
+			}
+			return appendLine(nil, s.src(f.Name), "JOIN", "#"+f.Room)
 		case protocol.ActionLeave:
 			if f.Text == "" {
-				return appendLine(nil, source(f.Name), "PART", "#"+f.Room)
+				return appendLine(nil, s.src(f.Name), "PART", "#"+f.Room)
 			}
-			return appendLine(nil, source(f.Name), "PART", "#"+f.Room, f.Text)
+			return appendLine(nil, s.src(f.Name), "PART", "#"+f.Room, f.Text)
 		case protocol.ActionKick:
 			reason := f.Text
 			if reason == "" {
-				reason = f.By
+				reason = s.shown(f.By)
 			}
-			return appendLine(nil, source(f.By), "KICK", "#"+f.Room, f.Name, reason)
+			return appendLine(nil, s.src(f.By), "KICK", "#"+f.Room, s.shown(f.Name), reason)
 		}
 	case event.Owner:
-		return appendLine(nil, s.cfg.ServerName, "MODE", "#"+f.Room, "+o", f.Name)
+		return appendLine(nil, s.cfg.ServerName, "MODE", "#"+f.Room, "+o", s.shown(f.Name))
 	case event.Topic:
-		return appendLine(nil, source(f.By), "TOPIC", "#"+f.Room, f.Text)
+		return appendLine(nil, s.src(f.By), "TOPIC", "#"+f.Room, f.Text)
 	case event.Ping:
 		return appendLine(nil, "", "PING", s.cfg.ServerName)
+	case event.Typing:
+		return s.encodeTyping(f)
+	case event.React:
+		return s.encodeReact(f)
+	case event.Edit:
+		// An edit arrives as a message with the new text, marked so,
+		// with its own msgid and +draft/reply naming the message edited.
+		g := *f
+		g.ReplyTo, g.ClientTags, g.Kind = f.Msg, nil, ""
+		return s.messageLines(&g, "PRIVMSG", "(edited) "+f.Text)
+	case event.Nick:
+		// Encoded once, when the hub hands the event to the first IRC
+		// connection (see conn.Queue): the nick the user had is what
+		// the door knew until then.
+		old := s.noteNick(f.Name, f.Nick)
+		shown := f.Nick
+		if shown == "" {
+			shown = f.Name
+		}
+		if old == shown {
+			return []byte{}
+		}
+		return appendLine(nil, old+"!"+f.Name+userHost, "NICK", shown)
 	case event.Presence:
 		// One QUIT line for each user going offline, in the batch's
 		// order; each connection picks those it shares a channel with
@@ -93,7 +116,7 @@ func (s *Server) encode(ev *event.Event) []byte {
 		var b []byte
 		for _, p := range ev.Batch {
 			if p.Status == protocol.StatusOffline {
-				b = appendLine(b, source(p.Name), "QUIT", s.quitReason(p.Name))
+				b = appendLine(b, s.src(p.Name), "QUIT", s.quitReason(p.Name))
 			}
 		}
 		return b
@@ -102,11 +125,11 @@ func (s *Server) encode(ev *event.Event) []byte {
 }
 
 // target is a message's IRC target: #room, or the recipient's nick.
-func target(f *protocol.Frame) string {
+func (s *Server) target(f *protocol.Frame) string {
 	if f.Room != "" {
 		return "#" + f.Room
 	}
-	return f.To
+	return s.shown(f.To)
 }
 
 func ircTime(ms int64) string {
@@ -133,14 +156,43 @@ func (s *Server) encodeMessage(f *protocol.Frame) []byte {
 	return s.messageLines(f, cmd, text)
 }
 
+// messageLines encodes a message's text as cmd lines. The tags are the
+// time, the msgid, +draft/reply for a reply, and the client-only tags it
+// came with from IRC; an action is a CTCP ACTION on each line.
 func (s *Server) messageLines(f *protocol.Frame, cmd, text string) []byte {
 	tags := map[string]string{"time": ircTime(f.Time), "msgid": strconv.FormatUint(f.ID, 10)}
-	src, tgt := source(f.From), target(f)
+	for k, v := range f.ClientTags {
+		tags[k] = v
+	}
+	if f.ReplyTo != 0 {
+		tags[tagReply] = strconv.FormatUint(f.ReplyTo, 10)
+	}
+	action := f.Kind == protocol.KindAction
+	nick := f.Nick
+	if nick == "" {
+		nick = f.From
+	}
+	src, tgt := nick+"!"+f.From+userHost, s.target(f)
 	// ":" src " " cmd " " tgt " :" text CRLF
 	room := maxBody - (1 + len(src) + 1 + len(cmd) + 1 + len(tgt) + 2 + 2)
+	if action {
+		room -= len("\x01ACTION \x01")
+	}
 	var b []byte
 	for _, l := range splitText(text, room) {
-		b = appendTagged(b, tags, src, cmd, tgt, l)
+		if action {
+			l = "\x01ACTION " + l + "\x01"
+		}
+		n := len(b)
+		if b = appendTagged(b, tags, src, cmd, tgt, l); len(b) == n && len(f.ClientTags) > 0 {
+			// Client-only tags over the 4094 bytes IRC allows them
+			// (with +draft/reply): the message goes without them.
+			tags = map[string]string{"time": tags["time"], "msgid": tags["msgid"]}
+			if f.ReplyTo != 0 {
+				tags[tagReply] = strconv.FormatUint(f.ReplyTo, 10)
+			}
+			b = appendTagged(b, tags, src, cmd, tgt, l)
+		}
 	}
 	return b
 }

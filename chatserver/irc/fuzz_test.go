@@ -6,6 +6,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/ergochat/irc-go/ircmsg"
+
+	"github.com/parley-chat/parley/shared/protocol"
 )
 
 // FuzzParse feeds arbitrary lines to the parser as the reader does: it
@@ -109,4 +111,62 @@ func TestAppendFiltered(t *testing.T) {
 	if got := string(appendFiltered(nil, []byte(":s PING s\r\n"), caps{}, "b")); got != "@batch=b :s PING s\r\n" {
 		t.Errorf("untagged line in a batch: %q", got)
 	}
+}
+
+// FuzzMessageLines encodes messages with client-only tags, replies and
+// actions as the door sends them: every line must parse, keep its body
+// within 512 bytes, carry the tags, and an action's every line must be
+// a whole CTCP ACTION; the text must come back whole.
+func FuzzMessageLines(f *testing.F) {
+	f.Add("hi", "+baz", "bat", uint64(0), false, "alice")
+	f.Add(strings.Repeat("b", 496), "+baz", strings.Repeat("a", 4081), uint64(7), false, "alice")
+	f.Add("waves\nand nods", "+x", "y;z \\ ok", uint64(3), true, "李雷")
+	f.Add(strings.Repeat("你好", 300), "+draft/x", "", uint64(0), true, "bob")
+	f.Fuzz(func(t *testing.T, text, tag, value string, replyTo uint64, action bool, from string) {
+		if !utf8.ValidString(text) || !utf8.ValidString(value) || badNick(from) != "" || strings.ContainsAny(text, "\x00\x01") {
+			return
+		}
+		tags := map[string]string{tag: value}
+		if probe := appendTagged(nil, tags, "a", "TAGMSG", "#go"); len(probe) == 0 || !strings.HasPrefix(tag, "+") {
+			return // ircmsg cannot write that tag; a parsed line never has it
+		}
+		s := &Server{nicks: map[string]string{}}
+		fr := &protocol.Frame{ID: 1, From: from, Room: "go", Text: text, ReplyTo: replyTo, ClientTags: tags, Time: 1}
+		if action {
+			fr.Kind = protocol.KindAction
+		}
+		out := s.encodeMessage(fr)
+		var got strings.Builder
+		for _, l := range strings.SplitAfter(string(out), "\r\n") {
+			if l == "" {
+				continue
+			}
+			m, err := ircmsg.ParseLine(strings.TrimSuffix(l, "\r\n"))
+			if err != nil {
+				t.Fatalf("line %q: %v", l, err)
+			}
+			if body := l[strings.IndexByte(l, ' ')+1:]; len(body) > maxBody {
+				t.Fatalf("body of %d bytes: %q", len(body), body)
+			}
+			fits := len(ircmsg.EscapeTagValue(value))+len(tag)+len(";+draft/reply=18446744073709551615=") <= 4094
+			if ok, v := m.GetTag(tag); fits && (!ok || v != value) {
+				t.Fatalf("tag %s=%q lost: %v", tag, value, m.AllTags())
+			}
+			if ok, _ := m.GetTag(tagReply); ok != (replyTo != 0) {
+				t.Fatalf("reply tag %v for reply_to %d", m.AllTags(), replyTo)
+			}
+			p := m.Params[1]
+			if action {
+				if !strings.HasPrefix(p, "\x01ACTION ") || !strings.HasSuffix(p, "\x01") {
+					t.Fatalf("action line %q", p)
+				}
+				p = strings.TrimSuffix(strings.TrimPrefix(p, "\x01ACTION "), "\x01")
+			}
+			got.WriteString(p)
+		}
+		want := strings.NewReplacer("\r", "", "\n", "").Replace(text)
+		if g := got.String(); g != want && !(strings.TrimSpace(want) == "" && strings.TrimSpace(g) == "") {
+			t.Fatalf("text %q came back as %q", want, g)
+		}
+	})
 }

@@ -254,13 +254,11 @@ func TestRoomsAndMessages(t *testing.T) {
 }
 
 // A login takes over an older session of the same account, which is
-// told why; NICK to another name is refused.
-func TestTakeoverAndNick(t *testing.T) {
+// told why.
+func TestTakeover(t *testing.T) {
 	s := start(t, nil)
 	a1 := dial(t, s, "dana")
 	a1.register("pw")
-	a1.send("NICK someoneelse")
-	a1.expect("432", "someoneelse")
 	a2 := dial(t, s, "dana")
 	a2.register("pw")
 	a1.expect("NOTICE")
@@ -289,17 +287,116 @@ func TestSASL(t *testing.T) {
 	c.send("AUTHENTICATE " + plain("erin", "sesame"))
 	c.expect("903")
 	c.send("CAP END")
-	c.expect("001", "erin")
-	c.expect("NICK", "erin") // asked for another nick: told the account's
+	// The nick it registered with is the account's Parley nick now.
+	c.expect("001", "whatever!erin@parley")
+	c.send("WHO whatever %na")
+	if m := c.expect("354"); strings.Join(m.Params, " ") != "whatever whatever erin" {
+		t.Errorf("WHOX: %q", m.Params)
+	}
 	c.send("QUIT")
 	c.expect("ERROR")
 
 	d := dial(t, s, "erin")
 	d.send("CAP REQ sasl", "AUTHENTICATE PLAIN", "AUTHENTICATE "+plain("erin", "wrong"))
 	d.expect("904")
+	// NICK as the login name keeps the nick the account has, which the
+	// client is told.
 	d.send("AUTHENTICATE PLAIN", "AUTHENTICATE "+plain("erin", "sesame"), "NICK erin", "USER e 0 * :E", "CAP END")
+	if m := d.expect("900"); m.Params[1] != "*!erin@parley" || m.Params[2] != "erin" {
+		t.Errorf("900: %q", m.Params)
+	}
 	d.expect("903")
-	d.expect("001", "erin")
+	d.expect("001", "whatever")
+	if m := d.expect("NICK"); m.Source != "erin!erin@parley" || m.Params[0] != "whatever" {
+		t.Errorf("NICK after the welcome: %s %q", m.Source, m.Params)
+	}
+
+	// A nick someone else has is refused, with a notice; the account's
+	// own stays.
+	watch := dialNDJSON(t, s, "frida")
+	watch.do(&protocol.Frame{Type: protocol.TypeNick, Nick: "Freddie"})
+	e := dial(t, s, "erin")
+	e.send("CAP REQ sasl", "AUTHENTICATE PLAIN", "AUTHENTICATE "+plain("erin", "sesame"), "NICK Freddie", "USER e 0 * :E", "CAP END")
+	e.expect("NOTICE", "cannot be Freddie")
+	e.expect("001", "whatever")
+	if m := e.expect("NICK"); m.Source != "Freddie!erin@parley" || m.Params[0] != "whatever" {
+		t.Errorf("NICK after the welcome: %s %q", m.Source, m.Params)
+	}
+}
+
+// NICK is the Parley nick: others on IRC see NICK lines and messages
+// from the nick, the other clients see nick events, and the account
+// stays the login name.
+func TestNick(t *testing.T) {
+	s := start(t, nil)
+	alice, bob := dial(t, s, "alice"), dial(t, s, "bob")
+	alice.register("pw")
+	bob.register("pw")
+	carol := dialNDJSON(t, s, "carol")
+	alice.send("JOIN #go")
+	alice.expect("366")
+	bob.send("JOIN #go")
+	bob.expect("366")
+	carol.do(&protocol.Frame{Type: protocol.TypeJoin, Room: "go"})
+	alice.expect("JOIN", "#go")
+	bob.expect("JOIN", "#go")
+
+	alice.send("NICK Ally")
+	if m := alice.expect("NICK"); m.Source != "alice!alice@parley" || m.Params[0] != "Ally" {
+		t.Errorf("alice's NICK: %s %q", m.Source, m.Params)
+	}
+	if m := bob.expect("NICK"); m.Source != "alice!alice@parley" || m.Params[0] != "Ally" {
+		t.Errorf("bob's NICK: %s %q", m.Source, m.Params)
+	}
+	if f := carol.next(protocol.TypeNick, nil); f.Name != "alice" || f.Nick != "Ally" {
+		t.Errorf("carol's nick event %+v", f)
+	}
+	alice.send("PRIVMSG #go :hi as Ally")
+	if m := bob.expect("PRIVMSG", "hi as Ally"); m.Source != "Ally!alice@parley" {
+		t.Errorf("PRIVMSG from %s", m.Source)
+	}
+	if f := carol.next(protocol.TypeMessage, nil); f.From != "alice" || f.Nick != "Ally" {
+		t.Errorf("carol's message %+v", f)
+	}
+	// Replies name the client by its nick; WHOX's account is the login name.
+	bob.send("WHO Ally %na")
+	if m := bob.expect("354"); strings.Join(m.Params, " ") != "bob Ally alice" {
+		t.Errorf("WHOX: %q", m.Params)
+	}
+	bob.send("WHOIS Ally")
+	if m := bob.expect("330"); m.Params[1] != "Ally" || m.Params[2] != "alice" {
+		t.Errorf("WHOIS 330: %q", m.Params)
+	}
+	bob.send("NAMES #go")
+	if m := bob.expect("353"); !strings.Contains(m.Params[3], "@Ally") {
+		t.Errorf("NAMES: %q", m.Params)
+	}
+	// A private message to the nick reaches her.
+	bob.send("PRIVMSG Ally :psst")
+	if m := alice.expect("PRIVMSG", "psst"); m.Params[0] != "Ally" || m.Source != "bob!bob@parley" {
+		t.Errorf("private message %s %q", m.Source, m.Params)
+	}
+
+	// A nick set on another face shows as NICK.
+	carol.do(&protocol.Frame{Type: protocol.TypeNick, Nick: "Caz"})
+	if m := alice.expect("NICK"); m.Source != "carol!carol@parley" || m.Params[0] != "Caz" {
+		t.Errorf("carol's NICK: %s %q", m.Source, m.Params)
+	}
+	// Someone else's nick or name is refused.
+	bob.send("NICK Caz")
+	bob.expect("433", "Caz")
+	bob.send("NICK alice")
+	bob.expect("433", "alice")
+	bob.send("NICK #x")
+	bob.expect("432", "#x")
+	// The login name goes back to having no nick.
+	alice.send("NICK alice")
+	if m := bob.expect("NICK"); m.Source != "Ally!alice@parley" || m.Params[0] != "alice" {
+		t.Errorf("back to the name: %s %q", m.Source, m.Params)
+	}
+	if f := carol.next(protocol.TypeNick, func(f *protocol.Frame) bool { return f.Name == "alice" }); f.Nick != "" {
+		t.Errorf("carol's nick event %+v", f)
+	}
 }
 
 // With -irc-guests a connection without a password registers its nick,

@@ -279,7 +279,8 @@ func (c *conn) authenticate(m *ircmsg.Message) bool {
 	}
 	if ok {
 		c.reg.saslDone = true
-		c.numeric("900", source(c.curNick()), c.curNick(), "You are now logged in as "+c.curNick())
+		acct := c.loginName()
+		c.numeric("900", c.curNick()+"!"+acct+userHost, acct, "You are now logged in as "+acct)
 		c.numeric("903", "SASL authentication successful")
 	}
 	return true
@@ -298,6 +299,7 @@ func (c *conn) login(name, password string, sasl bool) (ok, goOn bool) {
 		c.mu.Lock()
 		c.nick = r.Name
 		c.mu.Unlock()
+		c.srv.noteNick(r.Name, r.Nick)
 		return true, true
 	}
 	switch {
@@ -380,6 +382,7 @@ func (c *conn) tryRegister() bool {
 			c.mu.Lock()
 			c.nick = r.Name
 			c.mu.Unlock()
+			c.srv.noteNick(r.Name, r.Nick)
 		case !g.passGiven:
 			c.numeric("464", "Password required: send your Parley password with PASS, or log in with SASL PLAIN; the first login of a name registers it")
 			c.Close(protocol.CodeBadCredentials, "Password required")
@@ -391,7 +394,35 @@ func (c *conn) tryRegister() bool {
 			}
 		}
 	}
+	if !c.askedNick() {
+		return false
+	}
 	return c.welcome()
+}
+
+// askedNick makes the NICK the client registered with the account's
+// Parley nick, when it is not the login name: a SASL login as one
+// account under another nick. A nick that cannot be had (someone
+// else's name or nick) leaves the account's, with a notice saying why;
+// the welcome then tells the client its nick. It reports whether the
+// connection goes on.
+func (c *conn) askedNick() bool {
+	g := &c.reg
+	want, perr := protocol.ParseName(g.nick)
+	acct, _ := protocol.ParseName(c.loginName())
+	if perr != nil || want.Key == acct.Key {
+		return true
+	}
+	r, ok := c.request(&protocol.Frame{Type: protocol.TypeNick, Nick: g.nick})
+	if !ok {
+		return false
+	}
+	if r.Type == protocol.TypeOK {
+		c.srv.noteNick(r.Name, r.Nick)
+		return true
+	}
+	c.notice("You are logged in as " + acct.Display + ", but cannot be " + g.nick + ": " + r.Message)
+	return true
 }
 
 // welcome sends the registration burst, shows the rooms the account is
@@ -400,10 +431,14 @@ func (c *conn) welcome() bool {
 	g := &c.reg
 	g.welcomed = true
 	g.pass = ""
-	nick := c.curNick()
-	c.srv.setIdent(nick, ident{user: "~" + g.username, host: "parley", real: g.realname, guest: g.guest, c: c})
+	login := c.loginName()
+	nick := c.srv.shown(login)
+	c.mu.Lock()
+	c.told = nick
+	c.mu.Unlock()
+	c.srv.setIdent(login, ident{user: "~" + g.username, host: "parley", real: g.realname, guest: g.guest, c: c})
 	name := c.srv.cfg.ServerName
-	c.numeric("001", fmt.Sprintf("Welcome to Parley, %s", source(nick)))
+	c.numeric("001", fmt.Sprintf("Welcome to Parley, %s", c.srv.src(login)))
 	c.numeric("002", fmt.Sprintf("Your host is %s, running Parley", name))
 	c.numeric("003", "This server speaks Parley's rooms and private messages over IRC")
 	c.numeric("004", name, "parley", "i", "o")
@@ -413,9 +448,10 @@ func (c *conn) welcome() bool {
 	}
 	c.motd()
 	if g.nick != nick {
-		// The account's name is the nick: tell a client that asked for
-		// another spelling, or that logged in with SASL as someone else.
-		c.send(source(g.nick), "NICK", nick)
+		// The account's Parley nick (or its name) is the nick: tell a
+		// client that asked for another spelling, or for a nick it
+		// could not have.
+		c.send(g.nick+"!"+login+userHost, "NICK", nick)
 	}
 	var rooms []protocol.RoomInfo
 	if g.loggedIn != nil {

@@ -90,7 +90,14 @@ type Server struct {
 	idents  map[string]ident // of the users on IRC, by display name
 	quits   map[string]quit
 	nextID  uint64
-	wg      sync.WaitGroup
+	tagSeq  uint64 // the last msgid given to a relayed TAGMSG
+
+	// nicks maps login names to the Parley nicks (display names) that
+	// IRC shows in their place, as far as this door has heard: from
+	// login replies, who replies, member and nick events.
+	nmu   sync.Mutex
+	nicks map[string]string
+	wg    sync.WaitGroup
 }
 
 // New returns a Server.
@@ -108,7 +115,7 @@ func New(cfg Config) *Server {
 		cfg.MaxQueue = 8 << 20
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, guestKey: make([]byte, 32),
-		lns: map[net.Listener]struct{}{}, conns: map[*conn]struct{}{}, closed: map[string]int{}, idents: map[string]ident{}, quits: map[string]quit{}}
+		lns: map[net.Listener]struct{}{}, conns: map[*conn]struct{}{}, closed: map[string]int{}, idents: map[string]ident{}, quits: map[string]quit{}, nicks: map[string]string{}}
 	rand.Read(s.guestKey)
 	s.isupport = isupport(cfg.Sessions.Limits())
 	return s
@@ -311,7 +318,7 @@ func (s *Server) setAway(c *conn, name, away string) {
 	if away != "" {
 		params = append(params, away)
 	}
-	line := appendLine(nil, source(name), "AWAY", params...)
+	line := appendLine(nil, s.src(name), "AWAY", params...)
 	for _, o := range conns {
 		o.mu.Lock()
 		if o.registered && o.caps.awayNotify && !o.closed {
@@ -348,3 +355,48 @@ func (s *Server) dropIdent(name string, c *conn) {
 	}
 	s.mu.Unlock()
 }
+
+// shown is the IRC nick of the user with login name name: their Parley
+// nick if they have one, or the name.
+func (s *Server) shown(name string) string {
+	s.nmu.Lock()
+	defer s.nmu.Unlock()
+	if n, ok := s.nicks[name]; ok {
+		return n
+	}
+	return name
+}
+
+// noteNick records that name is shown as nick ("" for the name itself),
+// and returns how they were shown before.
+func (s *Server) noteNick(name, nick string) (old string) {
+	s.nmu.Lock()
+	defer s.nmu.Unlock()
+	old, ok := s.nicks[name]
+	if !ok {
+		old = name
+	}
+	if nick == "" || nick == name {
+		delete(s.nicks, name)
+	} else {
+		s.nicks[name] = nick
+	}
+	return old
+}
+
+// noteMembers records the nicks a who reply carries.
+func (s *Server) noteMembers(l []protocol.MemberInfo) {
+	s.nmu.Lock()
+	defer s.nmu.Unlock()
+	for _, mb := range l {
+		if mb.Nick == "" || mb.Nick == mb.Name {
+			delete(s.nicks, mb.Name)
+		} else {
+			s.nicks[mb.Name] = mb.Nick
+		}
+	}
+}
+
+// src is the IRC source of the user with login name name: their nick,
+// with the login name as the user part.
+func (s *Server) src(name string) string { return s.shown(name) + "!" + name + userHost }

@@ -164,6 +164,11 @@ type Frame struct {
 	// who entry: the name the user chose to be shown by (see Name for
 	// their login name).
 	Nick string `json:"nick,omitempty"`
+	// ClientTags, on a send from the IRC door and on its live message
+	// event, are the IRC client-only tags (+name: value) the sender
+	// attached, which the door passes on to IRC clients that enabled
+	// message-tags. They are never on the wire and never stored.
+	ClientTags map[string]string `json:"-"`
 	// Private, on the login reply: the user's private conversations,
 	// the newest first.
 	Private []PrivateInfo `json:"private,omitempty"`

@@ -38,8 +38,10 @@ status=0
 printf '%-26s %6s %6s %7s\n' module passed failed skipped
 for m in "${modules[@]}"; do
 	out=$tmp/$m.txt
-	# TMPDIR: irctest keeps the ports it handed out in a file there,
-	# which runs at the same time would otherwise share and garble.
+	# TMPDIR of the run's own: irctest keeps the ports it took in
+	# $TMPDIR/irctest_ports.json, unlocked outside pytest-xdist, so
+	# runs at the same time on one machine would read each other's
+	# half-written file.
 	(cd "$dir" && TMPDIR=$tmp PARLEY_CHATSERVER=$bin PYTHONPATH=$here timeout 900 /usr/bin/python3 -m pytest \
 		-p no:cacheprovider --controller parley -q -rA \
 		-m 'not implementation-specific and not deprecated and not strict' \
