@@ -48,7 +48,7 @@ func scene(t *testing.T, width, height int64, scheme string) context.Context {
 }
 
 // save writes a screenshot where PARLEY_SCREENSHOTS says (the README's
-// and the come from here: PARLEY_SCREENSHOTS=$PWD/resources).
+// and those in resources/ come from here: PARLEY_SCREENSHOTS=$PWD/resources).
 func save(t *testing.T, ctx context.Context, name string) {
 	t.Helper()
 	if os.Getenv("PARLEY_SCREENSHOTS") == "" {
