@@ -504,15 +504,7 @@ func (s *Store) decorate(ctx context.Context, msgs []store.Message, reactions bo
 		if err := rows.Scan(&id, &emoji, &user, &name); err != nil {
 			return err
 		}
-		rs := byMsg[uint64(id)]
-		i := slices.IndexFunc(rs, func(r store.Reaction) bool { return r.Emoji == emoji })
-		if i < 0 {
-			rs = append(rs, store.Reaction{Emoji: emoji})
-			i = len(rs) - 1
-		}
-		rs[i].Users = append(rs[i].Users, user)
-		rs[i].Names = append(rs[i].Names, name)
-		byMsg[uint64(id)] = rs
+		byMsg[uint64(id)] = store.AddReaction(byMsg[uint64(id)], emoji, user, name)
 	}
 	if err := rows.Err(); err != nil {
 		return err
@@ -602,7 +594,7 @@ func (s *Store) Since(ctx context.Context, user string, convs []string, after, u
 		if err != nil {
 			return nil, err
 		}
-		out = mergeByID(out, msgs, limit)
+		out = store.MergeByID(out, msgs, limit)
 	}
 	return out, s.decorate(ctx, out, false)
 }
@@ -625,23 +617,6 @@ func sinceQuery(user string, convs []string, private bool, after, upto uint64, l
 			`(SELECT `+msgColumns+` FROM messages WHERE recipient = `+u+` AND sender != `+u+` AND room = '' AND id > $1 AND id <= $2 ORDER BY id LIMIT $3)`)
 	}
 	return strings.Join(arms, ` UNION ALL `) + ` ORDER BY id LIMIT $3`, args
-}
-
-// mergeByID merges two lists in increasing id order and keeps the first
-// limit entries.
-func mergeByID(a, b []store.Message, limit int) []store.Message {
-	if len(a) == 0 {
-		return b[:min(len(b), limit)]
-	}
-	out := make([]store.Message, 0, min(len(a)+len(b), limit))
-	for len(out) < limit && (len(a) > 0 || len(b) > 0) {
-		if len(b) == 0 || len(a) > 0 && a[0].ID < b[0].ID {
-			out, a = append(out, a[0]), a[1:]
-		} else {
-			out, b = append(out, b[0]), b[1:]
-		}
-	}
-	return out
 }
 
 func (s *Store) PrivateTo(ctx context.Context, user string, after, upto uint64, limit int) ([]store.Message, error) {
@@ -795,10 +770,8 @@ func (s *Store) PrivateConvs(ctx context.Context, user string, upto uint64, limi
 		if err := rows.Scan(&pc.Conv, &last, &from, &fromName, &to, &toName); err != nil {
 			return nil, err
 		}
-		pc.Last, pc.With, pc.WithName = uint64(last), to, toName
-		if to == user {
-			pc.With, pc.WithName = from, fromName
-		}
+		pc.Last = uint64(last)
+		pc.FillWith(user, from, fromName, to, toName)
 		out = append(out, pc)
 	}
 	return out, rows.Err()

@@ -605,15 +605,7 @@ func (s *Store) decorate(ctx context.Context, msgs []store.Message, reactions bo
 				rows.Close()
 				return err
 			}
-			rs := byMsg[uint64(id)]
-			i := slices.IndexFunc(rs, func(r store.Reaction) bool { return r.Emoji == emoji })
-			if i < 0 {
-				rs = append(rs, store.Reaction{Emoji: emoji})
-				i = len(rs) - 1
-			}
-			rs[i].Users = append(rs[i].Users, user)
-			rs[i].Names = append(rs[i].Names, name)
-			byMsg[uint64(id)] = rs
+			byMsg[uint64(id)] = store.AddReaction(byMsg[uint64(id)], emoji, user, name)
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
@@ -715,7 +707,7 @@ func (s *Store) Since(ctx context.Context, user string, convs []string, after, u
 		if err != nil {
 			return nil, err
 		}
-		out = mergeByID(out, msgs, limit)
+		out = store.MergeByID(out, msgs, limit)
 	}
 	return out, s.decorate(ctx, out, false)
 }
@@ -723,23 +715,6 @@ func (s *Store) Since(ctx context.Context, user string, convs []string, after, u
 // sinceArms is the most conversations one of Since's queries reads; it
 // stays well under SQLite's limit of 500 arms in a compound query.
 const sinceArms = 200
-
-// mergeByID merges two lists in increasing id order and keeps the first
-// limit entries.
-func mergeByID(a, b []store.Message, limit int) []store.Message {
-	if len(a) == 0 {
-		return b[:min(len(b), limit)]
-	}
-	out := make([]store.Message, 0, min(len(a)+len(b), limit))
-	for len(out) < limit && (len(a) > 0 || len(b) > 0) {
-		if len(b) == 0 || len(a) > 0 && a[0].ID < b[0].ID {
-			out, a = append(out, a[0]), a[1:]
-		} else {
-			out, b = append(out, b[0]), b[1:]
-		}
-	}
-	return out
-}
 
 // sinceQuery is one of Since's queries. It has one arm per conversation,
 // and with private the two arms of the user's private messages: each
@@ -926,10 +901,8 @@ func (s *Store) PrivateConvs(ctx context.Context, user string, upto uint64, limi
 		if err := rows.Scan(&pc.Conv, &last, &from, &fromName, &to, &toName); err != nil {
 			return nil, err
 		}
-		pc.Last, pc.With, pc.WithName = uint64(last), to, toName
-		if to == user {
-			pc.With, pc.WithName = from, fromName
-		}
+		pc.Last = uint64(last)
+		pc.FillWith(user, from, fromName, to, toName)
 		out = append(out, pc)
 	}
 	return out, rows.Err()
