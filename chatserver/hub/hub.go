@@ -796,6 +796,13 @@ func (h *Hub) handle(s *Session, f *protocol.Frame) {
 	case protocol.TypeNick:
 		err = h.setNick(s, f)
 	case protocol.TypeQuit:
+		// A quit goes offline at once, and its presence goes out before
+		// the reply: whoever sees the reply, or the connection close,
+		// knows that everyone sharing a room has been told (an IRC
+		// client's QUIT line is expected to reach the channel before
+		// the quitter's link closes).
+		h.detach(s)
+		h.flushPresence()
 		h.reply(s, &protocol.Frame{Type: protocol.TypeOK, Re: f.ID})
 		s.peer.Close(protocol.CodeQuit, "goodbye")
 	case protocol.TypeLogin:
