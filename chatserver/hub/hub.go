@@ -337,6 +337,7 @@ type commitResult struct {
 
 // Session is one logged-in connection.
 type Session struct {
+	hub   *Hub
 	peer  Peer
 	id    uint64
 	user  *user // set by run
@@ -751,6 +752,21 @@ func (h *Hub) Finish(s *Session) <-chan struct{} {
 func (h *Hub) Leave(s *Session) {
 	h.do(func() { h.detach(s) })
 }
+
+// The session's own methods are the hub's, for a session layer that
+// holds its logged-in sessions behind an interface.
+
+// User returns the session's user's display name.
+func (s *Session) User() string { return s.Name }
+
+// Handle is Hub.Handle for s.
+func (s *Session) Handle(f *protocol.Frame) { s.hub.Handle(s, f) }
+
+// Finish is Hub.Finish for s.
+func (s *Session) Finish() <-chan struct{} { return s.hub.Finish(s) }
+
+// Leave is Hub.Leave for s.
+func (s *Session) Leave() { s.hub.Leave(s) }
 
 // readSync answers a sync request. Most of it is read off the hub
 // goroutine, as for a login (see readAhead); the caller's next request

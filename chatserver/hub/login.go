@@ -66,7 +66,7 @@ func (h *Hub) Login(ctx context.Context, peer Peer, f *protocol.Frame, from neti
 	}
 
 	ok := &protocol.Frame{Type: protocol.TypeOK, Re: f.ID, Token: token}
-	s := &Session{peer: peer, Key: name.Key}
+	s := &Session{hub: h, peer: peer, Key: name.Key}
 	var refused *protocol.Error
 	always := func() bool { return true }
 	err = h.catchUp(ctx, name.Key, true, f.Resume || f.Since > 0, f.Since, always, func(ra *readAhead) {

@@ -206,7 +206,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		},
 	})
 	sessions := session.New(session.Config{
-		Hub:              s.hub,
+		Hub:              session.Local(s.hub),
 		Logger:           log,
 		Name:             "parley-chatserver",
 		FilesURL:         cfg.FilesURL,

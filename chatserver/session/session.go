@@ -46,10 +46,40 @@ type Conn interface {
 	SetUser(name string)
 }
 
+// Hub is the chat hub that sessions log in to: a *hub.Hub through Local,
+// or, on a node of a cluster, the node's way to the cluster's hub.
+type Hub interface {
+	// Login is hub.Hub's Login: it authenticates a login frame from the
+	// address from and attaches a session for peer, whose ok reply has
+	// been queued to peer when Login returns.
+	Login(ctx context.Context, peer hub.Peer, f *protocol.Frame, from netip.Addr) (Member, error)
+}
+
+// Member is a logged-in session of a Hub.
+type Member interface {
+	User() string             // the user's display name
+	Handle(f *protocol.Frame) // a request, answered through the peer
+	Finish() <-chan struct{}  // closed once every earlier request is answered
+	Leave()                   // the connection has ended
+}
+
+// Local is the Hub of a chat server that is not part of a cluster.
+func Local(h *hub.Hub) Hub { return local{h} }
+
+type local struct{ h *hub.Hub }
+
+func (l local) Login(ctx context.Context, peer hub.Peer, f *protocol.Frame, from netip.Addr) (Member, error) {
+	s, err := l.h.Login(ctx, peer, f, from)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
 // Config configures a Server. Hub is required; zero values elsewhere
 // mean the defaults.
 type Config struct {
-	Hub    *hub.Hub
+	Hub    Hub
 	Logger *slog.Logger
 	// Name is announced in the welcome frame.
 	Name string
@@ -158,7 +188,7 @@ type Session struct {
 
 	helloDone bool
 	pinged    bool // an idle ping is unanswered
-	sess      *hub.Session
+	sess      Member
 	limiter   *rate.Limiter // nil while the connection is idle with a full bucket
 	reads     *rate.Limiter // for requests that read the store; made at the first
 	refusals  *rate.Limiter // made at the first refusal
@@ -281,7 +311,7 @@ func (s *Session) Request(f *protocol.Frame) bool {
 				return s.refuse(f.ID, s.reads, fmt.Sprintf("slow down: at most %d history pages, joins or searches a second", cfg.ReadRate), false)
 			}
 		}
-		cfg.Hub.Handle(s.sess, f)
+		s.sess.Handle(f)
 	}
 	return true
 }
@@ -332,7 +362,7 @@ func (s *Session) beforeLogin(f *protocol.Frame) bool {
 		}
 		s.observeLogin("")
 		s.sess = sess
-		s.c.SetUser(sess.Name)
+		s.c.SetUser(sess.User())
 		s.c.SetReadDeadline(time.Now().Add(cfg.PingInterval))
 		s.readSet = time.Now()
 	case protocol.TypePing:
@@ -399,7 +429,7 @@ func (s *Session) InputEnded(closed <-chan struct{}) {
 		return
 	}
 	select {
-	case <-s.srv.cfg.Hub.Finish(s.sess):
+	case <-s.sess.Finish():
 	case <-closed:
 	}
 }
@@ -407,7 +437,7 @@ func (s *Session) InputEnded(closed <-chan struct{}) {
 // End is called once, when the connection has ended.
 func (s *Session) End() {
 	if s.sess != nil {
-		s.srv.cfg.Hub.Leave(s.sess)
+		s.sess.Leave()
 	}
 }
 
