@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -28,11 +29,22 @@ import (
 // Store is a store.Store backed by PostgreSQL.
 type Store struct {
 	db *pgxpool.Pool
-	// owner holds the advisory lock that says one chat server uses
-	// the database: the hub numbers messages itself, so two servers on
-	// one database would hand out the same ids.
+	// owner holds the advisory lock that says one chat server writes
+	// to the database: the hub numbers messages itself, so two writers
+	// would hand out the same ids. Open takes it at once; a store
+	// opened with OpenShared takes it in Lead.
 	owner *pgx.Conn
+	// term is the writer term a shared store's writes are fenced by
+	// (see Lead), 0 while it is not the writer; Open's store is not
+	// fenced.
+	term   atomic.Int64
+	shared bool
 }
+
+// ErrNotWriter is returned by the writes of a store opened with
+// OpenShared that does not hold the writer's lock, or whose term has
+// passed to another: they are refused rather than diverging.
+var ErrNotWriter = errors.New("this chat server is not the database's writer")
 
 // ErrInUse is returned by Open when another chat server holds the
 // database.
@@ -107,6 +119,7 @@ CREATE TABLE IF NOT EXISTS messages (
 	nick      TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS messages_conv ON messages (conv, id);
+CREATE UNIQUE INDEX IF NOT EXISTS messages_idem ON messages (sender, idem) WHERE idem != '';
 CREATE INDEX IF NOT EXISTS messages_sender ON messages (sender, id);
 CREATE INDEX IF NOT EXISTS messages_recipient ON messages (recipient, id);
 CREATE TABLE IF NOT EXISTS reactions (
@@ -128,11 +141,138 @@ CREATE TABLE IF NOT EXISTS reads (
 	msg      BIGINT NOT NULL,
 	PRIMARY KEY (user_key, conv)
 );
+CREATE TABLE IF NOT EXISTS writer_term (
+	one  BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (one),
+	term BIGINT NOT NULL
+);
+INSERT INTO writer_term (term) VALUES (0) ON CONFLICT DO NOTHING;
+CREATE OR REPLACE FUNCTION parley_fence(t BIGINT) RETURNS VOID AS $$
+BEGIN
+	PERFORM 1 FROM writer_term WHERE term = t FOR SHARE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'another chat server has become the writer' USING ERRCODE = 'PY001';
+	END IF;
+END $$ LANGUAGE plpgsql;
 `
 
 // Open connects to the database at url (postgres://USER@HOST:PORT/DB,
-// with any of libpq's parameters) and creates the tables it lacks.
+// with any of libpq's parameters), creates the tables it lacks, and takes
+// the database for this chat server alone: it fails with ErrInUse if
+// another holds it.
 func Open(ctx context.Context, url string) (*Store, error) {
+	s, err := open(ctx, url)
+	if err != nil {
+		return nil, err
+	}
+	owner, err := pgx.ConnectConfig(ctx, s.db.Config().ConnConfig.Copy())
+	if err != nil {
+		s.db.Close()
+		return nil, fmt.Errorf("connect to %s: %w", s.where(), err)
+	}
+	var held bool
+	if err := owner.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, ownerLock).Scan(&held); err != nil || !held {
+		owner.Close(ctx)
+		s.db.Close()
+		if err == nil {
+			err = ErrInUse
+		}
+		return nil, fmt.Errorf("%s: %w", s.where(), err)
+	}
+	s.owner = owner
+	return s, nil
+}
+
+// OpenShared is Open for a node of a cluster: several nodes open one
+// database, and the one that Lead makes the writer writes to it. Until
+// then, and after its term has passed to another, its writes fail with
+// ErrNotWriter; reads work throughout.
+func OpenShared(ctx context.Context, url string) (*Store, error) {
+	s, err := open(ctx, url)
+	if err != nil {
+		return nil, err
+	}
+	s.shared = true
+	return s, nil
+}
+
+func (s *Store) where() string {
+	c := s.db.Config().ConnConfig
+	return c.Host + "/" + c.Database
+}
+
+// Lead blocks until this store holds the database's writer lock, or ctx
+// ends, and then starts a new writer term: from then on the writes of an
+// earlier term's writer fail, even one that has not noticed that it
+// lost the lock (its connection to the database broke, say), because
+// every write checks the term inside its own transaction. It returns
+// the term. Call Resign when the term ends.
+func (s *Store) Lead(ctx context.Context) (int64, error) {
+	if !s.shared || s.owner != nil {
+		return 0, errors.New("Lead needs a store from OpenShared that does not lead")
+	}
+	owner, err := pgx.ConnectConfig(ctx, s.db.Config().ConnConfig.Copy())
+	if err != nil {
+		return 0, fmt.Errorf("connect to %s: %w", s.where(), err)
+	}
+	// pg_advisory_lock waits in the database for the holder to let go:
+	// the lock is released when its session ends, so a writer that dies
+	// hands it on as soon as the database notices.
+	if _, err := owner.Exec(ctx, `SELECT pg_advisory_lock($1)`, ownerLock); err != nil {
+		owner.Close(context.Background())
+		return 0, fmt.Errorf("wait for the writer lock of %s: %w", s.where(), err)
+	}
+	var term int64
+	if err := owner.QueryRow(ctx, `UPDATE writer_term SET term = term + 1 RETURNING term`).Scan(&term); err != nil {
+		owner.Close(context.Background())
+		return 0, fmt.Errorf("start a writer term in %s: %w", s.where(), err)
+	}
+	s.owner = owner
+	s.term.Store(term)
+	return term, nil
+}
+
+// Holding checks, with one round trip, that the writer lock's
+// connection still works; a writer that cannot tell must stop writing.
+// Call it from the goroutine that called Lead.
+func (s *Store) Holding(ctx context.Context) error {
+	if s.owner == nil || s.term.Load() == 0 {
+		return ErrNotWriter
+	}
+	return s.owner.Ping(ctx)
+}
+
+// Resign ends the writer term: the lock goes to the next node waiting
+// in Lead. Call it from the goroutine that called Lead.
+func (s *Store) Resign() {
+	s.term.Store(0)
+	if s.owner != nil {
+		s.owner.Close(context.Background())
+		s.owner = nil
+	}
+}
+
+// fence is the statement that a shared store's writes begin with.
+func (s *Store) fence() (string, int64, error) {
+	if !s.shared {
+		return "", 0, nil
+	}
+	t := s.term.Load()
+	if t == 0 {
+		return "", 0, ErrNotWriter
+	}
+	return `SELECT parley_fence($1)`, t, nil
+}
+
+// fenced turns the fence's failure into ErrNotWriter.
+func fenced(err error) error {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == "PY001" {
+		return fmt.Errorf("%w: %s", ErrNotWriter, pe.Message)
+	}
+	return err
+}
+
+func open(ctx context.Context, url string) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("database address: %w", err)
@@ -154,28 +294,17 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("create tables in %s/%s: %w", cfg.ConnConfig.Host, cfg.ConnConfig.Database, err)
 	}
-	owner, err := pgx.ConnectConfig(ctx, cfg.ConnConfig.Copy())
-	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("connect to %s: %w", cfg.ConnConfig.Host, err)
-	}
-	var held bool
-	if err := owner.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, ownerLock).Scan(&held); err != nil || !held {
-		owner.Close(ctx)
-		db.Close()
-		if err == nil {
-			err = ErrInUse
-		}
-		return nil, fmt.Errorf("%s/%s: %w", cfg.ConnConfig.Host, cfg.ConnConfig.Database, err)
-	}
-	return &Store{db: db, owner: owner}, nil
+	return &Store{db: db}, nil
 }
 
 // Close ends the store's connections, which lets the database go to
 // another chat server.
 func (s *Store) Close() error {
 	s.db.Close()
-	return s.owner.Close(context.Background())
+	if s.owner != nil {
+		return s.owner.Close(context.Background())
+	}
+	return nil
 }
 
 func ms(t time.Time) int64 { return t.UnixMilli() }
@@ -198,13 +327,32 @@ func isUniqueViolation(err error) bool {
 }
 
 func (s *Store) CreateUser(ctx context.Context, u store.User) error {
-	_, err := s.db.Exec(ctx,
-		`INSERT INTO users (key, name, hash, pm_delivered, created) VALUES ($1, $2, $3, $4, $5)`,
-		u.Key, u.Name, u.Hash, sqlID(u.PMDelivered), ms(u.Created))
+	fence, term, err := s.fence()
+	if err != nil {
+		return err
+	}
+	insert := func(q interface {
+		Exec(context.Context, string, ...any) (pgconn.CommandTag, error)
+	}) error {
+		_, err := q.Exec(ctx,
+			`INSERT INTO users (key, name, hash, pm_delivered, created) VALUES ($1, $2, $3, $4, $5)`,
+			u.Key, u.Name, u.Hash, sqlID(u.PMDelivered), ms(u.Created))
+		return err
+	}
+	if fence == "" {
+		err = insert(s.db)
+	} else {
+		err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, fence, term); err != nil {
+				return err
+			}
+			return insert(tx)
+		})
+	}
 	if isUniqueViolation(err) {
 		return store.ErrExists
 	}
-	return err
+	return fenced(err)
 }
 
 func (s *Store) User(ctx context.Context, key string) (store.User, error) {
@@ -348,7 +496,8 @@ func (s *Store) Rooms(ctx context.Context) ([]store.Room, error) {
 
 const insertMessage = `INSERT INTO messages
 	(id, conv, room, sender, from_name, recipient, to_name, kind, text, file, time, target, recalled, idem, edited, reply_to, react_on, nick)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+	ON CONFLICT (sender, idem) WHERE idem != '' DO NOTHING`
 
 // Apply queues the batch's statements in one pipeline inside one
 // transaction: one round trip to the server, and one durable commit.
@@ -434,12 +583,21 @@ func (s *Store) Apply(ctx context.Context, batch []store.Change) error {
 	if b.Len() == 0 {
 		return nil
 	}
-	return pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+	fence, term, err := s.fence()
+	if err != nil {
+		return err
+	}
+	if fence != "" {
+		// The fence goes first, in the same round trip: a write of a
+		// term that has passed changes nothing.
+		b.QueuedQueries = append([]*pgx.QueuedQuery{{SQL: fence, Arguments: []any{term}}}, b.QueuedQueries...)
+	}
+	return fenced(pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
 		if err := tx.SendBatch(ctx, &b).Close(); err != nil {
 			return fmt.Errorf("write %d changes: %w", len(batch), err)
 		}
 		return nil
-	})
+	}))
 }
 
 const msgColumns = `id, conv, room, sender, from_name, recipient, to_name, kind, text, file, time, target, recalled, idem, edited, reply_to, react_on, nick`
