@@ -138,6 +138,12 @@ type Config struct {
 	// hearing that they came online; traffic of others leaves them
 	// waiting.
 	PresenceWait, PresenceDelay time.Duration
+	// WriteFailed, if set, is told of every failed write to the store,
+	// off the hub goroutine, and makes the replies to what failed say
+	// unavailable rather than internal. A cluster's writer ends its
+	// term on it: what the hub holds in memory may no longer be what
+	// the database holds.
+	WriteFailed func(error)
 }
 
 // Defaults of Config, which the chatserver command's flags start from.
@@ -146,6 +152,13 @@ const (
 	DefaultResumeTTL    = 7 * 24 * time.Hour
 	DefaultJoinHistory  = 50
 )
+
+// WithDefaults returns c with its zero values replaced by the defaults
+// that New would use.
+func (c Config) WithDefaults() Config {
+	c.setDefaults()
+	return c
+}
 
 func (c *Config) setDefaults() {
 	if c.Logger == nil {
@@ -619,6 +632,9 @@ func (h *Hub) commit() {
 			}
 			if err != nil {
 				h.log.Error("store write failed", "changes", len(changes), "err", err)
+				if h.cfg.WriteFailed != nil {
+					h.cfg.WriteFailed(err)
+				}
 			} else {
 				n := 0
 				for i := range changes {

@@ -116,7 +116,7 @@ func (h *Hub) sendReply(s *Session, f *protocol.Frame, reply *store.Message) *pr
 		fail: func(error) {
 			h.lastPub = m.ID // the id is skipped
 			h.keys.forget(u.key, f.Key)
-			h.reply(s, protocol.Errorf(protocol.CodeInternal, "message could not be stored; send it again").Frame(f.ID))
+			h.reply(s, protocol.Errorf(h.writeCode(), "message could not be stored; send it again").Frame(f.ID))
 		},
 	})
 	return nil
@@ -243,8 +243,16 @@ func (h *Hub) join(s *Session, f *protocol.Frame) (*historyRead, *protocol.Error
 
 func (h *Hub) failReply(s *Session, re uint64) func(error) {
 	return func(error) {
-		h.reply(s, protocol.Errorf(protocol.CodeInternal, "could not save the change; try again").Frame(re))
+		h.reply(s, protocol.Errorf(h.writeCode(), "could not save the change; try again").Frame(re))
 	}
+}
+
+// writeCode is the code of a reply to a request whose write failed.
+func (h *Hub) writeCode() string {
+	if h.cfg.WriteFailed != nil {
+		return protocol.CodeUnavailable
+	}
+	return protocol.CodeInternal
 }
 
 // leave removes the session's user from a room. If they owned it, the member

@@ -31,6 +31,9 @@ type Metrics struct {
 	commit prometheus.Histogram
 }
 
+// Register adds collectors of another part, such as a cluster node's.
+func (m *Metrics) Register(cs ...prometheus.Collector) { m.reg.MustRegister(cs...) }
+
 // New returns a registry with the Go runtime's and the process's
 // collectors and the chat server's own, which hub and transports feed:
 // they are read at each scrape. transports maps a transport's name

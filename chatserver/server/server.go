@@ -11,12 +11,15 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/parley-chat/parley/chatserver/auth"
+	"github.com/parley-chat/parley/chatserver/cluster"
 	"github.com/parley-chat/parley/chatserver/hub"
 	"github.com/parley-chat/parley/chatserver/irc"
 	"github.com/parley-chat/parley/chatserver/metrics"
@@ -44,6 +47,15 @@ type Config struct {
 	// DB is a PostgreSQL database's URL; when set, the server keeps its
 	// data there instead of in DataDir.
 	DB      string
+	// NATS, with DB, makes the server a node of a cluster: nats://HOST:4222
+	// (several comma-separated). Node names it in the cluster; Advertise
+	// is the host its clients reach it by, passed on to the clients of
+	// the other nodes (default: the listener's, or the machine's name).
+	NATS, Node, Advertise string
+	// ClusterBeat is how often nodes tell each other they are alive
+	// (default 1 s); a node silent for ClusterTTL (default 5 beats) is
+	// counted gone, and its users offline.
+	ClusterBeat, ClusterTTL time.Duration
 	TLSCert string // certificate file; with TLSKey, serve TLS on both doors
 	TLSKey  string
 
@@ -85,7 +97,9 @@ type Config struct {
 type Server struct {
 	cfg     Config
 	store   store.Store
-	hub     *hub.Hub
+	hub     *hub.Hub      // one server's own; nil on a node of a cluster
+	node    *cluster.Node // on a node of a cluster
+	core    core
 	net     *tcp.Server
 	ws      *ws.Server
 	irc     *irc.Server
@@ -117,7 +131,17 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	}
 
 	var st store.Store
+	var shared *postgres.Store
 	switch {
+	case cfg.NATS != "":
+		if !strings.HasPrefix(cfg.DB, "postgres://") && !strings.HasPrefix(cfg.DB, "postgresql://") {
+			return nil, errors.New("-nats needs -db postgres://…: the nodes of a cluster share one PostgreSQL database")
+		}
+		s, err := postgres.OpenShared(ctx, cfg.DB)
+		if err != nil {
+			return nil, fmt.Errorf("-db: %w", err)
+		}
+		st, shared = s, s
 	case cfg.DB != "":
 		s, err := postgres.Open(ctx, cfg.DB)
 		if err != nil {
@@ -165,7 +189,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		serveDone: make(chan struct{}),
 		httpDone:  make(chan struct{}),
 	}
-	s.hub, err = hub.New(ctx, hub.Config{
+	hubCfg := hub.Config{
 		Store:         st,
 		Logger:        log,
 		Hasher:        auth.NewHasher(hashParams, cfg.HashParallel, auth.DefaultQueue),
@@ -178,16 +202,33 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		CatchUpBytes:  catchUpBytes(cfg.MaxQueue),
 		FilesToken:    filesToken,
 		ObserveCommit: func(d time.Duration) { s.metrics.ObserveCommit(d) },
-	})
-	if err != nil {
-		st.Close()
-		return nil, err
 	}
-	set := s.hub.Settings()
+	if shared == nil {
+		if s.hub, err = hub.New(ctx, hubCfg); err != nil {
+			st.Close()
+			return nil, err
+		}
+		s.core = localCore{s.hub, session.Local(s.hub)}
+	} else {
+		nodeName := cfg.Node
+		if nodeName == "" {
+			nodeName, _ = os.Hostname()
+		}
+		s.node, err = cluster.Start(ctx, cluster.Config{
+			NATS: cfg.NATS, Node: nodeName, Store: shared, Hub: hubCfg,
+			Beat: cfg.ClusterBeat, TTL: cfg.ClusterTTL, Logger: log,
+		})
+		if err != nil {
+			st.Close()
+			return nil, err
+		}
+		s.core = s.node
+	}
+	set := hubCfg.WithDefaults()
 	limits.RecallSecs = int(set.RecallWindow / time.Second)
 	limits.ResumeSecs = int(set.ResumeTTL / time.Second)
 
-	s.metrics = metrics.New(s.hub.Stats, map[string]func() metrics.Transport{
+	s.metrics = metrics.New(s.core.Stats, map[string]func() metrics.Transport{
 		"tcp": func() metrics.Transport {
 			st := s.net.Stats()
 			t := metrics.Transport{Open: st.Open, Closed: map[string]int{}}
@@ -206,7 +247,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		},
 	})
 	sessions := session.New(session.Config{
-		Hub:              session.Local(s.hub),
+		Hub:              s.core,
 		Logger:           log,
 		Name:             "parley-chatserver",
 		FilesURL:         cfg.FilesURL,
@@ -244,7 +285,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		Sessions:      sessions,
 		Logger:        log,
 		ServerName:    cfg.IRCServerName,
-		Online:        s.hub.Online,
+		Online:        s.core.Online,
 		Guests:        cfg.IRCGuests,
 		GuestPassword: cfg.IRCGuestPassword,
 		FilesURL:      filesBase,
@@ -261,7 +302,11 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		for _, l := range s.ircLns {
 			l.Close()
 		}
-		st.Close()
+		if s.node != nil {
+			s.node.Close() // and the store
+		} else {
+			st.Close()
+		}
 	}
 	if cfg.IRC != "" {
 		l, err := net.Listen("tcp", cfg.IRC)
@@ -279,7 +324,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		}
 		s.ircLns = append(s.ircLns, l)
 		ircTLS = irc.New(irc.Config{
-			Sessions: sessions, Logger: log, TLS: tlsConf, ServerName: cfg.IRCServerName, Online: s.hub.Online,
+			Sessions: sessions, Logger: log, TLS: tlsConf, ServerName: cfg.IRCServerName, Online: s.core.Online,
 			Guests: cfg.IRCGuests, GuestPassword: cfg.IRCGuestPassword, FilesURL: filesBase, MOTD: cfg.IRCMOTD, MaxQueue: cfg.MaxQueue,
 		})
 		s.ircTLS = ircTLS
@@ -290,7 +335,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("listen on %s (-http): %w", cfg.HTTPAddr, err)
 		}
 		s.http = &http.Server{
-			Handler: web.Handler(web.Config{WS: s.ws, Metrics: s.metrics.Handler(), Alive: s.hub.Alive, FilesURL: cfg.FilesURL}),
+			Handler: web.Handler(web.Config{WS: s.ws, Metrics: s.metrics.Handler(), Alive: s.core.Alive, FilesURL: cfg.FilesURL}),
 			// The WebSocket connections, once upgraded, keep their own
 			// deadlines; these bound the requests before that.
 			ReadHeaderTimeout: 10 * time.Second,
@@ -303,7 +348,13 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 			ErrorLog:  slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 		}
 	}
-	go func() { s.hub.Run(); close(s.hubDone) }()
+	if s.node != nil {
+		s.metrics.Register(s.node.Metrics().Collectors()...)
+		s.node.SetAddrs(advertised(cfg.Advertise, s.ln.Addr().String()), advertisedURL(cfg.Advertise, s.HTTPAddr(), tlsConf != nil))
+		close(s.hubDone)
+	} else {
+		go func() { s.hub.Run(); close(s.hubDone) }()
+	}
 	go func() { s.serveErr = s.net.Serve(s.ln); close(s.serveDone) }()
 	for i, l := range s.ircLns {
 		srv := s.irc
@@ -337,6 +388,58 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	log.Info("chat server listening", "addr", s.ln.Addr().String(), "http", s.HTTPAddr(), "irc", s.IRCAddr(), "irc-tls", s.IRCTLSAddr(),
 		"tls", tlsConf != nil, "data", dataDesc(cfg))
 	return s, nil
+}
+
+// core is the hub the doors' sessions log in to, with what the server
+// asks of it besides: one server's own hub, or a cluster node.
+type core interface {
+	session.Hub
+	Online(name string) bool
+	Alive(ctx context.Context) error
+	Stats() hub.Stats
+}
+
+type localCore struct {
+	h *hub.Hub
+	session.Hub
+}
+
+func (c localCore) Online(name string) bool          { return c.h.Online(name) }
+func (c localCore) Alive(ctx context.Context) error { return c.h.Alive(ctx) }
+func (c localCore) Stats() hub.Stats                { return c.h.Stats() }
+
+// Node is the server's cluster node, or nil if it is not one.
+func (s *Server) Node() *cluster.Node { return s.node }
+
+// advertised is the address that clients reach a listener at addr by:
+// host, when given, with the listener's port; the listener's address if
+// it is bound to one; the machine's name if it listens on every address.
+func advertised(host, addr string) string {
+	if addr == "" {
+		return ""
+	}
+	h, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	if host == "" {
+		if ip, err := netip.ParseAddr(h); err == nil && !ip.IsUnspecified() {
+			return addr
+		}
+		host, _ = os.Hostname()
+	}
+	return net.JoinHostPort(host, port)
+}
+
+func advertisedURL(host, addr string, tls bool) string {
+	a := advertised(host, addr)
+	if a == "" {
+		return ""
+	}
+	if tls {
+		return "https://" + a
+	}
+	return "http://" + a
 }
 
 // catchUpBytes bounds a login's catch-up to a quarter of the connection's
@@ -408,6 +511,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		err = errors.Join(err, s.ircTLS.Shutdown(ctx))
 	}
 	s.ircDone.Wait()
+	if s.node != nil {
+		// The node closes the store.
+		return errors.Join(err, httpErr, s.Err(), s.node.Close())
+	}
 	s.hub.Close()
 	<-s.hubDone
 	return errors.Join(err, httpErr, s.Err(), s.store.Close())

@@ -41,6 +41,11 @@ const (
 	CodeRateLimited = "rate_limited"
 
 	CodeInternal = "internal"
+	// CodeUnavailable: a node of a cluster that cannot reach the
+	// cluster's message bus or database stores nothing, and says so
+	// rather than going its own way; the client tries another node, or
+	// this one again, and sends what was refused again.
+	CodeUnavailable = "unavailable"
 
 	// Reasons a server closes a connection, sent in a bye frame.
 	CodeFrameTooLarge    = "frame_too_large"

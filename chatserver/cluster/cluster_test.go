@@ -1,0 +1,292 @@
+package cluster_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"testing"
+	"time"
+
+	natsserver "github.com/nats-io/nats-server/v2/server"
+	"go.uber.org/goleak"
+
+	"github.com/parley-chat/parley/chatserver/server"
+	"github.com/parley-chat/parley/chatserver/server/servertest"
+	"github.com/parley-chat/parley/chatserver/store/postgres/pgtest"
+	"github.com/parley-chat/parley/shared/protocol"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m,
+		// pgx's and nats.go's background goroutines end a moment after
+		// their connections close.
+		goleak.IgnoreAnyFunction("github.com/jackc/pgx/v5/pgxpool.(*Pool).backgroundHealthCheck"))
+}
+
+// startNATS runs an embedded NATS server on a free port, stopped when
+// the test ends.
+func startNATS(t testing.TB, port int) *natsserver.Server {
+	t.Helper()
+	opts := &natsserver.Options{Host: "127.0.0.1", Port: port, NoLog: true, NoSigs: true}
+	if port == 0 {
+		opts.Port = -1
+	}
+	ns, err := natsserver.NewServer(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go ns.Start()
+	if !ns.ReadyForConnections(10 * time.Second) {
+		t.Fatal("NATS server not ready")
+	}
+	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
+	return ns
+}
+
+type cluster struct {
+	t     *testing.T
+	nats  string
+	db    string
+	nodes []*server.Server
+}
+
+func startCluster(t *testing.T, n int) *cluster {
+	pg := pgtest.Start(t)
+	ns := startNATS(t, 0)
+	c := &cluster{t: t, nats: ns.ClientURL(), db: pg.Schema(t)}
+	for i := range n {
+		c.nodes = append(c.nodes, c.start(i))
+	}
+	return c
+}
+
+func (c *cluster) start(i int) *server.Server {
+	return servertest.Start(c.t, func(cfg *server.Config) {
+		cfg.NATS, cfg.DB, cfg.Node = c.nats, c.db, "n"+string(rune('1'+i))
+		cfg.ClusterBeat, cfg.ClusterTTL = 100*time.Millisecond, time.Second
+		cfg.IRC = ""
+	})
+}
+
+// client speaks the chat protocol to one node.
+type client struct {
+	t    *testing.T
+	nc   net.Conn
+	r    *protocol.Reader
+	id   uint64
+	seen   []*protocol.Frame // every frame read
+	unread []*protocol.Frame // those next has not returned
+}
+
+func dial(t *testing.T, s *server.Server) *client {
+	t.Helper()
+	nc, err := net.Dial("tcp", s.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	c := &client{t: t, nc: nc, r: protocol.NewReader(nc, 1<<20)}
+	c.send(&protocol.Frame{Type: protocol.TypeHello, Version: protocol.Version})
+	return c
+}
+
+func (c *client) send(f *protocol.Frame) uint64 {
+	if protocol.IsRequest(f.Type) && f.ID == 0 {
+		c.id++
+		f.ID = c.id
+	}
+	if _, err := c.nc.Write(protocol.Encode(f)); err != nil {
+		c.t.Fatal(err)
+	}
+	return f.ID
+}
+
+// next returns the first frame not yet returned that ok accepts,
+// reading more as needed; the others stay for later calls.
+func (c *client) next(ok func(*protocol.Frame) bool) *protocol.Frame {
+	c.t.Helper()
+	for i, f := range c.unread {
+		if ok(f) {
+			c.unread = append(c.unread[:i:i], c.unread[i+1:]...)
+			return f
+		}
+	}
+	for {
+		c.nc.SetReadDeadline(time.Now().Add(15 * time.Second))
+		line, err := c.r.ReadFrame()
+		if err != nil {
+			c.t.Fatalf("read: %v (after %d frames)", err, len(c.seen))
+		}
+		f, err := protocol.Decode(line)
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		c.seen = append(c.seen, f)
+		if ok(f) {
+			return f
+		}
+		c.unread = append(c.unread, f)
+	}
+}
+
+func (c *client) do(f *protocol.Frame) *protocol.Frame {
+	c.t.Helper()
+	id := c.send(f)
+	return c.next(func(f *protocol.Frame) bool { return f.Re == id })
+}
+
+func (c *client) mustDo(f *protocol.Frame) *protocol.Frame {
+	c.t.Helper()
+	r := c.do(f)
+	if r.Type != protocol.TypeOK {
+		c.t.Fatalf("%s: %+v", f.Type, r)
+	}
+	return r
+}
+
+// history returns a conversation's newest 50 messages, oldest first.
+func (c *client) history(room string) []*protocol.Frame {
+	c.t.Helper()
+	c.unread = nil // the join's history, say
+	id := c.send(&protocol.Frame{Type: protocol.TypeHistory, Room: room, Limit: 50})
+	var out []*protocol.Frame
+	for {
+		f := c.next(func(f *protocol.Frame) bool {
+			return f.Re == id || (f.Type == protocol.TypeMessage && f.History)
+		})
+		if f.Re == id {
+			if f.Type != protocol.TypeOK {
+				c.t.Fatalf("history: %+v", f)
+			}
+			return out
+		}
+		out = append(out, f)
+	}
+}
+
+// login logs in as name, again while the cluster has no writer yet.
+func login(t *testing.T, s *server.Server, name string) *client {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		c := dial(t, s)
+		r := c.do(&protocol.Frame{Type: protocol.TypeLogin, Name: name, Password: "secret-" + name})
+		if r.Type == protocol.TypeOK {
+			return c
+		}
+		if r.Code != protocol.CodeUnavailable || time.Now().After(deadline) {
+			t.Fatalf("login of %s: %+v", name, r)
+		}
+		c.nc.Close()
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func isMessage(text string) func(*protocol.Frame) bool {
+	return func(f *protocol.Frame) bool { return f.Type == protocol.TypeMessage && f.Text == text }
+}
+
+// Three nodes, a client on each: a room and a private conversation work
+// across them, in one order of ids for everyone, and a login on one node
+// takes over the session on another.
+func TestThreeNodes(t *testing.T) {
+	c := startCluster(t, 3)
+	alice := login(t, c.nodes[0], "alice")
+	bob := login(t, c.nodes[1], "bob")
+	carol := login(t, c.nodes[2], "carol")
+	for _, u := range []*client{alice, bob, carol} {
+		u.mustDo(&protocol.Frame{Type: protocol.TypeJoin, Room: "plans"})
+	}
+	var ids []uint64
+	for i, u := range []*client{alice, bob, carol, alice, bob, carol} {
+		r := u.mustDo(&protocol.Frame{Type: protocol.TypeSend, Room: "plans", Text: "m" + string(rune('0'+i))})
+		ids = append(ids, r.Msg)
+	}
+	for _, u := range []*client{alice, bob, carol} {
+		var got []uint64
+		for i := range 6 {
+			f := u.next(func(f *protocol.Frame) bool { return f.Type == protocol.TypeMessage && f.Room == "plans" && f.Text == "m"+string(rune('0'+i)) })
+			got = append(got, f.ID)
+		}
+		for i := range got {
+			if got[i] != ids[i] || (i > 0 && got[i] <= got[i-1]) {
+				t.Fatalf("ids seen %v; sent as %v", got, ids)
+			}
+		}
+	}
+	bob.mustDo(&protocol.Frame{Type: protocol.TypeSend, To: "carol", Text: "just us"})
+	if f := carol.next(isMessage("just us")); f.From != "bob" {
+		t.Errorf("private message %+v", f)
+	}
+
+	// alice logs in on the third node: the first session is replaced.
+	again := login(t, c.nodes[2], "alice")
+	bye := alice.next(func(f *protocol.Frame) bool { return f.Type == protocol.TypeReplaced || f.Type == protocol.TypeBye })
+	if bye.Type != protocol.TypeReplaced && bye.Code != protocol.CodeReplaced {
+		t.Errorf("the older session got %+v", bye)
+	}
+	again.mustDo(&protocol.Frame{Type: protocol.TypeSend, Room: "plans", Text: "from the new session"})
+	bob.next(isMessage("from the new session"))
+
+	// History agrees on every node.
+	var first []uint64
+	for i, s := range c.nodes {
+		u := login(t, s, "reader"+string(rune('0'+i)))
+		u.mustDo(&protocol.Frame{Type: protocol.TypeJoin, Room: "plans"})
+		var got []uint64
+		for _, m := range u.history("plans") {
+			got = append(got, m.ID)
+		}
+		if i == 0 {
+			first = got
+			if len(got) != 7 {
+				t.Errorf("history on node 1 has %d messages, want 7: %v", len(got), got)
+			}
+		} else if len(got) != len(first) {
+			t.Errorf("history on node %d = %v, on node 1 %v", i+1, got, first)
+		}
+	}
+}
+
+// A node that is not the writer, and the writer itself, both answer
+// logins while the other is down; the writer's going makes another the
+// writer, and the clients that resume there find everything.
+func TestWriterMoves(t *testing.T) {
+	c := startCluster(t, 2)
+	var writer, other int
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if c.nodes[0].Node().IsWriter() {
+			writer, other = 0, 1
+			break
+		}
+		if c.nodes[1].Node().IsWriter() {
+			writer, other = 1, 0
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no node became the writer")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	u := login(t, c.nodes[other], "dora")
+	last := u.mustDo(&protocol.Frame{Type: protocol.TypeSend, Room: protocol.Lobby, Text: "before"}).Msg
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := c.nodes[writer].Shutdown(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		t.Logf("shutdown: %v", err)
+	}
+	bye := u.next(func(f *protocol.Frame) bool { return f.Type == protocol.TypeBye })
+	if bye.Code != protocol.CodeUnavailable {
+		t.Errorf("the session on the other node was closed with %+v", bye)
+	}
+	again := login(t, c.nodes[other], "dora")
+	r := again.mustDo(&protocol.Frame{Type: protocol.TypeSend, Room: protocol.Lobby, Text: "after"})
+	if r.Msg <= last {
+		t.Errorf("the new writer numbered a message %d after %d", r.Msg, last)
+	}
+	h := again.history("")
+	if len(h) != 2 || h[0].Text != "before" || h[1].Text != "after" {
+		t.Errorf("history after the move: %+v", h)
+	}
+}
