@@ -70,10 +70,10 @@ func (c *cluster) start(i int) *server.Server {
 
 // client speaks the chat protocol to one node.
 type client struct {
-	t    *testing.T
-	nc   net.Conn
-	r    *protocol.Reader
-	id   uint64
+	t      *testing.T
+	nc     net.Conn
+	r      *protocol.Reader
+	id     uint64
 	seen   []*protocol.Frame // every frame read
 	unread []*protocol.Frame // those next has not returned
 }
@@ -205,7 +205,9 @@ func TestThreeNodes(t *testing.T) {
 	for _, u := range []*client{alice, bob, carol} {
 		var got []uint64
 		for i := range 6 {
-			f := u.next(func(f *protocol.Frame) bool { return f.Type == protocol.TypeMessage && f.Room == "plans" && f.Text == "m"+string(rune('0'+i)) })
+			f := u.next(func(f *protocol.Frame) bool {
+				return f.Type == protocol.TypeMessage && f.Room == "plans" && f.Text == "m"+string(rune('0'+i))
+			})
 			got = append(got, f.ID)
 		}
 		for i := range got {

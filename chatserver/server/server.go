@@ -46,7 +46,7 @@ type Config struct {
 	DataDir      string // SQLite database directory; empty means in memory
 	// DB is a PostgreSQL database's URL; when set, the server keeps its
 	// data there instead of in DataDir.
-	DB      string
+	DB string
 	// NATS, with DB, makes the server a node of a cluster: nats://HOST:4222
 	// (several comma-separated). Node names it in the cluster; Advertise
 	// is the host its clients reach it by, passed on to the clients of
@@ -56,8 +56,8 @@ type Config struct {
 	// (default 1 s); a node silent for ClusterTTL (default 5 beats) is
 	// counted gone, and its users offline.
 	ClusterBeat, ClusterTTL time.Duration
-	TLSCert string // certificate file; with TLSKey, serve TLS on both doors
-	TLSKey  string
+	TLSCert                 string // certificate file; with TLSKey, serve TLS on both doors
+	TLSKey                  string
 
 	// IRC is the IRC door's address; empty for none. IRCTLS, with a
 	// certificate, is its TLS address (irc.Config says the rest).
@@ -404,7 +404,7 @@ type localCore struct {
 	session.Hub
 }
 
-func (c localCore) Online(name string) bool          { return c.h.Online(name) }
+func (c localCore) Online(name string) bool         { return c.h.Online(name) }
 func (c localCore) Alive(ctx context.Context) error { return c.h.Alive(ctx) }
 func (c localCore) Stats() hub.Stats                { return c.h.Stats() }
 
