@@ -112,6 +112,8 @@ Flags:
 	fs.StringVar(&cfg.DB, "db", "", "keep accounts, rooms and history in this PostgreSQL database instead of -data (`URL` postgres://USER[:PASSWORD]@HOST:5432/DB); without -nats, one database serves one chat server")
 	fs.StringVar(&cfg.NATS, "nats", "", "run as a node of a cluster whose nodes meet on this NATS bus (`URL` nats://HOST:4222, several comma-separated); needs -db, shared by every node")
 	fs.StringVar(&cfg.Node, "node", hostName, "with -nats, this node's `name`, unique in the cluster")
+	fs.DurationVar(&cfg.ClusterBeat, "cluster-beat", time.Second, "with -nats, how often nodes tell each other they are alive; a node silent for -cluster-ttl is counted gone and its users offline")
+	fs.DurationVar(&cfg.ClusterTTL, "cluster-ttl", 5*time.Second, "with -nats, how long a node may be silent before the others count it gone")
 	fs.StringVar(&cfg.Advertise, "advertise", "", "with -nats, the `host` clients reach this node by, which the other nodes pass on to theirs (default: the listen address's, or the machine's name)")
 	fs.StringVar(&cfg.TLSCert, "tls-cert", "", "serve TLS with this PEM certificate `file` (needs -tls-key)")
 	fs.StringVar(&cfg.TLSKey, "tls-key", "", "serve TLS with this PEM private key `file` (needs -tls-cert)")

@@ -115,7 +115,7 @@ func (c *client) next(ok func(*protocol.Frame) bool) *protocol.Frame {
 		c.nc.SetReadDeadline(time.Now().Add(15 * time.Second))
 		line, err := c.r.ReadFrame()
 		if err != nil {
-			c.t.Fatalf("read: %v (after %d frames)", err, len(c.seen))
+			c.t.Fatalf("read: %v (after %d frames: %s)", err, len(c.seen), dump(c.seen))
 		}
 		f, err := protocol.Decode(line)
 		if err != nil {
@@ -291,4 +291,123 @@ func TestWriterMoves(t *testing.T) {
 	if len(h) != 2 || h[0].Text != "before" || h[1].Text != "after" {
 		t.Errorf("history after the move: %+v", h)
 	}
+}
+
+func freePort(t *testing.T) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// writerOf waits until one of the nodes is the writer, and returns its
+// index.
+func (c *cluster) writerOf() int {
+	c.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		for i, s := range c.nodes {
+			if s != nil && s.Node().IsWriter() {
+				return i
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	c.t.Fatal("no node became the writer")
+	return -1
+}
+
+// A node cut off from NATS stores nothing: its sessions are closed with
+// unavailable and its logins refused so, while the writer's own node
+// goes on; once the bus is back, the node serves again, and nothing
+// acknowledged is missing.
+func TestNATSDown(t *testing.T) {
+	pg := pgtest.Start(t)
+	port := freePort(t)
+	ns := startNATS(t, port)
+	c := &cluster{t: t, nats: ns.ClientURL(), db: pg.Schema(t)}
+	c.nodes = []*server.Server{c.start(0), c.start(1)}
+	w := c.writerOf()
+	edge := 1 - w
+	onEdge := login(t, c.nodes[edge], "edgar")
+	onWriter := login(t, c.nodes[w], "wanda")
+	acked := onEdge.mustDo(&protocol.Frame{Type: protocol.TypeSend, Room: protocol.Lobby, Text: "before the outage"}).Msg
+
+	ns.Shutdown()
+	ns.WaitForShutdown()
+	bye := onEdge.next(func(f *protocol.Frame) bool { return f.Type == protocol.TypeBye })
+	if bye.Code != protocol.CodeUnavailable {
+		t.Errorf("the edge's session was closed with %+v; want unavailable", bye)
+	}
+	u := dial(t, c.nodes[edge])
+	if r := u.do(&protocol.Frame{Type: protocol.TypeLogin, Name: "edgar", Password: "secret-edgar"}); r.Code != protocol.CodeUnavailable {
+		t.Errorf("a login on the cut-off node got %+v; want unavailable", r)
+	}
+	// The writer's own clients are served meanwhile: it alone writes.
+	onWriter.mustDo(&protocol.Frame{Type: protocol.TypeSend, Room: protocol.Lobby, Text: "during the outage"})
+
+	ns2 := startNATS(t, port)
+	_ = ns2
+	again := login(t, c.nodes[edge], "edgar")
+	again.mustDo(&protocol.Frame{Type: protocol.TypeSend, Room: protocol.Lobby, Text: "after the outage"})
+	var texts []string
+	var ids []uint64
+	for _, m := range again.history("") {
+		texts = append(texts, m.Text)
+		ids = append(ids, m.ID)
+	}
+	want := []string{"before the outage", "during the outage", "after the outage"}
+	if len(texts) != 3 || texts[0] != want[0] || texts[1] != want[1] || texts[2] != want[2] || ids[0] != acked {
+		t.Errorf("history %q (ids %v); want %q, the first %d", texts, ids, want, acked)
+	}
+}
+
+// PostgreSQL killed and restarted: the writer ends its term, every
+// session is closed with unavailable and logins are refused until the
+// database is back; then a writer serves again, and every message that
+// was acknowledged is there once.
+func TestPostgresDown(t *testing.T) {
+	pg := pgtest.Start(t)
+	ns := startNATS(t, 0)
+	c := &cluster{t: t, nats: ns.ClientURL(), db: pg.Schema(t)}
+	c.nodes = []*server.Server{c.start(0), c.start(1)}
+	w := c.writerOf()
+	edge := 1 - w
+	onEdge := login(t, c.nodes[edge], "edgar")
+	onWriter := login(t, c.nodes[w], "wanda")
+	onEdge.mustDo(&protocol.Frame{Type: protocol.TypeSend, Room: protocol.Lobby, Text: "one"})
+	onWriter.mustDo(&protocol.Frame{Type: protocol.TypeSend, Room: protocol.Lobby, Text: "two"})
+
+	pg.Kill()
+	for _, u := range []*client{onEdge, onWriter} {
+		// A send now is refused, or the session closed, with unavailable:
+		// never acknowledged.
+		id := u.send(&protocol.Frame{Type: protocol.TypeSend, Room: protocol.Lobby, Text: "while down"})
+		f := u.next(func(f *protocol.Frame) bool { return f.Re == id || f.Type == protocol.TypeBye })
+		if f.Type == protocol.TypeOK || (f.Code != protocol.CodeUnavailable) {
+			t.Errorf("a send while PostgreSQL was down got %+v; want unavailable", f)
+		}
+	}
+	if err := pg.Restart(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	again := login(t, c.nodes[edge], "edgar")
+	again.mustDo(&protocol.Frame{Type: protocol.TypeSend, Room: protocol.Lobby, Text: "three"})
+	var texts []string
+	for _, m := range again.history("") {
+		texts = append(texts, m.Text)
+	}
+	if len(texts) != 3 || texts[0] != "one" || texts[1] != "two" || texts[2] != "three" {
+		t.Errorf("history after the restart: %q", texts)
+	}
+}
+
+func dump(fs []*protocol.Frame) string {
+	var b []byte
+	for _, f := range fs {
+		b = append(b, protocol.Encode(f)...)
+	}
+	return string(b)
 }

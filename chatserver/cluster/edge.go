@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"math"
 	"net/netip"
 	"strconv"
 	"sync"
@@ -31,7 +32,8 @@ type edge struct {
 	term     uint64 // the writer's, 0 while none is known
 	writer   string // the writer's node
 	heard    time.Time
-	seq      uint64 // the next batch's number
+	link     uint64 // the writer's link to this node, as last seen
+	seq      uint64 // the next batch's number on it
 	sessions map[uint64]*edgeSession
 	next     uint64
 }
@@ -40,6 +42,7 @@ type edgeSession struct {
 	e    *edge
 	id   uint64
 	term uint64
+	link uint64 // the writer's link it is on; unknown (max) until its login is answered
 	peer hub.Peer
 	name string
 	gone atomic.Bool
@@ -69,7 +72,7 @@ func (e *edge) sawWriter(t uint64, node string) bool {
 	}
 	if t > e.term {
 		old := e.dropLocked()
-		e.term, e.writer, e.seq = t, node, 0
+		e.term, e.writer, e.link, e.seq = t, node, 0, 0
 		e.heard = time.Now()
 		e.mu.Unlock()
 		closeAll(old, "the cluster's writer moved to another node; reconnect")
@@ -129,7 +132,7 @@ func (e *edge) Login(ctx context.Context, peer hub.Peer, f *protocol.Frame, from
 		return nil, errNoWriter
 	}
 	e.next++
-	s := &edgeSession{e: e, id: e.next, term: term, peer: peer}
+	s := &edgeSession{e: e, id: e.next, term: term, link: math.MaxUint64, peer: peer}
 	e.sessions[s.id] = s
 	e.mu.Unlock()
 	req := encodeRequest(request{term: term, op: opLogin, node: e.node, session: s.id,
@@ -153,7 +156,22 @@ func (e *edge) Login(ctx context.Context, peer hub.Peer, f *protocol.Frame, from
 		}
 		return nil, errNoWriter
 	}
-	s.name = string(msg.Data[1:])
+	rd := reader{b: msg.Data[1:]}
+	link := rd.uvarint()
+	if rd.err != nil {
+		e.forget(s)
+		return nil, errNoWriter
+	}
+	s.name = string(rd.b)
+	e.mu.Lock()
+	s.link = link
+	stale := link < e.link && e.term == term
+	e.mu.Unlock()
+	if stale {
+		// The link broke while the login was answered.
+		e.forget(s)
+		return nil, errNoWriter
+	}
 	if s.gone.Load() {
 		// The writer moved while the login was answered.
 		return nil, errNoWriter
@@ -210,30 +228,52 @@ func (s *edgeSession) Leave() {
 
 // onBatch applies a batch from the writer to the node's sessions.
 func (e *edge) onBatch(msg *nats.Msg) {
-	term, seq, err := batchSeq(msg.Data)
+	h, err := readHeader(msg.Data)
 	if err != nil {
 		e.log.Warn("unreadable batch from the writer", "err", err)
 		return
 	}
-	if !e.sawWriter(term, "") {
-		return
+	e.mu.Lock()
+	newer := e.term != 0 && h.term > e.term
+	e.mu.Unlock()
+	if newer {
+		e.sawWriter(h.term, "")
 	}
 	e.mu.Lock()
-	if term != e.term {
+	if h.term != e.term || h.link < e.link {
+		// From a writer no longer known (the bus went away since), or
+		// on a link that broke: its sessions are closed already.
 		e.mu.Unlock()
 		return
 	}
-	if seq != e.seq {
+	var broken []*edgeSession
+	if h.link > e.link {
+		// A link not seen before: the sessions of older ones lost
+		// events. One first seen partway (after the bus came back, say)
+		// may have lost batches before this one, for any session whose
+		// login is not yet answered as well.
+		fresh := h.seq == 0
+		for id, s := range e.sessions {
+			if s.link < h.link || !fresh {
+				broken = append(broken, s)
+				delete(e.sessions, id)
+			}
+		}
+		e.link, e.seq = h.link, h.seq
+	}
+	if h.seq != e.seq {
 		want := e.seq
 		e.mu.Unlock()
+		closeAll(broken, "events to this node were lost; reconnect")
 		e.m.gap()
-		e.lost("batch " + strconv.FormatUint(seq, 10) + " came where " + strconv.FormatUint(want, 10) + " was due")
+		e.lost("batch " + strconv.FormatUint(h.seq, 10) + " came where " + strconv.FormatUint(want, 10) + " was due")
 		return
 	}
 	e.seq++
-	a := &applying{e: e, term: term, touched: map[*edgeSession]struct{}{}}
+	a := &applying{e: e, term: h.term, touched: map[*edgeSession]struct{}{}}
 	err = decodeBatch(msg.Data, a)
 	e.mu.Unlock()
+	closeAll(broken, "events to this node were lost; reconnect")
 	for s := range a.touched {
 		s.peer.Flush()
 	}

@@ -24,9 +24,11 @@ import (
 // and handle, the client's address for login (after the frame), a name
 // for online, and empty otherwise.
 //
-// Writer → node, on subject parley.node.NAME: term, the batch's number
-// (counting from 0 in each term, so that a node sees a batch that went
-// missing), then records:
+// Writer → node, on subject parley.node.NAME: term; the number of the
+// writer's link to the node, which starts again when a batch could not
+// be published and the link's sessions were closed; the batch's number
+// on the link, counting from 0, so that a node sees a batch that went
+// missing; then records:
 //
 //	'E' kind lines   defines the batch's next event: its kind and its
 //	                 frames in NDJSON, encoded once for every recipient
@@ -39,7 +41,7 @@ import (
 
 // The ops of requests to the writer.
 const (
-	opLogin  byte = 'L' // reply: replyOK and the display name, or replyErr and an error frame
+	opLogin  byte = 'L' // reply: replyOK, the link's number and the display name; or replyErr and an error frame
 	opHandle byte = 'H' // no reply
 	opFinish byte = 'F' // reply when every earlier request of the session is answered
 	opLeave  byte = 'X' // no reply
@@ -163,8 +165,26 @@ type batch struct {
 	records int
 }
 
-func newBatch(term, seq uint64) *batch {
-	return &batch{b: appendHeader(make([]byte, 0, 512), term, seq), events: map[*event.Event]uint64{}}
+// header is what a batch begins with.
+type header struct {
+	term uint64 // the writer's term
+	link uint64 // the writer's link to the node, numbered in the term from 1
+	seq  uint64 // the batch's number on the link, from 0
+}
+
+func newBatch(h header) *batch {
+	b := make([]byte, 0, 512)
+	b = binary.AppendUvarint(b, h.term)
+	b = binary.AppendUvarint(b, h.link)
+	b = binary.AppendUvarint(b, h.seq)
+	return &batch{b: b, events: map[*event.Event]uint64{}}
+}
+
+// readHeader reads a batch's header.
+func readHeader(b []byte) (header, error) {
+	rd := reader{b: b}
+	h := header{term: rd.uvarint(), link: rd.uvarint(), seq: rd.uvarint()}
+	return h, rd.err
 }
 
 func (bt *batch) deliver(session uint64, ev *event.Event) {
@@ -199,8 +219,9 @@ type applier interface {
 // malformed is applied up to the fault and its error returned.
 func decodeBatch(b []byte, a applier) error {
 	rd := reader{b: b}
-	rd.uvarint() // the term
-	rd.uvarint() // the number
+	rd.uvarint() // the header: term, link, number
+	rd.uvarint()
+	rd.uvarint()
 	var events []*event.Event
 	for rd.err == nil && len(rd.b) > 0 {
 		switch rec := rd.byte(); rec {

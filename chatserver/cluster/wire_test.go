@@ -23,7 +23,7 @@ func (c *collect) close(s uint64, code, message string) {
 }
 
 func sampleBatch() []byte {
-	b := newBatch(7, 3)
+	b := newBatch(header{7, 2, 3})
 	msg := event.New(event.Message, &protocol.Frame{Type: protocol.TypeMessage, ID: 41, Room: "go", From: "ann", Text: "hi"})
 	pres := &event.Event{Kind: event.Presence, Batch: []*protocol.Frame{
 		{Type: protocol.TypePresence, Name: "ann", Status: protocol.StatusOnline},
@@ -42,9 +42,9 @@ func TestBatchRoundTrip(t *testing.T) {
 	if n := bytes.Count(b, []byte(`"text":"hi"`)); n != 1 {
 		t.Errorf("the message is in the batch %d times, want 1", n)
 	}
-	term, seq, err := batchSeq(b)
-	if err != nil || term != 7 || seq != 3 {
-		t.Fatalf("header = %d, %d, %v", term, seq, err)
+	h, err := readHeader(b)
+	if err != nil || h != (header{7, 2, 3}) {
+		t.Fatalf("header = %+v, %v", h, err)
 	}
 	var c collect
 	if err := decodeBatch(b, &c); err != nil {
@@ -74,9 +74,9 @@ func TestRequestRoundTrip(t *testing.T) {
 // panic, and every event it rebuilds must encode.
 func FuzzBatch(f *testing.F) {
 	f.Add(sampleBatch())
-	f.Add(newBatch(1, 0).b)
-	f.Add([]byte{1, 0, recDeliver, 1, 0})
-	f.Add([]byte{1, 0, recEvent, byte(event.Presence), 3, '{', '}', '\n'})
+	f.Add(newBatch(header{1, 1, 0}).b)
+	f.Add([]byte{1, 1, 0, recDeliver, 1, 0})
+	f.Add([]byte{1, 1, 0, recEvent, byte(event.Presence), 3, '{', '}', '\n'})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var c collect
 		decodeBatch(b, &c)

@@ -49,6 +49,7 @@ type writer struct {
 
 	mu    sync.Mutex
 	links map[string]*link
+	nlink uint64 // links made in the term
 	done  chan struct{}
 	wg    sync.WaitGroup
 }
@@ -97,9 +98,10 @@ func (w *writer) link(node string) *link {
 	}
 	l := w.links[node]
 	if l == nil {
-		l = &link{w: w, node: node, subject: subjectNode + node, sessions: map[uint64]*remote{},
+		w.nlink++
+		l = &link{w: w, node: node, num: w.nlink, subject: subjectNode + node, sessions: map[uint64]*remote{},
 			wake: make(chan struct{}, 1), beat: time.Now()}
-		l.cur = newBatch(w.term, 0)
+		l.cur = newBatch(header{w.term, l.num, 0})
 		w.links[node] = l
 		w.wg.Add(1)
 		go l.run()
@@ -201,12 +203,19 @@ func (w *writer) onRequest(msg *nats.Msg) {
 				return
 			}
 			rm.sess = s
-			msg.Respond(append([]byte{replyOK}, s.User()...))
+			reply := binary.AppendUvarint([]byte{replyOK}, l.num)
+			msg.Respond(append(reply, s.User()...))
 		})
 		return
 	}
 	rm := l.get(r.session)
 	if rm == nil {
+		// A session the writer does not know (its link broke): close
+		// it, so that its client reconnects.
+		if r.op != opLeave {
+			gone := &remote{l: l, id: r.session}
+			gone.Close(protocol.CodeUnavailable, "the cluster lost track of this session; reconnect")
+		}
 		if msg.Reply != "" {
 			msg.Respond([]byte{replyOK})
 		}
@@ -249,6 +258,7 @@ func (w *writer) onRequest(msg *nats.Msg) {
 type link struct {
 	w       *writer
 	node    string
+	num     uint64
 	subject string
 	wake    chan struct{}
 
@@ -320,7 +330,7 @@ func (l *link) take() []*batch {
 	if l.cur.records > 0 {
 		out = append(out, l.cur)
 		l.seq++
-		l.cur = newBatch(l.w.term, l.seq)
+		l.cur = newBatch(header{l.w.term, l.num, l.seq})
 	}
 	l.full, l.pending = nil, 0
 	return out
@@ -331,7 +341,7 @@ func (l *link) seal() {
 	if len(l.cur.b) >= batchBytes {
 		l.full = append(l.full, l.cur)
 		l.seq++
-		l.cur = newBatch(l.w.term, l.seq)
+		l.cur = newBatch(header{l.w.term, l.num, l.seq})
 	}
 }
 
@@ -345,18 +355,33 @@ func (l *link) run() {
 			return
 		}
 		l.publish()
+		l.mu.Lock()
+		gone := l.gone
+		l.mu.Unlock()
+		if gone {
+			l.publish() // what closeAll queued
+			return
+		}
 	}
 }
 
 func (l *link) publish() {
 	for _, b := range l.take() {
 		if err := l.w.nc.Publish(l.subject, b.b); err != nil {
-			// The node will find the gap in the batches' numbers, or
-			// lose the bus itself, and close its sessions; they resume
-			// from the database.
-			l.w.log.Warn("batch to node not sent", "node", l.node, "bytes", len(b.b), "err", err)
+			// The link's sessions have lost events: they are closed
+			// and go offline, and the node's next sessions get a new
+			// link. The node closes the old ones when it sees the new
+			// link, or when they next ask for something; their clients
+			// resume from the database.
+			l.w.log.Warn("batch to node not sent; closing the node's sessions", "node", l.node, "bytes", len(b.b), "err", err)
 			l.w.m.batchFailed()
-			continue
+			l.w.mu.Lock()
+			if l.w.links[l.node] == l {
+				delete(l.w.links, l.node)
+			}
+			l.w.mu.Unlock()
+			l.closeAll(protocol.CodeUnavailable, "events to this node were lost; reconnect")
+			return
 		}
 		l.w.m.batchSent(len(b.b))
 	}
@@ -444,16 +469,4 @@ func (r *remote) drain() {
 		r.mu.Unlock()
 		fn()
 	}
-}
-
-// batchSeq reads a batch's term and number.
-func batchSeq(b []byte) (term, seq uint64, err error) {
-	rd := reader{b: b}
-	term, seq = rd.uvarint(), rd.uvarint()
-	return term, seq, rd.err
-}
-
-func appendHeader(b []byte, term, seq uint64) []byte {
-	b = binary.AppendUvarint(b, term)
-	return binary.AppendUvarint(b, seq)
 }

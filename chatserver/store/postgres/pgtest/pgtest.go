@@ -60,6 +60,9 @@ func version(bindir string) int {
 // Server is a running PostgreSQL server.
 type Server struct {
 	dir  string
+	bin  string
+	data string
+	cred *syscall.Credential
 	port int
 	cmd  *exec.Cmd
 	done chan struct{} // closed when the server's process has exited
@@ -102,7 +105,7 @@ func StartServer(ctx context.Context) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	srv := &Server{dir: dir, done: make(chan struct{}), log: &tail{}}
+	srv := &Server{dir: dir, log: &tail{}}
 	fail := func(err error) (*Server, error) {
 		os.RemoveAll(dir)
 		return nil, err
@@ -132,19 +135,31 @@ func StartServer(ctx context.Context) (*Server, error) {
 	if err != nil {
 		return fail(err)
 	}
-	srv.port = port
-	cmd := exec.Command(filepath.Join(bin, "postgres"), "-D", data, "-p", strconv.Itoa(port),
-		"-k", dir, "-c", "listen_addresses=127.0.0.1", "-c", "max_connections=200")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Setpgid: true}
+	srv.port, srv.bin, srv.data, srv.cred = port, bin, data, cred
+	if err := srv.run(ctx); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	return srv, nil
+}
+
+// run starts the server's process on its data and port, and waits until
+// it takes connections.
+func (srv *Server) run(ctx context.Context) error {
+	srv.done = make(chan struct{})
+	cmd := exec.Command(filepath.Join(srv.bin, "postgres"), "-D", srv.data, "-p", strconv.Itoa(srv.port),
+		"-k", srv.dir, "-c", "listen_addresses=127.0.0.1", "-c", "max_connections=200")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: srv.cred, Setpgid: true}
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
-		return fail(err)
+		return err
 	}
 	if err := cmd.Start(); err != nil {
-		return fail(fmt.Errorf("start postgres: %w", err))
+		return fmt.Errorf("start postgres: %w", err)
 	}
 	srv.cmd = cmd
 	ready := make(chan struct{})
+	done := srv.done
 	go func() {
 		// The server's log goes to stderr; it says when it takes
 		// connections, so nothing polls for that.
@@ -159,24 +174,35 @@ func StartServer(ctx context.Context) (*Server, error) {
 		}
 		io.Copy(io.Discard, stderr)
 		cmd.Wait()
-		close(srv.done)
+		close(done)
 	}()
 	timer := time.NewTimer(60 * time.Second)
 	defer timer.Stop()
 	select {
 	case <-ready:
-		return srv, nil
-	case <-srv.done:
-		os.RemoveAll(dir)
-		return nil, fmt.Errorf("postgres exited before it was ready:\n%s", srv.log.String())
+		return nil
+	case <-done:
+		return fmt.Errorf("postgres exited before it was ready:\n%s", srv.log.String())
 	case <-timer.C:
 		srv.Stop()
-		return nil, fmt.Errorf("postgres was not ready after 60 s:\n%s", srv.log.String())
+		return fmt.Errorf("postgres was not ready after 60 s:\n%s", srv.log.String())
 	case <-ctx.Done():
 		srv.Stop()
-		return nil, ctx.Err()
+		return ctx.Err()
 	}
 }
+
+// Kill ends the server's processes with SIGKILL, as a crash would; its
+// data stays, for Restart.
+func (srv *Server) Kill() {
+	if srv.cmd != nil && srv.cmd.Process != nil {
+		syscall.Kill(-srv.cmd.Process.Pid, syscall.SIGKILL)
+		<-srv.done
+	}
+}
+
+// Restart starts the server again on the same port and data, after Kill.
+func (srv *Server) Restart(ctx context.Context) error { return srv.run(ctx) }
 
 func freePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
