@@ -62,6 +62,9 @@ type Config struct {
 	FilesSecret []byte
 	// FilesTTL is how long a file-access token is valid.
 	FilesTTL time.Duration
+	// Nodes, if set, returns the cluster's nodes, which the welcome frame
+	// announces to clients (see session.Config).
+	Nodes func() []protocol.Node
 
 	RecallWindow     time.Duration
 	Retention        time.Duration // how long messages are kept; 0 keeps them all
@@ -210,6 +213,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		Logger:           log,
 		Name:             "parley-chatserver",
 		FilesURL:         cfg.FilesURL,
+		Nodes:            cfg.Nodes,
 		Limits:           limits,
 		PingInterval:     cfg.PingInterval,
 		PingTimeout:      cfg.PingTimeout,

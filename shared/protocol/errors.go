@@ -41,6 +41,10 @@ const (
 	CodeRateLimited = "rate_limited"
 
 	CodeInternal = "internal"
+	// CodeUnavailable says this node of a cluster cannot serve now (it
+	// lost its database or its message bus): the request was not
+	// processed. Send it again through another node.
+	CodeUnavailable = "unavailable"
 
 	// Reasons a server closes a connection, sent in a bye frame.
 	CodeFrameTooLarge    = "frame_too_large"
