@@ -63,7 +63,8 @@ type Config struct {
 	// FilesTTL is how long a file-access token is valid.
 	FilesTTL time.Duration
 	// Nodes, if set, returns the cluster's nodes, which the welcome frame
-	// announces to clients (see session.Config).
+	// announces to clients (see session.Config); the web client's pages
+	// may connect to their /ws, and theirs to this server's.
 	Nodes func() []protocol.Node
 
 	RecallWindow     time.Duration
@@ -229,10 +230,16 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		MaxQueue: cfg.MaxQueue,
 		Flushers: cfg.Flushers,
 	})
+	// The pages of a cluster's nodes may move to this node's /ws.
+	var allowNode func(string) bool
+	if cfg.Nodes != nil {
+		allowNode = ws.NodeOrigins(cfg.Nodes)
+	}
 	s.ws = ws.New(ws.Config{
 		Sessions:     sessions,
 		Logger:       log,
 		AllowOrigins: cfg.AllowOrigins,
+		AllowOrigin:  allowNode,
 		MaxQueue:     cfg.MaxQueue,
 	})
 
@@ -294,7 +301,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("listen on %s (-http): %w", cfg.HTTPAddr, err)
 		}
 		s.http = &http.Server{
-			Handler: web.Handler(web.Config{WS: s.ws, Metrics: s.metrics.Handler(), Alive: s.hub.Alive, FilesURL: cfg.FilesURL}),
+			Handler: web.Handler(web.Config{WS: s.ws, Metrics: s.metrics.Handler(), Alive: s.hub.Alive, FilesURL: cfg.FilesURL, Nodes: cfg.Nodes}),
 			// The WebSocket connections, once upgraded, keep their own
 			// deadlines; these bound the requests before that.
 			ReadHeaderTimeout: 10 * time.Second,
