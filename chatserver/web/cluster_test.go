@@ -1,16 +1,22 @@
 package web_test
 
 import (
+	"bytes"
 	"context"
+	"net"
+	"net/http"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
+	"github.com/coder/websocket"
 
 	"github.com/parley-chat/parley/chatserver/server"
 	"github.com/parley-chat/parley/chatserver/server/servertest"
+	"github.com/parley-chat/parley/chatserver/web"
 	"github.com/parley-chat/parley/client/chat"
 	"github.com/parley-chat/parley/shared/protocol"
 )
@@ -92,5 +98,139 @@ func TestWebClientMovesToAnotherNode(t *testing.T) {
 	}
 	if got := opened(); len(got) != 4 || got[3] != "ws://"+bHTTP+"/ws" {
 		t.Fatalf("WebSockets %q: the login went elsewhere", got)
+	}
+}
+
+// unavailableNode is a node's HTTP door, the real one, whose /ws speaks
+// just enough of the protocol to be a node that lost its database: hello
+// gets welcome with the cluster's nodes, login and the other requests get
+// ok, and every send gets unavailable.
+type unavailableNode struct {
+	mu    sync.Mutex
+	sends []string
+	conns []*websocket.Conn
+}
+
+func (n *unavailableNode) ServeHTTP(w http.ResponseWriter, r *http.Request, nodes func() []protocol.Node) {
+	c, err := websocket.Accept(w, r, nil)
+	if err != nil {
+		return
+	}
+	n.mu.Lock()
+	n.conns = append(n.conns, c)
+	n.mu.Unlock()
+	defer c.CloseNow()
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	write := func(f *protocol.Frame) error {
+		return c.Write(ctx, websocket.MessageText, bytes.TrimSpace(protocol.Encode(f)))
+	}
+	for {
+		_, b, err := c.Read(ctx)
+		if err != nil {
+			return
+		}
+		f, err := protocol.Decode(b)
+		if err != nil {
+			continue
+		}
+		var reply *protocol.Frame
+		switch f.Type {
+		case protocol.TypeHello:
+			reply = &protocol.Frame{Type: protocol.TypeWelcome, Version: protocol.Version, Server: "unavailable-node",
+				Limits: &protocol.Limits{Frame: protocol.DefaultMaxFrame, RatePerSec: 20, RateBurst: 50, PingSecs: 60}, Nodes: nodes()}
+		case protocol.TypeLogin:
+			reply = &protocol.Frame{Type: protocol.TypeOK, Re: f.ID, Name: f.Name, Token: "token-of-the-unavailable-node",
+				Rooms: []protocol.RoomInfo{{Name: protocol.Lobby, Members: 1, Joined: true}}}
+		case protocol.TypeSend:
+			n.mu.Lock()
+			n.sends = append(n.sends, f.Text)
+			n.mu.Unlock()
+			reply = &protocol.Frame{Type: protocol.TypeError, Re: f.ID, Code: protocol.CodeUnavailable, Message: "the database is unreachable"}
+		default:
+			if f.ID == 0 {
+				continue
+			}
+			reply = &protocol.Frame{Type: protocol.TypeOK, Re: f.ID}
+		}
+		if write(reply) != nil {
+			return
+		}
+	}
+}
+
+// A send that the page's node answers with unavailable was not stored:
+// the page leaves that node for the next, and the message goes out
+// there, once, and is shown once.
+func TestWebClientLeavesAnUnavailableNode(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fHTTP, bHTTP := ln.Addr().String(), freePort(t)
+	nodes := func() []protocol.Node {
+		return []protocol.Node{{HTTP: "http://" + fHTTP}, {HTTP: "http://" + bHTTP}}
+	}
+	b := servertest.Start(t, func(c *server.Config) { c.HTTPAddr = bHTTP; c.Nodes = nodes })
+	fake := &unavailableNode{}
+	door := &http.Server{Handler: web.Handler(web.Config{
+		WS:      http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fake.ServeHTTP(w, r, nodes) }),
+		Metrics: http.NotFoundHandler(),
+		Alive:   func(context.Context) error { return nil },
+		Nodes:   nodes,
+	})}
+	served := make(chan struct{})
+	go func() { defer close(served); door.Serve(ln) }()
+	t.Cleanup(func() {
+		door.Close()
+		fake.mu.Lock()
+		for _, c := range fake.conns {
+			c.CloseNow()
+		}
+		fake.mu.Unlock()
+		<-served
+	})
+
+	ctxP, cancelP := context.WithTimeout(context.Background(), waitLimit)
+	defer cancelP()
+	bs, err := chat.Connect(ctxP, chat.Options{Addr: b.Addr(), Name: "bob", Password: "pw-bob"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { bs.Close() })
+	bob := &peer{t: t, s: bs}
+
+	ctx := tab(t, 1280, 800)
+	run(t, ctx,
+		chromedp.Navigate("http://"+fHTTP+"/"),
+		chromedp.WaitVisible(chromedp.ID("login-name")),
+		chromedp.SendKeys(chromedp.ID("login-name"), "xena"),
+		chromedp.SendKeys(chromedp.ID("login-password"), "pw-xena"),
+		chromedp.Click(chromedp.ID("login-submit")),
+		chromedp.WaitVisible(chromedp.ID("messages")),
+	)
+	waitJS(t, ctx, `document.getElementById('conn-text').textContent === 'online'`)
+	say(t, ctx, "not stored on the first node")
+	// B does not know the first node's token: the page asks for the
+	// password, keeping the message.
+	waitJS(t, ctx, `!document.getElementById('login').hidden && document.getElementById('login-error').textContent.includes('expired')`)
+	run(t, ctx,
+		chromedp.SendKeys(chromedp.ID("login-password"), "pw-xena"),
+		chromedp.Click(chromedp.ID("login-submit")),
+		chromedp.WaitVisible(chromedp.ID("messages")),
+	)
+	if got := bob.waitMessage(func(f *protocol.Frame) bool { return f.From == "xena" }); got.Text != "not stored on the first node" {
+		t.Fatalf("B got %q from xena", got.Text)
+	}
+	waitJS(t, ctx, messageShown("not stored on the first node"))
+	waitJS(t, ctx, `document.getElementById('outbox').textContent === ''`)
+	if n := countShown(t, ctx, "not stored on the first node"); n != 1 {
+		t.Fatalf("shown %d times", n)
+	}
+	fake.mu.Lock()
+	sends := slices.Clone(fake.sends)
+	fake.mu.Unlock()
+	if !slices.Equal(sends, []string{"not stored on the first node"}) {
+		t.Fatalf("the unavailable node got sends %q", sends)
 	}
 }
