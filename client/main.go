@@ -3,6 +3,7 @@
 // or -json, it runs in line mode for scripts and bots.
 //
 //	PARLEY_PASSWORD=secret client -server chat.example:7700 -name alice
+//	client -server chat-a.example,chat-b.example -name alice   # a cluster's nodes
 package main
 
 import (
@@ -38,7 +39,8 @@ const (
 )
 
 type options struct {
-	server       string
+	server       string   // as given, completed: one address or a comma-separated list
+	addrs        []string // the addresses in server
 	name         string
 	plain        bool
 	json         bool
@@ -93,7 +95,8 @@ func runLines(ctx context.Context, o options, stdin io.Reader, stdout, stderr io
 	idx := files.NewIndex(0)
 	pages := command.NewPages(o.name)
 	s, err := chat.Connect(ctx, chat.Options{
-		Addr:      o.server,
+		Addr:      o.addrs[0],
+		Addrs:     o.addrs[1:],
 		Name:      o.name,
 		Password:  password,
 		TLS:       tlsConf,
@@ -141,7 +144,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs := flag.NewFlagSet("client", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprint(stderr, `Usage: client [-server HOST[:PORT]] [-name NAME] [flags]
+		fmt.Fprint(stderr, `Usage: client [-server HOST[:PORT][,HOST[:PORT]...]] [-name NAME] [flags]
 
 Connects to a Parley chat server. The first login of a name registers it
 with the password given; later logins must use the same password. The
@@ -157,11 +160,18 @@ In line mode (input not a terminal, -plain or -json) each input line is a
 message for the current conversation or a command such as /join ROOM, /msg NAME
 TEXT, /upload FILE or /help, and each event is printed on one line.
 
+For a cluster of chat servers, give -server several nodes, separated by
+commas: the client connects to the first that answers, and when its node
+goes away (or says it is unavailable) it moves to the next one and resumes
+there, losing nothing; /refresh moves to the next node too. Nodes the
+servers announce are added after those given. The client says which node
+it is connected to.
+
 Flags:
 `)
 		fs.PrintDefaults()
 	}
-	fs.StringVar(&o.server, "server", "localhost:7700", "chat server address, `host[:port]`; the port is "+defaultPort+" if left out")
+	fs.StringVar(&o.server, "server", "localhost:7700", "chat server address, `host[:port]`, or a cluster's nodes as a comma-separated list of them; the port is "+chat.DefaultPort+" if left out")
 	fs.StringVar(&o.name, "name", "", "your `name`; any script, no spaces, at most 32 characters")
 	fs.BoolVar(&o.plain, "plain", false, "line mode even on a terminal")
 	fs.BoolVar(&o.json, "json", false, "line mode, printing one JSON object per event")
@@ -177,34 +187,24 @@ Flags:
 		return o, fmt.Errorf("unexpected argument %q; see -help", fs.Arg(0))
 	}
 	o.server = chatAddr(o.server)
+	if o.addrs = chat.ParseAddrs(o.server); len(o.addrs) == 0 {
+		return o, errors.New("-server names no address")
+	}
+	for _, a := range o.addrs {
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			return o, fmt.Errorf("-server %q: %w", a, err)
+		}
+	}
 	return o, nil
 }
 
-// defaultPort is the chat server's port when an address names only a
-// host.
-const defaultPort = "7700"
-
-// chatAddr completes a chat server address as people type it: a host
-// alone (localhost, 192.168.1.20, ::1, [::1]) gets the default port, and
-// host:port is kept as it is.
+// chatAddr completes the chat server addresses of a -server value or the
+// login form's server field, as people type them: each host alone
+// (localhost, 192.168.1.20, ::1, [::1]) gets the default port, and
+// host:port is kept as it is. Several addresses, the nodes of a cluster,
+// are separated by commas.
 func chatAddr(s string) string {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return s
-	}
-	if host, port, err := net.SplitHostPort(s); err == nil {
-		if port == "" { // "localhost:"
-			return net.JoinHostPort(host, defaultPort)
-		}
-		return s
-	}
-	host := s
-	if strings.HasPrefix(s, "[") && strings.HasSuffix(s, "]") {
-		host = s[1 : len(s)-1] // [::1]
-	}
-	// A bare IPv6 literal (::1, fe80::1%eth0) has colons of its own, so
-	// it can carry no port; JoinHostPort puts it in brackets.
-	return net.JoinHostPort(host, defaultPort)
+	return strings.Join(chat.ParseAddrs(s), ",")
 }
 
 func readPassword(o options, stdin io.Reader, stderr io.Writer) (string, error) {
@@ -242,11 +242,9 @@ func tlsConfig(o options) (*tls.Config, error) {
 	if !o.useTLS && o.caFile == "" && !o.insecure {
 		return nil, nil
 	}
-	host, _, err := net.SplitHostPort(chatAddr(o.server))
-	if err != nil {
-		return nil, fmt.Errorf("server address %q: %w", o.server, err)
-	}
-	conf := &tls.Config{ServerName: host, MinVersion: protocol.MinTLS, InsecureSkipVerify: o.insecure}
+	// The server name is left out: each node's certificate is checked
+	// against the name the client dials it by.
+	conf := &tls.Config{MinVersion: protocol.MinTLS, InsecureSkipVerify: o.insecure}
 	if o.caFile != "" {
 		pem, err := os.ReadFile(o.caFile)
 		if err != nil {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"io"
+	"slices"
 	"strings"
 	"testing"
 
@@ -44,8 +45,31 @@ func TestServerFlagWithoutPort(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if conf.ServerName != "::1" {
-		t.Errorf("TLS server name %q, want ::1", conf.ServerName)
+	// Each node's certificate is checked against the name it is dialed
+	// by, so the configuration names none.
+	if conf.ServerName != "" {
+		t.Errorf("TLS server name %q, want none", conf.ServerName)
+	}
+}
+
+// -server takes a cluster's nodes, separated by commas, each completed
+// as a single address is; empty entries and repeats are left out, and a
+// list with no address is refused.
+func TestServerFlagList(t *testing.T) {
+	o, err := parseFlags([]string{"-server", "a.example, b.example:7800,,[::1],a.example:7700", "-name", "bob"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"a.example:7700", "b.example:7800", "[::1]:7700"}; !slices.Equal(o.addrs, want) {
+		t.Errorf("addresses %q, want %q", o.addrs, want)
+	}
+	if o.server != "a.example:7700,b.example:7800,[::1]:7700" {
+		t.Errorf("server %q", o.server)
+	}
+	for _, bad := range []string{",", " , "} {
+		if _, err := parseFlags([]string{"-server", bad, "-name", "bob"}, io.Discard); err == nil {
+			t.Errorf("-server %q accepted", bad)
+		}
 	}
 }
 

@@ -54,10 +54,14 @@ func runTUI(ctx context.Context, o options, stderr io.Writer) int {
 	var mu sync.Mutex
 	var session *chat.Session
 	connect := func(ctx context.Context, l tui.Login) (tui.Config, error) {
-		l.Server = chatAddr(l.Server) // as typed in the form: the port may be left out
-		oo := o
-		oo.server = l.Server
-		tlsConf, err := tlsConfig(oo)
+		// As typed in the form: the port may be left out, and a
+		// cluster's nodes are separated by commas.
+		l.Server = chatAddr(l.Server)
+		addrs := chat.ParseAddrs(l.Server)
+		if len(addrs) == 0 {
+			return tui.Config{}, errors.New("no server address")
+		}
+		tlsConf, err := tlsConfig(o)
 		if err != nil {
 			return tui.Config{}, err
 		}
@@ -65,7 +69,7 @@ func runTUI(ctx context.Context, o options, stderr io.Writer) int {
 		// pages back from the oldest message shown, such as those a room
 		// shows on joining.
 		pages := command.NewPages(l.Name)
-		opts := chat.Options{Addr: l.Server, Name: l.Name, Password: l.Password, TLS: tlsConf, Reconnect: !o.noReconnect, Observe: pages.Observe}
+		opts := chat.Options{Addr: addrs[0], Addrs: addrs[1:], Name: l.Name, Password: l.Password, TLS: tlsConf, Reconnect: !o.noReconnect, Observe: pages.Observe}
 		if l.Password == "" {
 			opts.Token = store.token(l.Server, l.Name)
 		}
@@ -90,6 +94,7 @@ func runTUI(ctx context.Context, o options, stderr io.Writer) int {
 		return tui.Config{
 			Conn:      tui.NewConn(s, r, fs.printer.take),
 			Server:    l.Server,
+			Node:      s.Addr(),
 			TLS:       tlsConf != nil,
 			Transfers: fs,
 		}, nil

@@ -74,6 +74,10 @@ type Config struct {
 	FilesSecret []byte
 	// FilesTTL is how long a file-access token is valid.
 	FilesTTL time.Duration
+	// Nodes, if set, returns the cluster's nodes, which the welcome frame
+	// announces to clients (see session.Config); the web client's pages
+	// may connect to their /ws, and theirs to this server's.
+	Nodes func() []protocol.Node
 
 	RecallWindow     time.Duration
 	Retention        time.Duration // how long messages are kept; 0 keeps them all
@@ -223,6 +227,18 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 			return nil, err
 		}
 		s.core = s.node
+		if cfg.Nodes == nil {
+			node := s.node
+			cfg.Nodes = func() []protocol.Node {
+				var out []protocol.Node
+				for _, n := range node.Nodes() {
+					if n.TCP != "" || n.HTTP != "" {
+						out = append(out, protocol.Node{TCP: n.TCP, HTTP: n.HTTP})
+					}
+				}
+				return out
+			}
+		}
 	}
 	set := hubCfg.WithDefaults()
 	limits.RecallSecs = int(set.RecallWindow / time.Second)
@@ -251,6 +267,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		Logger:           log,
 		Name:             "parley-chatserver",
 		FilesURL:         cfg.FilesURL,
+		Nodes:            cfg.Nodes,
 		Limits:           limits,
 		PingInterval:     cfg.PingInterval,
 		PingTimeout:      cfg.PingTimeout,
@@ -266,10 +283,16 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		MaxQueue: cfg.MaxQueue,
 		Flushers: cfg.Flushers,
 	})
+	// The pages of a cluster's nodes may move to this node's /ws.
+	var allowNode func(string) bool
+	if cfg.Nodes != nil {
+		allowNode = ws.NodeOrigins(cfg.Nodes)
+	}
 	s.ws = ws.New(ws.Config{
 		Sessions:     sessions,
 		Logger:       log,
 		AllowOrigins: cfg.AllowOrigins,
+		AllowOrigin:  allowNode,
 		MaxQueue:     cfg.MaxQueue,
 	})
 
@@ -335,7 +358,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("listen on %s (-http): %w", cfg.HTTPAddr, err)
 		}
 		s.http = &http.Server{
-			Handler: web.Handler(web.Config{WS: s.ws, Metrics: s.metrics.Handler(), Alive: s.core.Alive, FilesURL: cfg.FilesURL}),
+			Handler: web.Handler(web.Config{WS: s.ws, Metrics: s.metrics.Handler(), Alive: s.core.Alive, FilesURL: cfg.FilesURL, Nodes: cfg.Nodes}),
 			// The WebSocket connections, once upgraded, keep their own
 			// deadlines; these bound the requests before that.
 			ReadHeaderTimeout: 10 * time.Second,

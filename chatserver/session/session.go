@@ -86,6 +86,11 @@ type Config struct {
 	// FilesURL is the file server's address, announced in the welcome
 	// frame; "{host}" in it becomes the host the client reached.
 	FilesURL string
+	// Nodes, if set, returns the cluster's current nodes, announced in
+	// the welcome frame so that clients know where else to reconnect.
+	// It is called on the connection's goroutine, once per handshake,
+	// and must not block. nil announces none.
+	Nodes func() []protocol.Node
 	// Limits are announced in the welcome frame. RatePerSec, RateBurst
 	// and PingSecs are enforced here; Frame by the transports.
 	Limits protocol.Limits
@@ -295,7 +300,8 @@ func (s *Session) Request(f *protocol.Frame) bool {
 		s.helloDone = true
 		limits := cfg.Limits
 		s.send(event.New(event.Welcome, &protocol.Frame{Type: protocol.TypeWelcome, Server: cfg.Name,
-			Version: protocol.Version, Limits: &limits, FilesURL: s.filesURL()}))
+			Version: protocol.Version, Limits: &limits, FilesURL: s.filesURL(),
+			Nodes: s.nodes()}))
 	case f.ID == 0 && protocol.IsRequest(f.Type):
 		s.send(event.Error(protocol.Errorf(protocol.CodeBadRequest, "a %s request needs a non-zero id", f.Type), 0))
 	case s.sess == nil:
@@ -476,4 +482,13 @@ func (s *Session) filesURL() string {
 		host = "[" + host + "]"
 	}
 	return strings.ReplaceAll(u, "{host}", host)
+}
+
+// nodes is the cluster's node list for the welcome frame, if the server
+// has one.
+func (s *Session) nodes() []protocol.Node {
+	if s.srv.cfg.Nodes == nil {
+		return nil
+	}
+	return s.srv.cfg.Nodes()
 }

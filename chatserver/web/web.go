@@ -11,10 +11,12 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/parley-chat/parley/resources"
+	"github.com/parley-chat/parley/shared/protocol"
 )
 
 // Config says what the door serves.
@@ -31,6 +33,10 @@ type Config struct {
 	// client's Content-Security-Policy lets it connect there and
 	// nowhere else besides this server.
 	FilesURL string
+	// Nodes, if set, returns the cluster's nodes: the web client's
+	// Content-Security-Policy lets it open their /ws too, to move to
+	// another node when this one goes away.
+	Nodes func() []protocol.Node
 	// Client is the web client's files; nil means resources.Web().
 	Client fs.FS
 }
@@ -56,19 +62,19 @@ func Handler(cfg Config) http.Handler {
 	static := http.FileServerFS(client)
 	stickerFS := resources.Stickers()
 	stickers := http.StripPrefix("/stickers/", http.FileServerFS(stickerFS))
-	mux.Handle("GET /stickers/{name}", secured(cfg.FilesURL, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	mux.Handle("GET /stickers/{name}", secured(cfg.FilesURL, cfg.Nodes, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if _, err := fs.Stat(stickerFS, r.PathValue("name")); err != nil {
 			notFound(w)
 			return
 		}
 		stickers.ServeHTTP(w, r)
 	})))
-	mux.Handle("GET /stickers/{$}", secured(cfg.FilesURL, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	mux.Handle("GET /stickers/{$}", secured(cfg.FilesURL, cfg.Nodes, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(resources.StickerNames())
 	})))
-	mux.Handle("GET /{$}", secured(cfg.FilesURL, static))
-	mux.Handle("GET /{file}", secured(cfg.FilesURL, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	mux.Handle("GET /{$}", secured(cfg.FilesURL, cfg.Nodes, static))
+	mux.Handle("GET /{file}", secured(cfg.FilesURL, cfg.Nodes, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if _, err := fs.Stat(client, r.PathValue("file")); err != nil || r.PathValue("file") == "index.html" {
 			notFound(w)
 			return
@@ -89,10 +95,14 @@ func notFound(w http.ResponseWriter) {
 // scripts (no inline script, no eval) and connects only to this server
 // and the file server, and headers that keep the page out of frames and
 // its URLs out of Referer.
-func secured(filesURL string, h http.Handler) http.Handler {
+func secured(filesURL string, nodes func() []protocol.Node, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hd := w.Header()
-		hd.Set("Content-Security-Policy", CSP(r, filesURL))
+		var cluster []protocol.Node
+		if nodes != nil {
+			cluster = nodes()
+		}
+		hd.Set("Content-Security-Policy", CSP(r, filesURL, cluster...))
 		hd.Set("X-Content-Type-Options", "nosniff")
 		hd.Set("Referrer-Policy", "no-referrer")
 		hd.Set("X-Frame-Options", "DENY")
@@ -109,8 +119,9 @@ func secured(filesURL string, h http.Handler) http.Handler {
 // server as r.Host: scripts, styles and images from this server only
 // (images also from blob: URLs, which the client makes of thumbnails
 // it fetched with its token), and connections to this server (HTTP and
-// WebSocket) and to the file server's origin.
-func CSP(r *http.Request, filesURL string) string {
+// WebSocket), to the file server's origin, and to the WebSocket of each
+// of the cluster's nodes given.
+func CSP(r *http.Request, filesURL string, nodes ...protocol.Node) string {
 	connect := []string{"'self'"}
 	// 'self' covers ws: and wss: to this host in CSP 3; older browsers
 	// need them named. A Host that is not a plain host[:port] is left
@@ -124,6 +135,11 @@ func CSP(r *http.Request, filesURL string) string {
 	}
 	if o := filesOrigin(filesURL, hostOf(r)); o != "" {
 		connect = append(connect, o)
+	}
+	for _, n := range nodes {
+		if src := nodeSource(n); src != "" && !slices.Contains(connect, src) {
+			connect = append(connect, src)
+		}
 	}
 	return strings.Join([]string{
 		"default-src 'none'",
@@ -162,6 +178,23 @@ func filesOrigin(filesURL, host string) string {
 		return ""
 	}
 	return u.Scheme + "://" + u.Host
+}
+
+// nodeSource is the WebSocket origin of a node's HTTP door (ws:// for
+// http://, wss:// for https://), or "" if it has none or its URL cannot
+// be parsed.
+func nodeSource(n protocol.Node) string {
+	u, err := url.Parse(n.HTTP)
+	if err != nil || u.Host == "" || !validHost(u.Host) {
+		return ""
+	}
+	switch u.Scheme {
+	case "http":
+		return "ws://" + u.Host
+	case "https":
+		return "wss://" + u.Host
+	}
+	return ""
 }
 
 // validHost says whether h is a host name or address with an optional

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/parley-chat/parley/chatserver/web"
+	"github.com/parley-chat/parley/shared/protocol"
 )
 
 func handler() http.Handler {
@@ -83,6 +84,58 @@ func TestCSP(t *testing.T) {
 	if csp := web.CSP(req, "javascript:alert(1)"); !strings.Contains(csp, "connect-src 'self' wss://[2001:db8::1]:7701;") {
 		t.Errorf("CSP with a files URL that is not http: %q", csp)
 	}
+}
+
+// The cluster's nodes' /ws are allowed, ws:// or wss:// as their HTTP
+// doors are http:// or https://; a node without a usable HTTP URL adds
+// nothing.
+func TestCSPNodes(t *testing.T) {
+	req := httptest.NewRequest(http.MethodGet, "http://chat-a.lan:7701/", nil)
+	csp := web.CSP(req, "", protocol.Node{TCP: "chat-a.lan:7700", HTTP: "http://chat-a.lan:7701"},
+		protocol.Node{HTTP: "https://chat-b.lan:7701/"}, protocol.Node{TCP: "chat-c.lan:7700"},
+		protocol.Node{HTTP: "javascript:alert(1)"}, protocol.Node{HTTP: "http://x.lan;script-src *"})
+	if !strings.Contains(csp, "connect-src 'self' ws://chat-a.lan:7701 wss://chat-b.lan:7701;") {
+		t.Errorf("CSP with nodes: %q", csp)
+	}
+	h := web.Handler(web.Config{
+		WS: http.NotFoundHandler(), Metrics: http.NotFoundHandler(), Alive: func(context.Context) error { return nil },
+		Nodes: func() []protocol.Node { return []protocol.Node{{HTTP: "http://chat-b.lan:7701"}} },
+	})
+	rec := get(t, h, "http://chat-a.lan:7701/")
+	if csp := rec.Header().Get("Content-Security-Policy"); !strings.Contains(csp, "connect-src 'self' ws://chat-a.lan:7701 ws://chat-b.lan:7701;") {
+		t.Errorf("served CSP with nodes: %q", csp)
+	}
+}
+
+// FuzzCSPNodes checks that no node URL can add a directive, or a source
+// other than a WebSocket origin, to the policy.
+func FuzzCSPNodes(f *testing.F) {
+	f.Add("http://chat-b.lan:7701")
+	f.Add("https://[::1]:7701/ws?x")
+	f.Add("http://x.lan;script-src *")
+	f.Add("http://a b'")
+	f.Fuzz(func(t *testing.T, nodeURL string) {
+		req := httptest.NewRequest(http.MethodGet, "http://chat-a.lan:7701/", nil)
+		csp := web.CSP(req, "", protocol.Node{HTTP: nodeURL})
+		parts := strings.Split(csp, "; ")
+		if len(parts) != 9 {
+			t.Fatalf("%d directives: %q", len(parts), csp)
+		}
+		for _, p := range parts {
+			if !strings.HasPrefix(p, "connect-src ") {
+				continue
+			}
+			srcs := strings.Fields(p)[1:]
+			if len(srcs) > 3 {
+				t.Fatalf("sources %q", srcs)
+			}
+			for _, src := range srcs[min(2, len(srcs)):] {
+				if strings.ContainsAny(src, "';,*") || !(strings.HasPrefix(src, "ws://") || strings.HasPrefix(src, "wss://")) {
+					t.Fatalf("source %q in %q", src, csp)
+				}
+			}
+		}
+	})
 }
 
 // FuzzCSP checks that no Host header and no files URL can add a

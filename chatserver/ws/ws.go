@@ -16,6 +16,8 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -36,6 +38,10 @@ type Config struct {
 	// besides the server's own: a browser sends the page's origin, and a
 	// page elsewhere must not act for a user who is logged in here.
 	AllowOrigins []string
+	// AllowOrigin, if set, allows more hosts (host[:port], as in the
+	// Origin header): a cluster's nodes, whose pages move to this node
+	// when theirs goes away (see NodeOrigins).
+	AllowOrigin  func(host string) bool
 	WriteTimeout time.Duration // for one message to the client (default 10 s)
 	MaxQueue     int           // bytes queued for one client before it counts as slow (default 8 MiB)
 }
@@ -91,7 +97,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 
-	wc, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: s.cfg.AllowOrigins})
+	opts := &websocket.AcceptOptions{OriginPatterns: s.cfg.AllowOrigins}
+	if s.cfg.AllowOrigin != nil {
+		if o, err := url.Parse(r.Header.Get("Origin")); err == nil && o.Host != "" && s.cfg.AllowOrigin(o.Host) {
+			opts.InsecureSkipVerify = true // the origin is checked: it is allowed
+		}
+	}
+	wc, err := websocket.Accept(w, r, opts)
 	if err != nil {
 		// Accept has answered: 403 for an origin not allowed, 400 or
 		// 426 for a request that is no WebSocket handshake.
@@ -487,4 +499,17 @@ func hostOf(r *http.Request) string {
 		host = host[1 : len(host)-1]
 	}
 	return host
+}
+
+// NodeOrigins allows the origins of a cluster's nodes: the host and port
+// of each node's HTTP door, compared without case.
+func NodeOrigins(nodes func() []protocol.Node) func(host string) bool {
+	return func(host string) bool {
+		for _, n := range nodes() {
+			if u, err := url.Parse(n.HTTP); err == nil && u.Host != "" && strings.EqualFold(u.Host, host) {
+				return true
+			}
+		}
+		return false
+	}
 }

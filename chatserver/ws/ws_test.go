@@ -226,6 +226,37 @@ func TestWebSocketOrigin(t *testing.T) {
 	}
 }
 
+// The pages of a cluster's nodes, by the URLs of their HTTP doors, may
+// open sessions here, without -allow-origin; other origins still may not.
+func TestWebSocketNodeOrigins(t *testing.T) {
+	s := servertest.Start(t, func(c *server.Config) {
+		c.Nodes = func() []protocol.Node {
+			return []protocol.Node{{TCP: "node-a.example:7700", HTTP: "https://Node-A.example:7701"}, {TCP: "node-b.example:7700"}}
+		}
+	})
+	for _, tc := range []struct {
+		origin string
+		ok     bool
+	}{
+		{"http://" + s.HTTPAddr(), true},
+		{"https://node-a.example:7701", true},
+		{"https://node-a.example:7702", false}, // another port
+		{"https://node-b.example:7700", false}, // a TCP door is no page
+		{"https://evil.example.com", false},
+	} {
+		w, resp, err := dialWS(t, s, http.Header{"Origin": {tc.origin}})
+		switch {
+		case tc.ok && err != nil:
+			t.Errorf("origin %q refused: %v", tc.origin, err)
+		case !tc.ok && (err == nil || resp == nil || resp.StatusCode != http.StatusForbidden):
+			t.Errorf("origin %q: %v, %v; want 403", tc.origin, err, resp)
+		}
+		if w != nil {
+			w.c.Close(websocket.StatusNormalClosure, "")
+		}
+	}
+}
+
 // A frame over the limit closes the connection with a reason, as over
 // TCP; garbage gets an error and the connection lives.
 func TestWebSocketBadInput(t *testing.T) {

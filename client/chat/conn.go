@@ -68,6 +68,15 @@ func dial(ctx context.Context, addr string, tlsConf *tls.Config) (*conn, error) 
 	var nc net.Conn
 	var err error
 	if tlsConf != nil {
+		if tlsConf.ServerName == "" {
+			// Each node is checked against its own name.
+			host, _, err := net.SplitHostPort(addr)
+			if err != nil {
+				return nil, err
+			}
+			tlsConf = tlsConf.Clone()
+			tlsConf.ServerName = host
+		}
 		td := tls.Dialer{NetDialer: &d, Config: tlsConf}
 		nc, err = td.DialContext(ctx, "tcp", addr)
 	} else {

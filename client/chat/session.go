@@ -8,6 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"net"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -23,7 +26,12 @@ var ErrReplaced = errors.New("replaced by a newer login of the same name")
 
 // Options configure a Session.
 type Options struct {
-	Addr     string      // host:port of the chat server
+	Addr string // host:port of the chat server
+	// Addrs are more addresses of the same chat service: other nodes of
+	// its cluster. The session connects to the first of Addr and Addrs
+	// that answers, and when its node goes away or answers unavailable,
+	// moves on to the next (see Session).
+	Addrs    []string
 	Name     string      // the user's name
 	Password string      // may be empty if Token is set
 	Token    string      // a resume token from an earlier login, if any
@@ -66,8 +74,11 @@ type Event struct {
 	Frame   *protocol.Frame
 	Wait    time.Duration // EvReconnecting: time until the next attempt
 	Attempt int           // EvReconnecting: attempts so far
-	Err     error         // EvReconnecting: why the connection dropped; EvClosed: why it ended
-	Mark    chan struct{} // EvMark: to close when every earlier event is handled
+	// Addr is, on EvReconnecting, the address the next attempt goes to;
+	// on EvReconnected, the address of the node now connected to.
+	Addr string
+	Err  error         // EvReconnecting: why the connection dropped; EvClosed: why it ended
+	Mark chan struct{} // EvMark: to close when every earlier event is handled
 }
 
 // Session is a logged-in chat session that survives its connections.
@@ -82,6 +93,15 @@ type Event struct {
 // after the last id it saw. Each message and recall id is handed out at
 // most once in the session's life: repeats, live or from history, are
 // dropped.
+//
+// A session may know several addresses of one chat service, the nodes of
+// a cluster: those in Options, then those the servers' welcome frames
+// list. Every reconnect, and every refresh, goes to the address after the
+// one last used, so that a dead node is not the first one tried again; an
+// error with code unavailable (the node cannot serve, and did not process
+// the request) drops the connection and moves on too, and the request is
+// sent again through the next node. The backoff between attempts applies
+// once every address has failed in a row.
 type Session struct {
 	opts   Options
 	events chan Event
@@ -97,6 +117,8 @@ type Session struct {
 	nextID  uint64
 	calls   []*call // waiting for replies, in the order they were made
 	state   State
+	addrs   []string // every address known, those in Options first
+	at      int      // index in addrs of the node used last
 	closed  bool
 	endErr  error
 
@@ -145,26 +167,137 @@ func Connect(ctx context.Context, opts Options) (*Session, error) {
 	}
 	s := &Session{
 		opts:    opts,
+		addrs:   mergeAddrs(nil, append([]string{opts.Addr}, opts.Addrs...)...),
 		events:  make(chan Event, opts.Events),
 		token:   opts.Token,
 		refresh: make(chan struct{}, 1),
 		done:    make(chan struct{}),
 		runDone: make(chan struct{}),
 	}
-	c, err := s.connect(ctx)
+	if len(s.addrs) == 0 {
+		return nil, errors.New("no chat server address")
+	}
+	// The first that answers, in order. A refusal (a wrong password, a
+	// bad name) is the service's answer, not a node's trouble: it ends
+	// the search.
+	var errs []error
+	for i := 0; i < len(s.addrs); i++ {
+		c, err := s.connectTo(ctx, i)
+		if err == nil {
+			go s.run(c)
+			return s, nil
+		}
+		if len(s.addrs) == 1 || !transient(err) || ctx.Err() != nil {
+			return nil, err
+		}
+		errs = append(errs, fmt.Errorf("%s: %w", s.addrs[i], err))
+	}
+	return nil, fmt.Errorf("no chat server answered: %w", errors.Join(errs...))
+}
+
+// transient reports whether a failure to connect or log in may pass: the
+// node is down, busy, shutting down or unavailable, as opposed to a
+// refusal that trying again will not change.
+func transient(err error) bool {
+	var pe *protocol.Error
+	if !errors.As(err, &pe) {
+		return true // the network
+	}
+	switch pe.Code {
+	case protocol.CodeBusy, protocol.CodeShutdown, protocol.CodeRateLimited, protocol.CodeInternal,
+		protocol.CodeHandshakeTimeout, protocol.CodeUnavailable:
+		return true
+	}
+	return false
+}
+
+// DefaultPort is the chat server's TCP port when an address names only a
+// host.
+const DefaultPort = "7700"
+
+// CompleteAddr completes a chat server address as people type it: a host
+// alone (localhost, 192.168.1.20, ::1, [::1]) gets DefaultPort, and
+// host:port is kept as it is.
+func CompleteAddr(s string) string {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return s
+	}
+	if host, port, err := net.SplitHostPort(s); err == nil {
+		if port == "" { // "localhost:"
+			return net.JoinHostPort(host, DefaultPort)
+		}
+		return s
+	}
+	host := s
+	if strings.HasPrefix(s, "[") && strings.HasSuffix(s, "]") {
+		host = s[1 : len(s)-1] // [::1]
+	}
+	// A bare IPv6 literal (::1, fe80::1%eth0) has colons of its own, so
+	// it can carry no port; JoinHostPort puts it in brackets.
+	return net.JoinHostPort(host, DefaultPort)
+}
+
+// ParseAddrs splits a comma-separated list of chat server addresses and
+// completes each with CompleteAddr, leaving out empty entries and
+// repeats.
+func ParseAddrs(list string) []string {
+	return mergeAddrs(nil, strings.Split(list, ",")...)
+}
+
+// mergeAddrs appends to list the addresses in more that it does not hold
+// yet, completed with CompleteAddr.
+func mergeAddrs(list []string, more ...string) []string {
+	for _, a := range more {
+		a = CompleteAddr(a)
+		if a != "" && !slices.Contains(list, a) {
+			list = append(list, a)
+		}
+	}
+	return list
+}
+
+// Addr is the address of the node the session is connected to, or while
+// it reconnects, of the one it used last.
+func (s *Session) Addr() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.addrs[s.at]
+}
+
+// Addrs are the addresses the session knows: those it was given, then
+// the nodes the servers listed.
+func (s *Session) Addrs() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.addrs)
+}
+
+// nextAddr is the index of the address after the one used last.
+func (s *Session) nextAddr() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return (s.at + 1) % len(s.addrs)
+}
+
+// connectTo dials the address at index i of the list and logs in, with
+// the token if there is one and the password if the token is refused.
+// It becomes the address used last, whether or not it answers.
+func (s *Session) connectTo(ctx context.Context, i int) (*conn, error) {
+	s.mu.Lock()
+	s.at = i
+	addr := s.addrs[i]
+	s.mu.Unlock()
+	c, err := dial(ctx, addr, s.opts.TLS)
 	if err != nil {
 		return nil, err
 	}
-	go s.run(c)
-	return s, nil
-}
-
-// connect dials and logs in, with the token if there is one and the
-// password if the token is refused.
-func (s *Session) connect(ctx context.Context) (*conn, error) {
-	c, err := dial(ctx, s.opts.Addr, s.opts.TLS)
-	if err != nil {
-		return nil, err
+	if len(c.welcome.Nodes) > 0 {
+		s.mu.Lock()
+		for _, n := range c.welcome.Nodes {
+			s.addrs = mergeAddrs(s.addrs, n.TCP)
+		}
+		s.mu.Unlock()
 	}
 	s.mu.Lock()
 	token, since, resume := s.token, max(s.shown.lastLive, s.floor), s.resumed
@@ -448,21 +581,25 @@ func (s *Session) run(c *conn) {
 	}()
 	for {
 		err := s.readLoop(c)
+		failed := 0 // addresses tried since the connection dropped
 		if errors.Is(err, errRefresh) {
 			// Log in on a new connection before closing this one: the
 			// server takes the session over from it, so others see no
 			// offline and online announcements for a refresh.
-			s.emit(Event{Kind: EvReconnecting, Attempt: 1, Err: err})
+			// With several nodes, a refresh moves to the next one.
+			i := s.nextAddr()
+			s.emit(Event{Kind: EvReconnecting, Attempt: 1, Err: err, Addr: s.addrAt(i)})
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-			next, cerr := s.connect(ctx)
+			next, cerr := s.connectTo(ctx, i)
 			cancel()
 			c.close()
 			if cerr == nil {
 				c = next
-				s.emit(Event{Kind: EvReconnected})
+				s.emit(Event{Kind: EvReconnected, Addr: s.Addr()})
 				continue
 			}
 			err = cerr
+			failed = 1
 		}
 		c.close()
 
@@ -482,30 +619,40 @@ func (s *Session) run(c *conn) {
 			return
 		}
 		var ok bool
-		if c, ok = s.reconnect(err); !ok {
+		if c, ok = s.reconnect(err, failed); !ok {
 			return
 		}
-		s.emit(Event{Kind: EvReconnected})
+		s.emit(Event{Kind: EvReconnected, Addr: s.Addr()})
 	}
 }
 
 // errRefresh marks a connection dropped on purpose by Refresh.
 var errRefresh = errors.New("refresh")
 
-// reconnect dials until it succeeds or the session ends. The first retry
-// comes at once after a refresh and within a second otherwise; waits then
-// double, with jitter, up to MaxBackoff.
-func (s *Session) reconnect(cause error) (*conn, bool) {
+// reconnect dials until it succeeds or the session ends, each attempt to
+// the address after the one before; failed addresses were tried already
+// (by a refresh). The first retry comes at once after a refresh and
+// within a second otherwise. The next address is tried at once after a
+// failure, until every address has failed in a row; then the session
+// waits, and the waits double, with jitter, up to MaxBackoff.
+func (s *Session) reconnect(cause error, failed int) (*conn, bool) {
 	s.mu.Lock()
 	s.state = Reconnecting
+	n := len(s.addrs)
 	s.mu.Unlock()
 	wait := time.Duration(0)
-	if !errors.Is(cause, errRefresh) {
+	switch {
+	case failed >= n:
+		failed = 0
+		wait = jitter(500 * time.Millisecond)
+	case failed > 0: // the next node may be up
+	case !errors.Is(cause, errRefresh):
 		wait = jitter(500 * time.Millisecond)
 	}
 	base := time.Second
-	for attempt := 1; ; attempt++ {
-		s.emit(Event{Kind: EvReconnecting, Wait: wait, Attempt: attempt, Err: cause})
+	for attempt := failed + 1; ; attempt++ {
+		i := s.nextAddr()
+		s.emit(Event{Kind: EvReconnecting, Wait: wait, Attempt: attempt, Err: cause, Addr: s.addrAt(i)})
 		t := time.NewTimer(wait)
 		select {
 		case <-t.C:
@@ -524,15 +671,12 @@ func (s *Session) reconnect(cause error) (*conn, bool) {
 			case <-ctx.Done():
 			}
 		}()
-		c, err := s.connect(ctx)
+		c, err := s.connectTo(ctx, i)
 		cancel()
 		if err == nil {
 			return c, true
 		}
-		var pe *protocol.Error
-		if errors.As(err, &pe) && pe.Code != protocol.CodeBusy && pe.Code != protocol.CodeShutdown &&
-			pe.Code != protocol.CodeRateLimited && pe.Code != protocol.CodeInternal &&
-			pe.Code != protocol.CodeHandshakeTimeout {
+		if !transient(err) {
 			// The server refused us (wrong password now, bad name):
 			// retrying will not help.
 			s.end(err)
@@ -545,9 +689,24 @@ func (s *Session) reconnect(cause error) (*conn, bool) {
 		default:
 		}
 		cause = err
+		s.mu.Lock()
+		n = len(s.addrs)
+		s.mu.Unlock()
+		if failed++; failed < n {
+			wait = 0 // the next node may be up
+			continue
+		}
+		failed = 0
 		wait = jitter(base)
 		base = min(2*base, s.opts.MaxBackoff)
 	}
+}
+
+// addrAt is the address at index i of the list.
+func (s *Session) addrAt(i int) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.addrs[i]
 }
 
 // jitter returns a duration between d/2 and d.
@@ -676,6 +835,12 @@ func (s *Session) readLoop(c *conn) error {
 			if f.Type == protocol.TypeError && f.Code == protocol.CodeRateLimited {
 				s.refused(c, f)
 				continue
+			}
+			if f.Type == protocol.TypeError && f.Code == protocol.CodeUnavailable {
+				// The node cannot serve and did not process the
+				// request: it stays waiting, and goes again through
+				// the next node.
+				return &protocol.Error{Code: f.Code, Message: f.Message}
 			}
 			if s.answer(f) {
 				continue

@@ -243,7 +243,7 @@ func (p *printer) writeText(format string, args ...any) {
 func (p *printer) connected(s *chat.Session, me string) {
 	w, ok := s.Welcome(), s.LoginReply()
 	if p.json {
-		c := map[string]any{"type": "connected", "name": me, "server": w.Server, "rooms": ok.Rooms, "files_url": w.FilesURL}
+		c := map[string]any{"type": "connected", "name": me, "server": w.Server, "addr": s.Addr(), "rooms": ok.Rooms, "files_url": w.FilesURL}
 		if len(ok.Private) > 0 {
 			c["private"] = ok.Private
 		}
@@ -257,7 +257,7 @@ func (p *printer) connected(s *chat.Session, me string) {
 	for _, c := range ok.Private {
 		private = append(private, "@"+c.Name+unreadText(c.Unread, 0))
 	}
-	line := fmt.Sprintf("* connected as %s; your rooms: %s", me, strings.Join(rooms, ", "))
+	line := fmt.Sprintf("* connected as %s to %s; your rooms: %s", me, s.Addr(), strings.Join(rooms, ", "))
 	if len(private) > 0 {
 		line += "; private conversations: " + strings.Join(private, ", ")
 	}
@@ -387,16 +387,16 @@ func (p *printer) event(ev chat.Event, me string) {
 			cause = ev.Err.Error()
 		}
 		if p.json {
-			p.writeJSON(map[string]any{"type": "reconnecting", "attempt": ev.Attempt, "wait_ms": ev.Wait.Milliseconds(), "error": cause})
+			p.writeJSON(map[string]any{"type": "reconnecting", "attempt": ev.Attempt, "wait_ms": ev.Wait.Milliseconds(), "error": cause, "addr": ev.Addr})
 			return
 		}
-		p.writeText("* connection lost (%s); reconnecting in %s (attempt %d)", cause, ev.Wait.Round(time.Millisecond), ev.Attempt)
+		p.writeText("* connection lost (%s); reconnecting to %s in %s (attempt %d)", cause, ev.Addr, ev.Wait.Round(time.Millisecond), ev.Attempt)
 	case chat.EvReconnected:
 		if p.json {
-			p.writeJSON(map[string]any{"type": "reconnected"})
+			p.writeJSON(map[string]any{"type": "reconnected", "addr": ev.Addr})
 			return
 		}
-		p.writeText("* reconnected")
+		p.writeText("* reconnected; connected to %s", ev.Addr)
 	case chat.EvClosed:
 		if ev.Err == nil || errors.Is(ev.Err, chat.ErrClosed) || errors.Is(ev.Err, chat.ErrReplaced) {
 			return

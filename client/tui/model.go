@@ -11,6 +11,7 @@
 package tui
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -36,6 +37,10 @@ type Config struct {
 	// the connection is encrypted.
 	Server string
 	TLS    bool
+	// Node, if set, is the address of the node connected to when Server
+	// lists a cluster's nodes: the status line shows it in place of
+	// Server, and each reconnect changes it to the node it reached.
+	Node string
 	// Transfers moves files; nil when no file server is available.
 	Transfers Transfers
 	// DownloadDir is where downloads go (default: ~/Downloads if it
@@ -158,7 +163,7 @@ func New(cfg Config) *Model {
 		downloads:  map[uint64]string{},
 		artCache:   map[string][]string{},
 		stickerSHA: map[string]string{},
-		status:     statusBar{me: cfg.Conn.Me(), server: cfg.Server, tls: cfg.TLS, link: linkState{state: chat.Connected}},
+		status:     statusBar{me: cfg.Conn.Me(), server: cmp.Or(cfg.Node, cfg.Server), tls: cfg.TLS, link: linkState{state: chat.Connected}},
 		width:      80,
 		height:     24,
 	}
@@ -189,7 +194,7 @@ func New(cfg Config) *Model {
 		m.ensureConv(command.Lobby).joined = true
 	}
 	m.cur = m.convs[0]
-	m.addInfo(m.cur, "connected as "+clean(m.me, false)+" to "+clean(cfg.Server, false)+". /help lists the commands and keys; F1 does too.")
+	m.addInfo(m.cur, "connected as "+clean(m.me, false)+" to "+clean(m.status.server, false)+". /help lists the commands and keys; F1 does too.")
 	m.indexStickers()
 	m.layout()
 	return m
@@ -384,9 +389,16 @@ func (m *Model) handleEvent(ev chat.Event) tea.Cmd {
 		return m.status.reconnecting(ev, m.cfg.Now(), m.refreshing != "" && ev.Attempt <= 1)
 	case chat.EvReconnected:
 		m.status.reconnected()
-		if m.refreshing != "" {
-			m.addInfo(m.convByKey(m.refreshing), "reconnected to "+clean(m.cfg.Server, false))
+		moved := ev.Addr != "" && ev.Addr != m.status.server
+		if ev.Addr != "" {
+			m.status.server = ev.Addr
+		}
+		switch {
+		case m.refreshing != "":
+			m.addInfo(m.convByKey(m.refreshing), "reconnected to "+clean(m.status.server, false))
 			m.refreshing = ""
+		case moved:
+			m.addInfo(m.cur, "connected to "+clean(m.status.server, false))
 		}
 		for _, c := range m.convs {
 			c.membersLoaded = false

@@ -5,7 +5,10 @@
 // (fileserver/README.md), as the terminal client does: resume with the
 // token and since, an outbox of sends with idempotency keys paced to the
 // server's rate limit, re-sends of rate_limited after retry_ms, each
-// message shown once, and no reconnect after a takeover.
+// message shown once, and no reconnect after a takeover. When the chat
+// server is a node of a cluster, whose welcome lists the nodes, a closed
+// connection or an unavailable node sends it to the next node's /ws,
+// where it resumes the same way.
 //
 // Safety: every string from a server is put in the page as text
 // (textContent, text nodes), never as HTML; links are made only for
@@ -94,6 +97,10 @@ const S = {
   pumpTimer: 0,
   lastSeen: 0, // highest id of a live message or recall event
   resumed: false, // whether the next login continues this page's session
+  wsList: [], // the /ws URLs to try: this page's server, then the cluster's other nodes
+  wsAt: 0, // index in wsList of the node used last
+  wsOn: '', // the /ws URL of the last connection that logged in
+  tried: 0, // reconnect attempts since the connection dropped
   attempt: 0,
   retryAt: 0,
   retryTimer: 0,
@@ -148,8 +155,36 @@ function convTarget(c) {
 // Connection: handshake, login, requests, pacing and reconnects
 
 function wsURL() {
-  const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
-  return proto + '//' + location.host + '/ws';
+  if (!S.wsList.length) {
+    const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
+    S.wsList.push(proto + '//' + location.host + '/ws');
+  }
+  return S.wsList[S.wsAt];
+}
+
+// learnNodes adds the /ws of each node a welcome lists (by the URL of its
+// HTTP door) to the URLs to try, after those known already.
+function learnNodes(nodes) {
+  wsURL();
+  for (const n of nodes || []) {
+    let u;
+    try { u = new URL(n.http || ''); } catch (e) { continue; }
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') continue;
+    const ws = (u.protocol === 'https:' ? 'wss:' : 'ws:') + '//' + u.host + '/ws';
+    if (!S.wsList.includes(ws)) S.wsList.push(ws);
+  }
+}
+
+// nextNode moves on to the node after the one used last; with one node,
+// that is the same one.
+function nextNode() {
+  wsURL();
+  S.wsAt = (S.wsAt + 1) % S.wsList.length;
+}
+
+// nodeName is the host and port of a /ws URL, as shown to people.
+function nodeName(ws) {
+  try { return new URL(ws).host; } catch (e) { return ws; }
 }
 
 function connect() {
@@ -273,7 +308,12 @@ function lostConnection(code, message) {
     return;
   }
   if (!S.me || !(S.token || S.password)) { setConn('offline'); showLogin(''); return; }
-  if (wasOnline) S.attempt = 0;
+  // Each attempt goes to the next node. After a failed one, the next
+  // node is tried at once, until every node has failed in a row; then
+  // the wait grows as with one server.
+  if (wasOnline) { S.attempt = 0; S.tried = 0; } else S.tried++;
+  nextNode();
+  if (!wasOnline && S.tried % S.wsList.length !== 0) { scheduleReconnect(0, code === 'unavailable' ? 'The server is unavailable.' : ''); return; }
   S.attempt++;
   const base = code === 'server_shutdown' ? 500 : 1000;
   const delay = Math.min(30000, base * 2 ** Math.min(S.attempt - 1, 6));
@@ -291,6 +331,9 @@ function scheduleReconnect(delay, why) {
 }
 
 function reconnectNow() {
+  // Online, a refresh moves to the next node; while waiting, the next
+  // node is already the one to try.
+  if (S.loggedIn) nextNode();
   S.attempt = 0;
   if (S.connState === 'replaced') S.connState = 'offline';
   connect();
@@ -315,6 +358,11 @@ function login() {
         S.token = ''; store.removeItem('parley.token');
         S.loggedIn = false;
         showLogin('Your session has expired; log in again. Unsent messages are kept.');
+        return;
+      }
+      if (e.code === 'unavailable') {
+        // This node cannot serve: the close moves on to the next.
+        S.ws && S.ws.close();
         return;
       }
       if (e.code === 'rate_limited' || e.code === 'server_busy') {
@@ -344,6 +392,8 @@ function loggedIn(ok) {
   if (ok.files_token) setFilesToken(ok.files_token, ok.expires);
   const wasResumed = S.resumed;
   S.resumed = true;
+  const moved = S.wsOn !== '' && S.wsOn !== wsURL();
+  S.wsOn = wsURL();
   $('me-name').textContent = S.me;
   // The rooms the user is in: conversations that are gone (left or
   // kicked on another device) are marked, new ones added.
@@ -360,7 +410,7 @@ function loggedIn(ok) {
   for (const c of S.convs.values()) if (c.kind === 'room' && !rooms.has(c.key)) c.joined = false;
   if (hooks.login) hooks.login(ok);
   showApp();
-  setConn('online', wasResumed ? 'Reconnected.' : '');
+  setConn('online', wasResumed ? (moved ? 'Reconnected to ' + nodeName(S.wsOn) + '.' : 'Reconnected.') : '');
   if (ok.more) syncRest();
   refreshMembers();
   pump();
@@ -401,6 +451,13 @@ function handleReply(f) {
   if (!job) return;
   S.pending.delete(f.re);
   if (f.type === 'ok') { job.resolve(f); pump(); return; }
+  if (f.code === 'unavailable' && !job.login) {
+    // Not processed: the node cannot serve. The request goes again,
+    // in its place, through the next node.
+    requeue(job);
+    S.ws && S.ws.close();
+    return;
+  }
   if (f.code === 'rate_limited' && !job.login) {
     // Not processed: send it again after the wait the server names, in
     // its place among what has not gone out yet.
@@ -422,6 +479,7 @@ const onEvent = {
     refill();
     S.bucket.tokens = Math.min(S.bucket.tokens, (S.limits.burst || 50) - S.sentOnConn);
     S.filesURL = (f.files_url || '').replace(/\/+$/, '');
+    learnNodes(f.nodes);
     login();
   },
   message(f) { addMessage(f); },
@@ -482,6 +540,7 @@ const onEvent = {
 
 function handleFrame(f) {
   if (f.type === 'ok' || (f.type === 'error' && f.re)) { handleReply(f); return; }
+  if (f.type === 'error' && f.code === 'unavailable') { S.ws && S.ws.close(); return; }
   if (f.type === 'error') { console.warn('server error', f.code, f.message); return; }
   const h = onEvent[f.type];
   if (h) h(f);

@@ -115,6 +115,10 @@ type Frame struct {
 	Server   string  `json:"server,omitempty"`
 	Limits   *Limits `json:"limits,omitempty"`
 	FilesURL string  `json:"files_url,omitempty"`
+	// Nodes, on welcome, are the nodes of the cluster the server belongs
+	// to, itself included: where a client may reconnect and resume if
+	// this node goes away.
+	Nodes []Node `json:"nodes,omitempty"`
 
 	// login and its reply
 	Name     string `json:"name,omitempty"`
@@ -199,6 +203,15 @@ type Frame struct {
 	// Banned, in a who reply to a room's owner, lists the people kicked
 	// from it who may not join again until unbanned.
 	Banned []string `json:"banned,omitempty"`
+}
+
+// Node is one node of a cluster of chat servers: its address for the
+// terminal client (host:port of the TCP door) and the URL of its HTTP
+// door (http:// or https://, where the web client and /ws are). Either
+// may be empty if the node has no such door.
+type Node struct {
+	TCP  string `json:"tcp,omitempty"`
+	HTTP string `json:"http,omitempty"`
 }
 
 // File describes a file that a file message points to: in the shared
