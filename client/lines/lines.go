@@ -468,6 +468,10 @@ func (p *printer) frame(f *protocol.Frame, me string) {
 		p.writeText("! %s", f.Message)
 	case protocol.TypeError:
 		p.writeText("! %s: %s", f.Code, f.Message)
+	case protocol.TypeTyping:
+		// Shown by the full-screen and web clients while it lasts; as
+		// lines, one every few seconds from each typist would bury the
+		// conversation. -json prints them.
 	default:
 		b, _ := json.Marshal(f)
 		p.writeText("* %s", b)
