@@ -382,3 +382,40 @@ func TestClusterSurvivesDatabaseAndBusRestarts(t *testing.T) {
 		}
 	}
 }
+
+// A node that is not the writer is killed with SIGKILL: it can tell
+// nobody, and the writer, hearing no heartbeat for -cluster-ttl, takes
+// its users offline; someone on the writer's node sees them go.
+func TestClusterDeadNodeTakesItsUsersOffline(t *testing.T) {
+	db := pgtest.Start(t).Schema(t)
+	ns := startNATS(t, 0)
+	nodes := []*chatServer{startNode(t, ns.ClientURL(), db, "node1"), startNode(t, ns.ClientURL(), db, "node2")}
+	w := writerAmong(t, nodes)
+	other := nodes[1-w]
+	watcher := loginWhenServed(t, nodes[w].addr, "watcher")
+	loginWhenServed(t, other.addr, "leaver")
+	for {
+		f, err := watcher.read()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f.Type == protocol.TypePresence && f.Name == "leaver" && f.Status == protocol.StatusOnline {
+			break
+		}
+	}
+	if err := other.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	other.wait()
+	killed := time.Now()
+	for {
+		f, err := watcher.read()
+		if err != nil {
+			t.Fatalf("waiting for leaver to go offline: %v", err)
+		}
+		if f.Type == protocol.TypePresence && f.Name == "leaver" && f.Status == protocol.StatusOffline {
+			break
+		}
+	}
+	t.Logf("offline %v after the kill (-cluster-ttl 1s, -cluster-beat 100ms)", time.Since(killed).Round(time.Millisecond))
+}
