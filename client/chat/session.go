@@ -245,12 +245,16 @@ func ParseAddrs(list string) []string {
 	return mergeAddrs(nil, strings.Split(list, ",")...)
 }
 
+// maxAddrs bounds the addresses a session keeps, so that a server that
+// lists endless nodes cannot make the list grow without end.
+const maxAddrs = 64
+
 // mergeAddrs appends to list the addresses in more that it does not hold
-// yet, completed with CompleteAddr.
+// yet, completed with CompleteAddr, up to maxAddrs in all.
 func mergeAddrs(list []string, more ...string) []string {
 	for _, a := range more {
 		a = CompleteAddr(a)
-		if a != "" && !slices.Contains(list, a) {
+		if a != "" && !slices.Contains(list, a) && len(list) < maxAddrs {
 			list = append(list, a)
 		}
 	}

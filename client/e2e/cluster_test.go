@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"path/filepath"
 	"regexp"
 	"syscall"
 	"testing"
@@ -65,4 +66,29 @@ func TestClientMovesToTheNextServer(t *testing.T) {
 	if code := plain.wait(); code != 0 {
 		t.Fatalf("client exited with %d; stderr:\n%s", code, plain.stderr())
 	}
+}
+
+// The full-screen client given two chat servers shows the first in its
+// status line; when that one is killed, it moves to the second, shows it
+// there, and says so in the conversation.
+func TestTUIMovesToTheNextServer(t *testing.T) {
+	needTool(t, "tmux")
+	a := startChat(t, "")
+	b := startChat(t, "")
+	home := t.TempDir()
+	env := []string{"HOME=" + home, "XDG_CONFIG_HOME=" + filepath.Join(home, "config"), "LANG=C.UTF-8", "PARLEY_PASSWORD=pw-zoe"}
+	tm := tuiStartTmux(t, home)
+	tm.run(env, "-server", a.addr+","+b.addr, "-name", "zoe")
+	tm.waitScreen("zoe @ " + a.addr + " ")
+	tm.waitScreen("connected as zoe to " + a.addr + ".")
+
+	if err := a.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	a.wait()
+	tm.waitScreen("zoe @ " + b.addr + " ")
+	tm.waitScreen("connected to " + b.addr)
+	tm.waitScreen("● connected · reconnected")
+	tm.keys("C-c")
+	tm.waitExit(0)
 }

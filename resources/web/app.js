@@ -163,7 +163,7 @@ function wsURL() {
 }
 
 // learnNodes adds the /ws of each node a welcome lists (by the URL of its
-// HTTP door) to the URLs to try, after those known already.
+// HTTP door) to the URLs to try, after those known already, up to 64.
 function learnNodes(nodes) {
   wsURL();
   for (const n of nodes || []) {
@@ -171,7 +171,7 @@ function learnNodes(nodes) {
     try { u = new URL(n.http || ''); } catch (e) { continue; }
     if (u.protocol !== 'http:' && u.protocol !== 'https:') continue;
     const ws = (u.protocol === 'https:' ? 'wss:' : 'ws:') + '//' + u.host + '/ws';
-    if (!S.wsList.includes(ws)) S.wsList.push(ws);
+    if (!S.wsList.includes(ws) && S.wsList.length < 64) S.wsList.push(ws);
   }
 }
 
