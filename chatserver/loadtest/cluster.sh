@@ -75,27 +75,17 @@ wait_writer() { # log file
 	die "no writer in $1"
 }
 
-ticks() { # a process's CPU time, in clock ticks
-	awk '{print $14 + $15}' "/proc/$1/stat"
-}
 measure() { # label port pid [writer pid]: the load on port, whose server is pid
-	local label=$1 port=$2 pid=$3 writer=${4:-} out t0 extra
+	local label=$1 port=$2 pid=$3 also=() out
+	[[ -n ${4:-} ]] && also=(-also-pid "$4")
 	for scenario in history fanout; do
-		[[ -n $writer ]] && t0=$(ticks "$writer")
 		if [[ $scenario == history ]]; then
-			out=$("$lt" -server "127.0.0.1:$port" -scenario history -conns "$HIST_SENDERS" -senders "$HIST_SENDERS" -duration "${DURATION}s" -warmup 2s -pid "$pid" -json -prefix "h$RANDOM")
+			out=$("$lt" -server "127.0.0.1:$port" -scenario history -conns "$HIST_SENDERS" -senders "$HIST_SENDERS" -duration "${DURATION}s" -warmup 2s -pid "$pid" "${also[@]}" -json -prefix "h$RANDOM")
 		else
-			out=$("$lt" -server "127.0.0.1:$port" -scenario fanout -conns "$FAN_CONNS" -senders "$FAN_SENDERS" -rate "$FAN_RATE" -duration "${DURATION}s" -warmup 2s -pid "$pid" -json -prefix "f$RANDOM" -room "fan$RANDOM")
+			out=$("$lt" -server "127.0.0.1:$port" -scenario fanout -conns "$FAN_CONNS" -senders "$FAN_SENDERS" -rate "$FAN_RATE" -duration "${DURATION}s" -warmup 2s -pid "$pid" "${also[@]}" -json -prefix "f$RANDOM" -room "fan$RANDOM")
 		fi
-		extra='{}'
-		if [[ -n $writer ]]; then
-			# The writer's CPU over the whole run (warm-up and setup
-			# included), per message delivered in the measured part.
-			extra=$(jq -c --argjson t "$(($(ticks "$writer") - t0))" --argjson hz "$(getconf CLK_TCK)" \
-				'{writer_cpu_s: ($t / $hz)}' <<<"{}")
-		fi
-		printf '%s\t%s\t%s %s\n' "$label" "$scenario" \
-			"$(jq -c '{stored_per_sec, p50_ms, p99_ms, delivered_per_sec, cpu_per_delivery_us, server_cpu_seconds, errors} | with_entries(select(.value != null))' <<<"$out")" "$extra"
+		printf '%s\t%s\t%s\n' "$label" "$scenario" \
+			"$(jq -c '{stored_per_sec, p50_ms, p99_ms, delivered_per_sec, cpu_per_delivery_us, writer_cpu_per_delivery_us: .other_cpu_per_delivery_us, errors} | with_entries(select(.value != null))' <<<"$out")"
 	done
 }
 

@@ -55,6 +55,7 @@ type config struct {
 	duration time.Duration
 	warmup   time.Duration
 	pid      int
+	alsoPID  int
 	prefix   string
 	password string
 	tokens   string
@@ -109,6 +110,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&c.duration, "duration", 20*time.Second, "how long to measure")
 	fs.DurationVar(&c.warmup, "warmup", 3*time.Second, "load before measuring starts")
 	fs.IntVar(&c.pid, "pid", 0, "server process id, for its CPU time and RSS")
+	fs.IntVar(&c.alsoPID, "also-pid", 0, "another server process `id` whose CPU time while measuring is reported apart (a cluster's writer, when the load is on another node)")
 	fs.StringVar(&c.prefix, "prefix", "load", "name prefix of the load's users")
 	fs.StringVar(&c.password, "password", "load-test-password", "password of the load's users (Parley)")
 	fs.StringVar(&c.tokens, "tokens", "", "cache resume tokens in this `file`, so that logins after the first do no password hashing (Parley)")

@@ -285,6 +285,7 @@ func runTraffic(ctx context.Context, cfg config, d driver, res *result, log io.W
 		return ctx.Err()
 	}
 	cpu0, _ := procCPU(cfg.pid)
+	also0, _ := procCPU(cfg.alsoPID)
 	sent0 := rec.sent.Load()
 	rec.measuring.Store(true)
 	start := time.Now()
@@ -296,6 +297,7 @@ func runTraffic(ctx context.Context, cfg config, d driver, res *result, log io.W
 	rec.measuring.Store(false)
 	elapsed := time.Since(start)
 	cpu1, _ := procCPU(cfg.pid)
+	also1, _ := procCPU(cfg.alsoPID)
 	cancel()
 	wg.Wait()
 
@@ -315,6 +317,16 @@ func runTraffic(ctx context.Context, cfg config, d driver, res *result, log io.W
 			res.CPUPerDeliveryUS = res.ServerCPUSeconds * 1e6 / float64(res.Sent)
 		}
 		res.ServerRSSKB, _ = procRSS(cfg.pid)
+	}
+	if cfg.alsoPID > 0 {
+		res.OtherCPUSeconds = (also1 - also0).Seconds()
+		n := res.Delivered
+		if cfg.scenario == "history" {
+			n = res.Sent
+		}
+		if n > 0 {
+			res.OtherCPUPerDeliveryUS = res.OtherCPUSeconds * 1e6 / float64(n)
+		}
 	}
 	if cfg.scenario == "history" {
 		res.StoredPerSec = float64(res.Sent) / elapsed.Seconds()
@@ -397,11 +409,14 @@ type result struct {
 	ServerCPUSeconds float64        `json:"server_cpu_seconds"`
 	CPUPerDeliveryUS float64        `json:"cpu_per_delivery_us"`
 	ServerRSSKB      int64          `json:"server_rss_kb"`
-	BaseRSSKB        int64          `json:"base_rss_kb,omitempty"`
-	RSSPerConnKB     float64        `json:"rss_per_conn_kb,omitempty"`
-	SetupSeconds     float64        `json:"setup_seconds,omitempty"`
-	StormSeconds     float64        `json:"storm_seconds,omitempty"`
-	StormLoginsSec   float64        `json:"storm_logins_per_sec,omitempty"`
+	// The -also-pid process's CPU while measuring.
+	OtherCPUSeconds       float64 `json:"other_cpu_seconds,omitempty"`
+	OtherCPUPerDeliveryUS float64 `json:"other_cpu_per_delivery_us,omitempty"`
+	BaseRSSKB             int64   `json:"base_rss_kb,omitempty"`
+	RSSPerConnKB          float64 `json:"rss_per_conn_kb,omitempty"`
+	SetupSeconds          float64 `json:"setup_seconds,omitempty"`
+	StormSeconds          float64 `json:"storm_seconds,omitempty"`
+	StormLoginsSec        float64 `json:"storm_logins_per_sec,omitempty"`
 }
 
 func (r *result) setLatency(h *hdr.Histogram) {
