@@ -565,7 +565,11 @@ func (h *Hub) who(s *Session, f *protocol.Frame) *protocol.Error {
 		sort.Strings(banned)
 		banned = banned[:min(len(banned), maxWho)]
 	}
-	h.reply(s, &protocol.Frame{Type: protocol.TypeOK, Re: f.ID, Room: r.name, Members: list, More: more, Banned: banned})
+	w := &protocol.Frame{Type: protocol.TypeOK, Re: f.ID, Room: r.name, Members: list, More: more, Banned: banned}
+	if !r.isLobby {
+		withModes(w, r)
+	}
+	h.reply(s, w)
 	return nil
 }
 

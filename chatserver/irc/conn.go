@@ -38,6 +38,67 @@ type channel struct {
 	// events name users by display name, so no case folding is needed
 	// per event.
 	members map[string]bool
+	// ops and voiced are the members with those roles (the owner is an
+	// operator whether or not it is in ops), by display name; secret
+	// and topicLock are the room's settings (+s, +t).
+	ops, voiced       map[string]bool
+	secret, topicLock bool
+}
+
+// isOp reports whether name is shown as one of ch's operators.
+func (ch *channel) isOp(name string) bool { return name == ch.owner || ch.ops[name] }
+
+// prefix is the membership prefix of name in ch: @ for an operator, +
+// for voice, both with multi-prefix.
+func (ch *channel) prefix(name string, multi bool) string {
+	p := ""
+	if ch.isOp(name) {
+		p = "@"
+	}
+	if ch.voiced[name] && (p == "" || multi) {
+		p += "+"
+	}
+	return p
+}
+
+// modes is ch's settings as a mode string: "+st", "+t", "+s" or "+".
+func (ch *channel) modes() string {
+	m := "+"
+	if ch.secret {
+		m += "s"
+	}
+	if ch.topicLock {
+		m += "t"
+	}
+	return m
+}
+
+// newChannel is a channel for room, with its members and their roles
+// from a who reply and the settings it carries.
+func newChannel(room string, w *protocol.Frame) *channel {
+	ch := &channel{name: room, members: map[string]bool{}, ops: map[string]bool{}, voiced: map[string]bool{}}
+	if w == nil || w.Type != protocol.TypeOK {
+		return ch
+	}
+	for _, mb := range w.Members {
+		ch.members[mb.Name] = mb.Online
+		if mb.Owner {
+			ch.owner = mb.Name
+		}
+		if mb.Operator && !mb.Owner {
+			ch.ops[mb.Name] = true
+		}
+		if mb.Voice {
+			ch.voiced[mb.Name] = true
+		}
+	}
+	if w.Secret != nil {
+		ch.secret = *w.Secret
+	}
+	if w.TopicLock != nil {
+		ch.topicLock = *w.TopicLock
+	}
+	return ch
 }
 
 // conn is one IRC connection. The reader goroutine (serve) owns the
@@ -55,6 +116,7 @@ type conn struct {
 	reqID     uint64           // reader's
 	away      string           // reader's
 	invisible bool             // reader's
+	oper      bool             // reader's: a server operator (OPER)
 
 	replyCh chan *protocol.Frame // the reply the reader waits for
 	ended   chan struct{}        // closed once the socket is closed

@@ -84,6 +84,8 @@ func (s *Server) encode(ev *event.Event) []byte {
 		return appendLine(nil, s.cfg.ServerName, "MODE", "#"+f.Room, "+o", s.shown(f.Name))
 	case event.Topic:
 		return appendLine(nil, s.src(f.By), "TOPIC", "#"+f.Room, f.Text)
+	case event.Mode:
+		return appendLine(nil, s.src(f.By), "MODE", append([]string{"#" + f.Room}, modeParams(f, s.shown(f.Name))...)...)
 	case event.Ping:
 		return appendLine(nil, "", "PING", s.cfg.ServerName)
 	case event.Typing:
@@ -122,6 +124,36 @@ func (s *Server) encode(ev *event.Event) []byte {
 		return b
 	}
 	return nil
+}
+
+// modeParams are the mode string and arguments of a mode event: what it
+// changed, in the order s, t, o, v; nick is the member's shown name.
+func modeParams(f *protocol.Frame, nick string) []string {
+	var b strings.Builder
+	var args []string
+	sign := byte(0)
+	add := func(v *bool, letter byte, arg string) {
+		if v == nil {
+			return
+		}
+		want := byte('-')
+		if *v {
+			want = '+'
+		}
+		if want != sign {
+			b.WriteByte(want)
+			sign = want
+		}
+		b.WriteByte(letter)
+		if arg != "" {
+			args = append(args, arg)
+		}
+	}
+	add(f.Secret, 's', "")
+	add(f.TopicLock, 't', "")
+	add(f.Operator, 'o', nick)
+	add(f.Voice, 'v', nick)
+	return append([]string{b.String()}, args...)
 }
 
 // target is a message's IRC target: #room, or the recipient's nick.

@@ -54,7 +54,7 @@ func (c *conn) capEnabled(name string) *bool {
 	case "cap-notify":
 		return &c.caps.capNotify
 	case "multi-prefix":
-		return &c.caps.multiPrefix // one prefix (@) is all there is
+		return &c.caps.multiPrefix
 	case "userhost-in-names":
 		return &c.caps.userhostInNames
 	}
@@ -504,15 +504,15 @@ func isupport(l protocol.Limits) []string {
 		"AWAYLEN=200",
 		"CASEMAPPING=rfc8265", // PRECIS UsernameCaseMapped, Parley's name rule
 		"CHANLIMIT=#:",
-		"CHANMODES=,,,",
+		"CHANMODES=,,,st", // secret, topic lock; ban lists come from KICK
 		"CHANNELLEN=" + strconv.Itoa(protocol.MaxNameRunes*4+1),
 		"CHANTYPES=#",
 		"KICKLEN=390",
 		"MAXTARGETS=4",
-		"MODES=1",
+		"MODES=4",
 		"NETWORK=Parley",
 		"NICKLEN=" + strconv.Itoa(protocol.MaxNameRunes*4),
-		"PREFIX=(ov)@+", // the owner is @; nobody is given voice (+), which clients expect to exist
+		"PREFIX=(ov)@+", // operators, the owner among them, and voice
 		"TARGMAX=JOIN:,KICK:4,NAMES:4,NOTICE:4,PART:,PRIVMSG:4,WHOIS:1",
 		"TOPICLEN=" + strconv.Itoa(protocol.MaxTopicBytes),
 		"UTF8ONLY",
