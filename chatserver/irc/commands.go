@@ -453,6 +453,17 @@ func (c *conn) privmsg(m *ircmsg.Message) bool {
 		return true
 	}
 	for _, t := range targets {
+		if !c.fitsOneLine(m.Command, t, text, kind == protocol.KindAction) {
+			// IRCv3 lets a server refuse with ERR_INPUTTOOLONG a line
+			// whose last parameter cannot be relayed without truncation
+			// once the sender's source is added
+			// (https://defs.ircdocs.horse/defs/numerics.html#err-inputtoolong-417).
+			// Refused, the sender knows and can send it in pieces;
+			// truncated, the end would vanish for every face of Parley,
+			// and split, it would reach IRC clients as two messages.
+			c.numeric("417", "Input line too long: with your source added, the message to "+t+" would pass IRC's 512 bytes; send it in shorter pieces")
+			continue
+		}
 		f := &protocol.Frame{Type: protocol.TypeSend, Text: text, Kind: kind, ReplyTo: replyTo, ClientTags: tags}
 		if strings.HasPrefix(t, "#") {
 			f.Room = t[1:]
@@ -477,6 +488,20 @@ func (c *conn) privmsg(m *ircmsg.Message) bool {
 		}
 	}
 	return true
+}
+
+// fitsOneLine reports whether text, sent to target by this client, is
+// relayed to IRC in one line of at most 512 bytes without its tags (see
+// messageLines, which splits what does not fit).
+func (c *conn) fitsOneLine(cmd, target, text string, action bool) bool {
+	c.mu.Lock()
+	src := c.selfSrcLocked()
+	c.mu.Unlock()
+	room := maxBody - (1 + len(src) + 1 + len(cmd) + 1 + len(target) + 2 + 2)
+	if action {
+		room -= len("\x01ACTION \x01")
+	}
+	return len(text) <= room
 }
 
 // names answers NAMES for t; end says whether to end with

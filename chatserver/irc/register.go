@@ -33,7 +33,7 @@ type registration struct {
 
 // capList is the capabilities the server offers, in CAP LS's order.
 var capList = []string{"away-notify", "batch", "cap-notify", "draft/message-redaction", "echo-message",
-	"message-tags", "multi-prefix", "sasl", "server-time", "userhost-in-names"}
+	"labeled-response", "message-tags", "multi-prefix", "sasl", "server-time", "userhost-in-names"}
 
 func (c *conn) capEnabled(name string) *bool {
 	switch name {
@@ -57,6 +57,8 @@ func (c *conn) capEnabled(name string) *bool {
 		return &c.caps.multiPrefix
 	case "userhost-in-names":
 		return &c.caps.userhostInNames
+	case "labeled-response":
+		return &c.caps.labeledResponse
 	}
 	return nil
 }
