@@ -2,7 +2,10 @@ package hub
 
 import (
 	"context"
+	"errors"
+	"net/netip"
 
+	"github.com/parley-chat/parley/chatserver/auth"
 	"github.com/parley-chat/parley/chatserver/event"
 	"github.com/parley-chat/parley/chatserver/store"
 	"github.com/parley-chat/parley/shared/protocol"
@@ -134,9 +137,32 @@ func setRole(m map[string]bool, key string, on bool) {
 
 // handleOper makes s a server operator if f names one of
 // Config.Operators with its password. The password is checked on the
-// caller's goroutine, as a login's is: hashing takes milliseconds.
+// caller's goroutine, as a login's is: hashing takes milliseconds. The
+// login throttle bounds the guesses at each operator's name as it does
+// at an account's.
 func (h *Hub) handleOper(s *Session, f *protocol.Frame) error {
-	var hash string
+	answer := func(perr *protocol.Error) error {
+		return h.do(func() {
+			if !h.attached(s) {
+				return
+			}
+			if perr != nil {
+				h.reply(s, perr.Frame(f.ID))
+				return
+			}
+			s.serverOp = true
+			h.log.Info("server operator", s.logAttrs("operator", f.Name)...)
+			h.reply(s, &protocol.Frame{Type: protocol.TypeOK, Re: f.ID})
+		})
+	}
+	if len(f.Password) > protocol.MaxPasswordBytes {
+		return answer(protocol.Errorf(protocol.CodeBadRequest, "password is longer than %d bytes", protocol.MaxPasswordBytes))
+	}
+	done, refused := h.cfg.Throttle.Begin(netip.Addr{}, "\x00oper "+f.Name)
+	if refused != nil {
+		return answer(refusal(refused))
+	}
+	hash := ""
 	for _, o := range h.cfg.Operators {
 		if o.Name == f.Name {
 			hash = o.Hash
@@ -147,22 +173,19 @@ func (h *Hub) handleOper(s *Session, f *protocol.Frame) error {
 	if hash != "" && f.Password != "" {
 		var err error
 		ok, err = h.cfg.Hasher.Verify(context.Background(), f.Password, hash)
-		if err != nil {
-			h.log.Error("check a server operator's password", "operator", f.Name, "err", err)
-			ok = false
+		switch {
+		case errors.Is(err, auth.ErrMalformedHash):
+			h.log.Error("a server operator's password hash is malformed: make it again with chatserver hash-password", "operator", f.Name)
+		case err != nil:
+			done(auth.Unfinished)
+			return answer(protocol.Errorf(protocol.CodeBusy, "the password could not be checked now; try again"))
 		}
 	}
-	return h.do(func() {
-		if !h.attached(s) {
-			return
-		}
-		if !ok {
-			h.log.Warn("refused a server operator login", s.logAttrs("operator", f.Name)...)
-			h.reply(s, protocol.Errorf(protocol.CodeBadCredentials, "no server operator has that name and password").Frame(f.ID))
-			return
-		}
-		s.serverOp = true
-		h.log.Info("server operator", s.logAttrs("operator", f.Name)...)
-		h.reply(s, &protocol.Frame{Type: protocol.TypeOK, Re: f.ID})
-	})
+	if !ok {
+		done(auth.Failed)
+		h.log.Warn("refused a server operator login", s.logAttrs("operator", f.Name)...)
+		return answer(protocol.Errorf(protocol.CodeBadCredentials, "no server operator has that name and password"))
+	}
+	done(auth.Passed)
+	return answer(nil)
 }

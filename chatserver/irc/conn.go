@@ -139,7 +139,7 @@ type conn struct {
 	// While a command with a label (IRCv3 labeled-response) is handled,
 	// labeling is set: what is sent meanwhile collects in out, and
 	// before holds what was queued until then, which the writer sends
-	// meanwhile; then labeled wraps the response (see endLabel).
+	// meanwhile; then endLabel labels the response and queues it.
 	labeling bool
 	label    string
 	before   []byte
