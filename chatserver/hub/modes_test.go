@@ -158,3 +158,21 @@ func TestServerOperator(t *testing.T) {
 	}
 	bob.mustDo(&protocol.Frame{Type: protocol.TypeTopic, Room: "go", Text: "bob's"})
 }
+
+// Guesses at a server operator's password are bounded as those at an
+// account's: after a few wrong ones, even the right one waits.
+func TestServerOperatorGuesses(t *testing.T) {
+	hash, err := auth.NewHasher(testParams, 1, 1).Hash(context.Background(), "s3cret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnvWith(t, nil, func(c *hub.Config) { c.Operators = []hub.Operator{{Name: "root", Hash: hash}} })
+	mallory := newPeer(t, e.hub, "mallory")
+	mallory.mustLogin("pw")
+	for i := 0; i < 4; i++ {
+		mallory.expectErr(&protocol.Frame{Type: protocol.TypeOper, Name: "root", Password: "guess"}, protocol.CodeBadCredentials)
+	}
+	if r := mallory.expectErr(&protocol.Frame{Type: protocol.TypeOper, Name: "root", Password: "s3cret"}, protocol.CodeRateLimited); r.RetryMS <= 0 {
+		t.Errorf("rate_limited without retry_ms: %+v", r)
+	}
+}
