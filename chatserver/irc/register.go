@@ -443,7 +443,7 @@ func (c *conn) welcome() bool {
 	c.numeric("001", fmt.Sprintf("Welcome to Parley, %s", c.srv.src(login)))
 	c.numeric("002", fmt.Sprintf("Your host is %s, running Parley", name))
 	c.numeric("003", "This server speaks Parley's rooms and private messages over IRC")
-	c.numeric("004", name, "parley", "i", "o")
+	c.numeric("004", name, "parley", "io", "ostv")
 	for i := 0; i < len(c.srv.isupport); i += 12 {
 		toks := c.srv.isupport[i:min(i+12, len(c.srv.isupport))]
 		c.numeric("005", append(append([]string{}, toks...), "are supported by this server")...)
