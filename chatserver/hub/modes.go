@@ -33,8 +33,12 @@ func (h *Hub) canOp(s *Session, r *room) bool {
 	return r.owner == k || r.ops[k] || s.serverOp
 }
 
-// withModes adds r's settings to a join reply.
+// withModes adds r's settings to a join or who reply; the lobby has
+// none.
 func withModes(f *protocol.Frame, r *room) *protocol.Frame {
+	if r.isLobby {
+		return f
+	}
 	secret, lock := r.secret, r.topicLock
 	f.Secret, f.TopicLock = &secret, &lock
 	return f

@@ -565,11 +565,7 @@ func (h *Hub) who(s *Session, f *protocol.Frame) *protocol.Error {
 		sort.Strings(banned)
 		banned = banned[:min(len(banned), maxWho)]
 	}
-	w := &protocol.Frame{Type: protocol.TypeOK, Re: f.ID, Room: r.name, Members: list, More: more, Banned: banned}
-	if !r.isLobby {
-		withModes(w, r)
-	}
-	h.reply(s, w)
+	h.reply(s, withModes(&protocol.Frame{Type: protocol.TypeOK, Re: f.ID, Room: r.name, Members: list, More: more, Banned: banned}, r))
 	return nil
 }
 
