@@ -5,6 +5,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"flag"
@@ -56,6 +57,9 @@ func main() {
 const defaultGCPercent = 50
 
 func run(ctx context.Context, args []string, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "hash-password" {
+		return hashPasswordCmd(ctx, args[1:], os.Stdin, os.Stdout, stderr)
+	}
 	cfg, logLevel, pprofAddr, err := parseFlags(args, stderr)
 	if err != nil {
 		return err
@@ -83,6 +87,59 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	return srv.Shutdown(sctx)
 }
 
+// hashPasswordCmd is "chatserver hash-password [-hash-memory KiB]": it
+// reads a password from the first line of stdin and prints its argon2id
+// hash, for an -opers file.
+func hashPasswordCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("chatserver hash-password", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	mem := fs.Uint("hash-memory", uint(auth.DefaultParams.MemoryKiB), "memory in `KiB` for the argon2id hash")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	line, err := bufio.NewReader(stdin).ReadString('\n')
+	if err != nil && line == "" {
+		return errors.New("hash-password: give the password on standard input")
+	}
+	password := strings.TrimRight(line, "\r\n")
+	if password == "" {
+		return errors.New("hash-password: the password is empty")
+	}
+	p := auth.DefaultParams
+	p.MemoryKiB = uint32(*mem)
+	if p.MemoryKiB < 8 {
+		return errors.New("-hash-memory must be at least 8 KiB")
+	}
+	h, err := auth.NewHasher(p, 1, 1).Hash(ctx, password)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintln(stdout, h)
+	return err
+}
+
+// readOperators reads an -opers file: a name and a password hash a line;
+// blank lines and lines starting with # are skipped.
+func readOperators(path string) ([]hub.Operator, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var out []hub.Operator
+	for i, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		f := strings.Fields(line)
+		if len(f) != 2 || !strings.HasPrefix(f[1], "$argon2id$") {
+			return nil, fmt.Errorf("%s:%d: want a name and an argon2id hash (chatserver -hash-password prints one)", path, i+1)
+		}
+		out = append(out, hub.Operator{Name: f[0], Hash: f[1]})
+	}
+	return out, nil
+}
+
 func parseFlags(args []string, stderr io.Writer) (cfg server.Config, level slog.Level, pprofAddr string, err error) {
 	fs := flag.NewFlagSet("chatserver", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -107,6 +164,7 @@ Flags:
 	fs.StringVar(&cfg.IRCServerName, "irc-server-name", hostName, "the `name` the IRC door announces as its server")
 	fs.BoolVar(&cfg.IRCGuests, "irc-guests", false, "let an IRC connection without PASS or SASL register its nick as an account without a password of its own (for conformance tests and open LAN servers; a name registered with a password stays its owner's)")
 	fs.StringVar(&cfg.IRCGuestPassword, "irc-guest-password", "", "with -irc-guests, the server `password` guests must send with PASS; accounts then log in with SASL PLAIN ($PARLEY_IRC_GUEST_PASSWORD overrides it)")
+	opers := fs.String("opers", "", "a `file` of server operators, one a line: a name and the argon2id hash of its password, as 'chatserver hash-password' prints it; an operator becomes one with IRC's OPER or the protocol's oper request")
 	motd := fs.String("irc-motd", "", "a `file` whose lines are the IRC door's message of the day")
 	fs.StringVar(&cfg.DataDir, "data", "parley-data/chat", "keep accounts, rooms and history in this `directory` (SQLite); empty keeps them in memory only")
 	fs.StringVar(&cfg.DB, "db", "", "keep accounts, rooms and history in this PostgreSQL database instead of -data (`URL` postgres://USER[:PASSWORD]@HOST:5432/DB); without -nats, one database serves one chat server")
@@ -193,6 +251,11 @@ Flags:
 	}
 	if cfg.TLSCert == "" {
 		cfg.IRCTLS = ""
+	}
+	if *opers != "" {
+		if cfg.Operators, err = readOperators(*opers); err != nil {
+			return cfg, level, pprofAddr, fmt.Errorf("-opers: %w", err)
+		}
 	}
 	if *motd != "" {
 		b, err := os.ReadFile(*motd)

@@ -1,8 +1,13 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/parley-chat/parley/chatserver/auth"
 )
 
 func TestDaysFlag(t *testing.T) {
@@ -46,3 +51,26 @@ func TestRetentionFlag(t *testing.T) {
 type testWriter struct{ t *testing.T }
 
 func (w testWriter) Write(b []byte) (int, error) { w.t.Log(string(b)); return len(b), nil }
+
+// An -opers file holds names and the hashes hash-password prints; a
+// line of another form is refused with its line number.
+func TestOperatorsFile(t *testing.T) {
+	var out strings.Builder
+	if err := hashPasswordCmd(t.Context(), []string{"-hash-memory", "64"}, strings.NewReader("s3cret\n"), &out, testWriter{t}); err != nil {
+		t.Fatal(err)
+	}
+	hash := strings.TrimSpace(out.String())
+	if ok, err := auth.NewHasher(auth.DefaultParams, 1, 1).Verify(t.Context(), "s3cret", hash); err != nil || !ok {
+		t.Fatalf("the printed hash %q does not verify the password: %v %v", hash, ok, err)
+	}
+	path := filepath.Join(t.TempDir(), "opers")
+	os.WriteFile(path, []byte("# server operators\n\nroot "+hash+"\n"), 0o600)
+	ops, err := readOperators(path)
+	if err != nil || len(ops) != 1 || ops[0].Name != "root" || ops[0].Hash != hash {
+		t.Fatalf("readOperators = %+v, %v", ops, err)
+	}
+	os.WriteFile(path, []byte("root s3cret\n"), 0o600)
+	if _, err := readOperators(path); err == nil || !strings.Contains(err.Error(), ":1:") {
+		t.Errorf("a plain password in the file: err = %v; want a refusal naming line 1", err)
+	}
+}

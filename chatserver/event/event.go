@@ -34,11 +34,12 @@ const (
 	Topic                    // a room's topic changed
 	Nick                     // a user changed how they are shown
 	Typing                   // someone is typing in a conversation; offered, never queued past a backlog
+	Mode                     // a room's settings or a member's roles changed
 )
 
 var kindNames = [...]string{Reply: "reply", Message: "message", Recall: "recall", Presence: "presence",
 	Member: "member", Owner: "owner", Kicked: "kicked", Replaced: "replaced", Welcome: "welcome", Ping: "ping", Bye: "bye",
-	Edit: "edit", React: "react", Topic: "topic", Nick: "nick", Typing: "typing"}
+	Edit: "edit", React: "react", Topic: "topic", Nick: "nick", Typing: "typing", Mode: "mode"}
 
 func (k Kind) String() string {
 	if int(k) < len(kindNames) && kindNames[k] != "" {

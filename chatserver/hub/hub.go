@@ -144,6 +144,15 @@ type Config struct {
 	// term on it: what the hub holds in memory may no longer be what
 	// the database holds.
 	WriteFailed func(error)
+	// Operators are the server operators a session may become with an
+	// oper request: each a name and the encoding of its password's hash
+	// (auth.Hasher.Hash).
+	Operators []Operator
+}
+
+// Operator is one server operator's name and password hash.
+type Operator struct {
+	Name, Hash string
 }
 
 // Defaults of Config, which the chatserver command's flags start from.
@@ -294,6 +303,12 @@ type room struct {
 	// topic, set by the owner; topicBy is the setter's display name.
 	topic, topicBy string
 	topicTime      time.Time
+	// The room's settings (see modes.go): secret rooms are listed only
+	// to their members; with topicLock only the owner and operators set
+	// the topic.
+	secret, topicLock bool
+	// ops and voiced are the keys of the members with those roles.
+	ops, voiced map[string]bool
 }
 
 // members is an immutable, join-ordered member list. A change makes a new
@@ -369,6 +384,9 @@ type Session struct {
 	// typed is when the session's typing was last passed on, by
 	// conversation (see typing); owned by run.
 	typed map[string]time.Time
+	// serverOp is set once the session is a server operator (see
+	// oper); owned by run.
+	serverOp bool
 }
 
 // logAttrs identify the session in logs.
@@ -435,7 +453,8 @@ func New(ctx context.Context, cfg Config) (*Hub, error) {
 	for _, sr := range rooms {
 		mem := &members{seq: make(map[string]uint64, len(sr.Members))}
 		r := &room{key: sr.Key, name: sr.Name, owner: sr.Owner, created: sr.Created, members: mem, banned: map[string]bool{},
-			topic: sr.Topic, topicBy: sr.TopicBy, topicTime: sr.TopicTime}
+			topic: sr.Topic, topicBy: sr.TopicBy, topicTime: sr.TopicTime, secret: sr.Secret, topicLock: sr.TopicLock,
+			ops: map[string]bool{}, voiced: map[string]bool{}}
 		for _, b := range sr.Banned {
 			r.banned[b] = true
 		}
@@ -448,6 +467,12 @@ func New(ctx context.Context, cfg Config) (*Hub, error) {
 			mem.users = append(mem.users, u)
 			mem.seq[m.User] = m.Seq
 			u.rooms[r.key] = r
+			if m.Operator {
+				r.ops[m.User] = true
+			}
+			if m.Voice {
+				r.voiced[m.User] = true
+			}
 			h.seq = max(h.seq, m.Seq)
 		}
 		if len(mem.list) == 0 {
@@ -734,6 +759,8 @@ func (h *Hub) Handle(s *Session, f *protocol.Frame) {
 		err = h.handleEdit(s, f)
 	case protocol.TypeReact:
 		err = h.handleReact(s, f)
+	case protocol.TypeOper:
+		err = h.handleOper(s, f)
 	case protocol.TypeSend:
 		if f.ReplyTo != 0 {
 			err = h.handleReply(s, f)
@@ -815,6 +842,8 @@ func (h *Hub) handle(s *Session, f *protocol.Frame) {
 		err = h.unban(s, f)
 	case protocol.TypeTopic:
 		err = h.setTopic(s, f)
+	case protocol.TypeMode:
+		err = h.setMode(s, f)
 	case protocol.TypeRooms:
 		err = h.listRooms(s, f)
 	case protocol.TypeWho:

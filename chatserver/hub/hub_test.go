@@ -172,6 +172,8 @@ func kindOf(f *protocol.Frame) event.Kind {
 		return event.Nick
 	case protocol.TypeTyping:
 		return event.Typing
+	case protocol.TypeMode:
+		return event.Mode
 	}
 	return 0
 }
@@ -483,7 +485,7 @@ func TestJoinLeaveEventsAndRooms(t *testing.T) {
 		t.Errorf("join event %+v", f)
 	}
 	rooms := bob.mustDo(&protocol.Frame{Type: protocol.TypeRooms})
-	want := []protocol.RoomInfo{{Name: "lobby", Members: 2, Joined: true}, {Name: "go", Members: 2, Owner: "alice", Joined: true}}
+	want := []protocol.RoomInfo{{Name: "lobby", Members: 2, Joined: true}, {Name: "go", Members: 2, Owner: "alice", Joined: true, TopicLock: true}}
 	if fmt.Sprint(rooms.Rooms) != fmt.Sprint(want) {
 		t.Errorf("rooms = %+v, want %+v", rooms.Rooms, want)
 	}

@@ -178,14 +178,14 @@ func (h *Hub) join(s *Session, f *protocol.Frame) (*historyRead, *protocol.Error
 		r = h.lobby
 	}
 	if r != nil && r.banned[u.key] {
-		return nil, protocol.Errorf(protocol.CodeBanned, "%s, the owner of %s, removed you from it; only the owner can let you back in",
-			h.userName(r.owner), r.name)
+		return nil, protocol.Errorf(protocol.CodeBanned, "you were removed from %s; only %s, its owner, or its operators can let you back in",
+			r.name, h.userName(r.owner))
 	}
 	if r != nil && h.isMember(r, u.key) {
 		// Already in: show the history and the room again.
 		h.hold(s)
 		return &historyRead{conv: store.RoomConv(r.key), room: r.name, before: h.lastPub + 1, limit: h.cfg.JoinHistory,
-			reply: withTopic(&protocol.Frame{Type: protocol.TypeOK, Re: f.ID, Room: r.name, Owner: h.userName(r.owner)}, r)}, nil
+			reply: withModes(withTopic(&protocol.Frame{Type: protocol.TypeOK, Re: f.ID, Room: r.name, Owner: h.userName(r.owner)}, r), r)}, nil
 	}
 	var changes []store.Change
 	if r == nil {
@@ -194,7 +194,8 @@ func (h *Hub) join(s *Session, f *protocol.Frame) (*historyRead, *protocol.Error
 			return nil, protocol.Errorf(protocol.CodeBadName, "%s looks too much like the room %s, which exists; join that one or pick another name",
 				n.Display, h.roomName(other))
 		}
-		r = &room{key: n.Key, name: n.Display, created: h.cfg.Now(), members: &members{seq: map[string]uint64{}}, banned: map[string]bool{}}
+		r = &room{key: n.Key, name: n.Display, created: h.cfg.Now(), members: &members{seq: map[string]uint64{}}, banned: map[string]bool{},
+			topicLock: true, ops: map[string]bool{}, voiced: map[string]bool{}}
 		h.rooms[r.key] = r
 		h.roomLike[like] = r.key
 		changes = append(changes, store.Change{Kind: store.CreateRoom, Room: store.Room{Key: r.key, Name: r.name, Owner: u.key, Created: r.created}})
@@ -215,7 +216,7 @@ func (h *Hub) join(s *Session, f *protocol.Frame) (*historyRead, *protocol.Error
 	mem := r.members
 	owner := r.owner
 	hr := &historyRead{conv: store.RoomConv(r.key), room: r.name, limit: h.cfg.JoinHistory, published: make(chan struct{}),
-		reply: withTopic(&protocol.Frame{Type: protocol.TypeOK, Re: f.ID, Room: r.name, Owner: h.userName(owner)}, r)}
+		reply: withModes(withTopic(&protocol.Frame{Type: protocol.TypeOK, Re: f.ID, Room: r.name, Owner: h.userName(owner)}, r), r)}
 	h.queue(&record{
 		changes: changes,
 		publish: func() {
@@ -289,7 +290,8 @@ func memberReason(text string) (string, *protocol.Error) {
 	return text, nil
 }
 
-// kick removes another member from a room; only the owner may.
+// kick removes another member from a room; the owner and the room's
+// operators may.
 func (h *Hub) kick(s *Session, f *protocol.Frame) *protocol.Error {
 	r, err := h.roomFor(f.Room)
 	if err != nil {
@@ -299,8 +301,8 @@ func (h *Hub) kick(s *Session, f *protocol.Frame) *protocol.Error {
 		return protocol.Errorf(protocol.CodeLobby, "nobody can be kicked from the lobby")
 	}
 	u := s.user
-	if r.owner != u.key {
-		return protocol.Errorf(protocol.CodeNotOwner, "only %s, the owner of %s, can kick", h.userName(r.owner), r.name)
+	if !h.canOp(s, r) {
+		return protocol.Errorf(protocol.CodeNotOwner, "only %s, the owner of %s, and its operators can kick", h.userName(r.owner), r.name)
 	}
 	target, err := h.userFor(f.Name)
 	if err != nil {
@@ -320,7 +322,8 @@ func (h *Hub) kick(s *Session, f *protocol.Frame) *protocol.Error {
 	return nil
 }
 
-// unban lets a member the owner kicked join the room again.
+// unban lets a member who was kicked join the room again; the owner and
+// the room's operators may.
 func (h *Hub) unban(s *Session, f *protocol.Frame) *protocol.Error {
 	r, err := h.roomFor(f.Room)
 	if err != nil {
@@ -329,9 +332,8 @@ func (h *Hub) unban(s *Session, f *protocol.Frame) *protocol.Error {
 	if r.isLobby {
 		return protocol.Errorf(protocol.CodeLobby, "nobody is banned from the lobby")
 	}
-	u := s.user
-	if r.owner != u.key {
-		return protocol.Errorf(protocol.CodeNotOwner, "only %s, the owner of %s, can unban", h.userName(r.owner), r.name)
+	if !h.canOp(s, r) {
+		return protocol.Errorf(protocol.CodeNotOwner, "only %s, the owner of %s, and its operators can unban", h.userName(r.owner), r.name)
 	}
 	target, err := h.userFor(f.Name)
 	if err != nil {
@@ -358,6 +360,8 @@ func (h *Hub) removeMember(r *room, u, by *user, reason string, re uint64, s *Se
 	before := r.members
 	r.members = r.members.without(u.key)
 	delete(u.rooms, r.key)
+	delete(r.ops, u.key) // roles go with the membership
+	delete(r.voiced, u.key)
 	changes := []store.Change{{Kind: store.RemoveMember, Room: store.Room{Key: r.key}, Member: store.Member{User: u.key}}}
 	if by != nil {
 		r.banned[u.key] = true
@@ -492,10 +496,11 @@ func (h *Hub) roomInfos(u *user, joinedOnly bool) ([]protocol.RoomInfo, int) {
 	var rest []protocol.RoomInfo
 	for _, r := range h.rooms {
 		joined := r.members.has(u.key)
-		if len(r.members.list) == 0 || (joinedOnly && !joined) {
+		if len(r.members.list) == 0 || (joinedOnly && !joined) || (r.secret && !joined) {
 			continue
 		}
-		rest = append(rest, protocol.RoomInfo{Name: r.name, Members: len(r.members.list), Owner: h.userName(r.owner), Joined: joined, Topic: r.topic})
+		rest = append(rest, protocol.RoomInfo{Name: r.name, Members: len(r.members.list), Owner: h.userName(r.owner), Joined: joined, Topic: r.topic,
+			Secret: r.secret, TopicLock: r.topicLock})
 	}
 	sort.Slice(rest, func(i, j int) bool {
 		a, b := rest[i], rest[j]
@@ -532,10 +537,14 @@ func (h *Hub) who(s *Session, f *protocol.Frame) *protocol.Error {
 	if err != nil {
 		return err
 	}
+	if r.secret && !r.members.has(s.user.key) {
+		// A secret room is not there for those outside it.
+		return protocol.Errorf(protocol.CodeNoSuchRoom, "there is no room %q", f.Room)
+	}
 	var list []protocol.MemberInfo
 	if r.isLobby {
 		for _, u := range h.users {
-			list = append(list, protocol.MemberInfo{Name: u.name, Online: u.sess != nil, Nick: u.nick})
+			list = append(list, protocol.MemberInfo{Name: u.name, Online: u.sess != nil, Nick: u.nick, ServerOperator: u.sess != nil && u.sess.serverOp})
 		}
 		sort.Slice(list, func(i, j int) bool {
 			if list[i].Online != list[j].Online {
@@ -546,7 +555,8 @@ func (h *Hub) who(s *Session, f *protocol.Frame) *protocol.Error {
 	} else {
 		for _, mb := range r.members.list { // join order
 			u := h.users[mb.User]
-			list = append(list, protocol.MemberInfo{Name: u.name, Online: u.sess != nil, Owner: mb.User == r.owner, Nick: u.nick})
+			list = append(list, protocol.MemberInfo{Name: u.name, Online: u.sess != nil, Owner: mb.User == r.owner, Nick: u.nick,
+				Operator: mb.User == r.owner || r.ops[mb.User], Voice: r.voiced[mb.User], ServerOperator: u.sess != nil && u.sess.serverOp})
 		}
 		sort.SliceStable(list, func(i, j int) bool { return list[i].Online && !list[j].Online })
 	}
@@ -556,14 +566,14 @@ func (h *Hub) who(s *Session, f *protocol.Frame) *protocol.Error {
 		list = list[:maxWho]
 	}
 	var banned []string
-	if r.owner == s.user.key {
+	if !r.isLobby && h.canOp(s, r) {
 		for k := range r.banned {
 			banned = append(banned, h.userName(k))
 		}
 		sort.Strings(banned)
 		banned = banned[:min(len(banned), maxWho)]
 	}
-	h.reply(s, &protocol.Frame{Type: protocol.TypeOK, Re: f.ID, Room: r.name, Members: list, More: more, Banned: banned})
+	h.reply(s, withModes(&protocol.Frame{Type: protocol.TypeOK, Re: f.ID, Room: r.name, Members: list, More: more, Banned: banned}, r))
 	return nil
 }
 

@@ -8,8 +8,8 @@ import (
 	"github.com/parley-chat/parley/shared/protocol"
 )
 
-// setTopic sets or, with empty text, clears a room's topic; only the
-// owner may. Once it is durable, every member hears a topic event, and
+// setTopic sets or, with empty text, clears a room's topic: the owner
+// and the room's operators may, and with the topic unlocked any member. Once it is durable, every member hears a topic event, and
 // the owner gets the reply.
 func (h *Hub) setTopic(s *Session, f *protocol.Frame) *protocol.Error {
 	r, err := h.roomFor(f.Room)
@@ -23,8 +23,8 @@ func (h *Hub) setTopic(s *Session, f *protocol.Frame) *protocol.Error {
 	if !r.members.has(u.key) {
 		return protocol.Errorf(protocol.CodeNotMember, "you are not in %s", r.name)
 	}
-	if r.owner != u.key {
-		return protocol.Errorf(protocol.CodeNotOwner, "only %s, the owner of %s, can set its topic", h.userName(r.owner), r.name)
+	if r.topicLock && !h.canOp(s, r) {
+		return protocol.Errorf(protocol.CodeNotOwner, "only %s, the owner of %s, and its operators can set its topic", h.userName(r.owner), r.name)
 	}
 	text := f.Text
 	if strings.TrimSpace(text) == "" {

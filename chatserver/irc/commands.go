@@ -78,7 +78,7 @@ func (c *conn) command(m *ircmsg.Message) bool {
 		return c.preWelcome(m)
 	}
 	need := map[string]int{"JOIN": 1, "PART": 1, "PRIVMSG": 1, "NOTICE": 1, "KICK": 2, "TOPIC": 1, "MODE": 1,
-		"WHOIS": 1, "PING": 1, "NICK": 1, "REDACT": 2}
+		"WHOIS": 1, "PING": 1, "NICK": 1, "REDACT": 2, "OPER": 2}
 	if n, ok := need[m.Command]; ok && len(m.Params) < n {
 		if m.Command == "PRIVMSG" || m.Command == "NOTICE" {
 			c.numeric("411", "No recipient given ("+m.Command+")")
@@ -161,6 +161,8 @@ func (c *conn) command(m *ircmsg.Message) bool {
 		c.motd()
 	case "MODE":
 		return c.mode(m)
+	case "OPER":
+		return c.operCmd(m)
 	case "NICK":
 		return c.nickCmd(m.Params[0])
 	case "USER", "PASS":
@@ -286,13 +288,11 @@ func (c *conn) showRoom(room, topic, topicBy string, topicTime int64, owner stri
 	if !ok {
 		return false
 	}
-	ch := &channel{name: room, topic: topic, topicBy: topicBy, topicTime: topicTime, owner: owner, members: map[string]bool{}}
 	if w.Type == protocol.TypeOK {
 		c.srv.noteMembers(w.Members)
-		for _, mb := range w.Members {
-			ch.members[mb.Name] = mb.Online
-		}
 	}
+	ch := newChannel(room, w)
+	ch.topic, ch.topicBy, ch.topicTime, ch.owner = topic, topicBy, topicTime, owner
 	c.mu.Lock()
 	ch.members[c.nick] = true
 	if c.channels == nil {
@@ -315,8 +315,9 @@ func (c *conn) showRoom(room, topic, topicBy string, topicTime int64, owner stri
 	return true
 }
 
-// namesLocked appends RPL_NAMREPLY lines for ch's online members, the
-// owner marked @, and with end RPL_ENDOFNAMES.
+// namesLocked appends RPL_NAMREPLY lines for ch's online members,
+// operators marked @ and voiced members + (both with multi-prefix), and
+// with end RPL_ENDOFNAMES. A secret room's symbol is @, another's =.
 func (c *conn) namesLocked(ch *channel, end bool) {
 	var names []string
 	for name, online := range ch.members {
@@ -327,25 +328,26 @@ func (c *conn) namesLocked(ch *channel, end bool) {
 		if c.caps.userhostInNames {
 			shown = c.srv.src(name)
 		}
-		if name == ch.owner {
-			shown = "@" + shown
-		}
-		names = append(names, shown)
+		names = append(names, ch.prefix(name, c.caps.multiPrefix)+shown)
 	}
 	sort.Strings(names)
 	prefix := len(c.srv.cfg.ServerName) + len(c.told) + len(ch.name) + 20
+	symbol := "="
+	if ch.secret {
+		symbol = "@"
+	}
 	var line []string
 	n := 0
 	for _, name := range names {
 		if n+len(name)+1+prefix > maxBody && len(line) > 0 {
-			c.out = appendLine(c.out, c.srv.cfg.ServerName, "353", c.told, "=", "#"+ch.name, strings.Join(line, " "))
+			c.out = appendLine(c.out, c.srv.cfg.ServerName, "353", c.told, symbol, "#"+ch.name, strings.Join(line, " "))
 			line, n = nil, 0
 		}
 		line = append(line, name)
 		n += len(name) + 1
 	}
 	if len(line) > 0 {
-		c.out = appendLine(c.out, c.srv.cfg.ServerName, "353", c.told, "=", "#"+ch.name, strings.Join(line, " "))
+		c.out = appendLine(c.out, c.srv.cfg.ServerName, "353", c.told, symbol, "#"+ch.name, strings.Join(line, " "))
 	}
 	if end {
 		c.out = appendLine(c.out, c.srv.cfg.ServerName, "366", c.told, "#"+ch.name, "End of /NAMES list")
@@ -451,6 +453,17 @@ func (c *conn) privmsg(m *ircmsg.Message) bool {
 		return true
 	}
 	for _, t := range targets {
+		if !c.fitsOneLine(m.Command, t, text, kind == protocol.KindAction) {
+			// IRCv3 lets a server refuse with ERR_INPUTTOOLONG a line
+			// whose last parameter cannot be relayed without truncation
+			// once the sender's source is added
+			// (https://defs.ircdocs.horse/defs/numerics.html#err-inputtoolong-417).
+			// Refused, the sender knows and can send it in pieces;
+			// truncated, the end would vanish for every face of Parley,
+			// and split, it would reach IRC clients as two messages.
+			c.numeric("417", "Input line too long: with your source added, the message to "+t+" would pass IRC's 512 bytes; send it in shorter pieces")
+			continue
+		}
 		f := &protocol.Frame{Type: protocol.TypeSend, Text: text, Kind: kind, ReplyTo: replyTo, ClientTags: tags}
 		if strings.HasPrefix(t, "#") {
 			f.Room = t[1:]
@@ -477,6 +490,20 @@ func (c *conn) privmsg(m *ircmsg.Message) bool {
 	return true
 }
 
+// fitsOneLine reports whether text, sent to target by this client, is
+// relayed to IRC in one line of at most 512 bytes without its tags (see
+// messageLines, which splits what does not fit).
+func (c *conn) fitsOneLine(cmd, target, text string, action bool) bool {
+	c.mu.Lock()
+	src := c.selfSrcLocked()
+	c.mu.Unlock()
+	room := maxBody - (1 + len(src) + 1 + len(cmd) + 1 + len(target) + 2 + 2)
+	if action {
+		room -= len("\x01ACTION \x01")
+	}
+	return len(text) <= room
+}
+
 // names answers NAMES for t; end says whether to end with
 // RPL_ENDOFNAMES, which a NAMES of several channels sends once.
 func (c *conn) names(t string, end bool) bool {
@@ -498,13 +525,7 @@ func (c *conn) names(t string, end bool) bool {
 		}
 		if w.Type == protocol.TypeOK {
 			c.srv.noteMembers(w.Members)
-			ch := &channel{name: w.Room, members: map[string]bool{}}
-			for _, mb := range w.Members {
-				ch.members[mb.Name] = mb.Online
-				if mb.Owner {
-					ch.owner = mb.Name
-				}
-			}
+			ch := newChannel(w.Room, w)
 			c.mu.Lock()
 			c.namesLocked(ch, end)
 			c.flushLocked()
@@ -528,16 +549,19 @@ func (c *conn) identOf(name string) ident {
 
 // whoLine answers WHO for one user: RPL_WHOREPLY, or with WHOX fields
 // (IRCv3 WHOX: a % and field letters, then optionally a comma and a
-// token) RPL_WHOSPCRPL with those fields in the spec's order.
-func (c *conn) whoLine(channel, name string, op bool, whox string) {
+// token) RPL_WHOSPCRPL with those fields in the spec's order. The flags
+// are H (here) or G (away), * for a server operator, then the member's
+// channel prefix.
+func (c *conn) whoLine(channel, name string, serverOp bool, prefix, whox string) {
 	id := c.identOf(name)
 	flags := "H"
 	if id.away != "" {
 		flags = "G"
 	}
-	if op {
-		flags += "@"
+	if serverOp {
+		flags += "*"
 	}
+	flags += prefix
 	nick := c.srv.shown(name)
 	if whox == "" {
 		c.numeric("352", channel, id.user, id.host, c.srv.cfg.ServerName, nick, flags, "0 "+id.real)
@@ -607,9 +631,10 @@ func (c *conn) who(m *ircmsg.Message) bool {
 		}
 		if w.Type == protocol.TypeOK {
 			c.srv.noteMembers(w.Members)
+			ch := newChannel(w.Room, w)
 			for _, mb := range w.Members {
 				if mb.Online {
-					c.whoLine("#"+w.Room, mb.Name, mb.Owner, whox)
+					c.whoLine("#"+w.Room, mb.Name, mb.ServerOperator, ch.prefix(mb.Name, c.caps.multiPrefix), whox)
 				}
 			}
 		}
@@ -635,7 +660,7 @@ func (c *conn) who(m *ircmsg.Message) bool {
 		}
 		for _, s := range []string{c.srv.shown(mb.Name), mb.Name, id.user, id.host, id.real} {
 			if glob(lmask, strings.ToLower(s)) {
-				c.whoLine("*", mb.Name, false, whox)
+				c.whoLine("*", mb.Name, mb.ServerOperator, "", whox)
 				break
 			}
 		}
@@ -722,11 +747,9 @@ func (c *conn) whois(m *ircmsg.Message) bool {
 	var chans []string
 	for _, ch := range c.channels {
 		if ch.members[mb.Name] {
-			p := ""
-			if ch.owner == mb.Name {
-				p = "@"
-			}
-			chans = append(chans, p+"#"+ch.name)
+			// Only channels the asker is in: a secret one stays unknown
+			// to others.
+			chans = append(chans, ch.prefix(mb.Name, c.caps.multiPrefix)+"#"+ch.name)
 		}
 	}
 	c.mu.Unlock()
@@ -737,6 +760,9 @@ func (c *conn) whois(m *ircmsg.Message) bool {
 	c.numeric("312", nick, c.srv.cfg.ServerName, "Parley")
 	if id.away != "" {
 		c.numeric("301", nick, id.away)
+	}
+	if mb.ServerOperator {
+		c.numeric("313", nick, "is an IRC operator")
 	}
 	c.numeric("330", nick, mb.Name, "is logged in as")
 	c.numeric("318", nick, "End of /WHOIS list")
@@ -876,62 +902,165 @@ func (c *conn) kickOne(t, nick, reason string) bool {
 func (c *conn) mode(m *ircmsg.Message) bool {
 	t := m.Params[0]
 	if roomOf(t) == "" {
-		me, _ := protocol.ParseName(c.curNick())
-		acct, _ := protocol.ParseName(c.loginName())
-		if n, _ := protocol.ParseName(t); n.Key != me.Key && n.Key != acct.Key {
-			c.numeric("502", "Can't change mode for other users")
-			return true
-		}
-		if len(m.Params) > 1 {
-			switch m.Params[1] {
-			case "+i", "-i":
-				c.invisible = m.Params[1] == "+i"
-				c.srv.setInvisible(c, c.loginName(), c.invisible)
-				c.mu.Lock()
-				src := c.selfSrcLocked()
-				c.mu.Unlock()
-				c.send(src, "MODE", c.curNick(), m.Params[1])
-			default:
-				c.numeric("501", "Unknown MODE flag: the only user mode is +i (invisible to WHO masks)")
-			}
-			return true
-		}
-		if c.invisible {
-			c.numeric("221", "+i")
-		} else {
-			c.numeric("221", "+")
-		}
-		return true
+		return c.userMode(m)
 	}
 	c.mu.Lock()
 	ch := c.shownLocked(t)
+	var shown *channel
+	if ch != nil {
+		copied := *ch
+		shown = &copied
+	}
 	c.mu.Unlock()
-	if len(m.Params) > 1 {
-		if m.Params[1] == "b" || m.Params[1] == "+b" {
-			c.numeric("368", t, "End of channel ban list")
-			return true
+	if len(m.Params) == 1 {
+		if shown == nil {
+			w, ok := c.request(&protocol.Frame{Type: protocol.TypeWho, Room: roomOf(t)})
+			if !ok {
+				return false
+			}
+			if w.Type != protocol.TypeOK {
+				c.errNumeric("MODE", t, w)
+				return true
+			}
+			shown = newChannel(w.Room, w)
 		}
-		if m.Params[1] == "+t" {
-			// Always so: only the owner sets the topic.
-			c.numeric("324", t, "+t")
-			return true
-		}
-		c.numeric("472", m.Params[1], "Channel modes cannot be changed: the owner is the operator, and KICK removes members")
+		c.numeric("324", "#"+shown.name, shown.modes())
 		return true
 	}
-	if ch == nil {
-		r, ok := c.request(&protocol.Frame{Type: protocol.TypeWho, Room: roomOf(t)})
+	return c.setModes(t, m.Params[1], m.Params[2:])
+}
+
+// setModes handles MODE #channel with a mode string: s and t are the
+// room's settings, o and v members' roles (each taking a nick), and b
+// alone asks for the ban list, which KICK fills. Each change is a mode
+// request; the room hears what changed in mode events.
+func (c *conn) setModes(t, modes string, args []string) bool {
+	room := roomOf(t)
+	on := true
+	settings := &protocol.Frame{Type: protocol.TypeMode, Room: room}
+	var roles []*protocol.Frame
+	for _, r := range modes {
+		v := on
+		switch r {
+		case '+', '-':
+			on = r == '+'
+		case 's':
+			settings.Secret = &v
+		case 't':
+			settings.TopicLock = &v
+		case 'o', 'v':
+			if len(args) == 0 {
+				c.numeric("461", "MODE", "Not enough parameters: +"+string(r)+" needs a nick")
+				return true
+			}
+			f := &protocol.Frame{Type: protocol.TypeMode, Room: room, Name: args[0]}
+			if r == 'o' {
+				f.Operator = &v
+			} else {
+				f.Voice = &v
+			}
+			args = args[1:]
+			roles = append(roles, f)
+		case 'b':
+			if len(args) == 0 {
+				c.numeric("368", t, "End of channel ban list")
+				continue
+			}
+			c.numeric("472", "b", "is unknown mode char to me: KICK removes and bars a member")
+			return true
+		default:
+			c.numeric("472", string(r), "is unknown mode char to me: Parley's channel modes are s, t, o and v")
+			return true
+		}
+	}
+	reqs := roles
+	if settings.Secret != nil || settings.TopicLock != nil {
+		reqs = append([]*protocol.Frame{settings}, roles...)
+	}
+	for _, f := range reqs {
+		r, ok := c.request(f)
 		if !ok {
 			return false
 		}
-		if r.Type != protocol.TypeOK {
-			c.errNumeric("MODE", t, r)
-			return true
+		if r.Type == protocol.TypeOK {
+			continue
 		}
-		c.numeric("324", "#"+r.Room, "+t")
+		switch r.Code {
+		case protocol.CodeNotMember:
+			c.mu.Lock()
+			in := c.shownLocked(t) != nil
+			c.mu.Unlock()
+			if in && f.Name != "" {
+				c.numeric("441", f.Name, t, "They aren't on that channel")
+			} else {
+				c.numeric("442", t, "You're not on that channel")
+			}
+		case protocol.CodeLobby, protocol.CodeBadRequest:
+			c.numeric("482", t, "You're not channel operator: "+r.Message)
+		case protocol.CodeNoSuchUser:
+			c.numeric("401", f.Name, "No such nick/channel")
+		default:
+			c.errNumeric("MODE", t, r)
+		}
 		return true
 	}
-	c.numeric("324", "#"+ch.name, "+t")
+	return true
+}
+
+// userMode handles MODE for the client's own nick: +i (invisible to
+// WHO masks), and +o shown for a server operator, which OPER makes.
+func (c *conn) userMode(m *ircmsg.Message) bool {
+	t := m.Params[0]
+	me, _ := protocol.ParseName(c.curNick())
+	acct, _ := protocol.ParseName(c.loginName())
+	if n, _ := protocol.ParseName(t); n.Key != me.Key && n.Key != acct.Key {
+		c.numeric("502", "Can't change mode for other users")
+		return true
+	}
+	if len(m.Params) > 1 {
+		switch m.Params[1] {
+		case "+i", "-i":
+			c.invisible = m.Params[1] == "+i"
+			c.srv.setInvisible(c, c.loginName(), c.invisible)
+			c.mu.Lock()
+			src := c.selfSrcLocked()
+			c.mu.Unlock()
+			c.send(src, "MODE", c.curNick(), m.Params[1])
+		case "+o":
+			c.numeric("481", "Permission Denied: OPER makes a server operator")
+		default:
+			c.numeric("501", "Unknown MODE flag: the user modes are +i (invisible to WHO masks) and +o (server operator, by OPER)")
+		}
+		return true
+	}
+	modes := "+"
+	if c.invisible {
+		modes += "i"
+	}
+	if c.oper {
+		modes += "o"
+	}
+	c.numeric("221", modes)
+	return true
+}
+
+// oper handles OPER name password: the session becomes a server
+// operator.
+func (c *conn) operCmd(m *ircmsg.Message) bool {
+	r, ok := c.request(&protocol.Frame{Type: protocol.TypeOper, Name: m.Params[0], Password: m.Params[1]})
+	if !ok {
+		return false
+	}
+	if r.Type != protocol.TypeOK {
+		c.numeric("464", "Password incorrect")
+		return true
+	}
+	c.oper = true
+	c.numeric("381", "You are now an IRC operator")
+	c.mu.Lock()
+	src := c.selfSrcLocked()
+	c.mu.Unlock()
+	c.send(src, "MODE", c.curNick(), "+o")
 	return true
 }
 
@@ -1025,6 +1154,8 @@ func (c *conn) eventInBatch(ev *event.Event, batch string) {
 			ch.members[f.Name] = true
 		default:
 			delete(ch.members, f.Name)
+			delete(ch.ops, f.Name) // roles go with the membership
+			delete(ch.voiced, f.Name)
 			if f.Name == c.nick {
 				delete(c.channels, f.Room)
 			}
@@ -1036,6 +1167,24 @@ func (c *conn) eventInBatch(ev *event.Event, batch string) {
 			return // not shown, or shown already (a creator's join)
 		}
 		ch.owner = f.Name
+		c.out = append(c.out, ev.Encoded(event.IRC, c.srv.encode)...)
+	case event.Mode:
+		ch := c.channels[f.Room]
+		if ch == nil {
+			return
+		}
+		if f.Secret != nil {
+			ch.secret = *f.Secret
+		}
+		if f.TopicLock != nil {
+			ch.topicLock = *f.TopicLock
+		}
+		if f.Operator != nil {
+			setMember(ch.ops, f.Name, *f.Operator)
+		}
+		if f.Voice != nil {
+			setMember(ch.voiced, f.Name, *f.Voice)
+		}
 		c.out = append(c.out, ev.Encoded(event.IRC, c.srv.encode)...)
 	case event.Topic:
 		ch := c.channels[f.Room]
@@ -1066,6 +1215,14 @@ func (c *conn) eventInBatch(ev *event.Event, batch string) {
 	case event.Welcome, event.Kicked:
 		// The handshake's answer means nothing on IRC; a kick is told by
 		// the member event, which the kicked user gets too.
+	}
+}
+
+func setMember(m map[string]bool, name string, on bool) {
+	if on {
+		m[name] = true
+	} else {
+		delete(m, name)
 	}
 }
 

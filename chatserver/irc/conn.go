@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"strconv"
 	"sync"
 	"time"
 
@@ -22,7 +23,7 @@ import (
 // caps are the IRCv3 capabilities a client enabled.
 type caps struct {
 	serverTime, messageTags, echo, batch, redaction, awayNotify, sasl, capNotify bool
-	multiPrefix, userhostInNames                                                 bool
+	multiPrefix, userhostInNames, labeledResponse                                bool
 }
 
 // channel is a room the client has been shown as joined, with what the
@@ -38,6 +39,67 @@ type channel struct {
 	// events name users by display name, so no case folding is needed
 	// per event.
 	members map[string]bool
+	// ops and voiced are the members with those roles (the owner is an
+	// operator whether or not it is in ops), by display name; secret
+	// and topicLock are the room's settings (+s, +t).
+	ops, voiced       map[string]bool
+	secret, topicLock bool
+}
+
+// isOp reports whether name is shown as one of ch's operators.
+func (ch *channel) isOp(name string) bool { return name == ch.owner || ch.ops[name] }
+
+// prefix is the membership prefix of name in ch: @ for an operator, +
+// for voice, both with multi-prefix.
+func (ch *channel) prefix(name string, multi bool) string {
+	p := ""
+	if ch.isOp(name) {
+		p = "@"
+	}
+	if ch.voiced[name] && (p == "" || multi) {
+		p += "+"
+	}
+	return p
+}
+
+// modes is ch's settings as a mode string: "+st", "+t", "+s" or "+".
+func (ch *channel) modes() string {
+	m := "+"
+	if ch.secret {
+		m += "s"
+	}
+	if ch.topicLock {
+		m += "t"
+	}
+	return m
+}
+
+// newChannel is a channel for room, with its members and their roles
+// from a who reply and the settings it carries.
+func newChannel(room string, w *protocol.Frame) *channel {
+	ch := &channel{name: room, members: map[string]bool{}, ops: map[string]bool{}, voiced: map[string]bool{}}
+	if w == nil || w.Type != protocol.TypeOK {
+		return ch
+	}
+	for _, mb := range w.Members {
+		ch.members[mb.Name] = mb.Online
+		if mb.Owner {
+			ch.owner = mb.Name
+		}
+		if mb.Operator && !mb.Owner {
+			ch.ops[mb.Name] = true
+		}
+		if mb.Voice {
+			ch.voiced[mb.Name] = true
+		}
+	}
+	if w.Secret != nil {
+		ch.secret = *w.Secret
+	}
+	if w.TopicLock != nil {
+		ch.topicLock = *w.TopicLock
+	}
+	return ch
 }
 
 // conn is one IRC connection. The reader goroutine (serve) owns the
@@ -55,6 +117,7 @@ type conn struct {
 	reqID     uint64           // reader's
 	away      string           // reader's
 	invisible bool             // reader's
+	oper      bool             // reader's: a server operator (OPER)
 
 	replyCh chan *protocol.Frame // the reply the reader waits for
 	ended   chan struct{}        // closed once the socket is closed
@@ -73,10 +136,18 @@ type conn struct {
 	waitID     uint64         // the request whose reply the reader waits for
 	out        []byte
 	spare      []byte
-	writing    bool
-	closed     bool
-	reason     string
-	user       string
+	// While a command with a label (IRCv3 labeled-response) is handled,
+	// labeling is set: what is sent meanwhile collects in out, and
+	// before holds what was queued until then, which the writer sends
+	// meanwhile; then endLabel labels the response and queues it.
+	labeling bool
+	label    string
+	before   []byte
+	batches  uint64 // labeled-response batches sent, for their ids
+	writing  bool
+	closed   bool
+	reason   string
+	user     string
 }
 
 func newConn(s *Server, nc net.Conn, id uint64) *conn {
@@ -181,7 +252,52 @@ func (c *conn) line(line []byte) bool {
 		c.notice("Could not parse that line: " + err.Error())
 		return true
 	}
-	return c.command(&msg)
+	if !c.startLabel(&msg) {
+		return c.command(&msg)
+	}
+	goOn := c.command(&msg)
+	c.endLabel()
+	return goOn
+}
+
+// startLabel starts collecting the response to a command with a label
+// tag, if the client enabled labeled-response and is registered. It
+// reports whether it did.
+func (c *conn) startLabel(m *ircmsg.Message) bool {
+	ok, label := m.GetTag("label")
+	if !ok || label == "" || !c.reg.welcomed {
+		return false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.caps.labeledResponse || c.closed {
+		return false
+	}
+	c.labeling, c.label = true, label
+	c.before, c.out = c.out, nil
+	return true
+}
+
+// endLabel sends the response collected since startLabel, labeled: no
+// line becomes ACK, one line gets the label tag, and more lines go in a
+// labeled-response batch (with the batch capability; without it, only
+// the first line is labeled).
+func (c *conn) endLabel() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.labeling {
+		return // closed meanwhile: closeLocked sent it as it was
+	}
+	resp := c.out
+	c.out = c.before
+	c.labeling, c.before = false, nil
+	batch := ""
+	if c.caps.batch {
+		c.batches++
+		batch = "l" + strconv.FormatUint(c.batches, 36)
+	}
+	c.out = appendLabeled(c.out, resp, c.label, c.srv.cfg.ServerName, batch)
+	c.flushLocked()
 }
 
 // request hands the session a request and waits for its reply. It
@@ -286,6 +402,13 @@ func (c *conn) Flush() {
 }
 
 func (c *conn) flushLocked() {
+	if c.labeling {
+		if !c.writing && len(c.before) > 0 {
+			c.writing = true
+			go c.writeLoop()
+		}
+		return
+	}
 	if !c.writing && len(c.out) > 0 {
 		c.writing = true
 		go c.writeLoop()
@@ -304,6 +427,11 @@ func (c *conn) closeLocked(code, message string, drop bool) {
 		return
 	}
 	c.closed, c.reason = true, code
+	if c.labeling {
+		// The response so far goes unlabeled, after what came before it.
+		c.out = append(c.before, c.out...)
+		c.labeling, c.before = false, nil
+	}
 	if drop {
 		c.out = c.out[:0]
 	}
@@ -324,9 +452,16 @@ func (c *conn) closeLocked(code, message string, drop bool) {
 func (c *conn) writeLoop() {
 	for {
 		c.mu.Lock()
-		b := c.out
-		c.out = c.spare[:0]
-		c.spare = nil
+		var b []byte
+		if c.labeling {
+			// A labeled response is being collected in out: write only
+			// what came before it.
+			b, c.before = c.before, nil
+		} else {
+			b = c.out
+			c.out = c.spare[:0]
+			c.spare = nil
+		}
 		closed := c.closed
 		if len(b) == 0 && !closed {
 			c.writing = false

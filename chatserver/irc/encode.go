@@ -84,6 +84,8 @@ func (s *Server) encode(ev *event.Event) []byte {
 		return appendLine(nil, s.cfg.ServerName, "MODE", "#"+f.Room, "+o", s.shown(f.Name))
 	case event.Topic:
 		return appendLine(nil, s.src(f.By), "TOPIC", "#"+f.Room, f.Text)
+	case event.Mode:
+		return appendLine(nil, s.src(f.By), "MODE", append([]string{"#" + f.Room}, modeParams(f, s.shown(f.Name))...)...)
 	case event.Ping:
 		return appendLine(nil, "", "PING", s.cfg.ServerName)
 	case event.Typing:
@@ -122,6 +124,36 @@ func (s *Server) encode(ev *event.Event) []byte {
 		return b
 	}
 	return nil
+}
+
+// modeParams are the mode string and arguments of a mode event: what it
+// changed, in the order s, t, o, v; nick is the member's shown name.
+func modeParams(f *protocol.Frame, nick string) []string {
+	var b strings.Builder
+	var args []string
+	sign := byte(0)
+	add := func(v *bool, letter byte, arg string) {
+		if v == nil {
+			return
+		}
+		want := byte('-')
+		if *v {
+			want = '+'
+		}
+		if want != sign {
+			b.WriteByte(want)
+			sign = want
+		}
+		b.WriteByte(letter)
+		if arg != "" {
+			args = append(args, arg)
+		}
+	}
+	add(f.Secret, 's', "")
+	add(f.TopicLock, 't', "")
+	add(f.Operator, 'o', nick)
+	add(f.Voice, 'v', nick)
+	return append([]string{b.String()}, args...)
 }
 
 // target is a message's IRC target: #room, or the recipient's nick.
@@ -317,4 +349,69 @@ func appendFiltered(out, lines []byte, cp caps, batch string) []byte {
 		out = append(out, rest...)
 	}
 	return out
+}
+
+// appendLabeled appends resp, the lines answering a command that had
+// the label tag, labeled as IRCv3 labeled-response says: no line is an
+// ACK with the label, one line gets the label tag, and more go in a
+// batch of type labeled-response whose start has the label, each line
+// that is in no batch yet joining it (a chathistory batch inside it
+// keeps its lines). With batch empty (the client has no batch
+// capability), the lines go as they are, the first one labeled.
+func appendLabeled(out, resp []byte, label, server, batch string) []byte {
+	tags := map[string]string{"label": label}
+	if len(resp) == 0 {
+		return appendTagged(out, tags, server, "ACK")
+	}
+	n := bytes.Count(resp, []byte{'\n'})
+	if n == 1 || batch == "" {
+		i := bytes.IndexByte(resp, '\n')
+		out = appendTag(out, resp[:i+1], "label", label)
+		return append(out, resp[i+1:]...)
+	}
+	out = appendTagged(out, tags, server, "BATCH", "+"+batch, "labeled-response")
+	for len(resp) > 0 {
+		i := bytes.IndexByte(resp, '\n')
+		line := resp[:i+1]
+		resp = resp[i+1:]
+		if hasTag(line, "batch") {
+			out = append(out, line...)
+		} else {
+			out = appendTag(out, line, "batch", batch)
+		}
+	}
+	return appendLine(out, server, "BATCH", "-"+batch)
+}
+
+// hasTag reports whether the encoded line has the tag name.
+func hasTag(line []byte, name string) bool {
+	if len(line) == 0 || line[0] != '@' {
+		return false
+	}
+	sp := bytes.IndexByte(line, ' ')
+	if sp < 0 {
+		return false
+	}
+	for _, t := range bytes.Split(line[1:sp], []byte{';'}) {
+		k, _, _ := bytes.Cut(t, []byte{'='})
+		if string(k) == name {
+			return true
+		}
+	}
+	return false
+}
+
+// appendTag appends the encoded line with the tag name=value added
+// first among its tags.
+func appendTag(out, line []byte, name, value string) []byte {
+	out = append(out, '@')
+	out = append(out, name...)
+	out = append(out, '=')
+	out = append(out, ircmsg.EscapeTagValue(value)...)
+	if len(line) > 0 && line[0] == '@' {
+		out = append(out, ';')
+		return append(out, line[1:]...)
+	}
+	out = append(out, ' ')
+	return append(out, line...)
 }

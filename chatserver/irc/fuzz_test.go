@@ -170,3 +170,82 @@ func FuzzMessageLines(f *testing.F) {
 		}
 	})
 }
+
+// FuzzLabeled wraps responses of up to three lines, some with tags of
+// their own and a batch of their own, in their label: every line must
+// parse, the label must come back as sent, and every line of a batch
+// must be in it unless it is in a batch already.
+func FuzzLabeled(f *testing.F) {
+	f.Add("xyz", "PRIVMSG", "hi there", uint8(1), false, true)
+	f.Add("a;b c\\d", "353", "@alice bob", uint8(3), true, true)
+	f.Add("", "NOTICE", "", uint8(0), false, false)
+	f.Add("l", "JOIN", "#go", uint8(2), true, false)
+	f.Fuzz(func(t *testing.T, label, cmd, param string, lines uint8, tagged, batch bool) {
+		// A label comes from a parsed line, which never holds NUL, CR or LF.
+		if !utf8.ValidString(label) || label == "" || len(label) > 64 || strings.ContainsAny(label, "\x00\r\n") || !isCommand(cmd) || strings.ContainsAny(param, "\x00\r\n") {
+			return
+		}
+		var resp []byte
+		for i := range int(lines % 4) {
+			tags := map[string]string(nil)
+			if tagged && i == 0 {
+				tags = map[string]string{"batch": "inner", "msgid": "7"}
+			}
+			resp = appendTagged(resp, tags, "irc.test", cmd, "me", param)
+		}
+		id := ""
+		if batch {
+			id = "l1"
+		}
+		out := appendLabeled(nil, resp, label, "irc.test", id)
+		var got []ircmsg.Message
+		for _, l := range strings.SplitAfter(string(out), "\r\n") {
+			if l == "" {
+				continue
+			}
+			m, err := ircmsg.ParseLine(strings.TrimSuffix(l, "\r\n"))
+			if err != nil {
+				t.Fatalf("line %q: %v", l, err)
+			}
+			got = append(got, m)
+		}
+		n := strings.Count(string(resp), "\n")
+		if len(got) == 0 {
+			t.Fatal("no lines")
+		}
+		if ok, v := got[0].GetTag("label"); !ok || v != label {
+			t.Fatalf("first line %q has label %q, want %q", out, v, label)
+		}
+		switch {
+		case n == 0:
+			if len(got) != 1 || got[0].Command != "ACK" {
+				t.Fatalf("no response became %q", out)
+			}
+		case n == 1 || !batch:
+			if len(got) != n {
+				t.Fatalf("%d lines became %d: %q", n, len(got), out)
+			}
+		default:
+			if len(got) != n+2 || got[0].Command != "BATCH" || got[n+1].Command != "BATCH" || got[n+1].Params[0] != "-"+id {
+				t.Fatalf("batch %q", out)
+			}
+			for _, m := range got[1 : n+1] {
+				_, b := m.GetTag("batch")
+				if b != id && b != "inner" {
+					t.Fatalf("line outside the batch: %q", out)
+				}
+			}
+		}
+	})
+}
+
+// isCommand reports whether s is a command or numeric as a server
+// writes them: letters and digits.
+func isCommand(s string) bool {
+	for _, r := range s {
+		if !('A' <= r && r <= 'Z' || 'a' <= r && r <= 'z' || '0' <= r && r <= '9') {
+			return false
+		}
+	}
+	return s != ""
+}

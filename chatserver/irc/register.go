@@ -33,7 +33,7 @@ type registration struct {
 
 // capList is the capabilities the server offers, in CAP LS's order.
 var capList = []string{"away-notify", "batch", "cap-notify", "draft/message-redaction", "echo-message",
-	"message-tags", "multi-prefix", "sasl", "server-time", "userhost-in-names"}
+	"labeled-response", "message-tags", "multi-prefix", "sasl", "server-time", "userhost-in-names"}
 
 func (c *conn) capEnabled(name string) *bool {
 	switch name {
@@ -54,9 +54,11 @@ func (c *conn) capEnabled(name string) *bool {
 	case "cap-notify":
 		return &c.caps.capNotify
 	case "multi-prefix":
-		return &c.caps.multiPrefix // one prefix (@) is all there is
+		return &c.caps.multiPrefix
 	case "userhost-in-names":
 		return &c.caps.userhostInNames
+	case "labeled-response":
+		return &c.caps.labeledResponse
 	}
 	return nil
 }
@@ -441,7 +443,7 @@ func (c *conn) welcome() bool {
 	c.numeric("001", fmt.Sprintf("Welcome to Parley, %s", c.srv.src(login)))
 	c.numeric("002", fmt.Sprintf("Your host is %s, running Parley", name))
 	c.numeric("003", "This server speaks Parley's rooms and private messages over IRC")
-	c.numeric("004", name, "parley", "i", "o")
+	c.numeric("004", name, "parley", "io", "ostv")
 	for i := 0; i < len(c.srv.isupport); i += 12 {
 		toks := c.srv.isupport[i:min(i+12, len(c.srv.isupport))]
 		c.numeric("005", append(append([]string{}, toks...), "are supported by this server")...)
@@ -504,15 +506,15 @@ func isupport(l protocol.Limits) []string {
 		"AWAYLEN=200",
 		"CASEMAPPING=rfc8265", // PRECIS UsernameCaseMapped, Parley's name rule
 		"CHANLIMIT=#:",
-		"CHANMODES=,,,",
+		"CHANMODES=,,,st", // secret, topic lock; ban lists come from KICK
 		"CHANNELLEN=" + strconv.Itoa(protocol.MaxNameRunes*4+1),
 		"CHANTYPES=#",
 		"KICKLEN=390",
 		"MAXTARGETS=4",
-		"MODES=1",
+		"MODES=4",
 		"NETWORK=Parley",
 		"NICKLEN=" + strconv.Itoa(protocol.MaxNameRunes*4),
-		"PREFIX=(ov)@+", // the owner is @; nobody is given voice (+), which clients expect to exist
+		"PREFIX=(ov)@+", // operators, the owner among them, and voice
 		"TARGMAX=JOIN:,KICK:4,NAMES:4,NOTICE:4,PART:,PRIVMSG:4,WHOIS:1",
 		"TOPICLEN=" + strconv.Itoa(protocol.MaxTopicBytes),
 		"UTF8ONLY",

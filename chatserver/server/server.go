@@ -66,6 +66,8 @@ type Config struct {
 	IRCGuests        bool
 	IRCGuestPassword string
 	IRCMOTD          []string
+	// Operators are the server operators (see hub.Config.Operators).
+	Operators []hub.Operator
 
 	// FilesURL is the file server's address, told to clients. "{host}"
 	// in it becomes the address the client connected to.
@@ -205,6 +207,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		MaxText:       limits.Text,
 		CatchUpBytes:  catchUpBytes(cfg.MaxQueue),
 		FilesToken:    filesToken,
+		Operators:     cfg.Operators,
 		ObserveCommit: func(d time.Duration) { s.metrics.ObserveCommit(d) },
 	}
 	if shared == nil {

@@ -50,12 +50,22 @@ type Room struct {
 	Topic     string
 	TopicBy   string
 	TopicTime time.Time
+	// Secret hides the room from those who are not in it, in every
+	// listing of rooms. TopicLock lets only the owner and the room's
+	// operators set the topic; without it, any member may. A room is
+	// created with TopicLock on and Secret off (see SetModes).
+	Secret    bool
+	TopicLock bool
 }
 
 // Member is one user's membership of a room.
 type Member struct {
 	User string // user key
 	Seq  uint64 // increases with each join, so the earliest joiner has the lowest
+	// Operator and Voice are the member's roles in the room (see
+	// SetRoles); a member who leaves loses them.
+	Operator bool
+	Voice    bool
 }
 
 // Message is one entry of the message log: a chat message, or the recall of
@@ -167,6 +177,12 @@ const (
 	// SetRead raises Read.User's read position in Read.Conv to Read.Msg;
 	// it never goes down.
 	SetRead
+	// SetModes sets Room.Key's settings to Room.Secret and
+	// Room.TopicLock.
+	SetModes
+	// SetRoles sets the roles of Member.User in Room.Key to
+	// Member.Operator and Member.Voice; the user must be a member.
+	SetRoles
 )
 
 // Read is a user's read position in a conversation: the id of the

@@ -28,9 +28,17 @@ const (
 	TypeKick    = "kick"
 	// TypeUnban lets a member the owner kicked join the room again.
 	TypeUnban = "unban"
-	// TypeTopic sets a room's topic (the owner only); also the event
-	// that tells the room.
+	// TypeTopic sets a room's topic (the owner and the room's operators,
+	// or any member of a room without topic_lock); also the event that
+	// tells the room.
 	TypeTopic = "topic"
+	// TypeMode changes a room's settings (secret, topic_lock) or a
+	// member's roles (operator, voice); also the event that tells the
+	// room.
+	TypeMode = "mode"
+	// TypeOper makes the session a server operator, with an operator's
+	// name and password from the server's configuration.
+	TypeOper = "oper"
 	// TypeFilesToken asks for a fresh file-access token before the one
 	// from login expires.
 	TypeFilesToken = "files_token"
@@ -189,6 +197,15 @@ type Frame struct {
 	TopicBy   string `json:"topic_by,omitempty"`
 	TopicTime int64  `json:"topic_time,omitempty"`
 
+	// mode: on a mode request and event, the room settings and, with
+	// Name, the member roles it sets; a field left out is not changed.
+	// The join reply carries the room's settings in Secret and
+	// TopicLock.
+	Secret    *bool `json:"secret,omitempty"`
+	TopicLock *bool `json:"topic_lock,omitempty"`
+	Operator  *bool `json:"operator,omitempty"`
+	Voice     *bool `json:"voice,omitempty"`
+
 	// error, bye
 	Code    string `json:"code,omitempty"`
 	Message string `json:"message,omitempty"`
@@ -250,6 +267,10 @@ type RoomInfo struct {
 	Owner   string `json:"owner,omitempty"`
 	Joined  bool   `json:"joined,omitempty"`
 	Topic   string `json:"topic,omitempty"`
+	// Secret rooms are listed only to their members; TopicLock says
+	// that only the owner and operators set the topic.
+	Secret    bool `json:"secret,omitempty"`
+	TopicLock bool `json:"topic_lock,omitempty"`
 	// Unread and Mentions, in the login reply: messages from others
 	// after the user's read position, and how many of them name the
 	// user; both count up to MaxUnread.
@@ -274,6 +295,12 @@ type MemberInfo struct {
 	Online bool   `json:"online"`
 	Owner  bool   `json:"owner,omitempty"`
 	Nick   string `json:"nick,omitempty"`
+	// Operator and Voice are the member's roles in the room; the owner
+	// is always an operator. ServerOperator marks a session that is a
+	// server operator (see TypeOper).
+	Operator       bool `json:"operator,omitempty"`
+	Voice          bool `json:"voice,omitempty"`
+	ServerOperator bool `json:"server_operator,omitempty"`
 }
 
 // IsRequest reports whether a frame of type t sent by a client is a request
@@ -282,7 +309,7 @@ func IsRequest(t string) bool {
 	switch t {
 	case TypeLogin, TypeJoin, TypeLeave, TypeRooms, TypeWho, TypeSend,
 		TypeHistory, TypeRecall, TypeKick, TypeUnban, TypeTopic, TypePing, TypeQuit, TypeFilesToken, TypeSync,
-		TypeEdit, TypeReact, TypeRead, TypeNick, TypeSearch:
+		TypeEdit, TypeReact, TypeRead, TypeNick, TypeSearch, TypeMode, TypeOper:
 		return true
 	}
 	return false

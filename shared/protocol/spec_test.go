@@ -302,7 +302,7 @@ func TestSpecExamples(t *testing.T) {
 		case f.Type == protocol.TypeBye && f.Code == "":
 			t.Errorf("%s:%d: a bye without a code", specPath, ex.line)
 		case protocol.IsRequest(f.Type) && f.Type != protocol.TypeRecall && f.Type != protocol.TypePing &&
-			f.Type != protocol.TypeTopic && f.Type != protocol.TypeNick && f.ID == 0: // these are events too
+			f.Type != protocol.TypeTopic && f.Type != protocol.TypeNick && f.Type != protocol.TypeMode && f.ID == 0: // these are events too
 			t.Errorf("%s:%d: a %s request without an id", specPath, ex.line, f.Type)
 		}
 	}

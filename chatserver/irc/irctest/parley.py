@@ -12,7 +12,10 @@ tests mostly register with NICK and USER only, so the server runs with
 irctest gives the server a password, it becomes -irc-guest-password, which
 guests must send with PASS, as with any IRC server password. Accounts for
 the SASL tests are registered the Parley way: the first login of a name
-(here with SASL PLAIN) registers it.
+(here with SASL PLAIN) registers it. The tests' server operator,
+operuser with operpassword (what irctest's controllers for other
+servers configure), is in an -opers file, its password hashed by
+`chatserver hash-password`.
 
 Run it from ../shared/irctest with this directory on PYTHONPATH:
 
@@ -23,6 +26,7 @@ Run it from ../shared/irctest with this directory on PYTHONPATH:
 import base64
 import os
 import shutil
+import subprocess
 from typing import Optional, Set, Type
 
 from irctest.basecontrollers import BaseServerController, DirectoryBasedController
@@ -69,8 +73,16 @@ class ParleyController(BaseServerController, DirectoryBasedController):
         binary = os.environ.get("PARLEY_CHATSERVER") or shutil.which("chatserver")
         if not binary:
             raise RuntimeError("set PARLEY_CHATSERVER to the chatserver binary")
+        # The server operator irctest's OPER tests use.
+        hashed = subprocess.run(
+            [binary, "hash-password", "-hash-memory", "64"],
+            input="operpassword\n", capture_output=True, text=True, check=True,
+        ).stdout.strip()
+        opers = self.directory / "opers"
+        opers.write_text("operuser {}\n".format(hashed))
         args = [
             binary,
+            "-opers", str(opers),
             "-addr", "127.0.0.1:0",
             "-http", "",
             "-data", "",

@@ -152,10 +152,26 @@ func (s *Store) Apply(_ context.Context, batch []store.Change) error {
 		case store.CreateRoom:
 			r := c.Room
 			r.Members = nil
+			r.Secret, r.TopicLock = false, true
 			s.rooms[r.Key] = &r
 		case store.AddMember:
 			if r := s.rooms[c.Room.Key]; r != nil {
-				r.Members = append(r.Members, c.Member)
+				mb := c.Member
+				mb.Operator, mb.Voice = false, false
+				r.Members = slices.DeleteFunc(r.Members, func(m store.Member) bool { return m.User == mb.User })
+				r.Members = append(r.Members, mb)
+			}
+		case store.SetModes:
+			if r := s.rooms[c.Room.Key]; r != nil {
+				r.Secret, r.TopicLock = c.Room.Secret, c.Room.TopicLock
+			}
+		case store.SetRoles:
+			if r := s.rooms[c.Room.Key]; r != nil {
+				for i := range r.Members {
+					if r.Members[i].User == c.Member.User {
+						r.Members[i].Operator, r.Members[i].Voice = c.Member.Operator, c.Member.Voice
+					}
+				}
 			}
 		case store.RemoveMember:
 			if r := s.rooms[c.Room.Key]; r != nil {

@@ -98,6 +98,18 @@ CREATE TABLE IF NOT EXISTS topics (
 	by_name TEXT NOT NULL,
 	time    BIGINT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS room_modes (
+	room       TEXT PRIMARY KEY,
+	secret     BOOLEAN NOT NULL,
+	topic_lock BOOLEAN NOT NULL
+);
+CREATE TABLE IF NOT EXISTS roles (
+	room     TEXT NOT NULL,
+	user_key TEXT NOT NULL,
+	operator BOOLEAN NOT NULL,
+	voice    BOOLEAN NOT NULL,
+	PRIMARY KEY (room, user_key)
+);
 CREATE TABLE IF NOT EXISTS messages (
 	id        BIGINT PRIMARY KEY,
 	conv      TEXT NOT NULL,
@@ -428,6 +440,7 @@ func (s *Store) Rooms(ctx context.Context) ([]store.Room, error) {
 				return err
 			}
 			r.Created = fromMS(created)
+			r.TopicLock = true // unless room_modes says otherwise
 			index[r.Key] = len(out)
 			out = append(out, r)
 		}
@@ -435,7 +448,8 @@ func (s *Store) Rooms(ctx context.Context) ([]store.Room, error) {
 		if err := rows.Err(); err != nil {
 			return err
 		}
-		rows, err = tx.Query(ctx, `SELECT room, user_key, seq FROM members ORDER BY room, seq`)
+		rows, err = tx.Query(ctx, `SELECT m.room, m.user_key, m.seq, COALESCE(r.operator, FALSE), COALESCE(r.voice, FALSE)
+			FROM members m LEFT JOIN roles r ON r.room = m.room AND r.user_key = m.user_key ORDER BY m.room, m.seq`)
 		if err != nil {
 			return err
 		}
@@ -443,7 +457,7 @@ func (s *Store) Rooms(ctx context.Context) ([]store.Room, error) {
 			var room string
 			var m store.Member
 			var seq int64
-			if err := rows.Scan(&room, &m.User, &seq); err != nil {
+			if err := rows.Scan(&room, &m.User, &seq, &m.Operator, &m.Voice); err != nil {
 				rows.Close()
 				return err
 			}
@@ -478,15 +492,34 @@ func (s *Store) Rooms(ctx context.Context) ([]store.Room, error) {
 		if err != nil {
 			return err
 		}
-		defer rows.Close()
 		for rows.Next() {
 			var room, text, by string
 			var t int64
 			if err := rows.Scan(&room, &text, &by, &t); err != nil {
+				rows.Close()
 				return err
 			}
 			if i, ok := index[room]; ok {
 				out[i].Topic, out[i].TopicBy, out[i].TopicTime = text, by, fromMS(t)
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		rows, err = tx.Query(ctx, `SELECT room, secret, topic_lock FROM room_modes`)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var room string
+			var secret, lock bool
+			if err := rows.Scan(&room, &secret, &lock); err != nil {
+				return err
+			}
+			if i, ok := index[room]; ok {
+				out[i].Secret, out[i].TopicLock = secret, lock
 			}
 		}
 		return rows.Err()
@@ -538,12 +571,27 @@ func (s *Store) Apply(ctx context.Context, batch []store.Change) error {
 			b.Queue(`INSERT INTO rooms (key, name, owner, created) VALUES ($1, $2, $3, $4)
 				ON CONFLICT (key) DO UPDATE SET name = EXCLUDED.name, owner = EXCLUDED.owner, created = EXCLUDED.created`,
 				c.Room.Key, c.Room.Name, c.Room.Owner, ms(c.Room.Created))
+			b.Queue(`DELETE FROM room_modes WHERE room = $1`, c.Room.Key)
 		case store.AddMember:
 			b.Queue(`INSERT INTO members (room, user_key, seq) VALUES ($1, $2, $3)
 				ON CONFLICT (room, user_key) DO UPDATE SET seq = EXCLUDED.seq`,
 				c.Room.Key, c.Member.User, sqlID(c.Member.Seq))
+			b.Queue(`DELETE FROM roles WHERE room = $1 AND user_key = $2`, c.Room.Key, c.Member.User)
 		case store.RemoveMember:
 			b.Queue(`DELETE FROM members WHERE room = $1 AND user_key = $2`, c.Room.Key, c.Member.User)
+			b.Queue(`DELETE FROM roles WHERE room = $1 AND user_key = $2`, c.Room.Key, c.Member.User)
+		case store.SetModes:
+			b.Queue(`INSERT INTO room_modes (room, secret, topic_lock) VALUES ($1, $2, $3)
+				ON CONFLICT (room) DO UPDATE SET secret = EXCLUDED.secret, topic_lock = EXCLUDED.topic_lock`,
+				c.Room.Key, c.Room.Secret, c.Room.TopicLock)
+		case store.SetRoles:
+			if !c.Member.Operator && !c.Member.Voice {
+				b.Queue(`DELETE FROM roles WHERE room = $1 AND user_key = $2`, c.Room.Key, c.Member.User)
+			} else {
+				b.Queue(`INSERT INTO roles (room, user_key, operator, voice) VALUES ($1, $2, $3, $4)
+					ON CONFLICT (room, user_key) DO UPDATE SET operator = EXCLUDED.operator, voice = EXCLUDED.voice`,
+					c.Room.Key, c.Member.User, c.Member.Operator, c.Member.Voice)
+			}
 		case store.SetOwner:
 			b.Queue(`UPDATE rooms SET owner = $1 WHERE key = $2`, c.Room.Owner, c.Room.Key)
 		case store.SetDelivered:
@@ -575,6 +623,8 @@ func (s *Store) Apply(ctx context.Context, batch []store.Change) error {
 			b.Queue(`DELETE FROM members WHERE room = $1`, c.Room.Key)
 			b.Queue(`DELETE FROM bans WHERE room = $1`, c.Room.Key)
 			b.Queue(`DELETE FROM topics WHERE room = $1`, c.Room.Key)
+			b.Queue(`DELETE FROM room_modes WHERE room = $1`, c.Room.Key)
+			b.Queue(`DELETE FROM roles WHERE room = $1`, c.Room.Key)
 			b.Queue(`DELETE FROM rooms WHERE key = $1`, c.Room.Key)
 		default:
 			return fmt.Errorf("unknown change kind %d", c.Kind)

@@ -70,6 +70,18 @@ CREATE TABLE IF NOT EXISTS topics (
 	by_name TEXT NOT NULL,
 	time    INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS room_modes (
+	room       TEXT PRIMARY KEY,
+	secret     INTEGER NOT NULL,
+	topic_lock INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS roles (
+	room     TEXT NOT NULL,
+	user     TEXT NOT NULL,
+	operator INTEGER NOT NULL,
+	voice    INTEGER NOT NULL,
+	PRIMARY KEY (room, user)
+);
 CREATE TABLE IF NOT EXISTS messages (
 	id        INTEGER PRIMARY KEY,
 	conv      TEXT NOT NULL,
@@ -287,6 +299,7 @@ func (s *Store) Rooms(ctx context.Context) ([]store.Room, error) {
 			return nil, err
 		}
 		r.Created = fromMS(created)
+		r.TopicLock = true // unless room_modes says otherwise
 		index[r.Key] = len(out)
 		out = append(out, r)
 	}
@@ -294,7 +307,8 @@ func (s *Store) Rooms(ctx context.Context) ([]store.Room, error) {
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	mrows, err := s.r.QueryContext(ctx, `SELECT room, user, seq FROM members ORDER BY room, seq`)
+	mrows, err := s.r.QueryContext(ctx, `SELECT m.room, m.user, m.seq, COALESCE(r.operator, 0), COALESCE(r.voice, 0)
+		FROM members m LEFT JOIN roles r ON r.room = m.room AND r.user = m.user ORDER BY m.room, m.seq`)
 	if err != nil {
 		return nil, err
 	}
@@ -303,7 +317,7 @@ func (s *Store) Rooms(ctx context.Context) ([]store.Room, error) {
 		var room string
 		var m store.Member
 		var seq int64
-		if err := mrows.Scan(&room, &m.User, &seq); err != nil {
+		if err := mrows.Scan(&room, &m.User, &seq, &m.Operator, &m.Voice); err != nil {
 			return nil, err
 		}
 		m.Seq = uint64(seq)
@@ -346,7 +360,25 @@ func (s *Store) Rooms(ctx context.Context) ([]store.Room, error) {
 			out[i].Topic, out[i].TopicBy, out[i].TopicTime = text, by, fromMS(t)
 		}
 	}
-	return out, trows.Err()
+	if err := trows.Err(); err != nil {
+		return nil, err
+	}
+	xrows, err := s.r.QueryContext(ctx, `SELECT room, secret, topic_lock FROM room_modes`)
+	if err != nil {
+		return nil, err
+	}
+	defer xrows.Close()
+	for xrows.Next() {
+		var room string
+		var secret, lock bool
+		if err := xrows.Scan(&room, &secret, &lock); err != nil {
+			return nil, err
+		}
+		if i, ok := index[room]; ok {
+			out[i].Secret, out[i].TopicLock = secret, lock
+		}
+	}
+	return out, xrows.Err()
 }
 
 // Apply writes the batch in one immediate transaction. With WAL and
@@ -387,15 +419,37 @@ func (s *Store) Apply(ctx context.Context, batch []store.Change) (err error) {
 				c.Room.Key, c.Room.Name, c.Room.Owner, ms(c.Room.Created)); err != nil {
 				return fmt.Errorf("create room %s: %w", c.Room.Key, err)
 			}
+			if _, err = tx.ExecContext(ctx, `DELETE FROM room_modes WHERE room = ?`, c.Room.Key); err != nil {
+				return fmt.Errorf("create room %s: %w", c.Room.Key, err)
+			}
 		case store.AddMember:
 			if _, err = tx.ExecContext(ctx, `INSERT OR REPLACE INTO members (room, user, seq) VALUES (?, ?, ?)`,
 				c.Room.Key, c.Member.User, int64(c.Member.Seq)); err != nil {
 				return fmt.Errorf("add member: %w", err)
 			}
+			if _, err = tx.ExecContext(ctx, `DELETE FROM roles WHERE room = ? AND user = ?`, c.Room.Key, c.Member.User); err != nil {
+				return fmt.Errorf("add member: %w", err)
+			}
 		case store.RemoveMember:
-			if _, err = tx.ExecContext(ctx, `DELETE FROM members WHERE room = ? AND user = ?`,
-				c.Room.Key, c.Member.User); err != nil {
-				return fmt.Errorf("remove member: %w", err)
+			for _, q := range []string{`DELETE FROM members WHERE room = ? AND user = ?`, `DELETE FROM roles WHERE room = ? AND user = ?`} {
+				if _, err = tx.ExecContext(ctx, q, c.Room.Key, c.Member.User); err != nil {
+					return fmt.Errorf("remove member: %w", err)
+				}
+			}
+		case store.SetModes:
+			if _, err = tx.ExecContext(ctx, `INSERT OR REPLACE INTO room_modes (room, secret, topic_lock) VALUES (?, ?, ?)`,
+				c.Room.Key, c.Room.Secret, c.Room.TopicLock); err != nil {
+				return fmt.Errorf("set modes: %w", err)
+			}
+		case store.SetRoles:
+			if !c.Member.Operator && !c.Member.Voice {
+				_, err = tx.ExecContext(ctx, `DELETE FROM roles WHERE room = ? AND user = ?`, c.Room.Key, c.Member.User)
+			} else {
+				_, err = tx.ExecContext(ctx, `INSERT OR REPLACE INTO roles (room, user, operator, voice) VALUES (?, ?, ?, ?)`,
+					c.Room.Key, c.Member.User, c.Member.Operator, c.Member.Voice)
+			}
+			if err != nil {
+				return fmt.Errorf("set roles: %w", err)
 			}
 		case store.SetOwner:
 			if _, err = tx.ExecContext(ctx, `UPDATE rooms SET owner = ? WHERE key = ?`,
@@ -446,6 +500,8 @@ func (s *Store) Apply(ctx context.Context, batch []store.Change) (err error) {
 				`DELETE FROM members WHERE room = ?`,
 				`DELETE FROM bans WHERE room = ?`,
 				`DELETE FROM topics WHERE room = ?`,
+				`DELETE FROM room_modes WHERE room = ?`,
+				`DELETE FROM roles WHERE room = ?`,
 				`DELETE FROM rooms WHERE key = ?`,
 			} {
 				arg := c.Room.Key

@@ -281,3 +281,39 @@ func TestReactionsGo(t *testing.T) {
 		t.Fatalf("reactions left for messages %v; want those of message 10 only", msgs)
 	}
 }
+
+// TestOpenDatabaseBeforeModes opens a database made before room settings
+// and roles: its rooms have their topic locked (as every room's was,
+// the owner's alone) and are not secret, their members have no roles,
+// and settings can then be set.
+func TestOpenDatabaseBeforeModes(t *testing.T) {
+	dir := t.TempDir()
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, sqlite.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`CREATE TABLE rooms (key TEXT PRIMARY KEY, name TEXT NOT NULL, owner TEXT NOT NULL, created INTEGER NOT NULL);
+		CREATE TABLE members (room TEXT NOT NULL, user TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (room, user));
+		INSERT INTO rooms VALUES ('go', 'Go', 'alice', 1777888800000);
+		INSERT INTO members VALUES ('go', 'alice', 1), ('go', 'bob', 2)`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	s := open(t, dir)
+	defer s.Close()
+	rooms, err := s.Rooms(t.Context())
+	if err != nil || len(rooms) != 1 {
+		t.Fatalf("Rooms = %+v, %v", rooms, err)
+	}
+	r := rooms[0]
+	if r.Secret || !r.TopicLock || len(r.Members) != 2 || r.Members[1].Operator || r.Members[1].Voice {
+		t.Fatalf("a room from before settings: %+v", r)
+	}
+	if err := s.Apply(t.Context(), []store.Change{{Kind: store.SetModes, Room: store.Room{Key: "go", Secret: true}},
+		{Kind: store.SetRoles, Room: store.Room{Key: "go"}, Member: store.Member{User: "bob", Operator: true}}}); err != nil {
+		t.Fatal(err)
+	}
+	if rooms, err = s.Rooms(t.Context()); err != nil || !rooms[0].Secret || rooms[0].TopicLock || !rooms[0].Members[1].Operator {
+		t.Fatalf("Rooms after setting modes = %+v, %v", rooms, err)
+	}
+}

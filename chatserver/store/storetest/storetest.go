@@ -50,6 +50,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"SinceManyRooms", testSinceManyRooms},
 		{"Bans", testBans},
 		{"Topic", testTopic},
+		{"RoomModes", testRoomModes},
+		{"MemberRoles", testMemberRoles},
 		{"DeleteRoom", testDeleteRoom},
 		{"Prune", testPrune},
 		{"PrivateTo", testPrivateTo},
@@ -936,6 +938,92 @@ func testTopic(t *testing.T, s store.Store) {
 	apply(t, s, createRoom("ops", "Ops", "bob", base.Add(time.Hour)), addMember("ops", "bob", 3))
 	if r := roomsByKey(t, s)["ops"]; r.Topic != "" {
 		t.Errorf("a room made again after its deletion has the old topic %q", r.Topic)
+	}
+}
+
+func setModes(room string, secret, lock bool) store.Change {
+	return store.Change{Kind: store.SetModes, Room: store.Room{Key: room, Secret: secret, TopicLock: lock}}
+}
+
+func setRoles(room, user string, op, voice bool) store.Change {
+	return store.Change{Kind: store.SetRoles, Room: store.Room{Key: room}, Member: store.Member{User: user, Operator: op, Voice: voice}}
+}
+
+// A room starts with its topic locked and not secret; its settings are
+// kept as set, each room's its own, and a room made again after its
+// deletion starts over.
+func testRoomModes(t *testing.T, s store.Store) {
+	apply(t, s, createRoom("go", "Go", "alice", base), addMember("go", "alice", 1),
+		createRoom("ops", "Ops", "alice", base), addMember("ops", "alice", 2))
+	rs := roomsByKey(t, s)
+	for _, k := range []string{"go", "ops"} {
+		if r := rs[k]; r.Secret || !r.TopicLock {
+			t.Errorf("new room %s: secret %v, topic lock %v; want false, true", k, r.Secret, r.TopicLock)
+		}
+	}
+	apply(t, s, setModes("go", true, false))
+	rs = roomsByKey(t, s)
+	if r := rs["go"]; !r.Secret || r.TopicLock {
+		t.Errorf("go after +s -t: secret %v, topic lock %v", r.Secret, r.TopicLock)
+	}
+	if r := rs["ops"]; r.Secret || !r.TopicLock {
+		t.Errorf("ops changed with go: secret %v, topic lock %v", r.Secret, r.TopicLock)
+	}
+	apply(t, s, setModes("go", false, false), setModes("ops", true, true))
+	rs = roomsByKey(t, s)
+	if r := rs["go"]; r.Secret || r.TopicLock {
+		t.Errorf("go after -s: secret %v, topic lock %v", r.Secret, r.TopicLock)
+	}
+	if r := rs["ops"]; !r.Secret || !r.TopicLock {
+		t.Errorf("ops after +s: secret %v, topic lock %v", r.Secret, r.TopicLock)
+	}
+	apply(t, s, removeMember("ops", "alice"), setOwner("ops", ""), store.Change{Kind: store.DeleteRoom, Room: store.Room{Key: "ops"}})
+	apply(t, s, createRoom("ops", "Ops", "bob", base.Add(time.Hour)), addMember("ops", "bob", 3))
+	if r := roomsByKey(t, s)["ops"]; r.Secret || !r.TopicLock {
+		t.Errorf("ops made again: secret %v, topic lock %v; want the defaults", r.Secret, r.TopicLock)
+	}
+}
+
+// roles lists r's members with their roles: "user:ov" (o for operator,
+// v for voice).
+func roles(r store.Room) string {
+	var parts []string
+	for _, m := range r.Members {
+		p := m.User + ":"
+		if m.Operator {
+			p += "o"
+		}
+		if m.Voice {
+			p += "v"
+		}
+		parts = append(parts, p)
+	}
+	return strings.Join(parts, " ")
+}
+
+// A member's roles are kept as set, and go when they leave: joining
+// again starts without them. Members keep their join order.
+func testMemberRoles(t *testing.T, s store.Store) {
+	apply(t, s, createRoom("go", "Go", "alice", base), addMember("go", "alice", 1), addMember("go", "bob", 2), addMember("go", "carol", 3))
+	if got := roles(roomsByKey(t, s)["go"]); got != "alice: bob: carol:" {
+		t.Errorf("roles of new members = %q", got)
+	}
+	apply(t, s, setRoles("go", "bob", true, false), setRoles("go", "carol", false, true))
+	if got := roles(roomsByKey(t, s)["go"]); got != "alice: bob:o carol:v" {
+		t.Errorf("roles after +o bob +v carol = %q", got)
+	}
+	apply(t, s, setRoles("go", "bob", true, true), setRoles("go", "carol", false, false))
+	r := roomsByKey(t, s)["go"]
+	if got := roles(r); got != "alice: bob:ov carol:" {
+		t.Errorf("roles after +v bob -v carol = %q", got)
+	}
+	if got := members(r); got != "alice:1 bob:2 carol:3" {
+		t.Errorf("members after role changes = %q", got)
+	}
+	apply(t, s, removeMember("go", "bob"))
+	apply(t, s, addMember("go", "bob", 4))
+	if got := roles(roomsByKey(t, s)["go"]); got != "alice: carol: bob:" {
+		t.Errorf("roles after bob left and came back = %q; his roles must go with him", got)
 	}
 }
 
