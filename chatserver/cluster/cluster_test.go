@@ -216,6 +216,17 @@ func TestThreeNodes(t *testing.T) {
 			}
 		}
 	}
+	// The owner, on node 1, makes bob an operator; bob, on node 2, may
+	// then set the topic, and everyone hears of both.
+	yes := true
+	alice.mustDo(&protocol.Frame{Type: protocol.TypeMode, Room: "plans", Name: "bob", Operator: &yes})
+	if f := carol.next(func(f *protocol.Frame) bool { return f.Type == protocol.TypeMode }); f.Name != "bob" || f.Operator == nil || !*f.Operator {
+		t.Errorf("mode event on node 3: %+v", f)
+	}
+	bob.mustDo(&protocol.Frame{Type: protocol.TypeTopic, Room: "plans", Text: "set on node 2"})
+	if f := alice.next(func(f *protocol.Frame) bool { return f.Type == protocol.TypeTopic }); f.Text != "set on node 2" {
+		t.Errorf("topic event on node 1: %+v", f)
+	}
 	bob.mustDo(&protocol.Frame{Type: protocol.TypeSend, To: "carol", Text: "just us"})
 	if f := carol.next(isMessage("just us")); f.From != "bob" {
 		t.Errorf("private message %+v", f)

@@ -20,3 +20,14 @@ func TestTypingNotPrintedAsText(t *testing.T) {
 		t.Errorf("-json printed %q", js.String())
 	}
 }
+
+// A mode event is told in words.
+func TestModeInWords(t *testing.T) {
+	yes, no := true, false
+	var out bytes.Buffer
+	(&printer{out: &out}).frame(&protocol.Frame{Type: protocol.TypeMode, Room: "Go", By: "ann", Name: "bob", Operator: &yes, TopicLock: &no}, "cat")
+	want := "* ann let every member of #Go set its topic; made bob an operator of #Go\n"
+	if out.String() != want {
+		t.Errorf("printed %q, want %q", out.String(), want)
+	}
+}
