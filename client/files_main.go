@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/term"
+
 	"github.com/parley-chat/parley/client/capture"
 	"github.com/parley-chat/parley/client/chat"
 	"github.com/parley-chat/parley/client/command"
@@ -30,10 +32,19 @@ func addFileCommands(ctx context.Context, s *chat.Session, r *command.Runner, cf
 		TLS:      filesTLS(tlsConf),
 		User:     s.Me(),
 		StateDir: uploadStateDir(),
-		Progress: files.NewLinePrinter(out, cfg.JSON).Progress,
 	})
 	printer := files.NewLinePrinter(out, cfg.JSON)
 	cmds := &files.Commands{Client: c, Runner: r, Index: idx, Printer: printer}
+	if !cfg.JSON {
+		// Progress goes to standard error as a bar; -json prints it as
+		// progress objects with the other output.
+		errOut := cfg.Err
+		if errOut == nil {
+			errOut = out
+		}
+		f, ok := errOut.(*os.File)
+		cmds.Sink = files.NewBar(errOut, ok && term.IsTerminal(int(f.Fd())))
+	}
 	r.Extra = append(r.Extra, cmds.Specs()...)
 	r.Extra = append(r.Extra,
 		command.NewSpec("sticker", "NAME", "post a sticker ("+strings.Join(resources.StickerNames(), ", ")+"); in a private conversation it goes to the private space only you two can see",

@@ -20,6 +20,9 @@ type PublishOptions struct {
 	// Try, if set, is called with each name Publish tries, before it
 	// uploads under it; the function it returns is called after.
 	Try func(name string) (done func())
+	// Sink, if set, is told how the upload advances, under each name
+	// tried.
+	Sink Sink
 }
 
 // Publish uploads body under name, resumably, and returns the stored
@@ -68,7 +71,7 @@ func (c *Client) Publish(ctx context.Context, name string, body io.ReadSeeker, o
 		if opts.Try != nil {
 			done = opts.Try(try)
 		}
-		e, err := c.Upload(ctx, src, try, UploadOptions{Overwrite: opts.Overwrite})
+		e, err := c.Upload(ctx, src, try, UploadOptions{Overwrite: opts.Overwrite, Sink: opts.Sink})
 		done()
 		var fe *Error
 		if errors.As(err, &fe) && fe.Code == CodeExists && !opts.Overwrite {
