@@ -484,3 +484,45 @@ func FuzzLocalName(f *testing.F) {
 		}
 	})
 }
+
+// An upload under a name another file has takes the first free one of
+// "name (1).ext", …, in line mode and the full-screen client alike; the
+// same bytes again are the file already there, not a copy; -f replaces
+// the user's own file.
+func TestUploadTakenName(t *testing.T) {
+	e := startServer(t)
+	alice, posts := e.service("alice", nil)
+	bob, _ := e.service("bob", nil)
+	ctx := context.Background()
+	src, data := randomFile(t, 300<<10)
+	other := filepath.Join(t.TempDir(), "other.bin")
+	os.WriteFile(other, []byte("something else"), 0o644)
+
+	first, err := alice.Upload(ctx, command.Lobby, files.Upload{Path: src, Name: "notes.tar.gz"}, nil)
+	if err != nil || first.Path != "notes.tar.gz" {
+		t.Fatalf("first upload %+v, %v", first, err)
+	}
+	again, err := alice.Upload(ctx, command.Lobby, files.Upload{Path: src, Name: "notes.tar.gz"}, nil)
+	if err != nil || again.Path != "notes.tar.gz" || again.SHA256 != hexsum(data) {
+		t.Errorf("the same file again: %+v, %v", again, err)
+	}
+	theirs, err := bob.Upload(ctx, command.Lobby, files.Upload{Path: other, Name: "notes.tar.gz"}, nil)
+	if err != nil || theirs.Path != "notes (1).tar.gz" {
+		t.Errorf("another file under a taken name: %+v, %v", theirs, err)
+	}
+	if _, err := bob.Upload(ctx, command.Lobby, files.Upload{Path: other, Name: "notes.tar.gz", Overwrite: true}, nil); err == nil {
+		t.Error("bob replaced alice's file")
+	}
+	if f, err := alice.Upload(ctx, command.Lobby, files.Upload{Path: other, Name: "notes.tar.gz", Overwrite: true}, nil); err != nil || f.Path != "notes.tar.gz" {
+		t.Errorf("alice replacing her own file: %+v, %v", f, err)
+	}
+	if got, _ := os.ReadFile(filepath.Join(e.dir, "files", "notes.tar.gz")); string(got) != "something else" {
+		t.Error("-f did not replace the file")
+	}
+	if n := len(posts.all()); n != 3 {
+		t.Errorf("alice posted %d file messages, want 3", n)
+	}
+	if _, err := alice.Upload(ctx, command.Lobby, files.Upload{Path: t.TempDir(), Name: "x"}, nil); !isCode(err, files.CodeLocal) {
+		t.Errorf("uploading a folder: %v", err)
+	}
+}

@@ -61,7 +61,13 @@ func (c *Client) Upload(ctx context.Context, src, dst string, opts UploadOptions
 	if err != nil {
 		return nil, err
 	}
+	return c.send(ctx, f, dst, sum, size, opts)
+}
 
+// send uploads f, of size bytes whose SHA-256 is sum, to dst (in NFC):
+// the body of Upload.
+func (c *Client) send(ctx context.Context, f *os.File, dst, sum string, size int64, opts UploadOptions) (*Entry, error) {
+	var err error
 	key := c.resumeKey(dst, sum, size, opts.Overwrite)
 	m := c.newMeter(c.reporter(opts.Sink), "upload", dst, size)
 	loc, offset := c.recall(ctx, key, size)
