@@ -50,8 +50,8 @@ func (c *Commands) sink() Sink {
 func (c *Commands) Specs() []command.Spec {
 	return []command.Spec{
 		command.NewSpec("files", "[FOLDER]", "list the shared folder, or one of its folders; in a private conversation, the private space you share with that person, which only you two can see", c.files),
-		command.NewSpec("upload", "[-f] PATH [NAME]", "upload a file (as NAME) and post it here: to the shared folder, or in a private conversation to the private space only you two can see; resumes by itself; -f replaces your own file of that name", c.upload),
-		command.NewSpec("download", "NAME|ID [DEST]", "download the file of message ID, or file NAME from the shared folder (in a private conversation: from your private space), into DEST (a file or folder; default: here); resumes, and checks the SHA-256", c.download),
+		command.NewSpec("upload", "[-f] PATH [NAME]", "upload a file (as NAME) and post it here: to the shared folder, or in a private conversation to the private space only you two can see; resumes by itself; a name another file has becomes NAME (1).ext; -f replaces your own file of that name", c.upload),
+		command.NewSpec("download", "NAME|ID [DEST]", "download the file of message ID, or file NAME from the shared folder (in a private conversation: from your private space), into DEST (a new file, or a folder; default: ~/Downloads, or here if there is none), never over a file: a taken name becomes NAME (1).ext; resumes, and checks the SHA-256", c.download),
 		command.NewSpec("rm", "NAME", "delete a file from the shared folder: one you uploaded, or one copied into the folder by hand (it has no uploader, so anyone may); in a private conversation, any file of your private space, which either of you may delete", c.rm),
 	}
 }
@@ -156,7 +156,11 @@ func (c *Commands) download(ctx context.Context, args string) (*command.Output, 
 		return nil, err
 	}
 	xf := c.service()
-	src, err := xf.Locate(ctx, c.Runner.Current, a.What, c.Index)
+	var seen Messages
+	if c.Index != nil {
+		seen = c.Index
+	}
+	src, err := xf.Locate(ctx, c.Runner.Current, a.What, seen)
 	if err != nil {
 		return nil, UserError(err)
 	}

@@ -57,8 +57,12 @@ func (s spaces) Stat(ctx context.Context, with, p string) (*Entry, error) {
 
 // Transfers moves files between this machine and the files of a
 // conversation: the shared folder for a room, the private space of the
-// two people for a private conversation. It is safe for concurrent use.
+// two people for a private conversation. Each transfer runs under a
+// context: cancelling it stops the transfer, and what was sent or
+// received so far is kept, out of sight, for the same transfer to resume.
+// It is safe for concurrent use.
 type Transfers struct {
+	// Remote is the file server.
 	Remote Remote
 	// Post posts a file message in a conversation.
 	Post func(ctx context.Context, to command.Conv, f protocol.File, caption string) error
@@ -146,7 +150,13 @@ const CodeNotPosted = "not_posted"
 
 // Announce posts file f, stored by Store, in conversation to.
 func (t *Transfers) Announce(ctx context.Context, to command.Conv, f protocol.File, caption string) error {
-	if err := t.Post(ctx, to, f, caption); err != nil {
+	post := t.Post
+	if post == nil {
+		post = func(context.Context, command.Conv, protocol.File, string) error {
+			return errors.New("there is no chat session to post it in")
+		}
+	}
+	if err := post(ctx, to, f, caption); err != nil {
 		where := ""
 		if f.Private {
 			where = to.With
@@ -197,7 +207,11 @@ func (t *Transfers) FromMessage(m FileMessage) (Source, error) {
 	if !m.File.Private {
 		return src, nil
 	}
-	src.With = command.ConvOf(&protocol.Frame{Room: m.Room, From: m.From, To: m.To}, t.Me()).With
+	me := ""
+	if t.Me != nil {
+		me = t.Me()
+	}
+	src.With = command.ConvOf(&protocol.Frame{Room: m.Room, From: m.From, To: m.To}, me).With
 	if src.With == "" {
 		return Source{}, protocol.Errorf("no_such_file", "message %d names a private file but is not a private message", m.ID)
 	}

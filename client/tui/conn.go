@@ -27,8 +27,6 @@ type Conn interface {
 	Private() []protocol.PrivateInfo
 	// Send sends text to a conversation, with :shortcodes: expanded.
 	Send(ctx context.Context, to command.Conv, text string) error
-	// SendFile posts a file message to a conversation.
-	SendFile(ctx context.Context, to command.Conv, f protocol.File, caption string) error
 	// Run runs a command line as if typed in conversation cur, and
 	// returns what it shows and the conversation that is current after
 	// it (a /join switches).
@@ -93,11 +91,6 @@ func (c *runnerConn) Private() []protocol.PrivateInfo {
 
 func (c *runnerConn) Send(ctx context.Context, to command.Conv, text string) error {
 	_, err := c.r.Send(ctx, to, text)
-	return err
-}
-
-func (c *runnerConn) SendFile(ctx context.Context, to command.Conv, f protocol.File, caption string) error {
-	_, err := c.r.SendFile(ctx, to, f, caption)
 	return err
 }
 

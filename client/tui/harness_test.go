@@ -273,7 +273,7 @@ func newHarness(t *testing.T, opts ...func(*Config)) *harness {
 		Server: "chat.example:7700",
 		Transfers: &files.Transfers{
 			Remote: h.xfer,
-			// Through the screen's connection, as in the client.
+			// The fake connection records what is posted.
 			Post: func(ctx context.Context, to command.Conv, f protocol.File, caption string) error {
 				return h.conn.SendFile(ctx, to, f, caption)
 			},
