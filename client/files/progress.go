@@ -169,6 +169,12 @@ type countingReader struct {
 }
 
 func (c *countingReader) Read(p []byte) (int, error) {
+	// A cancelled transfer stops at once: the connection is closed by
+	// another goroutine, and data already on its way must not finish
+	// the transfer meanwhile.
+	if err := c.g.ctx.Err(); err != nil {
+		return 0, err
+	}
 	n, err := c.r.Read(p)
 	if n > 0 {
 		c.g.kick()
