@@ -26,6 +26,19 @@ func addFileCommands(ctx context.Context, s *chat.Session, r *command.Runner, cf
 	// every line is one write, and the writes take turns.
 	out := files.NewSyncWriter(cfg.Out)
 	cfg.Out = out
+	var bar *files.Bar
+	if !cfg.JSON {
+		// Progress goes to standard error as a bar, which the other
+		// output on the terminal goes above; -json prints it as
+		// progress objects with the other output.
+		errOut := cfg.Err
+		if errOut == nil {
+			errOut = out
+		}
+		f, ok := errOut.(*os.File)
+		bar = files.NewBar(errOut, ok && term.IsTerminal(int(f.Fd())))
+		cfg.Out, cfg.Err = bar.Above(out), bar.Above(errOut)
+	}
 	c := files.New(files.Options{
 		BaseURL:  func() string { return s.Welcome().FilesURL },
 		Tokens:   files.NewSessionTokens(s),
@@ -33,17 +46,10 @@ func addFileCommands(ctx context.Context, s *chat.Session, r *command.Runner, cf
 		User:     s.Me(),
 		StateDir: uploadStateDir(),
 	})
-	printer := files.NewLinePrinter(out, cfg.JSON)
+	printer := files.NewLinePrinter(cfg.Out, cfg.JSON)
 	cmds := &files.Commands{Client: c, Runner: r, Index: idx, Printer: printer}
-	if !cfg.JSON {
-		// Progress goes to standard error as a bar; -json prints it as
-		// progress objects with the other output.
-		errOut := cfg.Err
-		if errOut == nil {
-			errOut = out
-		}
-		f, ok := errOut.(*os.File)
-		cmds.Sink = files.NewBar(errOut, ok && term.IsTerminal(int(f.Fd())))
+	if bar != nil {
+		cmds.Sink = bar
 	}
 	r.Extra = append(r.Extra, cmds.Specs()...)
 	r.Extra = append(r.Extra,

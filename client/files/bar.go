@@ -30,6 +30,7 @@ type Bar struct {
 	started time.Time // when its first report came
 	shown   bool      // a bar of it is on the screen
 	tenth   int       // on a non-terminal: the tenths written so far
+	last    string    // the bar last drawn
 }
 
 // NewBar returns a progress bar writing to w, which is a terminal if tty.
@@ -118,10 +119,37 @@ func (b *Bar) draw(p Progress, final bool) {
 	line := fmt.Sprintf("%s %s  [%s] %3d%%  %s%s", v[0], shorten(p.Name, 32), bar, pct, size, rate)
 	if b.tty {
 		// Clear what a longer line left, then draw over it.
+		b.last = line
 		fmt.Fprintf(b.w, "\r\x1b[K%s", line)
 		return
 	}
 	fmt.Fprintln(b.w, line)
+}
+
+// Above returns a writer to w, which shares the terminal with the bar:
+// each write clears a bar drawn in place first and draws it again after,
+// below what was written, so that lines printed during a transfer (the
+// events of line mode) do not run into the bar. Writes are whole lines.
+func (b *Bar) Above(w io.Writer) io.Writer { return &above{b: b, w: w} }
+
+type above struct {
+	b *Bar
+	w io.Writer
+}
+
+func (a *above) Write(p []byte) (int, error) {
+	b := a.b
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	drawn := b.shown && b.tty
+	if drawn {
+		io.WriteString(b.w, "\r\x1b[K")
+	}
+	n, err := a.w.Write(p)
+	if drawn {
+		io.WriteString(b.w, b.last)
+	}
+	return n, err
 }
 
 // endLine ends a bar drawn in place, so that what comes next starts on

@@ -88,3 +88,30 @@ func TestProgressBar(t *testing.T) {
 		t.Errorf("control sequence passed: %q", out.String())
 	}
 }
+
+// Lines written through Above while a bar is drawn go above it: the bar
+// is cleared, the line written, and the bar drawn again below it.
+func TestProgressBarStaysBelowOtherOutput(t *testing.T) {
+	start := time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC)
+	var term bytes.Buffer // standard output and standard error on one terminal
+	clock := start
+	b := files.NewBar(&term, true)
+	b.SetClock(func() time.Time { return clock }, time.Second)
+	events := b.Above(&term)
+
+	events.Write([]byte("* before\n"))
+	feed(b, &clock, start, []step{{0, 0, ""}, {2 * time.Second, 50, ""}})
+	events.Write([]byte("15:04 #lobby <bob> hi [7]\n"))
+	feed(b, &clock, start, []step{{3 * time.Second, 100, "done"}})
+	events.Write([]byte("* uploaded big.bin\n"))
+
+	bar50 := "uploading big.bin  [==========>         ]  50%  50 MiB / 100 MiB"
+	want := "* before\n" +
+		"\r\x1b[K" + bar50 +
+		"\r\x1b[K" + "15:04 #lobby <bob> hi [7]\n" + bar50 +
+		"\r\x1b[K" + "uploading big.bin  [====================] 100%  100 MiB / 100 MiB\n" +
+		"* uploaded big.bin\n"
+	if got := term.String(); got != want {
+		t.Errorf("the terminal got\n%q\nwant\n%q", got, want)
+	}
+}
