@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/term"
+
 	"github.com/parley-chat/parley/client/capture"
 	"github.com/parley-chat/parley/client/chat"
 	"github.com/parley-chat/parley/client/command"
@@ -24,16 +26,31 @@ func addFileCommands(ctx context.Context, s *chat.Session, r *command.Runner, cf
 	// every line is one write, and the writes take turns.
 	out := files.NewSyncWriter(cfg.Out)
 	cfg.Out = out
+	var bar *files.Bar
+	if !cfg.JSON {
+		// Progress goes to standard error as a bar, which the other
+		// output on the terminal goes above; -json prints it as
+		// progress objects with the other output.
+		errOut := cfg.Err
+		if errOut == nil {
+			errOut = out
+		}
+		f, ok := errOut.(*os.File)
+		bar = files.NewBar(errOut, ok && term.IsTerminal(int(f.Fd())))
+		cfg.Out, cfg.Err = bar.Above(out), bar.Above(errOut)
+	}
 	c := files.New(files.Options{
 		BaseURL:  func() string { return s.Welcome().FilesURL },
 		Tokens:   files.NewSessionTokens(s),
 		TLS:      filesTLS(tlsConf),
 		User:     s.Me(),
 		StateDir: uploadStateDir(),
-		Progress: files.NewLinePrinter(out, cfg.JSON).Progress,
 	})
-	printer := files.NewLinePrinter(out, cfg.JSON)
+	printer := files.NewLinePrinter(cfg.Out, cfg.JSON)
 	cmds := &files.Commands{Client: c, Runner: r, Index: idx, Printer: printer}
+	if bar != nil {
+		cmds.Sink = bar
+	}
 	r.Extra = append(r.Extra, cmds.Specs()...)
 	r.Extra = append(r.Extra,
 		command.NewSpec("sticker", "NAME", "post a sticker ("+strings.Join(resources.StickerNames(), ", ")+"); in a private conversation it goes to the private space only you two can see",

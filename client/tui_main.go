@@ -96,7 +96,7 @@ func runTUI(ctx context.Context, o options, stderr io.Writer) int {
 			Server:    l.Server,
 			Node:      s.Addr(),
 			TLS:       tlsConf != nil,
-			Transfers: fs,
+			Transfers: fs.transfers,
 		}, nil
 	}
 
@@ -246,82 +246,27 @@ func (c clientStore) write(name string, data []byte, mode os.FileMode) {
 }
 
 // tuiFiles connects the screen to the file server the chat server
-// announced: transfers with progress for /upload, /download, stickers and
-// screenshots, and the line-mode file commands (/files, /rm) whose
-// reports become the commands' output on the screen.
+// announced: the transfer service line mode uses, for /upload,
+// /download, stickers and screenshots with the screen's progress bars,
+// and the line-mode file commands (/files, /rm) whose reports become the
+// commands' output on the screen.
 type tuiFiles struct {
-	client  *files.Client
-	printer *collectPrinter
-
-	mu    sync.Mutex
-	watch map[string]func(done, total int64) // by "op name"
+	transfers *files.Transfers
+	printer   *collectPrinter
 }
 
 func newTUIFiles(s *chat.Session, r *command.Runner, tlsConf *tls.Config) *tuiFiles {
-	f := &tuiFiles{printer: &collectPrinter{}, watch: map[string]func(int64, int64){}}
-	f.client = files.New(files.Options{
+	c := files.New(files.Options{
 		BaseURL:  func() string { return s.Welcome().FilesURL },
 		Tokens:   files.NewSessionTokens(s),
 		TLS:      filesTLS(tlsConf),
 		User:     s.Me(),
 		StateDir: uploadStateDir(),
-		Progress: f.progress,
 	})
-	cmds := &files.Commands{Client: f.client, Runner: r, Index: files.NewIndex(0), Printer: f.printer}
+	f := &tuiFiles{transfers: files.NewTransfers(c, r), printer: &collectPrinter{}}
+	cmds := &files.Commands{Client: c, Runner: r, Index: files.NewIndex(0), Printer: f.printer, Transfers: f.transfers}
 	r.Extra = append(r.Extra, cmds.Specs()...)
 	return f
-}
-
-func (f *tuiFiles) progress(p files.Progress) {
-	f.mu.Lock()
-	report := f.watch[p.Op+" "+p.Name]
-	f.mu.Unlock()
-	if report != nil && p.Total > 0 {
-		report(p.Done, p.Total)
-	}
-}
-
-func (f *tuiFiles) follow(key string, report func(done, total int64)) func() {
-	f.mu.Lock()
-	f.watch[key] = report
-	f.mu.Unlock()
-	return func() {
-		f.mu.Lock()
-		delete(f.watch, key)
-		f.mu.Unlock()
-	}
-}
-
-// Upload sends a file, or bytes the client made (a sticker, a
-// screenshot), with a progress bar for each name it tries: to the shared
-// folder, or to the private space shared with u.With.
-func (f *tuiFiles) Upload(ctx context.Context, u tui.Upload, report func(done, total int64)) (protocol.File, error) {
-	e, err := f.client.Private(u.With).Publish(ctx, u.Name, u.Body, files.PublishOptions{
-		Overwrite: u.Overwrite,
-		Try:       func(name string) func() { return f.follow("upload "+name, report) },
-	})
-	if err != nil {
-		return protocol.File{}, err
-	}
-	report(e.Size, e.Size)
-	return protocol.File{Name: e.Name, Size: e.Size, Path: e.Path, SHA256: e.SHA256, Private: u.With != ""}, nil
-}
-
-// Download fetches a file, from the private space shared with with if it
-// is private; the client checks its SHA-256.
-func (f *tuiFiles) Download(ctx context.Context, file protocol.File, with, path string, report func(done, total int64)) error {
-	cl := f.client
-	if file.Private {
-		cl = cl.Private(with)
-	}
-	defer f.follow("download "+file.Path, func(done, total int64) {
-		if total <= 0 {
-			total = file.Size
-		}
-		report(done, total)
-	})()
-	_, err := cl.Download(ctx, file.Path, path, files.DownloadOptions{SHA256: file.SHA256})
-	return err
 }
 
 // collectPrinter keeps what the file commands report, for the screen to

@@ -95,8 +95,13 @@ type Options struct {
 	// StateDir is where unfinished uploads are remembered so that they
 	// resume even after the client restarts; "" remembers nothing.
 	StateDir string
-	// Progress, if set, is told how transfers advance.
+	// Progress, if set, is told how every transfer advances; each
+	// transfer may also have a Sink of its own.
 	Progress func(Progress)
+	// ProgressEvery is how often a transfer reports while data moves
+	// (default 500ms); it always reports at its start, on a retry and at
+	// its end.
+	ProgressEvery time.Duration
 	// Stall is how long a transfer may move no data before its
 	// connection is dropped and retried (default 1m).
 	Stall time.Duration
@@ -132,6 +137,9 @@ func New(opts Options) *Client {
 	}
 	if opts.Attempts <= 0 {
 		opts.Attempts = 8
+	}
+	if opts.ProgressEvery <= 0 {
+		opts.ProgressEvery = reportEvery
 	}
 	if opts.MaxBackoff <= 0 {
 		opts.MaxBackoff = 15 * time.Second

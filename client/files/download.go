@@ -23,6 +23,13 @@ type DownloadOptions struct {
 	// listing. If empty, the server's Repr-Digest is used, if it sends
 	// one.
 	SHA256 string
+	// Size is the file's size if it is known beforehand, from a file
+	// message or a listing: progress counts against it until the server
+	// says.
+	Size int64
+	// Sink, if set, is told how this download advances (as well as the
+	// client's Progress option).
+	Sink Sink
 }
 
 // Downloaded describes a finished download.
@@ -106,7 +113,11 @@ func (c *Client) Download(ctx context.Context, p, dest string, opts DownloadOpti
 		h.Reset()
 	}
 
-	m := newMeter(c.opts.Progress, "download", p, -1)
+	total := int64(-1)
+	if opts.Size > 0 {
+		total = opts.Size
+	}
+	m := c.newMeter(c.reporter(opts.Sink), "download", p, total)
 	var size int64 = -1
 	var digest string
 	failures := 0
@@ -252,7 +263,9 @@ func (c *Client) get(ctx context.Context, u string, f *os.File, h hash.Hash, hav
 	if _, err := f.Seek(have, io.SeekStart); err != nil {
 		return st, 0, &Error{Code: CodeLocal, Message: err.Error()}
 	}
-	m.p.Total = st.size
+	if st.size >= 0 {
+		m.p.Total = st.size
+	}
 	m.at(have)
 	body := &countingReader{r: resp.Body, m: m, g: g}
 	buf := make([]byte, 256<<10)

@@ -33,6 +33,35 @@ func (p Progress) Percent() int {
 	return int(p.Done * 100 / p.Total)
 }
 
+// Sink is told how one transfer advances, from the goroutine running
+// it: line mode prints a progress bar or JSON objects, the full-screen
+// client draws its transfers panel. A sink must not block for long.
+type Sink interface {
+	Progress(Progress)
+}
+
+// SinkFunc makes a function a Sink.
+type SinkFunc func(Progress)
+
+// Progress calls f.
+func (f SinkFunc) Progress(p Progress) { f(p) }
+
+// reporter is where a transfer's meter reports: the client's Progress
+// option and the transfer's own sink, whichever are set.
+func (c *Client) reporter(sink Sink) func(Progress) {
+	all := c.opts.Progress
+	switch {
+	case sink == nil:
+		return all
+	case all == nil:
+		return sink.Progress
+	}
+	return func(p Progress) {
+		all(p)
+		sink.Progress(p)
+	}
+}
+
 // meter counts bytes for one transfer and reports at most every interval,
 // and always at the start, on a retry and at the end.
 type meter struct {
@@ -46,8 +75,8 @@ type meter struct {
 
 const reportEvery = 500 * time.Millisecond
 
-func newMeter(report func(Progress), op, name string, total int64) *meter {
-	return &meter{report: report, every: reportEvery, p: Progress{Op: op, Name: name, Total: total}}
+func (c *Client) newMeter(report func(Progress), op, name string, total int64) *meter {
+	return &meter{report: report, every: c.opts.ProgressEvery, p: Progress{Op: op, Name: name, Total: total}}
 }
 
 // at sets the count, as after a resume, and reports.
@@ -140,6 +169,12 @@ type countingReader struct {
 }
 
 func (c *countingReader) Read(p []byte) (int, error) {
+	// A cancelled transfer stops at once: the connection is closed by
+	// another goroutine, and data already on its way must not finish
+	// the transfer meanwhile.
+	if err := c.g.ctx.Err(); err != nil {
+		return 0, err
+	}
 	n, err := c.r.Read(p)
 	if n > 0 {
 		c.g.kick()

@@ -10,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 // PublishOptions tune Publish.
@@ -20,58 +22,85 @@ type PublishOptions struct {
 	// Try, if set, is called with each name Publish tries, before it
 	// uploads under it; the function it returns is called after.
 	Try func(name string) (done func())
+	// Sink, if set, is told how the upload advances, under each name
+	// tried.
+	Sink Sink
 }
 
 // Publish uploads body under name, resumably, and returns the stored
 // file. A local file (an *os.File) is sent as it is. Anything else, such
-// as a sticker or a screenshot made by the client, is not sent at all if
-// the folder already holds the same bytes under that name, and otherwise
-// goes through a temporary file so that it can resume. If the name is
-// taken by another file, "name (1).ext", "name (2).ext", … are tried.
+// as a sticker or a screenshot made by the client, goes through a
+// temporary file so that it can resume. If the name is taken by another
+// file, "name (1).ext", "name (2).ext", … are tried (see NameVariant);
+// but a name that already holds the same bytes is the file published,
+// and nothing is sent again, so running the same upload twice does not
+// make a copy.
 func (c *Client) Publish(ctx context.Context, name string, body io.ReadSeeker, opts PublishOptions) (*Entry, error) {
-	src := ""
-	if f, ok := body.(*os.File); ok {
-		src = f.Name()
+	if _, err := c.base(); err != nil {
+		return nil, err
+	}
+	name = norm.NFC.String(name)
+	report := c.reporter(opts.Sink)
+	var f *os.File
+	var sum string
+	if file, ok := body.(*os.File); ok {
+		fi, err := file.Stat()
+		if err != nil {
+			return nil, &Error{Code: CodeLocal, Message: err.Error()}
+		}
+		if !fi.Mode().IsRegular() {
+			return nil, &Error{Code: CodeLocal, Message: file.Name() + " is not a regular file"}
+		}
+		if _, err := file.Seek(0, io.SeekStart); err != nil {
+			return nil, &Error{Code: CodeLocal, Message: err.Error()}
+		}
+		if sum, err = c.hashFile(ctx, file, name, fi.Size(), report); err != nil {
+			return nil, err
+		}
+		f = file
 	} else {
 		h := sha256.New()
 		if _, err := io.Copy(h, body); err != nil {
 			return nil, err
 		}
-		sum := hex.EncodeToString(h.Sum(nil))
+		sum = hex.EncodeToString(h.Sum(nil))
 		if e, err := c.Stat(ctx, name); err == nil && strings.EqualFold(e.SHA256, sum) {
 			return e, nil
 		}
 		tmp, err := os.CreateTemp("", "parley-upload-*"+filepath.Ext(name))
 		if err != nil {
-			return nil, err
+			return nil, &Error{Code: CodeLocal, Message: err.Error()}
 		}
 		defer os.Remove(tmp.Name())
+		defer tmp.Close()
 		if _, err = body.Seek(0, io.SeekStart); err == nil {
 			_, err = io.Copy(tmp, body)
 		}
-		if cerr := tmp.Close(); err == nil {
-			err = cerr
+		if err == nil {
+			err = tmp.Sync()
 		}
 		if err != nil {
-			return nil, err
+			return nil, &Error{Code: CodeLocal, Message: err.Error()}
 		}
-		src = tmp.Name()
+		f = tmp
 	}
-	ext := filepath.Ext(name)
-	stem := strings.TrimSuffix(name, ext)
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, &Error{Code: CodeLocal, Message: err.Error()}
+	}
 	for n := 0; n < 100; n++ {
-		try := name
-		if n > 0 {
-			try = fmt.Sprintf("%s (%d)%s", stem, n, ext)
-		}
+		try := NameVariant(name, n)
 		done := func() {}
 		if opts.Try != nil {
 			done = opts.Try(try)
 		}
-		e, err := c.Upload(ctx, src, try, UploadOptions{Overwrite: opts.Overwrite})
+		e, err := c.send(ctx, f, try, sum, fi.Size(), UploadOptions{Overwrite: opts.Overwrite, Sink: opts.Sink})
 		done()
 		var fe *Error
 		if errors.As(err, &fe) && fe.Code == CodeExists && !opts.Overwrite {
+			if there, serr := c.Stat(ctx, try); serr == nil && !there.Dir && strings.EqualFold(there.SHA256, sum) {
+				return there, nil
+			}
 			continue
 		}
 		return e, err

@@ -23,6 +23,9 @@ type UploadOptions struct {
 	// Overwrite replaces an existing file of the same name, if the user
 	// uploaded it.
 	Overwrite bool
+	// Sink, if set, is told how this upload advances (as well as the
+	// client's Progress option).
+	Sink Sink
 }
 
 const tusVersion = "1.0.0"
@@ -54,13 +57,19 @@ func (c *Client) Upload(ctx context.Context, src, dst string, opts UploadOptions
 		return nil, &Error{Code: CodeLocal, Message: src + " is not a regular file"}
 	}
 	size := fi.Size()
-	sum, err := c.hashFile(ctx, f, dst, size)
+	sum, err := c.hashFile(ctx, f, dst, size, c.reporter(opts.Sink))
 	if err != nil {
 		return nil, err
 	}
+	return c.send(ctx, f, dst, sum, size, opts)
+}
 
+// send uploads f, of size bytes whose SHA-256 is sum, to dst (in NFC):
+// the body of Upload.
+func (c *Client) send(ctx context.Context, f *os.File, dst, sum string, size int64, opts UploadOptions) (*Entry, error) {
+	var err error
 	key := c.resumeKey(dst, sum, size, opts.Overwrite)
-	m := newMeter(c.opts.Progress, "upload", dst, size)
+	m := c.newMeter(c.reporter(opts.Sink), "upload", dst, size)
 	loc, offset := c.recall(ctx, key, size)
 	if loc != "" {
 		c.log.Info("resuming upload", "path", dst, "offset", offset)
@@ -159,10 +168,10 @@ func backoff(n int, max time.Duration) time.Duration {
 }
 
 // hashFile computes the SHA-256 of f, reporting progress as a "check".
-func (c *Client) hashFile(ctx context.Context, f *os.File, name string, size int64) (string, error) {
+func (c *Client) hashFile(ctx context.Context, f *os.File, name string, size int64, report func(Progress)) (string, error) {
 	// No report at the start: a small file is checked before anyone
 	// would notice.
-	m := newMeter(c.opts.Progress, "check", name, size)
+	m := c.newMeter(report, "check", name, size)
 	m.last = time.Now()
 	h := sha256.New()
 	buf := make([]byte, 256<<10)

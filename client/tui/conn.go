@@ -2,7 +2,6 @@ package tui
 
 import (
 	"context"
-	"io"
 	"sync"
 
 	"github.com/parley-chat/parley/client/chat"
@@ -28,8 +27,6 @@ type Conn interface {
 	Private() []protocol.PrivateInfo
 	// Send sends text to a conversation, with :shortcodes: expanded.
 	Send(ctx context.Context, to command.Conv, text string) error
-	// SendFile posts a file message to a conversation.
-	SendFile(ctx context.Context, to command.Conv, f protocol.File, caption string) error
 	// Run runs a command line as if typed in conversation cur, and
 	// returns what it shows and the conversation that is current after
 	// it (a /join switches).
@@ -42,33 +39,6 @@ type Conn interface {
 	Refresh()
 	// Typing tells the others in a conversation that the user is typing.
 	Typing(to command.Conv)
-}
-
-// Transfers moves files between this machine and the file server: its
-// shared folder, or the private space the user shares with one other
-// person. Both calls report progress as they go, may take long, and stop
-// with ctx's error when ctx is cancelled.
-type Transfers interface {
-	// Upload stores a file and describes the stored file, whose name may
-	// differ if the one asked for was taken; a file stored in a private
-	// space is described as Private.
-	Upload(ctx context.Context, u Upload, progress func(done, total int64)) (protocol.File, error)
-	// Download copies a file to the local path, which must not exist
-	// yet: from the shared folder, or, if f is Private, from the private
-	// space shared with the person named with.
-	Download(ctx context.Context, f protocol.File, with, path string, progress func(done, total int64)) error
-}
-
-// Upload is a file to upload.
-type Upload struct {
-	Name string // in the shared folder, or in the private space
-	Body io.ReadSeeker
-	Size int64
-	// Overwrite replaces your own file of the same name.
-	Overwrite bool
-	// With, if set, names the other person of the private space the file
-	// goes to, instead of the shared folder.
-	With string
 }
 
 // NewConn wraps a session and its runner. Commands run one at a time, as
@@ -121,11 +91,6 @@ func (c *runnerConn) Private() []protocol.PrivateInfo {
 
 func (c *runnerConn) Send(ctx context.Context, to command.Conv, text string) error {
 	_, err := c.r.Send(ctx, to, text)
-	return err
-}
-
-func (c *runnerConn) SendFile(ctx context.Context, to command.Conv, f protocol.File, caption string) error {
-	_, err := c.r.SendFile(ctx, to, f, caption)
 	return err
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"path"
 	"reflect"
 	"strings"
 	"sync"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/parley-chat/parley/client/chat"
 	"github.com/parley-chat/parley/client/command"
+	"github.com/parley-chat/parley/client/files"
 	"github.com/parley-chat/parley/shared/protocol"
 )
 
@@ -143,8 +145,11 @@ func (f *fakeConn) Run(_ context.Context, cur command.Conv, line string) (*comma
 	return run(cur, line)
 }
 
-// fakeTransfers moves bytes in memory. Each transfer reports progress at
-// its half-way point and then waits for release (if set) before finishing.
+// fakeTransfers is a file server in memory, as the transfer service
+// uses one (files.Remote): the screen's transfers go through the real
+// service, with its names, destinations and posting. Each transfer
+// reports progress at its half-way point and then waits for release (if
+// set) before finishing.
 type fakeTransfers struct {
 	mu        sync.Mutex
 	uploads   map[string][]byte
@@ -154,19 +159,34 @@ type fakeTransfers struct {
 	// the shared folder).
 	upSpace   map[string]string
 	downSpace []string
-	release   chan struct{}
-	started   chan string
+	// present are the files there are, by space and path, besides the
+	// uploads.
+	present map[[2]string]bool
+	release chan struct{}
+	started chan string
 	// fail, if set, is what every transfer ends with.
 	fail error
 }
 
-func (x *fakeTransfers) Upload(ctx context.Context, u Upload, progress func(done, total int64)) (protocol.File, error) {
-	name, size := u.Name, u.Size
-	b, err := io.ReadAll(u.Body)
-	if err != nil {
-		return protocol.File{}, err
+var _ files.Remote = (*fakeTransfers)(nil)
+
+// put makes a file at path in the space shared with with.
+func (x *fakeTransfers) put(with, path string) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.present == nil {
+		x.present = map[[2]string]bool{}
 	}
-	progress(size/2, size)
+	x.present[[2]string{with, path}] = true
+}
+
+func (x *fakeTransfers) Publish(ctx context.Context, with, name string, body io.ReadSeeker, opts files.PublishOptions) (*files.Entry, error) {
+	b, err := io.ReadAll(body)
+	if err != nil {
+		return nil, err
+	}
+	size := int64(len(b))
+	opts.Sink.Progress(files.Progress{Op: "upload", Name: name, Done: size / 2, Total: size})
 	if x.started != nil {
 		x.started <- name
 	}
@@ -174,45 +194,51 @@ func (x *fakeTransfers) Upload(ctx context.Context, u Upload, progress func(done
 		select {
 		case <-x.release:
 		case <-ctx.Done():
-			return protocol.File{}, ctx.Err()
+			return nil, ctx.Err()
 		}
 	}
 	x.mu.Lock()
 	if x.fail != nil {
 		x.mu.Unlock()
-		return protocol.File{}, x.fail
+		return nil, x.fail
 	}
 	if x.uploads == nil {
 		x.uploads, x.upSpace = map[string][]byte{}, map[string]string{}
 	}
 	x.uploads[name] = b
-	x.upSpace[name] = u.With
+	x.upSpace[name] = with
 	x.mu.Unlock()
-	progress(size, size)
-	return protocol.File{Name: name, Size: int64(len(b)), Path: name, Private: u.With != ""}, nil
+	opts.Sink.Progress(files.Progress{Op: "upload", Name: name, Done: size, Total: size, State: "done"})
+	return &files.Entry{Name: path.Base(name), Path: name, Size: size}, nil
 }
 
-func (x *fakeTransfers) Download(ctx context.Context, f protocol.File, with, path string, progress func(done, total int64)) error {
-	progress(f.Size/2, f.Size)
+func (x *fakeTransfers) Download(ctx context.Context, with, p, target string, opts files.DownloadOptions) (*files.Downloaded, error) {
+	opts.Sink.Progress(files.Progress{Op: "download", Name: p, Done: opts.Size / 2, Total: opts.Size})
 	if x.started != nil {
-		x.started <- f.Name
+		x.started <- path.Base(p)
 	}
 	if x.release != nil {
 		select {
 		case <-x.release:
 		case <-ctx.Done():
-			return ctx.Err()
+			return nil, ctx.Err()
 		}
 	}
 	x.mu.Lock()
-	x.downloads = append(x.downloads, path)
-	if f.Private {
-		x.downSpace = append(x.downSpace, with)
-	} else {
-		x.downSpace = append(x.downSpace, "")
-	}
+	x.downloads = append(x.downloads, target)
+	x.downSpace = append(x.downSpace, with)
 	x.mu.Unlock()
-	return nil
+	return &files.Downloaded{Path: target, Remote: p, Size: opts.Size}, nil
+}
+
+func (x *fakeTransfers) Stat(_ context.Context, with, p string) (*files.Entry, error) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	_, up := x.uploads[p]
+	if (up && x.upSpace[p] == with) || x.present[[2]string{with, p}] {
+		return &files.Entry{Name: path.Base(p), Path: p, Size: int64(len(x.uploads[p]))}, nil
+	}
+	return nil, &files.Error{Status: 404, Code: "not_found", Message: "no such file in " + files.Place(with) + ": " + p}
 }
 
 // harness runs a Model the way bubbletea does, but under the test's
@@ -243,10 +269,17 @@ func newHarness(t *testing.T, opts ...func(*Config)) *harness {
 		done: make(chan struct{}),
 	}
 	cfg := Config{
-		Conn:         h.conn,
-		Server:       "chat.example:7700",
-		Transfers:    h.xfer,
-		DownloadDir:  t.TempDir(),
+		Conn:   h.conn,
+		Server: "chat.example:7700",
+		Transfers: &files.Transfers{
+			Remote: h.xfer,
+			// The fake connection records what is posted.
+			Post: func(ctx context.Context, to command.Conv, f protocol.File, caption string) error {
+				return h.conn.SendFile(ctx, to, f, caption)
+			},
+			Me:        func() string { return h.conn.Me() },
+			Downloads: t.TempDir(),
+		},
 		Now:          func() time.Time { return h.now },
 		Location:     time.UTC,
 		Capture:      func() ([]byte, error) { return []byte("png"), nil },

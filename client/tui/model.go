@@ -15,7 +15,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"sort"
 	"strings"
 	"time"
@@ -41,11 +40,10 @@ type Config struct {
 	// lists a cluster's nodes: the status line shows it in place of
 	// Server, and each reconnect changes it to the node it reached.
 	Node string
-	// Transfers moves files; nil when no file server is available.
-	Transfers Transfers
-	// DownloadDir is where downloads go (default: ~/Downloads if it
-	// exists, else the current directory).
-	DownloadDir string
+	// Transfers moves files, as in line mode: uploads, downloads (to
+	// its Downloads folder unless the user names another) and posting
+	// file messages; nil when no file server is available.
+	Transfers *files.Transfers
 	// Capture takes a screenshot as PNG (default: capture.PNG).
 	Capture func() ([]byte, error)
 	// Sticker returns a sticker's PNG and StickerNames lists them
@@ -148,9 +146,6 @@ func New(cfg Config) *Model {
 	if cfg.StickerNames == nil {
 		cfg.StickerNames = resources.StickerNames
 	}
-	if cfg.DownloadDir == "" {
-		cfg.DownloadDir = defaultDownloadDir()
-	}
 	m := &Model{
 		cfg:        cfg,
 		conn:       cfg.Conn,
@@ -198,19 +193,6 @@ func New(cfg Config) *Model {
 	m.indexStickers()
 	m.layout()
 	return m
-}
-
-func defaultDownloadDir() string {
-	if home, err := os.UserHomeDir(); err == nil {
-		d := home + string(os.PathSeparator) + "Downloads"
-		if st, err := os.Stat(d); err == nil && st.IsDir() {
-			return d
-		}
-	}
-	if wd, err := os.Getwd(); err == nil {
-		return wd
-	}
-	return "."
 }
 
 // Messages the screen gets from its commands.

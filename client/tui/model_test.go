@@ -532,7 +532,7 @@ func TestFileMessagesDownload(t *testing.T) {
 	h.checkGeometry(100, 30)
 	close(h.xfer.release)
 	awaitType[transferDoneMsg](h)
-	want := filepath.Join(h.m.cfg.DownloadDir, "slides 幻灯片.pdf")
+	want := filepath.Join(h.m.cfg.Transfers.Downloads, "slides 幻灯片.pdf")
 	h.wantScreen("saved slides 幻灯片.pdf to", "✔ saved to")
 	if len(h.xfer.downloads) != 1 || h.xfer.downloads[0] != want {
 		t.Fatalf("downloads %v", h.xfer.downloads)
@@ -598,6 +598,7 @@ func TestDownloadByNameIntoAFolder(t *testing.T) {
 	h := newHarness(t)
 	dest := t.TempDir()
 	os.WriteFile(filepath.Join(dest, "report.pdf"), nil, 0o644)
+	h.xfer.put("", "docs/report.pdf")
 	h.typeText("/download docs/report.pdf " + dest)
 	h.key("enter")
 	done := awaitType[transferDoneMsg](h)
@@ -606,6 +607,7 @@ func TestDownloadByNameIntoAFolder(t *testing.T) {
 	}
 	h.typeText("/download 12345")
 	h.key("enter")
+	awaitType[transferDoneMsg](h) // the shared folder has no file of that name either
 	h.wantScreen("message 12345 is not a file here")
 }
 

@@ -62,6 +62,7 @@ func TestPrivateFiles(t *testing.T) {
 		}
 	}
 	// By name, here.
+	h.xfer.put("bob", "other.pdf")
 	h.typeText("/download other.pdf")
 	h.key("enter")
 	awaitType[transferDoneMsg](h)
@@ -72,6 +73,7 @@ func TestPrivateFiles(t *testing.T) {
 	// In the lobby, a name is in the shared folder, and a room's file
 	// message is a shared file.
 	h.key("alt+1")
+	h.xfer.put("", "notes.txt")
 	h.typeText("/download notes.txt")
 	h.key("enter")
 	awaitType[transferDoneMsg](h)

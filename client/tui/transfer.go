@@ -1,15 +1,10 @@
 package tui
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"os"
 	"path"
-	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -81,6 +76,9 @@ func (m *Model) handleTransferDone(msg transferDoneMsg) tea.Cmd {
 		return nil
 	}
 	if !t.up {
+		if msg.file.Name != "" {
+			t.name = msg.file.Name
+		}
 		if t.msgID != 0 {
 			m.downloads[t.msgID] = msg.path
 		}
@@ -94,17 +92,15 @@ func (m *Model) handleTransferDone(msg transferDoneMsg) tea.Cmd {
 		m.addError(c, errors.New("uploaded "+t.name+", but the session has ended, so it was not posted"))
 		return nil
 	}
-	conn, ctx, id, key, caption, file := m.conn, m.ctx, c.id, c.key, t.caption, msg.file
+	xf, ctx, id, key, caption, file := m.cfg.Transfers, m.ctx, c.id, c.key, t.caption, msg.file
 	return func() tea.Msg {
-		if err := conn.SendFile(ctx, id, file, caption); err != nil {
-			return noteMsg{conv: key, err: fmt.Errorf("uploaded %s, but could not post it: %s", file.Name, errText(err))}
-		}
-		return noteMsg{conv: key} // posted; the message itself comes as an event
+		// The message itself comes as an event once posted.
+		return noteMsg{conv: key, err: xf.Announce(ctx, id, file, caption)}
 	}
 }
 
 // upload sends a local file and posts it here: /upload [-f] PATH [NAME],
-// as in line mode.
+// as in line mode, through the same transfer service.
 func (m *Model) upload(c *conv, args string) tea.Cmd {
 	if m.cfg.Transfers == nil {
 		m.addError(c, errNoFiles)
@@ -115,25 +111,7 @@ func (m *Model) upload(c *conv, args string) tea.Cmd {
 		m.addError(c, err)
 		return nil
 	}
-	path, name, overwrite := u.Path, u.Name, u.Overwrite
-	xf, with := m.cfg.Transfers, c.id.With // a private conversation's files go to its private space
-	return m.startTransfer(&transfer{up: true, name: name, conv: c.key},
-		func(ctx context.Context, report func(int64, int64)) (protocol.File, string, error) {
-			f, err := os.Open(path)
-			if err != nil {
-				return protocol.File{}, "", err
-			}
-			defer f.Close()
-			st, err := f.Stat()
-			if err != nil {
-				return protocol.File{}, "", err
-			}
-			if !st.Mode().IsRegular() {
-				return protocol.File{}, "", fmt.Errorf("%s is not a regular file", path)
-			}
-			file, err := xf.Upload(ctx, Upload{Name: name, Body: f, Size: st.Size(), Overwrite: overwrite, With: with}, report)
-			return file, "", err
-		})
+	return m.store(c, files.Upload{Path: u.Path, Name: u.Name, Overwrite: u.Overwrite}, "")
 }
 
 // uploadBytes uploads data made by the client, such as a screenshot.
@@ -142,17 +120,28 @@ func (m *Model) uploadBytes(c *conv, name string, data []byte, caption string) t
 		m.addError(c, errNoFiles)
 		return nil
 	}
-	sum := sha256.Sum256(data)
-	sha := hex.EncodeToString(sum[:])
-	xf, with := m.cfg.Transfers, c.id.With
-	return m.startTransfer(&transfer{up: true, name: name, conv: c.key, caption: caption},
+	return m.store(c, files.Upload{Name: name, Data: data}, caption)
+}
+
+// store uploads u to the files of conversation c as a transfer; its end
+// posts it (see handleTransferDone).
+func (m *Model) store(c *conv, u files.Upload, caption string) tea.Cmd {
+	xf, to := m.cfg.Transfers, c.id // a private conversation's files go to its private space
+	return m.startTransfer(&transfer{up: true, name: u.Name, conv: c.key, caption: caption},
 		func(ctx context.Context, report func(int64, int64)) (protocol.File, string, error) {
-			f, err := xf.Upload(ctx, Upload{Name: name, Body: bytes.NewReader(data), Size: int64(len(data)), With: with}, report)
-			if err == nil && f.SHA256 == "" {
-				f.SHA256 = sha
-			}
+			f, err := xf.Store(ctx, to, u, barSink(report))
 			return f, "", err
 		})
+}
+
+// barSink shows a transfer's progress on its bar; checking a local
+// file's checksum before an upload is not shown.
+func barSink(report func(done, total int64)) files.Sink {
+	return files.SinkFunc(func(p files.Progress) {
+		if p.Op != "check" && p.Total > 0 {
+			report(p.Done, p.Total)
+		}
+	})
 }
 
 // sendSticker posts one of the shipped stickers: /sticker NAME.
@@ -192,129 +181,105 @@ func (m *Model) handleCapture(msg captureMsg) tea.Cmd {
 	return m.uploadBytes(c, msg.name, msg.data, "")
 }
 
-// download saves a file: /download [ID|NAME] [DEST], as in line mode.
-// With no argument it takes the selected file message, else the newest
-// file in the conversation. A NAME is in the conversation's files: the
-// shared folder, or in a private conversation the private space of the
-// two; a message's private file is in the private space of that
-// message's two people.
+// download saves a file: /download [ID|NAME] [DEST], as in line mode,
+// through the same transfer service: the same names, the same folder for
+// downloads and the same free names. With no argument it takes the
+// selected file message, else the newest file in the conversation.
 func (m *Model) download(c *conv, arg string) tea.Cmd {
 	da, err := files.ParseDownload(arg, false)
 	if err != nil {
 		m.addError(c, err)
 		return nil
 	}
-	var a []string
-	if da.What != "" {
-		a = []string{da.What}
+	if m.cfg.Transfers == nil {
+		m.addError(c, errNoFiles)
+		return nil
 	}
-	var e *entry
-	var file protocol.File
-	in := c // the conversation the file was posted in
-	switch {
-	case len(a) > 0:
-		if id, err := strconv.ParseUint(strings.TrimPrefix(a[0], "#"), 10, 64); err == nil {
-			for _, cv := range append([]*conv{c}, m.convs...) {
-				for _, x := range cv.entries {
-					if x.kind == entMessage && x.id == id {
-						e, in = x, cv
-					}
-				}
-				if e != nil {
-					break
-				}
-			}
-			if e == nil || e.file == nil {
-				m.addError(c, fmt.Errorf("message %d is not a file here", id))
-				return nil
-			}
-			break
+	xf := m.cfg.Transfers
+	t := &transfer{name: path.Base(strings.Trim(da.What, "/")), conv: c.key}
+	var locate func(ctx context.Context) (files.Source, error)
+	if da.What != "" {
+		// What is typed is found as line mode finds it, among the
+		// messages on screen, which are looked up here and now.
+		var seen files.Messages
+		if fm, ok := m.seenMessage(c, da.What); ok {
+			seen, t.name, t.msgID = oneMessage{fm}, fm.File.Name, fm.ID
 		}
-		p := strings.Trim(a[0], "/")
-		file = protocol.File{Name: path.Base(p), Path: p, Private: c.private()}
-	case c.sel != nil && c.sel.file != nil:
-		e = c.sel
-	default:
-		msgs := c.messages()
-		for i := len(msgs) - 1; i >= 0 && e == nil; i-- {
-			if msgs[i].file != nil && !msgs[i].recalled {
-				e = msgs[i]
+		to, what := c.id, da.What
+		locate = func(ctx context.Context) (files.Source, error) { return xf.Locate(ctx, to, what, seen) }
+	} else {
+		e, in := c.sel, c
+		if e == nil || e.file == nil {
+			e = nil
+			msgs := c.messages()
+			for i := len(msgs) - 1; i >= 0 && e == nil; i-- {
+				if msgs[i].file != nil && !msgs[i].recalled {
+					e = msgs[i]
+				}
 			}
 		}
 		if e == nil {
 			m.addError(c, errors.New("there is no file to download in "+c.title()))
 			return nil
 		}
+		src, err := xf.FromMessage(m.fileMessage(e, in))
+		if err != nil {
+			m.addError(c, err)
+			return nil
+		}
+		t.name, t.msgID = src.File.Name, src.Message
+		locate = func(context.Context) (files.Source, error) { return src, nil }
 	}
-	var msgID uint64
-	if e != nil {
-		file, msgID = *e.file, e.id
-	}
-	if file.Private && !in.private() {
-		m.addError(c, fmt.Errorf("message %d names a private file but is not a private message", msgID))
-		return nil
-	}
-	with := in.id.With // the other person of the private space, for a private file
-	if m.cfg.Transfers == nil {
-		m.addError(c, errNoFiles)
-		return nil
-	}
-	dest := m.cfg.DownloadDir
-	if da.Dest != "" {
-		dest = da.Dest
-	}
-	xf := m.cfg.Transfers
-	return m.startTransfer(&transfer{name: file.Name, conv: c.key, msgID: msgID},
+	return m.startTransfer(t,
 		func(ctx context.Context, report func(int64, int64)) (protocol.File, string, error) {
-			target := dest
-			if st, err := os.Stat(dest); err == nil && st.IsDir() {
-				p, err := freePath(dest, file.Name)
-				if err != nil {
-					return file, "", err
-				}
-				target = p
-			} else if err == nil {
-				return file, "", fmt.Errorf("%s exists already", dest)
+			src, err := locate(ctx)
+			if err != nil {
+				return protocol.File{}, "", err
 			}
-			err := xf.Download(ctx, file, with, target, report)
-			return file, target, err
+			d, err := xf.Download(ctx, src, da.Dest, barSink(report))
+			if err != nil {
+				return src.File, "", err
+			}
+			return src.File, d.Path, nil
 		})
 }
 
-// freePath picks a path for name in dir that is not taken, adding " (1)",
-// " (2)", … before the extension if needed. The name is reduced to its
-// last element, so a file can never land outside dir.
-func freePath(dir, name string) (string, error) {
-	name = filepath.Base(filepath.Clean("/" + strings.ReplaceAll(name, "\\", "/")))
-	if name == "/" || name == "." || name == "" {
-		name = "download"
+// fileMessage describes file message e of conversation in as the
+// transfer service knows file messages.
+func (m *Model) fileMessage(e *entry, in *conv) files.FileMessage {
+	fm := files.FileMessage{ID: e.id, From: e.from, Room: in.id.Room, File: *e.file}
+	if in.private() {
+		// The other person of the private space is the conversation's.
+		fm.From, fm.To = in.id.With, m.me
 	}
-	ext := filepath.Ext(name)
-	stem := strings.TrimSuffix(name, ext)
-	for i := 0; i < 1000; i++ {
-		p := filepath.Join(dir, name)
-		if i > 0 {
-			p = filepath.Join(dir, fmt.Sprintf("%s (%d)%s", stem, i, ext))
-		}
-		if _, err := os.Lstat(p); errors.Is(err, os.ErrNotExist) {
-			return p, nil
-		}
-	}
-	return "", fmt.Errorf("no free name for %s in %s", name, dir)
+	return fm
 }
+
+// seenMessage is the file message on screen that what names by its id,
+// if any: in conversation c, or else in any other.
+func (m *Model) seenMessage(c *conv, what string) (files.FileMessage, bool) {
+	id, err := strconv.ParseUint(strings.TrimPrefix(what, "#"), 10, 64)
+	if err != nil {
+		return files.FileMessage{}, false
+	}
+	for _, cv := range append([]*conv{c}, m.convs...) {
+		for _, x := range cv.entries {
+			if x.kind == entMessage && x.id == id && x.file != nil && !x.recalled {
+				return m.fileMessage(x, cv), true
+			}
+		}
+	}
+	return files.FileMessage{}, false
+}
+
+// oneMessage is a single file message, as Messages.
+type oneMessage struct{ m files.FileMessage }
+
+func (o oneMessage) Lookup(id uint64) (files.FileMessage, bool) { return o.m, id == o.m.ID }
 
 // cancelTransfer cancels the newest transfer, or the one numbered n.
 func (m *Model) cancelTransfer(arg string) {
 	if !m.xfers.cancel(arg) {
 		m.addInfo(m.cur, "no transfer to cancel")
 	}
-}
-
-func expandHome(p string) string {
-	if p == "~" || strings.HasPrefix(p, "~/") {
-		if home, err := os.UserHomeDir(); err == nil {
-			return filepath.Join(home, p[1:])
-		}
-	}
-	return p
 }
