@@ -1,9 +1,12 @@
 package cluster_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net"
+	"net/http"
 	"testing"
 	"time"
 
@@ -13,6 +16,7 @@ import (
 	"github.com/parley-chat/parley/chatserver/server"
 	"github.com/parley-chat/parley/chatserver/server/servertest"
 	"github.com/parley-chat/parley/chatserver/store/postgres/pgtest"
+	"github.com/parley-chat/parley/shared/filetoken"
 	"github.com/parley-chat/parley/shared/protocol"
 )
 
@@ -43,6 +47,9 @@ func startNATS(t testing.TB, port int) *natsserver.Server {
 	return ns
 }
 
+// filesSecret is the file server's secret, shared by every node.
+var filesSecret = []byte("0123456789abcdef0123456789abcdef")
+
 type cluster struct {
 	t     *testing.T
 	nats  string
@@ -65,6 +72,7 @@ func (c *cluster) start(i int) *server.Server {
 		cfg.NATS, cfg.DB, cfg.Node = c.nats, c.db, "n"+string(rune('1'+i))
 		cfg.ClusterBeat, cfg.ClusterTTL = 100*time.Millisecond, time.Second
 		cfg.IRC = ""
+		cfg.FilesSecret = filesSecret
 	})
 }
 
@@ -240,6 +248,33 @@ func TestThreeNodes(t *testing.T) {
 	}
 	again.mustDo(&protocol.Frame{Type: protocol.TypeSend, Room: "plans", Text: "from the new session"})
 	bob.next(isMessage("from the new session"))
+
+	// A file-access token asked for on node 2 is signed with the
+	// cluster's secret, for bob.
+	tok := bob.mustDo(&protocol.Frame{Type: protocol.TypeFilesToken})
+	if who, err := filetoken.Verify(filesSecret, tok.FilesToken, time.Now()); err != nil || who != "bob" {
+		t.Errorf("file token from node 2: %q, %v", who, err)
+	}
+
+	// Each node's /metrics says which one is the writer.
+	writers := 0
+	for _, s := range c.nodes {
+		resp, err := http.Get("http://" + s.HTTPAddr() + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if bytes.Contains(body, []byte("\nparley_cluster_writer 1\n")) {
+			writers++
+		}
+		if !bytes.Contains(body, []byte("parley_cluster_nats_rtt_seconds_count")) {
+			t.Errorf("no NATS round trips in /metrics of %s", s.Addr())
+		}
+	}
+	if writers != 1 {
+		t.Errorf("%d nodes say they are the writer", writers)
+	}
 
 	// History agrees on every node.
 	var first []uint64
