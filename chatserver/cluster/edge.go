@@ -277,6 +277,13 @@ func (e *edge) onBatch(msg *nats.Msg) {
 	for s := range a.touched {
 		s.peer.Flush()
 	}
+	for id := range a.strangers {
+		// A session of this term the node does not have: one whose
+		// login was answered after it gave up on it, or one of a
+		// process that had the node's name before. The writer lets it
+		// go, so that its user is not online for ever.
+		e.nc.Publish(subjectHub, encodeRequest(request{term: h.term, op: opLeave, node: e.node, session: id}))
+	}
 	for _, s := range a.closes {
 		s.peer.Close(s.code, s.message)
 	}
@@ -294,6 +301,9 @@ type applying struct {
 	term    uint64
 	touched map[*edgeSession]struct{}
 	closes  []closing
+	// strangers are the sessions delivered to that the node does not
+	// know.
+	strangers map[uint64]struct{}
 }
 
 type closing struct {
@@ -303,7 +313,14 @@ type closing struct {
 
 func (a *applying) deliver(id uint64, ev *event.Event) {
 	s := a.e.sessions[id]
-	if s == nil || s.term != a.term || s.gone.Load() {
+	if s == nil {
+		if a.strangers == nil {
+			a.strangers = map[uint64]struct{}{}
+		}
+		a.strangers[id] = struct{}{}
+		return
+	}
+	if s.term != a.term || s.gone.Load() {
 		return
 	}
 	if s.peer.Queue(ev) {
