@@ -514,3 +514,25 @@ func TestWriterMovesWithSendsInFlight(t *testing.T) {
 	}
 	t.Logf("%d reconnects", reconnects)
 }
+
+// A forged, well-formed batch on a link the writer never made: the node
+// closes its sessions, as for a gap, and serves again within a beat or
+// so, although the real writer's batches now look older than it.
+func TestForgedLinkBatch(t *testing.T) {
+	c := startCluster(t, 2)
+	w := c.writerOf()
+	edge := 1 - w
+	bus := c.busClient()
+	term := c.writerTerm(bus)
+	u := relogin(t, c.nodes[edge], "lena")
+	bus.Publish("parley.node.n"+string(rune('1'+edge)), pc.BatchHeader(term, 1<<40, 0))
+	bus.Flush()
+	bye := u.next(func(f *protocol.Frame) bool { return f.Type == protocol.TypeBye })
+	if bye.Code != protocol.CodeUnavailable {
+		t.Errorf("the edge's session got %+v", bye)
+	}
+	start := time.Now()
+	again := relogin(t, c.nodes[edge], "lena")
+	again.mustDo(&protocol.Frame{Type: protocol.TypeSend, Room: protocol.Lobby, Text: "back"})
+	t.Logf("the edge served again %v after the forged batch", time.Since(start).Round(10*time.Millisecond))
+}
