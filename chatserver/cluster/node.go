@@ -435,7 +435,11 @@ func (n *Node) Login(ctx context.Context, peer hub.Peer, f *protocol.Frame, from
 	}
 	n.mu.Unlock()
 	if !still {
+		// The term ended during the login; the hub's ok may have been
+		// queued to the client already, so the connection is closed
+		// rather than left to take itself for logged in.
 		s.Leave()
+		peer.Close(protocol.CodeUnavailable, "the cluster's writer moved to another node; reconnect")
 		return nil, errNoWriter
 	}
 	return m, nil
