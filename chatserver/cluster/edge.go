@@ -345,6 +345,14 @@ func (a *applying) deliver(id uint64, ev *event.Event) {
 	if s.term != a.term || s.gone.Load() {
 		return
 	}
+	if ev.Kind == event.Typing {
+		// Worth nothing late: offered, as the hub does, to a connection
+		// that is keeping up, and never a reason to close one.
+		if o, ok := s.peer.(hub.Offerer); ok && o.Offer(ev) {
+			a.touched[s] = struct{}{}
+		}
+		return
+	}
 	if s.peer.Queue(ev) {
 		a.touched[s] = struct{}{}
 	}

@@ -536,3 +536,23 @@ func TestForgedLinkBatch(t *testing.T) {
 	again.mustDo(&protocol.Frame{Type: protocol.TypeSend, Room: protocol.Lobby, Text: "back"})
 	t.Logf("the edge served again %v after the forged batch", time.Since(start).Round(10*time.Millisecond))
 }
+
+// Typing reaches a user on a node that is not the writer, as on one
+// server, and a user on the writer's node from one on another.
+func TestTypingAcrossNodes(t *testing.T) {
+	c := startCluster(t, 2)
+	w := c.writerOf()
+	onEdge := relogin(t, c.nodes[1-w], "edie")
+	onWriter := relogin(t, c.nodes[w], "will")
+	isTyping := func(from string) func(*protocol.Frame) bool {
+		return func(f *protocol.Frame) bool { return f.Type == protocol.TypeTyping && f.From == from }
+	}
+	onWriter.send(&protocol.Frame{Type: protocol.TypeTyping, Room: protocol.Lobby})
+	if f := onEdge.next(isTyping("will")); f.Room != protocol.Lobby {
+		t.Errorf("typing on the edge: %+v", f)
+	}
+	onEdge.send(&protocol.Frame{Type: protocol.TypeTyping, To: "will"})
+	if f := onWriter.next(isTyping("edie")); f.To != "will" {
+		t.Errorf("typing on the writer's node: %+v", f)
+	}
+}

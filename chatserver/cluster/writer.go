@@ -449,6 +449,28 @@ func (r *remote) Queue(ev *event.Event) bool {
 	return true
 }
 
+var _ hub.Offerer = (*remote)(nil)
+
+// offerBytes is what may wait for a node past which events that are
+// worth nothing late (typing) are dropped rather than queued.
+const offerBytes = 1 << 20
+
+// Offer queues ev unless the link to the node is behind; it never closes
+// the session. The node offers it to the connection in turn.
+func (r *remote) Offer(ev *event.Event) bool {
+	l := r.l
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if r.closed || l.pending > offerBytes {
+		return false
+	}
+	before := len(l.cur.b)
+	l.cur.deliver(r.id, ev)
+	l.pending += len(l.cur.b) - before
+	l.seal()
+	return true
+}
+
 func (r *remote) Flush() { r.l.kick() }
 
 func (r *remote) Close(code, message string) {
