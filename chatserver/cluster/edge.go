@@ -143,10 +143,13 @@ func (e *edge) Login(ctx context.Context, peer hub.Peer, f *protocol.Frame, from
 	msg, err := e.nc.RequestWithContext(ctx, subjectHub, req)
 	e.m.observeRequest(time.Since(start))
 	if err != nil {
-		e.forget(s)
 		if errors.Is(err, nats.ErrNoResponders) {
+			e.forget(s)
 			return nil, errNoWriter
 		}
+		// The writer may have logged the session in, and its ok may
+		// have reached the client in a batch.
+		e.abandon(s)
 		return nil, unavailable(err)
 	}
 	if len(msg.Data) == 0 || msg.Data[0] != replyOK {
@@ -159,7 +162,7 @@ func (e *edge) Login(ctx context.Context, peer hub.Peer, f *protocol.Frame, from
 	rd := reader{b: msg.Data[1:]}
 	link := rd.uvarint()
 	if rd.err != nil {
-		e.forget(s)
+		e.abandon(s)
 		return nil, errNoWriter
 	}
 	s.name = string(rd.b)
@@ -168,8 +171,16 @@ func (e *edge) Login(ctx context.Context, peer hub.Peer, f *protocol.Frame, from
 	stale := link < e.link && e.term == term
 	e.mu.Unlock()
 	if stale {
-		// The link broke while the login was answered.
-		e.forget(s)
+		// The link broke while the login was answered; or a batch on a
+		// link the writer never made (published by someone else on the
+		// bus) made the writer's own look old. The node starts again
+		// from the writer's next heartbeat, which it would otherwise
+		// wait for in vain: every login would be answered on a link
+		// older than the one it saw. The hub's ok may have reached the
+		// client in a batch already: s is among the sessions lost
+		// closes, so that the client does not take itself for logged
+		// in.
+		e.lost("a login was answered on a link older than the one last seen")
 		return nil, errNoWriter
 	}
 	if s.gone.Load() {
@@ -177,6 +188,17 @@ func (e *edge) Login(ctx context.Context, peer hub.Peer, f *protocol.Frame, from
 		return nil, errNoWriter
 	}
 	return s, nil
+}
+
+// abandon forgets a session whose login the writer may have answered
+// with ok, which may have reached the client already, and closes its
+// connection, so that the client does not take itself for logged in;
+// the writer ends the session when it next sends it something.
+func (e *edge) abandon(s *edgeSession) {
+	e.forget(s)
+	if !s.gone.Swap(true) {
+		s.peer.Close(protocol.CodeUnavailable, "this node lost its way to the cluster's writer during the login; reconnect")
+	}
 }
 
 func (e *edge) forget(s *edgeSession) {
@@ -277,6 +299,13 @@ func (e *edge) onBatch(msg *nats.Msg) {
 	for s := range a.touched {
 		s.peer.Flush()
 	}
+	for id := range a.strangers {
+		// A session of this term the node does not have: one whose
+		// login was answered after it gave up on it, or one of a
+		// process that had the node's name before. The writer lets it
+		// go, so that its user is not online for ever.
+		e.nc.Publish(subjectHub, encodeRequest(request{term: h.term, op: opLeave, node: e.node, session: id}))
+	}
 	for _, s := range a.closes {
 		s.peer.Close(s.code, s.message)
 	}
@@ -294,6 +323,9 @@ type applying struct {
 	term    uint64
 	touched map[*edgeSession]struct{}
 	closes  []closing
+	// strangers are the sessions delivered to that the node does not
+	// know.
+	strangers map[uint64]struct{}
 }
 
 type closing struct {
@@ -303,7 +335,22 @@ type closing struct {
 
 func (a *applying) deliver(id uint64, ev *event.Event) {
 	s := a.e.sessions[id]
-	if s == nil || s.term != a.term || s.gone.Load() {
+	if s == nil {
+		if a.strangers == nil {
+			a.strangers = map[uint64]struct{}{}
+		}
+		a.strangers[id] = struct{}{}
+		return
+	}
+	if s.term != a.term || s.gone.Load() {
+		return
+	}
+	if ev.Kind == event.Typing {
+		// Worth nothing late: offered, as the hub does, to a connection
+		// that is keeping up, and never a reason to close one.
+		if o, ok := s.peer.(hub.Offerer); ok && o.Offer(ev) {
+			a.touched[s] = struct{}{}
+		}
 		return
 	}
 	if s.peer.Queue(ev) {

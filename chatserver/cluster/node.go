@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net/netip"
 	"slices"
 	"sync"
@@ -117,7 +118,10 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	log = log.With("node", cfg.Node)
 	n := &Node{cfg: cfg, m: newMetrics(), log: log, peers: map[*localMember]struct{}{},
 		seen: map[string]seenNode{}, done: make(chan struct{})}
-	n.edge = &edge{node: cfg.Node, log: log, m: n.m, sessions: map[uint64]*edgeSession{}}
+	// Session numbers start at random, so that those of a process that
+	// died and came back under the node's name before the writer counted
+	// it gone are not taken for its predecessor's.
+	n.edge = &edge{node: cfg.Node, log: log, m: n.m, sessions: map[uint64]*edgeSession{}, next: rand.Uint64N(1 << 62)}
 	opts := append([]nats.Option{
 		nats.Name("parley " + cfg.Node),
 		nats.MaxReconnects(-1),
@@ -431,7 +435,11 @@ func (n *Node) Login(ctx context.Context, peer hub.Peer, f *protocol.Frame, from
 	}
 	n.mu.Unlock()
 	if !still {
+		// The term ended during the login; the hub's ok may have been
+		// queued to the client already, so the connection is closed
+		// rather than left to take itself for logged in.
 		s.Leave()
+		peer.Close(protocol.CodeUnavailable, "the cluster's writer moved to another node; reconnect")
 		return nil, errNoWriter
 	}
 	return m, nil

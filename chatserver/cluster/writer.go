@@ -83,8 +83,26 @@ func (w *writer) stop() {
 	for _, l := range links {
 		l.closeAll(protocol.CodeUnavailable, "the cluster's writer moved to another node; reconnect")
 	}
+	// done is closed under w.mu, where every goroutine of the term is
+	// counted (track), so that none is added once Wait may have begun.
+	w.mu.Lock()
 	close(w.done)
+	w.mu.Unlock()
 	w.wg.Wait()
+}
+
+// track counts a goroutine of the term about to start, unless the term
+// is over.
+func (w *writer) track() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	select {
+	case <-w.done:
+		return false
+	default:
+	}
+	w.wg.Add(1)
+	return true
 }
 
 // link returns the link to node, made at its first session.
@@ -157,7 +175,11 @@ func (w *writer) onRequest(msg *nats.Msg) {
 	}
 	switch r.op {
 	case opOnline:
+		if !w.track() {
+			return
+		}
 		go func() {
+			defer w.wg.Done()
 			on := "0"
 			if w.hub.Online(string(r.body)) {
 				on = "1"
@@ -166,7 +188,11 @@ func (w *writer) onRequest(msg *nats.Msg) {
 		}()
 		return
 	case opAlive:
+		if !w.track() {
+			return
+		}
 		go func() {
+			defer w.wg.Done()
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
 			if err := w.hub.Alive(ctx); err != nil {
@@ -423,6 +449,28 @@ func (r *remote) Queue(ev *event.Event) bool {
 	return true
 }
 
+var _ hub.Offerer = (*remote)(nil)
+
+// offerBytes is what may wait for a node past which events that are
+// worth nothing late (typing) are dropped rather than queued.
+const offerBytes = 1 << 20
+
+// Offer queues ev unless the link to the node is behind; it never closes
+// the session. The node offers it to the connection in turn.
+func (r *remote) Offer(ev *event.Event) bool {
+	l := r.l
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if r.closed || l.pending > offerBytes {
+		return false
+	}
+	before := len(l.cur.b)
+	l.cur.deliver(r.id, ev)
+	l.pending += len(l.cur.b) - before
+	l.seal()
+	return true
+}
+
 func (r *remote) Flush() { r.l.kick() }
 
 func (r *remote) Close(code, message string) {
@@ -444,14 +492,15 @@ func (r *remote) enqueue(fn func()) {
 	default:
 	}
 	r.mu.Lock()
-	r.queue = append(r.queue, fn)
-	start := !r.running
-	r.running = true
-	r.mu.Unlock()
-	if start {
-		r.l.w.wg.Add(1)
+	defer r.mu.Unlock()
+	if !r.running {
+		if !r.l.w.track() {
+			return // the term is over
+		}
+		r.running = true
 		go r.drain()
 	}
+	r.queue = append(r.queue, fn)
 }
 
 func (r *remote) drain() {
