@@ -24,13 +24,19 @@ data=$WORK/data
 addr=127.0.0.1:7950
 pprof=127.0.0.1:7951
 server() {
-	env ${SERVER_ENV:-} "$WORK/bin/chatserver" -addr $addr -http "" -data "$data" -rate 1000000 -burst 1000000 \
+	# A server of an earlier run still on the ports would answer for this one.
+	if curl -sf -o /dev/null "http://$pprof/debug/pprof/"; then echo "something already serves $pprof"; exit 1; fi
+	env ${SERVER_ENV:-} "$WORK/bin/chatserver" -addr $addr -http "" -irc "" -irc-tls "" -data "$data" -rate 1000000 -burst 1000000 \
 		-hash-memory 64 -login-rate 0 -register-rate 0 -log-level warn -pprof $pprof 2>"$WORK/server.log" &
 	SP=$!
-	until curl -sf -o /dev/null "http://$pprof/debug/pprof/"; do sleep 0.2; done
+	until curl -sf -o /dev/null "http://$pprof/debug/pprof/"; do
+		kill -0 $SP 2>/dev/null || { echo "the server failed:"; tail -3 "$WORK/server.log"; exit 1; }
+		sleep 0.2
+	done
 }
 memstats() { curl -s "http://$pprof/debug/pprof/heap?debug=1" | grep -E '^# (Sys|HeapAlloc|HeapInuse|HeapIdle|HeapReleased|Stack|MSpan|GCSys|OtherSys|NumGC) '; }
 rss() { awk '/VmRSS/{print $2}' /proc/$SP/status; }
+sockets() { find /proc/$SP/fd -lname 'socket:*' | wc -l; }
 
 # Register the users once and keep their resume tokens.
 server
@@ -40,11 +46,15 @@ kill $SP; wait $SP || true
 
 # A fresh server, then the connections.
 server
-trap 'kill $(jobs -p) 2>/dev/null || true' EXIT
+# The server and the load processes are stopped, and waited for, on the
+# way out, so that the next run finds the ports free.
+trap 'kill $(jobs -p) 2>/dev/null || true; wait' EXIT
 rss0=$(rss)
 echo "before the connections (RSS $rss0 KB):"; memstats
 for k in 1 2; do
 	first=$(((k - 1) * half))
+	# An earlier run's log would say "holding" before this one has started.
+	rm -f "$WORK/load$k.log" "$WORK/load$k.out"
 	"$WORK/bin/loadtest" -server $addr -scenario idle -prefix idle -tokens "$data/tokens$k" -first $first -conns $half \
 		-hold 24h >"$WORK/load$k.out" 2>"$WORK/load$k.log" &
 	until grep -qs '^holding' "$WORK/load$k.log"; do
@@ -53,8 +63,10 @@ for k in 1 2; do
 	done
 done
 sleep 5
+open=$(sockets)
+if [ "$open" -lt "$CONNS" ]; then echo "the server has only $open sockets open, not $CONNS"; exit 1; fi
 rss1=$(rss)
-echo "holding $CONNS connections (RSS $rss1 KB, $(echo "scale=3; ($rss1 - $rss0) / $CONNS" | bc) KB per connection):"; memstats
+echo "holding $CONNS connections (RSS $rss1 KB, $(echo "scale=3; ($rss1 - $rss0) / $CONNS" | bc) KB per connection; the server has $open sockets open):"; memstats
 curl -s -o "$WORK/heap.pb.gz" "http://$pprof/debug/pprof/heap"
 go tool pprof -sample_index=inuse_space -top "$WORK/heap.pb.gz" 2>/dev/null | sed -n '5,25p'
 echo "results in $WORK"

@@ -35,12 +35,12 @@ type conn struct {
 	poller  *poller  // watches the socket while the connection is parked; nil for TLS or if there is none
 
 	// The fields are in an order that keeps padding small: a connection's
-	// state fits a 320-byte allocation, with nothing to spare.
+	// state fits a 256-byte allocation, with nothing to spare.
 
 	mu     sync.Mutex // guards the fields below; taken after the hub's work, never before
 	q      frameQueue
-	bye    []byte // the last frame to write, then close
-	reason string // why the connection is closing
+	reason string // why the connection is closing: the bye frame's code, if not empty
+	byeMsg string // the bye frame's message
 	user   string // for logs, once logged in
 	// finished is closed when the socket is closed. It is made only when
 	// something waits for it (see finishedC): an idle connection has none.
@@ -62,15 +62,17 @@ type conn struct {
 
 	idle atomic.Bool // parked, for the writers' side
 
-	parkMu       sync.Mutex // guards the fields below
-	parked       bool       // waiting in the poller, with no reader goroutine
-	polled       bool       // the socket is registered with the poller
-	readDeadline time.Time
+	parkMu       sync.Mutex    // guards the fields below
+	parked       bool          // waiting in the poller, with no reader goroutine
+	polled       bool          // the socket is registered with the poller
+	readDeadline time.Duration // since the server's epoch; 0 for none (see deadlineTime)
 
 	// The poller's place for this connection in its deadline heap,
-	// guarded by the heap's lock.
+	// guarded by the heap's lock, and in its table of parked connections,
+	// guarded by the poller's lock.
 	wakeAt  time.Duration
-	wakeIdx int
+	wakeIdx int32
+	slot    uint32
 }
 
 func newConn(s *Server, nc net.Conn, id uint64, f *flusher, p *poller) *conn {
@@ -185,7 +187,7 @@ func (c *conn) closeLocked(code, message string, drop bool) {
 	c.reason = code
 	c.srv.countClose(code)
 	if code != "" {
-		c.bye = protocol.Encode(&protocol.Frame{Type: protocol.TypeBye, Code: code, Message: message})
+		c.byeMsg = message
 	}
 	if drop {
 		c.dropped = true
@@ -300,7 +302,7 @@ func (c *conn) writeLoop() {
 		c.mu.Lock()
 		// The frames are copied: writing consumes the slice it is given.
 		wbufs = append(wbufs[:0], c.q.front(maxWritev)...)
-		closed, bye := c.closed, c.bye
+		closed, code, msg := c.closed, c.reason, c.byeMsg
 		if len(wbufs) == 0 && !closed {
 			if !deadlineSet.IsZero() {
 				// Flushers write without a deadline, and would find this
@@ -334,9 +336,9 @@ func (c *conn) writeLoop() {
 			continue
 		}
 		// Closing, and everything queued is written.
-		if bye != nil {
+		if code != "" {
 			c.nc.SetWriteDeadline(time.Now().Add(time.Second))
-			c.nc.Write(bye)
+			c.nc.Write(protocol.Encode(&protocol.Frame{Type: protocol.TypeBye, Code: code, Message: msg}))
 		}
 		if tcp, ok := c.nc.(*net.TCPConn); ok {
 			tcp.CloseWrite()
@@ -484,7 +486,7 @@ func (c *conn) SetReadDeadline(t time.Time) { c.setReadDeadline(t) }
 
 func (c *conn) setReadDeadline(t time.Time) {
 	c.parkMu.Lock()
-	c.readDeadline = t
+	c.readDeadline = c.sinceEpoch(t)
 	c.parkMu.Unlock()
 	c.nc.SetReadDeadline(t)
 }
@@ -514,8 +516,36 @@ func (c *conn) park() bool {
 		c.idle.Store(false)
 		return false
 	}
-	p.wakeAt(c, c.readDeadline)
+	p.wakeAt(c, c.deadlineTime(c.readDeadline))
 	return true
+}
+
+// sinceEpoch keeps a deadline in 8 bytes rather than a time.Time's 24,
+// on the monotonic clock as the time was: the time since the server's
+// epoch. The zero time, no deadline, is 0; a deadline at the epoch itself
+// is kept a nanosecond later.
+func (c *conn) sinceEpoch(t time.Time) time.Duration {
+	if t.IsZero() {
+		return 0
+	}
+	if d := t.Sub(c.srv.epoch); d != 0 {
+		return d
+	}
+	return 1
+}
+
+// deadlineTime is the deadline sinceEpoch kept.
+func (c *conn) deadlineTime(d time.Duration) time.Time {
+	if d == 0 {
+		return time.Time{}
+	}
+	return c.srv.epoch.Add(d)
+}
+
+// beforeDeadline reports whether now is before the read deadline d;
+// never, if there is none (as time.Time's Before).
+func (c *conn) beforeDeadline(d time.Duration) bool {
+	return d != 0 && time.Since(c.srv.epoch) < d
 }
 
 // deadlinePassed acts for a parked connection whose read deadline passed.
@@ -523,9 +553,9 @@ func (c *conn) park() bool {
 // parked; if that passes too, it resumes the connection to close it.
 func (c *conn) deadlinePassed() {
 	c.parkMu.Lock()
-	if c.parked && time.Now().Before(c.readDeadline) {
+	if c.parked && c.beforeDeadline(c.readDeadline) {
 		// Woken early, to see whether the queue's ring can go.
-		c.poller.wakeAt(c, c.readDeadline)
+		c.poller.wakeAt(c, c.deadlineTime(c.readDeadline))
 		c.parkMu.Unlock()
 		c.mu.Lock()
 		switch {
@@ -540,13 +570,13 @@ func (c *conn) deadlinePassed() {
 		c.mu.Unlock()
 		return
 	}
-	if c.parked && !time.Now().Before(c.readDeadline) {
+	if c.parked && !c.beforeDeadline(c.readDeadline) {
 		// The reader is not running: the session is ours while parked.
 		// It pings the client, and the connection waits on, parked, for
 		// the answer; or it closes the connection, whose writer then
 		// resumes it to clean up.
 		if next, goOn := c.s.Timeout(); goOn {
-			c.readDeadline = next
+			c.readDeadline = c.sinceEpoch(next)
 			c.nc.SetReadDeadline(next)
 			c.poller.wakeAt(c, next)
 		}
@@ -566,7 +596,7 @@ func (c *conn) unpark(err error) {
 	if !c.parked {
 		return
 	}
-	if err != nil && time.Now().Before(c.readDeadline) {
+	if err != nil && c.beforeDeadline(c.readDeadline) {
 		return // resumed and parked again since the wakeup was due
 	}
 	c.parked = false

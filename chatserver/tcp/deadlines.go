@@ -35,7 +35,7 @@ func (d *deadlines) set(c *conn, t time.Time) {
 	defer d.mu.Unlock()
 	c.wakeAt = at
 	if c.wakeIdx > 0 {
-		heap.Fix(&d.q, c.wakeIdx-1)
+		heap.Fix(&d.q, int(c.wakeIdx-1))
 	} else {
 		heap.Push(&d.q, c)
 	}
@@ -53,7 +53,7 @@ func (d *deadlines) soon(c *conn, t time.Time) bool {
 	}
 	if at < c.wakeAt {
 		c.wakeAt = at
-		heap.Fix(&d.q, c.wakeIdx-1)
+		heap.Fix(&d.q, int(c.wakeIdx-1))
 		d.arm()
 	}
 	return true
@@ -64,7 +64,7 @@ func (d *deadlines) remove(c *conn) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if c.wakeIdx > 0 {
-		heap.Remove(&d.q, c.wakeIdx-1)
+		heap.Remove(&d.q, int(c.wakeIdx-1))
 		d.arm()
 	}
 }
@@ -136,13 +136,13 @@ func (h deadlineHeap) Len() int           { return len(h) }
 func (h deadlineHeap) Less(i, j int) bool { return h[i].wakeAt < h[j].wakeAt }
 func (h deadlineHeap) Swap(i, j int) {
 	h[i], h[j] = h[j], h[i]
-	h[i].wakeIdx = i + 1
-	h[j].wakeIdx = j + 1
+	h[i].wakeIdx = int32(i + 1)
+	h[j].wakeIdx = int32(j + 1)
 }
 
 func (h *deadlineHeap) Push(x any) {
 	c := x.(*conn)
-	c.wakeIdx = len(*h) + 1
+	c.wakeIdx = int32(len(*h) + 1)
 	*h = append(*h, c)
 }
 

@@ -85,7 +85,7 @@ func checkDeadlines(d *deadlines, model map[*conn]time.Duration) string {
 		return fmt.Sprintf("%d in the heap, want %d", len(d.q), len(model))
 	}
 	for i, c := range d.q {
-		if c.wakeIdx != i+1 || c.wakeAt != model[c] {
+		if int(c.wakeIdx) != i+1 || c.wakeAt != model[c] {
 			return fmt.Sprintf("conn %d at %d waits for %v, want index %d and %v", c.id, c.wakeIdx, c.wakeAt, i+1, model[c])
 		}
 		if i > 0 && d.q[(i-1)/2].wakeAt > c.wakeAt {

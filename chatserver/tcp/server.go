@@ -83,6 +83,7 @@ type Server struct {
 	cfg      Config
 	log      *slog.Logger
 	maxFrame int
+	epoch    time.Time // connections keep their read deadlines as durations since it
 
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
@@ -102,6 +103,7 @@ func New(cfg Config) *Server {
 	s := &Server{
 		cfg:       cfg,
 		log:       cfg.Logger,
+		epoch:     time.Now(),
 		maxFrame:  protocol.DefaultMaxFrame,
 		listeners: make(map[net.Listener]struct{}),
 		conns:     make(map[*conn]struct{}),
