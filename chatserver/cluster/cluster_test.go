@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
-	natsserver "github.com/nats-io/nats-server/v2/server"
 	"go.uber.org/goleak"
 
+	"github.com/parley-chat/parley/chatserver/cluster/natstest"
 	"github.com/parley-chat/parley/chatserver/server"
 	"github.com/parley-chat/parley/chatserver/server/servertest"
 	"github.com/parley-chat/parley/chatserver/store/postgres/pgtest"
@@ -27,26 +27,6 @@ func TestMain(m *testing.M) {
 		goleak.IgnoreAnyFunction("github.com/jackc/pgx/v5/pgxpool.(*Pool).backgroundHealthCheck"))
 }
 
-// startNATS runs an embedded NATS server on a free port, stopped when
-// the test ends.
-func startNATS(t testing.TB, port int) *natsserver.Server {
-	t.Helper()
-	opts := &natsserver.Options{Host: "127.0.0.1", Port: port, NoLog: true, NoSigs: true}
-	if port == 0 {
-		opts.Port = -1
-	}
-	ns, err := natsserver.NewServer(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	go ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("NATS server not ready")
-	}
-	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
-	return ns
-}
-
 // filesSecret is the file server's secret, shared by every node.
 var filesSecret = []byte("0123456789abcdef0123456789abcdef")
 
@@ -59,8 +39,8 @@ type cluster struct {
 
 func startCluster(t *testing.T, n int) *cluster {
 	pg := pgtest.Start(t)
-	ns := startNATS(t, 0)
-	c := &cluster{t: t, nats: ns.ClientURL(), db: pg.Schema(t)}
+	ns := natstest.Start(t)
+	c := &cluster{t: t, nats: ns.URL(), db: pg.Schema(t)}
 	for i := range n {
 		c.nodes = append(c.nodes, c.start(i))
 	}
@@ -339,15 +319,6 @@ func TestWriterMoves(t *testing.T) {
 	}
 }
 
-func freePort(t *testing.T) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // writerOf waits until one of the nodes is the writer, and returns its
 // index.
 func (c *cluster) writerOf() int {
@@ -371,9 +342,8 @@ func (c *cluster) writerOf() int {
 // acknowledged is missing.
 func TestNATSDown(t *testing.T) {
 	pg := pgtest.Start(t)
-	port := freePort(t)
-	ns := startNATS(t, port)
-	c := &cluster{t: t, nats: ns.ClientURL(), db: pg.Schema(t)}
+	ns := natstest.Start(t)
+	c := &cluster{t: t, nats: ns.URL(), db: pg.Schema(t)}
 	c.nodes = []*server.Server{c.start(0), c.start(1)}
 	w := c.writerOf()
 	edge := 1 - w
@@ -381,8 +351,7 @@ func TestNATSDown(t *testing.T) {
 	onWriter := login(t, c.nodes[w], "wanda")
 	acked := onEdge.mustDo(&protocol.Frame{Type: protocol.TypeSend, Room: protocol.Lobby, Text: "before the outage"}).Msg
 
-	ns.Shutdown()
-	ns.WaitForShutdown()
+	ns.Stop()
 	bye := onEdge.next(func(f *protocol.Frame) bool { return f.Type == protocol.TypeBye })
 	if bye.Code != protocol.CodeUnavailable {
 		t.Errorf("the edge's session was closed with %+v; want unavailable", bye)
@@ -394,8 +363,7 @@ func TestNATSDown(t *testing.T) {
 	// The writer's own clients are served meanwhile: it alone writes.
 	onWriter.mustDo(&protocol.Frame{Type: protocol.TypeSend, Room: protocol.Lobby, Text: "during the outage"})
 
-	ns2 := startNATS(t, port)
-	_ = ns2
+	ns.Restart()
 	again := login(t, c.nodes[edge], "edgar")
 	again.mustDo(&protocol.Frame{Type: protocol.TypeSend, Room: protocol.Lobby, Text: "after the outage"})
 	var texts []string
@@ -416,8 +384,8 @@ func TestNATSDown(t *testing.T) {
 // was acknowledged is there once.
 func TestPostgresDown(t *testing.T) {
 	pg := pgtest.Start(t)
-	ns := startNATS(t, 0)
-	c := &cluster{t: t, nats: ns.ClientURL(), db: pg.Schema(t)}
+	ns := natstest.Start(t)
+	c := &cluster{t: t, nats: ns.URL(), db: pg.Schema(t)}
 	c.nodes = []*server.Server{c.start(0), c.start(1)}
 	w := c.writerOf()
 	edge := 1 - w

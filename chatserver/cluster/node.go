@@ -21,6 +21,7 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -384,15 +385,7 @@ func (n *Node) writerBeat(term uint64) {
 		}
 	}
 	n.mu.Unlock()
-	slices.SortFunc(nodes[1:], func(a, b Info) int {
-		if a.Name < b.Name {
-			return -1
-		}
-		if a.Name > b.Name {
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(nodes[1:], func(a, b Info) int { return strings.Compare(a.Name, b.Name) })
 	b, _ := json.Marshal(writerBeat{Term: term, Node: n.cfg.Node, Nodes: nodes})
 	n.nc.Publish(subjectWriter, b)
 }

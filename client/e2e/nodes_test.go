@@ -11,41 +11,10 @@ import (
 	"testing"
 	"time"
 
-	natsserver "github.com/nats-io/nats-server/v2/server"
-
+	"github.com/parley-chat/parley/chatserver/cluster/natstest"
 	"github.com/parley-chat/parley/chatserver/store/postgres/pgtest"
 	"github.com/parley-chat/parley/shared/protocol"
 )
-
-// startNATS runs an embedded NATS server on port (a free one if 0), shut
-// down when the test ends.
-func startNATS(t *testing.T, port int) *natsserver.Server {
-	t.Helper()
-	opts := &natsserver.Options{Host: "127.0.0.1", Port: port, NoLog: true, NoSigs: true}
-	if port == 0 {
-		opts.Port = -1
-	}
-	ns, err := natsserver.NewServer(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	go ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("NATS server not ready")
-	}
-	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
-	return ns
-}
-
-func freeLoopbackPort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
 
 var becameWriter = regexp.MustCompile(`msg="this node is the cluster's writer" node=(\S+)`)
 
@@ -109,11 +78,11 @@ func loginWhenServed(t *testing.T, addr, name string) *rawConn {
 // exits 0.
 func TestClusterKillNine(t *testing.T) {
 	db := pgtest.Start(t).Schema(t)
-	ns := startNATS(t, 0)
+	ns := natstest.Start(t)
 	names := []string{"ann", "ben", "cat"}
 	nodes := make([]*chatServer, 3)
 	for i := range nodes {
-		nodes[i] = startNode(t, ns.ClientURL(), db, "node"+strconv.Itoa(i+1))
+		nodes[i] = startNode(t, ns.URL(), db, "node"+strconv.Itoa(i+1))
 	}
 	w := writerAmong(t, nodes)
 	clients := map[string]*proc{}
@@ -287,9 +256,8 @@ func connectedWhenServed(t *testing.T, addrs, name string) *proc {
 func TestClusterSurvivesDatabaseAndBusRestarts(t *testing.T) {
 	pg := pgtest.Start(t)
 	db := pg.Schema(t)
-	port := freeLoopbackPort(t)
-	ns := startNATS(t, port)
-	url := ns.ClientURL()
+	ns := natstest.Start(t)
+	url := ns.URL()
 	nodes := []*chatServer{startNode(t, url, db, "node1"), startNode(t, url, db, "node2")}
 	writerAmong(t, nodes)
 	names := []string{"ann", "ben"}
@@ -327,10 +295,9 @@ func TestClusterSurvivesDatabaseAndBusRestarts(t *testing.T) {
 	}
 	t.Log("PostgreSQL restarted")
 	<-phase
-	ns.Shutdown()
-	ns.WaitForShutdown()
+	ns.Stop()
 	time.Sleep(time.Second)
-	startNATS(t, port)
+	ns.Restart()
 	t.Log("NATS restarted")
 	wg.Wait()
 
@@ -388,8 +355,8 @@ func TestClusterSurvivesDatabaseAndBusRestarts(t *testing.T) {
 // its users offline; someone on the writer's node sees them go.
 func TestClusterDeadNodeTakesItsUsersOffline(t *testing.T) {
 	db := pgtest.Start(t).Schema(t)
-	ns := startNATS(t, 0)
-	nodes := []*chatServer{startNode(t, ns.ClientURL(), db, "node1"), startNode(t, ns.ClientURL(), db, "node2")}
+	ns := natstest.Start(t)
+	nodes := []*chatServer{startNode(t, ns.URL(), db, "node1"), startNode(t, ns.URL(), db, "node2")}
 	w := writerAmong(t, nodes)
 	other := nodes[1-w]
 	watcher := loginWhenServed(t, nodes[w].addr, "watcher")
