@@ -91,7 +91,8 @@ type Config struct {
 	HandshakeTimeout time.Duration
 	ReadRate         int // history pages and joins a second, per connection (burst 4×)
 	MaxQueue         int
-	Flushers         int // goroutines writing to TCP connections; 0 means the tcp package's default
+	Flushers         int           // goroutines writing to TCP connections; 0 means the tcp package's default
+	Coalesce         time.Duration // how long TCP writes wait for more frames; 0 writes at once
 	HashParams       auth.Params
 	HashParallel     int
 	Logins           auth.Limits // bounds on password logins per address and account
@@ -285,6 +286,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		TLS:      tlsConf,
 		MaxQueue: cfg.MaxQueue,
 		Flushers: cfg.Flushers,
+		Coalesce: cfg.Coalesce,
 	})
 	// The pages of a cluster's nodes may move to this node's /ws.
 	var allowNode func(string) bool

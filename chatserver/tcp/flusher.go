@@ -5,6 +5,7 @@ package tcp
 import (
 	"sync"
 	"syscall"
+	"time"
 	"unsafe"
 )
 
@@ -18,16 +19,28 @@ import (
 // goroutine of its own (conn.writeLoop), which waits for it under the
 // write deadline; the flusher moves on. Only one of them writes for a
 // connection at a time: conn.writing says that someone is.
+//
+// With a window, a flusher that is woken waits until the window has
+// passed since the first connection of its round was scheduled, so that
+// frames queued meanwhile go out in the same writes. At a steady rate,
+// where each member gets a frame every few milliseconds, this trades a
+// bounded delay for fewer system calls per delivery (see
+// chatserver/BENCHMARKS.md, "Coalescing window").
 type flusher struct {
+	window time.Duration // 0: write as soon as woken
+
 	mu      sync.Mutex
-	pending []*conn // connections with frames to write
+	pending []*conn   // connections with frames to write
+	due     time.Time // when the round of pending may start; zero: at once
 	wake    chan struct{}
 	stop    chan struct{}
 	done    chan struct{}
 
 	// Owned by the flusher's goroutine.
-	batch []*conn
-	iov   []syscall.Iovec
+	timer  *time.Timer
+	writes int // system calls made; read after close
+	batch  []*conn
+	iov    []syscall.Iovec
 	// writev's result, kept here so that the function passed to
 	// RawConn.Write is made once.
 	n       int
@@ -40,12 +53,17 @@ type flusher struct {
 // does not hold up the rest.
 const flushRounds = 4
 
-func newFlusher() *flusher {
+func newFlusher(window time.Duration) *flusher {
 	f := &flusher{
-		wake: make(chan struct{}, 1),
-		stop: make(chan struct{}),
-		done: make(chan struct{}),
-		iov:  make([]syscall.Iovec, 0, maxFlushv),
+		window: window,
+		wake:   make(chan struct{}, 1),
+		stop:   make(chan struct{}),
+		done:   make(chan struct{}),
+		iov:    make([]syscall.Iovec, 0, maxFlushv),
+	}
+	if window > 0 {
+		f.timer = time.NewTimer(time.Hour)
+		f.timer.Stop()
 	}
 	f.writeFn = f.writev
 	go f.run()
@@ -55,8 +73,26 @@ func newFlusher() *flusher {
 // add schedules c, whose writing flag its caller has set, for writing.
 func (f *flusher) add(c *conn) {
 	f.mu.Lock()
+	if len(f.pending) == 0 && f.window > 0 {
+		f.due = time.Now().Add(f.window)
+	}
 	f.pending = append(f.pending, c)
 	f.mu.Unlock()
+	f.signal()
+}
+
+// again schedules c, which still has frames after its share of a round,
+// for the next round, which starts without waiting for the window: its
+// frames have waited once already.
+func (f *flusher) again(c *conn) {
+	f.mu.Lock()
+	f.due = time.Time{}
+	f.pending = append(f.pending, c)
+	f.mu.Unlock()
+	f.signal()
+}
+
+func (f *flusher) signal() {
 	select {
 	case f.wake <- struct{}{}:
 	default:
@@ -77,6 +113,9 @@ func (f *flusher) run() {
 		case <-f.stop:
 			return
 		}
+		if f.window > 0 && !f.wait() {
+			return
+		}
 		f.mu.Lock()
 		f.batch, f.pending = f.pending, f.batch[:0]
 		f.mu.Unlock()
@@ -84,6 +123,26 @@ func (f *flusher) run() {
 			f.flush(c)
 			f.batch[i] = nil
 		}
+	}
+}
+
+// wait sleeps until the round that woke the flusher is due. It reports
+// false if the flusher was stopped meanwhile.
+func (f *flusher) wait() bool {
+	f.mu.Lock()
+	due := f.due
+	f.mu.Unlock()
+	d := time.Until(due)
+	if d <= 0 {
+		return true
+	}
+	f.timer.Reset(d)
+	select {
+	case <-f.timer.C:
+		return true
+	case <-f.stop:
+		f.timer.Stop()
+		return false
 	}
 }
 
@@ -104,7 +163,7 @@ func (f *flusher) flush(c *conn) {
 		}
 		if round == flushRounds {
 			c.mu.Unlock()
-			f.add(c) // still ours: writing stays set
+			f.again(c) // still ours: writing stays set
 			return
 		}
 		bufs := c.q.front(maxFlushv)
@@ -144,6 +203,7 @@ func (f *flusher) write(c *conn, bufs [][]byte) (int, error) {
 		return 0, nil
 	}
 	f.n, f.errno = 0, 0
+	f.writes++
 	err := c.raw.Write(f.writeFn)
 	n, errno := f.n, f.errno
 	clear(f.iov)

@@ -25,7 +25,7 @@ func TestParkedConnectionLetsItsRingGo(t *testing.T) {
 	defer p.close()
 	sc, cc := socketPair(t)
 	sc.(*net.TCPConn).SetWriteBuffer(1 << 20)
-	f := newFlusher()
+	f := newFlusher(0)
 	defer f.close()
 	c := newConn(srv, sc, 1, f, p)
 	deadline := time.Now().Add(2 * time.Hour) // after the hour-long ringLinger

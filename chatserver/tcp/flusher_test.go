@@ -48,7 +48,7 @@ func socketPair(t *testing.T) (server, client net.Conn) {
 func TestFlusherKeepsOrderWhenTheSocketFills(t *testing.T) {
 	srv := New(Config{})
 	sc, cc := socketPair(t)
-	f := newFlusher()
+	f := newFlusher(0)
 	defer f.close()
 	c := newConn(srv, sc, 1, f, nil)
 	if c.flusher == nil {
@@ -112,7 +112,7 @@ func TestFlusherWritesWholeWithoutAGoroutine(t *testing.T) {
 	srv := New(Config{})
 	sc, cc := socketPair(t)
 	sc.(*net.TCPConn).SetWriteBuffer(1 << 20)
-	f := newFlusher()
+	f := newFlusher(0)
 	defer f.close()
 	c := newConn(srv, sc, 1, f, nil)
 	r := bufio.NewReader(cc)
@@ -143,7 +143,7 @@ func TestFlusherWritesWholeWithoutAGoroutine(t *testing.T) {
 func TestFlusherAfterTheWriterGoroutine(t *testing.T) {
 	srv := New(Config{WriteTimeout: 50 * time.Millisecond})
 	sc, cc := socketPair(t)
-	f := newFlusher()
+	f := newFlusher(0)
 	defer f.close()
 	c := newConn(srv, sc, 1, f, nil)
 	r := bufio.NewReader(cc)
@@ -232,5 +232,50 @@ func TestDropAfterACutFrameKeepsTheFrameWhole(t *testing.T) {
 			}
 			<-c.finishedC()
 		})
+	}
+}
+
+// With a coalescing window, frames queued and flushed one by one within
+// the window reach the socket in one write, whole and in order. They are
+// queued apart, so that a flusher without the window would have written
+// each on its own.
+func TestFlusherWindowGathersFrames(t *testing.T) {
+	srv := New(Config{})
+	sc, cc := socketPair(t)
+	sc.(*net.TCPConn).SetWriteBuffer(1 << 20)
+	f := newFlusher(2 * time.Second)
+	c := newConn(srv, sc, 1, f, nil)
+	const frames = 5
+	for i := range frames {
+		c.queue(fmt.Appendf(nil, "frame %d\n", i))
+		c.Flush()
+		time.Sleep(10 * time.Millisecond)
+	}
+	r := bufio.NewReader(cc)
+	cc.SetReadDeadline(time.Now().Add(30 * time.Second))
+	for i := range frames {
+		want := fmt.Sprintf("frame %d\n", i)
+		if line, err := r.ReadString('\n'); err != nil || line != want {
+			t.Fatalf("read %q, %v; want %q", line, err, want)
+		}
+	}
+	f.close()
+	if f.writes != 1 {
+		t.Errorf("%d frames took %d writes, want 1", frames, f.writes)
+	}
+	c.Close("", "")
+}
+
+// A flusher stopped while it waits out its window returns at once.
+func TestFlusherStopsDuringItsWindow(t *testing.T) {
+	srv := New(Config{})
+	sc, _ := socketPair(t)
+	f := newFlusher(time.Hour)
+	c := newConn(srv, sc, 1, f, nil)
+	c.queue([]byte("never written\n"))
+	c.Flush()
+	f.close()
+	if f.writes != 0 {
+		t.Errorf("%d writes before the window ended", f.writes)
 	}
 }

@@ -48,6 +48,10 @@ type Config struct {
 	// the hub and the store: on two cores, one flusher took 0.40-0.44 µs
 	// of CPU per delivery flat out against 0.47-0.57 for two (chatserver/BENCHMARKS.md).
 	Flushers int
+	// Coalesce is how long a flusher that is woken lets frames gather
+	// before it writes (see flusher): at a steady rate, a socket then gets
+	// one write for several frames. 0 writes at once.
+	Coalesce time.Duration
 
 	// ringLinger is how long a parked connection keeps a busy queue ring
 	// with no frames coming; tests lengthen it.
@@ -131,7 +135,7 @@ func (s *Server) Serve(ln net.Listener) error {
 	s.listeners[ln] = struct{}{}
 	if len(s.flushers) == 0 {
 		for range s.cfg.Flushers {
-			s.flushers = append(s.flushers, newFlusher())
+			s.flushers = append(s.flushers, newFlusher(s.cfg.Coalesce))
 		}
 	}
 	if s.poller == nil {

@@ -2,6 +2,8 @@
 
 package tcp
 
+import "time"
+
 // rawSockets is false off Unix: every connection is written by a writer
 // goroutine, and an idle reader keeps its buffer while it waits.
 const rawSockets = false
@@ -13,6 +15,6 @@ func (c *conn) waitReadable() error { return nil }
 // none, and connections have no flusher.
 type flusher struct{}
 
-func newFlusher() *flusher   { return nil }
-func (f *flusher) add(*conn) {}
-func (f *flusher) close()    {}
+func newFlusher(time.Duration) *flusher { return nil }
+func (f *flusher) add(*conn)            {}
+func (f *flusher) close()               {}
