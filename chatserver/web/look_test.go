@@ -89,6 +89,25 @@ const contrast = `(() => {
   return bad;
 })()`
 
+// fieldBorders is a script that finds the visible text fields whose
+// border is below WCAG AA's 3:1 against what surrounds them (1.4.11: the
+// border is what shows a person where to type), and returns them.
+const fieldBorders = `(() => {
+  const parse = (c) => { const m = c.match(/rgba?\(([^)]+)\)/); if (!m) return null; const v = m[1].split(/[ ,\/]+/).filter(Boolean).map(Number); return {r: v[0], g: v[1], b: v[2], a: v.length > 3 ? v[3] : 1}; };
+  const lum = ({r, g, b}) => { const f = (x) => { x /= 255; return x <= 0.03928 ? x / 12.92 : ((x + 0.055) / 1.055) ** 2.4; }; return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b); };
+  const bg = (el) => { for (let e = el; e; e = e.parentElement) { const c = parse(getComputedStyle(e).backgroundColor); if (c && c.a > 0.5) return c; } return parse(getComputedStyle(document.body).backgroundColor); };
+  const bad = [];
+  for (const el of document.querySelectorAll('input:not([type=file]):not([type=checkbox]), textarea')) {
+    if (!el.offsetParent) continue;
+    const st = getComputedStyle(el);
+    if (parseFloat(st.borderTopWidth) === 0) { bad.push('#' + el.id + ' has no border'); continue; }
+    const l1 = lum(parse(st.borderTopColor)), l2 = lum(bg(el.parentElement));
+    const ratio = (Math.max(l1, l2) + 0.05) / (Math.min(l1, l2) + 0.05);
+    if (ratio < 3) bad.push('#' + el.id + ' ' + ratio.toFixed(2));
+  }
+  return bad;
+})()`
+
 func TestLook(t *testing.T) {
 	for _, tc := range []struct {
 		name          string
@@ -109,6 +128,9 @@ func TestLook(t *testing.T) {
 			// Text meets WCAG AA contrast everywhere on the page.
 			if bad := eval[[]string](t, ctx, contrast); len(bad) > 0 {
 				t.Errorf("text below 4.5:1 contrast in the %s theme: %q", tc.scheme, bad)
+			}
+			if bad := eval[[]string](t, ctx, fieldBorders); len(bad) > 0 {
+				t.Errorf("field borders below 3:1 contrast in the %s theme: %q", tc.scheme, bad)
 			}
 			// Nothing is wider than the screen.
 			if w := eval[int](t, ctx, `document.documentElement.scrollWidth`); w > int(tc.width) {
@@ -141,6 +163,9 @@ func TestLoginLook(t *testing.T) {
 		waitJS(t, ctx, `document.getElementById('login-error').textContent !== ''`)
 		if bad := eval[[]string](t, ctx, contrastIn("#login *")); len(bad) > 0 {
 			t.Errorf("login form text below 4.5:1 contrast in the %s theme: %q", scheme, bad)
+		}
+		if bad := eval[[]string](t, ctx, fieldBorders); len(bad) > 0 {
+			t.Errorf("login field borders below 3:1 contrast in the %s theme: %q", scheme, bad)
 		}
 	}
 }
