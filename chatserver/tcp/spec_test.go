@@ -1,0 +1,23 @@
+package tcp_test
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/parley-chat/parley/chatserver/tcp"
+)
+
+// PROTOCOL.md's "Other bounds" table gives the queue bound the transport
+// applies by default.
+func TestSpecQueueBound(t *testing.T) {
+	b, err := os.ReadFile("../../shared/PROTOCOL.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("| Bytes queued for one client | %d MiB (`-max-queue`) |", tcp.DefaultMaxQueue>>20)
+	if tcp.DefaultMaxQueue%(1<<20) != 0 || !strings.Contains(string(b), want) {
+		t.Errorf("PROTOCOL.md does not say %q (DefaultMaxQueue is %d bytes)", want, tcp.DefaultMaxQueue)
+	}
+}
