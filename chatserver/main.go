@@ -1,5 +1,6 @@
 // Command chatserver runs Parley's chat server: rooms, private messages,
-// presence, history and recall over newline-delimited JSON on TCP.
+// presence, history and recall, in newline-delimited JSON over TCP and
+// over WebSocket (its HTTP door, with health and metrics), and over IRC.
 //
 //	chatserver -addr :7700 -data parley-data/chat
 package main
