@@ -1,5 +1,6 @@
 // Command chatserver runs Parley's chat server: rooms, private messages,
-// presence, history and recall over newline-delimited JSON on TCP.
+// presence, history and recall, in newline-delimited JSON over TCP and
+// over WebSocket (its HTTP door, with health and metrics), and over IRC.
 //
 //	chatserver -addr :7700 -data parley-data/chat
 package main
@@ -24,7 +25,6 @@ import (
 	"github.com/parley-chat/parley/chatserver/hub"
 	"github.com/parley-chat/parley/chatserver/server"
 	"github.com/parley-chat/parley/chatserver/session"
-	"github.com/parley-chat/parley/chatserver/tcp"
 	"github.com/parley-chat/parley/shared/filetoken"
 	"github.com/parley-chat/parley/shared/protocol"
 )
@@ -190,7 +190,7 @@ Flags:
 	fs.DurationVar(&cfg.PingInterval, "ping", session.DefaultPingInterval, "ping a client after this much silence")
 	fs.DurationVar(&cfg.PingTimeout, "ping-timeout", session.DefaultPingTimeout, "close a connection whose ping is not answered within this")
 	fs.DurationVar(&cfg.Coalesce, "coalesce", 0, "how long a TCP write waits for more frames to the same clients, so that several go in one system call (for example 2ms); 0 writes at once")
-	fs.IntVar(&cfg.MaxQueue, "max-queue", tcp.DefaultMaxQueue, "`bytes` queued for one client before it is disconnected as a slow consumer")
+	fs.IntVar(&cfg.MaxQueue, "max-queue", session.DefaultMaxQueue, "`bytes` queued for one client before it is disconnected as a slow consumer")
 	loginRate := fs.Int("login-rate", 60, "password logins one address may start a minute, and `N` at once; an account gets half as many (0: no limit). Resume tokens are never limited")
 	registerRate := fs.Int("register-rate", 20, "new accounts one address may register an hour, and `N` at once (0: no limit)")
 	mem := fs.Uint("hash-memory", uint(auth.DefaultParams.MemoryKiB), "memory in `KiB` for each argon2id password hash")

@@ -109,10 +109,10 @@ func New(cfg Config) *Server {
 		cfg.ServerName = "parley"
 	}
 	if cfg.WriteTimeout == 0 {
-		cfg.WriteTimeout = 10 * time.Second
+		cfg.WriteTimeout = session.DefaultWriteTimeout
 	}
 	if cfg.MaxQueue == 0 {
-		cfg.MaxQueue = 8 << 20
+		cfg.MaxQueue = session.DefaultMaxQueue
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, guestKey: make([]byte, 32),
 		lns: map[net.Listener]struct{}{}, conns: map[*conn]struct{}{}, closed: map[string]int{}, idents: map[string]ident{}, quits: map[string]quit{}, nicks: map[string]string{}}

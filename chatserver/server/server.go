@@ -474,7 +474,7 @@ func advertisedURL(host, addr string, tls bool) string {
 // queue, so that it never counts as a slow consumer.
 func catchUpBytes(maxQueue int) int {
 	if maxQueue == 0 {
-		maxQueue = tcp.DefaultMaxQueue
+		maxQueue = session.DefaultMaxQueue
 	}
 	return max(maxQueue/4, 64<<10)
 }

@@ -127,6 +127,17 @@ const (
 	DefaultReadBurst        = 20
 )
 
+// The slow-consumer policy every transport enforces on its connections:
+// a client whose outbound queue would grow past DefaultMaxQueue bytes, or
+// whose socket takes longer than DefaultWriteTimeout for one write, is
+// disconnected with slow_consumer. DefaultMaxQueue holds a full history
+// page and a login's catch-up with room to spare; a client that stops
+// reading is usually caught sooner by the write deadline.
+const (
+	DefaultMaxQueue     = 8 << 20
+	DefaultWriteTimeout = 10 * time.Second
+)
+
 func (c *Config) setDefaults() {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

@@ -19,12 +19,14 @@ import (
 
 var errTooManyFiles = syscall.EMFILE
 
-// conn is one client connection. Its reader goroutine (serve) reads and
-// dispatches frames. Anyone may queue frames; nobody waits for the socket
-// but a writer goroutine (writeLoop). Frames are written by the
-// connection's flusher while the socket takes them at once, and by a
-// writer goroutine when it does not, for TLS, and to close; one writes at
-// a time, and an idle connection has no writer.
+// conn is one client connection. A reader goroutine (serve, later run)
+// reads frames and hands them to the session while the connection has
+// something to read; an idle one parks with none. Anyone may queue
+// frames; nobody waits for the socket but a writer goroutine
+// (writeLoop). Frames are written by the connection's flusher while the
+// socket takes them at once, and by a writer goroutine when it does not,
+// for TLS, and to close; one writes at a time, and an idle connection
+// has no writer.
 type conn struct {
 	srv *Server
 	nc  net.Conn

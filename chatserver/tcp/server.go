@@ -40,8 +40,8 @@ type Config struct {
 	// TLS, if set, wraps every accepted connection.
 	TLS *tls.Config
 
-	WriteTimeout time.Duration // for one write to the socket
-	MaxQueue     int           // bytes queued for one client before it counts as slow
+	WriteTimeout time.Duration // for one write to the socket (default session.DefaultWriteTimeout)
+	MaxQueue     int           // bytes queued for one client before it counts as slow (default session.DefaultMaxQueue)
 	// Flushers is how many goroutines write the hub's frames, each for
 	// its share of the connections (see flusher). The default, half of
 	// GOMAXPROCS and at least one, leaves the other cores to the readers,
@@ -66,21 +66,15 @@ func (c *Config) setDefaults() {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	if c.WriteTimeout == 0 {
-		c.WriteTimeout = 10 * time.Second
+		c.WriteTimeout = session.DefaultWriteTimeout
 	}
 	if c.MaxQueue == 0 {
-		c.MaxQueue = DefaultMaxQueue
+		c.MaxQueue = session.DefaultMaxQueue
 	}
 	if c.Flushers <= 0 {
 		c.Flushers = max(1, runtime.GOMAXPROCS(0)/2)
 	}
 }
-
-// DefaultMaxQueue is the default bound on the bytes queued for one client.
-// It holds a full history page and a login's catch-up with room to spare;
-// a client that stops reading is usually caught sooner by the write
-// deadline.
-const DefaultMaxQueue = 8 << 20
 
 // Server accepts chat connections.
 type Server struct {

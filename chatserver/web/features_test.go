@@ -479,3 +479,198 @@ func TestFeaturesLook(t *testing.T) {
 		})
 	}
 }
+
+// sentFrames is a script that records the frames the page sends from
+// now on in window.__sent, for a test to read.
+const sentFrames = `(() => {
+	window.__sent = [];
+	const send = WebSocket.prototype.send;
+	WebSocket.prototype.send = function (d) { try { window.__sent.push(JSON.parse(d)); } catch (e) {} return send.call(this, d); };
+})()`
+
+// noFrame fails if an event of the given type reaches p within d.
+func (p *peer) noFrame(typ string, d time.Duration) {
+	p.t.Helper()
+	timeout := time.After(d)
+	for {
+		select {
+		case ev, open := <-p.s.Events():
+			if !open {
+				p.t.Fatal("peer session ended")
+			}
+			if ev.Kind == chat.EvFrame && ev.Frame.Type == typ {
+				p.t.Fatalf("peer: a %s event arrived: %+v", typ, ev.Frame)
+			}
+		case <-timeout:
+			return
+		}
+	}
+}
+
+// Typing, both ways: a terminal-client peer's typing shows as "Bobby
+// is typing…" (by nick) until the message comes or a few seconds pass,
+// and the page's typing of text, not of commands, reaches the peer, at
+// most every 3 seconds.
+func TestTyping(t *testing.T) {
+	e := newEnv(t, nil)
+	bob := e.peer("bob")
+	bob.do(&protocol.Frame{Type: protocol.TypeNick, Nick: "Bobby"})
+	ctx := tab(t, 1280, 800)
+	login(t, ctx, e, "alice")
+	if live := eval[string](t, ctx, `document.getElementById('typing').getAttribute('aria-live')`); live != "polite" {
+		t.Errorf("typing aria-live %q", live)
+	}
+	typing := `document.getElementById('typing').textContent`
+
+	// bob types in the lobby; his message ends it.
+	bob.s.Notify(&protocol.Frame{Type: protocol.TypeTyping})
+	waitJS(t, ctx, typing+` === 'Bobby is typing…'`)
+	if n := eval[int](t, ctx, `document.getElementById('typing').children.length`); n != 0 {
+		t.Errorf("the typing line has %d elements; it is text", n)
+	}
+	shot(t, ctx, "typing")
+	bob.send(&protocol.Frame{Text: "here it is"})
+	waitJS(t, ctx, messageShown("here it is"))
+	waitJS(t, ctx, typing+` === ''`)
+
+	// Without a message it goes after about five seconds. (The server
+	// passes one typing a session and conversation every 2 seconds.)
+	time.Sleep(2100 * time.Millisecond)
+	bob.s.Notify(&protocol.Frame{Type: protocol.TypeTyping})
+	waitJS(t, ctx, typing+` === 'Bobby is typing…'`)
+	start := time.Now()
+	// Typing in another conversation does not show in this one.
+	bob.s.Notify(&protocol.Frame{Type: protocol.TypeTyping, To: "alice"})
+	waitJS(t, ctx, typing+` === ''`)
+	if d := time.Since(start); d < 3500*time.Millisecond || d > 8*time.Second {
+		t.Errorf("the typing line went after %v, want about 5s", d)
+	}
+
+	// alice types text: bob is told once, although she types on.
+	do(t, ctx, sentFrames)
+	run(t, ctx, chromedp.Focus(chromedp.ID("input")), chromedp.SendKeys(chromedp.ID("input"), "hello the"))
+	if f := bob.waitFrame(protocol.TypeTyping, func(f *protocol.Frame) bool { return f.From == "alice" }); f.Room != "lobby" && f.Room != "" {
+		t.Errorf("typing in %q", f.Room)
+	}
+	run(t, ctx, chromedp.SendKeys(chromedp.ID("input"), "re bob"))
+	if n := eval[int](t, ctx, `window.__sent.filter(f => f.type === 'typing').length`); n != 1 {
+		t.Errorf("%d typing frames sent for one burst of typing", n)
+	}
+	if f := eval[string](t, ctx, `JSON.stringify(window.__sent.find(f => f.type === 'typing'))`); strings.Contains(f, `"id"`) {
+		t.Errorf("typing sent as %s; it has no id", f)
+	}
+	// A command is not text: nothing is sent for it, even later.
+	time.Sleep(3100 * time.Millisecond)
+	do(t, ctx, `document.getElementById('input').value = ''`)
+	run(t, ctx, chromedp.SendKeys(chromedp.ID("input"), "/help"))
+	bob.noFrame(protocol.TypeTyping, 700*time.Millisecond)
+	if n := eval[int](t, ctx, `window.__sent.filter(f => f.type === 'typing').length`); n != 1 {
+		t.Errorf("%d typing frames sent, a command among them", n)
+	}
+	// "//" starts text.
+	do(t, ctx, `document.getElementById('input').value = ''`)
+	run(t, ctx, chromedp.SendKeys(chromedp.ID("input"), "//etc is a path"))
+	bob.waitFrame(protocol.TypeTyping, func(f *protocol.Frame) bool { return f.From == "alice" })
+	run(t, ctx, pressEnter())
+	bob.waitMessage(func(f *protocol.Frame) bool { return f.From == "alice" && f.Text == "/etc is a path" })
+}
+
+// /jump and /context open a conversation at a /search match, /context
+// with the 20 messages before it loaded, and /read ID moves the read
+// position to that message at the server.
+func TestContextAndJump(t *testing.T) {
+	e := newEnv(t, func(c *server.Config) {
+		c.Limits = protocol.Limits{RatePerSec: 1000, RateBurst: 1000, History: 30}
+		c.JoinHistory = 50
+	})
+	bob := e.peer("bob")
+	bob.do(&protocol.Frame{Type: protocol.TypeJoin, Room: "ops"})
+	for i := 0; i < 40; i++ {
+		bob.send(&protocol.Frame{Room: "ops", Text: fmt.Sprintf("before %d", i)})
+	}
+	target := bob.send(&protocol.Frame{Room: "ops", Text: "the deploy is done"})
+	// With 79 after it, 50 of them shown at the join and pages of 30,
+	// the page that brings it has it as its oldest: the 20 before it
+	// take one more page.
+	for i := 0; i < 79; i++ {
+		bob.send(&protocol.Frame{Room: "ops", Text: fmt.Sprintf("after %d", i)})
+	}
+	lobbyHit := bob.send(&protocol.Frame{Text: "deploy tomorrow?"})
+	ctx := tab(t, 1280, 800)
+	login(t, ctx, e, "alice")
+	say(t, ctx, "/join ops")
+	waitJS(t, ctx, messageShown("after 78"))
+	if eval[bool](t, ctx, `!!document.querySelector('`+row(target)+`')`) {
+		t.Fatal("the match is shown already; the test needs it out of the first page")
+	}
+	lobby := func() {
+		do(t, ctx, `document.querySelector('#conv-list button.conv').click()`)
+		waitJS(t, ctx, `document.getElementById('conv-title').textContent === '#lobby'`)
+	}
+	lobby()
+
+	// The commands are listed for completion and help.
+	run(t, ctx, chromedp.Focus(chromedp.ID("input")), chromedp.SetValue(chromedp.ID("input"), "/ju"), chromedp.SendKeys(chromedp.ID("input"), "m"))
+	waitJS(t, ctx, `document.getElementById('completions').textContent.startsWith('/jump ID')`)
+	do(t, ctx, `document.getElementById('input').value = ''`)
+
+	say(t, ctx, "/search deploy")
+	waitJS(t, ctx, `document.querySelectorAll('#search-results .result').length === 2`)
+	do(t, ctx, `document.getElementById('search-dialog').close()`)
+
+	// /context: #ops at the match, with the 20 before it.
+	say(t, ctx, fmt.Sprintf("/context %d", target))
+	waitJS(t, ctx, `document.getElementById('conv-title').textContent === '#ops'`)
+	waitJS(t, ctx, `!!document.querySelector('`+row(target)+`.found')`)
+	for i := 20; i < 40; i++ {
+		if n := countShown(t, ctx, fmt.Sprintf("before %d", i)); n != 1 {
+			t.Errorf("before %d shown %d times", i, n)
+		}
+	}
+	for i := 0; i < 79; i++ {
+		if n := countShown(t, ctx, fmt.Sprintf("after %d", i)); n != 1 {
+			t.Errorf("after %d shown %d times", i, n)
+		}
+	}
+	waitJS(t, ctx, `(() => { const r = document.querySelector('`+row(target)+`').getBoundingClientRect(), b = document.getElementById('messages').getBoundingClientRect(); return r.top >= b.top && r.bottom <= b.bottom; })()`)
+	shot(t, ctx, "features-context")
+
+	// /jump: the lobby's match, from #ops; then the #ops one again.
+	say(t, ctx, fmt.Sprintf("/jump #%d", lobbyHit))
+	waitJS(t, ctx, `document.getElementById('conv-title').textContent === '#lobby'`)
+	waitJS(t, ctx, `!!document.querySelector('`+row(lobbyHit)+`.found')`)
+	say(t, ctx, fmt.Sprintf("/jump %d", target))
+	waitJS(t, ctx, `document.getElementById('conv-title').textContent === '#ops'`)
+	waitJS(t, ctx, `!!document.querySelector('`+row(target)+`.found')`)
+	// Only a search match.
+	say(t, ctx, "/jump 99999")
+	waitJS(t, ctx, `[...document.querySelectorAll('#messages .notice')].some(n => n.textContent.includes('usage: /jump ID, with ID a match of the last /search'))`)
+	// /context of a message of the current conversation that no search
+	// found.
+	before3 := eval[uint64](t, ctx, `Number([...document.querySelectorAll('#messages .msg')].find(r => (r.querySelector('.text') || {}).textContent === 'before 30').dataset.id)`)
+	say(t, ctx, fmt.Sprintf("/context %d", before3))
+	waitJS(t, ctx, `!!document.querySelector('`+row(before3)+`.found')`)
+	for i := 10; i < 30; i++ {
+		if n := countShown(t, ctx, fmt.Sprintf("before %d", i)); n != 1 {
+			t.Errorf("before %d shown %d times after the second /context", i, n)
+		}
+	}
+
+	// /read ID. The page is made to look hidden, so that it marks
+	// nothing read by itself; /read 1st marks the first of three read.
+	do(t, ctx, `Object.defineProperty(document, 'hidden', { get: () => true, configurable: true })`)
+	do(t, ctx, sentFrames)
+	first := bob.send(&protocol.Frame{Room: "ops", Text: "unread one"})
+	bob.send(&protocol.Frame{Room: "ops", Text: "unread two"})
+	bob.send(&protocol.Frame{Room: "ops", Text: "unread three"})
+	waitJS(t, ctx, messageShown("unread three"))
+	say(t, ctx, fmt.Sprintf("/read %d", first))
+	waitJS(t, ctx, `[...document.querySelectorAll('#messages .notice .text')].some(n => n.textContent === `+js(fmt.Sprintf("Marked read up to #%d.", first))+`)`)
+	if got := eval[string](t, ctx, `JSON.stringify(window.__sent.filter(f => f.type === 'read').map(f => [f.room, f.msg]))`); got != fmt.Sprintf(`[["ops",%d]]`, first) {
+		t.Errorf("read frames %s, want one at %d", got, first)
+	}
+	// Another device of alice's counts from there: two unread in #ops.
+	second := tab(t, 1280, 800)
+	login(t, second, e, "alice")
+	waitJS(t, second, badge("#ops")+` === '2'`)
+}

@@ -67,10 +67,10 @@ func New(cfg Config) *Server {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	if cfg.WriteTimeout == 0 {
-		cfg.WriteTimeout = 10 * time.Second
+		cfg.WriteTimeout = session.DefaultWriteTimeout
 	}
 	if cfg.MaxQueue == 0 {
-		cfg.MaxQueue = 8 << 20
+		cfg.MaxQueue = session.DefaultMaxQueue
 	}
 	return &Server{cfg: cfg, log: cfg.Logger, maxFrame: cfg.Sessions.Limits().Frame,
 		conns: make(map[*conn]struct{}), closed: make(map[string]int)}

@@ -257,6 +257,20 @@ function request(frame) {
   });
 }
 
+// notify sends a frame that gets no reply (typing) at once, if the
+// connection is up, nothing waits in the queue and the rate allows it.
+// Otherwise it is dropped: such a frame is worth nothing late, and never
+// takes the place of a request.
+function notify(frame) {
+  if (!S.loggedIn || !S.ws || S.ws.readyState !== WebSocket.OPEN || S.queue.length) return false;
+  if ((S.holdUntil || 0) > performance.now()) return false;
+  refill();
+  if (S.bucket.tokens < 1) return false;
+  takeToken();
+  S.ws.send(JSON.stringify(frame));
+  return true;
+}
+
 function pump() {
   clearTimeout(S.pumpTimer);
   S.pumpTimer = 0;
@@ -1848,7 +1862,7 @@ start();
 
 // What features.js uses.
 export {
-  S, el, fold, onEvent, request, getConv, convOfMessage, convTarget, notice, switchTo, render,
+  S, el, fold, onEvent, request, notify, convKey, getConv, convOfMessage, convTarget, notice, switchTo, render,
   renderMessages, rerenderMessage, renderConvList, renderMembers, renderTitle, commands,
   expandEmoji, sendMessage, togglePicker, closePickers, autosize,
 };

@@ -1,14 +1,14 @@
 // Parley's web client: the messaging features of shared/PROTOCOL.md
 // beyond sending and recalling, as the terminal client has them: edits,
-// replies with quotes, reactions, read positions, search, nicks, /me
-// actions and room topics. Hand-written, no third-party code.
+// replies with quotes, reactions, read positions, search with /jump and
+// /context, nicks, /me actions, room topics and typing indicators. Hand-written, no third-party code.
 //
 // It joins app.js through the hooks app.js exports, and through
 // onEvent, to which it adds the new event types. Like app.js, it puts
 // every string from the server in the page as text, never as HTML.
 
 import {
-  S, el, fold, hooks, onEvent, request, getConv, convOfMessage, convTarget, notice, switchTo, render,
+  S, el, fold, hooks, onEvent, request, notify, convKey, getConv, convOfMessage, convTarget, notice, switchTo, render,
   renderMessages, rerenderMessage, renderConvList, renderMembers, renderTitle, commands,
   expandEmoji, sendMessage, togglePicker, closePickers, autosize,
 } from './app.js';
@@ -141,6 +141,7 @@ onEvent.message = (f) => {
   const c = convOfMessage(f);
   const unread = c.unread;
   addMessage(f);
+  if (!f.history) stoppedTyping(c.key, f.from);
   // In a private conversation every message is for the user: the
   // server counts each as a mention, and so does the badge.
   if (c.kind === 'dm' && c.unread > unread) { c.mentions = Math.max(c.mentions, c.unread); renderConvList(); }
@@ -190,6 +191,76 @@ onEvent.topic = (f) => {
   notice(c, f.text ? (f.by || 'The owner') + ' set the topic: ' + f.text : (f.by || 'The owner') + ' cleared the topic.');
   render();
 };
+
+// ---------------------------------------------------------------------
+// Typing
+
+// As in the terminal client: the page says the user is typing at most
+// every typingEvery while they type text (not a command) in a
+// conversation, and shows who else is for typingShown after the last
+// word of it, or until their message comes. Nothing of it is stored.
+const typingEvery = 3000;
+const typingShown = 5000;
+
+// typists: conversation key -> folded name -> {name, until}.
+const typists = new Map();
+let typingTimer = 0;
+
+$('input').addEventListener('input', () => {
+  const v = $('input').value;
+  const c = current();
+  if (!c || !S.loggedIn || !v.trim() || (v.startsWith('/') && !v.startsWith('//'))) return;
+  const now = Date.now();
+  if (now - (c.typedAt || 0) < typingEvery) return;
+  if (notify({ type: 'typing', ...convTarget(c) })) c.typedAt = now;
+});
+
+onEvent.typing = (f) => {
+  if (!f.from || fold(f.from) === fold(S.me)) return;
+  // The conversation's key, without making a conversation of it: one
+  // that has no message yet gets its own when the message comes.
+  const key = f.to ? convKey('dm', f.from) : convKey('room', f.room || 'lobby');
+  if (!typists.has(key)) typists.set(key, new Map());
+  typists.get(key).set(fold(f.from), { name: shownAs({ from: f.from, nick: f.nick }), until: Date.now() + typingShown });
+  renderTyping();
+};
+
+function stoppedTyping(key, name) {
+  const who = typists.get(key);
+  if (who && who.delete(fold(name))) {
+    if (!who.size) typists.delete(key);
+    renderTyping();
+  }
+}
+
+// typingText is "bob is typing…" for conversation key, or ''.
+function typingText(key) {
+  const names = [...(typists.get(key) || new Map()).values()].map((t) => t.name).sort();
+  if (!names.length) return '';
+  if (names.length === 1) return names[0] + ' is typing…';
+  if (names.length <= 3) return names.join(', ') + ' are typing…';
+  return names.length + ' people are typing…';
+}
+
+// renderTyping forgets the notes that have expired, shows who is typing
+// in the conversation on screen (as text), and wakes when the next note
+// expires.
+function renderTyping() {
+  const now = Date.now();
+  let next = Infinity;
+  for (const [key, who] of typists) {
+    for (const [n, t] of who) {
+      if (t.until <= now) who.delete(n);
+      else next = Math.min(next, t.until);
+    }
+    if (!who.size) typists.delete(key);
+  }
+  const line = $('typing');
+  const text = typingText(S.current);
+  if (line.textContent !== text) line.textContent = text;
+  clearTimeout(typingTimer);
+  typingTimer = next < Infinity ? setTimeout(renderTyping, next - now + 20) : 0;
+}
 
 // ---------------------------------------------------------------------
 // Login, topics and read positions
@@ -258,6 +329,7 @@ hooks.who = (c, ok) => {
 };
 
 hooks.shown = async (c) => {
+  renderTyping();
   // A private conversation known only from the login reply's list has
   // no messages here yet: show its newest, then mark them read.
   if (c.kind === 'dm' && !c.msgs.length && !c.atStart && S.loggedIn) {
@@ -288,9 +360,32 @@ function sendRead(c) {
   if (!newest || newest <= (c.readSent || 0)) return;
   c.readSent = newest;
   request({ type: 'read', ...convTarget(c), msg: newest }).then((ok) => {
-    c.readAt = Math.max(c.readAt || 0, ok.msg || newest);
-    $('messages').dataset.read = c.key + ' ' + c.readAt;
+    tookRead(c, ok.msg || newest);
   }, (e) => { c.readSent = 0; console.warn('read', e); });
+}
+
+function tookRead(c, at) {
+  c.readAt = Math.max(c.readAt || 0, at);
+  $('messages').dataset.read = c.key + ' ' + c.readAt;
+}
+
+// readUpTo is /read ID: it moves the read position of c to message id,
+// as the server has it for every device, and counts what is unread
+// after it. A position never goes back: the server's reply says where
+// it is now.
+async function readUpTo(c, id) {
+  clearTimeout(c.readTimer);
+  c.readTimer = 0;
+  const ok = await request({ type: 'read', ...convTarget(c), msg: id });
+  const at = ok.msg || id;
+  c.readSent = Math.max(c.readSent || 0, at);
+  tookRead(c, at);
+  const after = c.msgs.filter((m) => m.id > at && fold(m.from) !== fold(S.me) && !m.recalled);
+  c.unread = after.length;
+  c.mentions = c.kind === 'dm' ? after.length : after.filter((m) => m.mention).length;
+  renderConvList();
+  renderTitle();
+  notice(c, at > id ? 'This conversation was read up to #' + at + ' already; a read position never goes back.' : 'Marked read up to #' + at + '.');
 }
 
 // ---------------------------------------------------------------------
@@ -315,17 +410,31 @@ async function page(c, limit) {
 
 // openAt shows conversation c at message id, paging its history back
 // until the message is there (history pages join the conversation as
-// any other, so that it stays whole from there to the newest).
-async function openAt(c, id) {
+// any other, so that it stays whole from there to the newest), and
+// then until it has the before messages before it (or the start).
+async function openAt(c, id, before = 0) {
   if (S.current !== c.key) switchTo(c.key);
   for (let pages = 0; !c.byId.has(id) && !c.atStart && pages < 50; pages++) {
     if (!await page(c, S.limits.history || 200)) break;
+  }
+  if (c.byId.has(id)) {
+    const shownBefore = () => c.msgs.filter((m) => m.id < id).length;
+    for (let pages = 0; shownBefore() < before && !c.atStart && pages < 5; pages++) {
+      if (!await page(c, Math.min(before - shownBefore(), S.limits.history || 200))) break;
+    }
   }
   if (S.current !== c.key) return;
   renderMessages(true);
   const row = $('messages').querySelector('[data-id="' + id + '"]');
   if (!row) { notice(c, 'Message #' + id + ' is not in this conversation any more.'); return; }
-  row.scrollIntoView({ block: 'center' });
+  if (before) {
+    // With its context, the message is shown low, under what came
+    // before, clear of the bottom edge.
+    row.scrollIntoView({ block: 'end' });
+    $('messages').scrollTop += 24;
+  } else {
+    row.scrollIntoView({ block: 'center' });
+  }
   row.classList.remove('found');
   void row.offsetWidth; // restart the highlight's animation
   row.classList.add('found');
@@ -406,7 +515,10 @@ function emojiOf(s) {
 // ---------------------------------------------------------------------
 // Search
 
-const search = { results: [], dialog: null };
+// results gathers the matches of the search under way; hits maps the
+// ids of the last search's matches to their conversations, for /jump
+// and /context.
+const search = { results: [], hits: new Map(), dialog: null };
 
 function searchDialog() {
   if (search.dialog) return search.dialog;
@@ -458,7 +570,8 @@ async function runSearch(text, target) {
     const ok = await request({ type: 'search', text, ...target });
     const found = search.results;
     search.results = [];
-    status.textContent = found.length ? (ok.limit || found.length) + ' found, newest first' + (found.length >= 20 ? ' (the newest 20)' : '') + '. Choose one to see it where it was said.' : 'Nothing found.';
+    search.hits = new Map(found.map((f) => [f.id, convOfMessage(f)]));
+    status.textContent = found.length ? (ok.limit || found.length) + ' found, newest first' + (found.length >= 20 ? ' (the newest 20)' : '') + '. Choose one to see it where it was said (or /jump ID, /context ID).' : 'Nothing found.';
     list.replaceChildren(...found.map((f) => {
       const c = convOfMessage(f);
       const where = (c.kind === 'room' ? '#' : '@') + c.name;
@@ -489,9 +602,11 @@ commands.splice(commands.findIndex((c) => c.name === 'kick'), 0,
   { name: 'reply', args: 'ID TEXT', help: 'send TEXT here as a reply to message ID, which it quotes' },
   { name: 'react', args: 'ID EMOJI', help: 'put an emoji (:thumbsup: or 👍) on message ID; the same again takes it back' },
   { name: 'search', args: 'WORDS [in #ROOM|@NAME]', help: 'find the newest 20 messages with all of WORDS, in every conversation or in one; choose one to see it where it was said' },
+  { name: 'jump', args: 'ID', help: 'open the conversation of match ID of the last /search at that message' },
+  { name: 'context', args: 'ID', help: 'show message ID (a /search match, or one of the current conversation) with the 20 messages before it' },
   { name: 'nick', args: '[NAME]', help: 'be shown as NAME, keeping your login name (without NAME: shown by your login name again)' },
   { name: 'topic', args: '[TEXT]', help: 'set the topic of the current room, or clear it without TEXT (owner only)' },
-  { name: 'read', args: '', help: 'mark the current conversation read (done by itself while it is on screen)' });
+  { name: 'read', args: '[ID]', help: 'mark the current conversation read up to message ID (default: the newest shown; done by itself while it is on screen)' });
 
 const usage = (s) => { throw { message: 'usage: ' + s }; };
 
@@ -546,7 +661,29 @@ hooks.command = async (c, name, rest) => {
       await request({ type: 'topic', room: c.name, text: rest.trim() });
       return true;
     }
-    case 'read': readSoon(c, true); return true;
+    case 'read': {
+      if (!rest.trim()) { readSoon(c, true); return true; }
+      const id = parseId(rest.trim());
+      if (!id) usage('/read [ID], with ID a message number (#123)');
+      await readUpTo(c, id);
+      return true;
+    }
+    case 'jump': {
+      const id = parseId(rest.trim());
+      const hc = search.hits.get(id);
+      if (!id || !hc) usage('/jump ID, with ID a match of the last /search');
+      await openAt(hc, id);
+      return true;
+    }
+    case 'context': {
+      const id = parseId(rest.trim());
+      if (!id) usage('/context ID, with ID a message number (of a /search match, say)');
+      // The conversation of a search match, or of a message shown
+      // somewhere, else the current one.
+      const found = findMessage(id);
+      await openAt(search.hits.get(id) || (found && found.c) || c, id, 20);
+      return true;
+    }
     case 'rooms': {
       const ok = await request({ type: 'rooms' });
       takeTopics(ok.rooms);
