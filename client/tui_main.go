@@ -16,6 +16,7 @@ import (
 	"github.com/parley-chat/parley/client/command"
 	"github.com/parley-chat/parley/client/files"
 	"github.com/parley-chat/parley/client/tui"
+	"github.com/parley-chat/parley/fileserver/folder"
 	"github.com/parley-chat/parley/shared/protocol"
 )
 
@@ -214,35 +215,21 @@ func (c clientStore) saveToken(server, name, token string) {
 	}
 }
 
-// write replaces a file atomically with the given mode: the data goes to
-// a new file beside it, is synced, and is renamed over it, so that a
-// crash leaves the old file or the new one, never half of one (a resume
-// token cut short would cost the user their session).
+// write replaces a file atomically with the given mode, through the
+// file server's folder.WriteFile: the data goes to a new file beside it,
+// is synced, and is renamed over it, so that a crash leaves the old file
+// or the new one, never half of one (a resume token cut short would cost
+// the user their session).
 func (c clientStore) write(name string, data []byte, mode os.FileMode) {
 	if c.dir == "" || os.MkdirAll(c.dir, 0o700) != nil {
 		return
 	}
-	f, err := os.CreateTemp(c.dir, "."+name+".*")
+	root, err := os.OpenRoot(c.dir)
 	if err != nil {
 		return
 	}
-	defer os.Remove(f.Name())
-	if err := f.Chmod(mode); err != nil {
-		f.Close()
-		return
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return
-	}
-	if err := f.Close(); err != nil {
-		return
-	}
-	os.Rename(f.Name(), filepath.Join(c.dir, name))
+	defer root.Close()
+	folder.WriteFile(root, name, data, mode)
 }
 
 // tuiFiles connects the screen to the file server the chat server

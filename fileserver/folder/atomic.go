@@ -9,7 +9,8 @@ import (
 // WriteFile replaces the file name in root with data, so that a crash
 // at any moment leaves either the old file or the new one, whole: the
 // data goes to a new file beside it, is synced, and is renamed over it.
-// The file server's records and its uploads' records are written so.
+// The file server's records, its uploads' records and the terminal
+// client's saved sessions are written so.
 func WriteFile(root *os.Root, name string, data []byte, perm os.FileMode) error {
 	var rnd [8]byte
 	rand.Read(rnd[:])
