@@ -6,21 +6,13 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"net/http"
-	"sync"
 
 	"github.com/parley-chat/parley/fileserver/folder"
 	"github.com/parley-chat/parley/fileserver/httperr"
 	"github.com/parley-chat/parley/shared/protocol"
 )
-
-// bufSize is the size of the copy buffers. Every transfer streams through
-// one, so memory does not grow with the size of a file.
-const bufSize = 256 << 10
-
-var bufPool = sync.Pool{New: func() any { b := make([]byte, bufSize); return &b }}
 
 // Put is a streamed upload of a whole file.
 type Put struct {
@@ -72,7 +64,14 @@ func (m *Manager) Put(ctx context.Context, p Put) (e folder.Entry, replaced bool
 	defer m.end(tmp.Name)
 
 	h := sha256.New()
-	n, rerr, err := copyLimited(ctx, tmp.File, h, p.Body, limit, func(k int) error { return m.take(tmp.Name, int64(k)) })
+	fw := newFileWriter(m.f.Staging(), tmp.Name, tmp.File)
+	defer fw.Close()
+	st := newStream(fw, 0, h)
+	n, rerr, err := copyLimited(ctx, st, p.Body, limit, func(k int) error { return m.take(tmp.Name, int64(k)) })
+	if _, werr := st.wait(); err == nil {
+		err = werr
+	}
+	st.close()
 	switch {
 	case rerr != nil:
 		m.log.Info("upload cut off", "path", p.Path, "user", p.User, "received", n, "err", rerr)
@@ -134,31 +133,31 @@ func nameKey(user string) string {
 
 var errOverLimit = errors.New("body over the limit")
 
-// copyLimited copies src to dst and h until EOF, with limit >= 0 the most
-// it accepts, and take to call for room before each write. It returns
-// the bytes copied, the error reading src (the client's side) and the
-// error writing dst or ending early (ours).
-func copyLimited(ctx context.Context, dst io.Writer, h hash.Hash, src io.Reader, limit int64, take func(int) error) (n int64, readErr, err error) {
-	bp := bufPool.Get().(*[]byte)
-	defer bufPool.Put(bp)
-	buf := *bp
-	for {
+// copyLimited reads src into s until EOF, with limit >= 0 the most it
+// accepts, and take to call for room before each buffer is pushed. It
+// returns the bytes pushed, the error reading src (the client's side) and
+// the error ending early (ours). It stops early when a write fails, which
+// s.wait then returns.
+func copyLimited(ctx context.Context, s *stream, src io.Reader, limit int64, take func(int) error) (n int64, readErr, err error) {
+	for !s.failed() {
 		if err := ctx.Err(); err != nil {
 			return n, err, nil
 		}
-		k, rerr := src.Read(buf)
+		b := s.buf()
+		k, rerr := fill(src, s.room(b))
 		if k > 0 {
 			if limit >= 0 && n+int64(k) > limit {
+				s.release(b)
 				return n, nil, errOverLimit
 			}
 			if err := take(k); err != nil {
+				s.release(b)
 				return n, nil, err
 			}
-			if _, err := dst.Write(buf[:k]); err != nil {
-				return n, nil, err
-			}
-			h.Write(buf[:k])
+			s.push(b, k)
 			n += int64(k)
+		} else {
+			s.release(b)
 		}
 		if rerr == io.EOF {
 			return n, nil, nil
@@ -167,4 +166,5 @@ func copyLimited(ctx context.Context, dst io.Writer, h hash.Hash, src io.Reader,
 			return n, rerr, nil
 		}
 	}
+	return n, nil, nil
 }

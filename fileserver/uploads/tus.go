@@ -331,14 +331,30 @@ func (u *tusUpload) WriteChunk(ctx context.Context, offset int64, src io.Reader)
 		return 0, m.tusError(err)
 	}
 	defer f.Close()
-	bp := bufPool.Get().(*[]byte)
-	defer bufPool.Put(bp)
-	buf := *bp
+	fw := newFileWriter(m.f.Staging(), dataName(info.ID), f)
+	defer fw.Close()
+	st := newStream(fw, offset, h)
+	defer st.close()
 
-	var written, since int64
+	// pushed counts the bytes handed to st, written those it has written
+	// and hashed; since is what was written after the last checkpoint.
+	var pushed, written, since int64
+	// settle waits for what was pushed and says how much of it is on
+	// the file (and in h), and the error if a write failed.
+	settle := func() error {
+		n, err := st.wait()
+		since += n - written
+		written = n
+		return err
+	}
+	// checkpoint syncs what is written and records it with the hash
+	// state, so that a crash or a cut-off resumes from there. After a
+	// failed write it still records what was written before, and then
+	// returns the write's error.
 	checkpoint := func() error {
+		werr := settle()
 		if since == 0 {
-			return nil
+			return werr
 		}
 		if err := f.Sync(); err != nil {
 			return err
@@ -354,40 +370,43 @@ func (u *tusUpload) WriteChunk(ctx context.Context, offset int64, src io.Reader)
 		}
 		*info = next
 		since = 0
-		return nil
+		return werr
+	}
+	// stop keeps what was written before a failure, and says why.
+	stop := func(err error) (int64, error) {
+		if cerr := checkpoint(); cerr != nil && cerr != err {
+			m.log.Warn("checkpoint upload", "id", info.ID, "err", cerr)
+		}
+		return written, m.tusError(err)
 	}
 	for {
-		k, rerr := src.Read(buf)
+		if st.failed() {
+			return stop(settle())
+		}
+		b := st.buf()
+		k, rerr := fill(src, st.room(b))
 		if k > 0 {
-			if offset+written+int64(k) > info.Size {
-				k = int(info.Size - offset - written)
+			if offset+pushed+int64(k) > info.Size {
+				k = int(info.Size - offset - pushed)
 				rerr = handler.ErrSizeExceeded
 			}
 			if err := m.take(info.ID, int64(k)); err != nil {
 				// No room for more: keep what came, and say why.
-				if cerr := checkpoint(); cerr != nil {
-					m.log.Warn("checkpoint upload", "id", info.ID, "err", cerr)
-				}
-				return written, m.tusError(err)
+				st.release(b)
+				return stop(err)
 			}
-			if _, err := f.WriteAt(buf[:k], offset+written); err != nil {
-				// Keep what was written before, and report the failure.
-				if cerr := checkpoint(); cerr != nil {
-					m.log.Warn("checkpoint upload", "id", info.ID, "err", cerr)
-				}
-				return written, m.tusError(err)
-			}
-			h.Write(buf[:k])
-			written += int64(k)
-			since += int64(k)
-			if offset+written == info.Size {
+			st.push(b, k)
+			pushed += int64(k)
+			if offset+pushed == info.Size {
 				m.locks.receiving(info.ID, false)
 			}
-			if since >= checkpointEvery {
+			if pushed-written >= checkpointEvery-since {
 				if err := checkpoint(); err != nil {
 					return written, m.tusError(err)
 				}
 			}
+		} else {
+			st.release(b)
 		}
 		if rerr != nil {
 			if err := checkpoint(); err != nil {
