@@ -43,8 +43,10 @@
 # Differences that the numbers include: Parley hashes every upload
 # (SHA-256), syncs it to disk and renames it into place before it answers;
 # nginx writes the body to a temporary file and renames it, without a sync.
-# Downloads are served from the page cache by both (the file was just
-# written), with sendfile.
+# Parley writes whole blocks with direct I/O, so the file it stored is not
+# in the page cache until the first download reads it from the disk; the
+# downloads after that are served from the page cache by both, with
+# sendfile.
 
 set -euo pipefail
 
