@@ -68,6 +68,10 @@ func ConvOf(f *protocol.Frame, me string) Conv {
 	return Conv{With: f.From}
 }
 
+// SameName says whether a and b are the same user's name, written alike
+// or not (in another case, say).
+func SameName(a, b string) bool { return sameName(a, b) }
+
 func sameName(a, b string) bool {
 	na, err1 := protocol.ParseName(a)
 	nb, err2 := protocol.ParseName(b)

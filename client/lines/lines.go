@@ -442,6 +442,11 @@ func (p *printer) frame(f *protocol.Frame, me string) {
 			p.writeText("* %s took back %s from message %d in %s", f.From, f.Emoji, f.Msg, command.ConvOf(f, me))
 		}
 	case protocol.TypePresence:
+		// The server tells every session of every change, its own
+		// user's among them; that the user is online is no news to them.
+		if command.SameName(f.Name, me) {
+			return
+		}
 		if f.Status == protocol.StatusOnline {
 			p.writeText("* %s is online", f.Name)
 		} else {

@@ -31,3 +31,23 @@ func TestModeInWords(t *testing.T) {
 		t.Errorf("printed %q, want %q", out.String(), want)
 	}
 }
+
+// Presence is printed for other users, not for the user's own login,
+// however the server writes the name; -json prints both.
+func TestOwnPresenceNotPrinted(t *testing.T) {
+	var text, js bytes.Buffer
+	for _, f := range []*protocol.Frame{
+		{Type: protocol.TypePresence, Name: "Bob", Status: protocol.StatusOnline},
+		{Type: protocol.TypePresence, Name: "alice", Status: protocol.StatusOnline},
+		{Type: protocol.TypePresence, Name: "alice", Status: protocol.StatusOffline},
+	} {
+		(&printer{out: &text}).frame(f, "bob")
+		(&printer{out: &js, json: true}).frame(f, "bob")
+	}
+	if want := "* alice is online\n* alice went offline\n"; text.String() != want {
+		t.Errorf("printed %q, want %q", text.String(), want)
+	}
+	if n := bytes.Count(js.Bytes(), []byte(`"type":"presence"`)); n != 3 {
+		t.Errorf("-json printed %d presence events, want 3: %s", n, js.String())
+	}
+}
