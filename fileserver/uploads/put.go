@@ -66,7 +66,7 @@ func (m *Manager) Put(ctx context.Context, p Put) (e folder.Entry, replaced bool
 	h := sha256.New()
 	fw := newFileWriter(m.f.Staging(), tmp.Name, tmp.File)
 	defer fw.Close()
-	st := newStream(fw, 0, h)
+	st := newStream(fw, 0, h, m.bufs)
 	n, rerr, err := copyLimited(ctx, st, p.Body, limit, func(k int) error { return m.take(tmp.Name, int64(k)) })
 	if _, werr := st.wait(); err == nil {
 		err = werr

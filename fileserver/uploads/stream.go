@@ -18,15 +18,18 @@ const (
 	blockSize = 4096
 )
 
-var bufPool = sync.Pool{New: func() any {
-	b := make([]byte, bufSize+blockSize)
-	skip := 0
-	if r := int(uintptr(unsafe.Pointer(&b[0])) % blockSize); r != 0 {
-		skip = blockSize - r
-	}
-	b = b[skip : skip+bufSize : skip+bufSize]
-	return &b
-}}
+// newBufPool returns a pool of buffers for streams.
+func newBufPool() *sync.Pool {
+	return &sync.Pool{New: func() any {
+		b := make([]byte, bufSize+blockSize)
+		skip := 0
+		if r := int(uintptr(unsafe.Pointer(&b[0])) % blockSize); r != 0 {
+			skip = blockSize - r
+		}
+		b = b[skip : skip+bufSize : skip+bufSize]
+		return &b
+	}}
+}
 
 // A stream writes an upload's body to its file at increasing offsets and
 // hashes it, with reading, writing and hashing overlapped: the caller's
@@ -42,6 +45,7 @@ var bufPool = sync.Pool{New: func() any {
 type stream struct {
 	w    io.WriterAt
 	h    hash.Hash
+	pool *sync.Pool
 	off  int64 // where the next pushed buffer goes; only the writer uses it
 	next int64 // where the buffer pushed next will go; only the reader uses it
 
@@ -64,10 +68,11 @@ type chunk struct {
 }
 
 // newStream starts a stream that writes to w from offset off and hashes
-// into h. Its goroutines stop at close, which must be called.
-func newStream(w io.WriterAt, off int64, h hash.Hash) *stream {
+// into h, with buffers from pool. Its goroutines stop at close, which
+// must be called.
+func newStream(w io.WriterAt, off int64, h hash.Hash, pool *sync.Pool) *stream {
 	s := &stream{
-		w: w, h: h, off: off, next: off,
+		w: w, h: h, pool: pool, off: off, next: off,
 		free:   make(chan *[]byte, bufCount),
 		writes: make(chan chunk, bufCount),
 		hashes: make(chan chunk, bufCount),
@@ -75,7 +80,7 @@ func newStream(w io.WriterAt, off int64, h hash.Hash) *stream {
 	}
 	s.settled.L = &s.mu
 	for range bufCount {
-		s.free <- bufPool.Get().(*[]byte)
+		s.free <- pool.Get().(*[]byte)
 	}
 	go s.write()
 	go s.hash()
@@ -136,7 +141,7 @@ func (s *stream) close() {
 	close(s.writes)
 	<-s.done
 	for range bufCount {
-		bufPool.Put(<-s.free)
+		s.pool.Put(<-s.free)
 	}
 }
 

@@ -40,7 +40,7 @@ func TestStreamWritesAndHashesInOrder(t *testing.T) {
 	t.Logf("direct I/O: %v", direct)
 
 	h := sha256.New()
-	s := newStream(fw, int64(len(head)), h)
+	s := newStream(fw, int64(len(head)), h, newBufPool())
 	var sizes []int
 	// Odd-sized reads, so that buffers are filled from several.
 	src := iotest.HalfReader(bytes.NewReader(data))
@@ -113,7 +113,7 @@ func TestStreamStopsAtAFailedWrite(t *testing.T) {
 	defer f.Close()
 	w := &failAfter{w: f, limit: 2 * bufSize}
 	h := sha256.New()
-	s := newStream(w, 0, h)
+	s := newStream(w, 0, h, newBufPool())
 	chunk := bytes.Repeat([]byte("x"), bufSize)
 	for i := 0; i < 6 && !s.failed(); i++ {
 		b := s.buf()

@@ -333,7 +333,7 @@ func (u *tusUpload) WriteChunk(ctx context.Context, offset int64, src io.Reader)
 	defer f.Close()
 	fw := newFileWriter(m.f.Staging(), dataName(info.ID), f)
 	defer fw.Close()
-	st := newStream(fw, offset, h)
+	st := newStream(fw, offset, h, m.bufs)
 	defer st.close()
 
 	// pushed counts the bytes handed to st, written those it has written

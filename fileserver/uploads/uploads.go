@@ -56,6 +56,7 @@ type Manager struct {
 	f     *folder.Folder
 	log   *slog.Logger
 	locks *uploadLocker // resumable uploads in use
+	bufs  *sync.Pool    // the streams' buffers (see stream.go)
 
 	// mu guards resv: each unfinished upload's account of what it has
 	// written and been promised (see reserve.go), so that two uploads
@@ -87,7 +88,7 @@ func New(cfg Config) (*Manager, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	m := &Manager{cfg: cfg, f: cfg.Folder, log: log, locks: newUploadLocker(), resv: map[string]*resv{}}
+	m := &Manager{cfg: cfg, f: cfg.Folder, log: log, locks: newUploadLocker(), bufs: newBufPool(), resv: map[string]*resv{}}
 	m.recoverStaged()
 	return m, nil
 }
