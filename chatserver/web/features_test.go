@@ -350,6 +350,18 @@ func TestNickActionTopic(t *testing.T) {
 	waitJS(t, ctx, `document.querySelector('`+row(old)+` .from')?.textContent === 'Bobby'`)
 	waitJS(t, ctx, `[...document.querySelectorAll('#member-list button')].some(b => b.textContent === 'Bobby (bob)')`)
 	waitJS(t, ctx, `[...document.querySelectorAll('#member-list span')].some(s => s.textContent === 'Ally (alice) (you)')`)
+	// A private conversation is listed and titled by the nick, with the
+	// login name, and follows a change of it.
+	do(t, ctx, `[...document.querySelectorAll('#member-list button')].find(b => b.textContent === 'Bobby (bob)').click()`)
+	waitJS(t, ctx, `document.getElementById('conv-title').textContent === '@Bobby (bob)'`)
+	waitJS(t, ctx, `[...document.querySelectorAll('#conv-list .name')].some(s => s.textContent === '@Bobby (bob)')`)
+	bob.do(&protocol.Frame{Type: protocol.TypeNick, Nick: "Robert"})
+	waitJS(t, ctx, `document.getElementById('conv-title').textContent === '@Robert (bob)'`)
+	waitJS(t, ctx, `[...document.querySelectorAll('#conv-list .name')].some(s => s.textContent === '@Robert (bob)')`)
+	bob.do(&protocol.Frame{Type: protocol.TypeNick, Nick: "Bobby"})
+	waitJS(t, ctx, `document.getElementById('conv-title').textContent === '@Bobby (bob)'`)
+	do(t, ctx, `document.querySelector('#conv-list button.conv').click()`)
+	waitJS(t, ctx, `document.getElementById('conv-title').textContent === '#lobby'`)
 
 	// Mentions count the nick and the login name.
 	byNick := bob.send(&protocol.Frame{Room: "lobby", Text: "Ally: look at this"})
@@ -673,4 +685,75 @@ func TestContextAndJump(t *testing.T) {
 	second := tab(t, 1280, 800)
 	login(t, second, e, "alice")
 	waitJS(t, second, badge("#ops")+` === '2'`)
+}
+
+// Roles and room settings from the page: the owner makes bob an
+// operator and gives carol voice with /op and /voice, the member list
+// marks them, live on every page; /secret and /topiclock change the
+// room's settings; an operator gets the Kick buttons; a plain member who
+// tries is told why.
+func TestRolesAndSettings(t *testing.T) {
+	e := newEnv(t, nil)
+	bob := e.peer("bob")
+	carol := e.peer("carol")
+	ctx := tab(t, 1280, 800)
+	login(t, ctx, e, "alice")
+	say(t, ctx, "/join crew")
+	waitJS(t, ctx, `document.getElementById('conv-title').textContent === '#crew'`)
+	bob.do(&protocol.Frame{Type: protocol.TypeJoin, Room: "crew"})
+	carol.do(&protocol.Frame{Type: protocol.TypeJoin, Room: "crew"})
+	run(t, ctx, chromedp.Click(chromedp.ID("toggle-members")))
+	waitJS(t, ctx, `[...document.querySelectorAll('#member-list button')].some(b => b.textContent === 'carol')`)
+
+	notice := func(ctx context.Context, text string) {
+		t.Helper()
+		waitJS(t, ctx, `[...document.querySelectorAll('#messages .notice .text')].some(n => n.textContent === `+js(text)+`)`)
+	}
+	memberRow := func(name string) string {
+		return `[...document.querySelectorAll('#member-list li')].find(l => (l.querySelector('button, span:not(.dot)') || {}).textContent === ` + js(name) + `)`
+	}
+	say(t, ctx, "/op bob")
+	if f := bob.waitFrame(protocol.TypeMode, func(f *protocol.Frame) bool { return f.Name == "bob" }); f.Operator == nil || !*f.Operator || f.By != "alice" {
+		t.Fatalf("bob got %+v", f)
+	}
+	notice(ctx, "alice made bob an operator of #crew")
+	waitJS(t, ctx, memberRow("bob")+`?.textContent.includes('operator')`)
+	say(t, ctx, "/voice @carol")
+	notice(ctx, "alice gave carol voice in #crew")
+	waitJS(t, ctx, memberRow("carol")+`?.textContent.includes('voice')`)
+	say(t, ctx, "/topiclock off")
+	notice(ctx, "alice let every member of #crew set its topic")
+	say(t, ctx, "/secret on")
+	notice(ctx, "alice made #crew secret (listed to its members only)")
+	who := carol.do(&protocol.Frame{Type: protocol.TypeWho, Room: "crew"})
+	if who.Secret == nil || !*who.Secret || (who.TopicLock != nil && *who.TopicLock) {
+		t.Fatalf("the room's settings: %+v", who)
+	}
+	roles := map[string]protocol.MemberInfo{}
+	for _, m := range who.Members {
+		roles[m.Name] = m
+	}
+	if !roles["bob"].Operator || !roles["carol"].Voice || roles["carol"].Operator {
+		t.Fatalf("roles %+v", who.Members)
+	}
+	say(t, ctx, "/secret maybe")
+	waitJS(t, ctx, `[...document.querySelectorAll('#messages .notice')].some(n => n.textContent.includes('usage: /secret on|off'))`)
+
+	// bob's page: an operator has the Kick buttons, and sees alice take
+	// the role back live.
+	bctx := tab(t, 1280, 800)
+	login(t, bctx, e, "bob")
+	do(t, bctx, `[...document.querySelectorAll('#conv-list button.conv')].find(b => b.querySelector('.name').textContent === '#crew').click()`)
+	waitJS(t, bctx, `document.getElementById('conv-title').textContent === '#crew'`)
+	run(t, bctx, chromedp.Click(chromedp.ID("toggle-members")))
+	waitJS(t, bctx, `!!document.querySelector('#member-list button[aria-label="Kick carol"]')`)
+	say(t, ctx, "/deop bob")
+	notice(bctx, "alice took operator from bob in #crew")
+	waitJS(t, bctx, `!document.querySelector('#member-list button[aria-label="Kick carol"]')`)
+	// Now a plain member: the server's reason.
+	say(t, bctx, "/devoice carol")
+	waitJS(t, bctx, `[...document.querySelectorAll('#messages .notice')].some(n => n.textContent.includes('not_owner'))`)
+	if csp := eval[[]string](t, ctx, `window.__csp`); len(csp) != 0 {
+		t.Fatalf("the Content-Security-Policy blocked %v", csp)
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -13,6 +14,7 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
+	"github.com/parley-chat/parley/client/files"
 	"github.com/parley-chat/parley/shared/protocol"
 )
 
@@ -175,4 +177,54 @@ func TestFolderChangingAsItOpens(t *testing.T) {
 	waitJS(t, ctx, `document.getElementById('files-path').textContent === '/talks' && [...document.querySelectorAll('#file-list button')].some(b => b.textContent === 'slides.pdf')`)
 	run(t, ctx, chromedp.Click(chromedp.ID("files-up")))
 	waitJS(t, ctx, `document.getElementById('files-path').textContent === '/' && [...document.querySelectorAll('#file-list button')].some(b => b.textContent === 'report.pdf')`)
+}
+
+// Tab completes the argument of a command, as in the terminal client:
+// rooms for /join, people for /msg, the conversation's file messages and
+// the folder's files for /download, your own files for /rm, your
+// messages for /recall.
+func TestArgumentCompletion(t *testing.T) {
+	e := newEnv(t, nil)
+	bob := e.peer("bob")
+	bob.do(&protocol.Frame{Type: protocol.TypeNick, Nick: "Bobby"})
+	bobsFile, _ := randomFile(t, "bobs.txt", 10)
+	fc := files.New(files.Options{BaseURL: func() string { return bob.s.Welcome().FilesURL }, Tokens: files.NewSessionTokens(bob.s), User: bob.s.Me()})
+	if _, err := fc.Upload(context.Background(), bobsFile, "bobs.txt", files.UploadOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	ctx := tab(t, 1280, 800)
+	login(t, ctx, e, "ada")
+	say(t, ctx, "/join planets")
+	say(t, ctx, "/join plans")
+	waitJS(t, ctx, `document.getElementById('conv-title').textContent === '#plans'`)
+	do(t, ctx, `document.querySelector('#conv-list button.conv').click()`)
+	waitJS(t, ctx, `document.getElementById('conv-title').textContent === '#lobby'`)
+	bob.send(&protocol.Frame{Text: "hello ada"})
+	waitJS(t, ctx, messageShown("hello ada"))
+
+	complete := func(typed, wantList, want string) {
+		t.Helper()
+		do(t, ctx, `document.getElementById('input').value = ''`)
+		run(t, ctx, chromedp.Focus(chromedp.ID("input")), chromedp.SendKeys(chromedp.ID("input"), typed))
+		waitJS(t, ctx, `!document.getElementById('completions').hidden && document.getElementById('completions').textContent.startsWith(`+js(wantList)+`)`)
+		run(t, ctx, chromedp.SendKeys(chromedp.ID("input"), "\t"))
+		waitJS(t, ctx, `document.getElementById('input').value === `+js(want))
+	}
+	complete("/leave #pl", "#planets#plans", "/leave #planets ")
+	complete("/msg b", "Bobby (bob)", "/msg bob ")
+
+	src, _ := randomFile(t, "notes.txt", 100)
+	run(t, ctx, chromedp.SetUploadFiles(chromedp.ID("file-input"), []string{src}))
+	waitJS(t, ctx, `[...document.querySelectorAll('#messages .file button')].some(b => b.textContent.includes('notes.txt'))`)
+	id := eval[uint64](t, ctx, `Number([...document.querySelectorAll('#messages .msg')].find(r => r.querySelector('.file')).dataset.id)`)
+	complete("/download ", fmt.Sprintf("#%d notes.txt", id), fmt.Sprintf("/download %d ", id))
+	complete("/recall ", fmt.Sprintf("#%d notes.txt", id), fmt.Sprintf("/recall %d ", id))
+
+	// With the folder listed, its files; /rm offers only ada's own.
+	run(t, ctx, chromedp.Click(chromedp.ID("toggle-files")))
+	waitJS(t, ctx, `[...document.querySelectorAll('#file-list button')].some(b => b.textContent === 'bobs.txt')`)
+	complete("/download bo", "bobs.txt", "/download bobs.txt")
+	do(t, ctx, `document.getElementById('input').value = ''`)
+	run(t, ctx, chromedp.SendKeys(chromedp.ID("input"), "/rm "))
+	waitJS(t, ctx, `document.getElementById('completions').textContent === 'notes.txt'`)
 }

@@ -254,6 +254,12 @@ func init() {
 		{Name: "read", Args: "[ID]", Help: "mark the current conversation read up to message ID (default: the newest shown), on all your devices", run: (*Runner).read},
 		{Name: "kick", Args: "NAME", Help: "remove NAME from the current room and ban them from it until /unban NAME (owner only)", run: (*Runner).kick, hands: true},
 		{Name: "unban", Args: "NAME", Help: "let NAME, kicked from the current room, join it again (owner only; /who lists the banned)", run: (*Runner).unban, hands: true},
+		{Name: "op", Args: "NAME", Help: "make NAME an operator of the current room: they may kick, unban, set the topic and change roles, as the owner may (owner and operators only)", run: roleCmd("op", "operator", true), hands: true},
+		{Name: "deop", Args: "NAME", Help: "take operator from NAME in the current room (owner and operators only; the owner always is one)", run: roleCmd("deop", "operator", false), hands: true},
+		{Name: "voice", Args: "NAME", Help: "give NAME voice in the current room: a mark beside their name, no right (owner and operators only)", run: roleCmd("voice", "voice", true), hands: true},
+		{Name: "devoice", Args: "NAME", Help: "take voice from NAME in the current room (owner and operators only)", run: roleCmd("devoice", "voice", false), hands: true},
+		{Name: "secret", Args: "on|off", Help: "on: list the current room in /rooms to its members only (anyone who knows its name may still join); off: list it to everyone (owner and operators only)", run: settingCmd("secret")},
+		{Name: "topiclock", Args: "on|off", Help: "on: only the owner and operators set the current room's topic (as a new room has it); off: any member may (owner and operators only)", run: settingCmd("topiclock")},
 		{Name: "refresh", Help: "reconnect now, keeping your rooms and unsent messages", run: (*Runner).refresh},
 		{Name: "help", Help: "show this list", run: (*Runner).help},
 		{Name: "quit", Help: "leave Parley", run: func(*Runner, context.Context, string) (*Output, error) { return nil, ErrQuit }},
@@ -716,6 +722,112 @@ func (r *Runner) unban(ctx context.Context, args string) (*Output, error) {
 	room := roomOf(reply, r.Current.Room)
 	return &Output{Type: "unban", Room: room, Name: name,
 		Text: fmt.Sprintf("%s is no longer banned from #%s and may join it again", name, room)}, nil
+}
+
+// DescribeMode says in words what a mode event changed: "ann made bob an
+// operator of #Go".
+func DescribeMode(f *protocol.Frame) string {
+	var parts []string
+	onOff := func(v bool, on, off string) string {
+		if v {
+			return on
+		}
+		return off
+	}
+	if f.Secret != nil {
+		parts = append(parts, onOff(*f.Secret, "made #"+f.Room+" secret (listed to its members only)", "made #"+f.Room+" listed to everyone"))
+	}
+	if f.TopicLock != nil {
+		parts = append(parts, onOff(*f.TopicLock, "locked the topic of #"+f.Room+" (owner and operators only)", "let every member of #"+f.Room+" set its topic"))
+	}
+	if f.Operator != nil {
+		parts = append(parts, onOff(*f.Operator, "made "+f.Name+" an operator of #"+f.Room, "took operator from "+f.Name+" in #"+f.Room))
+	}
+	if f.Voice != nil {
+		parts = append(parts, onOff(*f.Voice, "gave "+f.Name+" voice in #"+f.Room, "took voice from "+f.Name+" in #"+f.Room))
+	}
+	if len(parts) == 0 {
+		return f.By + " changed the settings of #" + f.Room
+	}
+	return f.By + " " + strings.Join(parts, "; ")
+}
+
+// roleCmd is /op, /deop, /voice or /devoice: it gives a member of the
+// current room a role (operator or voice), or takes it.
+func roleCmd(cmd, role string, on bool) func(*Runner, context.Context, string) (*Output, error) {
+	return func(r *Runner, ctx context.Context, args string) (*Output, error) {
+		if args == "" || strings.Contains(args, " ") {
+			return nil, usage("/%s NAME", cmd)
+		}
+		if r.Current.With != "" || r.Current.Room == "" {
+			return nil, usage("/%s works in a room; /switch to it first", cmd)
+		}
+		name := strings.TrimPrefix(args, "@")
+		f := &protocol.Frame{Type: protocol.TypeMode, Room: r.Current.Room, Name: name}
+		if role == "operator" {
+			f.Operator = &on
+		} else {
+			f.Voice = &on
+		}
+		reply, err := r.Session.Do(ctx, f)
+		if err != nil {
+			return nil, err
+		}
+		room := roomOf(reply, r.Current.Room)
+		var text string
+		switch {
+		case role == "operator" && on:
+			text = fmt.Sprintf("%s is an operator of #%s: they may kick, unban, set the topic and change roles", name, room)
+		case role == "operator":
+			text = fmt.Sprintf("%s is no longer an operator of #%s", name, room)
+		case on:
+			text = fmt.Sprintf("%s has voice in #%s", name, room)
+		default:
+			text = fmt.Sprintf("%s no longer has voice in #%s", name, room)
+		}
+		return &Output{Type: "mode", Room: room, Name: name, Text: text}, nil
+	}
+}
+
+// settingCmd is /secret or /topiclock: it turns a setting of the current
+// room on or off.
+func settingCmd(cmd string) func(*Runner, context.Context, string) (*Output, error) {
+	return func(r *Runner, ctx context.Context, args string) (*Output, error) {
+		var on bool
+		switch strings.ToLower(args) {
+		case "on":
+			on = true
+		case "off":
+		default:
+			return nil, usage("/%s on|off", cmd)
+		}
+		if r.Current.With != "" || r.Current.Room == "" {
+			return nil, usage("/%s works in a room; /switch to it first", cmd)
+		}
+		f := &protocol.Frame{Type: protocol.TypeMode, Room: r.Current.Room}
+		if cmd == "secret" {
+			f.Secret = &on
+		} else {
+			f.TopicLock = &on
+		}
+		reply, err := r.Session.Do(ctx, f)
+		if err != nil {
+			return nil, err
+		}
+		room := roomOf(reply, r.Current.Room)
+		var text string
+		switch {
+		case cmd == "secret" && on:
+			text = fmt.Sprintf("#%s is secret: /rooms lists it to its members only", room)
+		case cmd == "secret":
+			text = fmt.Sprintf("#%s is listed to everyone", room)
+		case on:
+			text = fmt.Sprintf("the topic of #%s is locked: only the owner and operators set it", room)
+		default:
+			text = fmt.Sprintf("any member of #%s may set its topic", room)
+		}
+		return &Output{Type: "mode", Room: room, Text: text}, nil
+	}
 }
 
 // roomOf is the room a reply names, as the server spells it, or asked

@@ -298,8 +298,8 @@ func (p *printer) output(o *command.Output) {
 	if !p.json && (o.Type == "edited" || o.Type == "reacted") {
 		return // so are the edit and react events
 	}
-	if !p.json && (o.Type == "nick" || o.Type == "topic") {
-		return // the nick or topic event says it
+	if !p.json && (o.Type == "nick" || o.Type == "topic" || o.Type == "mode") {
+		return // the nick, topic or mode event says it
 	}
 	if !p.json && o.Type == "search" && o.Count != nil {
 		switch *o.Count {
@@ -347,6 +347,14 @@ func (p *printer) output(o *command.Output) {
 			var marks []string
 			if m.Owner {
 				marks = append(marks, "owner")
+			} else if m.Operator {
+				marks = append(marks, "operator")
+			}
+			if m.Voice {
+				marks = append(marks, "voice")
+			}
+			if m.ServerOperator {
+				marks = append(marks, "server operator")
 			}
 			if m.Online {
 				marks = append(marks, "online")
@@ -474,7 +482,7 @@ func (p *printer) frame(f *protocol.Frame, me string) {
 	case protocol.TypeError:
 		p.writeText("! %s: %s", f.Code, f.Message)
 	case protocol.TypeMode:
-		p.writeText("* %s", describeMode(f))
+		p.writeText("* %s", command.DescribeMode(f))
 	case protocol.TypeTyping:
 		// Shown by the full-screen and web clients while it lasts; as
 		// lines, one every few seconds from each typist would bury the
@@ -564,31 +572,4 @@ func HumanSize(n int64) string {
 		exp++
 	}
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
-}
-
-// describeMode says in words what a mode event changed.
-func describeMode(f *protocol.Frame) string {
-	var parts []string
-	onOff := func(v bool, on, off string) string {
-		if v {
-			return on
-		}
-		return off
-	}
-	if f.Secret != nil {
-		parts = append(parts, onOff(*f.Secret, "made #"+f.Room+" secret (listed to its members only)", "made #"+f.Room+" listed to everyone"))
-	}
-	if f.TopicLock != nil {
-		parts = append(parts, onOff(*f.TopicLock, "locked the topic of #"+f.Room+" (owner and operators only)", "let every member of #"+f.Room+" set its topic"))
-	}
-	if f.Operator != nil {
-		parts = append(parts, onOff(*f.Operator, "made "+f.Name+" an operator of #"+f.Room, "took operator from "+f.Name+" in #"+f.Room))
-	}
-	if f.Voice != nil {
-		parts = append(parts, onOff(*f.Voice, "gave "+f.Name+" voice in #"+f.Room, "took voice from "+f.Name+" in #"+f.Room))
-	}
-	if len(parts) == 0 {
-		return f.By + " changed the settings of #" + f.Room
-	}
-	return f.By + " " + strings.Join(parts, "; ")
 }

@@ -512,8 +512,14 @@ func (m *Model) handleCmdDone(msg cmdDoneMsg) tea.Cmd {
 		var parts []string
 		for _, mi := range out.Members {
 			s := clean(mi.Name, false)
-			if mi.Owner {
+			switch {
+			case mi.Owner:
 				s += " ★"
+			case mi.Operator:
+				s += " (op)"
+			}
+			if mi.Voice {
+				s += " (voice)"
 			}
 			if mi.Online {
 				s = "● " + s

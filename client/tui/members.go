@@ -87,8 +87,14 @@ func (p *memberPane) View(list []memberRow, more int, me string, focused bool) [
 			style = stDim
 		}
 		owner := ""
-		if mi.Owner {
+		switch {
+		case mi.Owner:
 			owner = stOwnerMark.Render(" ★")
+		case mi.Operator:
+			owner = stOwnerMark.Render(" op")
+		}
+		if mi.Voice {
+			owner += stDim.Render(" +v")
 		}
 		row := fit(dot+style.Render(name)+owner, inner)
 		if focused && i == p.sel {

@@ -519,6 +519,23 @@ func (m *Model) handleFrame(f *protocol.Frame) tea.Cmd {
 		}
 	case protocol.TypeMember:
 		m.handleMember(f)
+	case protocol.TypeMode:
+		c := m.findConv(command.Conv{Room: f.Room})
+		if c == nil {
+			break
+		}
+		for i := range c.members {
+			if f.Name == "" || !sameName(c.members[i].Name, f.Name) {
+				continue
+			}
+			if f.Operator != nil {
+				c.members[i].Operator = *f.Operator
+			}
+			if f.Voice != nil {
+				c.members[i].Voice = *f.Voice
+			}
+		}
+		m.addInfo(c, clean(command.DescribeMode(f), false))
 	case protocol.TypeOwner:
 		c := m.findConv(command.Conv{Room: f.Room})
 		if c == nil {

@@ -207,7 +207,7 @@ func TestCommandsGoToTheRunnerAndErrorsStayInTheirConversation(t *testing.T) {
 
 func TestHelpIsShown(t *testing.T) {
 	h := newHarness(t)
-	h.send(tea.WindowSizeMsg{Width: 120, Height: 80})
+	h.send(tea.WindowSizeMsg{Width: 120, Height: 100})
 	h.typeText("/help")
 	h.key("enter")
 	h.wantScreen("/join ROOM", "/sticker NAME", "/screenshot", "/download [ID|NAME] [DEST]", "F2 (alt+u)", "ctrl+g")
@@ -860,4 +860,25 @@ func TestRecentMessagesAreAskedForOnce(t *testing.T) {
 	} else if len(c.entries) != 1 {
 		t.Errorf("@typo shows %d lines, want the one error", len(c.entries))
 	}
+}
+
+// Roles show in the member list and in /who, and a mode event changes
+// them live and says in the conversation what changed.
+func TestRolesInTheMemberList(t *testing.T) {
+	h := newHarness(t)
+	h.conn.setRun(func(cur command.Conv, line string) (*command.Output, command.Conv, error) {
+		return &command.Output{Type: "who", Room: "lobby", Members: []protocol.MemberInfo{
+			{Name: "alice", Online: true, Owner: true, Operator: true}, {Name: "bob", Online: true, Operator: true}, {Name: "carol", Online: true}}}, cur, nil
+	})
+	h.key("f2")
+	h.typeText("/who")
+	h.key("enter")
+	awaitType[cmdDoneMsg](h)
+	h.wantScreen("● alice ★", "● bob op", "in #lobby: ● alice ★, ● bob (op), ● carol")
+	yes, no := true, false
+	h.frame(&protocol.Frame{Type: protocol.TypeMode, Room: "lobby", By: "alice", Name: "carol", Voice: &yes})
+	h.wantScreen("● carol +v", "alice gave carol voice in #lobby")
+	h.frame(&protocol.Frame{Type: protocol.TypeMode, Room: "lobby", By: "alice", Name: "bob", Operator: &no})
+	h.wantScreen("alice took operator from bob in #lobby")
+	h.dontWantScreen("bob op")
 }

@@ -991,8 +991,55 @@ async function loadHistory(c, limit) {
 
 // Completion: commands after "/", names after "@", rooms after "#",
 // emoji after ":" (two letters at least).
+// argCompletions lists what the first argument of command cmd can be,
+// as the terminal client does: rooms, people, banned names, stickers,
+// the ids of the conversation's file messages and the folder's files
+// (/download), your files (/rm), your messages (/recall). word is what is
+// typed of it so far.
+function argCompletions(c, cmd, word) {
+  const sigil = /^[#@]/.test(word) ? word[0] : '';
+  const w = fold(word.slice(sigil.length));
+  const rooms = (joined) => [...S.convs.values()]
+    .filter((x) => x.kind === 'room' && (!joined || x.joined) && !(joined && cmd === 'leave' && x.key === 'lobby') && fold(x.name).startsWith(w))
+    .map((x) => ({ label: '#' + x.name, insert: sigil + x.name + ' ' }));
+  const people = () => [...S.names.values()]
+    .filter((n) => fold(n) !== fold(S.me) && fold(n).startsWith(w)).sort()
+    .map((n) => ({ label: shown(n), insert: sigil + n + ' ' }));
+  const ids = (keep) => c.msgs.filter((m) => !m.recalled && keep(m) && String(m.id).startsWith(w)).reverse();
+  // The files of this conversation's space, if the folder panel has
+  // listed its top folder.
+  const space = c.kind === 'dm' ? c.name : '';
+  const listed = F.listed === space + '\u0000' && F.space === space ? F.entries.filter((e) => !e.dir) : [];
+  const files = (keep) => listed.filter((e) => keep(e) && fold(e.path).startsWith(fold(word))).sort((a, b) => a.path.localeCompare(b.path))
+    .map((e) => ({ label: e.path, insert: e.path }));
+  switch (cmd) {
+    case 'join': return rooms(false);
+    case 'leave': case 'who': return rooms(true);
+    case 'switch': return [...(sigil !== '@' ? rooms(true).map((r) => ({ ...r, insert: '#' + r.insert.replace(/^#/, '') })) : []), ...(sigil !== '#' ? people().map((p) => ({ label: '@' + p.label, insert: '@' + p.insert.replace(/^@/, '') })) : [])];
+    case 'msg': case 'query': return people();
+    case 'kick': case 'op': case 'deop': case 'voice': case 'devoice': return [...c.members.values()]
+      .filter((m) => fold(m.name) !== fold(S.me) && fold(m.name).startsWith(w)).sort((a, b) => a.name.localeCompare(b.name))
+      .map((m) => ({ label: shown(m.name), insert: sigil + m.name + ' ' }));
+    case 'secret': case 'topiclock': return ['on', 'off'].filter((v) => v.startsWith(w)).map((v) => ({ label: v, insert: v }));
+    case 'unban': return (c.banned || []).filter((n) => fold(n).startsWith(w)).map((n) => ({ label: n, insert: n + ' ' }));
+    case 'sticker': return (S.stickers || []).filter((n) => n.startsWith(w)).map((n) => ({ label: n, insert: n + ' ' }));
+    case 'download': return [
+      ...ids((m) => m.file).map((m) => ({ label: '#' + m.id + ' ' + m.file.name, insert: m.id + ' ' })),
+      ...files(() => true)];
+    case 'rm': return files((e) => space || !e.uploader || fold(e.uploader) === fold(S.me));
+    case 'recall': return ids((m) => fold(m.from) === fold(S.me)).map((m) => ({ label: '#' + m.id + ' ' + (m.text || (m.file && m.file.name) || '').slice(0, 40), insert: m.id + ' ' }));
+  }
+  return [];
+}
+
 function completions(text, caret) {
   const upto = text.slice(0, caret);
+  const arg = upto.match(/^\/(\S+) (\S*)$/);
+  const c = S.convs.get(S.current);
+  if (arg && c) {
+    const items = argCompletions(c, arg[1].toLowerCase(), arg[2]);
+    if (items.length) return { items: items.slice(0, 8), start: caret - arg[2].length, end: caret };
+  }
   const m = upto.match(/(^|\s)([/@#:])([^\s]*)$/);
   if (!m) return { items: [] };
   const [, , sigil, word] = m;
@@ -1442,7 +1489,7 @@ function renderConvList() {
   const list = $('conv-list');
   const convs = sortedConvs();
   list.replaceChildren(...convs.map((c, i) => {
-    const label = (c.kind === 'room' ? '#' : '@') + c.name;
+    const label = c.kind === 'room' ? '#' + c.name : '@' + shown(c.name);
     const online = c.kind === 'dm' ? S.presence.get(fold(c.name)) : undefined;
     const badge = c.unread ? el('span', { class: 'badge' + (c.mentions ? ' mention' : '') }, (c.mentions ? '@' : '') + c.unread) : null;
     const desc = label + (c.unread ? ', ' + c.unread + ' unread' + (c.mentions ? ', mentions you' : '') : '') + (i < 9 ? ', Alt+' + (i + 1) : '');
@@ -1459,7 +1506,7 @@ function renderConvList() {
 function renderHeader() {
   const c = S.convs.get(S.current);
   if (!c) return;
-  $('conv-title').textContent = (c.kind === 'room' ? '#' : '@') + c.name;
+  $('conv-title').textContent = c.kind === 'room' ? '#' + c.name : '@' + shown(c.name);
   $('conv-sub').textContent = c.kind === 'dm' ? 'private: only you two see this' : (c.owner ? 'owner: ' + c.owner : (c.key === 'lobby' ? 'everyone is here' : ''));
   $('leave-room').hidden = !(c.kind === 'room' && c.key !== 'lobby' && c.joined);
   if (hooks.header) hooks.header(c);
@@ -1473,18 +1520,22 @@ function renderMembers() {
     const on = S.presence.get(fold(c.name));
     list.replaceChildren(
       el('li', {}, el('span', { class: 'dot on', 'aria-hidden': 'true' }), el('span', {}, S.me + ' (you)')),
-      el('li', {}, el('span', { class: 'dot' + (on ? ' on' : ''), 'aria-hidden': 'true' }), el('span', {}, c.name + (on ? ', online' : ', offline'))));
+      el('li', {}, el('span', { class: 'dot' + (on ? ' on' : ''), 'aria-hidden': 'true' }), el('span', {}, shown(c.name) + (on ? ', online' : ', offline'))));
     $('banned').replaceChildren();
     return;
   }
-  const iOwn = fold(c.owner) === fold(S.me);
+  // The owner and the room's operators may kick and unban.
+  const mine = c.members.get(fold(S.me));
+  const iOwn = fold(c.owner) === fold(S.me) || !!(mine && mine.operator);
   const members = [...c.members.values()].sort((a, b) => (b.online - a.online) || a.name.localeCompare(b.name));
   list.replaceChildren(...members.map((m) => {
     const me = fold(m.name) === fold(S.me);
     return el('li', {},
       el('span', { class: 'dot' + (m.online ? ' on' : ''), 'aria-hidden': 'true' }),
       me ? el('span', {}, shown(m.name) + ' (you)') : el('button', { type: 'button', class: 'link', 'aria-label': 'Private conversation with ' + m.name + (m.online ? ', online' : ', offline'), onclick: () => { openDM(m.name); closeDrawer(); } }, shown(m.name)),
-      m.owner ? el('span', { class: 'owner', title: 'owner', 'aria-label': 'owner' }, ' ★ owner') : null,
+      m.owner ? el('span', { class: 'owner', title: 'owner', 'aria-label': 'owner' }, ' ★ owner')
+        : m.operator ? el('span', { class: 'owner', title: 'operator: may kick, unban, set the topic and change roles' }, ' operator') : null,
+      m.voice ? el('span', { class: 'muted', title: 'voice: a mark, no right' }, ' voice') : null,
       el('span', { class: 'visually-hidden' }, m.online ? ', online' : ', offline'),
       iOwn && !me && c.key !== 'lobby' ? el('button', { type: 'button', class: 'small danger', 'aria-label': 'Kick ' + m.name, onclick: () => runCommand(c, '/kick ' + m.name) }, 'Kick') : null);
   }));
@@ -1498,7 +1549,7 @@ async function refreshMembers() {
     const ok = await request({ type: 'who', room: c.name });
     c.members = new Map();
     for (const m of ok.members || []) {
-      c.members.set(fold(m.name), { name: m.name, online: !!m.online, owner: !!m.owner });
+      c.members.set(fold(m.name), { name: m.name, online: !!m.online, owner: !!m.owner, operator: !!m.operator, voice: !!m.voice });
       S.presence.set(fold(m.name), !!m.online);
       S.names.set(fold(m.name), m.name);
       if (m.owner) c.owner = m.name;
@@ -1704,7 +1755,7 @@ function showHelp() {
     el('h3', {}, 'Keys'),
     el('ul', { class: 'help-list' },
       el('li', {}, el('kbd', {}, 'Enter'), ' send; ', el('kbd', {}, 'Shift+Enter'), ' new line'),
-      el('li', {}, el('kbd', {}, 'Tab'), ' complete a command, @name, #room or :emoji:'),
+      el('li', {}, el('kbd', {}, 'Tab'), ' complete a command and its argument (a room, a name, a file or message id), @name, #room or :emoji:'),
       el('li', {}, el('kbd', {}, 'Alt+1'), '…', el('kbd', {}, 'Alt+9'), ' go to a conversation; ', el('kbd', {}, 'Alt+↑'), ' ', el('kbd', {}, 'Alt+↓'), ' previous and next'),
       el('li', {}, el('kbd', {}, '↑'), ' in an empty message box: edit your last message here (/edit); without one, and ', el('kbd', {}, '↓'), ', what you typed before'),
       el('li', {}, el('kbd', {}, 'Ctrl+V'), ' paste an image (a screenshot) to upload it'),
@@ -1863,6 +1914,6 @@ start();
 // What features.js uses.
 export {
   S, el, fold, onEvent, request, notify, convKey, getConv, convOfMessage, convTarget, notice, switchTo, render,
-  renderMessages, rerenderMessage, renderConvList, renderMembers, renderTitle, commands,
+  renderMessages, rerenderMessage, renderConvList, renderHeader, renderMembers, renderTitle, commands,
   expandEmoji, sendMessage, togglePicker, closePickers, autosize,
 };

@@ -9,7 +9,7 @@
 
 import {
   S, el, fold, hooks, onEvent, request, notify, convKey, getConv, convOfMessage, convTarget, notice, switchTo, render,
-  renderMessages, rerenderMessage, renderConvList, renderMembers, renderTitle, commands,
+  renderMessages, rerenderMessage, renderConvList, renderHeader, renderMembers, renderTitle, commands,
   expandEmoji, sendMessage, togglePicker, closePickers, autosize,
 } from './app.js';
 
@@ -181,7 +181,35 @@ onEvent.nick = (f) => {
   else nicks.set(fold(f.name), f.nick || '');
   renderMessages(true);
   renderMembers();
+  // A private conversation is listed and titled by the nick, with the
+  // login name beside it.
+  renderConvList();
+  renderHeader();
 };
+
+// A mode event: a room's settings or a member's roles changed.
+onEvent.mode = (f) => {
+  const c = getConv('room', f.room, false);
+  if (!c) return;
+  const m = f.name && c.members.get(fold(f.name));
+  if (m) {
+    if (f.operator != null) m.operator = f.operator;
+    if (f.voice != null) m.voice = f.voice;
+  }
+  notice(c, describeMode(f));
+  renderMembers();
+};
+
+// describeMode says what a mode event changed, as the terminal client
+// does: "ann made bob an operator of #Go".
+function describeMode(f) {
+  const room = '#' + f.room, parts = [];
+  if (f.secret != null) parts.push(f.secret ? 'made ' + room + ' secret (listed to its members only)' : 'made ' + room + ' listed to everyone');
+  if (f.topic_lock != null) parts.push(f.topic_lock ? 'locked the topic of ' + room + ' (owner and operators only)' : 'let every member of ' + room + ' set its topic');
+  if (f.operator != null) parts.push(f.operator ? 'made ' + f.name + ' an operator of ' + room : 'took operator from ' + f.name + ' in ' + room);
+  if (f.voice != null) parts.push(f.voice ? 'gave ' + f.name + ' voice in ' + room : 'took voice from ' + f.name + ' in ' + room);
+  return (f.by || 'someone') + ' ' + (parts.length ? parts.join('; ') : 'changed the settings of ' + room);
+}
 
 onEvent.topic = (f) => {
   const c = getConv('room', f.room, false);
@@ -606,6 +634,12 @@ commands.splice(commands.findIndex((c) => c.name === 'kick'), 0,
   { name: 'context', args: 'ID', help: 'show message ID (a /search match, or one of the current conversation) with the 20 messages before it' },
   { name: 'nick', args: '[NAME]', help: 'be shown as NAME, keeping your login name (without NAME: shown by your login name again)' },
   { name: 'topic', args: '[TEXT]', help: 'set the topic of the current room, or clear it without TEXT (owner only)' },
+  { name: 'op', args: 'NAME', help: 'make NAME an operator of the current room: they may kick, unban, set the topic and change roles, as the owner may (owner and operators only)' },
+  { name: 'deop', args: 'NAME', help: 'take operator from NAME in the current room (owner and operators only)' },
+  { name: 'voice', args: 'NAME', help: 'give NAME voice in the current room: a mark beside their name, no right (owner and operators only)' },
+  { name: 'devoice', args: 'NAME', help: 'take voice from NAME in the current room (owner and operators only)' },
+  { name: 'secret', args: 'on|off', help: 'on: /rooms lists the current room to its members only (anyone who knows its name may still join); off: to everyone (owner and operators only)' },
+  { name: 'topiclock', args: 'on|off', help: 'on: only the owner and operators set the topic (as a new room has it); off: any member may (owner and operators only)' },
   { name: 'read', args: '[ID]', help: 'mark the current conversation read up to message ID (default: the newest shown; done by itself while it is on screen)' });
 
 const usage = (s) => { throw { message: 'usage: ' + s }; };
@@ -654,6 +688,22 @@ hooks.command = async (c, name, rest) => {
       const ok = await request({ type: 'nick', nick });
       S.nick = ok.nick || '';
       notice(c, ok.nick ? 'You are shown as ' + ok.nick + ' now.' : 'You are shown by your login name, ' + (ok.name || S.me) + ', again.');
+      return true;
+    }
+    case 'op': case 'deop': case 'voice': case 'devoice': {
+      const who = rest.trim().replace(/^@/, '');
+      if (!who || /\s/.test(who)) usage('/' + name + ' NAME');
+      if (c.kind !== 'room' || c.key === 'lobby') throw { message: '/' + name + ' works in a room; switch to it first' };
+      const on = name === 'op' || name === 'voice';
+      const role = name.endsWith('op') ? 'operator' : 'voice';
+      await request({ type: 'mode', room: c.name, name: who, [role]: on });
+      return true;
+    }
+    case 'secret': case 'topiclock': {
+      const v = rest.trim().toLowerCase();
+      if (v !== 'on' && v !== 'off') usage('/' + name + ' on|off');
+      if (c.kind !== 'room' || c.key === 'lobby') throw { message: '/' + name + ' works in a room; switch to it first' };
+      await request({ type: 'mode', room: c.name, [name === 'secret' ? 'secret' : 'topic_lock']: v === 'on' });
       return true;
     }
     case 'topic': {
