@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -441,4 +442,32 @@ func dump(fs []*protocol.Frame) string {
 		b = append(b, protocol.Encode(f)...)
 	}
 	return string(b)
+}
+
+// A second node started under a running node's name is refused, with
+// the name and where the running one is, and the first goes on serving.
+func TestDuplicateNodeNameRefused(t *testing.T) {
+	c := startCluster(t, 1)
+	cfg := server.Config{
+		Addr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", IRC: "",
+		NATS: c.nats, DB: c.db, Node: "n1",
+		ClusterBeat: 100 * time.Millisecond, ClusterTTL: time.Second,
+		FilesSecret: filesSecret,
+	}
+	s, err := server.Start(context.Background(), cfg)
+	if err == nil {
+		s.Shutdown(context.Background())
+		t.Fatal("a second node named n1 started")
+	}
+	if !strings.Contains(err.Error(), `another node named "n1" is running`) || !strings.Contains(err.Error(), c.nodes[0].Addr()) {
+		t.Fatalf("error %q; want it to name n1 and where it runs", err)
+	}
+	for _, bad := range []string{"a b", "n*", "n>", ".n"} {
+		cfg.Node = bad
+		if s, err := server.Start(context.Background(), cfg); err == nil {
+			s.Shutdown(context.Background())
+			t.Errorf("a node named %q started", bad)
+		}
+	}
+	login(t, c.nodes[0], "alice").mustDo(&protocol.Frame{Type: protocol.TypeJoin, Room: "still"})
 }

@@ -103,6 +103,9 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	if cfg.Node == "" {
 		return nil, errors.New("a cluster node needs a name (-node)")
 	}
+	if strings.ContainsAny(cfg.Node, "*> \t\r\n") || strings.HasPrefix(cfg.Node, ".") || strings.HasSuffix(cfg.Node, ".") || strings.Contains(cfg.Node, "..") {
+		return nil, fmt.Errorf("a node's name (-node %q) may not have spaces, '*' or '>', nor begin or end with a dot", cfg.Node)
+	}
 	if cfg.Store == nil {
 		return nil, errors.New("a cluster node needs the cluster's PostgreSQL database (-db)")
 	}
@@ -149,10 +152,23 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		return nil, fmt.Errorf("connect to NATS at %s: %w", cfg.NATS, err)
 	}
 	n.nc, n.edge.nc = nc, nc
+	// Two nodes of one name would each take the other's batches. Ask
+	// whether one is running before answering to the name; the bus says
+	// at once when nobody listens.
+	if reply, err := nc.Request(subjectWho+cfg.Node, nil, 2*time.Second); err == nil {
+		var other Info
+		json.Unmarshal(reply.Data, &other)
+		nc.Close()
+		return nil, fmt.Errorf("another node named %q is running (it takes clients at %s); give each node its own -node", cfg.Node, other.TCP)
+	} else if !errors.Is(err, nats.ErrNoResponders) && !errors.Is(err, nats.ErrTimeout) {
+		nc.Close()
+		return nil, fmt.Errorf("NATS at %s: %w", cfg.NATS, err)
+	}
 	subs := []struct {
 		subject string
 		fn      nats.MsgHandler
 	}{
+		{subjectWho + cfg.Node, n.onWho},
 		{subjectNode + cfg.Node, n.edge.onBatch},
 		{subjectWriter, n.onWriterBeat},
 		{subjectBeat, n.onBeat},
@@ -243,6 +259,14 @@ func (n *Node) beats(ctx context.Context) {
 		case <-t.C:
 		}
 	}
+}
+
+// onWho answers a node that asks whether one of this node's name runs.
+func (n *Node) onWho(msg *nats.Msg) {
+	n.mu.Lock()
+	me, _ := json.Marshal(n.self())
+	n.mu.Unlock()
+	msg.Respond(me)
 }
 
 func (n *Node) onBeat(msg *nats.Msg) {

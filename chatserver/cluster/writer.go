@@ -22,6 +22,7 @@ const (
 	subjectWriter = "parley.writer" // the writer's heartbeat
 	subjectBeat   = "parley.beat"   // every node's heartbeat
 	subjectNode   = "parley.node."  // + node name: the writer's batches to a node
+	subjectWho    = "parley.who."   // + node name: is a node of that name running?
 )
 
 // Bounds of what the writer holds for one node.
