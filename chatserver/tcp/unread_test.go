@@ -60,6 +60,11 @@ func TestUnreadAcrossDevices(t *testing.T) {
 	sendText(t, carol, &protocol.Frame{To: "bob", Text: "hi from carol"})
 	pm := sendText(t, alice, &protocol.Frame{To: "bob", Text: "hi from alice"})
 	carol.nc.Close()
+	// The login reply below says whether carol is online: wait until the
+	// server has seen her connection end.
+	alice.until(func(f *protocol.Frame) bool {
+		return f.Type == protocol.TypePresence && f.Name == "carol" && f.Status == protocol.StatusOffline
+	})
 
 	// A new device: the counts and the private conversations, newest first.
 	bob, r := loginReply(t, s.Addr(), "bob")

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -267,4 +268,60 @@ func TestRestartDoesNotRepeatJoinHistory(t *testing.T) {
 			t.Errorf("-json showed message %d %d times", id, n)
 		}
 	}
+}
+
+// The full-screen client, like line mode above: the messages it showed
+// as a join's history are not shown again when the server is killed and
+// restarted and the client reconnects by itself.
+func TestTUIRestartDoesNotRepeatJoinHistory(t *testing.T) {
+	needTool(t, "tmux")
+	srv := startChat(t, "")
+	writer := connected(t, srv.addr, "writer")
+	writer.do("/join trio")
+	old := []string{"first-one", "second-two", "third-three"}
+	for _, text := range old {
+		writer.send(text)
+	}
+	writer.waitEvent("echo", isMessage("third-three"))
+
+	home := t.TempDir()
+	env := []string{"HOME=" + home, "XDG_CONFIG_HOME=" + filepath.Join(home, "config"), "LANG=C.UTF-8", "PARLEY_PASSWORD=pw-viewer"}
+	tm := tuiStartTmux(t, home)
+	tm.run(env, "-server", srv.addr, "-name", "viewer")
+	tm.waitScreen("● connected")
+	tm.typeText("/join trio")
+	tm.keys("Enter")
+	tm.waitScreen("third-three")
+	before := map[string]int{}
+	for _, text := range old {
+		before[text] = strings.Count(tm.screen(), text)
+	}
+
+	if err := srv.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	srv.wait()
+	tm.waitScreen("reconnecting")
+	startChatAt(t, srv.addr, srv.data)
+	tm.waitScreen("● connected · reconnected")
+	// A message sent now comes after the catch-up, and shows.
+	writer.waitEvent("reconnected", func(e event) bool { return e.str("type") == "reconnected" })
+	writer.send("fourth-after")
+	tm.waitScreen("fourth-after")
+
+	screen := tm.screen()
+	for _, text := range old {
+		// A message may also show in the conversation list as the newest
+		// of its conversation; it shows once more than that only if it
+		// was shown again.
+		if n := strings.Count(screen, text); n < 1 || n > before[text] {
+			t.Errorf("%q is on the screen %d times, %d before the restart:\n%s", text, n, before[text], screen)
+		}
+	}
+	if n := strings.Count(screen, "fourth-after"); n < 1 {
+		t.Errorf("the new message is not on the screen")
+	}
+	t.Logf("screen after the restart:\n%s", screen)
+	tm.keys("C-c")
+	tm.waitExit(0)
 }
