@@ -82,22 +82,19 @@ type Server struct {
 	guestKey []byte
 	isupport []string
 
-	mu      sync.Mutex
-	lns     map[net.Listener]struct{}
-	conns   map[*conn]struct{}
-	closing bool
-	closed  map[string]int
-	idents  map[string]ident // of the users on IRC, by display name
-	quits   map[string]quit
-	nextID  uint64
-	tagSeq  uint64 // the last msgid given to a relayed TAGMSG
+	reg session.Registry[*conn] // open connections, close reasons, shutdown
+
+	mu     sync.Mutex
+	lns    map[net.Listener]struct{}
+	idents map[string]ident // of the users on IRC, by display name
+	quits  map[string]quit
+	tagSeq uint64 // the last msgid given to a relayed TAGMSG
 
 	// nicks maps login names to the Parley nicks (display names) that
 	// IRC shows in their place, as far as this door has heard: from
 	// login replies, who replies, member and nick events.
 	nmu   sync.Mutex
 	nicks map[string]string
-	wg    sync.WaitGroup
 }
 
 // New returns a Server.
@@ -115,7 +112,7 @@ func New(cfg Config) *Server {
 		cfg.MaxQueue = session.DefaultMaxQueue
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, guestKey: make([]byte, 32),
-		lns: map[net.Listener]struct{}{}, conns: map[*conn]struct{}{}, closed: map[string]int{}, idents: map[string]ident{}, quits: map[string]quit{}, nicks: map[string]string{}}
+		lns: map[net.Listener]struct{}{}, idents: map[string]ident{}, quits: map[string]quit{}, nicks: map[string]string{}}
 	rand.Read(s.guestKey)
 	s.isupport = isupport(cfg.Sessions.Limits())
 	return s
@@ -132,85 +129,47 @@ func (s *Server) guestPassword(key string) string {
 // ErrServerClosed then.
 func (s *Server) Serve(ln net.Listener) error {
 	s.mu.Lock()
-	if s.closing {
+	if s.reg.Closing() {
 		s.mu.Unlock()
 		ln.Close()
 		return ErrServerClosed
 	}
 	s.lns[ln] = struct{}{}
 	s.mu.Unlock()
-	var delay time.Duration
-	for {
-		nc, err := ln.Accept()
-		if err != nil {
-			s.mu.Lock()
-			closing := s.closing
-			s.mu.Unlock()
-			if closing {
-				return ErrServerClosed
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, errTooMany) {
-				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
-				time.Sleep(delay)
-				continue
-			}
-			return err
-		}
-		delay = 0
-		s.mu.Lock()
-		if s.closing {
-			s.mu.Unlock()
+	closed := false
+	err := session.Accept(ln, s.log, s.reg.Closing, func(nc net.Conn) {
+		c, ok := s.reg.Admit(func(id uint64) *conn { return newConn(s, nc, id) })
+		if !ok {
 			nc.Close()
-			return ErrServerClosed
+			closed = true
+			ln.Close() // the loop ends with ErrListenerClosed
+			return
 		}
-		s.nextID++
-		c := newConn(s, nc, s.nextID)
-		s.conns[c] = struct{}{}
-		s.wg.Add(1)
-		s.mu.Unlock()
 		go func() {
-			defer s.wg.Done()
+			defer s.reg.Remove(c)
 			c.serve()
-			s.mu.Lock()
-			delete(s.conns, c)
-			s.mu.Unlock()
 		}()
+	})
+	if closed || errors.Is(err, session.ErrListenerClosed) {
+		return ErrServerClosed
 	}
+	return err
 }
-
-var errTooMany = errors.New("too many open files")
 
 // Shutdown stops accepting, tells every client the server is shutting
 // down and closes its connection after what is queued for it, then
 // waits for the connections to end or ctx to expire, when it closes the
 // rest.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.reg.Stop()
 	s.mu.Lock()
-	s.closing = true
 	for ln := range s.lns {
 		ln.Close()
 	}
-	conns := make([]*conn, 0, len(s.conns))
-	for c := range s.conns {
-		conns = append(conns, c)
-	}
 	s.mu.Unlock()
-	for _, c := range conns {
-		c.Close(protocol.CodeShutdown, "server is shutting down; reconnect in a moment")
-	}
-	done := make(chan struct{})
-	go func() { s.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		for _, c := range conns {
-			c.nc.Close()
-		}
-		<-done
-		return ctx.Err()
-	}
+	return s.reg.Shutdown(ctx,
+		func(c *conn) { c.Close(protocol.CodeShutdown, "server is shutting down; reconnect in a moment") },
+		func(c *conn) { c.nc.Close() })
 }
 
 // Stats counts open connections and why others closed.
@@ -221,20 +180,11 @@ type Stats struct {
 
 // Stats returns the server's counts.
 func (s *Server) Stats() Stats {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	st := Stats{Open: len(s.conns), Closed: make(map[string]int, len(s.closed))}
-	for r, n := range s.closed {
-		st.Closed[r] = n
-	}
-	return st
+	open, closed := s.reg.Counts()
+	return Stats{Open: open, Closed: closed}
 }
 
-func (s *Server) countClose(reason string) {
-	s.mu.Lock()
-	s.closed[reason]++
-	s.mu.Unlock()
-}
+func (s *Server) countClose(reason string) { s.reg.CountClose(reason) }
 
 func remoteOf(nc net.Conn) netip.Addr {
 	ap, err := netip.ParseAddrPort(nc.RemoteAddr().String())
@@ -307,19 +257,17 @@ func (s *Server) setAway(c *conn, name, away string) {
 		id.away = away
 		s.idents[name] = id
 	}
-	conns := make([]*conn, 0, len(s.conns))
-	for o := range s.conns {
-		if o != c {
-			conns = append(conns, o)
-		}
-	}
 	s.mu.Unlock()
+	conns := s.reg.Conns()
 	params := []string{}
 	if away != "" {
 		params = append(params, away)
 	}
 	line := appendLine(nil, s.src(name), "AWAY", params...)
 	for _, o := range conns {
+		if o == c {
+			continue
+		}
 		o.mu.Lock()
 		if o.registered && o.caps.awayNotify && !o.closed {
 			for _, ch := range o.channels {

@@ -164,15 +164,7 @@ func (s *Server) tagID() string {
 	return "t" + strconv.FormatUint(s.tagSeq, 10)
 }
 
-func (s *Server) connList() []*conn {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	l := make([]*conn, 0, len(s.conns))
-	for o := range s.conns {
-		l = append(l, o)
-	}
-	return l
-}
+func (s *Server) connList() []*conn { return s.reg.Conns() }
 
 // Offer queues a typing event if the client keeps up, and drops it
 // otherwise: typing is worth nothing late (see hub.Offerer).

@@ -17,8 +17,6 @@ import (
 	"github.com/parley-chat/parley/shared/protocol"
 )
 
-var errTooManyFiles = syscall.EMFILE
-
 // conn is one client connection. A reader goroutine (serve, later run)
 // reads frames and hands them to the session while the connection has
 // something to read; an idle one parks with none. Anyone may queue

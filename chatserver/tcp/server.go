@@ -83,16 +83,13 @@ type Server struct {
 	maxFrame int
 	epoch    time.Time // connections keep their read deadlines as durations since it
 
+	reg session.Registry[*conn] // open connections, close reasons, shutdown
+
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
-	conns     map[*conn]struct{}
-	closing   bool
-	nextID    uint64
-	closed    map[string]int // close reasons, counted
-	wg        sync.WaitGroup // connection goroutines
-	readers   sync.Pool      // *bufio.Reader, lent to connections while they read
-	flushers  []*flusher     // Config.Flushers of them, started by the first Serve
-	poller    *poller        // parks idle connections; started by the first Serve
+	readers   sync.Pool  // *bufio.Reader, lent to connections while they read
+	flushers  []*flusher // Config.Flushers of them, started by the first Serve
+	poller    *poller    // parks idle connections; started by the first Serve
 }
 
 // New returns a Server.
@@ -104,8 +101,6 @@ func New(cfg Config) *Server {
 		epoch:     time.Now(),
 		maxFrame:  protocol.DefaultMaxFrame,
 		listeners: make(map[net.Listener]struct{}),
-		conns:     make(map[*conn]struct{}),
-		closed:    make(map[string]int),
 	}
 	if cfg.Sessions != nil { // tests of the writing side may have none
 		s.maxFrame = cfg.Sessions.Limits().Frame
@@ -121,7 +116,7 @@ func (s *Server) Serve(ln net.Listener) error {
 		ln = tls.NewListener(ln, s.cfg.TLS)
 	}
 	s.mu.Lock()
-	if s.closing {
+	if s.reg.Closing() {
 		s.mu.Unlock()
 		ln.Close()
 		return ErrServerClosed
@@ -147,74 +142,38 @@ func (s *Server) Serve(ln net.Listener) error {
 		s.mu.Unlock()
 	}()
 
-	var backoff time.Duration
-	for {
-		nc, err := ln.Accept()
-		if err != nil {
-			s.mu.Lock()
-			closing := s.closing
-			s.mu.Unlock()
-			if closing {
-				return ErrServerClosed
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, errTooManyFiles) {
-				// Out of file descriptors or similar: wait, then go on.
-				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-				s.log.Warn("accept failed; retrying", "err", err, "in", backoff)
-				time.Sleep(backoff)
-				continue
-			}
-			return err
-		}
-		backoff = 0
-		s.mu.Lock()
-		if s.closing {
-			s.mu.Unlock()
+	closed := false
+	err := session.Accept(ln, s.log, s.reg.Closing, func(nc net.Conn) {
+		c, ok := s.reg.Admit(func(id uint64) *conn {
+			return newConn(s, nc, id, flushers[id%uint64(len(flushers))], p)
+		})
+		if !ok {
 			nc.Close()
-			return ErrServerClosed
+			closed = true
+			ln.Close() // the loop ends with ErrListenerClosed
+			return
 		}
-		s.nextID++
-		c := newConn(s, nc, s.nextID, flushers[s.nextID%uint64(len(flushers))], p)
-		s.conns[c] = struct{}{}
-		s.wg.Add(1)
-		s.mu.Unlock()
 		go c.serve()
+	})
+	if closed || errors.Is(err, session.ErrListenerClosed) {
+		return ErrServerClosed
 	}
+	return err
 }
 
 // Shutdown stops accepting, tells every client server_shutdown and closes
 // its connection after the frames already queued, then waits for the
 // connection goroutines to end or ctx to expire, when it closes the rest.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.reg.Stop()
 	s.mu.Lock()
-	s.closing = true
 	for ln := range s.listeners {
 		ln.Close()
 	}
-	conns := make([]*conn, 0, len(s.conns))
-	for c := range s.conns {
-		conns = append(conns, c)
-	}
 	s.mu.Unlock()
-	for _, c := range conns {
-		c.Close(protocol.CodeShutdown, "server is shutting down; reconnect in a moment")
-	}
-	done := make(chan struct{})
-	go func() { s.wg.Wait(); close(done) }()
-	var err error
-	select {
-	case <-done:
-	case <-ctx.Done():
-		s.mu.Lock()
-		for c := range s.conns {
-			c.nc.Close()
-			c.unpark(nil)
-		}
-		s.mu.Unlock()
-		<-done
-		err = ctx.Err()
-	}
+	err := s.reg.Shutdown(ctx,
+		func(c *conn) { c.Close(protocol.CodeShutdown, "server is shutting down; reconnect in a moment") },
+		func(c *conn) { c.nc.Close(); c.unpark(nil) })
 	// Every connection has finished, so nothing is left to flush.
 	s.mu.Lock()
 	flushers, p := s.flushers, s.poller
@@ -229,23 +188,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return err
 }
 
-func (s *Server) remove(c *conn) {
-	s.mu.Lock()
-	delete(s.conns, c)
-	s.mu.Unlock()
-	s.wg.Done()
-}
+func (s *Server) remove(c *conn) { s.reg.Remove(c) }
 
 // countClose counts a connection closed for reason. It is called when the
 // decision is made, so Stats reflect it at once.
-func (s *Server) countClose(reason string) {
-	if reason == "" {
-		return
-	}
-	s.mu.Lock()
-	s.closed[reason]++
-	s.mu.Unlock()
-}
+func (s *Server) countClose(reason string) { s.reg.CountClose(reason) }
 
 // Stats is a snapshot of the server's connections.
 type Stats struct {
@@ -262,13 +209,14 @@ type ReasonCount struct {
 
 // Stats returns the number of open connections and why others closed.
 func (s *Server) Stats() Stats {
+	open, closed := s.reg.Counts()
+	st := Stats{Open: open}
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	st := Stats{Open: len(s.conns)}
 	if s.poller != nil {
 		st.Parked = s.poller.count()
 	}
-	for r, n := range s.closed {
+	s.mu.Unlock()
+	for r, n := range closed {
 		st.Closed = append(st.Closed, ReasonCount{r, n})
 	}
 	sort.Slice(st.Closed, func(i, j int) bool { return st.Closed[i].Count > st.Closed[j].Count })

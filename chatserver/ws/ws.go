@@ -53,12 +53,7 @@ type Server struct {
 	log      *slog.Logger
 	maxFrame int
 
-	mu      sync.Mutex
-	conns   map[*conn]struct{}
-	closing bool
-	closed  map[string]int // close reasons, counted
-	nextID  uint64
-	wg      sync.WaitGroup // connections being served
+	reg session.Registry[*conn] // open connections, close reasons, shutdown
 }
 
 // New returns a Server.
@@ -72,28 +67,22 @@ func New(cfg Config) *Server {
 	if cfg.MaxQueue == 0 {
 		cfg.MaxQueue = session.DefaultMaxQueue
 	}
-	return &Server{cfg: cfg, log: cfg.Logger, maxFrame: cfg.Sessions.Limits().Frame,
-		conns: make(map[*conn]struct{}), closed: make(map[string]int)}
+	return &Server{cfg: cfg, log: cfg.Logger, maxFrame: cfg.Sessions.Limits().Frame}
 }
 
 // ServeHTTP upgrades the request to a WebSocket and serves the chat
 // protocol over it, on a goroutine of its own: the HTTP server's, whose
 // stack has grown with the request's handling, ends here.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	if s.closing {
-		s.mu.Unlock()
+	id, ok := s.reg.Open()
+	if !ok {
 		http.Error(w, "the server is shutting down", http.StatusServiceUnavailable)
 		return
 	}
-	s.wg.Add(1)
-	s.nextID++
-	id := s.nextID
-	s.mu.Unlock()
 	served := false
 	defer func() {
 		if !served {
-			s.wg.Done()
+			s.reg.Cancel()
 		}
 	}()
 
@@ -114,21 +103,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// reason; one far larger is cut off by the library.
 	wc.SetReadLimit(int64(s.maxFrame) + 4096)
 	c := &conn{srv: s, wc: wc, id: id, remote: remoteAddr(r), host: hostOf(r), ended: make(chan struct{})}
-	s.mu.Lock()
-	if s.closing {
-		s.mu.Unlock()
+	if !s.reg.Add(c) {
 		wc.Close(websocket.StatusGoingAway, "server is shutting down")
 		return
 	}
-	s.conns[c] = struct{}{}
-	s.mu.Unlock()
 	served = true
 	go func() {
-		defer s.wg.Done()
+		defer s.reg.Remove(c)
 		c.serve()
-		s.mu.Lock()
-		delete(s.conns, c)
-		s.mu.Unlock()
 	}()
 }
 
@@ -136,28 +118,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // connection after what is queued for it, then waits for the
 // connections to end or ctx to expire, when it closes the rest.
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.mu.Lock()
-	s.closing = true
-	conns := make([]*conn, 0, len(s.conns))
-	for c := range s.conns {
-		conns = append(conns, c)
-	}
-	s.mu.Unlock()
-	for _, c := range conns {
-		c.Close(protocol.CodeShutdown, "server is shutting down; reconnect in a moment")
-	}
-	done := make(chan struct{})
-	go func() { s.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		for _, c := range conns {
-			c.wc.CloseNow()
-		}
-		<-done
-		return ctx.Err()
-	}
+	return s.reg.Shutdown(ctx,
+		func(c *conn) { c.Close(protocol.CodeShutdown, "server is shutting down; reconnect in a moment") },
+		func(c *conn) { c.wc.CloseNow() })
 }
 
 // Stats counts open connections and why others closed.
@@ -168,23 +131,11 @@ type Stats struct {
 
 // Stats returns the server's counts.
 func (s *Server) Stats() Stats {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	st := Stats{Open: len(s.conns), Closed: make(map[string]int, len(s.closed))}
-	for r, n := range s.closed {
-		st.Closed[r] = n
-	}
-	return st
+	open, closed := s.reg.Counts()
+	return Stats{Open: open, Closed: closed}
 }
 
-func (s *Server) countClose(reason string) {
-	if reason == "" {
-		return
-	}
-	s.mu.Lock()
-	s.closed[reason]++
-	s.mu.Unlock()
-}
+func (s *Server) countClose(reason string) { s.reg.CountClose(reason) }
 
 // conn is one WebSocket connection.
 type conn struct {
