@@ -753,6 +753,13 @@ func TestRolesAndSettings(t *testing.T) {
 	// Now a plain member: the server's reason.
 	say(t, bctx, "/devoice carol")
 	waitJS(t, bctx, `[...document.querySelectorAll('#messages .notice')].some(n => n.textContent.includes('not_owner'))`)
+	// Made an operator again, bob's page fetches the list as an
+	// operator sees it, banned members included, without a reload.
+	say(t, ctx, "/kick carol")
+	waitJS(t, ctx, `!!document.querySelector('#banned button[aria-label="Unban carol"]')`)
+	say(t, ctx, "/op bob")
+	notice(bctx, "alice made bob an operator of #crew")
+	waitJS(t, bctx, `!!document.querySelector('#banned button[aria-label="Unban carol"]')`)
 	if csp := eval[[]string](t, ctx, `window.__csp`); len(csp) != 0 {
 		t.Fatalf("the Content-Security-Policy blocked %v", csp)
 	}

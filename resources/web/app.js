@@ -1914,6 +1914,6 @@ start();
 // What features.js uses.
 export {
   S, el, fold, onEvent, request, notify, convKey, getConv, convOfMessage, convTarget, notice, switchTo, render,
-  renderMessages, rerenderMessage, renderConvList, renderHeader, renderMembers, renderTitle, commands,
+  renderMessages, rerenderMessage, renderConvList, renderHeader, renderMembers, refreshMembers, renderTitle, commands,
   expandEmoji, sendMessage, togglePicker, closePickers, autosize,
 };

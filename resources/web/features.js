@@ -9,7 +9,7 @@
 
 import {
   S, el, fold, hooks, onEvent, request, notify, convKey, getConv, convOfMessage, convTarget, notice, switchTo, render,
-  renderMessages, rerenderMessage, renderConvList, renderHeader, renderMembers, renderTitle, commands,
+  renderMessages, rerenderMessage, renderConvList, renderHeader, renderMembers, refreshMembers, renderTitle, commands,
   expandEmoji, sendMessage, togglePicker, closePickers, autosize,
 } from './app.js';
 
@@ -198,6 +198,9 @@ onEvent.mode = (f) => {
   }
   notice(c, describeMode(f));
   renderMembers();
+  // A role of one's own (an operator is sent the banned list) or of a
+  // member not listed yet: ask the server for the list as it is now.
+  if (f.name && c.key === S.current && (!m || fold(f.name) === fold(S.me))) refreshMembers();
 };
 
 // describeMode says what a mode event changed, as the terminal client
