@@ -759,21 +759,17 @@ func roleCmd(cmd, role string, on bool) func(*Runner, context.Context, string) (
 		if args == "" || strings.Contains(args, " ") {
 			return nil, usage("/%s NAME", cmd)
 		}
-		if r.Current.With != "" || r.Current.Room == "" {
-			return nil, usage("/%s works in a room; /switch to it first", cmd)
-		}
 		name := strings.TrimPrefix(args, "@")
-		f := &protocol.Frame{Type: protocol.TypeMode, Room: r.Current.Room, Name: name}
+		f := &protocol.Frame{Name: name}
 		if role == "operator" {
 			f.Operator = &on
 		} else {
 			f.Voice = &on
 		}
-		reply, err := r.Session.Do(ctx, f)
+		room, err := r.mode(ctx, cmd, f)
 		if err != nil {
 			return nil, err
 		}
-		room := roomOf(reply, r.Current.Room)
 		var text string
 		switch {
 		case role == "operator" && on:
@@ -789,6 +785,20 @@ func roleCmd(cmd, role string, on bool) func(*Runner, context.Context, string) (
 	}
 }
 
+// mode sends f as a mode request for the current room, for command cmd,
+// and returns the room as the server spells it.
+func (r *Runner) mode(ctx context.Context, cmd string, f *protocol.Frame) (string, error) {
+	if r.Current.With != "" || r.Current.Room == "" {
+		return "", usage("/%s works in a room; /switch to it first", cmd)
+	}
+	f.Type, f.Room = protocol.TypeMode, r.Current.Room
+	reply, err := r.Session.Do(ctx, f)
+	if err != nil {
+		return "", err
+	}
+	return roomOf(reply, r.Current.Room), nil
+}
+
 // settingCmd is /secret or /topiclock: it turns a setting of the current
 // room on or off.
 func settingCmd(cmd string) func(*Runner, context.Context, string) (*Output, error) {
@@ -801,20 +811,16 @@ func settingCmd(cmd string) func(*Runner, context.Context, string) (*Output, err
 		default:
 			return nil, usage("/%s on|off", cmd)
 		}
-		if r.Current.With != "" || r.Current.Room == "" {
-			return nil, usage("/%s works in a room; /switch to it first", cmd)
-		}
-		f := &protocol.Frame{Type: protocol.TypeMode, Room: r.Current.Room}
+		f := &protocol.Frame{}
 		if cmd == "secret" {
 			f.Secret = &on
 		} else {
 			f.TopicLock = &on
 		}
-		reply, err := r.Session.Do(ctx, f)
+		room, err := r.mode(ctx, cmd, f)
 		if err != nil {
 			return nil, err
 		}
-		room := roomOf(reply, r.Current.Room)
 		var text string
 		switch {
 		case cmd == "secret" && on:
