@@ -27,9 +27,13 @@ import (
 // has no writer.
 type conn struct {
 	srv *Server
-	nc  net.Conn
 	id  uint64
-	raw syscall.RawConn // nil for TLS (its own buffering makes waiting without a buffer moot), and off Unix
+	// nc is the socket as Go holds it. A connection parked for a while
+	// sheds it and keeps only a duplicate of the descriptor (see
+	// shed_linux.go); nc is nil then. It changes, and is closed, only
+	// under parkMu.
+	nc     net.Conn
+	remote netip.AddrPort // the client's address, kept for when nc is shed
 
 	flusher *flusher // writes for this connection when the socket takes it all; nil for TLS
 	poller  *poller  // watches the socket while the connection is parked; nil for TLS or if there is none
@@ -44,14 +48,19 @@ type conn struct {
 	user   string // for logs, once logged in
 	// finished is closed when the socket is closed. It is made only when
 	// something waits for it (see finishedC): an idle connection has none.
-	finished  chan struct{}
-	waits     int32 // times a flusher's write did not go whole and a writer goroutine took over
-	writing   bool  // a flusher or a writer goroutine is writing
-	closed    bool  // no more frames are accepted
-	dropped   bool  // closed, and what was queued is not to be written
-	fed       bool  // frames were queued since ringTimed was set
-	ringTimed bool  // the poller will look at the queue's ring soon
-	ended     bool  // the socket is closed
+	finished chan struct{}
+	waits    int32 // times a flusher's write did not go whole and a writer goroutine took over
+	// fd is the socket's descriptor, Go's or the shed duplicate, which the
+	// flusher and the poller use directly; -1 for TLS, off Unix, and once
+	// closed. It is used, and closed, only under parkMu, so that nothing
+	// reaches a later socket given the same number.
+	fd        int32
+	writing   bool // a flusher or a writer goroutine is writing
+	closed    bool // no more frames are accepted
+	dropped   bool // closed, and what was queued is not to be written
+	fed       bool // frames were queued since ringTimed was set
+	ringTimed bool // the poller will look at the queue's ring soon
+	ended     bool // the socket is closed
 
 	// The reader's state. It lives here, not in a goroutine's variables,
 	// so that a parked connection, which has no reader goroutine, can be
@@ -76,11 +85,13 @@ type conn struct {
 }
 
 func newConn(s *Server, nc net.Conn, id uint64, f *flusher, p *poller) *conn {
-	c := &conn{srv: s, nc: nc, id: id}
-	if sc, ok := nc.(syscall.Conn); ok && rawSockets {
-		c.raw, _ = sc.SyscallConn()
+	c := &conn{srv: s, nc: nc, id: id, fd: -1, remote: addrPortOf(nc.RemoteAddr())}
+	if sc, ok := nc.(syscall.Conn); ok && rawSockets && f != nil {
+		if raw, err := sc.SyscallConn(); err == nil {
+			raw.Control(func(fd uintptr) { c.fd = int32(fd) })
+		}
 	}
-	if c.raw != nil {
+	if c.fd >= 0 {
 		c.flusher, c.poller = f, p
 	}
 	return c
@@ -91,7 +102,7 @@ func (c *conn) logAttrs(args ...any) []any {
 	c.mu.Lock()
 	user := c.user
 	c.mu.Unlock()
-	a := []any{"conn", c.id, "remote", c.nc.RemoteAddr().String()}
+	a := []any{"conn", c.id, "remote", c.remote.String()}
 	if user != "" {
 		a = append(a, "user", user)
 	}
@@ -114,7 +125,7 @@ func (c *conn) Offer(ev *event.Event) bool {
 	b := ev.JSON()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.closed || c.q.bytes+len(b) > min(offerBacklog, c.srv.cfg.MaxQueue) {
+	if c.closed || int(c.q.bytes)+len(b) > min(offerBacklog, c.srv.cfg.MaxQueue) {
 		return false
 	}
 	c.q.push(b)
@@ -131,7 +142,7 @@ func (c *conn) queue(b []byte) bool {
 	if c.closed {
 		return false
 	}
-	if c.q.bytes+len(b) > c.srv.cfg.MaxQueue {
+	if int(c.q.bytes)+len(b) > c.srv.cfg.MaxQueue {
 		c.closeLocked(protocol.CodeSlowConsumer, "you were not reading fast enough", true)
 		return false
 	}
@@ -293,6 +304,11 @@ func (c *conn) writeFailed(err error) {
 // deadline: it runs for TLS connections, for sockets that did not take a
 // flusher's write whole, and to close.
 func (c *conn) writeLoop() {
+	// Waiting for the socket takes Go's socket, with its deadlines.
+	if err := c.unshed(); err != nil {
+		c.writeFailed(err)
+		return
+	}
 	wt := c.srv.cfg.WriteTimeout
 	var (
 		wbufs       net.Buffers // the frames of a write
@@ -350,14 +366,30 @@ func (c *conn) writeLoop() {
 
 // finish closes the socket, which also ends the reader.
 func (c *conn) finish() {
-	c.nc.Close()
+	c.closeSocket()
 	c.unpark(nil) // a parked connection's reader is needed to clean up
 	c.mu.Lock()
-	c.ended = true
-	if c.finished != nil {
-		close(c.finished)
+	if !c.ended {
+		c.ended = true
+		if c.finished != nil {
+			close(c.finished)
+		}
 	}
 	c.mu.Unlock()
+}
+
+// closeSocket closes the socket, Go's or the shed descriptor. Closing
+// Go's socket returns once its descriptor is closed, after a read under
+// way has been woken.
+func (c *conn) closeSocket() {
+	c.parkMu.Lock()
+	defer c.parkMu.Unlock()
+	if c.nc == nil {
+		c.closeShed()
+		return
+	}
+	c.nc.Close()
+	c.fd = -1
 }
 
 // finishedC returns a channel that is closed when the socket is closed.
@@ -387,6 +419,12 @@ func (c *conn) serve() {
 // resumed run starts with what ended the wait: nil when the socket is
 // readable, os.ErrDeadlineExceeded when the read deadline passed.
 func (c *conn) run(waitErr error, resumed bool) {
+	if resumed {
+		// Reading takes Go's socket back, if the connection shed it.
+		if err := c.unshed(); err != nil {
+			waitErr = err
+		}
+	}
 	if c.loop(waitErr, resumed) {
 		return
 	}
@@ -416,7 +454,7 @@ func (c *conn) loop(waitErr error, resumed bool) (parked bool) {
 		// A logged-in connection with nothing unread gives its read buffer
 		// back while it waits, and parks if it can, so that an idle
 		// connection costs little.
-		if resumed || c.s.LoggedIn() && c.raw != nil && r.Idle() {
+		if resumed || c.s.LoggedIn() && c.flusher != nil && r.Idle() {
 			err := waitErr
 			if !resumed {
 				c.releaseBuffer()
@@ -487,8 +525,10 @@ func (c *conn) SetReadDeadline(t time.Time) { c.setReadDeadline(t) }
 func (c *conn) setReadDeadline(t time.Time) {
 	c.parkMu.Lock()
 	c.readDeadline = c.sinceEpoch(t)
+	if c.nc != nil { // a shed socket gets it when it is taken back
+		c.nc.SetReadDeadline(t)
+	}
 	c.parkMu.Unlock()
-	c.nc.SetReadDeadline(t)
 }
 
 // park hands the wait for the socket, and for the read deadline, to the
@@ -517,6 +557,9 @@ func (c *conn) park() bool {
 		return false
 	}
 	p.wakeAt(c, c.deadlineTime(c.readDeadline))
+	if c.nc != nil && c.srv.cfg.shedAfter > 0 {
+		p.soon(c, time.Now().Add(c.srv.cfg.shedAfter)) // see deadlinePassed
+	}
 	return true
 }
 
@@ -554,8 +597,10 @@ func (c *conn) beforeDeadline(d time.Duration) bool {
 func (c *conn) deadlinePassed() {
 	c.parkMu.Lock()
 	if c.parked && c.beforeDeadline(c.readDeadline) {
-		// Woken early, to see whether the queue's ring can go.
+		// Woken early, to see whether the queue's ring can go, and whether
+		// the connection can shed Go's socket.
 		c.poller.wakeAt(c, c.deadlineTime(c.readDeadline))
+		unshed := c.nc != nil && c.srv.cfg.shedAfter > 0
 		c.parkMu.Unlock()
 		c.mu.Lock()
 		switch {
@@ -567,7 +612,23 @@ func (c *conn) deadlinePassed() {
 			c.q = frameQueue{}
 			c.ringTimed = false
 		}
+		shed := false
+		switch {
+		case !unshed || c.closed:
+		case c.writing:
+			// Someone is writing: look again later.
+			c.poller.soon(c, time.Now().Add(c.srv.cfg.shedAfter))
+		default:
+			// Shedding changes the socket under the writers' feet, so it
+			// takes the writing turn.
+			c.writing = true
+			shed = true
+		}
 		c.mu.Unlock()
+		if shed {
+			c.shed()
+			c.doneShedding()
+		}
 		return
 	}
 	if c.parked && !c.beforeDeadline(c.readDeadline) {
@@ -577,7 +638,9 @@ func (c *conn) deadlinePassed() {
 		// resumes it to clean up.
 		if next, goOn := c.s.Timeout(); goOn {
 			c.readDeadline = c.sinceEpoch(next)
-			c.nc.SetReadDeadline(next)
+			if c.nc != nil {
+				c.nc.SetReadDeadline(next)
+			}
 			c.poller.wakeAt(c, next)
 		}
 		c.parkMu.Unlock()
@@ -585,6 +648,19 @@ func (c *conn) deadlinePassed() {
 	}
 	c.parkMu.Unlock()
 	c.unpark(os.ErrDeadlineExceeded)
+}
+
+// doneShedding ends the writing turn that shedding took (see
+// deadlinePassed): frames queued meanwhile, or a close, are the flusher's.
+func (c *conn) doneShedding() {
+	c.mu.Lock()
+	if c.q.n > 0 || c.closed {
+		c.mu.Unlock()
+		c.flusher.add(c) // the turn is the flusher's now
+		return
+	}
+	c.writing = false
+	c.mu.Unlock()
 }
 
 // unpark resumes a parked connection in a new goroutine: its socket is
@@ -638,11 +714,19 @@ func (c *conn) readError(err error) (goOn bool) {
 
 // RemoteAddr is the client's address, which the hub's login limits go
 // by.
-func (c *conn) RemoteAddr() netip.Addr { return addrOf(c.nc.RemoteAddr()) }
+func (c *conn) RemoteAddr() netip.Addr { return c.remote.Addr().Unmap() }
 
 // Host is the address the client reached us on.
 func (c *conn) Host() string {
-	if a := addrOf(c.nc.LocalAddr()); a.IsValid() {
+	c.parkMu.Lock()
+	var a netip.Addr
+	if c.nc != nil {
+		a = addrOf(c.nc.LocalAddr())
+	} else {
+		a = c.shedLocalAddr()
+	}
+	c.parkMu.Unlock()
+	if a.IsValid() {
 		return a.String()
 	}
 	return ""
@@ -655,10 +739,12 @@ func (c *conn) SetUser(name string) {
 	c.mu.Unlock()
 }
 
-func addrOf(a net.Addr) netip.Addr {
+func addrOf(a net.Addr) netip.Addr { return addrPortOf(a).Addr().Unmap() }
+
+func addrPortOf(a net.Addr) netip.AddrPort {
 	if t, ok := a.(*net.TCPAddr); ok {
-		return t.AddrPort().Addr().Unmap()
+		return t.AddrPort()
 	}
 	ap, _ := netip.ParseAddrPort(a.String())
-	return ap.Addr().Unmap()
+	return ap
 }

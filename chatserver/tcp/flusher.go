@@ -41,11 +41,6 @@ type flusher struct {
 	writes int // system calls made; read after close
 	batch  []*conn
 	iov    []syscall.Iovec
-	// writev's result, kept here so that the function passed to
-	// RawConn.Write is made once.
-	n       int
-	errno   syscall.Errno
-	writeFn func(fd uintptr) bool
 }
 
 // flushRounds is how many writes a flusher makes for one connection before
@@ -65,7 +60,6 @@ func newFlusher(window time.Duration) *flusher {
 		f.timer = time.NewTimer(time.Hour)
 		f.timer.Stop()
 	}
-	f.writeFn = f.writev
 	go f.run()
 	return f
 }
@@ -202,34 +196,28 @@ func (f *flusher) write(c *conn, bufs [][]byte) (int, error) {
 	if len(f.iov) == 0 {
 		return 0, nil
 	}
-	f.n, f.errno = 0, 0
 	f.writes++
-	err := c.raw.Write(f.writeFn)
-	n, errno := f.n, f.errno
+	// The descriptor, Go's or a shed one, is written under the lock that
+	// keeps it from being closed meanwhile.
+	c.parkMu.Lock()
+	n, errno := writev(int(c.fd), f.iov)
+	c.parkMu.Unlock()
 	clear(f.iov)
-	if err != nil {
-		return 0, err
-	}
 	if errno != 0 {
 		return n, errno
 	}
 	return n, nil
 }
 
-// writev is the function RawConn.Write calls with the socket: one
-// system call, whatever it manages. It always reports done, so that
-// RawConn never waits.
-func (f *flusher) writev(fd uintptr) bool {
+// writev is one system call, whatever it manages.
+func writev(fd int, iov []syscall.Iovec) (int, syscall.Errno) {
+	if fd < 0 {
+		return 0, syscall.EBADF
+	}
 	for {
-		r, _, e := syscall.Syscall(syscall.SYS_WRITEV, fd, uintptr(unsafe.Pointer(&f.iov[0])), uintptr(len(f.iov)))
-		if e == syscall.EINTR {
-			continue
+		r, _, e := syscall.Syscall(syscall.SYS_WRITEV, uintptr(fd), uintptr(unsafe.Pointer(&iov[0])), uintptr(len(iov)))
+		if e != syscall.EINTR {
+			return int(r), e
 		}
-		if e != 0 {
-			f.errno = e
-		} else {
-			f.n = int(r)
-		}
-		return true
 	}
 }

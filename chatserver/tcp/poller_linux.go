@@ -104,26 +104,48 @@ func (p *poller) watch(c *conn) bool {
 	p.mu.Unlock()
 	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLONESHOT}
 	setEventID(&ev, id)
-	var err error
-	cerr := c.raw.Control(func(fd uintptr) {
+	// c.parkMu is held, so the descriptor is the socket's.
+	var err error = unix.EBADF
+	if fd := int(c.fd); fd >= 0 {
 		op := unix.EPOLL_CTL_MOD
 		if !c.polled {
 			op = unix.EPOLL_CTL_ADD
 		}
-		err = unix.EpollCtl(p.epfd, op, int(fd), &ev)
+		err = unix.EpollCtl(p.epfd, op, fd, &ev)
 		if err == unix.EEXIST {
-			err = unix.EpollCtl(p.epfd, unix.EPOLL_CTL_MOD, int(fd), &ev)
+			err = unix.EpollCtl(p.epfd, unix.EPOLL_CTL_MOD, fd, &ev)
 		}
 		if err == nil {
 			c.polled = true
 		}
-	})
-	if cerr != nil || err != nil {
+	}
+	if err != nil {
 		p.forget(c)
 		return false
 	}
 	return true
 }
+
+// rearm arms, under parked c's slot, a one-shot wait on fd, a new
+// descriptor of c's socket (see shed_linux.go). It reports false if c no
+// longer holds its slot (an event took it, and it is about to resume) or
+// fd cannot be watched.
+func (p *poller) rearm(c *conn, fd int) bool {
+	p.mu.Lock()
+	if int(c.slot) >= len(p.slots) || p.slots[c.slot].c != c {
+		p.mu.Unlock()
+		return false
+	}
+	id := slotID(c.slot, p.slots[c.slot].gen)
+	p.mu.Unlock()
+	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLONESHOT}
+	setEventID(&ev, id)
+	return unix.EpollCtl(p.epfd, unix.EPOLL_CTL_ADD, fd, &ev) == nil
+}
+
+// unwatch deletes fd's entry, if it has one, before fd is closed while
+// another descriptor of the same socket stays open.
+func (p *poller) unwatch(fd int) { unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, fd, nil) }
 
 // wakeAt has c woken at t, if it is still parked then.
 func (p *poller) wakeAt(c *conn, t time.Time) { p.deadlines.set(c, t) }

@@ -8,20 +8,22 @@ package tcp
 // overwritten; once the ring has grown to the traffic, queueing allocates
 // nothing. The connection decides when an empty ring goes (trim).
 type frameQueue struct {
-	ring  [][]byte // its length is zero or a power of two
-	head  int      // index of the first frame
-	n     int      // frames queued
-	bytes int      // bytes queued
-	cut   bool     // the first frame is what a write left of it
+	ring [][]byte // its length is zero or a power of two
+	// 32 bits each, to keep an idle connection's state small: Config
+	// bounds a queue's bytes below 2 GiB.
+	head  int32 // index of the first frame
+	n     int32 // frames queued
+	bytes int32 // bytes queued
+	cut   bool  // the first frame is what a write left of it
 }
 
 func (q *frameQueue) push(b []byte) {
-	if q.n == len(q.ring) {
+	if int(q.n) == len(q.ring) {
 		q.grow()
 	}
-	q.ring[(q.head+q.n)&(len(q.ring)-1)] = b
+	q.ring[int(q.head+q.n)&(len(q.ring)-1)] = b
 	q.n++
-	q.bytes += len(b)
+	q.bytes += int32(len(b))
 }
 
 // grow doubles a full ring, the first frame moving to index 0.
@@ -35,8 +37,9 @@ func (q *frameQueue) grow() {
 // front returns up to max frames from the front of the queue, as many as
 // lie together in the ring. They stay queued until done.
 func (q *frameQueue) front(max int) [][]byte {
-	k := min(q.n, max, len(q.ring)-q.head)
-	return q.ring[q.head : q.head+k : q.head+k]
+	h := int(q.head)
+	k := min(int(q.n), max, len(q.ring)-h)
+	return q.ring[h : h+k : h+k]
 }
 
 // done drops the first k frames, and off bytes of the frame after them,
@@ -44,18 +47,18 @@ func (q *frameQueue) front(max int) [][]byte {
 func (q *frameQueue) done(k, off int) {
 	mask := len(q.ring) - 1
 	for i := range k {
-		j := (q.head + i) & mask
-		q.bytes -= len(q.ring[j])
+		j := (int(q.head) + i) & mask
+		q.bytes -= int32(len(q.ring[j]))
 		q.ring[j] = nil
 	}
-	q.head = (q.head + k) & mask
-	q.n -= k
+	q.head = int32((int(q.head) + k) & mask)
+	q.n -= int32(k)
 	if k > 0 {
 		q.cut = false
 	}
 	if off > 0 {
 		q.ring[q.head] = q.ring[q.head][off:]
-		q.bytes -= off
+		q.bytes -= int32(off)
 		q.cut = true
 	}
 	if q.n == 0 {

@@ -61,14 +61,14 @@ func TestFrameQueueKeepsOrder(t *testing.T) {
 			if off > 0 {
 				model[0] = model[0][off:]
 			}
-			if q.n != len(model) {
+			if int(q.n) != len(model) {
 				t.Fatalf("trial %d step %d: %d queued, want %d", trial, step, q.n, len(model))
 			}
 			want := 0
 			for _, b := range model {
 				want += len(b)
 			}
-			if q.bytes != want {
+			if int(q.bytes) != want {
 				t.Fatalf("trial %d step %d: %d bytes queued, want %d", trial, step, q.bytes, want)
 			}
 		}
@@ -123,7 +123,7 @@ func TestFrameQueueKeepCut(t *testing.T) {
 	q.push([]byte("second\n"))
 	q.done(0, 6)
 	q.keepCut()
-	if q.n != 1 || string(q.front(8)[0]) != "frame\n" || q.bytes != len("frame\n") {
+	if q.n != 1 || string(q.front(8)[0]) != "frame\n" || int(q.bytes) != len("frame\n") {
 		t.Fatalf("kept %d frames: %q", q.n, q.front(8))
 	}
 	q.done(1, 0)

@@ -22,6 +22,7 @@ import (
 	"runtime"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/parley-chat/parley/chatserver/session"
@@ -56,11 +57,18 @@ type Config struct {
 	// ringLinger is how long a parked connection keeps a busy queue ring
 	// with no frames coming; tests lengthen it.
 	ringLinger time.Duration
+	// shedAfter is how long a connection stays parked before it sheds Go's
+	// socket and keeps only the descriptor (see shed_linux.go); below
+	// zero, never. Tests change it.
+	shedAfter time.Duration
 }
 
 func (c *Config) setDefaults() {
 	if c.ringLinger == 0 {
 		c.ringLinger = time.Second
+	}
+	if c.shedAfter == 0 {
+		c.shedAfter = time.Second
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -71,6 +79,8 @@ func (c *Config) setDefaults() {
 	if c.MaxQueue == 0 {
 		c.MaxQueue = session.DefaultMaxQueue
 	}
+	// A queue counts its bytes in 32 bits.
+	c.MaxQueue = min(c.MaxQueue, 1<<30)
 	if c.Flushers <= 0 {
 		c.Flushers = max(1, runtime.GOMAXPROCS(0)/2)
 	}
@@ -83,7 +93,8 @@ type Server struct {
 	maxFrame int
 	epoch    time.Time // connections keep their read deadlines as durations since it
 
-	reg session.Registry[*conn] // open connections, close reasons, shutdown
+	reg  session.Registry[*conn] // open connections, close reasons, shutdown
+	shed atomic.Int64            // connections holding only their descriptor
 
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
@@ -173,7 +184,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Unlock()
 	err := s.reg.Shutdown(ctx,
 		func(c *conn) { c.Close(protocol.CodeShutdown, "server is shutting down; reconnect in a moment") },
-		func(c *conn) { c.nc.Close(); c.unpark(nil) })
+		func(c *conn) { c.closeSocket(); c.unpark(nil) })
 	// Every connection has finished, so nothing is left to flush.
 	s.mu.Lock()
 	flushers, p := s.flushers, s.poller
@@ -198,6 +209,7 @@ func (s *Server) countClose(reason string) { s.reg.CountClose(reason) }
 type Stats struct {
 	Open   int
 	Parked int           // open and idle, with no goroutine of their own
+	Shed   int           // parked, holding only the socket's descriptor
 	Closed []ReasonCount // by reason, most frequent first
 }
 
@@ -210,7 +222,7 @@ type ReasonCount struct {
 // Stats returns the number of open connections and why others closed.
 func (s *Server) Stats() Stats {
 	open, closed := s.reg.Counts()
-	st := Stats{Open: open}
+	st := Stats{Open: open, Shed: int(s.shed.Load())}
 	s.mu.Lock()
 	if s.poller != nil {
 		st.Parked = s.poller.count()
