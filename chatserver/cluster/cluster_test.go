@@ -80,31 +80,49 @@ func dial(t *testing.T, s *server.Server) *client {
 }
 
 func (c *client) send(f *protocol.Frame) uint64 {
+	id, err := c.trySend(f)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return id
+}
+
+// trySend is send for a test that expects the server to close the
+// connection: a write can then fail before the client reads why.
+func (c *client) trySend(f *protocol.Frame) (uint64, error) {
 	if protocol.IsRequest(f.Type) && f.ID == 0 {
 		c.id++
 		f.ID = c.id
 	}
-	if _, err := c.nc.Write(protocol.Encode(f)); err != nil {
-		c.t.Fatal(err)
-	}
-	return f.ID
+	_, err := c.nc.Write(protocol.Encode(f))
+	return f.ID, err
 }
 
 // next returns the first frame not yet returned that ok accepts,
 // reading more as needed; the others stay for later calls.
 func (c *client) next(ok func(*protocol.Frame) bool) *protocol.Frame {
 	c.t.Helper()
+	f, err := c.tryNext(ok)
+	if err != nil {
+		c.t.Fatalf("read: %v (after %d frames: %s)", err, len(c.seen), dump(c.seen))
+	}
+	return f
+}
+
+// tryNext is next for a test that expects the server to close the
+// connection: it returns the read's error instead of failing the test.
+func (c *client) tryNext(ok func(*protocol.Frame) bool) (*protocol.Frame, error) {
 	for i, f := range c.unread {
 		if ok(f) {
 			c.unread = append(c.unread[:i:i], c.unread[i+1:]...)
-			return f
+			return f, nil
 		}
 	}
 	for {
 		c.nc.SetReadDeadline(time.Now().Add(15 * time.Second))
 		line, err := c.r.ReadFrame()
 		if err != nil {
-			c.t.Fatalf("read: %v (after %d frames: %s)", err, len(c.seen), dump(c.seen))
+			return nil, err
 		}
 		f, err := protocol.Decode(line)
 		if err != nil {
@@ -112,7 +130,7 @@ func (c *client) next(ok func(*protocol.Frame) bool) *protocol.Frame {
 		}
 		c.seen = append(c.seen, f)
 		if ok(f) {
-			return f
+			return f, nil
 		}
 		c.unread = append(c.unread, f)
 	}
