@@ -45,7 +45,10 @@
 #                  open-file limit less 2000, and the local port range less
 #                  1000]
 #   IDLE_PER_PROC  idle connections per load process [9000]
-#   IDLE_SETTLE    seconds to let a server settle before reading its RSS [5]
+#   IDLE_SETTLE    seconds to let a server settle before reading its RSS
+#                  [20: a login wave of 18,000 leaves presence frames in
+#                  flight, queue rings and read buffers for several seconds,
+#                  and 5 measured that tail rather than idle connections]
 #   DIAL_PARALLEL  connections being set up at once per load process [8 for
 #                  ngircd, which listens with a backlog of 10, so that more
 #                  in flight overflow its accept queue and the kernel resets
@@ -113,7 +116,7 @@ RATES=${RATES:-"0 40 40a"}
 DURATION=${DURATION:-20}
 WARMUP=${WARMUP:-3}
 IDLE_PER_PROC=${IDLE_PER_PROC:-9000}
-IDLE_SETTLE=${IDLE_SETTLE:-5}
+IDLE_SETTLE=${IDLE_SETTLE:-20}
 DIAL_PARALLEL=${DIAL_PARALLEL:-}
 SERVERS=${SERVERS:-"parley parley-ws parley-irc ngircd inspircd ergo"}
 RESULTS=${RESULTS:-${TMPDIR:-/tmp}/parley-compare-$(date +%Y%m%d-%H%M%S)}
@@ -445,6 +448,17 @@ dial_parallel() {
 
 # ---- scenario c: idle connections -------------------------------------------
 
+# memstats NAME WHEN: for Parley, the Go runtime's memory statistics and
+# a heap profile into the logs (idle-memory.sh reads them the same way), so that an idle
+# run's RSS can be split into heap, the runtime's own and the rest.
+memstats() {
+	[[ $1 == parley* ]] || return 0
+	curl -sf "http://$PPROF_ADDR/debug/pprof/heap?debug=1" |
+		grep -E '^# (Sys|HeapInuse|HeapIdle|HeapReleased|Stack|MSpan|GCSys|OtherSys|NumGC) ' \
+			>"$RESULTS/logs/$1-idle-memstats-$2.txt" || true
+	curl -sf -o "$RESULTS/logs/$1-idle-heap-$2.pb.gz" "http://$PPROF_ADDR/debug/pprof/heap" || true
+}
+
 run_idle() {
 	local name=$1 drv procs k first n base rss pids=() logs=() errs=0 t0
 	drv=$(driver "$name")
@@ -465,6 +479,7 @@ run_idle() {
 	fi
 	sleep "$IDLE_SETTLE"
 	base=$(rss_kb "$SERVER_PID")
+	memstats "$name" before
 	procs=$(((IDLE_CONNS + IDLE_PER_PROC - 1) / IDLE_PER_PROC))
 	t0=$(date +%s)
 	for ((k = 0; k < procs; k++)); do
@@ -494,6 +509,7 @@ run_idle() {
 	if ((held == procs)); then
 		sleep "$IDLE_SETTLE"
 		rss=$(rss_kb "$SERVER_PID")
+		memstats "$name" holding
 		log "$name: $IDLE_CONNS held after $(($(date +%s) - t0))s; RSS $base KB before, $rss KB now"
 	fi
 	for pid in "${pids[@]}"; do
