@@ -40,10 +40,9 @@ rss() { awk '/VmRSS/{print $2}' /proc/$SP/status; }
 # HeapReleased), in KB: the binary's pages, thread stacks and SQLite's own
 # allocator (its page cache), which the runtime does not count. Sys also
 # counts memory mapped but never touched, so this is a lower bound.
-outside() {
-	local r=$1
-	curl -s "http://$pprof/debug/pprof/heap?debug=1" |
-		awk -v r="$r" '/^# Sys = /{s=$4} /^# HeapReleased = /{h=$4} END{printf "%d", r - (s - h) / 1024}'
+# It reads memstats' lines, taken at the same time as the RSS.
+outside() { # rss-KB memstats-lines
+	awk -v r="$1" '/^# Sys = /{s=$4} /^# HeapReleased = /{h=$4} END{printf "%d", r - (s - h) / 1024}' <<<"$2"
 }
 # A descriptor can close while find reads the list (a parked connection
 # sheds Go's socket for a duplicate of it), which find reports and is
@@ -62,8 +61,9 @@ server
 # way out, so that the next run finds the ports free.
 trap 'kill $(jobs -p) 2>/dev/null || true; wait' EXIT
 rss0=$(rss)
-out0=$(outside "$rss0")
-echo "before the connections (RSS $rss0 KB, $out0 KB of it outside the Go runtime's memory):"; memstats
+stats0=$(memstats)
+out0=$(outside "$rss0" "$stats0")
+echo "before the connections (RSS $rss0 KB, $out0 KB of it outside the Go runtime's memory):"; echo "$stats0"
 for k in 1 2; do
 	first=$(((k - 1) * half))
 	# An earlier run's log would say "holding" before this one has started.
@@ -84,9 +84,10 @@ for try in 1 2 3 4 5; do
 done
 if [ "$open" -lt "$CONNS" ]; then echo "the server has only $open sockets open, not $CONNS"; exit 1; fi
 rss1=$(rss)
-out1=$(outside "$rss1")
+stats1=$(memstats)
+out1=$(outside "$rss1" "$stats1")
 echo "outside the Go runtime's memory: $out0 KB before, $out1 KB holding, $(echo "scale=3; ($out1 - $out0) / $CONNS" | bc) KB per connection"
-echo "holding $CONNS connections (RSS $rss1 KB, $(echo "scale=3; ($rss1 - $rss0) / $CONNS" | bc) KB per connection; the server has $open sockets open):"; memstats
+echo "holding $CONNS connections (RSS $rss1 KB, $(echo "scale=3; ($rss1 - $rss0) / $CONNS" | bc) KB per connection; the server has $open sockets open):"; echo "$stats1"
 curl -s -o "$WORK/heap.pb.gz" "http://$pprof/debug/pprof/heap"
 go tool pprof -sample_index=inuse_space -top "$WORK/heap.pb.gz" 2>/dev/null | sed -n '5,25p'
 echo "results in $WORK"
