@@ -37,7 +37,8 @@
 #   SENDERS        members that send [10]
 #   SIZE           message size in bytes [100]
 #   RATES          per-sender rates to run, 0 = flat out, "a" after a rate =
-#                  all senders at the same instants ["0 40 40a"]
+#                  all senders at the same instants ["0 40 40a"; set
+#                  but empty, RATES="", runs the idle scenario alone]
 #                  (40/s × 10 senders × 1000 members ≈ 400k deliveries/s)
 #   DURATION       seconds measured per fan-out run [20]
 #   WARMUP         seconds of load before measuring [3]
@@ -112,7 +113,7 @@ PATH=$PATH:/usr/sbin:/sbin
 FANOUT_CONNS=${FANOUT_CONNS:-1000}
 SENDERS=${SENDERS:-10}
 SIZE=${SIZE:-100}
-RATES=${RATES:-"0 40 40a"}
+RATES=${RATES-"0 40 40a"} # set and empty: idle only
 DURATION=${DURATION:-20}
 WARMUP=${WARMUP:-3}
 IDLE_PER_PROC=${IDLE_PER_PROC:-9000}
@@ -649,7 +650,7 @@ cat "$RESULTS/meta.txt" >&2
 
 for s in "${RAN[@]}"; do
 	run_idle "$s"
-	run_fanout "$s"
+	if [[ -n ${RATES// /} ]]; then run_fanout "$s"; fi
 done
 LOAD_AFTER=$(loadavg)
 echo "load average after: $LOAD_AFTER" >>"$RESULTS/meta.txt"
