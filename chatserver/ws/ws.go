@@ -1,5 +1,6 @@
 // Package ws is the chat protocol's WebSocket transport: the same frames
-// as over TCP, one per text message, for browsers. Each connection has a
+// as over TCP, for browsers, in text messages of one frame or of several
+// separated by newlines. Each connection has a
 // reader goroutine, which hands what it reads to the connection's
 // session (package session); a writer goroutine while something is
 // queued, so that nobody waits for a slow client's socket; a bounded
@@ -151,7 +152,7 @@ type conn struct {
 	s      *session.Session
 
 	mu       sync.Mutex // guards what follows
-	q        [][]byte   // frames to write, one message each
+	q        [][]byte   // frames to write, without their newlines
 	qBytes   int
 	writing  bool // a writer goroutine runs
 	closed   bool // no more frames are accepted
@@ -282,7 +283,7 @@ func (c *conn) logAttrs(args ...any) []any {
 	return append(a, args...)
 }
 
-// Queue adds an event to the outbound queue, one message per frame. It
+// Queue adds an event's frames to the outbound queue. It
 // never blocks; a client whose queue would grow past the limit is
 // disconnected as a slow consumer.
 func (c *conn) Queue(ev *event.Event) bool {
@@ -298,7 +299,7 @@ func (c *conn) Queue(ev *event.Event) bool {
 	}
 	for len(b) > 0 {
 		i := bytes.IndexByte(b, '\n')
-		c.q = append(c.q, b[:i]) // without the newline: a message is one frame
+		c.q = append(c.q, b[:i]) // without the newline, which joins frames in a message
 		b = b[i+1:]
 		c.qBytes += i + 1
 	}
@@ -357,8 +358,8 @@ func (c *conn) closeLocked(code, message string, drop bool) {
 	}
 }
 
-// writeLoop writes what is queued, a message at a time, until the queue
-// is empty; then it exits, or, if the connection is closing, sends the
+// writeLoop writes what is queued, as few messages as fit (see
+// MaxMessage), until the queue is empty; then it exits, or, if the connection is closing, sends the
 // bye and closes it.
 func (c *conn) writeLoop() {
 	for {
@@ -375,8 +376,11 @@ func (c *conn) writeLoop() {
 			return
 		}
 		c.mu.Unlock()
-		for _, m := range batch {
-			if err := c.write(m); err != nil {
+		wrote := len(batch) > 0
+		for len(batch) > 0 {
+			var msg []byte
+			msg, batch = nextMessage(batch)
+			if err := c.write(msg); err != nil {
 				c.mu.Lock()
 				if errors.Is(err, context.DeadlineExceeded) {
 					c.closeLocked(protocol.CodeSlowConsumer, "", true)
@@ -389,7 +393,7 @@ func (c *conn) writeLoop() {
 				return
 			}
 		}
-		if len(batch) > 0 {
+		if wrote {
 			continue
 		}
 		// Closing, and everything queued is written.
@@ -410,6 +414,37 @@ func (c *conn) writeLoop() {
 		close(c.ended)
 		return
 	}
+}
+
+// MaxMessage bounds a message of several frames: what is queued for a
+// client is written as few messages as fit, each frames joined by
+// newlines, so that a burst (a login wave's presence, a busy room) costs a
+// write and a frame header for many frames, not one each. A frame larger
+// than MaxMessage goes in a message of its own. 32 KiB is the read limit
+// many WebSocket libraries keep by default.
+const MaxMessage = 32 << 10
+
+// nextMessage takes the first message's worth of frames off batch: one
+// frame as it is, or several joined into a new buffer of the message's
+// size. (A pool of MaxMessage buffers would keep one for every writer
+// that ran at once, as in a login wave, until the collector empties it.)
+func nextMessage(batch [][]byte) (msg []byte, rest [][]byte) {
+	n, size := 1, len(batch[0])
+	for n < len(batch) && size+1+len(batch[n]) <= MaxMessage {
+		size += 1 + len(batch[n])
+		n++
+	}
+	if n == 1 {
+		return batch[0], batch[1:]
+	}
+	m := make([]byte, 0, size)
+	for i, f := range batch[:n] {
+		if i > 0 {
+			m = append(m, '\n')
+		}
+		m = append(m, f...)
+	}
+	return m, batch[n:]
 }
 
 func (c *conn) write(m []byte) error {

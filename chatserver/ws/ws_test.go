@@ -3,8 +3,10 @@ package ws_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -14,17 +16,20 @@ import (
 
 	"github.com/parley-chat/parley/chatserver/server"
 	"github.com/parley-chat/parley/chatserver/server/servertest"
+	"github.com/parley-chat/parley/chatserver/ws"
 	"github.com/parley-chat/parley/shared/protocol"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// wsClient speaks the protocol over a WebSocket: one frame per text
-// message.
+// wsClient speaks the protocol over a WebSocket.
 type wsClient struct {
 	t  *testing.T
 	c  *websocket.Conn
 	id uint64
+
+	pending          []string // frames of the last message not yet read
+	messages, frames int      // read so far
 }
 
 func dialWS(t *testing.T, s *server.Server, header http.Header) (*wsClient, *http.Response, error) {
@@ -55,18 +60,27 @@ func (w *wsClient) send(f *protocol.Frame) uint64 {
 	return f.ID
 }
 
-// read returns the next frame; a message is exactly one frame.
+// read returns the next frame. A message holds one frame or several
+// separated by newlines, at most ws.MaxMessage bytes unless it is one.
 func (w *wsClient) read() (*protocol.Frame, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	typ, b, err := w.c.Read(ctx)
-	if err != nil {
-		return nil, err
+	if len(w.pending) == 0 {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		typ, b, err := w.c.Read(ctx)
+		if err != nil {
+			return nil, err
+		}
+		frames := strings.Split(string(b), "\n")
+		if typ != websocket.MessageText || slices.Contains(frames, "") || len(frames) > 1 && len(b) > ws.MaxMessage {
+			w.t.Fatalf("a message that is not text of whole frames within the bound: %v, %d bytes, %q", typ, len(b), b[:min(len(b), 200)])
+		}
+		w.messages++
+		w.frames += len(frames)
+		w.pending = frames
 	}
-	if typ != websocket.MessageText || strings.Contains(string(b), "\n") {
-		w.t.Fatalf("a message that is not one text frame: %v %q", typ, b)
-	}
-	return protocol.Decode(b)
+	f := w.pending[0]
+	w.pending = w.pending[1:]
+	return protocol.Decode([]byte(f))
 }
 
 func (w *wsClient) until(ok func(*protocol.Frame) bool) *protocol.Frame {
@@ -296,5 +310,50 @@ func TestWebSocketPingTimeout(t *testing.T) {
 	}
 	if f := w.until(func(f *protocol.Frame) bool { return f.Type == protocol.TypeBye }); f.Code != protocol.CodePingTimeout {
 		t.Errorf("bye %+v", f)
+	}
+}
+
+// What is queued for a browser at once goes out in few messages, whole
+// frames joined by newlines, in order: a join's history (50 messages of
+// about 250 bytes) and its reply are queued together, so they fit in one
+// message, or two if the writer was busy meanwhile.
+func TestWebSocketJoinsQueuedFrames(t *testing.T) {
+	s := servertest.Start(t, nil)
+	bob := dialTCP(t, s, "bob")
+	bob.reply(bob.send(&protocol.Frame{Type: protocol.TypeJoin, Room: "burst"}))
+	const n = 60
+	text := strings.Repeat("b", 100)
+	ids := make([]uint64, n)
+	for i := range n {
+		ids[i] = bob.reply(bob.send(&protocol.Frame{Type: protocol.TypeSend, Room: "burst", Text: fmt.Sprint(i, " ", text)})).Msg
+	}
+	alice, _, err := dialWS(t, s, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	alice.login("alice")
+	id := alice.send(&protocol.Frame{Type: protocol.TypeJoin, Room: "burst"})
+	var history []uint64
+	first := 0 // the message of the first history frame
+	for {
+		f, err := alice.read()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f.Type == protocol.TypeMessage && f.History {
+			if first == 0 {
+				first = alice.messages
+			}
+			history = append(history, f.ID)
+		}
+		if f.Re == id {
+			break
+		}
+	}
+	if want := ids[n-50:]; !slices.Equal(history, want) {
+		t.Errorf("join history ids %v, want %v", history, want)
+	}
+	if m := alice.messages - first + 1; first == 0 || m > 2 {
+		t.Errorf("a join's history and reply, %d frames, came in %d messages", len(history)+1, m)
 	}
 }
