@@ -13,9 +13,14 @@
 #                "GODEBUG=memprofilerate=64" (a finer heap profile; it
 #                adds its own buckets to the runtime's other memory)
 #   WORK         working directory (default a new temporary one)
+#   SETTLE       seconds between the last login and the readings (default
+#                20, as compare.sh's IDLE_SETTLE: sooner, a login wave's
+#                presence frames and read buffers are still held)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 CONNS=${CONNS:-18000}
+SETTLE=${SETTLE:-20}
+[[ $SETTLE =~ ^[0-9]+$ ]] || { echo "SETTLE must be a whole number of seconds, not '$SETTLE'"; exit 1; }
 WORK=${WORK:-$(mktemp -d)}
 half=$((CONNS / 2))
 ulimit -n 20000
@@ -75,7 +80,7 @@ for k in 1 2; do
 		sleep 1
 	done
 done
-sleep 5
+sleep "$SETTLE"
 # A count taken while descriptors are swapped can miss one: count again.
 for try in 1 2 3 4 5; do
 	open=$(sockets)
