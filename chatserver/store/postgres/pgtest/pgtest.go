@@ -73,14 +73,11 @@ type Server struct {
 }
 
 // Start starts a server for the test binary and stops it when t ends. A
-// machine without PostgreSQL skips t, unless PARLEY_CI is set, where a
-// missing install fails it.
+// machine without PostgreSQL fails t (ErrNotInstalled says what to
+// install).
 func Start(t testing.TB) *Server {
 	t.Helper()
 	srv, err := StartServer(context.Background())
-	if errors.Is(err, ErrNotInstalled) && os.Getenv("PARLEY_CI") == "" {
-		t.Skip(err)
-	}
 	if err != nil {
 		t.Fatal(err)
 	}
