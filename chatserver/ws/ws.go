@@ -1,7 +1,7 @@
 // Package ws is the chat protocol's WebSocket transport: the same frames
 // as over TCP, for browsers, in text messages of one frame or of several
-// separated by newlines. Each connection has a
-// reader goroutine, which hands what it reads to the connection's
+// separated by newlines. Each connection has a reader goroutine, which
+// hands what it reads to the connection's
 // session (package session); a writer goroutine while something is
 // queued, so that nobody waits for a slow client's socket; a bounded
 // outbound queue whose overflow disconnects a slow consumer; a timer for
@@ -358,9 +358,9 @@ func (c *conn) closeLocked(code, message string, drop bool) {
 	}
 }
 
-// writeLoop writes what is queued, as few messages as fit (see
-// MaxMessage), until the queue is empty; then it exits, or, if the connection is closing, sends the
-// bye and closes it.
+// writeLoop writes what is queued, in as few messages as fit (see
+// MaxMessage), until the queue is empty; then it exits, or, if the
+// connection is closing, sends the bye and closes it.
 func (c *conn) writeLoop() {
 	for {
 		c.mu.Lock()

@@ -28,8 +28,8 @@ type wsClient struct {
 	c  *websocket.Conn
 	id uint64
 
-	pending          []string // frames of the last message not yet read
-	messages, frames int      // read so far
+	pending  []string // frames of the last message not yet read
+	messages int      // messages read so far
 }
 
 func dialWS(t *testing.T, s *server.Server, header http.Header) (*wsClient, *http.Response, error) {
@@ -75,7 +75,6 @@ func (w *wsClient) read() (*protocol.Frame, error) {
 			w.t.Fatalf("a message that is not text of whole frames within the bound: %v, %d bytes, %q", typ, len(b), b[:min(len(b), 200)])
 		}
 		w.messages++
-		w.frames += len(frames)
 		w.pending = frames
 	}
 	f := w.pending[0]

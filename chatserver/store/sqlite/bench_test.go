@@ -72,29 +72,31 @@ func BenchmarkReads(b *testing.B) {
 			changes = changes[:0]
 		}
 	}
-	read := map[string]func(ctx context.Context, n uint64) (int, error){
-		"newest": func(ctx context.Context, n uint64) (int, error) {
+	for _, r := range []struct {
+		name string
+		read func(ctx context.Context, n uint64) (int, error)
+	}{
+		{"newest", func(ctx context.Context, n uint64) (int, error) {
 			m, err := s.History(ctx, fmt.Sprintf("#room%d", n%rooms), total+1, 50)
 			return len(m), err
-		},
-		"deep": func(ctx context.Context, n uint64) (int, error) {
+		}},
+		{"deep", func(ctx context.Context, n uint64) (int, error) {
 			m, err := s.History(ctx, fmt.Sprintf("#room%d", n%rooms), 1000+n%(total-1000), 50)
 			return len(m), err
-		},
-		"catchup": func(ctx context.Context, n uint64) (int, error) {
+		}},
+		{"catchup", func(ctx context.Context, n uint64) (int, error) {
 			convs := []string{fmt.Sprintf("#room%d", n%rooms), fmt.Sprintf("#room%d", (n+1)%rooms), fmt.Sprintf("#room%d", (n+2)%rooms)}
-			after := n % (total - 2000)
-			m, err := s.Since(ctx, "bob", convs, after, total, 200)
+			m, err := s.Since(ctx, "bob", convs, n%(total-2000), total, 200)
 			return len(m), err
-		},
-	}
-	for _, name := range []string{"newest", "deep", "catchup"} {
-		f := read[name]
+		}},
+	} {
+		name, f := r.name, r.read
 		b.Run(name, func(b *testing.B) {
 			b.SetParallelism(2) // 2 cores × 2: the four readers
 			var seed atomic.Uint64
 			b.RunParallel(func(pb *testing.PB) {
-				// A multiplicative hash spreads the draws over the log.
+				// Each goroutine draws from a generator of its own, seeded
+				// apart by a multiplicative hash.
 				n := seed.Add(1) * 0x9E3779B97F4A7C15
 				for pb.Next() {
 					n = n*6364136223846793005 + 1442695040888963407
